@@ -1,0 +1,41 @@
+"""sql2nl: turn SQL into faithful plain language.
+
+>>> from sql2nl import describe
+>>> d = describe("SELECT name FROM users")
+>>> d.backend
+'rules'
+"""
+
+from .api import describe, describe_many, describe_stream
+from .backends import Backend, Draft, Request
+from .description import Description
+from .errors import (
+    BackendError,
+    BackendUnavailableError,
+    InvalidInputError,
+    ModelError,
+    Sql2NLError,
+    SQLParseError,
+    UnknownBackendError,
+)
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "describe", "describe_many", "describe_stream", "Description", "Backend", "Draft", "Request",
+    "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
+    "InvalidInputError", "ModelError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython):  # `%load_ext sql2nl`
+    from .integrations.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .integrations.ipython import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,136 @@
+"""Backends: the registry that plugins fill, and the small interface every backend implements."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
+
+from .errors import BackendUnavailableError, UnknownBackendError
+
+if TYPE_CHECKING:
+    from .facts import StatementFacts
+    from .schema import Schema
+
+# Backends that ship as separate distributions: choosing one that is not installed says what to install.
+KNOWN_EXTERNAL = {
+    "transformers": "pip install sql2nl-transformers  (from plugins/sql2nl-transformers)",
+    "llamacpp": "pip install sql2nl-llamacpp  (from plugins/sql2nl-llamacpp)",
+    "openai": "pip install sql2nl-openai  (from plugins/sql2nl-openai)",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend is asked to describe: the SQL as it may see it (redacted if asked) and its facts."""
+
+    sql: str
+    facts: tuple["StatementFacts", ...]
+    language: str = "en"
+    dialect: str | None = None
+    schema: "Schema | None" = None
+
+
+@dataclass
+class Draft:
+    """A backend's answer before the core wraps it into a :class:`~sql2nl.Description`."""
+
+    text: str
+    warnings: list[str] = field(default_factory=list)
+    faithfulness: float | None = None
+    backend: str | None = None  # set when a guard answered with another backend
+
+
+class Backend:
+    """Base class for backends. Subclasses set ``name`` and implement :meth:`describe`.
+
+    One instance is built per distinct set of options and reused for the whole process, so a
+    backend that loads a model does it once; instances must be safe to call from several threads.
+    """
+
+    name: ClassVar[str] = "backend"
+    #: Whether :meth:`stream` yields text as it is produced (LLM backends) or all at once.
+    streams: ClassVar[bool] = False
+
+    def __init__(self, **options: Any):
+        if options:
+            raise TypeError(f"The {self.name!r} backend takes no options; got {sorted(options)}")
+
+    @property
+    def identity(self) -> str:
+        """What distinguishes this backend's outputs in the cache (its name plus model, adapter...)."""
+        return self.name
+
+    def describe(self, request: Request) -> Draft:
+        raise NotImplementedError
+
+    def describe_batch(self, requests: Sequence[Request]) -> list[Draft]:
+        """Describe several requests; backends that batch override this."""
+        return [self.describe(r) for r in requests]
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Yield the description in pieces; backends that cannot stream yield it once."""
+        yield self.describe(request).text
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    factory: Callable[..., Backend]
+    description: str = ""
+    plugin: str = ""
+
+
+_instances: dict[tuple, Backend] = {}
+_instances_lock = threading.Lock()
+
+
+def available_backends() -> dict[str, BackendInfo]:
+    """Every backend the installed plugins register, by name."""
+    from .plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    found: dict[str, BackendInfo] = {}
+    for impl in pm.hook.register_backends.get_hookimpls():
+        def register(name, factory, description="", _plugin=impl.plugin_name):
+            found[name] = BackendInfo(name, factory, description, _plugin)
+
+        impl.function(register=register)
+    return found
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set)):
+        return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def get_backend(name: str, **options: Any) -> Backend:
+    """The shared instance of backend ``name`` for these options (built on first use)."""
+    key = (name, _freeze(options))
+    inst = _instances.get(key)
+    if inst is not None:
+        return inst
+    with _instances_lock:
+        inst = _instances.get(key)
+        if inst is None:
+            infos = available_backends()
+            if name not in infos:
+                if name in KNOWN_EXTERNAL:
+                    raise BackendUnavailableError(name, KNOWN_EXTERNAL[name], "its plugin is not installed")
+                raise UnknownBackendError(name, list(infos))
+            inst = infos[name].factory(**options)
+            _instances[key] = inst
+    return inst
+
+
+def clear_backend_instances() -> None:
+    """Drop every shared backend instance (their models are freed once nothing else holds them)."""
+    with _instances_lock:
+        _instances.clear()

@@ -1,0 +1,39 @@
+"""The rules backend: describes each statement with the describer for the requested language."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..backends import Backend, Draft, Request
+from ..errors import InvalidInputError
+from .base import Describer
+
+_LANGUAGE_MODULES = {"en": "sql2nl.rules.en", "zh": "sql2nl.rules.zh"}
+_describers: dict[str, type[Describer]] = {}
+
+
+def describer_for(language: str) -> type[Describer]:
+    """The describer class for ``language`` (one module per language under ``sql2nl.rules``)."""
+    cls = _describers.get(language)
+    if cls is None:
+        if language not in _LANGUAGE_MODULES:
+            raise InvalidInputError(
+                f"The rules backend has no {language!r} describer; choose one of {', '.join(_LANGUAGE_MODULES)}.")
+        cls = importlib.import_module(_LANGUAGE_MODULES[language]).DESCRIBER
+        _describers[language] = cls
+    return cls
+
+
+class RulesBackend(Backend):
+    """Describes SQL with hand-written rules over the syntax tree; needs no model and no network."""
+
+    name = "rules"
+
+    def describe(self, request: Request) -> Draft:
+        cls = describer_for(request.language)
+        texts, warnings = [], []
+        for facts in request.facts:
+            d = cls(facts, schema=request.schema, dialect=request.dialect)
+            texts.append(d.describe())
+            warnings.extend(d.warnings)
+        return Draft(text=" ".join(texts) if len(texts) < 2 else "\n".join(texts), warnings=warnings)

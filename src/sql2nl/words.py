@@ -1,0 +1,58 @@
+"""Turning identifiers into words: ``born_state`` → "born state", ``customerID`` → "customer id"."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@lru_cache(maxsize=65536)
+def humanize(name: str) -> str:
+    """An identifier as words a person would say (lower case, no underscores or camel humps)."""
+    if not name:
+        return name
+    name = name.strip('`"[]')
+    name = name.split(".")[-1]
+    parts = re.split(r"[_\s\-]+", _CAMEL.sub(" ", name))
+    return " ".join(p.lower() if not (p.isupper() and len(p) > 1 and p not in ("ID",)) else p.lower()
+                    for p in parts if p).strip()
+
+
+@lru_cache(maxsize=65536)
+def plural(noun: str) -> str:
+    """A rough English plural of the last word (enough for table names like "student" → "students")."""
+    if not noun:
+        return noun
+    head, _, last = noun.rpartition(" ")
+    low = last.lower()
+    if low.endswith(("s", "x", "z", "ch", "sh")):
+        p = last if low.endswith("s") else last + "es"
+    elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
+        p = last[:-1] + "ies"
+    elif low in ("person",):
+        p = "people"
+    elif low in ("child",):
+        p = "children"
+    else:
+        p = last + "s"
+    return f"{head} {p}" if head else p
+
+
+@lru_cache(maxsize=65536)
+def singular(noun: str) -> str:
+    """A rough English singular of the last word."""
+    head, _, last = noun.rpartition(" ")
+    low = last.lower()
+    if low == "people":
+        s = "person"
+    elif low.endswith("ies") and len(low) > 3:
+        s = last[:-3] + "y"
+    elif low.endswith(("ches", "shes", "xes", "sses")):
+        s = last[:-2]
+    elif low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        s = last[:-1]
+    else:
+        s = last
+    return f"{head} {s}" if head else s
