@@ -38,6 +38,14 @@ SCHEMA_HEADER = {"en": "Schema hints:", "zh": "表结构说明："}
 # Used when a tokenizer has no chat template (e.g. a scratch model trained from zero).
 PLAIN_TEMPLATE = "### System\n{system}\n\n### User\n{user}\n\n### Assistant\n"
 PLAIN_STOP = "\n### "
+# The same format as a Hugging Face chat template, given to models built from scratch so that every
+# path (transformers, GGUF, Ollama) renders prompts through a template and gets identical text.
+PLAIN_CHAT_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}### System\n{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}### User\n{{ m['content'] }}\n\n"
+    "{% else %}### Assistant\n{{ m['content'] }}{{ eos_token }}\n\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}### Assistant\n{% endif %}"
+)
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
