@@ -1,0 +1,257 @@
+"""The ``transformers`` backend: batched, streamed generation on a Hugging Face causal LM.
+
+Prompt building, think-stripping and the faithfulness guard come from :class:`sql2nl.llm.LLMBackend`;
+this module turns rendered prompts into generated text, fast on CUDA (static KV cache, the decode
+step compiled with ``torch.compile`` into CUDA graphs) and plainly on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from typing import Any, Iterator, Sequence
+
+from sql2nl import prompt as prompt_format
+from sql2nl.errors import InvalidInputError, ModelError
+from sql2nl.llm import LLMBackend
+
+from . import loading
+
+log = logging.getLogger("sql2nl.transformers")
+
+# Shapes the compiled decode step sees are bucketed so that few CUDA graphs are ever recorded:
+# the batch is padded up to one of these sizes and the static cache length to a multiple of CACHE_STEP.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128)
+CACHE_STEP = 256
+
+_LLM_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a rendered prompt. Chat templates that already write the BOS token get no second one."""
+    bos = getattr(tokenizer, "bos_token", None)
+    add_special = not (bos and text.startswith(bos))
+    return tokenizer(text, add_special_tokens=add_special)["input_ids"]
+
+
+def _bucket(n: int, buckets: Sequence[int]) -> int:
+    return next((b for b in buckets if b >= n), n)
+
+
+class TransformersBackend(LLMBackend):
+    """Describe SQL with a transformers model: ``model=`` hub id, model dir, merged dir or training run dir.
+
+    >>> from sql2nl import describe
+    >>> describe("SELECT name FROM users", backend="transformers", model="runs/spider")  # doctest: +SKIP
+
+    Options: ``adapter`` (PEFT LoRA dir), ``device`` ("auto"), ``dtype`` ("auto": bf16 on GPU, fp32
+    on CPU), ``compile`` ("auto": on for CUDA — static KV cache + compiled decode step with CUDA
+    graphs), ``static_cache`` ("auto": follows ``compile``), ``batch_size`` (largest batch generated
+    at once, 32), ``merge_adapter`` (True), plus the shared LLM options (``on_unfaithful``,
+    ``max_new_tokens``, ``temperature``, ``top_p``, ``retries``, ``seed``...).
+    """
+
+    name = "transformers"
+
+    def __init__(self, *, model: str | None = None, adapter: str | None = None, device: str = "auto",
+                 dtype: Any = "auto", compile: Any = "auto", static_cache: Any = "auto", batch_size: int = 32,
+                 merge_adapter: bool = True, _loaded: loading.LoadedModel | None = None, **llm_options: Any):
+        unknown = sorted(set(llm_options) - set(_LLM_OPTIONS))
+        if unknown:
+            known = ["model", "adapter", "device", "dtype", "compile", "static_cache", "batch_size", "merge_adapter",
+                     *_LLM_OPTIONS]
+            raise InvalidInputError(f"Unknown option(s) for the transformers backend: {', '.join(unknown)}. "
+                                    f"It accepts: {', '.join(known)}.")
+        super().__init__(**llm_options)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError("batch_size must be a positive integer.")
+        for opt, value in (("compile", compile), ("static_cache", static_cache)):
+            if value not in ("auto", True, False):
+                raise InvalidInputError(f"{opt} must be 'auto', true or false, got {value!r}.")
+        self.batch_size = batch_size
+        if _loaded is None:
+            spec = loading.resolve(model, adapter)
+            _loaded = loading.load(spec, device=device, dtype=dtype, merge_adapter=merge_adapter)
+        self.loaded = _loaded
+        self.model = _loaded.model
+        self.tokenizer = _loaded.tokenizer
+        self.device = _loaded.device
+        on_cuda = self.device.type == "cuda"
+        self.compile = on_cuda if compile == "auto" else bool(compile)
+        self.static_cache = self.compile if static_cache == "auto" else bool(static_cache)
+        if self.compile and not self.static_cache:
+            raise InvalidInputError("compile=True needs the static KV cache; leave static_cache='auto'.")
+        self._sample_calls = 0
+        self._max_positions = getattr(self.model.config, "max_position_embeddings", None)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> "TransformersBackend":
+        """A backend around a model and tokenizer already in memory (same generation path as ``model=``)."""
+        return cls(_loaded=loading.from_objects(model, tokenizer), **options)
+
+    @property
+    def identity(self) -> str:
+        dtype = str(getattr(self.model, "dtype", ""))
+        return (f"transformers:{self.loaded.spec.label}:{dtype}:n={self.max_new_tokens}:t={self.temperature}"
+                f":p={prompt_format.PROMPT_VERSION}")
+
+    # -- prompts --------------------------------------------------------------------------------
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return prompt_format.render_prompt(messages, self.tokenizer)
+
+    def _encode(self, prompts: Sequence[str]) -> list[list[int]]:
+        rows = [encode_prompt(self.tokenizer, p) for p in prompts]
+        if self._max_positions:
+            for row in rows:
+                if len(row) + self.max_new_tokens > self._max_positions:
+                    raise InvalidInputError(
+                        f"The prompt takes {len(row)} tokens; with max_new_tokens={self.max_new_tokens} that exceeds "
+                        f"the model's context of {self._max_positions} tokens. Shorten the SQL (or its schema hints) "
+                        "or lower max_new_tokens.")
+        return rows
+
+    # -- generation -----------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[str], *, temperature: float | None = None) -> list[str]:
+        """Generate for every prompt: shortest first, ``batch_size`` at a time, left-padded; results in input order."""
+        rows = self._encode(prompts)
+        temp = self.temperature if temperature is None else temperature
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out: list[str] = [""] * len(rows)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            for i, text in zip(chunk, self.generate_ids([rows[i] for i in chunk], temperature=temp)):
+                out[i] = text
+        return out
+
+    def generate_ids(self, rows: Sequence[Sequence[int]], *, temperature: float = 0.0) -> list[str]:
+        """Generate for one batch of token-id prompts (the path :meth:`generate` and the benchmark use)."""
+        import torch
+
+        with self.loaded.lock:
+            try:
+                return self._generate_splitting(list(rows), temperature)
+            except torch.cuda.OutOfMemoryError as e:
+                torch.cuda.empty_cache()
+                raise loading.oom_error(
+                    f"generating one query of {len(rows[0])} prompt tokens",
+                    f"Lower max_new_tokens (now {self.max_new_tokens}), shorten the SQL, use a smaller model, or "
+                    "free GPU memory used by other processes.") from e
+
+    def _generate_splitting(self, rows: list[list[int]], temperature: float) -> list[str]:
+        import torch
+
+        try:
+            return self._generate_batch(rows, temperature)
+        except torch.cuda.OutOfMemoryError:
+            if len(rows) == 1:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            # Halving the batch keeps the run going; the user is told to lower batch_size for speed.
+            log.warning("out of GPU memory with a batch of %d; retrying in halves (set batch_size lower to avoid this)",
+                        len(rows))
+            half = len(rows) // 2
+            return (self._generate_splitting(rows[:half], temperature)
+                    + self._generate_splitting(rows[half:], temperature))
+
+    def _generate_batch(self, rows: list[list[int]], temperature: float) -> list[str]:
+        import torch
+
+        n = len(rows)
+        if self.static_cache:
+            rows = rows + [rows[-1]] * (_bucket(n, BATCH_BUCKETS) - n)
+        enc = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(self.device)
+        width = enc["input_ids"].shape[1]
+        config = self.generation_config(temperature, width)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**enc, generation_config=config)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as e:
+            if not (self.compile and _is_compile_failure(e)):
+                raise
+            # A torch.compile failure must not cost the user their answer: fall back to eager decoding.
+            log.warning("torch.compile failed (%s: %s); generating without it from now on", type(e).__name__, e)
+            self.compile = False
+            config = self.generation_config(temperature, width)
+            with torch.inference_mode():
+                out = self.model.generate(**enc, generation_config=config)
+        return self.tokenizer.batch_decode(out[:n, width:], skip_special_tokens=True)
+
+    def generation_config(self, temperature: float, prompt_width: int):
+        """The GenerationConfig of one call: greedy or sampled, static cache and compile on the fast path."""
+        import torch
+        from transformers import CompileConfig
+
+        config = copy.deepcopy(self.model.generation_config)
+        config.max_new_tokens = self.max_new_tokens
+        config.max_length = None
+        config.pad_token_id = self.tokenizer.pad_token_id
+        if config.eos_token_id is None:
+            config.eos_token_id = self.tokenizer.eos_token_id
+        if temperature and temperature > 0:
+            config.do_sample, config.temperature, config.top_p = True, float(temperature), self.top_p
+            if self.seed is not None:
+                torch.manual_seed(self.seed + self._sample_calls)
+                self._sample_calls += 1
+        else:
+            # Models ship sampling defaults (R1 distills: temperature 0.6); greedy must not inherit them.
+            config.do_sample, config.temperature, config.top_p, config.top_k = False, None, None, None
+        if self.static_cache:
+            config.cache_implementation = "static"
+            need = prompt_width + self.max_new_tokens
+            config.max_cache_len = -(-need // CACHE_STEP) * CACHE_STEP
+            if self._max_positions:
+                config.max_cache_len = max(need, min(config.max_cache_len, self._max_positions))
+            config.disable_compile = not self.compile
+            if self.compile:
+                cc = CompileConfig(fullgraph=False, mode="reduce-overhead")
+                if self.device.type != "cuda":
+                    cc._compile_all_devices = True
+                config.compile_config = cc
+        else:
+            config.cache_implementation = None
+            config.disable_compile = True
+        return config
+
+    def generate_stream(self, prompt: str) -> Iterator[str]:
+        """Yield text as the model produces it (a background thread generates; it holds the model's lock)."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        (row,) = self._encode([prompt])
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self.loaded.lock:
+                    enc = self.tokenizer.pad({"input_ids": [row]}, return_tensors="pt").to(self.device)
+                    config = self.generation_config(self.temperature, enc["input_ids"].shape[1])
+                    with torch.inference_mode():
+                        self.model.generate(**enc, generation_config=config, streamer=streamer)
+            except BaseException as e:  # handed to the reading thread, which raises it
+                failure.append(e)
+                streamer.end()
+
+        thread = threading.Thread(target=work, name="sql2nl-transformers-stream", daemon=True)
+        thread.start()
+        try:
+            yield from streamer
+        finally:
+            thread.join()
+        if failure:
+            e = failure[0]
+            if isinstance(e, torch.cuda.OutOfMemoryError):
+                raise loading.oom_error("while streaming", "Lower max_new_tokens or use a smaller model.") from e
+            raise e
+
+
+def _is_compile_failure(e: BaseException) -> bool:
+    mod = type(e).__module__ or ""
+    return mod.startswith(("torch._dynamo", "torch._inductor")) or "BackendCompilerFailed" in type(e).__name__
+
+
+__all__ = ["TransformersBackend", "encode_prompt", "ModelError"]
