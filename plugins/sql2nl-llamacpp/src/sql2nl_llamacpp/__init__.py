@@ -1,0 +1,14 @@
+"""sql2nl's llama.cpp backend: ``describe(sql, backend="llamacpp", model="model.q8_0.gguf")``."""
+
+from .gguf_file import GGUFInfo, read_gguf
+from .models import resolve_gguf
+
+__all__ = ["GGUFInfo", "read_gguf", "resolve_gguf", "LlamaCppBackend"]
+
+
+def __getattr__(name):
+    if name == "LlamaCppBackend":  # importing the backend module stays cheap, but keep the package lighter still
+        from .backend import LlamaCppBackend
+
+        return LlamaCppBackend
+    raise AttributeError(name)

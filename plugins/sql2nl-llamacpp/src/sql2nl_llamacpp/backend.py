@@ -1,0 +1,125 @@
+"""The ``llamacpp`` backend: describes SQL with a GGUF model through llama-cpp-python.
+
+>>> from sql2nl import describe
+>>> describe("SELECT name FROM users", backend="llamacpp", model="model.q8_0.gguf")  # doctest: +SKIP
+
+The prompt is :mod:`sql2nl.prompt`'s, rendered with the chat template stored in the GGUF (the
+same template the model was trained with); think-stripping and the faithfulness guard come from
+:class:`sql2nl.llm.LLMBackend`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from sql2nl import prompt as prompt_format
+from sql2nl.errors import InvalidInputError, ModelError
+from sql2nl.llm import LLMBackend
+
+from .models import LoadedModel, load, resolve_gguf
+
+_GUARD_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
+
+
+class LlamaCppBackend(LLMBackend):
+    """Describe with a GGUF model on CPU or GPU (llama.cpp).
+
+    Options (``describe(..., backend="llamacpp", **options)``, CLI ``-m FILE -o key=value``):
+
+    * ``model`` (required): a ``.gguf`` file, a training run directory or an export directory;
+    * ``quant``: which GGUF of a directory to use (default: q8_0, else q4_k_m, else f16);
+    * ``n_ctx``: context window in tokens (default: the model's, at most 4096);
+    * ``n_threads`` (default: llama.cpp's choice), ``n_gpu_layers`` (default 0; -1 = all on the GPU),
+      ``n_batch`` (default 512);
+    * ``chat_template``: override the template stored in the GGUF;
+    * the guard and sampling options of :class:`~sql2nl.llm.LLMBackend`.
+    """
+
+    name = "llamacpp"
+
+    def __init__(self, model: str | Path | None = None, *, quant: str | None = None, n_ctx: int | None = None,
+                 n_threads: int | None = None, n_gpu_layers: int = 0, n_batch: int = 512,
+                 chat_template: str | None = None, verbose: bool = False, **options: Any):
+        unknown = sorted(set(options) - set(_GUARD_OPTIONS))
+        if unknown:
+            raise InvalidInputError(
+                f"The llamacpp backend has no option {', '.join(map(repr, unknown))}. It takes model, quant, n_ctx, "
+                f"n_threads, n_gpu_layers, n_batch, chat_template, verbose, {', '.join(_GUARD_OPTIONS)}.")
+        super().__init__(**options)
+        if model is None or str(model).strip() == "":
+            raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
+                                    "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`.")
+        for opt, val in (("n_ctx", n_ctx), ("n_threads", n_threads), ("n_batch", n_batch)):
+            if val is not None and (not isinstance(val, int) or val < 1):
+                raise InvalidInputError(f"{opt} must be a positive whole number, got {val!r}.")
+        self.path = resolve_gguf(model, quant)
+        self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=int(n_gpu_layers),
+                                       n_batch=n_batch, seed=self.seed, verbose=verbose)
+        self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
+        self.stop = self._stop_strings()
+        self._calls = itertools.count()
+
+    @property
+    def identity(self) -> str:
+        st = self.path.stat()
+        return (f"llamacpp:{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{self.max_new_tokens}:"
+                f"{self.temperature}:{self.top_p}:{self.on_unfaithful}:{self.min_faithfulness}:{hash(self.chat_template)}")
+
+    def _stop_strings(self) -> list[str]:
+        # llama.cpp stops on the model's end-of-generation tokens by itself; these catch the same
+        # markers when they come out as plain text, and the plain template's next "### " header.
+        llm = self.model.llm
+        stops = []
+        if not self.chat_template or "### Assistant" in self.chat_template:
+            stops.append(prompt_format.PLAIN_STOP)
+        for tok in {llm.token_eos(), llm._model.token_eot()}:
+            if tok is not None and tok >= 0:
+                text = llm._model.token_get_text(tok)
+                if text and text.strip():
+                    stops.append(text)
+        return stops
+
+    # -- LLMBackend ---------------------------------------------------------------------------
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return prompt_format.render_prompt(messages, chat_template=self.chat_template)
+
+    def _check_fits(self, prompt: str) -> None:
+        llm = self.model.llm
+        n = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if n >= self.model.n_ctx:
+            trained = self.model.info.context_length
+            need = n + self.max_new_tokens
+            raise ModelError(
+                f"The prompt is {n} tokens but the context window is n_ctx={self.model.n_ctx} tokens. Pass a larger "
+                f"n_ctx (e.g. n_ctx={need}; CLI: -o n_ctx={need})"
+                + (f" up to the model's trained length of {trained}" if trained else "")
+                + ", or describe a shorter statement with fewer schema hints.")
+
+    def _sampling(self, temperature: float | None) -> dict[str, Any]:
+        temp = self.temperature if temperature is None else temperature
+        seed = self.seed
+        if temp > 0 and seed is not None:  # a retry must not draw the very same sample again
+            seed = seed + next(self._calls)
+        return dict(max_tokens=self.max_new_tokens, temperature=temp, top_p=self.top_p, stop=self.stop, seed=seed)
+
+    def generate(self, prompts: Sequence[str], *, temperature: float | None = None) -> list[str]:
+        out = []
+        for p in prompts:
+            self._check_fits(p)
+            kw = self._sampling(temperature)
+            with self.model.lock:
+                r = self.model.llm.create_completion(p, **kw)
+            out.append(r["choices"][0]["text"])
+        return out
+
+    def generate_stream(self, prompt: str) -> Iterator[str]:
+        self._check_fits(prompt)
+        kw = self._sampling(None)
+        # The lock is held while the caller reads the stream; closing the generator releases it.
+        with self.model.lock:
+            for chunk in self.model.llm.create_completion(prompt, stream=True, **kw):
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
