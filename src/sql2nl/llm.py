@@ -86,7 +86,9 @@ class LLMBackend(Backend):
         """Strip reasoning, score faithfulness and act on ``on_unfaithful``."""
         from .faithfulness import check
 
-        text = prompt_format.strip_thinking(raw, prompt)
+        # A chat backend's "prompt" is its message list: no prompt text can be echoed back then.
+        echo = prompt if isinstance(prompt, str) else None
+        text = prompt_format.strip_thinking(raw, echo)
         result = check(text, request.facts, language=request.language)
         draft = Draft(text=text, faithfulness=result.score, warnings=_missing_warnings(result.missing, text))
         if result.score >= self.min_faithfulness:
@@ -94,7 +96,7 @@ class LLMBackend(Backend):
         if self.on_unfaithful == "retry":
             for i in range(self.retries):
                 again = prompt_format.strip_thinking(
-                    self.generate([prompt], temperature=max(self.temperature, 0.7))[0], prompt)
+                    self.generate([prompt], temperature=max(self.temperature, 0.7))[0], echo)
                 r2 = check(again, request.facts, language=request.language)
                 if r2.score > (draft.faithfulness or 0):
                     draft = Draft(text=again, faithfulness=r2.score, warnings=_missing_warnings(r2.missing, again))
