@@ -141,6 +141,10 @@ def plugins():
         click.echo(n)
 
 
+from .server.cli import lsp, serve  # noqa: E402  (imports only click; the extras load when they run)
+cli.add_command(serve); cli.add_command(lsp)  # noqa: E702
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="sql2nl")
 

@@ -1,0 +1,21 @@
+"""``sql2nl serve``: a local HTTP server (JSON, OpenAI- and Ollama-compatible) for IDEs and DBeaver.
+
+Importing this package is light; :func:`create_app` imports starlette when called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Any = None, **kw: Any):
+    """The ASGI app (see :func:`sql2nl.server.app.create_app`); needs ``pip install 'sql2nl[server]'``."""
+    try:
+        from .app import create_app as _create
+    except ImportError as e:  # starlette missing
+        from ..errors import BackendUnavailableError
+
+        raise BackendUnavailableError("server", "pip install 'sql2nl[server]'", str(e)) from None
+    return _create(config, **kw)

@@ -1,0 +1,109 @@
+"""Answering a chat turn: find the SQL in the last user message and describe it in the wanted language.
+
+Shared by the OpenAI-compatible and Ollama-compatible routes, which differ only in their JSON.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from ..errors import InvalidInputError, SQLParseError
+from .messages import CANNOT_DESCRIBE, NO_SQL, detect_language, find_sql
+from .service import ApiError, DescribeService
+from .sse import pieces
+
+
+@dataclass
+class Turn:
+    """What the client asked: the last user message, the system prompt, and the model name it used."""
+
+    user: str
+    system: str = ""
+    model: str = "sql2nl"
+    stream: bool = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        return estimate_tokens(self.system) + estimate_tokens(self.user)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count for ``usage`` (about four characters a token); clients only display it."""
+    return (len(text) + 3) // 4 if text else 0
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def _plan(service: DescribeService, turn: Turn) -> tuple[list[str], str]:
+    sqls = find_sql(turn.user)
+    return sqls, detect_language(turn.user, turn.system, sqls, default=service.config.language)
+
+
+def _answer_sync(service: DescribeService, turn: Turn) -> tuple[str, str]:
+    sqls, lang = _plan(service, turn)
+    if not sqls:
+        return NO_SQL[lang], lang
+    parts = []
+    for sql in sqls:
+        try:
+            parts.append(service.describe_sync(sql, lang, None).text)
+        except (InvalidInputError, SQLParseError) as e:  # the user's SQL, not the server, is at fault
+            parts.append(CANNOT_DESCRIBE[lang].format(error=e))
+    if len(parts) == 1:
+        return parts[0], lang
+    return "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1)), lang
+
+
+async def answer(service: DescribeService, turn: Turn) -> tuple[str, str]:
+    """The whole reply text and its language; repeated questions are answered from the cache."""
+    key = ("chat", turn.user, turn.system)
+    return await service.cached(key, lambda: _answer_sync(service, turn))
+
+
+async def answer_stream(service: DescribeService, turn: Turn) -> AsyncIterator[str]:
+    """The reply in pieces: live from a streaming backend when there is one statement, else cut up."""
+    if service.backend.streams:
+        sqls, lang = await service.cached(("plan", turn.user, turn.system), lambda: _plan(service, turn))
+        if len(sqls) == 1:
+            started = False
+            try:
+                async for piece in service.stream(sqls[0], lang, None):
+                    started = True
+                    yield piece
+                return
+            except (InvalidInputError, SQLParseError):
+                if started:
+                    raise
+    text, _ = await answer(service, turn)
+    for piece in pieces(text):
+        yield piece
+
+
+def turn_from_messages(messages: Any, *, model: Any, stream: Any, instructions: Any = None) -> Turn:
+    """A :class:`Turn` from OpenAI/Ollama ``messages`` (``instructions`` is the Responses API's system prompt)."""
+    from .messages import last_user_text, system_text
+
+    if isinstance(messages, str):
+        user, system = messages, ""
+    elif isinstance(messages, list):
+        if not all(isinstance(m, (dict, str)) for m in messages):
+            raise ApiError(422, "Each message must be an object with 'role' and 'content'.", code="wrong_type",
+                           param="messages")
+        msgs = [{"role": "user", "content": m} if isinstance(m, str) else m for m in messages]
+        user, system = last_user_text(msgs), system_text(msgs)
+    else:
+        raise ApiError(422, "'messages' (or 'input') must be a list of messages or a string.", code="wrong_type",
+                       param="messages")
+    if isinstance(instructions, str):
+        system = f"{instructions}\n{system}" if system else instructions
+    return Turn(user=user, system=system, model=model if isinstance(model, str) and model else "sql2nl",
+                stream=stream is True)

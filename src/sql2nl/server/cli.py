@@ -1,0 +1,89 @@
+"""The ``sql2nl serve`` and ``sql2nl lsp`` commands.
+
+Importing this module imports only click: starlette, uvicorn and pygls load when a command runs,
+so ``sql2nl describe`` stays fast and works without the extras.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def _need(modules: tuple[str, ...], extra: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.ClickException(f"This command needs {', '.join(missing)}, which is not installed. "
+                                   f"Install it with: pip install 'sql2nl[{extra}]'")
+
+
+def _backend_opts(f):
+    for opt in reversed([
+        click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
+        click.option("-m", "--model", default=None, help="Model for the backend (hub id, directory or GGUF file)."),
+        click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
+        click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+                     help="Extra backend option, e.g. -o n_ctx=4096 (repeatable)."),
+        click.option("-l", "--language", default="en", show_default=True,
+                     help="Language when a request names none and its message gives no hint."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless --token).")
+@click.option("--port", default=8765, show_default=True, type=int, help="TCP port.")
+@click.option("--uds", default=None, metavar="PATH", help="Listen on a Unix domain socket instead of TCP.")
+@click.option("--token", default=None, envvar="SQL2NL_SERVER_TOKEN",
+              help="Require 'Authorization: Bearer TOKEN' (needed to bind off loopback). Env: SQL2NL_SERVER_TOKEN.")
+@_backend_opts
+@click.option("--timeout", default=25.0, show_default=True, type=float, help="Seconds a backend call may take (504 after).")
+@click.option("--max-body", default=1_000_000, show_default=True, type=int, help="Largest request body in bytes (413 above).")
+@click.option("--concurrency", default=4, show_default=True, type=int, help="Backend calls at once (others queue).")
+@click.option("--max-queue", default=256, show_default=True, type=int, help="Queued backend calls before 503.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Allow this browser origin (CORS is off by default; repeatable).")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host, port, uds, token, backend, model, adapter, options, language, timeout, max_body, concurrency,
+          max_queue, cors_origins, access_log, log_level):
+    """Serve descriptions over HTTP: JSON, OpenAI-compatible (/v1) and Ollama-compatible (/api) routes.
+
+    Point DBeaver (AI settings -> OpenAI -> base URL http://127.0.0.1:8765/v1/) or an IDE assistant at it.
+    The SQL in requests is never executed.
+    """
+    _need(("starlette", "uvicorn"), "server")
+    import uvicorn
+
+    from ..cli import backend_options
+    from .app import create_app
+    from .config import ServerConfig
+
+    config = ServerConfig(host=host, port=port, uds=uds, token=token, backend=backend,
+                          backend_options=backend_options(model, adapter, options), language=language,
+                          timeout_s=timeout, max_body_bytes=max_body, max_concurrency=concurrency,
+                          max_queue=max_queue, cors_origins=tuple(cors_origins))
+    app = create_app(config)
+    where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend at {where} "
+               f"(OpenAI base URL: {where}/v1/)", err=True)
+    uvicorn.run(app, host=host, port=port, uds=uds, log_level=log_level, access_log=access_log,
+                server_header=False, timeout_graceful_shutdown=5)
+
+
+@click.command()
+@_backend_opts
+def lsp(backend, model, adapter, options, language):
+    """Run the language server over stdio: hover a SQL statement to read its description.
+
+    Works in .sql files and in Python string literals that hold SQL; a code action inserts the
+    description as a comment above the statement.
+    """
+    _need(("pygls", "lsprotocol"), "lsp")
+    from ..cli import backend_options
+    from ..lsp import serve_stdio
+
+    serve_stdio(backend=backend, backend_options=backend_options(model, adapter, options), language=language)

@@ -1,0 +1,165 @@
+"""Request bodies, field checks, error responses and the guard middleware shared by every route."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from ..errors import (BackendError, BackendUnavailableError, InvalidInputError, ModelError, Sql2NLError,
+                      SQLParseError, UnknownBackendError)
+from .config import ServerConfig
+from .service import ApiError
+
+log = logging.getLogger("sql2nl.server")
+
+JSON = "application/json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(err: ApiError) -> Response:
+    return json_response(err.body(), err.status, err.headers)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, read with a size limit (413) and clear 400/422 errors."""
+    size = request.headers.get("content-length")
+    if size is not None and size.isdigit() and int(size) > limit:
+        raise ApiError(413, f"The request body is {int(size):,} bytes, over the server's limit of {limit:,}. "
+                            "Send a shorter statement, or start the server with a larger --max-body.",
+                       code="body_too_large")
+    chunks, total = [], 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:  # chunked bodies carry no length: count as they arrive
+                raise ApiError(413, f"The request body is over the server's limit of {limit:,} bytes.",
+                               code="body_too_large")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "The client went away before sending the whole body.", code="client_disconnected")
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ApiError(400, "The request body is empty; send a JSON object.", code="empty_body")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ApiError(400, f"The request body is not valid JSON: {e}.", code="malformed_json") from None
+    except RecursionError:
+        raise ApiError(400, "The request body's JSON is nested too deeply.", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, f"Expected a JSON object, got {type(data).__name__}.", code="wrong_type")
+    return data
+
+
+def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False,
+          default: Any = None) -> Any:
+    """``data[name]`` checked against ``kind`` (422 naming the field when it is wrong or missing)."""
+    if name not in data or data[name] is None:
+        if required:
+            raise ApiError(422, f"The field {name!r} is required.", code="missing_field", param=name)
+        return default
+    value = data[name]
+    # bool is an int in Python; a JSON true where a number is expected is still a type error.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        want = " or ".join(_json_type(k) for k in _as_tuple(kind))
+        raise ApiError(422, f"The field {name!r} must be {want}, got {_json_type(type(value))}.",
+                       code="wrong_type", param=name)
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _json_type(t: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
+            dict: "an object", type(None): "null"}.get(t, t.__name__)
+
+
+_STATUS = (  # most specific first
+    (SQLParseError, 422, "invalid_request_error", "sql_parse_error"),
+    (InvalidInputError, 422, "invalid_request_error", "invalid_input"),
+    (BackendUnavailableError, 503, "server_error", "backend_unavailable"),
+    (UnknownBackendError, 503, "server_error", "unknown_backend"),
+    (ModelError, 502, "server_error", "model_error"),
+    (BackendError, 502, "server_error", "backend_error"),
+)
+
+
+def api_error(e: Sql2NLError) -> ApiError:
+    """The HTTP form of a sql2nl error: the user's mistakes are 422, the backend's failures 5xx."""
+    for cls, status, type_, code in _STATUS:
+        if isinstance(e, cls):
+            err = ApiError(status, str(e), type=type_, code=code, param="sql" if status == 422 else None)
+            if isinstance(e, SQLParseError):
+                err.extra = {"line": e.line, "column": e.column}
+            return err
+    return ApiError(500, str(e), type="server_error", code="sql2nl_error")
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    return error_response(exc)  # type: ignore[arg-type]
+
+
+async def handle_sql2nl_error(request: Request, exc: Exception) -> Response:
+    return error_response(api_error(exc))  # type: ignore[arg-type]
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(ApiError(500, f"Internal error: {type(exc).__name__}. The server keeps running; "
+                                        "see its log for details.", type="server_error", code="internal"))
+
+
+class Guard:
+    """Pure ASGI middleware: Host check (DNS rebinding), bearer token, early 413 on Content-Length.
+
+    Written without ``BaseHTTPMiddleware``, which would cost a task per request.
+    """
+
+    OPEN_PATHS = ("/health",)
+
+    def __init__(self, app, config: ServerConfig):
+        self.app = app
+        self.token = config.token.encode() if config.token else None
+        self.hosts = {h.lower() for h in config.allowed_hosts} if config.allowed_hosts else None
+        self.limit = config.max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        err = self.check(scope, headers)
+        if err is not None:
+            return await error_response(err)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    def check(self, scope, headers: dict[bytes, bytes]) -> ApiError | None:
+        if self.hosts is not None:
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if host and name not in self.hosts:
+                return ApiError(403, f"Host {host!r} is not allowed: this server only answers requests addressed "
+                                     "to localhost (a guard against DNS rebinding from web pages).",
+                                type="permission_error", code="host_not_allowed")
+        if self.token is not None and scope["path"] not in self.OPEN_PATHS:
+            auth = headers.get(b"authorization", b"")
+            scheme, _, given = auth.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+                return ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer <token>' with the "
+                                     "token given to `sql2nl serve --token`.", type="authentication_error",
+                                code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+        size = headers.get(b"content-length")
+        if size is not None and size.isdigit() and int(size) > self.limit:
+            return ApiError(413, f"The request body is {int(size):,} bytes, over the server's limit of "
+                                 f"{self.limit:,}.", code="body_too_large")
+        return None

@@ -1,0 +1,214 @@
+"""Calling the backend from async handlers: off the event loop, bounded, timed out, cached.
+
+Backends are blocking (a model generates for seconds), so every call runs in a worker thread
+(``anyio.to_thread``) under a :class:`~anyio.CapacityLimiter`; a call over ``timeout_s`` is
+abandoned with a 504 while the server goes on serving. Threads of abandoned calls are counted,
+and past a bound the server answers 503 instead of starting more: a hanging backend cannot eat
+the machine. Answers to repeated statements come from an in-process cache without leaving the
+event loop, which is what makes thousands of requests per second possible on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import OrderedDict
+from typing import Any, AsyncIterator, Callable, Hashable
+
+import anyio
+from anyio import to_thread
+
+from .. import api
+from ..backends import Backend
+from ..description import Description
+from ..faithfulness import check
+from .config import ServerConfig
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, shown to the client as ``{"error": {...}}``."""
+
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+        self.extra: dict[str, Any] = {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param,
+                          **self.extra}}
+
+
+class _LRU:
+    """A small LRU used only from the event loop thread (so it needs no lock)."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        v = self._data.get(key)
+        if v is not None:
+            self._data.move_to_end(key)
+        return v
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._data[key] = value
+        if len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+
+def description_payload(d: Description) -> dict[str, Any]:
+    """The JSON answer for one description: text, warnings, facts, faithfulness (always scored)."""
+    faith = d.faithfulness
+    if faith is None and d.text:
+        faith = check(d.text, d.facts, language=d.language).score
+    return {"text": d.text, "warnings": list(d.warnings), "facts": [f.to_dict() for f in d.facts],
+            "faithfulness": faith, "backend": d.backend, "language": d.language}
+
+
+class DescribeService:
+    """The one backend a server serves, with the limits of its :class:`ServerConfig`."""
+
+    def __init__(self, config: ServerConfig, backend: Backend | None = None):
+        self.config = config
+        self.backend = backend if backend is not None else api.resolve_backend(config.backend,
+                                                                                config.backend_options)
+        self.limiter = anyio.CapacityLimiter(config.max_concurrency)
+        self.cache = _LRU(4096)
+        self.waiting = 0  # calls admitted and not finished (running or queued for a thread)
+        self._abandoned = 0  # threads still running calls whose request already timed out
+        self._abandoned_lock = threading.Lock()
+
+    # -- admission and the thread hop ---------------------------------------------------------
+    def _admit(self) -> None:
+        if self._abandoned >= 2 * self.config.max_concurrency:
+            raise ApiError(503, f"The {self.backend.name!r} backend is not answering: {self._abandoned} calls "
+                                "are still stuck after timing out. Restart `sql2nl serve` or check the backend.",
+                           type="server_error", code="backend_stuck", headers={"Retry-After": "30"})
+        if self.waiting >= self.config.max_concurrency + self.config.max_queue:
+            raise ApiError(503, "The server is busy: too many requests are waiting for the backend. Retry shortly.",
+                           type="server_error", code="overloaded", headers={"Retry-After": "1"})
+
+    def _timeout_error(self) -> ApiError:
+        return ApiError(504, f"The {self.backend.name!r} backend did not answer within {self.config.timeout_s:g} s; "
+                             "try a shorter statement, a faster backend, or raise --timeout.",
+                        type="server_error", code="timeout")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker thread, within the concurrency, queue and time limits."""
+        self._admit()
+        self.waiting += 1
+        finished = threading.Event()
+        abandoned = [False]
+
+        def work():
+            try:
+                return fn(*args)
+            finally:
+                finished.set()
+                with self._abandoned_lock:
+                    if abandoned[0]:
+                        self._abandoned -= 1
+
+        try:
+            with anyio.fail_after(self.config.timeout_s):
+                return await to_thread.run_sync(work, abandon_on_cancel=True, limiter=self.limiter)
+        except TimeoutError:
+            with self._abandoned_lock:
+                if not finished.is_set():
+                    abandoned[0] = True
+                    self._abandoned += 1
+            raise self._timeout_error() from None
+        finally:
+            self.waiting -= 1
+
+    @property
+    def stuck(self) -> int:
+        return self._abandoned
+
+    # -- describing ---------------------------------------------------------------------------
+    def describe_sync(self, sql: str, language: str, dialect: str | None) -> Description:
+        return api.describe(sql, backend=self.backend, language=language, dialect=dialect)
+
+    async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
+        return await self.run(self.describe_sync, sql, language, dialect)
+
+    async def describe_payload(self, sql: str, language: str, dialect: str | None) -> dict[str, Any]:
+        """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
+        key = ("describe", sql, language, dialect)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect)))
+        self.cache.put(key, payload)
+        return payload
+
+    async def describe_json(self, sql: str, language: str, dialect: str | None) -> bytes:
+        """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
+        key = ("describe-json", sql, language, dialect)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = json.dumps(await self.describe_payload(sql, language, dialect), ensure_ascii=False).encode()
+            self.cache.put(key, hit)
+        return hit
+
+    async def cached(self, key: Hashable, fn: Callable[[], Any]) -> Any:
+        """``fn()`` in a worker thread, remembered under ``key`` (for chat answers)."""
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        value = await self.run(fn)
+        self.cache.put(key, value)
+        return value
+
+    async def stream(self, sql: str, language: str, dialect: str | None) -> AsyncIterator[str]:
+        """The description in pieces as a streaming backend produces them (one piece otherwise).
+
+        The backend's iterator runs in a worker thread that stops at its next piece once the
+        client has gone away (the generator is closed) or the time limit has passed.
+        """
+        if not self.backend.streams:
+            yield (await self.describe(sql, language, dialect)).text
+            return
+        self._admit()
+        self.waiting += 1
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def work():
+            try:
+                for piece in api.describe_stream(sql, backend=self.backend, language=language, dialect=dialect):
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as e:  # handed to the event loop, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", e))
+
+        task = asyncio.ensure_future(to_thread.run_sync(work, abandon_on_cancel=True, limiter=self.limiter))
+        try:
+            deadline = loop.time() + self.config.timeout_s
+            while True:
+                try:
+                    kind, value = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
+                except asyncio.TimeoutError:
+                    raise self._timeout_error() from None
+                if kind == "piece":
+                    yield value
+                elif kind == "end":
+                    return
+                else:
+                    raise value
+        finally:
+            stop.set()
+            self.waiting -= 1
+            if not task.done():
+                task.cancel()
