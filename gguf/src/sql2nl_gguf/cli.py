@@ -1,0 +1,66 @@
+"""``sql2nl export``: HF model directory or training run -> GGUF files, Ollama Modelfile, manifest."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("export")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), help="Merged Hugging Face model directory.")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False),
+              help="Training run directory (uses RUN/merged, merging the adapter if needed; writes RUN/gguf).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output directory (with --model).")
+@click.option("--gguf", "quants", default="f16,q8_0", show_default=True,
+              help="Comma-separated types: f16, bf16, q8_0, q4_k_m, q5_k_m, q6_k...")
+@click.option("--method", type=click.Choice(["auto", "unsloth", "direct"]), default="auto", show_default=True,
+              help="unsloth: Unsloth's save_pretrained_gguf; direct: llama.cpp converter + quantize; "
+                   "auto: unsloth if installed.")
+@click.option("--tools", type=click.Path(file_okay=False),
+              help="Prepared llama.cpp tool folder (default $SQL2NL_LLAMA_CPP_TOOLS, else cache; prepared on demand).")
+@click.option("--prepare-tools", "prepare_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Only prepare the llama.cpp tool folder (in DIR, or the cache) and print its path; "
+                   "copy it to an offline machine and point --tools at it.")
+@click.option("--sdist", type=click.Path(dir_okay=False, exists=True),
+              help="A downloaded llama-cpp-python sdist to prepare the tools from (no pip download).")
+@click.option("--no-verify", is_flag=True, help="Skip tokenizer parity and greedy agreement checks.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def export_command(model_dir, run_dir, out_dir, quants, method, tools, prepare_dir, sdist, no_verify, as_json):
+    """Export a model to GGUF (+ Ollama Modelfile and manifest), verified against the original.
+
+    \b
+    sql2nl export --model merged/ --gguf f16,q8_0,q4_k_m --out gguf/
+    sql2nl export --run runs/my-run --gguf q4_k_m
+    sql2nl export --prepare-tools ./llama-tools     # on a machine with PyPI; then --tools ./llama-tools
+    """
+    from .export import export, export_run
+    from .tools import prepare_llama_cpp_tools
+
+    if prepare_dir is not None:
+        folder = prepare_llama_cpp_tools(prepare_dir or None, sdist=sdist)
+        click.echo(str(folder))
+        if not (model_dir or run_dir):
+            return
+        tools = tools or str(folder)
+    if bool(model_dir) == bool(run_dir):
+        raise click.UsageError("Give exactly one of --model DIR (with --out DIR) or --run RUN_DIR.")
+    if model_dir and not out_dir:
+        raise click.UsageError("--model needs --out DIR.")
+    if sdist and not tools:
+        tools = str(prepare_llama_cpp_tools(sdist=sdist))
+
+    def progress(msg: str) -> None:
+        click.echo(f"sql2nl export: {msg}", err=True)
+
+    kw = dict(method=method, verify=not no_verify, tools=tools, progress=progress)
+    manifest = export_run(run_dir, quants, **kw) if run_dir else export(model_dir, out_dir, quants, **kw)
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    where = (run_dir + "/gguf") if run_dir else out_dir
+    for q, e in manifest["quantizations"].items():
+        agree = e.get("greedy_agreement") or {}
+        extra = f", greedy agreement {agree['token_agreement']:.0%}" if agree else ""
+        click.echo(f"{q:8s} {where}/{e['file']} ({e['bytes'] / 1e6:.1f} MB{extra})")
+    click.echo(f"Modelfile: {where}/Modelfile   (ollama create NAME -f {where}/Modelfile)")

@@ -1,0 +1,211 @@
+"""``export()``: a Hugging Face model directory -> GGUF files, an Ollama Modelfile and a manifest, all verified.
+
+Two ways to produce the GGUFs, same outputs:
+
+* ``method="unsloth"``: Unsloth's ``save_pretrained_gguf`` (the product's exporter), pointed at the
+  offline llama.cpp tool folder (:mod:`sql2nl_gguf.tools`).
+* ``method="direct"``: llama.cpp's converter + ``llama-quantize`` from the same folder.
+* ``method="auto"`` (default): Unsloth when it is installed, else direct.
+
+Everything is produced in a hidden staging directory inside ``out_dir`` and moved to its final
+name only once complete (GGUFs first, then the Modelfile, the manifest last), so an interrupted
+export never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import atomic
+from .errors import ExportError, VerificationError
+
+MANIFEST_FORMAT = "sql2nl-gguf/1"
+MANIFEST_NAME = "manifest.json"
+METHODS = ("auto", "unsloth", "direct")
+
+
+def _normalize_quants(quantizations: Iterable[str] | str) -> list[str]:
+    if isinstance(quantizations, str):
+        quantizations = quantizations.split(",")
+    out = []
+    for q in quantizations:
+        q = q.strip().lower()
+        if q and q not in out:
+            out.append(q)
+    if not out:
+        raise ExportError("No quantization requested; pass e.g. quantizations=('f16', 'q8_0').")
+    from .quantize import QuantizeError, ftype_of
+
+    for q in out:
+        try:
+            ftype_of(q)
+        except QuantizeError as e:
+            raise ExportError(str(e)) from None
+    return out
+
+
+def unsloth_available() -> bool:
+    """Whether Unsloth is installed (without importing it: importing it patches transformers)."""
+    return importlib.util.find_spec("unsloth") is not None and importlib.util.find_spec("unsloth_zoo") is not None
+
+
+def _check_model_dir(model_dir: Path) -> dict:
+    if not model_dir.is_dir():
+        raise ExportError(f"Model directory {model_dir} does not exist.")
+    cfg = model_dir / "config.json"
+    if not cfg.is_file():
+        raise ExportError(f"{model_dir} is not a Hugging Face model directory (no config.json). "
+                          "Pass a merged model directory (for a LoRA adapter, merge it first or use --run).")
+    if not any(model_dir.glob("*.safetensors")) and not any(model_dir.glob("*.bin")):
+        raise ExportError(f"{model_dir} has no weights (*.safetensors or *.bin).")
+    if not (model_dir / "tokenizer.json").is_file() and not (model_dir / "tokenizer.model").is_file():
+        raise ExportError(f"{model_dir} has no tokenizer (tokenizer.json or tokenizer.model).")
+    return json.loads(cfg.read_text(encoding="utf-8"))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
+           quantizations: Iterable[str] | str = ("f16", "q8_0"), *, method: str = "auto", verify: bool = True,
+           tools: str | os.PathLike | None = None, stem: str = "model", base_model: str | None = None,
+           languages: Iterable[str] | None = None, min_f16_agreement: float = 0.75,
+           progress: Callable[[str], None] | None = None) -> dict:
+    """Export ``model_dir`` to GGUF in ``out_dir``; return the manifest (also written to ``out_dir/manifest.json``).
+
+    Files: ``{stem}.{quant}.gguf`` per quantization, ``Modelfile`` (Ollama, built on the first of
+    ``quantizations``) and ``manifest.json`` (base model, prompt version, languages, per-quant
+    file/size/sha256/greedy agreement, tokenizer parity). ``verify=True`` checks tokenizer parity
+    (must be exact) and greedy agreement of the f16 GGUF with the HF model (at least
+    ``min_f16_agreement``), raising :class:`VerificationError` — before anything is published —
+    when either fails. ``tools`` is a prepared llama.cpp folder (default: cached, prepared on demand).
+    """
+    from sql2nl.prompt import LANGUAGES, PROMPT_VERSION
+
+    from . import convert, modelfile, pretokenizer
+    from .tools import resolve_tools, tools_info
+
+    say = progress or (lambda msg: None)
+    model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir).resolve()
+    if method not in METHODS:
+        raise ExportError(f"Unknown export method {method!r}; choose one of {', '.join(METHODS)}.")
+    quants = _normalize_quants(quantizations)
+    config = _check_model_dir(model_dir)
+    if method == "auto":
+        method = "unsloth" if unsloth_available() else "direct"
+    elif method == "unsloth" and not unsloth_available():
+        raise ExportError("method='unsloth' needs Unsloth: pip install 'sql2nl-gguf[unsloth]' (or use method='direct').")
+    tools_dir = resolve_tools(tools)
+    say(f"llama.cpp tools: {tools_dir}")
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    pre = pretokenizer.plan(model_dir, tools_dir, tokenizer)
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic.staging_dir(out_dir) as staging:
+        if method == "unsloth":
+            from .unsloth_export import export_unsloth
+
+            staged = export_unsloth(model_dir, staging, quants, tools_dir, pre_env=pre.env, stem=stem, progress=say)
+        else:
+            staged = convert.export_direct(model_dir, staging, quants, tools_dir, pre_env=pre.env, stem=stem,
+                                           progress=lambda q: say(f"wrote {q}"))
+        convert_s = time.perf_counter() - started
+        report = None
+        if verify:
+            from .verify import verify_export
+
+            say("verifying (tokenizer parity, greedy agreement)...")
+            report = verify_export(model_dir, staged, tokenizer=tokenizer)
+            problems = []
+            if not report["tokenizer_parity"]["ok"]:
+                problems.append(f"tokenizer parity failed on {report['tokenizer_parity']['mismatches']} of "
+                                f"{report['tokenizer_parity']['samples']} samples "
+                                f"(first: {report['tokenizer_parity']['examples'][:1]})")
+            f16 = report["greedy"]["f16"]["token_agreement"]
+            if f16 < min_f16_agreement:
+                problems.append(f"the f16 GGUF agrees with the HF model on only {f16:.0%} of greedy tokens "
+                                f"(need {min_f16_agreement:.0%})")
+            if problems:
+                raise VerificationError(f"The GGUF export of {model_dir} is not faithful: " + "; ".join(problems)
+                                        + ". Nothing was written.")
+        total_s = time.perf_counter() - started
+        entries = {}
+        for q in quants:
+            src = staged[q]
+            entries[q] = {"file": f"{stem}.{q}.gguf", "bytes": src.stat().st_size, "sha256": _sha256(src)}
+            if report:
+                entries[q]["greedy_agreement"] = report["greedy"].get(q)
+        mf_text = modelfile.modelfile(tokenizer, f"./{stem}.{quants[0]}.gguf")
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "base_model": base_model or config.get("_name_or_path") or model_dir.name,
+            "model_dir": str(model_dir),
+            "architecture": (config.get("architectures") or [None])[0],
+            "prompt_version": PROMPT_VERSION,
+            "languages": list(languages or LANGUAGES),
+            "quantizations": entries,
+            "method": method,
+            "modelfile": "Modelfile",
+            "chat_template": modelfile.template_kind(tokenizer),
+            "pre_tokenizer": {"chkhsh": pre.chkhsh, "mapped_to": pre.pre, "reason": pre.reason},
+            "verification": report,
+            "llama_cpp_tools": tools_info(tools_dir).get("llama_cpp_python"),
+            "seconds": {"convert": round(convert_s, 3), "total": round(total_s, 3)},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        for q in quants:
+            atomic.publish(staged[q], out_dir / entries[q]["file"])
+        atomic.write_text(out_dir / "Modelfile", mf_text)
+        atomic.write_json(out_dir / MANIFEST_NAME, manifest)
+    say(f"exported {', '.join(quants)} to {out_dir} in {total_s:.1f}s ({method})")
+    return manifest
+
+
+def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = ("f16", "q8_0"), **kw) -> dict:
+    """Export a training run: ``RUN/merged`` (merged on demand) -> ``RUN/gguf/``; updates ``RUN/manifest.json``.
+
+    The run manifest's ``artifacts.gguf`` becomes ``{"dir": "gguf", "manifest": "gguf/manifest.json",
+    "modelfile": "gguf/Modelfile", "files": {quant: "gguf/<file>"}}``, written atomically.
+    """
+    run_dir = Path(run_dir).resolve()
+    run_manifest_path = run_dir / "manifest.json"
+    if not run_manifest_path.is_file():
+        raise ExportError(f"{run_dir} is not a training run (no manifest.json).")
+    run = json.loads(run_manifest_path.read_text(encoding="utf-8"))
+    if not str(run.get("format", "")).startswith("sql2nl-run/"):
+        raise ExportError(f"{run_manifest_path} is not a sql2nl run manifest (format {run.get('format')!r}).")
+    artifacts = run.get("artifacts") or {}
+    merged = run_dir / (artifacts.get("merged") or "merged")
+    if not (merged / "config.json").is_file():
+        try:
+            from sql2nl_training.export import merge_run
+        except ImportError:
+            raise ExportError(f"{run_dir} has no merged model and merging the adapter needs the training package: "
+                              "pip install -e training (sql2nl-training).") from None
+        merged = Path(merge_run(run_dir))
+    kw.setdefault("base_model", run.get("base_model"))
+    kw.setdefault("languages", run.get("languages"))
+    manifest = export(merged, run_dir / "gguf", quantizations, **kw)
+    # Re-read: training may have touched the manifest meanwhile; only artifacts.gguf is ours.
+    run = json.loads(run_manifest_path.read_text(encoding="utf-8"))
+    run.setdefault("artifacts", {})["gguf"] = {
+        "dir": "gguf", "manifest": f"gguf/{MANIFEST_NAME}", "modelfile": "gguf/Modelfile",
+        "files": {q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()},
+        "prompt_version": manifest["prompt_version"],
+    }
+    atomic.write_json(run_manifest_path, run)
+    return manifest
