@@ -83,6 +83,16 @@ def _parses(candidate: str) -> bool:
     return True
 
 
+def is_statement(text: str) -> bool:
+    """Whether ``text`` on its own is a SQL statement (not prose that happens to parse).
+
+    >>> is_statement("SELECT name FROM users"), is_statement("select the best")
+    (True, False)
+    """
+    m = _START.match(text.lstrip())
+    return bool(m and re.search(_NEEDS[m.group(1).upper()], text, re.I) and _parses(text))
+
+
 def _candidates(lines: list[str]):
     """Longest first: all lines, fewer lines, then the last line with trailing words dropped."""
     for end in range(len(lines), 0, -1):
