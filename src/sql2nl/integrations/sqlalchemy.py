@@ -229,11 +229,14 @@ class Instrumentation:
             pass
 
     def _run(self) -> None:
-        queue, stop = self._queue, self._stop
+        stop = self._stop
         while not stop.is_set():
             try:
-                item = queue.popleft()
+                item = self._queue.popleft()
             except IndexError:
+                stop.wait(0.02)  # polling keeps the hot path free of locks and notifications
+                continue
+            except Exception:
                 stop.wait(0.02)
                 continue
             self._busy = True
