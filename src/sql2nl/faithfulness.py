@@ -1,5 +1,12 @@
 """Does a description say everything its SQL does? A checker over the statement's facts.
 
+Every table, selected column, filter value, aggregate, ordering direction, limit, grouping,
+set operation and negation of the statement is an item the text must express. Names may appear
+humanized (``born_state`` → "born state"), in plural or singular, and aggregates and orderings
+through their usual words (count → "number of", max → "highest"...). The score is the share of
+items found; ``missing`` names the others, so an LLM answer that drops a filter value, a "not" or
+a table fails.
+
 >>> from sql2nl.facts import extract
 >>> r = check("List the names of users older than 18.", extract("SELECT name FROM users WHERE age > 18"))
 >>> r.score, r.missing
@@ -10,36 +17,60 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from functools import lru_cache
+from typing import Sequence
 
 from .facts import StatementFacts
-from .words import humanize, plural, singular
+from .words import humanize, singular
 
-# Words that express an aggregate or an ordering, per language.
+_SUPERLATIVES_EN = ["most", "highest", "largest", "greatest", "biggest", "maximum", "top", "best", "latest",
+                    "newest", "oldest", "longest", "least", "lowest", "smallest", "fewest", "minimum", "earliest",
+                    "youngest", "shortest", "cheapest", "first", "last", "single", "one"]
+
+# Words that express an aggregate, an ordering, a grouping... per language.
 SYNONYMS = {
     "en": {
-        "count": ["number", "count", "how many", "many", "total"],
-        "sum": ["total", "sum", "combined", "overall"],
+        "count": ["number", "count", "how many", "many", "total", "amount"],
+        "sum": ["total", "sum", "combined", "overall", "altogether"],
         "avg": ["average", "mean", "avg"],
-        "min": ["minimum", "lowest", "smallest", "least", "earliest", "fewest", "min", "youngest", "shortest", "cheapest", "oldest"],
-        "max": ["maximum", "highest", "largest", "greatest", "most", "latest", "max", "oldest", "biggest", "longest", "top"],
-        "desc": ["descending", "highest", "largest", "most", "greatest", "top", "latest", "newest", "biggest", "decreasing", "oldest", "longest", "from high to low"],
-        "asc": ["ascending", "lowest", "smallest", "least", "fewest", "earliest", "alphabetical", "increasing", "youngest", "shortest", "order", "sorted", "first"],
-        "negation": ["not", "no ", "without", "never", "except", "other than", "excluding", "n't", "none", "neither", "nor", "different", "exclude", "apart from", "unless", "non-"],
-        "group": ["each", "every", "per", "by", "for all", "grouped", "group"],
+        "min": ["minimum", "lowest", "smallest", "least", "earliest", "fewest", "min", "youngest", "shortest",
+                "cheapest", "first", "oldest"],
+        "max": ["maximum", "highest", "largest", "greatest", "most", "latest", "max", "oldest", "biggest",
+                "longest", "top", "last", "newest", "youngest"],
+        "desc": ["descending", "highest", "largest", "most", "greatest", "top", "latest", "newest", "biggest",
+                 "decreasing", "oldest", "longest", "high to low", "reverse", "maximum", "best"],
+        "asc": ["ascending", "lowest", "smallest", "least", "fewest", "earliest", "alphabetical", "increasing",
+                "youngest", "shortest", "order", "sorted", "first", "low to high", "minimum", "cheapest"],
+        "negation": ["not", "no", "without", "never", "except", "other than", "excluding", "n't", "none",
+                     "neither", "nor", "different from", "exclude", "apart from", "unless", "non", "but"],
+        "group": ["each", "every", "per", "by", "for all", "grouped", "group", "different", "respective"],
+        "superlative": _SUPERLATIVES_EN,
+        "limit1": ["the " + w for w in _SUPERLATIVES_EN] + ["1", "one", "a single", "first", "top"],
+        "union": ["or", "together", "as well as", "also", "union", "either", "plus", "along with", "and"],
+        "intersect": ["both", "also", "and", "as well as", "intersect", "common"],
+        "distinct": ["distinct", "different", "unique", "all the"],
     },
     "zh": {
-        "count": ["数量", "数目", "个数", "多少", "计数", "总数"],
+        "count": ["数量", "数目", "个数", "多少", "计数", "总数", "几"],
         "sum": ["总和", "总", "合计", "之和"],
         "avg": ["平均"],
-        "min": ["最小", "最低", "最少", "最早", "最短"],
-        "max": ["最大", "最高", "最多", "最晚", "最长"],
-        "desc": ["降序", "从高到低", "从大到小", "最高", "最多", "最大", "前"],
-        "asc": ["升序", "从低到高", "从小到大", "最低", "最少", "最小", "排序"],
-        "negation": ["不", "没有", "非", "除", "无", "未"],
+        "min": ["最小", "最低", "最少", "最早", "最短", "最年轻"],
+        "max": ["最大", "最高", "最多", "最晚", "最长", "最新"],
+        "desc": ["降序", "从高到低", "从大到小", "最高", "最多", "最大", "前", "倒序"],
+        "asc": ["升序", "从低到高", "从小到大", "最低", "最少", "最小", "排序", "顺序"],
+        "negation": ["不", "没有", "非", "除", "无", "未", "排除"],
         "group": ["每", "各", "按", "分组"],
+        "superlative": ["最"],
+        "limit1": ["最", "一个", "1", "第一"],
+        "union": ["或", "以及", "和", "并集", "加上"],
+        "intersect": ["同时", "并且", "也", "交集", "都"],
+        "distinct": ["不同", "去重", "唯一"],
     },
 }
+_NUMBER_WORDS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
+                 "8": "eight", "9": "nine", "10": "ten", "3 ": "three"}
+#: IN lists longer than this only need their first values and their size expressed.
+MANY_VALUES = 8
 
 
 @dataclass
@@ -54,58 +85,100 @@ class Faithfulness:
         return self.score
 
 
-def _norm(text: str) -> str:
-    return " " + re.sub(r"[^\w\u4e00-\u9fff%.+\-']+", " ", text.lower()).strip() + " "
+_TOKEN = re.compile(r"[a-z0-9]+|'t|[\u4e00-\u9fff]", re.I)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _forms(name: str) -> set[str]:
-    h = humanize(name)
-    forms = {h, plural(h), singular(h), name.lower(), name.lower().replace("_", " ")}
-    # Accept the last word of a multi-word name too ("student id" → "id" is too weak; keep heads).
-    return {f for f in forms if f}
+@lru_cache(maxsize=65536)
+def _stem(token: str) -> str:
+    return singular(token) if len(token) > 2 else token
 
 
-def _mentions(norm_text: str, raw_lower: str, forms: Iterable[str]) -> bool:
-    for f in forms:
-        f = f.lower()
-        if not f:
-            continue
-        if re.search(r"[\u4e00-\u9fff]", f):
-            if f in raw_lower:
-                return True
-        elif f" {_norm(f).strip()} " in norm_text or (len(f) > 3 and _norm(f).strip() in norm_text):
+def _tokens(text: str) -> str:
+    """Lower-cased word tokens, each singularized, space-separated and padded (for phrase search)."""
+    return " " + " ".join(_stem(t) for t in _TOKEN.findall(text.lower().replace("_", " "))) + " "
+
+
+@lru_cache(maxsize=65536)
+def _name_forms(name: str) -> tuple[str, ...]:
+    forms = {_tokens(humanize(name)), _tokens(name), _tokens(re.sub(r"(?<=[a-z])(?=[0-9])", " ", humanize(name)))}
+    return tuple(f for f in forms if f.strip())
+
+
+@dataclass
+class _Text:
+    raw: str
+    tokens: str
+
+    def has_phrase(self, phrase: str) -> bool:
+        if _CJK.search(phrase):
+            return phrase.lower() in self.raw
+        return _tokens(phrase) in self.tokens
+
+    def has_any(self, phrases) -> bool:
+        return any(self.has_phrase(p) for p in phrases)
+
+    def has_name(self, name: str) -> bool:
+        return any(f in self.tokens for f in _name_forms(name)) or name.lower() in self.raw
+
+    def has_value(self, value: str) -> bool:
+        v = value.strip().strip("%").lower()
+        if not v:
             return True
-    return False
+        if v in self.raw:
+            if not re.fullmatch(r"[\w.\-]+", v):
+                return True
+            # "18" must not be found inside "180": require a boundary around word-like values.
+            return re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", self.raw) is not None or \
+                re.search(r"(?<![a-z0-9])" + re.escape(v) + r"(?![a-z0-9])", self.raw) is not None
+        return False
 
 
-def items_for(facts: StatementFacts, language: str = "en") -> list[tuple[str, list[str]]]:
-    """What a faithful description must mention: ``(label, acceptable forms)`` pairs."""
+def items_for(facts: StatementFacts, language: str = "en") -> list[tuple[str, object]]:
+    """What a faithful description must mention: ``(label, test)`` pairs; a test is a callable on the text."""
     syn = SYNONYMS.get(language, SYNONYMS["en"])
-    items: list[tuple[str, list[str]]] = []
+    items: list[tuple[str, object]] = []
     for t in facts.tables:
-        items.append((f"table {t}", sorted(_forms(t))))
+        items.append((f"table {t}", lambda x, t=t: x.has_name(t)))
     for s in facts.selected:
-        if s.column:
-            items.append((f"column {s.column}", sorted(_forms(s.column))))
+        if s.column and not s.star:
+            items.append((f"column {s.column}", lambda x, c=s.column: x.has_name(c)))
         if s.aggregate:
-            items.append((f"aggregate {s.aggregate}", syn[s.aggregate]))
+            items.append((f"aggregate {s.aggregate}", lambda x, a=s.aggregate: x.has_any(syn[a])))
     for flt in facts.filters + facts.having:
-        for v in flt.values:
-            if v.lower() in ("null",):
-                continue
-            items.append((f"value {v}", [v, v.strip("%")]))
+        values = [v for v in flt.values if v.lower() not in ("null",)]
+        if len(values) > MANY_VALUES:
+            values = values[:3]
+            items.append((f"{len(flt.values):,} values", lambda x, n=len(flt.values): x.has_value(f"{n:,}")
+                          or x.has_value(str(n))))
+        for v in values:
+            items.append((f"value {v}", lambda x, v=v: x.has_value(v)))
+    values = facts.values[:3] if len(facts.values) > MANY_VALUES else facts.values
+    for v in values:
+        if v.lower() != "null":
+            items.append((f"value {v}", lambda x, v=v: x.has_value(v)))
     if facts.group_by:
-        items.append(("grouping", syn["group"]))
+        words = syn["group"] + (syn["superlative"] if facts.limit == 1 and facts.order_by else [])
+        items.append(("grouping", lambda x: x.has_any(words)))
     for o in facts.order_by:
-        items.append((f"ordering {'descending' if o.descending else 'ascending'}",
-                      syn["desc" if o.descending else "asc"] + ([str(facts.limit)] if facts.limit else [])))
+        key = "desc" if o.descending else "asc"
+        words = syn[key]
+        if o.aggregate:
+            words = words + syn[o.aggregate]
+        items.append((f"ordering {'descending' if o.descending else 'ascending'}", lambda x, w=words: x.has_any(w)))
     if isinstance(facts.limit, int):
-        items.append((f"limit {facts.limit}", [str(facts.limit)] + (
-            ["the most", "the highest", "the largest", "the lowest", "the smallest", "the least", "the fewest",
-             "the greatest", "the top", "the best", "the earliest", "the latest", "the oldest", "the youngest",
-             "最", "一个"] if facts.limit == 1 else [])))
+        n = str(facts.limit)
+        words = [n, _NUMBER_WORDS.get(n, n)] + (syn["limit1"] if facts.limit == 1 else [])
+        items.append((f"limit {facts.limit}", lambda x, w=words: x.has_any(w) or x.has_value(w[0])))
+    if facts.offset is not None:
+        items.append((f"offset {facts.offset}", lambda x, o=str(facts.offset): x.has_value(o)))
     if facts.negations:
-        items.append(("negation", syn["negation"]))
+        items.append(("negation", lambda x: x.has_any(syn["negation"])))
+    for op in dict.fromkeys(facts.set_operations):
+        if op in ("union", "union all"):
+            items.append(("union", lambda x: x.has_any(syn["union"])))
+        elif op == "intersect":
+            items.append(("intersect", lambda x: x.has_any(syn["intersect"])))
     return items
 
 
@@ -113,14 +186,13 @@ def check(text: str, facts: Sequence[StatementFacts] | StatementFacts, *, langua
     """Score ``text`` against ``facts`` (one statement's or a script's)."""
     if isinstance(facts, StatementFacts):
         facts = [facts]
-    raw = (text or "").lower()
-    norm = _norm(text or "")
+    x = _Text((text or "").lower(), _tokens(text or ""))
     missing: list[str] = []
     total = 0
     for f in facts:
-        for label, forms in items_for(f, language):
+        for label, test in items_for(f, language):
             total += 1
-            if not _mentions(norm, raw, forms):
+            if not test(x):  # type: ignore[operator]
                 missing.append(label)
     if total == 0:
         return Faithfulness(1.0 if text and text.strip() else 0.0, [], 0)

@@ -56,3 +56,24 @@ def singular(noun: str) -> str:
     else:
         s = last
     return f"{head} {s}" if head else s
+
+
+@lru_cache(maxsize=65536)
+def plural_phrase(words: str) -> str:
+    """The plural of a noun phrase: "date of birth" → "dates of birth", "first name" → "first names".
+
+    Phrases ending in a number or unit-like token ("meter 100") are left alone.
+    """
+    head, sep, tail = words.partition(" of ")
+    if sep:
+        return f"{plural_phrase(head)} of {tail}"
+    last = words.rsplit(" ", 1)[-1]
+    low = last.lower()
+    if (not last or not last[-1].isalpha() or low in _UNCOUNTABLE or len(low) < 3
+            or (low.endswith("ed") and len(low) > 4) or low in ("from", "into", "with", "for")):
+        return words
+    return plural(words)
+
+
+_UNCOUNTABLE = frozenset("""information info data staff equipment money music software hardware news
+details status series species gender sex weather feedback stock revenue""".split())

@@ -34,6 +34,13 @@ class RulesBackend(Backend):
         texts, warnings = [], []
         for facts in request.facts:
             d = cls(facts, schema=request.schema, dialect=request.dialect)
-            texts.append(d.describe())
+            try:
+                texts.append(d.describe())
+            except RecursionError:
+                raise
+            except Exception as e:  # a gap in the rules must not cost the user an answer
+                d.warnings.append(f"the rules describer failed on this statement ({type(e).__name__}: {e}); "
+                                  "described generically")
+                texts.append(d.fallback_text())
             warnings.extend(d.warnings)
         return Draft(text=" ".join(texts) if len(texts) < 2 else "\n".join(texts), warnings=warnings)

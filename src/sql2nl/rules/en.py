@@ -1,33 +1,234 @@
-"""English wording."""
+"""English wording, in the style of a person explaining the query ("Find the names of ...")."""
 
 from __future__ import annotations
 
-from .base import Describer
+from ..words import plural_phrase
+from .base import Describer, SelectPlan
+
+
+def _bare(phrase: str) -> str:
+    return phrase[4:] if phrase.startswith("the ") else phrase
 
 
 class EnglishDescriber(Describer):
     language = "en"
 
-    def select_text(self) -> str:
-        f = self.facts
-        cols = [("the number of rows" if s.aggregate == "count" and not s.column else
-                 (f"the {s.aggregate} of " if s.aggregate else "") + self.name(s.column or s.sql, s.table))
-                for s in f.selected if not s.star]
-        what = " and ".join(cols) if cols else "all columns"
-        text = f"List {what} from {', '.join(self.table_name(t) for t in f.tables) or 'the query'}"
-        for flt in f.filters:
-            neg = "not " if flt.negated else ""
-            text += f" where {self.name(flt.column or '')} is {neg}{flt.op} {', '.join(flt.values)}"
-        if f.group_by:
-            text += " for each " + ", ".join(self.name(g) for g in f.group_by)
-        for o in f.order_by:
-            text += f", ordered by {self.name(o.column or o.sql)} {'descending' if o.descending else 'ascending'}"
-        if f.limit is not None:
-            text += f", top {f.limit}"
-        return text + "."
+    W = {
+        # names and values
+        "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
+        "star_of": "all details of each {0}", "qualified": "{table} {column}", "string": "\"{0}\"",
+        "null": "null", "negative": "minus {0}", "paren": "({0})", "position": "column {0}",
+        "desc_suffix": " (descending)", "tuple": "({0})", "interval": "{0} {1}", "sql": "`{0}`",
+        "alias": "{0} (as {1})",
+        # conditions
+        "and": " and ", "or": " or ", "xor": " or else ",
+        "not": "it is not the case that {0}",
+        "eq": "{0} is {1}", "neq": "{0} is not {1}", "gt": "{0} is greater than {1}",
+        "gte": "{0} is at least {1}", "lt": "{0} is less than {1}", "lte": "{0} is at most {1}",
+        "not_gt": "{0} is not greater than {1}", "not_gte": "{0} is not at least {1}",
+        "not_lt": "{0} is not less than {1}", "not_lte": "{0} is not at most {1}",
+        "count_gt": "more than {n} {noun}", "count_gte": "at least {n} {noun}", "count_lt": "fewer than {n} {noun}",
+        "count_lte": "at most {n} {noun}", "count_eq": "exactly {n} {noun}", "count_neq": "not exactly {n} {noun}",
+        "in": "{0} is {1}", "not_in": "{0} is not {1}", "many_values": "one of {n} values such as {sample}",
+        "in_query": "{0} is among {1}", "not_in_query": "{0} is not among {1}",
+        "between": "{0} is between {1} and {2}", "not_between": "{0} is not between {1} and {2}",
+        "starts": "{0} starts with {1}", "ends": "{0} ends with {1}", "contains": "{0} contains {1}",
+        "not_starts": "{0} does not start with {1}", "not_ends": "{0} does not end with {1}",
+        "not_contains": "{0} does not contain {1}", "like": "{0} matches the pattern {1}",
+        "not_like": "{0} does not match the pattern {1}", "not_eq": "{0} is not {1}",
+        "is_null": "{0} is null", "not_null": "{0} is not null",
+        "exists": "there is {0}", "not_exists": "there is no {0}",
+        # expressions
+        "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of distinct {0}",
+        "sum": "the total {0}", "avg": "the average {0}", "min": "the minimum {0}", "max": "the maximum {0}",
+        "sum_distinct": "the total of distinct {0}", "avg_distinct": "the average of distinct {0}",
+        "min_distinct": "the minimum {0}", "max_distinct": "the maximum {0}", "distinct": "distinct {0}",
+        "add": "{0} plus {1}", "sub": "{0} minus {1}", "mul": "{0} times {1}", "div": "{0} divided by {1}",
+        "mod": "{0} modulo {1}", "concat": "{0} followed by {1}", "binary": "{0} {1} {2}",
+        "case": "{0}", "case_when": "{then} if {cond}", "case_sep": ", ", "case_else": ", otherwise {0}",
+        "cast": "{0} as {1}", "function": "the {0} of {1}", "function0": "the {0}",
+        "window": "{func} ({over})", "window_partition": "within each {0}", "window_sep": ", ",
+        "window_all": "over all rows", "window_frame": "frame {0}",
+        # select pieces
+        "with": "Using {0}: ", "with_recursive": "Using the recursive {0}: ", "cte": "{name} as {query}",
+        "self_join": "pairing {0} with each other", "join_left": "keeping {subject} that have no matching {table}",
+        "join_right": "keeping {table} that have no matching {subject}",
+        "join_full": "keeping rows from both sides even without a match in {table}",
+        "join_cross": "combined with every one of {table}", "join_semi": "that have matching {table}",
+        "join_anti": "that have no matching {table}", "join_on": "matching {table} where {cond}",
+        "join_using": "matching {table} on {cols}",
+        "set_limit": ", showing only the first {0}", "offset": ", skipping the first {0}",
+        "union": "{first}, together with {second}", "union_all": "{first}, together with {second} (keeping duplicates)",
+        "intersect": "{first} that are also {second}", "except": "{first}, excluding {second}",
+        "union_np": "{first} together with {second}", "intersect_np": "{first} that are also {second}",
+        "except_np": "{first} excluding {second}", "values_rows": "the rows {0}",
+        # DML / DDL
+        "assign": "{0} {1}", "insert_one": "Add a new row to {table} with {rows}",
+        "insert_rows": "Add {n} rows to {table}: {rows}", "row_sep": "; ", "more_rows": "; and {0} more rows",
+        "insert_select": "Add to {table}{cols} {query}", "into_columns": " (as {0})",
+        "upsert_update": "; if it already exists, update {0} instead", "upsert_nothing": "; skip rows that already exist",
+        "update_where": "Set {sets} for {table} whose {cond}", "update_all": "Set {sets} for every row of {table}",
+        "using_table": ", using {0}", "delete_where": "Delete the {table} whose {cond}",
+        "delete_all": "Delete all rows from {table}",
+        "merge": "Merge {source} into {target}, matching on {on}: {actions}", "merge_sep": "; ",
+        "merge_when": "{when}, {action}", "merge_matched": "when matched", "merge_not_matched": "when not matched",
+        "merge_and": " and {0}", "merge_update": "update {0}", "merge_insert": "insert {0}", "merge_delete": "delete the row",
+        "create": "Create the {kind} {name}{replace}", "create_as": "Create the {kind} {name}{replace} as {query}",
+        "create_table_cols": "Create the {kind} {name}{replace} with columns {cols}", "column_def": "{0} ({1})",
+        "create_index": "Create a {unique}index {name} on {table} ({cols})", "unique": "unique ",
+        "if_not_exists": ", unless it already exists", "or_replace": " (replacing it if it exists)",
+        "alter": "Change the {kind} {name}: {actions}", "alter_add": "add column {0} {1}",
+        "alter_drop": "drop column {0}", "alter_rename": "rename it to {0}",
+        "alter_rename_column": "rename column {0} to {1}",
+        "drop": "Drop the {kind} {name}", "if_exists": ", if it exists", "cascade": ", with everything that depends on it",
+        "truncate": "Remove all rows from {0}", "kind_table": "table", "kind_view": "view", "kind_index": "index",
+        "fallback": "Run a {kind} statement on {tables}: {sql}",
+    }
 
-    def fallback_text(self) -> str:
-        return f"Run a {self.facts.kind} statement on {', '.join(self.facts.tables) or 'the database'}."
+    FUNCTION_WORDS = {
+        "upper": "{0} in upper case", "lower": "{0} in lower case", "length": "the length of {0}",
+        "abs": "the absolute value of {0}", "round": "{0} rounded", "coalesce": "the first non-null of {0}",
+        "rownumber": "the row number", "rank": "the rank", "denserank": "the dense rank",
+        "currentdate": "today's date", "currenttimestamp": "the current time", "year": "the year of {0}",
+        "month": "the month of {0}", "day": "the day of {0}", "concat": "{0} joined together",
+        "substring": "part of {0}", "trim": "{0} trimmed", "lag": "the previous {0}", "lead": "the next {0}",
+    }
+
+    def join_list(self, items: list[str], last: str | None = None) -> str:
+        items = [i for i in items if i]
+        if len(items) > 1 and last is None and all(i.startswith("the ") for i in items):
+            # "the names and ages", not "the names and the ages"
+            items = [items[0]] + [i[4:] for i in items[1:]]
+        if len(items) <= 1:
+            return items[0] if items else ""
+        sep = last if last is not None else " and "
+        return ", ".join(items[:-1]) + sep + items[-1]
+
+    # -- sentence pieces ----------------------------------------------------------------------
+
+    def where(self, p: SelectPlan) -> str:
+        if not p.where:
+            return ""
+        lead = " where " if p.where.startswith(("the ", "there ", "it is not", "(")) else " whose "
+        return lead + p.where
+
+    def tail(self, p: SelectPlan, with_order: bool = True) -> str:
+        text = ""
+        if p.extra_tables:
+            text += f" (through {self.join_list(p.extra_tables)})"
+        for note in p.join_notes:
+            text += ", " + note
+        if p.group:
+            text += " for each " + self.join_list(p.group)
+        if p.having:
+            text += (" with " if p.having.startswith(("more ", "fewer ", "at ", "exactly", "not exactly"))
+                     else " where ") + p.having
+        if with_order and p.order:
+            text += self.compose_order(p.order)
+        if p.limit and not (with_order and p.order and p.limit):
+            text += f", showing only {p.limit} rows"
+        elif p.limit and with_order:
+            text += f", showing only the first {p.limit}"
+        if p.offset:
+            text += self.W["offset"].format(p.offset)
+        return text
+
+    def compose_order(self, keys: list[tuple[str, bool, str]]) -> str:
+        parts = []
+        for phrase, desc, kind in keys:
+            if kind == "count":
+                phrase = f"the number of {phrase}"
+            parts.append(f"{phrase} in {'descending' if desc else 'ascending'} order")
+        return ", sorted by " + self.join_list(parts)
+
+    def superlative(self, key: tuple[str, bool, str]) -> str:
+        phrase, desc, kind = key
+        if kind == "count":
+            return f"the {'most' if desc else 'fewest'} {phrase}"
+        return f"the {'highest' if desc else 'lowest'} {_bare(phrase)}"
+
+    def columns(self, p: SelectPlan) -> str:
+        cols = self.join_list(p.columns)
+        if p.distinct:
+            cols = "the distinct " + _bare(cols) if cols.startswith("the ") else "distinct " + cols
+        return cols
+
+    def many(self, words: str) -> str:
+        return plural_phrase(words)
+
+    def grouped_columns(self, p: SelectPlan) -> str:
+        """"each city and the number of airports": the keys said once, with "each"."""
+        aggs = [c for c, a in zip(p.columns, p.is_aggregate) if a]
+        return self.join_list(["each " + self.join_list(p.group)] + aggs)
+
+    def of_subject(self, p: SelectPlan, cols: str) -> str:
+        return "" if not p.subject or p.subject in cols else f" of {p.subject}"
+
+    def compose_select(self, p: SelectPlan) -> str:
+        cols = self.columns(p)
+        where = self.where(p)
+        if p.count_only and not p.order and not p.limit:
+            return f"How many {p.counted} are there{where}{self.tail(p)}?"
+        if p.order and p.limit:
+            return self.compose_top(p, cols, where)
+        if p.aggregates_only:
+            verb = "What is" if len(p.columns) == 1 else "What are"
+            return f"{verb} {cols} of {p.subject}{where}{self.tail(p)}?"
+        if p.group and p.keys_selected:
+            cols = self.grouped_columns(p)
+            rest = self._rest(p, group=[])
+            return f"Find {cols}{self.of_subject(p, cols)}{where}{self.tail(rest)}."
+        if p.order:
+            return f"List {cols} of {p.subject}{where}{self.tail(p)}."
+        lead = "Find" if p.group else "What are"
+        end = "." if lead == "Find" else "?"
+        return f"{lead} {cols} of {p.subject}{where}{self.tail(p)}{end}"
+
+    def _rest(self, p: SelectPlan, **changes) -> SelectPlan:
+        rest = SelectPlan(subject=p.subject, subject_one=p.subject_one, group=p.group, having=p.having,
+                          offset=p.offset, extra_tables=p.extra_tables, join_notes=p.join_notes, order=p.order,
+                          limit=p.limit)
+        for k, v in changes.items():
+            setattr(rest, k, v)
+        return rest
+
+    def compose_top(self, p: SelectPlan, cols: str, where: str) -> str:
+        key = p.order[0]
+        rest = self._rest(p, order=[], limit=None)
+        more = self.compose_order(p.order[1:]).replace(", sorted by ", ", then by ") if len(p.order) > 1 else ""
+        if p.limit == "1":
+            return f"Find {self.top_one(p, cols, where, rest)}{more}."
+        if p.group:
+            return (f"Find {cols}{self.of_subject(p, cols)}{where}{self.tail(rest)}, for the {p.limit} groups with "
+                    f"{self.superlative(key)}{more}.")
+        top = "top" if key[1] else "first"
+        return (f"List {cols} of the {top} {p.limit} {p.subject}{where}{self.tail(rest)}, "
+                f"{self.compose_order([key]).lstrip(', ')}{more}.")
+
+    def top_one(self, p: SelectPlan, cols: str, where: str, rest: SelectPlan) -> str:
+        sup = self.superlative(p.order[0])
+        if p.group:
+            rest.group = []
+            if p.keys_selected:
+                of = self.of_subject(p, cols + sup)
+                return f"{cols}{of} with {sup}{where}{self.tail(rest)}"
+            if not p.subject_is_counted and p.subject_one:
+                return f"{cols} of the {p.subject_one} with {sup}{where}{self.tail(rest)}"
+            return (f"{cols}{self.of_subject(p, cols + sup)} for the {self.join_list(p.group)} with {sup}"
+                    f"{where}{self.tail(rest)}")
+        return f"{cols} of the {p.subject_one}{where} with {sup}{self.tail(rest)}"
+
+    def compose_noun(self, p: SelectPlan) -> str:
+        cols = self.columns(p)
+        where = self.where(p)
+        if p.count_only and not p.order and not p.limit:
+            return f"the number of {p.counted}{where}{self.tail(p)}"
+        if p.order and p.limit == "1":
+            return self.top_one(p, cols, where, self._rest(p, order=[], limit=None))
+        if p.group and p.keys_selected and not p.order:
+            cols = self.grouped_columns(p)
+            return f"{cols}{self.of_subject(p, cols)}{where}{self.tail(self._rest(p, group=[]))}"
+        return f"{cols} of {p.subject}{where}{self.tail(p)}"
 
 
 DESCRIBER = EnglishDescriber
