@@ -12,6 +12,7 @@ from .description import Description
 from .errors import (
     BackendError,
     BackendUnavailableError,
+    InternalError,
     InvalidInputError,
     ModelError,
     Sql2NLError,
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "describe", "describe_many", "describe_stream", "Description", "Backend", "Draft", "Request",
     "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
-    "InvalidInputError", "ModelError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
+    "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
 ]
 
 

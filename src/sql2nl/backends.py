@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
 
-from .errors import BackendUnavailableError, UnknownBackendError
+from .errors import BackendError, BackendUnavailableError, InvalidInputError, Sql2NLError, UnknownBackendError
 
 if TYPE_CHECKING:
     from .facts import StatementFacts
@@ -54,7 +54,8 @@ class Backend:
 
     def __init__(self, **options: Any):
         if options:
-            raise TypeError(f"The {self.name!r} backend takes no options; got {sorted(options)}")
+            raise InvalidInputError(f"The {self.name!r} backend takes no options; got {', '.join(sorted(options))}. "
+                                    "Options such as model= are for model backends (see `sql2nl backends`).")
 
     @property
     def identity(self) -> str:
@@ -75,10 +76,13 @@ class Backend:
 
 @dataclass(frozen=True)
 class BackendInfo:
+    """A registered backend: its name, how to build it, and which plugin registered it."""
+
     name: str
     factory: Callable[..., Backend]
     description: str = ""
     plugin: str = ""
+    install: str = ""  # the pip install that provides what it needs, if anything
 
 
 _instances: dict[tuple, Backend] = {}
@@ -92,8 +96,8 @@ def available_backends() -> dict[str, BackendInfo]:
     pm = get_plugin_manager()
     found: dict[str, BackendInfo] = {}
     for impl in pm.hook.register_backends.get_hookimpls():
-        def register(name, factory, description="", _plugin=impl.plugin_name):
-            found[name] = BackendInfo(name, factory, description, _plugin)
+        def register(name, factory, description="", install="", _plugin=impl.plugin_name):
+            found[name] = BackendInfo(name, factory, description, _plugin, install)
 
         impl.function(register=register)
     return found
@@ -112,7 +116,13 @@ def _freeze(value: Any) -> Any:
 
 
 def get_backend(name: str, **options: Any) -> Backend:
-    """The shared instance of backend ``name`` for these options (built on first use)."""
+    """The shared instance of backend ``name`` for these options (built on first use).
+
+    Raises :class:`UnknownBackendError` (with the closest name) or :class:`BackendUnavailableError`
+    (with the ``pip install`` that fixes it).
+    """
+    if not isinstance(name, str):
+        raise InvalidInputError(f"backend= must be a backend name or a Backend, got {type(name).__name__}.")
     key = (name, _freeze(options))
     inst = _instances.get(key)
     if inst is not None:
@@ -124,10 +134,29 @@ def get_backend(name: str, **options: Any) -> Backend:
             if name not in infos:
                 if name in KNOWN_EXTERNAL:
                     raise BackendUnavailableError(name, KNOWN_EXTERNAL[name], "its plugin is not installed")
-                raise UnknownBackendError(name, list(infos))
-            inst = infos[name].factory(**options)
+                from .plugins import plugin_errors
+
+                raise UnknownBackendError(name, list(infos), suggestions=list(KNOWN_EXTERNAL),
+                                          broken=plugin_errors())
+            inst = _build(infos[name], options)
             _instances[key] = inst
     return inst
+
+
+def _build(info: BackendInfo, options: dict[str, Any]) -> Backend:
+    # Whatever a plugin's factory raises reaches the user as a Sql2NLError that names the backend.
+    try:
+        return info.factory(**options)
+    except Sql2NLError:
+        raise
+    except TypeError as e:
+        raise InvalidInputError(f"The {info.name!r} backend does not accept these options "
+                                f"({', '.join(sorted(options)) or 'none'}): {e}") from e
+    except ImportError as e:
+        raise BackendUnavailableError(info.name, info.install or KNOWN_EXTERNAL.get(info.name, "its plugin's extras"),
+                                      f"{type(e).__name__}: {e}") from e
+    except Exception as e:
+        raise BackendError(f"Could not start the {info.name!r} backend: {type(e).__name__}: {e}") from e
 
 
 def clear_backend_instances() -> None:

@@ -1,8 +1,15 @@
 """Caching descriptions: an in-memory LRU always, and an optional persistent SQLite cache.
 
+Entries are keyed by the statement's normalized text (:func:`normalize`: spacing and trailing
+``;`` do not matter, text inside quotes does), the backend's identity (its name plus model,
+adapter...), the language, the dialect, the schema hints and whether values were redacted.
+
 The persistent cache is off unless ``SQL2NL_CACHE=persistent`` is set or :func:`configure` turns it
-on; it lives in the user cache dir (``$XDG_CACHE_HOME/sql2nl/descriptions.sqlite3``) unless a path
-is given.
+on; it lives in the user cache dir (:func:`default_path`; ``SQL2NL_CACHE_PATH`` overrides it).
+A cache that cannot be read or written never breaks describing; it is skipped.
+
+>>> normalize("SELECT  a\\n FROM t ;")
+'SELECT a FROM t'
 """
 
 from __future__ import annotations
@@ -10,31 +17,64 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
+import sys
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Hashable
 
 from .description import Description
+from .errors import InvalidInputError
 
-
-def fingerprint(sql: str) -> str:
-    """A stable fingerprint of a statement's text, insensitive to whitespace and surrounding ``;``."""
-    return hashlib.sha1(normalize(sql).encode("utf-8", "surrogatepass")).hexdigest()
+# A quoted string or name (kept verbatim) or a run of whitespace (collapsed).
+_QUOTED_OR_SPACE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\s+")
 
 
 def normalize(sql: str) -> str:
-    return " ".join(sql.split()).rstrip(";").strip()
+    """``sql`` with runs of whitespace outside quotes collapsed and trailing ``;`` removed.
+
+    Fast for the common case (no runs of whitespace: a few C-speed scans), since a cached
+    describe() costs little more than this.
+    """
+    if "  " not in sql and "\n" not in sql and "\t" not in sql and "\r" not in sql:
+        return sql.strip().rstrip(";").rstrip()
+    if "\\" in sql:  # backslash escapes make quote boundaries uncertain: only trim the ends
+        return sql.strip().rstrip(";").rstrip()
+    keep_lines = "--" in sql or "#" in sql  # a line comment ends at the newline: keep newlines
+
+    def repl(m: re.Match) -> str:
+        s = m.group(0)
+        if not s[0].isspace():
+            return s
+        return "\n" if keep_lines and "\n" in s else " "
+
+    return _QUOTED_OR_SPACE.sub(repl, sql).strip().rstrip(";").rstrip()
+
+
+def fingerprint(sql: str) -> str:
+    """A stable fingerprint of a statement's text, insensitive to spacing and a trailing ``;``."""
+    return hashlib.sha1(normalize(sql).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def default_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sql2nl" / "descriptions.sqlite3"
+    """Where the persistent cache lives: ``$SQL2NL_CACHE_PATH``, else the platform's user cache dir."""
+    explicit = os.environ.get("SQL2NL_CACHE_PATH")
+    if explicit:
+        return Path(explicit)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "sql2nl" / "Cache"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches" / "sql2nl"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sql2nl"
+    return base / "descriptions.sqlite3"
 
 
 class LRUCache:
-    """A thread-safe LRU of descriptions."""
+    """A thread-safe LRU of descriptions (``maxsize`` entries; 0 turns it off)."""
 
     def __init__(self, maxsize: int = 4096):
         self.maxsize = maxsize
@@ -59,6 +99,12 @@ class LRUCache:
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
 
+    def resize(self, maxsize: int) -> None:
+        with self._lock:
+            self.maxsize = maxsize
+            while len(self._data) > maxsize:
+                self._data.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
@@ -69,14 +115,22 @@ class LRUCache:
 
 
 class SQLiteCache:
-    """Descriptions kept across processes, keyed by a hash of the cache key."""
+    """Descriptions kept across processes (stdlib ``sqlite3``), keyed by a hash of the cache key.
+
+    Raises :class:`~sql2nl.errors.InvalidInputError` at creation if the file cannot be used;
+    later read or write failures (a full disk, a locked file) are skipped silently.
+    """
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS descriptions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._conn() as c:
+                c.execute("CREATE TABLE IF NOT EXISTS descriptions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except (OSError, sqlite3.Error) as e:
+            raise InvalidInputError(f"The description cache at {self.path} cannot be used ({e}); delete the file "
+                                    "or choose another path (SQL2NL_CACHE_PATH).") from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -93,9 +147,9 @@ class SQLiteCache:
     def get(self, key: Hashable) -> dict[str, Any] | None:
         try:
             row = self._conn().execute("SELECT value FROM descriptions WHERE key = ?", (self._hash(key),)).fetchone()
-        except sqlite3.Error:
+            return json.loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError):
             return None  # a broken cache must never break describing
-        return json.loads(row[0]) if row else None
 
     def put(self, key: Hashable, value: Description) -> None:
         data = {"text": value.text, "backend": value.backend, "warnings": value.warnings,
@@ -108,21 +162,41 @@ class SQLiteCache:
             pass
 
     def clear(self) -> None:
-        with self._conn() as c:
-            c.execute("DELETE FROM descriptions")
+        try:
+            with self._conn() as c:
+                c.execute("DELETE FROM descriptions")
+        except sqlite3.Error:
+            pass
+
+    def __len__(self) -> int:
+        try:
+            return self._conn().execute("SELECT COUNT(*) FROM descriptions").fetchone()[0]
+        except sqlite3.Error:
+            return 0
 
 
 memory = LRUCache()
-persistent: SQLiteCache | None = (SQLiteCache(os.environ.get("SQL2NL_CACHE_PATH"))
-                                  if os.environ.get("SQL2NL_CACHE") == "persistent" else None)
+persistent: SQLiteCache | None = None
+
+if os.environ.get("SQL2NL_CACHE") == "persistent":
+    try:
+        persistent = SQLiteCache()
+    except InvalidInputError as e:  # at import time a warning, not a failure
+        warnings.warn(f"sql2nl: persistent cache disabled: {e}", RuntimeWarning, stacklevel=2)
 
 
 def configure(*, maxsize: int | None = None, persistent_cache: bool | None = None,
               path: str | os.PathLike | None = None) -> None:
-    """Resize the in-memory cache and/or turn the persistent SQLite cache on or off."""
+    """Resize the in-memory cache and/or turn the persistent SQLite cache on or off.
+
+    >>> configure(persistent_cache=True)            # doctest: +SKIP  (user cache dir)
+    >>> configure(path="/tmp/sql2nl-cache.sqlite3")  # doctest: +SKIP
+    """
     global persistent
     if maxsize is not None:
-        memory.maxsize = maxsize
+        if not isinstance(maxsize, int) or maxsize < 0:
+            raise InvalidInputError("maxsize must be a whole number >= 0.")
+        memory.resize(maxsize)
     if persistent_cache is True or path is not None:
         persistent = SQLiteCache(path)
     elif persistent_cache is False:
@@ -134,3 +208,10 @@ def clear() -> None:
     memory.clear()
     if persistent is not None:
         persistent.clear()
+
+
+def info() -> dict[str, Any]:
+    """Sizes and hit counts of the caches (for ``sql2nl cache``)."""
+    return {"memory_entries": len(memory), "memory_maxsize": memory.maxsize, "memory_hits": memory.hits,
+            "memory_misses": memory.misses, "persistent_path": str(persistent.path) if persistent else None,
+            "persistent_entries": len(persistent) if persistent else None}

@@ -12,6 +12,7 @@ __all__ = [
     "BackendUnavailableError",
     "BackendError",
     "ModelError",
+    "InternalError",
 ]
 
 
@@ -24,10 +25,13 @@ class InvalidInputError(Sql2NLError, ValueError):
 
 
 class SQLParseError(Sql2NLError, ValueError):
-    """The SQL could not be parsed. Carries ``line``/``column`` (1-based) and the offending ``snippet``."""
+    """The SQL could not be parsed. Carries ``line``/``column`` (1-based) and the offending ``snippet``.
+
+    ``reason`` is the bare complaint; ``str(e)`` is a whole sentence with what to do next.
+    """
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
-                 snippet: str = "", dialect: str | None = None):
+                 snippet: str = "", dialect: str | None = None, hint: str | None = None):
         self.line = line
         self.column = column
         self.snippet = snippet
@@ -35,22 +39,36 @@ class SQLParseError(Sql2NLError, ValueError):
         self.reason = message
         where = f" at line {line}, column {column}" if line is not None else ""
         near = f" near {snippet!r}" if snippet else ""
-        hint = (" Check the statement for typos, unbalanced quotes or parentheses"
-                + ("" if dialect else ", or pass dialect=... (CLI: -d) if it uses one database's syntax")
-                + ".")
-        super().__init__(f"Could not parse the SQL{where}{near}: {message}.{hint}")
+        if hint is None:
+            hint = ("Check the statement for typos, unbalanced quotes or parentheses"
+                    + ("" if dialect else ", or pass dialect=... (CLI: -d) if it uses one database's syntax")
+                    + ".")
+        super().__init__(f"Could not parse the SQL{where}{near}: {message}." + (f" {hint}" if hint else ""))
 
 
 class UnknownBackendError(Sql2NLError, LookupError):
-    """No installed backend has this name; suggests the closest one."""
+    """No installed backend has this name; suggests the closest one.
 
-    def __init__(self, name: str, available: list[str]):
+    ``suggestions`` are further names worth suggesting (backends that exist as separate plugins);
+    ``broken`` maps plugins that failed to load to the reason, since one of them may be the answer.
+    """
+
+    def __init__(self, name: str, available: list[str], *, suggestions: list[str] | None = None,
+                 broken: dict[str, str] | None = None):
         self.name = name
         self.available = sorted(available)
-        close = difflib.get_close_matches(name, self.available, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        pool = self.available + [s for s in suggestions or [] if s not in self.available]
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
+        if not close:  # case or separator slips: "Rules", "llama-cpp"
+            key = name.lower().replace("-", "").replace("_", "")
+            close = [p for p in pool if p.lower().replace("-", "").replace("_", "") == key][:1]
+        self.suggestion = close[0] if close else None
+        hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
         listing = ", ".join(self.available) or "none"
-        super().__init__(f"Unknown backend {name!r}.{hint} Installed backends: {listing}. "
+        failed = ""
+        if broken:
+            failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in sorted(broken.items())) + "."
+        super().__init__(f"Unknown backend {name!r}.{hint} Installed backends: {listing}.{failed} "
                          "Run `sql2nl backends` to list them.")
 
 
@@ -70,3 +88,7 @@ class BackendError(Sql2NLError, RuntimeError):
 
 class ModelError(Sql2NLError, RuntimeError):
     """A model, adapter or model file is missing, corrupt, mismatched or too small for the input."""
+
+
+class InternalError(Sql2NLError, RuntimeError):
+    """A bug in sql2nl itself (not in the SQL or the setup); the message asks for a report."""

@@ -1,8 +1,18 @@
-"""Turning user input into sqlglot trees, with every way input can be bad mapped to a clear error."""
+"""Turning user input into sqlglot trees, with every way input can be bad mapped to a clear error.
+
+With ``dialect=None`` the input is read permissively: sqlglot's default dialect (which already
+takes ``LIMIT x, y``, ``::`` casts, ``ILIKE``, ``"quoted"`` names...) unless cheap look-ups in the
+text point at one database's syntax first (backticks: MySQL; ``[bracketed]`` names or ``TOP n``:
+T-SQL). Other dialects are tried only when the first one fails, so input that parses costs one
+parse. Spider/SQLite-style ``"strings"`` are recognised later, by :mod:`sql2nl.facts`.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
+import threading
+from typing import Any, Callable, TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -10,48 +20,88 @@ from sqlglot.errors import ParseError, TokenError
 
 from .errors import InvalidInputError, SQLParseError
 
-#: Inputs longer than this are refused before parsing (parsing is roughly linear, but describing a
-#: multi-megabyte generated statement helps nobody). Override with ``max_chars=``.
+#: Inputs longer than this are refused before parsing. Parsing costs about 2 s per MB on one core;
+#: a 200,000-item IN list (1.5 MB) still fits. Override with ``max_chars=``.
 MAX_CHARS = 2_000_000
-#: sqlglot parses recursively; deeper nesting than this is refused instead of exhausting the stack.
-MAX_DEPTH = 400
+#: Deeper parenthesis nesting than this is refused up front instead of exhausting the stack.
+MAX_DEPTH = 1000
 
-# Tried in order when no dialect is given: the default, then the common dialects' own syntax.
-FALLBACK_DIALECTS = (None, "mysql", "postgres", "tsql", "sqlite")
+#: Tried in order when no dialect is given (after any dialect the text itself points at).
+FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "mysql", "postgres", "tsql", "sqlite")
 
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
+# What a statement can start with. Input that fails to parse and starts with none of these is
+# reported as "not SQL" rather than with a parser message about an unexpected token.
+STATEMENT_WORDS = frozenset("""
+    SELECT WITH INSERT UPDATE DELETE MERGE UPSERT REPLACE CREATE ALTER DROP TRUNCATE RENAME COMMENT
+    VALUES TABLE FROM EXPLAIN SHOW DESCRIBE DESC SET USE GRANT REVOKE BEGIN START COMMIT ROLLBACK
+    SAVEPOINT RELEASE CALL EXEC EXECUTE DECLARE COPY PRAGMA VACUUM ANALYZE ANALYSE ATTACH DETACH
+    LOCK UNLOCK REFRESH OPTIMIZE REINDEX CLUSTER CACHE UNCACHE LOAD UNLOAD PREPARE DEALLOCATE DO
+    IF WHILE PRINT RETURN GO SUMMARIZE PIVOT UNPIVOT KILL CHECKPOINT LISTEN NOTIFY DISCARD RESET
+    SUMMARY
+""".split())
+_SHOW_WORDS = frozenset("""
+    TABLES DATABASES SCHEMAS COLUMNS FIELDS INDEX INDEXES KEYS CREATE STATUS VARIABLES GRANTS PROCESSLIST
+    FULL GLOBAL SESSION ENGINES ENGINE WARNINGS ERRORS TRIGGERS VIEWS FUNCTION PROCEDURE EVENTS PLUGINS
+    PRIVILEGES PROFILES TABLE ALL SEARCH_PATH TRANSACTION TIME TIMEZONE USERS ROLES SEQUENCES TERSE
+    OBJECTS PRIMARY IMPORTED UNIQUE WAREHOUSES MASTER SLAVE REPLICA BINARY CHARACTER COLLATION OPEN
+""".split())
+# Statements that say nothing without a body ("DROP" alone is unfinished, not a command).
+_NEED_BODY = frozenset("SELECT INSERT UPDATE DELETE MERGE CREATE ALTER DROP TRUNCATE REPLACE".split())
+
+_LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
+_FIRST_WORD = re.compile(r"[A-Za-z_]+")
+_BRACKET_NAME = re.compile(r"(?<![\w\]\)\[])\[[A-Za-z_#@$][^\]\[\n']*\]")
+_TOP = re.compile(r"\bSELECT\s+(?:DISTINCT\s+|ALL\s+)?TOP\b", re.I)
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+.*?>", re.S)
+_QUOTE_OR_COMMENT = re.compile(r"['\"`]|--|/\*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+T = TypeVar("T")
 
 
 def check_text(sql: object, *, max_chars: int = MAX_CHARS) -> str:
-    """Validate raw input and return it as a string, or raise :class:`InvalidInputError`."""
-    if isinstance(sql, bytes):
+    """Validate raw input and return it as a string, or raise :class:`InvalidInputError`.
+
+    Kept cheap for ordinary input: a few C-speed scans; the slower checks run only when a cheap
+    test says they might matter.
+    """
+    if isinstance(sql, (bytes, bytearray)):
         try:
-            sql = sql.decode("utf-8")
+            sql = bytes(sql).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError("The SQL is bytes that are not UTF-8 text; decode it first.") from None
     if not isinstance(sql, str):
         raise InvalidInputError(f"Expected the SQL as a string, got {type(sql).__name__}.")
-    if "\x00" in sql:
-        pos = sql.index("\x00")
-        raise InvalidInputError(
-            f"The SQL contains a NUL byte at character {pos + 1}; it looks like binary data, not SQL text.")
     if len(sql) > max_chars:
         raise InvalidInputError(
             f"The SQL is {len(sql):,} characters long, over the limit of {max_chars:,}; "
             "describe a shorter statement or pass max_chars= to raise the limit.")
-    stripped = sql.strip().strip(";").strip()
-    if not stripped:
+    if "\x00" in sql:
+        pos = sql.index("\x00")
+        line, col = _line_col(sql, pos)
+        raise InvalidInputError(
+            f"The SQL contains a NUL byte at line {line}, column {col}; it looks like binary data, not SQL "
+            "text. Remove the NUL characters (or check the file's encoding) and try again.")
+    if not sql or sql.isspace() or not sql.strip().strip(";").strip():
         raise InvalidInputError("The SQL is empty; pass a statement such as 'SELECT name FROM users'.")
-    if not _COMMENTS.sub("", stripped).strip(" \t\r\n;"):
+    if _starts_with_comment(sql) and _first_word(sql) is None and not _LEADING_JUNK.sub("", sql).strip(" \t\r\n;"):
         raise InvalidInputError("The SQL contains only comments; there is no statement to describe.")
-    _check_depth(sql)
+    if sql.count("(") >= MAX_DEPTH:
+        _check_depth(sql)
     return sql
 
 
+def _starts_with_comment(sql: str) -> bool:
+    s = sql.lstrip()
+    return s[:1] == "#" or s[:2] in ("--", "/*")
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
 def _check_depth(sql: str) -> None:
-    # Cheap pre-check so that pathological nesting fails fast and clearly instead of deep in the parser.
-    if sql.count("(") < MAX_DEPTH:
-        return
     depth = deepest = 0
     for ch in sql:
         if ch == "(":
@@ -62,79 +112,324 @@ def _check_depth(sql: str) -> None:
             depth -= 1
     if deepest > MAX_DEPTH:
         raise InvalidInputError(
-            f"The SQL nests parentheses {deepest} levels deep, more than the {MAX_DEPTH} sql2nl handles; "
-            "simplify the statement.")
+            f"The SQL nests parentheses {deepest:,} levels deep, more than the {MAX_DEPTH:,} sql2nl handles; "
+            "simplify the statement (e.g. remove redundant parentheses or split it with CTEs).")
 
 
-def _position(sql: str, err: Exception) -> tuple[int | None, int | None, str]:
-    errors = getattr(err, "errors", None) or []
-    if errors:
-        e = errors[0]
-        line, col = e.get("line"), e.get("col")
-        snippet = (e.get("highlight") or "").strip() or (e.get("start_context", "")[-15:] + e.get("highlight", ""))
-        return line, col, snippet[:60]
-    return None, None, sql.strip()[:40]
+def dialect_order(text: str, dialect: str | None = None) -> tuple[str | None, ...]:
+    """The dialects :func:`parse` tries, in order, for ``text``."""
+    if dialect:
+        return (dialect,)
+    first: str | None = None
+    if "`" in text:
+        first = "mysql"
+    elif ("[" in text and _BRACKET_NAME.search(text)) or ("top" in text or "TOP" in text or "Top" in text) \
+            and _TOP.search(text):
+        first = "tsql"
+    if first is None:
+        return FALLBACK_DIALECTS
+    return (first,) + tuple(d for d in FALLBACK_DIALECTS if d != first)
 
 
-def _parse_with(sql: str, dialect: str | None) -> list[exp.Expression]:
-    trees = sqlglot.parse(sql, read=dialect)
-    return [t for t in trees if t is not None]
+_known_dialects: set[str] = set()
+
+
+def check_dialect(dialect: str | None) -> str | None:
+    """``dialect`` if sqlglot knows it, else :class:`InvalidInputError` with the closest names."""
+    if dialect is None or dialect in _known_dialects:
+        return dialect
+    if not isinstance(dialect, str):
+        raise InvalidInputError(f"dialect= must be a dialect name such as 'postgres', got {type(dialect).__name__}.")
+    try:
+        sqlglot.Dialect.get_or_raise(dialect)
+    except ValueError as e:
+        raise InvalidInputError(f"{e} Leave the dialect out for permissive parsing, or use a sqlglot "
+                                "dialect name such as mysql, postgres, sqlite, tsql, bigquery, snowflake.") from None
+    _known_dialects.add(dialect)
+    return dialect
 
 
 def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS) -> list[exp.Expression]:
     """Parse ``sql`` into one sqlglot tree per statement.
 
-    With ``dialect=None`` a permissive chain is tried (sqlglot's default, then MySQL, PostgreSQL,
-    T-SQL and SQLite syntax) and the first that parses the whole input wins.
+    With ``dialect=None`` a permissive chain is tried (see the module docstring) and the first
+    dialect that parses the whole input wins.
 
     Raises :class:`InvalidInputError` for input that is not SQL text and :class:`SQLParseError`
-    (with line, column and snippet) for text that does not parse.
+    (with line, column and snippet) for text that does not parse. Deeply nested input is parsed
+    on a larger stack (see :func:`run_deep`) instead of failing.
     """
     text = check_text(sql, max_chars=max_chars)
-    dialects = (dialect,) if dialect else FALLBACK_DIALECTS
-    first_error: Exception | None = None
-    for d in dialects:
+    check_dialect(dialect)
+    try:
+        return parse_text(text, dialect)
+    except RecursionError:
+        return run_deep(parse_text, text, dialect)
+
+
+def parse_text(text: str, dialect: str | None = None) -> list[exp.Expression]:
+    """:func:`parse` for text that passed :func:`check_text`; lets ``RecursionError`` through."""
+    errors: list[Exception] = []
+    for d in dialect_order(text, dialect):
         try:
-            trees = _parse_with(text, d)
+            trees = [t for t in sqlglot.parse(text, read=d) if t is not None]
         except (ParseError, TokenError) as e:
-            first_error = first_error or e
+            errors.append(e)
             continue
         except RecursionError:
-            raise InvalidInputError("The SQL is nested too deeply to parse; simplify the statement.") from None
-        except ValueError as e:  # sqlglot raises ValueError for an unknown dialect name
-            if "dialect" in str(e).lower():
-                raise InvalidInputError(f"Unknown SQL dialect {dialect!r}: {e}") from None
-            first_error = first_error or e
+            raise
+        except Exception as e:  # sqlglot raises ValueError (and, on odd input, worse) for malformed text
+            errors.append(e)
             continue
         if not trees:
             raise InvalidInputError("The SQL contains no statement to describe.")
-        bad = [t for t in trees if _looks_like_prose(t)]
-        if bad and d is dialects[-1]:
-            raise SQLParseError("this does not look like a SQL statement",
-                                line=1, column=1, snippet=text.strip()[:40], dialect=dialect)
-        if bad:
-            first_error = first_error or ParseError("not a SQL statement")
-            continue
+        for t in trees:
+            _check_statement(text, t, dialect)
         return trees
-    line, col, snippet = _position(text, first_error) if first_error else (None, None, "")
-    reason = str(first_error).split("\n")[0] if first_error else "unrecognised input"
-    if isinstance(first_error, TokenError):
-        reason = f"{reason} (an unclosed quote or comment?)"
-    if first_error is not None and not getattr(first_error, "errors", None) and "not a SQL statement" in reason:
-        reason = "this does not look like a SQL statement"
-    raise SQLParseError(reason, line=line, column=col, snippet=snippet, dialect=dialect)
+    raise _parse_error(text, errors, dialect)
 
 
-def _looks_like_prose(tree: exp.Expression) -> bool:
-    # sqlglot falls back to exp.Command for unknown leading words ("please list users"), and a
-    # lone identifier or column parses as an expression; neither is a statement worth describing.
+def _check_statement(text: str, tree: exp.Expression, dialect: str | None) -> None:
+    # sqlglot falls back to exp.Command for unknown leading words ("Show me the users"), and a lone
+    # word or value parses as an expression; neither is a statement worth describing.
     if isinstance(tree, exp.Command):
-        return tree.name.upper() not in _KNOWN_COMMANDS
-    return isinstance(tree, (exp.Column, exp.Identifier, exp.Alias, exp.Literal, exp.Paren, exp.Tuple))
+        word = tree.name.upper()
+        if word not in STATEMENT_WORDS:
+            raise _not_sql(text, dialect)
+        if word == "SHOW" and _rest_word(tree) not in _SHOW_WORDS:  # "Show me the users"
+            raise _not_sql(text, dialect)
+        if word in _NEED_BODY and not tree.expression:
+            raise SQLParseError(f"the {word} statement is unfinished", line=1, column=1,
+                                snippet=text.strip()[:40], dialect=dialect)
+    elif isinstance(tree, exp.Select) and not tree.expressions:
+        raise SQLParseError("the SELECT does not say what to select", line=1, column=1,
+                            snippet=text.strip()[:40], dialect=dialect)
+    elif isinstance(tree, (exp.Column, exp.Identifier, exp.Alias, exp.Literal, exp.Paren, exp.Tuple,
+                           exp.Boolean, exp.Null, exp.Star)) or (
+            isinstance(tree, exp.Condition) and not isinstance(tree, (exp.Query, exp.Values))):
+        raise _not_sql(text, dialect)
 
 
-_KNOWN_COMMANDS = {
-    "SHOW", "EXPLAIN", "GRANT", "REVOKE", "CALL", "EXEC", "EXECUTE", "VACUUM", "ANALYZE", "COMMENT",
-    "BEGIN", "COMMIT", "ROLLBACK", "SET", "USE", "DECLARE", "LOCK", "REFRESH", "COPY", "OPTIMIZE",
-    "RENAME", "REINDEX", "CLUSTER", "DESCRIBE", "DESC", "PRAGMA", "ATTACH", "DETACH", "WITH",
-}
+def _rest_word(tree: exp.Command) -> str:
+    rest = tree.expression
+    m = _FIRST_WORD.match(str(rest.this if isinstance(rest, exp.Literal) else rest or "").lstrip())
+    return m.group(0).upper() if m else ""
+
+
+def _first_word(text: str) -> str | None:
+    m = _FIRST_WORD.match(text, _LEADING_JUNK.match(text).end())
+    return m.group(0) if m else None
+
+
+def _not_sql(text: str, dialect: str | None) -> SQLParseError:
+    word = _first_word(text) or text.strip()[:20]
+    start = _LEADING_JUNK.match(text).end()
+    line, col = _line_col(text, start)
+    return SQLParseError(f"this does not look like a SQL statement (it starts with {word!r})",
+                         line=line, column=col, snippet=text[start:start + 40].strip(), dialect=dialect,
+                         hint="sql2nl describes SQL statements such as SELECT, INSERT, UPDATE, DELETE or CREATE; "
+                              "pass the query itself, not a question about it.")
+
+
+def _error_position(err: Exception) -> tuple[int, int]:
+    info = (getattr(err, "errors", None) or [{}])[0]
+    return info.get("line") or 0, info.get("col") or 0
+
+
+def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQLParseError:
+    word = _first_word(text)
+    looks_sql = (word is not None and word.upper() in STATEMENT_WORDS) or text.lstrip().startswith("(")
+    token_errors = [e for e in errors if isinstance(e, TokenError)]
+    if token_errors and len(token_errors) == len(errors) and (looks_sql or word is None):
+        where = unclosed_quote(text)
+        if where is not None:
+            pos, what = where
+            line, col = _line_col(text, pos)
+            return SQLParseError(f"{what} is never closed", line=line, column=col,
+                                 snippet=text[pos:pos + 30].split("\n")[0], dialect=dialect)
+        return SQLParseError("the text could not be split into SQL tokens (an unclosed quote or comment?)",
+                             dialect=dialect, snippet=text.strip()[:40])
+    if not looks_sql:
+        return _not_sql(text, dialect)
+    # The dialect that got furthest understood the most; its complaint is the useful one.
+    parse_errors = [e for e in errors if getattr(e, "errors", None)]
+    if not parse_errors:
+        reason = _clean(str(errors[0]).split("\n")[0]) if errors else "unrecognised input"
+        return SQLParseError(reason, dialect=dialect, snippet=text.strip()[:40])
+    err = max(parse_errors, key=_error_position)
+    info = err.errors[0]
+    highlight = _ANSI.sub("", info.get("highlight") or "")
+    line, col = info.get("line"), info.get("col")
+    if col and highlight and "\n" not in highlight and len(highlight) <= col:
+        col = col - len(highlight) + 1  # sqlglot reports where the bad token ends; people want its start
+    reason = _clean(info.get("description") or str(err).split("\n")[0])
+    paren = unbalanced_parenthesis(text)
+    if paren is not None:
+        pos, closes_nothing = paren
+        pline, pcol = _line_col(text, pos)
+        what = (f"the ')' at line {pline}, column {pcol} closes nothing" if closes_nothing
+                else f"the '(' at line {pline}, column {pcol} is never closed")
+        reason = what if reason.startswith("Expecting )") or closes_nothing else f"{reason} ({what})"
+    return SQLParseError(reason, line=line, column=col, snippet=_snippet(text, line, col), dialect=dialect)
+
+
+def _snippet(text: str, line: int | None, col: int | None) -> str:
+    """Up to ~40 characters of the offending line around ``col``."""
+    if not line or not col:
+        return text.strip()[:40]
+    lines = text.split("\n", line)
+    if line > len(lines):
+        return text.strip()[-40:]
+    src = lines[line - 1]
+    start = max(0, col - 26)
+    return " ".join(src[start:col + 15].split())
+
+
+def _clean(reason: str) -> str:
+    def token(m: re.Match) -> str:
+        return "the end of the input" if m.group(1) == "SENTINEL" else repr(m.group(2))
+
+    reason = _TOKEN_REPR.sub(token, _ANSI.sub("", reason)).rstrip(".")
+    m = _MISSING_ARG.search(reason)
+    if m:  # sqlglot's "Required keyword: 'this' missing for <class '...Where'>"
+        reason = f"the {m.group(1).upper()} clause is incomplete"
+    return reason
+
+
+_MISSING_ARG = re.compile(r"Required keyword: '\w+' missing for <class '(?:[\w.]+\.)?(\w+)'>")
+_PAREN_SCAN = re.compile(r"['\"`()]|--|/\*")
+
+
+def unbalanced_parenthesis(text: str) -> tuple[int, bool] | None:
+    """Where the first ``)`` without a ``(`` (``True``) or the last ``(`` never closed (``False``)
+    is, outside strings and comments; ``None`` when they balance."""
+    opened: list[int] = []
+    i = 0
+    while True:
+        m = _PAREN_SCAN.search(text, i)
+        if m is None:
+            break
+        tok, start = m.group(0), m.start()
+        if tok == "(":
+            opened.append(start)
+            i = start + 1
+        elif tok == ")":
+            if not opened:
+                return start, True
+            opened.pop()
+            i = start + 1
+        elif tok == "--":
+            nl = text.find("\n", start)
+            if nl < 0:
+                break
+            i = nl + 1
+        elif tok == "/*":
+            end = text.find("*/", start + 2)
+            if end < 0:
+                break
+            i = end + 2
+        else:
+            k = start + 1
+            while True:
+                k = text.find(tok, k)
+                if k < 0:
+                    return None
+                if text.startswith(tok, k + 1):
+                    k += 2
+                    continue
+                break
+            i = k + 1
+    if opened:
+        return opened[-1], False
+    return None
+
+
+def unclosed_quote(text: str) -> tuple[int, str] | None:
+    """Where an unterminated string, quoted name or block comment starts, and what it is."""
+    i = 0
+    while True:
+        m = _QUOTE_OR_COMMENT.search(text, i)
+        if m is None:
+            return None
+        tok, start = m.group(0), m.start()
+        if tok == "--":
+            nl = text.find("\n", start)
+            if nl < 0:
+                return None
+            i = nl + 1
+        elif tok == "/*":
+            end = text.find("*/", start + 2)
+            if end < 0:
+                return start, "a /* comment"
+            i = end + 2
+        else:
+            j = start + 1
+            while True:
+                k = text.find(tok, j)
+                if k < 0:
+                    return start, f"the {tok} quote opened here"
+                if text.startswith(tok, k + 1):  # a doubled quote is an escaped quote
+                    j = k + 2
+                    continue
+                if tok == "'" and _escaped(text, k):
+                    j = k + 1
+                    continue
+                i = k + 1
+                break
+
+
+def _escaped(text: str, pos: int) -> bool:
+    n = 0
+    while pos - n - 1 >= 0 and text[pos - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+# -- deep input ------------------------------------------------------------------------------------
+
+#: The stack and recursion limit used for input nested too deeply for the default limit.
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 60_000
+_deep_lock = threading.Lock()
+_deep = threading.local()
+
+
+def run_deep(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn`` on a thread with a large stack and recursion limit (sqlglot parses recursively:
+    about 20 frames per level of parentheses, so ~50 levels exhaust Python's default limit).
+
+    Called only after a ``RecursionError``; if even this is not enough, the input is refused
+    with :class:`InvalidInputError`.
+    """
+    too_deep = InvalidInputError("The SQL is nested too deeply to describe; simplify the statement "
+                                 "(e.g. remove redundant parentheses or split it with CTEs).")
+    if getattr(_deep, "active", False):  # already on the deep stack: nothing more to give
+        raise too_deep
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        _deep.active = True
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # handed back to the caller's thread below
+            box["error"] = e
+
+    with _deep_lock:
+        old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+        try:
+            threading.stack_size(DEEP_STACK_BYTES)
+            sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+            worker = threading.Thread(target=target, name="sql2nl-deep", daemon=True)
+            worker.start()
+        finally:
+            threading.stack_size(old_stack)
+        try:
+            worker.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
+    err = box.get("error")
+    if isinstance(err, RecursionError):
+        raise too_deep from None
+    if err is not None:
+        raise err
+    return box["value"]
