@@ -242,12 +242,12 @@ class Describer:
                         and (isinstance(first.this, exp.Star) or first.this is None))
         where = sel.args.get("where")
         if where is not None:
-            p.where = self.condition(where.this)
+            p.where = self.condition(where.this, clause=True)
         if group_nodes:
             p.group = [self.expr(g) for g in group_nodes]
         having = sel.args.get("having")
         if having is not None:
-            p.having = self.condition(having.this)
+            p.having = self.condition(having.this, clause=True)
         order = sel.args.get("order")
         if order is not None:
             p.order = [self.order_key(o) for o in order.expressions]
@@ -281,6 +281,9 @@ class Describer:
         if not joins:
             return
         mentioned = {subject}
+        if any(isinstance(n, exp.Count) for n in sel.find_all(exp.Count)):
+            mentioned.add(self.counted_table(sel, subject, list(sel.args["group"].expressions)
+                                             if sel.args.get("group") is not None else []))
         for key in ("expressions", "where", "group", "having", "order"):
             part = sel.args.get(key)
             for root in (part if isinstance(part, list) else [part] if part is not None else []):
@@ -409,8 +412,27 @@ class Describer:
         self.warnings.append(f"no wording for {type(node).__name__}; quoted as SQL")
         return self.W["sql"].format(node.sql())
 
-    def condition(self, node: exp.Expression) -> str:
-        return self.expr(node)
+    #: Whether comparisons are being phrased as a filter on rows ("students with age over 18"),
+    #: where a language may use its shorter "clause" templates (``W["c:gt"]``...).
+    in_clause = False
+
+    def condition(self, node: exp.Expression, clause: bool = False) -> str:
+        """A predicate; ``clause=True`` for WHERE/HAVING filters, which may use shorter wording."""
+        if not clause:
+            return self.expr(node)
+        prev, self.in_clause = self.in_clause, True
+        try:
+            return self.expr(node)
+        finally:
+            self.in_clause = prev
+
+    def w(self, key: str) -> str:
+        """The template for ``key``, in its clause form when phrasing a filter."""
+        if self.in_clause:
+            t = self.W.get("c:" + key)
+            if t is not None:
+                return t
+        return self.W[key]
 
     def column_expr(self, node: exp.Column) -> str:
         return self.column(node)
@@ -470,7 +492,7 @@ class Describer:
         if (key == "or" and len(terms) > 1 and all(isinstance(t, exp.EQ) and is_value(t.expression) for t in terms)
                 and len({t.this.sql() for t in terms}) == 1):
             values = [self.operand(t.expression) for t in terms]
-            return self.W["eq"].format(self.expr(terms[0].this), self.W["or"].join(values))
+            return self.w("eq").format(self.expr(terms[0].this), self.W["or"].join(values))
         return self.W[key].join(self.expr(t) for t in terms)
 
     def not_expr(self, node: exp.Not) -> str:
@@ -489,7 +511,7 @@ class Describer:
             return self.exists_expr(inner, negated=True)
         if type(inner) in COMPARISON_KEYS:
             return self.comparison(inner, negated=True)
-        return self.W["not"].format(self.expr(inner))
+        return self.w("not").format(self.expr(inner))
 
     def operand(self, node: exp.Expression) -> str:
         """The right side of a comparison: a value, a column, or a subquery as a noun phrase."""
@@ -508,7 +530,7 @@ class Describer:
         if (isinstance(left, exp.Count) and (left.this is None or isinstance(left.this, exp.Star))
                 and is_value(right) and "count_" + key in self.W):
             return self.W["count_" + key].format(n=self.operand(right), noun=self.counted_noun())
-        return self.W[key].format(self.expr(left), self.operand(right))
+        return self.w(key).format(self.expr(left), self.operand(right))
 
     def in_expr(self, node: exp.In, negated: bool = False) -> str:
         if node.args.get("negate"):
@@ -516,19 +538,19 @@ class Describer:
         left = self.expr(node.this)
         query = node.args.get("query")
         if query is not None:
-            return self.W["not_in_query" if negated else "in_query"].format(left, self.noun_phrase(query))
+            return self.w("not_in_query" if negated else "in_query").format(left, self.noun_phrase(query))
         items = node.expressions
         if len(items) > MAX_LISTED_VALUES:
             sample = self.join_list([self.operand(v) for v in items[:3]])
             listed = self.W["many_values"].format(n=f"{len(items):,}", sample=sample)
         else:
             listed = self.join_list([self.operand(v) for v in items], self.W["or"])
-        return self.W["not_in" if negated else "in"].format(left, listed)
+        return self.w("not_in" if negated else "in").format(left, listed)
 
     def between_expr(self, node: exp.Between, negated: bool = False) -> str:
         if node.args.get("negate"):
             negated = not negated
-        return self.W["not_between" if negated else "between"].format(
+        return self.w("not_between" if negated else "between").format(
             self.expr(node.this), self.operand(node.args["low"]), self.operand(node.args["high"]))
 
     def like_expr(self, node: exp.Expression, negated: bool = False) -> str:
@@ -542,14 +564,14 @@ class Describer:
             if core and "%" not in core and "_" not in core:
                 starts, ends = text.startswith("%"), text.endswith("%")
                 key = {(False, True): "starts", (True, False): "ends", (True, True): "contains"}.get((starts, ends), "eq")
-                return self.W[("not_" if negated else "") + key].format(left, self.W["string"].format(core))
-        return self.W[("not_" if negated else "") + key].format(left, self.operand(pat))
+                return self.w(("not_" if negated else "") + key).format(left, self.W["string"].format(core))
+        return self.w(("not_" if negated else "") + key).format(left, self.operand(pat))
 
     def is_expr(self, node: exp.Is, negated: bool = False) -> str:
         right = node.expression
         if isinstance(right, exp.Null):
-            return self.W["not_null" if negated else "is_null"].format(self.expr(node.this))
-        return self.W["neq" if negated else "eq"].format(self.expr(node.this), self.operand(right))
+            return self.w("not_null" if negated else "is_null").format(self.expr(node.this))
+        return self.w("neq" if negated else "eq").format(self.expr(node.this), self.operand(right))
 
     def exists_expr(self, node: exp.Exists, negated: bool = False) -> str:
         return self.W["not_exists" if negated else "exists"].format(self.noun_phrase(node.this))
@@ -703,7 +725,7 @@ class Describer:
         try:
             sets = self.assignments(node.expressions)
             where = node.args.get("where")
-            cond = self.condition(where.this) if where is not None else None
+            cond = self.condition(where.this, clause=True) if where is not None else None
         finally:
             self.subjects.pop()
         frm = node.args.get("from_") or node.args.get("from")
@@ -717,7 +739,7 @@ class Describer:
         self.subjects.append(t.name if isinstance(t, exp.Table) else None)
         try:
             where = node.args.get("where")
-            cond = self.condition(where.this) if where is not None else None
+            cond = self.condition(where.this, clause=True) if where is not None else None
         finally:
             self.subjects.pop()
         if cond:

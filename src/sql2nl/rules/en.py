@@ -38,8 +38,19 @@ class EnglishDescriber(Describer):
         "not_like": "{0} does not match the pattern {1}", "not_eq": "{0} is not {1}",
         "is_null": "{0} is null", "not_null": "{0} is not null",
         "exists": "there is {0}", "not_exists": "there is no {0}",
+        # the same, as a filter on rows: "students with age greater than 18"
+        "c:eq": "{0} {1}", "c:neq": "{0} other than {1}", "c:gt": "{0} greater than {1}", "c:gte": "{0} at least {1}",
+        "c:lt": "{0} less than {1}", "c:lte": "{0} at most {1}", "c:not_gt": "{0} not greater than {1}",
+        "c:not_gte": "{0} not at least {1}", "c:not_lt": "{0} not less than {1}", "c:not_lte": "{0} not at most {1}",
+        "c:in": "{0} {1}", "c:not_in": "{0} not {1}", "c:in_query": "{0} among {1}", "c:not_in_query": "{0} not among {1}",
+        "c:between": "{0} between {1} and {2}", "c:not_between": "{0} not between {1} and {2}",
+        "c:starts": "{0} starting with {1}", "c:ends": "{0} ending with {1}", "c:contains": "{0} containing {1}",
+        "c:not_starts": "{0} not starting with {1}", "c:not_ends": "{0} not ending with {1}",
+        "c:not_contains": "{0} not containing {1}", "c:like": "{0} matching the pattern {1}",
+        "c:not_like": "{0} not matching the pattern {1}", "c:not_eq": "{0} other than {1}",
+        "c:is_null": "no {0}", "c:not_null": "a known {0}",
         # expressions
-        "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of distinct {0}",
+        "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}",
         "sum": "the total {0}", "avg": "the average {0}", "min": "the minimum {0}", "max": "the maximum {0}",
         "sum_distinct": "the total of distinct {0}", "avg_distinct": "the average of distinct {0}",
         "min_distinct": "the minimum {0}", "max_distinct": "the maximum {0}", "distinct": "distinct {0}",
@@ -67,8 +78,8 @@ class EnglishDescriber(Describer):
         "insert_rows": "Add {n} rows to {table}: {rows}", "row_sep": "; ", "more_rows": "; and {0} more rows",
         "insert_select": "Add to {table}{cols} {query}", "into_columns": " (as {0})",
         "upsert_update": "; if it already exists, update {0} instead", "upsert_nothing": "; skip rows that already exist",
-        "update_where": "Set {sets} for {table} whose {cond}", "update_all": "Set {sets} for every row of {table}",
-        "using_table": ", using {0}", "delete_where": "Delete the {table} whose {cond}",
+        "update_where": "Set {sets} for {table} with {cond}", "update_all": "Set {sets} for every row of {table}",
+        "using_table": ", using {0}", "delete_where": "Delete the {table} with {cond}",
         "delete_all": "Delete all rows from {table}",
         "merge": "Merge {source} into {target}, matching on {on}: {actions}", "merge_sep": "; ",
         "merge_when": "{when}, {action}", "merge_matched": "when matched", "merge_not_matched": "when not matched",
@@ -109,7 +120,7 @@ class EnglishDescriber(Describer):
     def where(self, p: SelectPlan) -> str:
         if not p.where:
             return ""
-        lead = " where " if p.where.startswith(("the ", "there ", "it is not", "(")) else " whose "
+        lead = " where " if p.where.startswith(("there ", "it is not", "(")) else " with "
         return lead + p.where
 
     def tail(self, p: SelectPlan, with_order: bool = True) -> str:
@@ -121,8 +132,7 @@ class EnglishDescriber(Describer):
         if p.group:
             text += " for each " + self.join_list(p.group)
         if p.having:
-            text += (" with " if p.having.startswith(("more ", "fewer ", "at ", "exactly", "not exactly"))
-                     else " where ") + p.having
+            text += " with " + p.having
         if with_order and p.order:
             text += self.compose_order(p.order)
         if p.limit and not (with_order and p.order and p.limit):
@@ -150,7 +160,7 @@ class EnglishDescriber(Describer):
     def columns(self, p: SelectPlan) -> str:
         cols = self.join_list(p.columns)
         if p.distinct:
-            cols = "the distinct " + _bare(cols) if cols.startswith("the ") else "distinct " + cols
+            cols = "the different " + _bare(cols) if cols.startswith("the ") else "different " + cols
         return cols
 
     def many(self, words: str) -> str:
@@ -168,9 +178,13 @@ class EnglishDescriber(Describer):
         cols = self.columns(p)
         where = self.where(p)
         if p.count_only and not p.order and not p.limit:
+            if where.startswith(" with "):
+                return f"How many {p.counted} have{where[5:]}{self.tail(p)}?"
             return f"How many {p.counted} are there{where}{self.tail(p)}?"
         if p.order and p.limit:
             return self.compose_top(p, cols, where)
+        if p.aggregates_only and len(p.columns) == 1 and cols.startswith("the number of different "):
+            return f"How many different {cols[24:]}{self.of_subject(p, cols)} are there{where}{self.tail(p)}?"
         if p.aggregates_only:
             verb = "What is" if len(p.columns) == 1 else "What are"
             return f"{verb} {cols} of {p.subject}{where}{self.tail(p)}?"
@@ -197,7 +211,8 @@ class EnglishDescriber(Describer):
         rest = self._rest(p, order=[], limit=None)
         more = self.compose_order(p.order[1:]).replace(", sorted by ", ", then by ") if len(p.order) > 1 else ""
         if p.limit == "1":
-            return f"Find {self.top_one(p, cols, where, rest)}{more}."
+            verb = "What is" if len(p.columns) == 1 else "What are"
+            return f"{verb} {self.top_one(p, cols, where, rest)}{more}?"
         if p.group:
             return (f"Find {cols}{self.of_subject(p, cols)}{where}{self.tail(rest)}, for the {p.limit} groups with "
                     f"{self.superlative(key)}{more}.")
