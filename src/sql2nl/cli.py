@@ -212,6 +212,10 @@ def cache_command(do_clear, cache_path):
     click.echo(f"{store.path}: {len(store)} descriptions")
 
 
+from .server.cli import lsp, serve  # noqa: E402  (imports only click; the extras load when they run)
+cli.add_command(serve); cli.add_command(lsp)  # noqa: E702
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sql2nl`` script."""
     # sqlglot logs "contains unsupported syntax" warnings; sql2nl already handles those statements.
