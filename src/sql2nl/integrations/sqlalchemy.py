@@ -134,7 +134,8 @@ class Instrumentation:
         self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger or LOGGER_NAME)
         self._queue: deque = deque()
         self._seen: dict[str, None] = {}            # statements already queued (when not log_repeats)
-        self._prefixes: dict[str, str] = {}         # statement -> "/* sql2nl: ... */ " (hot path)
+        self._commented: dict[str, str] = {}        # statement -> "/* sql2nl: ... */ statement" (hot path)
+        self._fingerprints: dict[str, str] = {}     # statement -> fingerprint (worker)
         self._pinned: dict[str, str] = {}           # fingerprint -> comment text, never changes
         self._described: OrderedDict[str, _Described] = OrderedDict()
         self._stalled: threading.Thread | None = None
@@ -161,11 +162,10 @@ class Instrumentation:
     def _comment_listener(self, conn, cursor, statement, parameters, context, executemany):
         try:
             self._enqueue(conn, statement, executemany)
-            prefix = self._prefixes.get(statement)
-            if prefix is None:
-                prefix = self._prefix_for(statement, conn.dialect)
-            if prefix:
-                return prefix + statement, parameters
+            commented = self._commented.get(statement)
+            if commented is None:
+                commented = self._commented_for(statement, conn.dialect)
+            return commented, parameters
         except Exception:
             self.counts["listener_errors"] += 1
         return statement, parameters
@@ -189,7 +189,7 @@ class Instrumentation:
                 self._seen.clear()
             self._seen[statement] = None
 
-    def _prefix_for(self, statement: str, dialect: Any) -> str:
+    def _commented_for(self, statement: str, dialect: Any) -> str:
         # Once per distinct statement string; the text is pinned per fingerprint so that every
         # spelling of a statement, now and later, gets the same comment.
         fp = fingerprint(statement)
@@ -207,10 +207,12 @@ class Instrumentation:
         prefix = f"/* sql2nl: {text} */ " if text else ""
         if prefix and getattr(dialect, "paramstyle", None) in ("format", "pyformat"):
             prefix = prefix.replace("%", "%%")  # the driver %-formats the whole statement
-        if len(self._prefixes) >= _MAX_MEMO:
-            self._prefixes.clear()
-        self._prefixes[statement] = prefix
-        return prefix
+        commented = prefix + statement
+        if len(self._commented) >= _MAX_MEMO:
+            self._commented.clear()
+        # The same string object every time: drivers' statement caches hash it once.
+        self._commented[statement] = commented
+        return commented
 
     # -- the background worker -------------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -248,7 +250,12 @@ class Instrumentation:
                 self._busy = False
 
     def _handle(self, statement: str, dialect: Any, executemany: bool) -> None:
-        fp = fingerprint(statement)
+        fp = self._fingerprints.get(statement)
+        if fp is None:
+            fp = fingerprint(statement)
+            if len(self._fingerprints) >= _MAX_MEMO:
+                self._fingerprints.clear()
+            self._fingerprints[statement] = fp
         known = self._described.get(fp)
         if known is None:
             known = self._describe(statement, dialect)
@@ -326,7 +333,7 @@ class Instrumentation:
         while self._queue or self._busy:
             if not self._worker.is_alive() or time.monotonic() >= deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(0.001)
         return True
 
     def close(self) -> None:
