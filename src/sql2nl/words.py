@@ -15,9 +15,21 @@ def humanize(name: str) -> str:
         return name
     name = name.strip('`"[]')
     name = name.split(".")[-1]
+    if len(name) > 2 and name[-1] == "s" and name[:-1].isupper():
+        name = name[:-1] + "S"  # "APPELLATIONs" is one word, not "APPELLATIO Ns"
     parts = re.split(r"[_\s\-]+", _CAMEL.sub(" ", name))
-    return " ".join(p.lower() if not (p.isupper() and len(p) > 1 and p not in ("ID",)) else p.lower()
-                    for p in parts if p).strip()
+    words = [p.lower() for p in parts if p]
+    return " ".join(ABBREVIATIONS.get(w, w) for w in words).strip()
+
+
+#: Abbreviations common in schemas, spelled out the way people say them ("fname" → "first name").
+ABBREVIATIONS = {
+    "fname": "first name", "lname": "last name", "dob": "date of birth", "dept": "department",
+    "num": "number", "qty": "quantity", "amt": "amount", "addr": "address", "emp": "employee",
+    "cust": "customer", "mgr": "manager", "yr": "year", "crs": "course", "prof": "professor",
+    "stuid": "student id", "stu": "student", "pct": "percent", "nbr": "number", "tel": "telephone",
+    "info": "information", "desc": "description", "descr": "description", "cnt": "count",
+}
 
 
 @lru_cache(maxsize=65536)
@@ -27,7 +39,9 @@ def plural(noun: str) -> str:
         return noun
     head, _, last = noun.rpartition(" ")
     low = last.lower()
-    if low.endswith(("s", "x", "z", "ch", "sh")):
+    if low in ("people", "children", "men", "women", "data", "staff", "information", "equipment"):
+        p = last
+    elif low.endswith(("s", "x", "z", "ch", "sh")):
         p = last if low.endswith("s") else last + "es"
     elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
         p = last[:-1] + "ies"
@@ -49,7 +63,7 @@ def singular(noun: str) -> str:
         s = "person"
     elif low.endswith("ies") and len(low) > 3:
         s = last[:-3] + "y"
-    elif low.endswith(("ches", "shes", "xes", "sses")):
+    elif low.endswith(("ches", "shes", "xes", "sses")) or (low.endswith("uses") and len(low) > 5):
         s = last[:-2]
     elif low.endswith("s") and not low.endswith(("ss", "us", "is")):
         s = last[:-1]

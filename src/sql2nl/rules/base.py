@@ -101,7 +101,7 @@ class Describer:
         subject = self.subjects[-1] if self.subjects else None
         if table and subject and table != subject:
             tword = singular(self.table_name(table))
-            if tword.lower() not in words.lower() and singular(words).lower() not in tword.lower():
+            if tword.lower() not in words.lower():
                 words = self.W["qualified"].format(table=tword, column=words)
         return words
 
@@ -281,10 +281,10 @@ class Describer:
         if not joins:
             return
         mentioned = {subject}
-        if any(isinstance(n, exp.Count) for n in sel.find_all(exp.Count)):
+        if any(n.this is None or isinstance(n.this, exp.Star) for n in sel.find_all(exp.Count)):
             mentioned.add(self.counted_table(sel, subject, list(sel.args["group"].expressions)
                                              if sel.args.get("group") is not None else []))
-        for key in ("expressions", "where", "group", "having", "order"):
+        for key in ("expressions", "where", "having", "order"):
             part = sel.args.get(key)
             for root in (part if isinstance(part, list) else [part] if part is not None else []):
                 for node in root.walk():
