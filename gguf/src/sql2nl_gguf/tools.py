@@ -80,7 +80,7 @@ def tools_info(folder: str | os.PathLike) -> dict:
     """Check that ``folder`` is a usable prepared tool folder and return its ``SQL2NL_TOOLS.json``."""
     folder = Path(folder)
     missing = [p for p in ("convert_hf_to_gguf.py", "gguf-py/gguf/__init__.py", "llama-quantize",
-                           "llama_quantize.py", INFO_FILE) if not (folder / p).exists()]
+                           "llama_quantize.py", INFO_FILE, "src", "ggml", "common") if not (folder / p).exists()]
     if missing:
         raise ToolsError(f"{folder} is not a prepared llama.cpp tool folder (missing {', '.join(missing)}). "
                          "Prepare one with `sql2nl export --prepare-tools DIR` on a machine with PyPI access.")
@@ -129,6 +129,11 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
         _extract_llama_cpp(archive, stage)
         patched = _patch_pre_tokenizer(stage)
         _write_quantizer(stage)
+        # Unsloth's install_llama_cpp treats a folder without src/, ggml/ and common/ as a corrupted checkout
+        # and would try to wipe and re-clone it; empty placeholders make it a "source checkout" it accepts.
+        for d in ("src", "ggml", "common"):
+            (stage / d).mkdir(exist_ok=True)
+            (stage / d / "README.sql2nl").write_text("Placeholder: sql2nl's llama.cpp tool folder has no C++ sources.\n")
         info = {"format": TOOLS_FORMAT, "llama_cpp_python": version, "sdist": archive.name,
                 "pre_tokenizer_patch": patched, "chktxt": _chktxt(stage),
                 "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

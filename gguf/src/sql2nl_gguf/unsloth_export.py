@@ -28,6 +28,7 @@ def unsloth_env(tools_dir: Path, pre_env: str | None) -> dict[str, str]:
         "UNSLOTH_LLAMA_CPP_PATH": str(tools_dir),
         "UNSLOTH_LLAMA_CPP_SCRIPTS_DIR": str(tools_dir),
         "UNSLOTH_LLAMA_CPP_OFFLINE": "1",
+        "UNSLOTH_AUTO_INSTALL": "0",  # never clone/build/wipe: a problem with the folder must fail, not "repair"
         "HF_HUB_OFFLINE": "1",  # a local model directory: nothing to fetch
         "TRANSFORMERS_OFFLINE": "1",
         "UNSLOTH_DISABLE_STATISTICS": "1",

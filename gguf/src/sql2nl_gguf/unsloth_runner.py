@@ -16,10 +16,22 @@ def main(argv: list[str]) -> int:
     import unsloth  # noqa: F401  (must come before transformers' models are loaded)
     from unsloth import FastLanguageModel
 
+    import torch
+    from transformers import AutoConfig
+
+    # Load in the checkpoint's own dtype: Unsloth's CPU default (bf16) would round fp32 weights before
+    # conversion, and the f16 GGUF would no longer match the model it claims to be.
+    cfg = AutoConfig.from_pretrained(model_dir)
+    dtype = getattr(cfg, "dtype", None) or getattr(cfg, "torch_dtype", None)
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     model, tokenizer = FastLanguageModel.from_pretrained(model_dir, load_in_4bit=False, load_in_8bit=False,
-                                                         full_finetuning=False, dtype=None)
+                                                         full_finetuning=False, dtype=dtype or torch.float32)
     out = model.save_pretrained_gguf(save_dir, tokenizer, quantization_method=quants.split(","))
-    keep = {k: v for k, v in (out or {}).items() if isinstance(v, (str, list, bool, type(None)))}
+    # The GPU exporter returns a dict with "gguf_files"; Unsloth's CPU exporter returns the list of paths.
+    if isinstance(out, dict):
+        keep = {k: v for k, v in out.items() if isinstance(v, (str, list, bool, type(None)))}
+    else:
+        keep = {"gguf_files": [str(p) for p in out or []]}
     with open(result, "w", encoding="utf-8") as f:
         json.dump(keep, f)
     return 0
