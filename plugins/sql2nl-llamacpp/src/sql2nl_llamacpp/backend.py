@@ -10,7 +10,9 @@ same template the model was trained with); think-stripping and the faithfulness 
 
 from __future__ import annotations
 
+import codecs
 import itertools
+import random
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -85,9 +87,11 @@ class LlamaCppBackend(LLMBackend):
     def render(self, messages: list[dict[str, str]]) -> str:
         return prompt_format.render_prompt(messages, chat_template=self.chat_template)
 
-    def _check_fits(self, prompt: str) -> None:
+    def _tokens(self, prompt: str) -> list[int]:
+        """The prompt's tokens (with BOS when the model wants one), after checking they fit ``n_ctx``."""
         llm = self.model.llm
-        n = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        n = len(tokens)
         if n >= self.model.n_ctx:
             trained = self.model.info.context_length
             need = n + self.max_new_tokens
@@ -96,30 +100,72 @@ class LlamaCppBackend(LLMBackend):
                 f"n_ctx (e.g. n_ctx={need}; CLI: -o n_ctx={need})"
                 + (f" up to the model's trained length of {trained}" if trained else "")
                 + ", or describe a shorter statement with fewer schema hints.")
+        return tokens
 
-    def _sampling(self, temperature: float | None) -> dict[str, Any]:
-        temp = self.temperature if temperature is None else temperature
-        seed = self.seed
-        if temp > 0 and seed is not None:  # a retry must not draw the very same sample again
-            seed = seed + next(self._calls)
-        return dict(max_tokens=self.max_new_tokens, temperature=temp, top_p=self.top_p, stop=self.stop, seed=seed)
+    def _seed(self, temp: float) -> int | None:
+        if temp > 0 and self.seed is not None:  # a retry must not draw the very same sample again
+            return self.seed + next(self._calls)
+        return self.seed
 
     def generate(self, prompts: Sequence[str], *, temperature: float | None = None) -> list[str]:
+        temp = self.temperature if temperature is None else temperature
         out = []
         for p in prompts:
-            self._check_fits(p)
-            kw = self._sampling(temperature)
+            self._tokens(p)
             with self.model.lock:
-                r = self.model.llm.create_completion(p, **kw)
+                r = self.model.llm.create_completion(p, max_tokens=self.max_new_tokens, temperature=temp,
+                                                     top_p=self.top_p, stop=self.stop, seed=self._seed(temp))
             out.append(r["choices"][0]["text"])
         return out
 
     def generate_stream(self, prompt: str) -> Iterator[str]:
-        self._check_fits(prompt)
-        kw = self._sampling(None)
+        """Text as it is generated, token by token.
+
+        Decoded here with an incremental UTF-8 decoder rather than through llama-cpp-python's
+        stream, which drops characters whose bytes span tokens (common in Chinese with byte-level
+        BPE); the result equals :meth:`generate`'s text.
+        """
+        import llama_cpp
+
+        tokens = self._tokens(prompt)
+        llm = self.model.llm
+        budget = min(self.max_new_tokens, self.model.n_ctx - len(tokens))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+        text, sent, done = "", 0, []
+        hold = max((len(s) for s in self.stop), default=0)
         # The lock is held while the caller reads the stream; closing the generator releases it.
         with self.model.lock:
-            for chunk in self.model.llm.create_completion(prompt, stream=True, **kw):
-                text = chunk["choices"][0]["text"]
-                if text:
-                    yield text
+            seed = self._seed(self.temperature)
+            llm.set_seed(seed if seed is not None else random.randrange(2 ** 32))
+            for tok in llm.generate(tokens, top_k=40, top_p=self.top_p, min_p=0.05, temp=self.temperature,
+                                    repeat_penalty=1.0):
+                if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok) or len(done) >= budget:
+                    break
+                piece = decoder.decode(llm.detokenize([tok], prev_tokens=tokens + done))
+                done.append(tok)
+                text += piece
+                cut = _first_stop(text, self.stop, max(0, sent - hold))
+                if cut is not None:
+                    text = text[:cut]
+                    break
+                ready = len(text) - _partial_stop(text, self.stop, hold)
+                if ready > sent:
+                    yield text[sent:ready]
+                    sent = ready
+            else:
+                text += decoder.decode(b"", final=True)
+        if len(text) > sent:
+            yield text[sent:]
+
+
+def _first_stop(text: str, stops: Sequence[str], start: int) -> int | None:
+    hits = [i for i in (text.find(s, start) for s in stops) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _partial_stop(text: str, stops: Sequence[str], hold: int) -> int:
+    """How many characters at the end of ``text`` could be the start of a stop string."""
+    for n in range(min(hold, len(text)), 0, -1):
+        if any(s.startswith(text[-n:]) for s in stops):
+            return n
+    return 0

@@ -30,7 +30,12 @@ INSTALL = "pip install sql2nl-llamacpp  (it needs llama-cpp-python; see the READ
 
 
 def _manifest_ggufs(directory: Path) -> tuple[dict[str, Path], dict[str, Any]]:
-    """``{quant: path}`` from a run or export manifest, and the manifest itself."""
+    """``{quant: path}`` from a run or export manifest, and the manifest itself.
+
+    Understands a training run (``artifacts.gguf`` = ``{quant: path}`` or ``{"files": {quant: path}}``,
+    or the name of a directory holding an export) and an export (``quantizations`` =
+    ``{quant: {"file": name}}``, as ``sql2nl_gguf.export`` writes).
+    """
     mf = directory / "manifest.json"
     if not mf.is_file():
         return {}, {}
@@ -38,16 +43,20 @@ def _manifest_ggufs(directory: Path) -> tuple[dict[str, Path], dict[str, Any]]:
         manifest = json.loads(mf.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise ModelError(f"{mf} is not readable JSON ({e}); the run or export did not finish writing it.") from None
-    table = (manifest.get("artifacts") or {}).get("gguf") or manifest.get("gguf") or manifest.get("files") or {}
-    if isinstance(table, list):  # a list of file names or of {"quant", "path"/"file"} records
-        table = {_quant_of(Path(t)) if isinstance(t, str) else t.get("quant"):
-                 t if isinstance(t, str) else (t.get("path") or t.get("file")) for t in table}
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{mf} is not a sql2nl run or export manifest.")
+    table: Any = (manifest.get("artifacts") or {}).get("gguf") or manifest.get("quantizations") or {}
+    if isinstance(table, str):  # a directory with its own export manifest
+        sub = directory / table
+        return (_manifest_ggufs(sub)[0] if sub.is_dir() else {}), manifest
+    if isinstance(table, dict) and isinstance(table.get("files"), dict):
+        table = table["files"]
     found = {}
-    for quant, rel in table.items():
+    for quant, rel in (table.items() if isinstance(table, dict) else ()):
         if isinstance(rel, dict):
-            rel = rel.get("path") or rel.get("file")
-        if quant and isinstance(rel, str) and rel.endswith(".gguf"):
-            found[str(quant).lower()] = (directory / rel)
+            rel = rel.get("file") or rel.get("path")
+        if isinstance(rel, str) and rel.endswith(".gguf"):
+            found[str(quant).lower()] = directory / rel
     return found, manifest
 
 
