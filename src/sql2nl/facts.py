@@ -295,38 +295,51 @@ class Scopes:
         self.scopes: dict[int, dict[str, str]] = {}
 
     def scope(self, sel: exp.Expression) -> dict[str, str]:
+        """``{alias or name (lower case): table name}`` for the sources of one SELECT/UPDATE/DELETE/MERGE."""
         s = self.scopes.get(id(sel))
         if s is None:
             s = {}
-            frm = sel.args.get("from_") or sel.args.get("from")
+            args = sel.args
+            frm = args.get("from_") or args.get("from")
             sources = [frm.this] if frm is not None else []
-            sources += [j.this for j in sel.args.get("joins") or ()]
+            sources += [j.this for j in args.get("joins") or ()]
+            if not isinstance(sel, exp.Select):
+                sources += [args.get("this"), args.get("using")] if isinstance(sel, exp.Merge) else [args.get("this")]
+                sources += list(args.get("using") or ()) if isinstance(sel, exp.Delete) else []
             for src in sources:
                 if isinstance(src, exp.Table) and src.name:
                     s[src.alias_or_name.lower()] = src.name
                     s.setdefault(src.name.lower(), src.name)
-                elif src is not None and src.alias:
+                elif src is not None and getattr(src, "alias", None):
                     s[src.alias.lower()] = src.alias
             self.scopes[id(sel)] = s
         return s
 
-    def table_of(self, col: exp.Expression | None) -> str | None:
+    def resolve(self, col: exp.Expression | None) -> tuple[str | None, dict[str, str] | None]:
+        """The table a column reads and the scope that said so (``(None, None)`` when unknown)."""
         if not isinstance(col, exp.Column):
-            return None
+            return None, None
         qual = col.table
         node: exp.Expression | None = col
         while node is not None:
             node = node.parent
-            if isinstance(node, exp.Select):
+            if isinstance(node, _SCOPES):
                 s = self.scope(node)
                 if qual:
                     hit = s.get(qual.lower())
                     if hit is not None:
-                        return hit
+                        return hit, s
                 elif s:
                     names = set(s.values())
-                    return next(iter(names)) if len(names) == 1 else None
-        return qual or None
+                    return (next(iter(names)), s) if len(names) == 1 else (None, None)
+        return qual or None, None
+
+    def table_of(self, col: exp.Expression | None) -> str | None:
+        """The table a column reads: through its qualifier's alias, or the only table in its SELECT."""
+        return self.resolve(col)[0]
+
+
+_SCOPES = (exp.Select, exp.Update, exp.Delete, exp.Merge)
 
 
 class _Extractor(Scopes):
@@ -592,6 +605,10 @@ class _Extractor(Scopes):
                 target = target.this
             if isinstance(t, exp.TruncateTable):
                 target = t.expressions[0] if t.expressions else None
+            if isinstance(t, exp.Drop) and target is None and t.args.get("tables"):
+                target = t.args["tables"][0]
+            if isinstance(target, exp.Index):
+                target = target.args.get("table") or target
             if target is not None:
                 f.target = target.name if isinstance(target, exp.Table) else target.sql()
             kind = t.args.get("kind")

@@ -50,6 +50,7 @@ class SelectPlan:
     is_aggregate: list[bool] = field(default_factory=list)  # per column
     keys_selected: bool = False       # every non-aggregate column is a GROUP BY key
     subject_is_counted: bool = False
+    no_from: bool = False             # SELECT 1 + 1
 
 
 class Describer:
@@ -96,9 +97,13 @@ class Describer:
         """A column's words, with its table's name when it is not the table being talked about."""
         if isinstance(col.this, exp.Star):
             return self.W["star"]
-        table = self.scopes.table_of(col)
+        table, scope = self.scopes.resolve(col)
         words = self.name(col.name, table)
         subject = self.subjects[-1] if self.subjects else None
+        if scope is not None and col.table and sum(1 for t in scope.values() if t == table) > 2:
+            # A self-join: "employee e" and "employee m" are different rows of one table.
+            return self.W["self_qualified"].format(table=singular(self.table_name(table)), alias=col.table,
+                                                   column=words)
         if table and subject and table != subject:
             tword = singular(self.table_name(table))
             if tword.lower() not in words.lower():
@@ -216,7 +221,7 @@ class Describer:
             subj_many = subj_one = W["rows_of"].format(self.noun_phrase(from_sub.this))
         else:
             subj_many, subj_one = self.noun(subject), self.noun(subject, many=False)
-        p = SelectPlan(subject=subj_many, subject_one=subj_one,
+        p = SelectPlan(subject=subj_many, subject_one=subj_one, no_from=not sources,
                        counted=self.noun(counted_table) if counted_table else subj_many)
         self.counted = p.counted
         p.distinct = bool(sel.args.get("distinct"))
@@ -530,6 +535,8 @@ class Describer:
         if (isinstance(left, exp.Count) and (left.this is None or isinstance(left.this, exp.Star))
                 and is_value(right) and "count_" + key in self.W):
             return self.W["count_" + key].format(n=self.operand(right), noun=self.counted_noun())
+        if key == "eq" and isinstance(right, exp.Column) and self.in_clause and "c:eq_column" in self.W:
+            return self.W["c:eq_column"].format(self.expr(left), self.expr(right))
         return self.w(key).format(self.expr(left), self.operand(right))
 
     def in_expr(self, node: exp.In, negated: bool = False) -> str:
@@ -574,6 +581,14 @@ class Describer:
         return self.w("neq" if negated else "eq").format(self.expr(node.this), self.operand(right))
 
     def exists_expr(self, node: exp.Exists, negated: bool = False) -> str:
+        sel = node.this
+        while isinstance(sel, exp.Subquery):
+            sel = sel.this
+        if isinstance(sel, exp.Select) and all(isinstance(e, (exp.Literal, exp.Star)) or
+                                               (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+                                               for e in sel.expressions):
+            # EXISTS (SELECT 1 FROM orders WHERE ...): only the rows matter, not what they select.
+            return self.W["not_exists" if negated else "exists"].format(self.compose_rows(self.plan(sel), negated))
         return self.W["not_exists" if negated else "exists"].format(self.noun_phrase(node.this))
 
     def subquery_expr(self, node: exp.Expression) -> str:
@@ -691,13 +706,13 @@ class Describer:
         tail = self.upsert_tail(node)
         if isinstance(src, exp.Values):
             rows = src.expressions
-            shown = rows[:3]
+            shown = rows if len(rows) <= 5 else rows[:3]
             row_texts = []
             for r in shown:
                 items = r.expressions if isinstance(r, exp.Tuple) else [r]
                 vals = [self.operand(v) for v in items]
                 if cols and len(cols) == len(vals):
-                    row_texts.append(self.join_list([self.W["assign"].format(c, v) for c, v in zip(cols, vals)]))
+                    row_texts.append(self.join_list([self.W["field"].format(c, v) for c, v in zip(cols, vals)]))
                 else:
                     row_texts.append(self.join_list(vals))
             more = self.W["more_rows"].format(f"{len(rows) - len(shown):,}") if len(rows) > len(shown) else ""
@@ -753,6 +768,7 @@ class Describer:
         on = node.args.get("on")
         parts = []
         whens = node.args.get("whens")
+        self.subjects.append(node.this.name if isinstance(node.this, exp.Table) else None)
         for w in (whens.expressions if whens is not None else ()):
             matched = bool(w.args.get("matched"))
             then = w.args.get("then")
@@ -770,6 +786,7 @@ class Describer:
             if cond is not None:
                 when += self.W["merge_and"].format(self.condition(cond))
             parts.append(self.W["merge_when"].format(when=when, action=action))
+        self.subjects.pop()
         return self.W["merge"].format(target=target, source=source,
                                       on=self.condition(on) if on is not None else "",
                                       actions=self.W["merge_sep"].join(parts))
@@ -777,12 +794,11 @@ class Describer:
     def create_text(self, node: exp.Create) -> str:
         kind = (node.args.get("kind") or "TABLE").upper()
         target = node.this
-        name = self.target_name(target)
         exists = self.W["if_not_exists"] if node.args.get("exists") else ""
         replace = self.W["or_replace"] if node.args.get("replace") else ""
         query = node.expression
         if kind == "INDEX":
-            idx = target.this if isinstance(target, exp.Index) else target
+            idx = target
             table = idx.args.get("table") if isinstance(idx, exp.Index) else None
             params = idx.args.get("params") if isinstance(idx, exp.Index) else None
             cols = [self.expr(c) for c in (params.args.get("columns") or [])] if params is not None else []
@@ -790,6 +806,7 @@ class Describer:
             return self.W["create_index"].format(unique=unique, name=humanize(idx.name),
                                                  table=self.table_name(table.name) if table is not None else "",
                                                  cols=self.join_list(cols)) + exists
+        name = self.target_name(target)
         if isinstance(target, exp.Schema) and target.expressions:
             cols = []
             for c in target.expressions:
@@ -816,7 +833,8 @@ class Describer:
                 kind = a.args.get("kind")
                 actions.append(self.W["alter_add"].format(self.name(a.name), kind.sql().lower() if kind is not None else ""))
             elif isinstance(a, exp.Drop):
-                actions.append(self.W["alter_drop"].format(self.name(a.this.name) if a.this is not None else a.sql()))
+                cols = ([a.this] if a.this is not None else []) + list(a.args.get("tables") or ())
+                actions.append(self.W["alter_drop"].format(self.join_list([self.name(c.name) for c in cols])))
             elif isinstance(a, exp.AlterRename) if hasattr(exp, "AlterRename") else False:
                 actions.append(self.W["alter_rename"].format(self.target_name(a.this)))
             elif isinstance(a, exp.RenameColumn) if hasattr(exp, "RenameColumn") else False:
@@ -829,7 +847,8 @@ class Describer:
 
     def drop_text(self, node: exp.Drop) -> str:
         kind = (node.args.get("kind") or "TABLE").lower()
-        names = [self.target_name(node.this)] + [self.target_name(e) for e in node.expressions or ()]
+        targets = ([node.this] if node.this is not None else []) + list(node.args.get("tables") or ())
+        names = [self.target_name(t) for t in targets] or [self.W["database"]]
         text = self.W["drop"].format(kind=self.W.get("kind_" + kind, kind), name=self.join_list(names))
         if node.args.get("exists"):
             text += self.W["if_exists"]
@@ -849,6 +868,10 @@ class Describer:
         raise NotImplementedError
 
     def compose_noun(self, p: SelectPlan) -> str:
+        raise NotImplementedError
+
+    def compose_rows(self, p: SelectPlan, negated: bool = False) -> str:
+        """The rows of a SELECT whose columns do not matter (inside EXISTS): "an order with total over 100"."""
         raise NotImplementedError
 
     def compose_order(self, keys: list[tuple[str, bool, str]]) -> str:

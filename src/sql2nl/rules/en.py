@@ -16,10 +16,10 @@ class EnglishDescriber(Describer):
     W = {
         # names and values
         "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
-        "star_of": "all details of each {0}", "qualified": "{table} {column}", "string": "\"{0}\"",
+        "star_of": "all details of each {0}", "qualified": "{table} {column}", "self_qualified": "{column} of {table} {alias}", "string": "\"{0}\"",
         "null": "null", "negative": "minus {0}", "paren": "({0})", "position": "column {0}",
         "desc_suffix": " (descending)", "tuple": "({0})", "interval": "{0} {1}", "sql": "`{0}`",
-        "alias": "{0} (as {1})",
+        "alias": "the {1} ({0})",
         # conditions
         "and": " and ", "or": " or ", "xor": " or else ",
         "not": "it is not the case that {0}",
@@ -48,7 +48,7 @@ class EnglishDescriber(Describer):
         "c:not_starts": "{0} not starting with {1}", "c:not_ends": "{0} not ending with {1}",
         "c:not_contains": "{0} not containing {1}", "c:like": "{0} matching the pattern {1}",
         "c:not_like": "{0} not matching the pattern {1}", "c:not_eq": "{0} other than {1}",
-        "c:is_null": "no {0}", "c:not_null": "a known {0}",
+        "c:is_null": "no {0}", "c:eq_column": "{0} matching the {1}", "c:not_null": "a known {0}",
         # expressions
         "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}",
         "sum": "the total {0}", "avg": "the average {0}", "min": "the minimum {0}", "max": "the maximum {0}",
@@ -74,8 +74,8 @@ class EnglishDescriber(Describer):
         "union_np": "{first} together with {second}", "intersect_np": "{first} that are also {second}",
         "except_np": "{first} excluding {second}", "values_rows": "the rows {0}",
         # DML / DDL
-        "assign": "{0} {1}", "insert_one": "Add a new row to {table} with {rows}",
-        "insert_rows": "Add {n} rows to {table}: {rows}", "row_sep": "; ", "more_rows": "; and {0} more rows",
+        "assign": "{0} to {1}", "field": "{0} {1}", "insert_one": "Add a new row to {table} with {rows}",
+        "insert_rows": "Add {n} rows to {table}: {rows}", "row_sep": "; ", "more_rows": "; and {0} more",
         "insert_select": "Add to {table}{cols} {query}", "into_columns": " (as {0})",
         "upsert_update": "; if it already exists, update {0} instead", "upsert_nothing": "; skip rows that already exist",
         "update_where": "Set {sets} for {table} with {cond}", "update_all": "Set {sets} for every row of {table}",
@@ -93,7 +93,7 @@ class EnglishDescriber(Describer):
         "alter_rename_column": "rename column {0} to {1}",
         "drop": "Drop the {kind} {name}", "if_exists": ", if it exists", "cascade": ", with everything that depends on it",
         "truncate": "Remove all rows from {0}", "kind_table": "table", "kind_view": "view", "kind_index": "index",
-        "fallback": "Run a {kind} statement on {tables}: {sql}",
+        "fallback": "Run the {kind} statement on {tables}: {sql}",
     }
 
     FUNCTION_WORDS = {
@@ -103,6 +103,7 @@ class EnglishDescriber(Describer):
         "currentdate": "today's date", "currenttimestamp": "the current time", "year": "the year of {0}",
         "month": "the month of {0}", "day": "the day of {0}", "concat": "{0} joined together",
         "substring": "part of {0}", "trim": "{0} trimmed", "lag": "the previous {0}", "lead": "the next {0}",
+        "now": "the current time", "getdate": "the current time", "count": "the number of {0}",
     }
 
     def join_list(self, items: list[str], last: str | None = None) -> str:
@@ -177,6 +178,8 @@ class EnglishDescriber(Describer):
     def compose_select(self, p: SelectPlan) -> str:
         cols = self.columns(p)
         where = self.where(p)
+        if p.no_from:
+            return f"Compute {cols}{where}{self.tail(p)}."
         if p.count_only and not p.order and not p.limit:
             if where.startswith(" with "):
                 return f"How many {p.counted} have{where[5:]}{self.tail(p)}?"
@@ -232,6 +235,11 @@ class EnglishDescriber(Describer):
             return (f"{cols}{self.of_subject(p, cols + sup)} for the {self.join_list(p.group)} with {sup}"
                     f"{where}{self.tail(rest)}")
         return f"{cols} of the {p.subject_one}{where} with {sup}{self.tail(rest)}"
+
+    def compose_rows(self, p: SelectPlan, negated: bool = False) -> str:
+        one = p.subject_one
+        article = "" if negated else "an " if one[:1].lower() in "aeiou" else "a "
+        return f"{article}{one}{self.where(p)}{self.tail(p)}"
 
     def compose_noun(self, p: SelectPlan) -> str:
         cols = self.columns(p)

@@ -10,10 +10,10 @@ class ChineseDescriber(Describer):
     language = "zh"
 
     W = {
-        "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "每个{0}的所有信息",
-        "the": "{0}", "qualified": "{table}的{column}", "string": "\"{0}\"", "null": "空值", "negative": "负{0}",
+        "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
+        "the": "{0}", "qualified": "{table}的{column}", "self_qualified": "{table} {alias}的{column}", "string": "\"{0}\"", "null": "空值", "negative": "负{0}",
         "paren": "（{0}）", "position": "第{0}列", "desc_suffix": "（降序）", "tuple": "（{0}）", "interval": "{0}{1}",
-        "sql": "`{0}`", "alias": "{0}（记为{1}）",
+        "sql": "`{0}`", "alias": "{1}（{0}）",
         "and": "且", "or": "或", "xor": "异或", "not": "并非{0}",
         "eq": "{0}为{1}", "neq": "{0}不为{1}", "gt": "{0}大于{1}", "gte": "{0}大于或等于{1}", "lt": "{0}小于{1}",
         "lte": "{0}小于或等于{1}", "not_gt": "{0}不大于{1}", "not_gte": "{0}不大于或等于{1}",
@@ -46,15 +46,15 @@ class ChineseDescriber(Describer):
         "intersect": "{first}，并且同时属于{second}", "except": "{first}，但不包括{second}",
         "union_np": "{first}以及{second}", "intersect_np": "{first}并且同时属于{second}",
         "except_np": "{first}但不包括{second}", "values_rows": "行{0}",
-        "assign": "{0}为{1}", "insert_one": "向{table}添加一行：{rows}", "insert_rows": "向{table}添加{n}行：{rows}",
+        "assign": "{0}设为{1}", "field": "{0}为{1}", "insert_one": "向{table}添加一行：{rows}", "insert_rows": "向{table}添加{n}行：{rows}",
         "row_sep": "；", "more_rows": "；以及另外{0}行", "insert_select": "将{query}添加到{table}{cols}",
-        "into_columns": "（对应列{0}）", "upsert_update": "；如果已存在，则改为更新{0}",
+        "into_columns": "（对应列{0}）", "upsert_update": "；如果已存在，则改为将{0}",
         "upsert_nothing": "；已存在的行不做处理",
-        "update_where": "对于{cond}的{table}，设置{sets}", "update_all": "将{table}所有行的{sets}",
+        "update_where": "对于{cond}的{table}，将{sets}", "update_all": "将{table}所有行的{sets}",
         "using_table": "，使用{0}", "delete_where": "删除{cond}的{table}", "delete_all": "删除{table}中的所有行",
         "merge": "将{source}合并到{target}，匹配条件为{on}：{actions}", "merge_sep": "；",
         "merge_when": "{when}时{action}", "merge_matched": "匹配", "merge_not_matched": "不匹配",
-        "merge_and": "且{0}", "merge_update": "更新{0}", "merge_insert": "插入{0}", "merge_delete": "删除该行",
+        "merge_and": "且{0}", "merge_update": "将{0}", "merge_insert": "插入{0}", "merge_delete": "删除该行",
         "create": "创建{kind}{name}{replace}", "create_as": "创建{kind}{name}{replace}，内容为{query}",
         "create_table_cols": "创建{kind}{name}{replace}，包含列{cols}", "column_def": "{0}（{1}）",
         "create_index": "在{table}上创建{unique}索引{name}（{cols}）", "unique": "唯一",
@@ -72,6 +72,7 @@ class ChineseDescriber(Describer):
         "denserank": "密集排名", "currentdate": "当前日期", "currenttimestamp": "当前时间", "year": "{0}的年份",
         "month": "{0}的月份", "day": "{0}的日", "concat": "{0}拼接起来", "substring": "{0}的一部分",
         "trim": "{0}去掉空格后", "lag": "上一个{0}", "lead": "下一个{0}",
+        "now": "当前时间", "getdate": "当前时间", "count": "{0}的数量",
     }
 
     def noun(self, table: str | None, many: bool = True) -> str:
@@ -159,11 +160,16 @@ class ChineseDescriber(Describer):
                 f"{self.columns(p)}{self.tail(rest)}")
 
     def compose_select(self, p: SelectPlan) -> str:
+        if p.no_from:
+            return f"计算{self.columns(p)}{self.tail(p)}"
         if p.order and p.limit:
             return "查询" + self.compose_top(p)
         if p.count_only and not p.order and not p.limit:
             return f"{self.where(p)}{p.counted}有多少个{self.tail(p)}？"
         return "查询" + self.body(p) + self.tail(p)
+
+    def compose_rows(self, p: SelectPlan, negated: bool = False) -> str:
+        return f"{self.where(p)}{p.subject}{self.tail(p)}"
 
     def compose_noun(self, p: SelectPlan) -> str:
         if p.order and p.limit:
