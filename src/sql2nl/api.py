@@ -19,7 +19,7 @@ from .description import Description
 from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError
 from .facts import statement_facts
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
-from .prompt import check_language as _check_language
+from .prompt import LANGUAGES, check_language
 from .redact import redact as _redact
 from .schema import Schema
 
@@ -38,6 +38,14 @@ def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, 
         return backend(**options)
     name = backend or os.environ.get("SQL2NL_BACKEND") or DEFAULT_BACKEND
     return get_backend(name, **options)
+
+
+_LANGUAGES = frozenset(LANGUAGES)
+
+
+def _check_language(language: str) -> None:
+    if type(language) is not str or language not in _LANGUAGES:
+        check_language(language)  # raises with the message
 
 
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,

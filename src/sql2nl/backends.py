@@ -123,7 +123,7 @@ def get_backend(name: str, **options: Any) -> Backend:
     """
     if not isinstance(name, str):
         raise InvalidInputError(f"backend= must be a backend name or a Backend, got {type(name).__name__}.")
-    key = (name, _freeze(options))
+    key = (name, _freeze(options) if options else ())
     inst = _instances.get(key)
     if inst is not None:
         return inst

@@ -14,6 +14,7 @@ A cache that cannot be read or written never breaks describing; it is skipped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,11 +37,20 @@ _QUOTED_OR_SPACE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\s+")
 def normalize(sql: str) -> str:
     """``sql`` with runs of whitespace outside quotes collapsed and trailing ``;`` removed.
 
-    Fast for the common case (no runs of whitespace: a few C-speed scans), since a cached
-    describe() costs little more than this.
+    A cached describe() costs little more than this, so it is fast: a few C-speed scans when
+    there is nothing to collapse, and a memo of recent statements when there is.
     """
     if "  " not in sql and "\n" not in sql and "\t" not in sql and "\r" not in sql:
         return sql.strip().rstrip(";").rstrip()
+    if len(sql) <= _MEMO_MAX_CHARS:
+        return _normalize_memo(sql)
+    return _normalize(sql)
+
+
+_MEMO_MAX_CHARS = 8192
+
+
+def _normalize(sql: str) -> str:
     if "\\" in sql:  # backslash escapes make quote boundaries uncertain: only trim the ends
         return sql.strip().rstrip(";").rstrip()
     keep_lines = "--" in sql or "#" in sql  # a line comment ends at the newline: keep newlines
@@ -52,6 +62,9 @@ def normalize(sql: str) -> str:
         return "\n" if keep_lines and "\n" in s else " "
 
     return _QUOTED_OR_SPACE.sub(repl, sql).strip().rstrip(";").rstrip()
+
+
+_normalize_memo = functools.lru_cache(maxsize=16384)(_normalize)
 
 
 def fingerprint(sql: str) -> str:
