@@ -237,7 +237,10 @@ def test_comment_prefixes_rules_text_stable_per_fingerprint(engine, records):
         first = conn.exec_driver_sql(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql).all()
         again = conn.exec_driver_sql(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql).all()
         assert time.perf_counter() - t0 < 5
+        conn.execute(insert(PEOPLE), [{"id": 10 + i, "name": f"x{i}", "age": i} for i in range(3)])  # executemany
+        assert conn.execute(text("SELECT count(*) FROM people")).scalar() == 4
     assert first == again == [("Ann",)]
+    assert any(s.startswith("/* sql2nl: ") and "INSERT INTO people" in s for s in sent)
     prefixed = [s for s in sent if "LIKE" in s]
     assert len(prefixed) == 2 and prefixed[0] == prefixed[1]
     assert prefixed[0].startswith("/* sql2nl: ") and prefixed[0].endswith(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql)
