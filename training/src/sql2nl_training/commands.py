@@ -1,5 +1,91 @@
-"""Click commands contributed by the training subpackage (filled by the training issue)."""
+"""``sql2nl train`` and ``sql2nl eval`` (``sql2nl export`` comes from the gguf package)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import MISSING, fields
+
+import click
+
+from .config import TrainConfig
+
+
+def _option(f):
+    """A click option for a :class:`TrainConfig` field, typed from its annotation, help from its metadata."""
+    name = "--" + f.name.replace("_", "-")
+    help_ = f.metadata.get("help", "")
+    default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    help_ += f" [default: {','.join(default) if isinstance(default, list) else default}]"
+    t = str(f.type)
+    if t.startswith("bool"):
+        return click.option(f"{name}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=help_)
+    kind = {"int": int, "float": float}.get(t.split(" ")[0], str)
+    if f.name in ("base", "data", "out"):
+        help_ = help_.split(" [default")[0]
+    return click.option(name, f.name, type=kind, default=None, help=help_)
+
+
+def train_options(func):
+    for f in reversed(fields(TrainConfig)):
+        func = _option(f)(func)
+    return func
+
+
+@click.command("train")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="A JSON config or recipe (training/recipes/*.json); options given here override it.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (its saved config).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@train_options
+def train_command(config_file, resume, no_progress, **opts):
+    """Fine-tune a model on (SQL, description) pairs; writes a run directory (see docs/training.md).
+
+    \b
+    sql2nl train --base deepseek-ai/DeepSeek-R1-Distill-Llama-8B --data pairs.json --out runs/x
+    sql2nl train --base scratch:small --data train.jsonl --valid valid.jsonl --out runs/s
+    sql2nl train --out runs/x --resume          # after an interruption
+    """
+    from .finetune import TrainingInterrupted, train
+
+    given = {k: v for k, v in opts.items() if v is not None}
+    if resume:
+        if not given.get("out"):
+            raise click.UsageError("--resume needs --out (the run to continue).")
+        cfg = TrainConfig(out=given["out"], data="(saved)")
+    else:
+        base = TrainConfig.from_json(config_file).to_dict() if config_file else {}
+        cfg = TrainConfig.from_dict({**base, **given})
+    try:
+        run = train(cfg, resume=resume, progress=not no_progress)
+    except TrainingInterrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(143)
+    click.echo(str(run))
+
+
+@click.command("eval")
+@click.option("--model", "-m", default=None, help="A run directory, or a model the backend loads (HF dir or hub id).")
+@click.option("--data", required=True, help="Evaluation pairs (any format `sql2nl train --data` reads).")
+@click.option("--out", default=None, help="Report folder [default: RUN/eval for a run, else ./sql2nl-eval].")
+@click.option("--backend", "-b", default="transformers", show_default=True, help="Backend that generates.")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N pairs.")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--no-baseline", is_flag=True, help="Skip the rules describer's baseline row.")
+@click.option("--no-progress", is_flag=True)
+@click.option("--option", "-o", "options", multiple=True, help="Backend option key=value (repeatable).")
+def eval_command(model, data, out, backend, limit, batch_size, no_baseline, no_progress, options):
+    """Score a model: prints one JSON line of metrics (bleu, rouge_l, faithfulness...) and writes a report."""
+    from sql2nl.cli import parse_options
+
+    from .evaluation import evaluate
+
+    m = evaluate(model, data, out=out, backend=backend, limit=limit, baseline=not no_baseline,
+                 progress=not no_progress, batch_size=batch_size, **parse_options(options))
+    click.echo(json.dumps(m, ensure_ascii=False))
 
 
 def register(cli) -> None:
-    pass
+    """Add ``train`` and ``eval`` to the ``sql2nl`` command group."""
+    cli.add_command(train_command)
+    cli.add_command(eval_command)

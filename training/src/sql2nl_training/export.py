@@ -1,0 +1,93 @@
+"""A run's adapter → merged 16-bit model (``RUN/merged``) → GGUF (through ``sql2nl_gguf``).
+
+>>> from sql2nl_training.export import merge_run, export_run     # doctest: +SKIP
+>>> merge_run("runs/spider")                                    # -> Path("runs/spider/merged")
+>>> export_run("runs/spider", gguf=("q8_0", "q4_k_m"))           # adapter + merged + GGUF + Modelfile
+
+Merging uses Unsloth's ``save_pretrained_merged`` when Unsloth trained the run (and imports here),
+else PEFT's ``merge_and_unload``. The merged folder appears in one rename, and the manifest's
+``artifacts.merged`` is set only after it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from sql2nl.errors import BackendUnavailableError, ModelError
+
+from .rundir import artifact, atomic_dir, read_manifest, update_manifest
+
+
+def _merge_unsloth(adapter: Path, tmp: Path, max_seq_length: int) -> None:
+    from unsloth import FastLanguageModel
+
+    model, tok = FastLanguageModel.from_pretrained(model_name=str(adapter), max_seq_length=max_seq_length,
+                                                   dtype=None, load_in_4bit=False)
+    model.save_pretrained_merged(str(tmp), tok, save_method="merged_16bit")
+
+
+def _merge_peft(base: str, adapter: Path, tmp: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = json.loads((Path(base) / "config.json").read_text()) if (Path(base) / "config.json").is_file() else {}
+    dtype = cfg.get("dtype") or cfg.get("torch_dtype")
+    # 16-bit for models that are 16-bit already; scratch models trained in fp32 stay fp32 (tiny anyway)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=getattr(torch, dtype) if dtype else torch.bfloat16)
+    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model.save_pretrained(tmp, safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(tmp)
+
+
+def merge_run(run_dir: str | Path, *, engine: str | None = None, force: bool = False) -> Path:
+    """Merge ``RUN/adapter`` into its base; write ``RUN/merged`` atomically; return its path.
+
+    ``engine`` (``"unsloth"``/``"peft"``) overrides the one the run was trained with.
+    """
+    run = Path(run_dir).resolve()
+    manifest = read_manifest(run)
+    existing = artifact(run, "merged")
+    if existing is not None and (existing / "config.json").is_file() and not force:
+        return existing
+    adapter = artifact(run, "adapter")
+    if adapter is None or not (adapter / "adapter_config.json").is_file():
+        raise ModelError(f"{run} has no trained adapter; finish training first (`sql2nl train --out {run} --resume`).")
+    engine = engine or manifest.get("engine", "peft")
+    if engine == "unsloth":
+        try:
+            import unsloth  # noqa: F401
+        except Exception:  # trained with Unsloth elsewhere, merged here without it
+            engine = "peft"
+    max_len = int(manifest.get("config", {}).get("max_seq_length", 2048))
+    with atomic_dir(run / "merged") as tmp:
+        if engine == "unsloth":
+            _merge_unsloth(adapter, tmp, max_len)
+        else:
+            _merge_peft(manifest["base_model"], adapter, tmp)
+        if not (tmp / "config.json").is_file():
+            raise ModelError(f"Merging {adapter} wrote no model; see the messages above.")
+    update_manifest(run, artifacts={"merged": "merged"}, merged_with=engine)
+    return run / "merged"
+
+
+def export_run(run_dir: str | Path, gguf: Iterable[str] | str | None = ("q8_0",), *, method: str = "auto",
+               **gguf_options: Any) -> dict[str, Any]:
+    """Adapter (already there) + merged 16-bit + GGUF files and Modelfile; returns the run manifest.
+
+    ``gguf=None`` (or empty) stops after merging. GGUF files go to ``RUN/gguf/`` and the manifest's
+    ``artifacts.gguf`` maps each quantization to its file.
+    """
+    run = Path(run_dir).resolve()
+    merge_run(run)
+    quants = [q.strip() for q in gguf.split(",")] if isinstance(gguf, str) else list(gguf or [])
+    if quants:
+        try:
+            from sql2nl_gguf import export_run as gguf_export_run
+        except ImportError:
+            raise BackendUnavailableError("gguf export", "pip install -e gguf (sql2nl-gguf)",
+                                          "sql2nl_gguf is not installed") from None
+        gguf_export_run(run, quants, method=method, **gguf_options)
+    return read_manifest(run)

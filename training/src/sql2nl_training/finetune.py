@@ -1,0 +1,413 @@
+"""Fine-tuning: data → one causal sequence per pair (the core's prompt) → LoRA with Unsloth or PEFT.
+
+>>> from sql2nl_training import TrainConfig, train            # doctest: +SKIP
+>>> run = train(TrainConfig(base="scratch:tiny", data="pairs.json", out="runs/t", max_steps=20))
+
+The model sees exactly what the backends later give it: ``sql2nl.prompt.training_example`` renders
+the prompt through the tokenizer's chat template (the plain format for scratch models) and the
+completion is the description plus EOS. TRL's SFT trainer puts the loss on the completion only and
+packs examples without padding (``padding_free``: position_ids keep the examples apart).
+
+Works under ``torchrun``/``accelerate launch``: the HF Trainer does DDP; only rank 0 writes files.
+SIGTERM makes the trainer write a checkpoint at the end of the current step and stop; ``resume=True``
+continues from the last checkpoint with optimizer, scheduler, RNG and data position restored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sql2nl.errors import InvalidInputError, ModelError, Sql2NLError
+from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, training_example
+
+from .config import TrainConfig
+from .data import Dataset, Pair, dedupe, load_pairs, split_by_database, write_jsonl
+from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest
+
+EMBEDDINGS = ["embed_tokens", "lm_head"]
+
+
+class TrainingInterrupted(Sql2NLError):
+    """Training stopped on a signal after writing a checkpoint; ``sql2nl train --out RUN --resume`` continues."""
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
+    """Read, check, augment and split the data as ``config`` says; returns (train, valid, summary)."""
+    lang = config.languages[0]
+    ds = load_pairs(config.data, tables=config.tables, language=lang)
+    log(ds.summary())
+    pairs = list(ds.pairs)
+    summary: dict[str, Any] = {"source": ds.source, "read": len(ds.pairs), "bad_rows": len(ds.bad),
+                               "bad_examples": [f"{w}: {why}" for w, why in ds.bad[:5]],
+                               "duplicates": ds.duplicates}
+    if config.synthetic:
+        from .synthetic import from_spider_tables, generate_many
+
+        syn = generate_many(from_spider_tables(config.tables), config.synthetic, seed=config.seed,
+                            languages=tuple(config.languages))
+        summary["synthetic"] = len(syn)
+        pairs += syn
+    if config.valid:
+        vds = load_pairs(config.valid, tables=config.tables, language=lang)
+        log(vds.summary())
+        valid = vds.pairs
+        vgroups = {p.db_id for p in valid if p.db_id}
+        leaked = sorted({p.db_id for p in pairs if p.db_id in vgroups})
+        if leaked:
+            log(f"note: {len(leaked)} database(s) appear in both training and validation data "
+                f"(e.g. {leaked[0]}); removing them from training")
+            pairs = [p for p in pairs if p.db_id not in vgroups]
+        train = pairs
+    else:
+        train, valid = split_by_database(pairs, config.valid_fraction, config.seed)
+    if config.rename_augment:
+        from .synthetic import augment
+
+        extra = augment(train, config.rename_augment, seed=config.seed)
+        summary["renamed"] = len(extra)
+        train = train + extra
+    train, dropped = dedupe(train)
+    summary.update(train=len(train), valid=len(valid), duplicates=summary["duplicates"] + dropped)
+    if not train:
+        raise InvalidInputError("No training pairs are left after checking and splitting the data.")
+    return train, valid, summary
+
+
+def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str, str]], int]:
+    """Prompt/completion rows for TRL; pairs longer than ``max_len`` tokens are counted and skipped."""
+    rows, skipped = [], 0
+    for p in pairs:
+        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer)
+        n = len(tokenizer(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
+        if n > max_len:
+            skipped += 1
+            continue
+        rows.append(ex)
+    return rows, skipped
+
+
+# --- model ----------------------------------------------------------------------------------------
+
+def resolve_engine(engine: str) -> str:
+    """``unsloth`` if asked for or importable (``auto``), else ``peft``."""
+    if engine == "peft":
+        return "peft"
+    try:
+        import unsloth  # noqa: F401  (import first: it patches transformers/TRL)
+        return "unsloth"
+    except Exception as e:  # ImportError, or no supported device
+        if engine == "unsloth":
+            from sql2nl.errors import BackendUnavailableError
+
+            raise BackendUnavailableError("unsloth", "pip install 'sql2nl-training[unsloth]'", str(e)) from None
+        return "peft"
+
+
+def _dtype(config: TrainConfig):
+    import torch
+
+    if config.bf16 is not None:
+        return torch.bfloat16 if config.bf16 else torch.float32
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def load_model(base: str, config: TrainConfig, engine: str):
+    """The base model with fresh LoRA adapters, and its tokenizer."""
+    train_emb = config.train_embeddings if config.train_embeddings is not None else config.is_scratch
+    extra = {"modules_to_save": EMBEDDINGS} if train_emb else {}
+    try:
+        if engine == "unsloth":
+            from unsloth import FastLanguageModel
+
+            model, tok = FastLanguageModel.from_pretrained(
+                model_name=base, max_seq_length=config.max_seq_length, dtype=_dtype(config),
+                load_in_4bit=config.load_in_4bit)
+            model = FastLanguageModel.get_peft_model(
+                model, r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                target_modules=list(config.target_modules), bias="none", random_state=config.seed,
+                use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False, **extra)
+        else:
+            import torch
+            from peft import LoraConfig, get_peft_model
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(base)
+            kw: dict[str, Any] = {"dtype": _dtype(config)}
+            if config.load_in_4bit:
+                from transformers import BitsAndBytesConfig
+
+                kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                               bnb_4bit_compute_dtype=torch.bfloat16)
+            model = AutoModelForCausalLM.from_pretrained(base, **kw)
+            if config.gradient_checkpointing:
+                model.gradient_checkpointing_enable()
+                model.enable_input_require_grads()
+            lcfg = LoraConfig(task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
+                              lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
+                              bias="none", **extra)
+            model = get_peft_model(model, lcfg)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"Could not load the base model {base!r}: {e}. Give a hub id (online), a local "
+                         "Hugging Face model directory, or scratch:<size>.") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model, tok
+
+
+def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
+    """``scratch:<size>``: a random-weight Llama with a tokenizer trained on the rendered examples."""
+    from . import scratch
+
+    size = config.base.split(":", 1)[1] or "tiny"
+    if size not in scratch.SIZES:
+        raise InvalidInputError(f"Unknown scratch size {size!r}; choose one of {', '.join(scratch.SIZES)}.")
+    texts = [render_prompt(build_messages(p.sql, language=p.language)) + p.description for p in train]
+    with atomic_dir(out) as tmp:
+        scratch.build(size, texts, tmp, seed=config.seed, max_positions=max(2048, config.max_seq_length))
+    return out
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+class _StopOnSignal:
+    """SIGTERM/SIGINT → checkpoint at the end of the current step, then stop (see :func:`train`)."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C really stops
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        stopper = self
+
+        class Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                if stopper.received is not None:
+                    control.should_save = True
+                    control.should_training_stop = True
+                return control
+
+        return Callback()
+
+
+# --- artifacts ------------------------------------------------------------------------------------
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return max(ckpts, key=lambda p: int(p.name.split("-")[-1])) if ckpts else None
+
+
+def plot_loss(log_history: list[dict[str, Any]], path: Path) -> Path | None:
+    """The training (and validation) loss curve as a PNG."""
+    pts = [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
+    if not pts:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(*zip(*pts), label="training loss")
+    ev = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
+    if ev:
+        ax.plot(*zip(*ev), "o", label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (description tokens)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
+    m = manifest.get("metrics", {})
+    d = manifest.get("data", {})
+    lines = [f"# Training run `{run.name}`", "",
+             f"- base model: `{manifest['base_model']}` (engine: {manifest.get('engine')})",
+             f"- prompt format: `{manifest['prompt_version']}`; languages: {', '.join(manifest['languages'])}",
+             f"- data: {d.get('train', 0)} training / {d.get('valid', 0)} validation pairs "
+             f"({d.get('bad_rows', 0)} bad rows refused, {d.get('duplicates', 0)} duplicates removed, "
+             f"{d.get('too_long', 0)} too long)"]
+    for ex in d.get("bad_examples", []):
+        lines.append(f"  - refused: {ex}")
+    lines += [f"- LoRA r={config.lora_r}, alpha={config.lora_alpha} on {', '.join(config.target_modules)}",
+              f"- steps: {m.get('steps')}, final training loss: {m.get('train_loss')}, "
+              f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s", ""]
+    if (run / "loss.png").exists():
+        lines += ["![loss curve](loss.png)", ""]
+    lines += ["```json", json.dumps(config.to_dict(), indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None) -> Path:
+    """Train as ``config`` says and return the run directory (see :mod:`sql2nl_training.rundir`).
+
+    Raises :class:`TrainingInterrupted` after a SIGTERM/SIGINT (a checkpoint is written first).
+    """
+    from accelerate import PartialState
+
+    if not config.out:
+        raise InvalidInputError("Training needs an output directory (--out).")
+    if not config.data:
+        raise InvalidInputError("Training needs data (--data).")
+    run = Path(config.out).resolve()
+    state = PartialState()
+    main = state.is_main_process
+    log = log or (lambda msg: print(msg, file=sys.stderr) if main else None)
+    if resume:
+        if not (run / "config.json").is_file():
+            raise InvalidInputError(f"Nothing to resume in {run}: it has no config.json. Start without --resume.")
+        config = TrainConfig.from_json(run / "config.json")
+        config.out = str(run)
+    elif is_run(run) or last_checkpoint(run):
+        raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
+
+    engine = resolve_engine(config.engine)  # before transformers/TRL are imported below
+    train_pairs, valid_pairs, data_summary = prepare_data(config, log)
+    base = config.base
+    if config.is_scratch:
+        base = str(run / "base")
+        if main and not (run / "base" / "config.json").is_file():
+            build_scratch(config, train_pairs, run / "base")
+        state.wait_for_everyone()
+    model, tok = load_model(base, config, engine)
+    train_rows, too_long = examples(train_pairs, tok, config.max_seq_length)
+    valid_rows, _ = examples(valid_pairs, tok, config.max_seq_length)
+    data_summary["too_long"] = too_long
+    if too_long:
+        log(f"{too_long} training pairs are longer than max_seq_length={config.max_seq_length} tokens; skipped")
+    if not train_rows:
+        raise InvalidInputError(f"Every training pair is longer than max_seq_length={config.max_seq_length}.")
+
+    manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
+                "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
+                "engine": engine, "status": "training", "config": config.to_dict(), "data": data_summary,
+                "metrics": {}, "artifacts": {}, "stages": [], "world_size": state.num_processes}
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run / "config.json", config.to_dict())
+        write_jsonl(train_pairs, run / "data" / "train.jsonl")
+        write_jsonl(valid_pairs, run / "data" / "valid.jsonl")
+        if resume and is_run(run):
+            old = read_manifest(run)
+            manifest["stages"] = old.get("stages", [])
+        atomic_write_json(run / MANIFEST, manifest)
+
+    from datasets import Dataset as HFDataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        output_dir=str(run / "checkpoints"),
+        # examples over max_seq_length were already counted and skipped; padding-free batches are
+        # not truncated by TRL, so no max_length here
+        max_length=None if config.padding_free else config.max_seq_length, padding_free=config.padding_free,
+        completion_only_loss=True, per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler, logging_steps=config.logging_steps, save_strategy="steps",
+        save_steps=config.save_steps, save_total_limit=config.save_total_limit, seed=config.seed,
+        data_seed=config.seed, report_to=[], disable_tqdm=not progress, bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
+        ddp_find_unused_parameters=False if state.num_processes > 1 else None)
+    trainer = _trainer_class(engine)(model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
+                         eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None,
+                         processing_class=tok)
+    stopper = _StopOnSignal()
+    trainer.add_callback(stopper.callback())
+    ckpt = last_checkpoint(run) if resume else None
+    if resume and ckpt is None:
+        log(f"no checkpoint in {run / 'checkpoints'}; starting from the beginning")
+    t0 = time.perf_counter()
+    with stopper:
+        result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if stopper.received is not None:
+        ck = last_checkpoint(run)
+        if main:
+            atomic_write_json(run / MANIFEST, {**manifest, "status": "interrupted"})
+        raise TrainingInterrupted(f"Training stopped by signal {stopper.received} at step "
+                                  f"{trainer.state.global_step}; checkpoint {ck}. Continue with "
+                                  f"`sql2nl train --out {run} --resume`.")
+    seconds = round(time.perf_counter() - t0, 2)
+    metrics: dict[str, Any] = {"steps": trainer.state.global_step, "train_seconds": seconds,
+                               "train_loss": _last_loss(trainer.state.log_history),
+                               "train_runtime_loss": round(result.training_loss, 4)}
+    if valid_rows:
+        metrics["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
+    if main:
+        with atomic_dir(run / "adapter") as tmp:
+            trainer.model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        plot_loss(trainer.state.log_history, run / "loss.png")
+        atomic_write_json(run / "log_history.json", trainer.state.log_history)
+        manifest.update(status="done", metrics=metrics, artifacts={"adapter": "adapter"})
+        atomic_write_json(run / MANIFEST, manifest)
+        atomic_write_text(run / "report.md", _report(run, config, manifest))
+    state.wait_for_everyone()
+    return run
+
+
+def _trainer_class(engine: str):
+    """TRL's SFT trainer; for PEFT without CUDA, with the model's own loss instead of TRL's Triton one.
+
+    TRL computes the loss with a Triton kernel (fused LM head) that needs a GPU; Unsloth replaces
+    that loss with its own chunked cross-entropy, which also runs on the CPU.
+    """
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    if engine == "unsloth" or _has_cuda():
+        return SFTTrainer
+
+    class CPUSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = {k: v for k, v in inputs.items() if k not in ("completion_mask", "assistant_masks")}
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return CPUSFTTrainer
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _last_loss(history: list[dict[str, Any]]) -> float | None:
+    losses = [h["loss"] for h in history if "loss" in h]
+    return round(float(losses[-1]), 4) if losses else None
