@@ -27,15 +27,17 @@ from .openapi import openapi_document
 from .service import ApiError, DescribeService
 
 
-def _language(data: dict[str, Any], service: DescribeService) -> str:
-    return check_language(field(data, "language", str) or service.config.language)
+def _language(data: dict[str, Any], default: str) -> str:
+    lang = field(data, "language", str)
+    return check_language(default if lang is None else lang)
 
 
 async def describe(request: Request) -> Response:
     service: DescribeService = request.app.state.service
     data = await read_json(request, service.config.max_body_bytes)
     sql = field(data, "sql", str, required=True)
-    return json_response(await service.describe_json(sql, _language(data, service), field(data, "dialect", str)))
+    return json_response(await service.describe_json(sql, _language(data, service.config.language),
+                                                    field(data, "dialect", str)))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -45,7 +47,7 @@ async def describe_batch(request: Request) -> Response:
     if len(items) > service.config.max_batch:
         raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
                             "Split it into several requests.", code="batch_too_large", param="items")
-    language, dialect = _language(data, service), field(data, "dialect", str)
+    language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     plans = []
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -53,7 +55,7 @@ async def describe_batch(request: Request) -> Response:
         if not isinstance(item, dict):
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
-        plans.append((field(item, "sql", str, required=True), check_language(field(item, "language", str) or language),
+        plans.append((field(item, "sql", str, required=True), _language(item, language),
                       field(item, "dialect", str) or dialect))
     results = []
     for sql, lang, dia in plans:  # one bad statement costs only its own slot

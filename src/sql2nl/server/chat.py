@@ -95,11 +95,10 @@ def turn_from_messages(messages: Any, *, model: Any, stream: Any, instructions: 
     if isinstance(messages, str):
         user, system = messages, ""
     elif isinstance(messages, list):
-        if not all(isinstance(m, (dict, str)) for m in messages):
+        if not all(isinstance(m, dict) for m in messages):
             raise ApiError(422, "Each message must be an object with 'role' and 'content'.", code="wrong_type",
                            param="messages")
-        msgs = [{"role": "user", "content": m} if isinstance(m, str) else m for m in messages]
-        user, system = last_user_text(msgs), system_text(msgs)
+        user, system = last_user_text(messages), system_text(messages)
     else:
         raise ApiError(422, "'messages' (or 'input') must be a list of messages or a string.", code="wrong_type",
                        param="messages")

@@ -56,9 +56,10 @@ async def chat_completions(request: Request) -> Response:
     data = await read_json(request, service.config.max_body_bytes)
     messages = field(data, "messages", list, required=True)
     turn = turn_from_messages(messages, model=field(data, "model", str), stream=field(data, "stream", bool))
+    field(data, "temperature", (int, float))  # ignored, but a wrong type is still the client's mistake
+    opts = field(data, "stream_options", dict, default={})
     cid, created = new_id("chatcmpl"), now()
     if turn.stream:
-        opts = field(data, "stream_options", dict, default={})
         return StreamingResponse(_chat_stream(service, turn, cid, created, opts.get("include_usage") is True),
                                  media_type="text/event-stream", headers=STREAM_HEADERS)
     text, _ = await answer(service, turn)

@@ -58,13 +58,16 @@ SCHEMAS: dict[str, Any] = {
         "owned_by": {"type": "string"}}},
     "ModelList": {"type": "object", "required": ["object", "data"], "properties": {
         "object": {"type": "string", "enum": ["list"]}, "data": {"type": "array", "items": _ref("Model")}}},
-    "Message": {"type": "object", "properties": {
-        "role": {"type": "string"},
-        "content": {"nullable": True, "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}},
+    # Clients send many shapes (parts lists, tool messages, images); what is not text is ignored, so
+    # the document promises no more than an object per message.
+    "Message": {"type": "object", "description": "A chat message: role (system/user/assistant...) and content "
+                "(a string or a list of parts with 'text'); other fields are ignored.",
+                "properties": {"role": {"description": "Only 'user' messages are read for SQL."},
+                               "content": {"description": "A string, or a list of {type, text} parts."}}},
     "ChatCompletionRequest": {"type": "object", "required": ["messages"], "properties": {
         "model": _NULLABLE_STR, "messages": {"type": "array", "items": _ref("Message")},
         "stream": {"type": "boolean", "nullable": True}, "stream_options": {"type": "object", "nullable": True},
-        "temperature": {"type": "number", "nullable": True}, "tools": {"type": "array", "nullable": True}}},
+        "temperature": {"type": "number", "nullable": True}}, "description": "Other OpenAI fields (tools...) are ignored."},
     "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices"], "properties": {
         "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]},
         "created": {"type": "integer"}, "model": {"type": "string"},
@@ -72,8 +75,8 @@ SCHEMAS: dict[str, Any] = {
     "ResponsesRequest": {"type": "object", "required": ["input"], "properties": {
         "model": _NULLABLE_STR, "instructions": _NULLABLE_STR,
         "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": _ref("Message")}]},
-        "stream": {"type": "boolean", "nullable": True}, "store": {"type": "boolean", "nullable": True},
-        "temperature": {"type": "number", "nullable": True}, "tools": {"type": "array", "nullable": True}}},
+        "stream": {"type": "boolean", "nullable": True}, "temperature": {"type": "number", "nullable": True}},
+        "description": "Other OpenAI fields (tools, store, reasoning...) are ignored."},
     "Response": {"type": "object", "required": ["id", "object", "created_at", "status", "model", "output"],
                  "properties": {"id": {"type": "string"}, "object": {"type": "string", "enum": ["response"]},
                                 "created_at": {"type": "number"}, "status": {"type": "string"},
@@ -100,9 +103,17 @@ def _get(summary: str, schema: str) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": {"200": _json(_ref(schema), summary), **_errors(*_GET_ERRORS)}}}
 
 
+# With "stream": true the answer is a stream; these schemas describe one event (SSE) or one line (NDJSON).
+_STREAM_ITEM = {
+    "text/event-stream": {"type": "object", "required": ["data"], "properties": {
+        "event": {"type": "string"}, "data": {"type": "string", "description": "JSON, or [DONE] for chat"}}},
+    "application/x-ndjson": {"type": "object"},
+}
+
+
 def _streamable(schema: str, stream_type: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)},
-                                                     stream_type: {"schema": {"type": "string"}}}}
+                                                     stream_type: {"schema": _STREAM_ITEM[stream_type]}}}
 
 
 def openapi_document(config: ServerConfig) -> dict[str, Any]:
