@@ -19,6 +19,13 @@ PAIRS = [
     ("SELECT title FROM song ORDER BY sales DESC LIMIT 3", "List the titles of the 3 songs with the highest sales."),
     ("SELECT country, avg(age) FROM singer GROUP BY country", "Show the average age of singers in each country."),
 ]
+#: Pairs whose answers open with a reasoning block, as DeepSeek-R1 distills write them.
+THINK_PAIRS = [
+    ("SELECT name FROM stadium WHERE capacity > 5000",
+     "<think>\nOne table, one filter on capacity.\n</think>\n\nList the names of stadiums with a capacity above 5000."),
+    ("SELECT max(capacity) FROM stadium",
+     "<think>\nAn aggregate over one column.\n</think>\n\nGive the largest stadium capacity."),
+]
 
 
 def corpus(pairs: Sequence[tuple[str, str]] = PAIRS, extra: Iterable[str] = ()) -> list[str]:
@@ -85,7 +92,7 @@ def write_run_dir(run_dir: str | Path, *, base_model: str, adapter: str | None =
     return run
 
 
-def overfit(model_dir: str | Path, pairs: Sequence[tuple[str, str]] = PAIRS, *, steps: int = 300, lr: float = 3e-3,
+def overfit(model_dir: str | Path, pairs: Sequence[tuple[str, str]] = PAIRS, *, steps: int = 300, lr: float = 1e-2,
             language: str = "en", seed: int = 0, out_dir: str | Path | None = None) -> Path:
     """Train ``model_dir`` on ``pairs`` until it recites them; loss on the completion only.
 
