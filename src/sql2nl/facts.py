@@ -408,6 +408,8 @@ class _Extractor(Scopes):
                 f.recursive = f.recursive or bool(node.args.get("recursive"))
             elif typ is exp.Join:
                 self.join(f, node)
+        if isinstance(t, (exp.Update, exp.Delete)) and t.args.get("where") is not None:
+            self.flatten(t.args["where"].this, "where", False, f.filters)
         f.tables = [n for n in tables if n not in ctes]
         f.aliases = {a: n for a, n in f.aliases.items() if a != n}
         if quoted:

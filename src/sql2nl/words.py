@@ -39,7 +39,7 @@ def plural(noun: str) -> str:
         return noun
     head, _, last = noun.rpartition(" ")
     low = last.lower()
-    if low in ("people", "children", "men", "women", "data", "staff", "information", "equipment"):
+    if len(low) < 2 or low in ("people", "children", "men", "women", "data", "staff", "information", "equipment"):
         p = last
     elif low.endswith(("s", "x", "z", "ch", "sh")):
         p = last if low.endswith("s") else last + "es"
@@ -83,7 +83,7 @@ def plural_phrase(words: str) -> str:
         return f"{plural_phrase(head)} of {tail}"
     last = words.rsplit(" ", 1)[-1]
     low = last.lower()
-    if (not last or not last[-1].isalpha() or low in _UNCOUNTABLE or len(low) < 3
+    if (not last or not last[-1].isalpha() or low in _UNCOUNTABLE or (len(low) < 3 and low != "id")
             or (low.endswith("ed") and len(low) > 4) or low in ("from", "into", "with", "for")):
         return words
     return plural(words)

@@ -347,7 +347,8 @@ class Describer:
             first = self.set_text(left)
         else:
             first = self.describe_query(left)
-        first = first.rstrip(".?")
+        question = first.endswith(("?", "？"))
+        first = first.rstrip(".?？。")
         text = self.W[key].format(first=first, second=self.noun_phrase(right))
         p = SelectPlan(subject="", subject_one="")
         self.limit_offset(node, p)
@@ -360,7 +361,7 @@ class Describer:
             tail += self.W["set_limit"].format(p.limit)
         if p.offset:
             tail += self.W["offset"].format(p.offset)
-        return ctes + text + tail
+        return ctes + text + tail + (self.W["question"] if question else "")
 
     # -- noun phrases: a query used as a value -------------------------------------------------
 
@@ -786,9 +787,10 @@ class Describer:
             if cond is not None:
                 when += self.W["merge_and"].format(self.condition(cond))
             parts.append(self.W["merge_when"].format(when=when, action=action))
+        on_words = self.condition(on) if on is not None else ""
         self.subjects.pop()
         return self.W["merge"].format(target=target, source=source,
-                                      on=self.condition(on) if on is not None else "",
+                                      on=on_words,
                                       actions=self.W["merge_sep"].join(parts))
 
     def create_text(self, node: exp.Create) -> str:

@@ -15,7 +15,7 @@ class EnglishDescriber(Describer):
 
     W = {
         # names and values
-        "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
+        "question": "?", "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
         "star_of": "all details of each {0}", "qualified": "{table} {column}", "self_qualified": "{column} of {table} {alias}", "string": "\"{0}\"",
         "null": "null", "negative": "minus {0}", "paren": "({0})", "position": "column {0}",
         "desc_suffix": " (descending)", "tuple": "({0})", "interval": "{0} {1}", "sql": "`{0}`",
@@ -81,7 +81,7 @@ class EnglishDescriber(Describer):
         "update_where": "Set {sets} for {table} with {cond}", "update_all": "Set {sets} for every row of {table}",
         "using_table": ", using {0}", "delete_where": "Delete the {table} with {cond}",
         "delete_all": "Delete all rows from {table}",
-        "merge": "Merge {source} into {target}, matching on {on}: {actions}", "merge_sep": "; ",
+        "merge": "Merge {source} into {target}, pairing rows where {on}: {actions}", "merge_sep": "; ",
         "merge_when": "{when}, {action}", "merge_matched": "when matched", "merge_not_matched": "when not matched",
         "merge_and": " and {0}", "merge_update": "update {0}", "merge_insert": "insert {0}", "merge_delete": "delete the row",
         "create": "Create the {kind} {name}{replace}", "create_as": "Create the {kind} {name}{replace} as {query}",
@@ -228,7 +228,7 @@ class EnglishDescriber(Describer):
         if p.group:
             rest.group = []
             if p.keys_selected:
-                of = self.of_subject(p, cols + sup)
+                of = "" if not p.subject or p.subject in cols + sup else f" of the {p.subject_one}"
                 return f"{cols}{of} with {sup}{where}{self.tail(rest)}"
             if not p.subject_is_counted and p.subject_one:
                 return f"{cols} of the {p.subject_one} with {sup}{where}{self.tail(rest)}"

@@ -10,7 +10,7 @@ class ChineseDescriber(Describer):
     language = "zh"
 
     W = {
-        "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
+        "question": "？", "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
         "the": "{0}", "qualified": "{table}的{column}", "self_qualified": "{table} {alias}的{column}", "string": "\"{0}\"", "null": "空值", "negative": "负{0}",
         "paren": "（{0}）", "position": "第{0}列", "desc_suffix": "（降序）", "tuple": "（{0}）", "interval": "{0}{1}",
         "sql": "`{0}`", "alias": "{1}（{0}）",
