@@ -292,8 +292,23 @@ def _clean(reason: str) -> str:
     reason = _TOKEN_REPR.sub(token, _ANSI.sub("", reason)).rstrip(".")
     m = _MISSING_ARG.search(reason)
     if m:  # sqlglot's "Required keyword: 'this' missing for <class '...Where'>"
-        reason = f"the {m.group(1).upper()} clause is incomplete"
+        name = m.group(1)
+        if name in _CLAUSES:
+            return f"the {_CLAUSES[name]} clause is incomplete"
+        if name in _OPERATORS:
+            return "an operator is missing a value on one side"
+        return f"something is missing in a {name.upper()} expression"
+    if _CTE_WITHOUT_STATEMENT.search(reason):
+        return "a WITH clause must be followed by the statement that uses it (SELECT, INSERT...)"
     return reason
+
+
+_CLAUSES = {"Where": "WHERE", "Having": "HAVING", "Group": "GROUP BY", "Order": "ORDER BY", "Limit": "LIMIT",
+            "Offset": "OFFSET", "From": "FROM", "Join": "JOIN", "With": "WITH", "Qualify": "QUALIFY",
+            "Window": "WINDOW", "Fetch": "FETCH"}
+_OPERATORS = set("EQ NEQ GT GTE LT LTE Add Sub Mul Div Mod And Or Like ILike In Between Is DPipe Xor "
+                 "BitwiseAnd BitwiseOr BitwiseXor IntDiv NullSafeEQ NullSafeNEQ Glob SimilarTo".split())
+_CTE_WITHOUT_STATEMENT = re.compile(r"\w+ does not support CTE")
 
 
 _MISSING_ARG = re.compile(r"Required keyword: '\w+' missing for <class '(?:[\w.]+\.)?(\w+)'>")

@@ -69,7 +69,7 @@ def redact(trees: list[exp.Expression]) -> Redaction:
     for tree in trees:
         tree = tree.copy()
         values: list[exp.Expression] = []
-        for node in tree.walk():
+        for node in tree.walk(bfs=False):  # depth-first: placeholders numbered in reading order
             if node.comments:
                 node.comments = None
             if isinstance(node, VALUE_TYPES):
