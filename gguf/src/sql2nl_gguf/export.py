@@ -126,22 +126,23 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
         convert_s = time.perf_counter() - started
         report = None
         if verify:
-            from .verify import verify_export
+            from .verify import greedy_agreement, tokenizer_parity
 
-            say("verifying (tokenizer parity, greedy agreement)...")
-            report = verify_export(model_dir, staged, tokenizer=tokenizer)
-            problems = []
-            if not report["tokenizer_parity"]["ok"]:
-                problems.append(f"tokenizer parity failed on {report['tokenizer_parity']['mismatches']} of "
-                                f"{report['tokenizer_parity']['samples']} samples "
-                                f"(first: {report['tokenizer_parity']['examples'][:1]})")
-            f16 = report["greedy"]["f16"]["token_agreement"]
+            say("verifying tokenizer parity...")
+            parity = tokenizer_parity(staged["f16"], tokenizer)
+            if not parity["ok"]:
+                raise VerificationError(
+                    f"The GGUF export of {model_dir} is not faithful: tokenizer parity failed on "
+                    f"{parity['mismatches']} of {parity['samples']} samples (first: {parity['examples'][:1]}). "
+                    f"Pre-tokenizer: {pre.reason}. Nothing was written.")
+            say("verifying greedy agreement with the HF model...")
+            greedy = greedy_agreement(model_dir, staged, tokenizer)
+            f16 = greedy["f16"]["token_agreement"]
             if f16 < min_f16_agreement:
-                problems.append(f"the f16 GGUF agrees with the HF model on only {f16:.0%} of greedy tokens "
-                                f"(need {min_f16_agreement:.0%})")
-            if problems:
-                raise VerificationError(f"The GGUF export of {model_dir} is not faithful: " + "; ".join(problems)
-                                        + ". Nothing was written.")
+                raise VerificationError(
+                    f"The GGUF export of {model_dir} is not faithful: the f16 GGUF agrees with the HF model on only "
+                    f"{f16:.0%} of greedy tokens (need {min_f16_agreement:.0%}). Nothing was written.")
+            report = {"tokenizer_parity": parity, "greedy": greedy}
         total_s = time.perf_counter() - started
         entries = {}
         for q in quants:
@@ -178,8 +179,9 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
 def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = ("f16", "q8_0"), **kw) -> dict:
     """Export a training run: ``RUN/merged`` (merged on demand) -> ``RUN/gguf/``; updates ``RUN/manifest.json``.
 
-    The run manifest's ``artifacts.gguf`` becomes ``{"dir": "gguf", "manifest": "gguf/manifest.json",
-    "modelfile": "gguf/Modelfile", "files": {quant: "gguf/<file>"}}``, written atomically.
+    The run manifest (the contract in ``sql2nl_training.rundir``) gets ``artifacts.gguf`` =
+    ``{quant: "gguf/model.<quant>.gguf"}`` (merged with earlier exports whose files still exist),
+    ``artifacts.gguf_manifest`` and ``artifacts.modelfile``; it is rewritten atomically.
     """
     run_dir = Path(run_dir).resolve()
     run_manifest_path = run_dir / "manifest.json"
@@ -200,12 +202,14 @@ def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = 
     kw.setdefault("base_model", run.get("base_model"))
     kw.setdefault("languages", run.get("languages"))
     manifest = export(merged, run_dir / "gguf", quantizations, **kw)
-    # Re-read: training may have touched the manifest meanwhile; only artifacts.gguf is ours.
+    # Re-read: training may have touched the manifest meanwhile; only the GGUF entries are ours.
     run = json.loads(run_manifest_path.read_text(encoding="utf-8"))
-    run.setdefault("artifacts", {})["gguf"] = {
-        "dir": "gguf", "manifest": f"gguf/{MANIFEST_NAME}", "modelfile": "gguf/Modelfile",
-        "files": {q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()},
-        "prompt_version": manifest["prompt_version"],
-    }
+    arts = run.setdefault("artifacts", {})
+    table = arts.get("gguf") if isinstance(arts.get("gguf"), dict) else {}
+    table = {q: p for q, p in table.items() if isinstance(p, str) and (run_dir / p).is_file()}
+    table.update({q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()})
+    arts["gguf"] = table
+    arts["gguf_manifest"] = f"gguf/{MANIFEST_NAME}"
+    arts["modelfile"] = "gguf/Modelfile"
     atomic.write_json(run_manifest_path, run)
     return manifest

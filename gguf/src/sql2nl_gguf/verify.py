@@ -71,7 +71,7 @@ def _hf_greedy(model, tokenizer, ids: list[int], n: int) -> list[int]:
 
     eos = tokenizer.eos_token_id
     with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=eos,
+        out = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=n, do_sample=False, eos_token_id=eos,
                              pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos)
     return out[0, len(ids):].tolist()
 
@@ -105,14 +105,20 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
     from transformers import AutoModelForCausalLM
 
     if model is None:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        # On a GPU box the HF reference runs there in its own dtype; on a CPU in float32 (exact, and
+        # bf16 matmuls are slow on most CPUs).
+        if torch.cuda.is_available():
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to("cuda")
+        else:
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
     prompt_ids = [tokenizer.encode(p, add_special_tokens=True) for p in _prompts(tokenizer)]
     ref = [_hf_greedy(model, tokenizer, ids, n_tokens) for ids in prompt_ids]
     n_ctx = max(len(i) for i in prompt_ids) + n_tokens + 16
     out = {}
     for quant, path in ggufs.items():
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, verbose=False, seed=0)
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_gpu_layers=-1, verbose=False,
+                              seed=0)
         try:
             got = [_gguf_greedy(llm, ids, n_tokens, tokenizer.eos_token_id) for ids in prompt_ids]
         finally:
