@@ -293,6 +293,7 @@ class Scopes:
 
     def __init__(self) -> None:
         self.scopes: dict[int, dict[str, str]] = {}
+        self.resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
 
     def scope(self, sel: exp.Expression) -> dict[str, str]:
         """``{alias or name (lower case): table name}`` for the sources of one SELECT/UPDATE/DELETE/MERGE."""
@@ -319,6 +320,12 @@ class Scopes:
         """The table a column reads and the scope that said so (``(None, None)`` when unknown)."""
         if not isinstance(col, exp.Column):
             return None, None
+        hit = self.resolved.get(id(col))
+        if hit is None:
+            hit = self.resolved[id(col)] = self._resolve(col)
+        return hit
+
+    def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None]:
         qual = col.table
         node: exp.Expression | None = col
         while node is not None:
@@ -362,7 +369,7 @@ class _Extractor(Scopes):
         quoted: list[exp.Column] = []
         columns: set[str] = set()
         main = _main_select(t)
-        for node in t.walk():
+        for node in _preorder(t):
             typ = type(node)
             if typ is exp.Column:
                 ident = node.this
@@ -629,6 +636,23 @@ class _Extractor(Scopes):
                 for row in vals.expressions:
                     items = row.expressions if isinstance(row, exp.Tuple) else [row]
                     f.values.extend(literal_text(v) for v in items if is_value(v))
+
+
+def _preorder(root: exp.Expression):
+    """Every node under ``root``, parents first, in source order (leaner than ``Expression.walk``)."""
+    stack = [root]
+    pop, push, Expression = stack.pop, stack.append, exp.Expression
+    while stack:
+        node = pop()
+        yield node
+        children = []
+        for v in node.args.values():
+            if isinstance(v, Expression):
+                children.append(v)
+            elif type(v) is list:
+                children.extend(x for x in v if isinstance(x, Expression))
+        if children:
+            stack.extend(reversed(children))
 
 
 def _main_select(t: exp.Expression) -> exp.Expression | None:

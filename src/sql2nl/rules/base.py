@@ -226,7 +226,7 @@ class Describer:
         self.counted = p.counted
         p.distinct = bool(sel.args.get("distinct"))
         exprs = sel.expressions
-        group_keys = {g.sql() for g in group_nodes} if group_nodes else set()
+        group_keys = {self.key(g) for g in group_nodes} if group_nodes else set()
         lim = sel.args.get("limit")
         one_row = lim is not None and isinstance(lim.expression, exp.Literal) and lim.expression.this == "1"
         for e in exprs:
@@ -238,7 +238,7 @@ class Describer:
         aggs = [type(e.this if isinstance(e, exp.Alias) else e) in AGGREGATES for e in exprs]
         p.is_aggregate = aggs
         if group_nodes:
-            plain = [(e.this if isinstance(e, exp.Alias) else e).sql() for e, a in zip(exprs, aggs) if not a]
+            plain = [self.key(e.this if isinstance(e, exp.Alias) else e) for e, a in zip(exprs, aggs) if not a]
             p.keys_selected = bool(plain) and set(plain) == group_keys
         p.subject_is_counted = counted_table == subject
         p.aggregates_only = bool(exprs) and all(aggs) and not group_nodes
@@ -259,6 +259,12 @@ class Describer:
         self.limit_offset(sel, p)
         self.joins(sel, p, subject, group_keys)
         return p
+
+    def key(self, node: exp.Expression) -> object:
+        """What makes two expressions the same, cheaply: (table, name) for columns, else the tree."""
+        if isinstance(node, exp.Column):
+            return (self.scopes.table_of(node), node.name.lower())
+        return node
 
     def counted_table(self, sel: exp.Select, subject: str | None, group_nodes: list) -> str | None:
         # With GROUP BY over a join, COUNT(*) counts the rows of the table that is not grouped on.
@@ -496,7 +502,7 @@ class Describer:
                 terms.append(n)
         # "a = 1 OR a = 2" reads as "a is 1 or 2".
         if (key == "or" and len(terms) > 1 and all(isinstance(t, exp.EQ) and is_value(t.expression) for t in terms)
-                and len({t.this.sql() for t in terms}) == 1):
+                and len({self.key(t.this) for t in terms}) == 1):
             values = [self.operand(t.expression) for t in terms]
             return self.w("eq").format(self.expr(terms[0].this), self.W["or"].join(values))
         return self.W[key].join(self.expr(t) for t in terms)
