@@ -1,0 +1,154 @@
+"""The ``sql2nl`` command line: describe from arguments, -f, stdin; options; one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sql2nl import Backend, Draft, hookimpl
+from sql2nl.cli import cli
+from sql2nl.plugins import register_plugin, unregister_plugin
+
+SQL = "SELECT name FROM users WHERE age > 18"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+class Slow(Backend):
+    """Streams three pieces and records the options it was built with."""
+
+    name = "slowstream"
+    streams = True
+    built: list = []
+
+    def __init__(self, **options):
+        Slow.built.append(options)
+        self.options = options
+
+    def describe(self, request):
+        return Draft(text="".join(self.stream(request)))
+
+    def stream(self, request):
+        yield from ["Names ", "of ", f"users ({self.options.get('model')})."]
+
+
+class SlowPlugin:
+    @hookimpl
+    def register_backends(self, register):
+        register("slowstream", Slow, description="streams")
+
+
+@pytest.fixture
+def slow():
+    Slow.built = []
+    name = register_plugin(SlowPlugin(), name="test-cli-plugin")
+    yield Slow
+    unregister_plugin(name)
+
+
+def test_describe_from_argument():
+    r = run("describe", SQL)
+    assert r.exit_code == 0 and "18" in r.output and r.output.strip()
+
+
+def test_describe_from_several_argument_words():
+    assert run("describe", "SELECT", "name", "FROM", "users").output == run("describe", "SELECT name FROM users").output
+
+
+def test_describe_from_file_and_stdin(tmp_path):
+    f = tmp_path / "q.sql"
+    f.write_text(SQL + ";\n", encoding="utf-8")
+    by_file = run("describe", "-f", str(f))
+    by_stdin = run("describe", input=SQL)
+    by_dash = run("describe", "-f", "-", input=SQL)
+    assert by_file.exit_code == by_stdin.exit_code == by_dash.exit_code == 0
+    assert by_file.output == by_stdin.output == by_dash.output == run("describe", SQL).output
+
+
+def test_language_dialect_and_json():
+    zh = run("describe", "-l", "zh", SQL)
+    assert zh.exit_code == 0 and any("\u4e00" <= ch <= "\u9fff" for ch in zh.output)
+    r = run("describe", "--json", "-d", "mysql", "SELECT `name` FROM `users`")
+    data = json.loads(r.output)
+    assert data["backend"] == "rules" and data["facts"][0]["tables"] == ["users"] and data["text"]
+
+
+def test_model_and_options_reach_the_backend_and_llm_backends_stream(slow):
+    r = run("describe", "-b", "slowstream", "-m", "tiny", "-o", "temperature=0.5", SQL)
+    assert r.exit_code == 0 and r.output == "Names of users (tiny).\n"
+    assert slow.built == [{"model": "tiny", "temperature": 0.5}]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["describe", "please list the users"], "does not look like a SQL statement"),
+    (["describe", "SELECT 'abc FROM t"], "line 1, column 8"),
+    (["describe", "-b", "rule", SQL], "Did you mean 'rules'?"),
+    (["describe", "-m", "x", SQL], "takes no options"),
+    (["describe", "-d", "postgress", SQL], "Did you mean postgres?"),
+    (["describe", "-l", "fr", SQL], "'fr' is not one of"),
+    (["describe", ""], "empty"),
+    (["describe", "-f", "/nonexistent/q.sql"], "No such file"),
+])
+def test_user_mistakes_are_one_line_errors(args, needle):
+    r = run(*args)
+    assert r.exit_code != 0
+    assert needle in r.output
+    assert "Traceback" not in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_no_sql_at_all_is_a_usage_error(monkeypatch):
+    import click
+
+    from sql2nl.cli import read_sql
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    with pytest.raises(click.UsageError, match="standard input"):
+        read_sql((), None)
+    assert "empty" in run("describe", input="").output  # piped but empty
+
+
+def test_argument_and_file_together_is_a_usage_error(tmp_path):
+    f = tmp_path / "q.sql"
+    f.write_text(SQL)
+    r = run("describe", "-f", str(f), SQL)
+    assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_backends_lists_installed_ones():
+    r = run("backends")
+    assert r.exit_code == 0 and any(line.startswith("rules ") for line in r.output.splitlines())
+    data = json.loads(run("backends", "--json").output)
+    assert data["installed"]["rules"]["plugin"] == "sql2nl.rules.plugin"
+
+
+def test_plugins_and_cache_commands(tmp_path):
+    assert "sql2nl.rules.plugin" in run("plugins").output
+    r = run("cache", "--path", str(tmp_path / "c.sqlite3"))
+    assert r.exit_code == 0 and "0 descriptions" in r.output
+
+
+def test_installed_script_in_a_real_subprocess(tmp_path):
+    exe = shutil.which("sql2nl", path=str(Path(sys.executable).parent)) or shutil.which("sql2nl")
+    assert exe, "the sql2nl console script is not installed (pip install -e .)"
+    ok = subprocess.run([exe, "describe", SQL], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "18" in ok.stdout and ok.stderr == ""
+    piped = subprocess.run([exe, "describe", "-l", "zh"], input=SQL, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "18" in piped.stdout
+    bad = subprocess.run([exe, "describe", "SELECT (a FROM t"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("Error: Could not parse the SQL at line 1")
+    listing = subprocess.run([exe, "backends"], capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and "rules" in listing.stdout
