@@ -378,3 +378,9 @@ def test_language_detection():
     assert detect_language("SELECT '中文' FROM t", sql=["SELECT '中文' FROM t"]) == "en"  # CJK only inside the SQL
     assert detect_language("explain", system="- Use Chinese language in your responses.") == "zh"
     assert is_statement("SELECT a FROM t") and not is_statement("select the best")
+
+
+def test_facts_can_be_left_out(http):
+    r = http.post("/v1/describe", json={"sql": SQL, "facts": False}).json()
+    assert r["facts"] == [] and r["text"] == sql2nl.describe(SQL).text
+    assert http.post("/v1/describe", json={"sql": SQL, "facts": "no"}).status_code == 422

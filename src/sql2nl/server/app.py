@@ -36,8 +36,9 @@ async def describe(request: Request) -> Response:
     service: DescribeService = request.app.state.service
     data = await read_json(request, service.config.max_body_bytes)
     sql = field(data, "sql", str, required=True)
-    return json_response(await service.describe_json(sql, _language(data, service.config.language),
-                                                    field(data, "dialect", str)))
+    language, dialect = _language(data, service.config.language), field(data, "dialect", str)
+    facts = field(data, "facts", bool, default=True)
+    return json_response(await service.describe_json(sql, language, dialect, facts))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -56,11 +57,11 @@ async def describe_batch(request: Request) -> Response:
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
         plans.append((field(item, "sql", str, required=True), _language(item, language),
-                      field(item, "dialect", str) or dialect))
+                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True)))
     results = []
-    for sql, lang, dia in plans:  # one bad statement costs only its own slot
+    for sql, lang, dia, facts in plans:  # one bad statement costs only its own slot
         try:
-            results.append(await service.describe_payload(sql, lang, dia))
+            results.append(await service.describe_payload(sql, lang, dia, facts))
         except Sql2NLError as e:
             results.append(error_from(e))
         except ApiError as e:
@@ -131,3 +132,16 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
     app.state.config = config
     app.state.openapi = openapi_document(config)
     return app
+
+
+CONFIG_ENV = "SQL2NL_SERVER_CONFIG"
+
+
+def app_from_env() -> Starlette:
+    """An app built from the JSON config in ``$SQL2NL_SERVER_CONFIG`` (``serve --workers N`` starts
+    N processes through this uvicorn factory; each has its own backend and cache)."""
+    import json
+    import os
+
+    return create_app(ServerConfig(**json.loads(os.environ[CONFIG_ENV])))
+

@@ -45,11 +45,13 @@ def _backend_opts(f):
 @click.option("--max-queue", default=256, show_default=True, type=int, help="Queued backend calls before 503.")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Allow this browser origin (CORS is off by default; repeatable).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Server processes (each loads its own backend and cache; helps with many distinct statements).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host, port, uds, token, backend, model, adapter, options, language, timeout, max_body, concurrency,
-          max_queue, cors_origins, access_log, log_level):
+          max_queue, cors_origins, workers, access_log, log_level):
     """Serve descriptions over HTTP: JSON, OpenAI-compatible (/v1) and Ollama-compatible (/api) routes.
 
     Point DBeaver (AI settings -> OpenAI -> base URL http://127.0.0.1:8765/v1/) or an IDE assistant at it.
@@ -66,12 +68,23 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, ti
                           backend_options=backend_options(model, adapter, options), language=language,
                           timeout_s=timeout, max_body_bytes=max_body, max_concurrency=concurrency,
                           max_queue=max_queue, cors_origins=tuple(cors_origins))
-    app = create_app(config)
+    app = create_app(config)  # also in the parent with --workers: a bad backend or model fails here, once
     where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend at {where} "
                f"(OpenAI base URL: {where}/v1/)", err=True)
-    uvicorn.run(app, host=host, port=port, uds=uds, log_level=log_level, access_log=access_log,
-                server_header=False, timeout_graceful_shutdown=5)
+    run = dict(host=host, port=port, uds=uds, log_level=log_level, access_log=access_log, server_header=False,
+               timeout_graceful_shutdown=5)
+    if workers > 1:
+        import dataclasses
+        import json
+        import os
+
+        from .app import CONFIG_ENV
+
+        os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
+        uvicorn.run("sql2nl.server.app:app_from_env", factory=True, workers=workers, **run)
+    else:
+        uvicorn.run(app, **run)
 
 
 @click.command()

@@ -39,7 +39,9 @@ SCHEMAS: dict[str, Any] = {
     "DescribeRequest": {"type": "object", "required": ["sql"], "properties": {
         "sql": {"type": "string", "description": "The SQL to describe (never executed)."},
         "dialect": {**_NULLABLE_STR, "description": "sqlglot dialect name; default: permissive."},
-        "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]}}},
+        "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]},
+        "facts": {"type": "boolean", "nullable": True, "default": True,
+                  "description": "false leaves the facts out of the answer (faster)."}}},
     "Description": {"type": "object", "required": ["text", "warnings", "facts", "faithfulness"], "properties": {
         "text": {"type": "string"}, "warnings": {"type": "array", "items": {"type": "string"}},
         "facts": {"type": "array", "items": {"type": "object"}},

@@ -64,12 +64,16 @@ class _LRU:
             self._data.popitem(last=False)
 
 
-def description_payload(d: Description) -> dict[str, Any]:
-    """The JSON answer for one description: text, warnings, facts, faithfulness (always scored)."""
+def description_payload(d: Description, facts: bool = True) -> dict[str, Any]:
+    """The JSON answer for one description: text, warnings, facts, faithfulness (always scored).
+
+    ``facts=False`` leaves the facts out: writing them out (each part's SQL text) costs about as
+    much as describing, and an editor that shows only the text does not need them.
+    """
     faith = d.faithfulness
     if faith is None and d.text:
         faith = check(d.text, d.facts, language=d.language).score
-    return {"text": d.text, "warnings": list(d.warnings), "facts": [f.to_dict() for f in d.facts],
+    return {"text": d.text, "warnings": list(d.warnings), "facts": [f.to_dict() for f in d.facts] if facts else [],
             "faithfulness": faith, "backend": d.backend, "language": d.language}
 
 
@@ -140,22 +144,24 @@ class DescribeService:
     async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
         return await self.run(self.describe_sync, sql, language, dialect)
 
-    async def describe_payload(self, sql: str, language: str, dialect: str | None) -> dict[str, Any]:
+    async def describe_payload(self, sql: str, language: str, dialect: str | None,
+                               facts: bool = True) -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
-        key = ("describe", sql, language, dialect)
+        key = ("describe", sql, language, dialect, facts)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect)))
+        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect), facts))
         self.cache.put(key, payload)
         return payload
 
-    async def describe_json(self, sql: str, language: str, dialect: str | None) -> bytes:
+    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True) -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
-        key = ("describe-json", sql, language, dialect)
+        key = ("describe-json", sql, language, dialect, facts)
         hit = self.cache.get(key)
         if hit is None:
-            hit = json.dumps(await self.describe_payload(sql, language, dialect), ensure_ascii=False).encode()
+            payload = await self.describe_payload(sql, language, dialect, facts)
+            hit = json.dumps(payload, ensure_ascii=False).encode()
             self.cache.put(key, hit)
         return hit
 

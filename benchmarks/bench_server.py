@@ -1,0 +1,216 @@
+"""Load benchmark for `sql2nl serve`: many concurrent loopback clients, rules backend.
+
+    python benchmarks/bench_server.py            # 64 clients x 500 requests per scenario
+    python benchmarks/bench_server.py --quick    # 64 clients x 50 requests
+
+The server runs as its own process (`python -m sql2nl.cli serve`, uvicorn with uvloop and
+httptools when installed, access log off), so it has one core and the load generator the
+other. The load generator is a small asyncio client speaking raw HTTP/1.1 over keep-alive
+connections (httpx would spend more CPU than the server it measures). Each client sends its
+requests one after another; latency is from writing the request to reading the whole body.
+
+Scenarios:
+  repeated  - /v1/describe with one statement: after the first, answers come from the server's cache
+  distinct  - /v1/describe with a different Spider statement each time (parse + describe per request)
+  distinct-text - the same, with "facts": false (an editor that shows only the text)
+  chat      - /v1/chat/completions, DBeaver-like "explain" message, repeated statement
+
+Prints a markdown table: requests/s, p50/p99/max latency, errors, and the CPU seconds the server
+and the load generator used. On a shared machine the wall-clock rate depends on what else runs;
+"server µs/req" (server CPU time per request) and "req/s per server core" (requests / server CPU
+seconds) do not, and say what one core can serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SPIDER = Path(os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "spider_s2t"))
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(path: str, body: dict, port: int) -> bytes:
+    data = json.dumps(body).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer bench\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+def statements(n: int) -> list[str]:
+    """``n`` different statements: Spider's training SQL when available, else generated variants."""
+    out: list[str] = []
+    path = SPIDER / "train.jsonl"
+    if path.exists():
+        with path.open() as f:
+            seen = set()
+            for line in f:
+                sql = json.loads(line)["sql"]
+                if sql not in seen:
+                    seen.add(sql)
+                    out.append(sql)
+    i = 0
+    while len(out) < n:  # top up with distinct generated statements
+        out.append(f"SELECT name, age FROM users WHERE age > {i} AND city = 'c{i}' ORDER BY name LIMIT {i % 50 + 1}")
+        i += 1
+    return out[:n]
+
+
+async def client(port: int, reqs: list[bytes], latencies: list[float], errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for req in reqs:
+            t0 = time.perf_counter()
+            writer.write(req)
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                m = _LENGTH.search(head)
+                await reader.readexactly(int(m.group(1)) if m else 0)
+            except (asyncio.IncompleteReadError, ConnectionError) as e:
+                errors.append(type(e).__name__)
+                return
+            latencies.append(time.perf_counter() - t0)
+            if head[9:12] != b"200":
+                errors.append(head[9:12].decode())
+    finally:
+        writer.close()
+
+
+async def run_load(port: int, per_client: list[list[bytes]]) -> tuple[float, list[float], list[str]]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(port, reqs, latencies, errors) for reqs in per_client))
+    return time.perf_counter() - t0, latencies, errors
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (uvicorn's workers), from Linux /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid_here = int(stat.parent.name)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid_here == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "--log-level", "warning",
+           "--max-queue", "100000", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()}")
+    proc.kill()
+    raise SystemExit("server did not start within 60 s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--requests", type=int, default=500, help="Requests per client.")
+    ap.add_argument("--quick", action="store_true", help="50 requests per client.")
+    ap.add_argument("--workers", type=int, default=1, help="Server processes (serve --workers).")
+    ap.add_argument("--scenarios", default="repeated,distinct,distinct-text,chat")
+    args = ap.parse_args()
+    if args.quick:
+        args.requests = 50
+    try:
+        import uvloop
+
+        uvloop.install()
+        loop_name = "uvloop"
+    except ImportError:
+        loop_name = "asyncio"
+    import importlib.util
+
+    server_stack = ("httptools" if importlib.util.find_spec("httptools") else "h11") + " + " + (
+        "uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
+    load_before = os.getloadavg()[0]
+    port = free_port()
+    proc = start_server(port, args.workers)
+    total = args.clients * args.requests
+    rows = []
+    try:
+        one = "SELECT name FROM users WHERE age > 18 ORDER BY name LIMIT 10"
+        chat_msg = {"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "Instructions:\n- You are the DBeaver AI assistant.\n- Use the same language as the user."},
+            {"role": "user", "content": f"Explain the following SQL query:\n{one}"}]}
+        warm = [[request("/v1/describe", {"sql": one}, port)] * 5 for _ in range(args.clients)]
+        asyncio.run(run_load(port, warm))
+        for name in args.scenarios.split(","):
+            if name == "repeated":
+                reqs = [request("/v1/describe", {"sql": one}, port)] * total
+            elif name == "distinct":
+                reqs = [request("/v1/describe", {"sql": s}, port) for s in statements(total)]
+            elif name == "distinct-text":
+                reqs = [request("/v1/describe", {"sql": s, "facts": False}, port) for s in statements(2 * total)[total:]]
+            elif name == "chat":
+                reqs = [request("/v1/chat/completions", chat_msg, port)] * total
+            else:
+                raise SystemExit(f"unknown scenario {name!r}")
+            per_client = [reqs[i::args.clients] for i in range(args.clients)]
+            s0, c0 = cpu_seconds(proc.pid), own_cpu()
+            wall, lat, errors = asyncio.run(run_load(port, per_client))
+            s1, c1 = cpu_seconds(proc.pid), own_cpu()
+            lat.sort()
+            rows.append((name, len(lat), len(errors), len(lat) / wall, pct(lat, 50) * 1e3, pct(lat, 99) * 1e3,
+                         lat[-1] * 1e3 if lat else float("nan"), s1 - s0, c1 - c0, wall))
+            if errors:
+                print(f"{name}: errors {sorted(set(errors))[:5]}", file=sys.stderr)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(f"\n{args.clients} concurrent clients x {args.requests} requests per scenario, rules backend; "
+          f"server: uvicorn {server_stack}, {args.workers} process(es); load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
+          f"same machine ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"load average before: {load_before:.1f}).\n")
+    print("| scenario | requests | errors | req/s | p50 ms | p99 ms | max ms | server CPU s | client CPU s "
+          "| server µs/req | req/s per server core |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        per = r[7] / r[1] if r[1] else float("nan")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:,.0f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | {r[7]:.1f} | "
+              f"{r[8]:.1f} | {per * 1e6:,.0f} | {1 / per if per else float('nan'):,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
