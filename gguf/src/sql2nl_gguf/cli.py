@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -50,11 +51,16 @@ def export_command(model_dir, run_dir, out_dir, quants, method, tools, prepare_d
     if sdist and not tools:
         tools = str(prepare_llama_cpp_tools(sdist=sdist))
 
-    def progress(msg: str) -> None:
-        click.echo(f"sql2nl export: {msg}", err=True)
+    from tqdm.auto import tqdm
 
-    kw = dict(method=method, verify=not no_verify, tools=tools, progress=progress)
-    manifest = export_run(run_dir, quants, **kw) if run_dir else export(model_dir, out_dir, quants, **kw)
+    # Steps, not bytes: converting, each quantization and each check take seconds to many minutes.
+    with tqdm(desc="sql2nl export", unit=" step", file=sys.stderr, bar_format="{desc}: {n} steps, {elapsed}") as bar:
+        def progress(msg: str) -> None:
+            bar.set_description_str(f"sql2nl export: {msg}")
+            bar.update(1)
+
+        kw = dict(method=method, verify=not no_verify, tools=tools, progress=progress)
+        manifest = export_run(run_dir, quants, **kw) if run_dir else export(model_dir, out_dir, quants, **kw)
     if as_json:
         click.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
         return

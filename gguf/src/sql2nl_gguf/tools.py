@@ -28,6 +28,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -120,32 +121,51 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
         tools_info(dest)
         return dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
-    try:
-        archive = Path(sdist or os.environ.get(SDIST_ENV) or _download_sdist(version, work))
-        if not archive.is_file():
-            raise ToolsError(f"llama-cpp-python sdist {archive} does not exist.")
-        stage = work / "tools"
-        _extract_llama_cpp(archive, stage)
-        patched = _patch_pre_tokenizer(stage)
-        _write_quantizer(stage)
-        # Unsloth's install_llama_cpp treats a folder without src/, ggml/ and common/ as a corrupted checkout
-        # and would try to wipe and re-clone it; empty placeholders make it a "source checkout" it accepts.
-        for d in ("src", "ggml", "common"):
-            (stage / d).mkdir(exist_ok=True)
-            (stage / d / "README.sql2nl").write_text("Placeholder: sql2nl's llama.cpp tool folder has no C++ sources.\n")
-        info = {"format": TOOLS_FORMAT, "llama_cpp_python": version, "sdist": archive.name,
-                "pre_tokenizer_patch": patched, "chktxt": _chktxt(stage),
-                "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (stage / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        if dest.exists():  # force=True, or another process won the race: replace as a whole
-            old = work / "old"
-            os.replace(dest, old)
-        os.replace(stage, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # One preparer at a time (parallel test workers, two exports at once): the others wait, then reuse it.
+    with _lock(dest.parent / f".lock-{dest.name}"):
+        if dest.exists() and not force:
+            tools_info(dest)
+            return dest.resolve()
+        work = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
+        try:
+            archive = Path(sdist or os.environ.get(SDIST_ENV) or _download_sdist(version, work))
+            if not archive.is_file():
+                raise ToolsError(f"llama-cpp-python sdist {archive} does not exist.")
+            stage = work / "tools"
+            _extract_llama_cpp(archive, stage)
+            patched = _patch_pre_tokenizer(stage)
+            _write_quantizer(stage)
+            # Unsloth's install_llama_cpp treats a folder without src/, ggml/ and common/ as a corrupted
+            # checkout and would try to wipe and re-clone it; empty placeholders make it a "source checkout".
+            for d in ("src", "ggml", "common"):
+                (stage / d).mkdir(exist_ok=True)
+                (stage / d / "README.sql2nl").write_text("Placeholder: sql2nl's llama.cpp tool folder has no C++ sources.\n")
+            info = {"format": TOOLS_FORMAT, "llama_cpp_python": version, "sdist": archive.name,
+                    "pre_tokenizer_patch": patched, "chktxt": _chktxt(stage),
+                    "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            (stage / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+            if dest.exists():  # force=True: replace the old folder as a whole
+                os.replace(dest, work / "old")
+            os.replace(stage, dest)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     tools_info(dest)
     return dest.resolve()
+
+
+@contextmanager
+def _lock(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; the rename above is still atomic
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _download_sdist(version: str, where: Path) -> Path:
