@@ -10,6 +10,7 @@ Accepted forms (``schema=`` everywhere):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -63,8 +64,9 @@ class Schema:
                 return c.description
         return None
 
-    @property
+    @functools.cached_property  # a frozen dataclass: computed once per Schema
     def fingerprint(self) -> str:
+        """A short hash of the tables, columns and words (part of the cache key)."""
         data = [[t.name, t.description, [[c.name, c.description] for c in t.columns]] for t in self.tables]
         return hashlib.sha1(json.dumps(data).encode()).hexdigest()[:16]
 
