@@ -11,6 +11,7 @@ A model fine-tuned on one format and served with another silently degrades, so t
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Iterable, Mapping
 
@@ -113,6 +114,14 @@ def render_prompt(messages: list[dict[str, str]], tokenizer: Any = None, *,
 
 def render_jinja_template(template: str, messages: list[dict[str, str]], **extra: Any) -> str:
     """Render a Hugging Face-style chat template (as stored in GGUF metadata) with jinja2."""
+    ctx = {"bos_token": "", "eos_token": "", "add_generation_prompt": True}
+    ctx.update(extra)
+    return _compiled_template(template).render(messages=messages, **ctx)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_template(template: str) -> Any:
+    # Compiling a template costs ~10 ms, as much as generating a few tokens: once per template.
     import jinja2  # light, and only needed for GGUF/OpenAI backends
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -122,9 +131,7 @@ def render_jinja_template(template: str, messages: list[dict[str, str]], **extra
         raise jinja2.TemplateError(msg)
 
     env.globals["raise_exception"] = raise_exception
-    ctx = {"bos_token": "", "eos_token": "", "add_generation_prompt": True}
-    ctx.update(extra)
-    return env.from_string(template).render(messages=messages, **ctx)
+    return env.from_string(template)
 
 
 def training_example(sql: str, description: str, *, language: str = "en", tokenizer: Any = None,
