@@ -106,10 +106,12 @@ def records():
 
 def _pg_engine():
     url = PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1) if PG_DSN.startswith("postgresql://") else PG_DSN
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    # A schema per test process, so that parallel runs (pytest -n) never share a table.
+    schema = f"sql2nl_test_{os.getpid()}"
+    engine = create_engine(url, connect_args={"connect_timeout": 3, "options": f"-c search_path={schema}"})
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     except Exception as e:
         engine.dispose()
         msg = f"no PostgreSQL reachable at {PG_DSN} ({type(e).__name__}); run .ci/start-postgres.sh"
@@ -247,6 +249,16 @@ def test_comment_prefixes_rules_text_stable_per_fingerprint(engine, records):
     expected = comment_text(describe(sql, backend="rules", dialect=SQLGLOT_DIALECTS[engine.dialect.name]).text)
     shown = prefixed[0][len("/* sql2nl: "):prefixed[0].index(" */ ")]
     assert shown.replace("%%", "%") == expected
+
+
+def test_huge_statements_get_no_comment_but_still_run(engine):
+    sent = _sent_statements(engine)
+    instrument(engine, comment=True)
+    sql = "SELECT " + ", ".join(f"{i} AS a_rather_long_column_name_{i}" for i in range(500))
+    assert len(sql) > 10_000
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(sql).all()[0][499] == 499
+    assert sent[-1] == sql
 
 
 def test_comment_text_cannot_close_or_nest_the_comment():

@@ -61,6 +61,7 @@ SQLGLOT_DIALECTS = {
 # a new statement string per call must not leak memory through us).
 _MAX_MEMO = 100_000
 _MAX_COMMENT_CHARS = 240
+_MAX_COMMENTED_CHARS = 10_000
 _PYFORMAT_TOKENS = re.compile(r"%\((\w+)\)s|%s|%%")
 
 _active: dict[Any, "Instrumentation"] = {}
@@ -198,6 +199,8 @@ class Instrumentation:
             known = self._described.get(fp)
             if known is not None and known.text:
                 text = known.text
+            elif len(statement) > _MAX_COMMENTED_CHARS:
+                text = ""  # describing a huge generated statement in the query's thread costs too much
             else:
                 text = self._describe_with(self._rules, statement, dialect).text or ""
             text = comment_text(text)
