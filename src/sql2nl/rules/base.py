@@ -552,6 +552,14 @@ class Describer:
         left = self.expr(node.this)
         query = node.args.get("query")
         if query is not None:
+            sub = query.this if isinstance(query, exp.Subquery) else query
+            if (self.in_clause and isinstance(node.this, exp.Column) and isinstance(sub, exp.Select)
+                    and len(sub.expressions) == 1 and isinstance(sub.expressions[0], exp.Column)
+                    and sub.expressions[0].name.lower() == node.this.name.lower() and "c:appear" in self.W
+                    and self.subjects and self.scopes.table_of(node.this) == self.subjects[-1]):
+                # "StuID NOT IN (SELECT StuID FROM enrolled)": the rows that (do not) appear in the other set.
+                rows = self.compose_many(self.plan(sub))
+                return self.W["c:not_appear" if negated else "c:appear"].format(rows)
             return self.w("not_in_query" if negated else "in_query").format(left, self.noun_phrase(query))
         items = node.expressions
         if len(items) > MAX_LISTED_VALUES:
@@ -877,6 +885,10 @@ class Describer:
 
     def compose_noun(self, p: SelectPlan) -> str:
         raise NotImplementedError
+
+    def compose_many(self, p: SelectPlan) -> str:
+        """The rows of a SELECT as a set ("orders with total over 100"), for "appear in"."""
+        return self.compose_rows(p, negated=True)
 
     def compose_rows(self, p: SelectPlan, negated: bool = False) -> str:
         """The rows of a SELECT whose columns do not matter (inside EXISTS): "an order with total over 100"."""

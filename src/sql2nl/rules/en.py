@@ -48,6 +48,7 @@ class EnglishDescriber(Describer):
         "c:not_starts": "{0} not starting with {1}", "c:not_ends": "{0} not ending with {1}",
         "c:not_contains": "{0} not containing {1}", "c:like": "{0} matching the pattern {1}",
         "c:not_like": "{0} not matching the pattern {1}", "c:not_eq": "{0} other than {1}",
+        "c:appear": "that appear in {0}", "c:not_appear": "that do not appear in {0}",
         "c:is_null": "no {0}", "c:eq_column": "{0} matching the {1}", "c:not_null": "a known {0}",
         # expressions
         "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}",
@@ -121,6 +122,8 @@ class EnglishDescriber(Describer):
     def where(self, p: SelectPlan) -> str:
         if not p.where:
             return ""
+        if p.where.startswith("that "):
+            return " " + p.where
         lead = " where " if p.where.startswith(("there ", "it is not", "(")) else " with "
         return lead + p.where
 
@@ -183,6 +186,8 @@ class EnglishDescriber(Describer):
         if p.count_only and not p.order and not p.limit:
             if where.startswith(" with "):
                 return f"How many {p.counted} have{where[5:]}{self.tail(p)}?"
+            if where.startswith(" that "):
+                return f"How many {p.counted}{where.replace(' that ', ' ', 1)}{self.tail(p)}?"
             return f"How many {p.counted} are there{where}{self.tail(p)}?"
         if p.order and p.limit:
             return self.compose_top(p, cols, where)
@@ -235,6 +240,9 @@ class EnglishDescriber(Describer):
             return (f"{cols}{self.of_subject(p, cols + sup)} for the {self.join_list(p.group)} with {sup}"
                     f"{where}{self.tail(rest)}")
         return f"{cols} of the {p.subject_one}{where} with {sup}{self.tail(rest)}"
+
+    def compose_many(self, p: SelectPlan) -> str:
+        return f"{p.subject}{self.where(p)}{self.tail(p)}"
 
     def compose_rows(self, p: SelectPlan, negated: bool = False) -> str:
         one = p.subject_one

@@ -21,7 +21,7 @@ class ChineseDescriber(Describer):
         "count_gt": "超过{n}个{noun}", "count_gte": "至少有{n}个{noun}", "count_lt": "少于{n}个{noun}",
         "count_lte": "至多{n}个{noun}", "count_eq": "恰好{n}个{noun}", "count_neq": "不是恰好{n}个{noun}",
         "in": "{0}为{1}", "not_in": "{0}不为{1}", "many_values": "{n}个值之一（例如{sample}）",
-        "in_query": "{0}属于{1}", "not_in_query": "{0}不属于{1}",
+        "in_query": "{0}属于{1}", "c:appear": "出现在{0}中", "c:not_appear": "没有出现在{0}中", "not_in_query": "{0}不属于{1}",
         "between": "{0}在{1}到{2}之间", "not_between": "{0}不在{1}到{2}之间",
         "starts": "{0}以{1}开头", "ends": "{0}以{1}结尾", "contains": "{0}包含{1}",
         "not_starts": "{0}不以{1}开头", "not_ends": "{0}不以{1}结尾", "not_contains": "{0}不包含{1}",
