@@ -91,19 +91,22 @@ def test_variables_are_interpolated_only_when_known(ip):
     res, _ = run(ip, "%%explain_sql\nSELECT name FROM {tbl} WHERE age > {min_age} AND tag <> '{unknown}'")
     assert res.success
     assert res.result[0].sql == "SELECT name FROM people WHERE age > 21 AND tag <> '{unknown}'"
-    assert interpolate("a {min_age} {{min_age}} {not known} {x.y}", {"min_age": 1}) == "a 1 {{min_age}} {not known} {x.y}"
+    kept = "{{min_age}} {not known} {x.y}"
+    assert interpolate("a {min_age} " + kept, {"min_age": 1}) == "a 1 " + kept
 
 
 def test_store_in_variable_and_json(ip):
     res, out = run(ip, "%%explain_sql stored <<\nSELECT name FROM users")
     assert res.success and res.result is None and out.stdout == ""
-    assert isinstance(ip.user_ns["stored"], Explanation) and ip.user_ns["stored"].text == describe("SELECT name FROM users").text
+    stored = ip.user_ns["stored"]
+    assert isinstance(stored, Explanation) and stored.text == describe("SELECT name FROM users").text
     res, _ = run(ip, "%explain_sql --json as_json << SELECT name FROM users")
     data = ip.user_ns["as_json"]
     assert data["statements"][0]["text"] == describe("SELECT name FROM users").text
     assert data["statements"][0]["facts"][0]["tables"] == ["users"]
     res, out = run(ip, "%%explain_sql --json\nSELECT a FROM b")
-    assert json.loads(out.stdout.split("\n", 1)[1] if out.stdout.startswith("Out") else out.stdout)["statements"]
+    shown = out.stdout.split(":", 1)[1] if out.stdout.startswith("Out") else out.stdout
+    assert json.loads(shown)["statements"][0]["sql"] == "SELECT a FROM b"
     fmt, _ = ip.display_formatter.format(res.result)
     assert fmt["application/json"]["statements"][0]["sql"] == "SELECT a FROM b"
 

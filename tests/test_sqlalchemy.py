@@ -14,7 +14,8 @@ import time
 import pytest
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, insert, select, text  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    Column, Integer, MetaData, String, Table, create_engine, event, insert, select, text)
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
@@ -233,11 +234,12 @@ def test_comment_prefixes_rules_text_stable_per_fingerprint(engine, records):
     sent = _sent_statements(engine)
     instrument(engine, comment=True, backend="test-sleeping")  # a slow backend never feeds comments
     sql = "SELECT name FROM people WHERE age > 30 AND name LIKE 'A%'"
+    driver_sql = sql.replace("%", "%%") if engine.dialect.paramstyle in ("format", "pyformat") else sql
     with engine.connect() as conn:
         conn.execute(text("INSERT INTO people (id, name, age) VALUES (1, 'Ann', 40)"))
         t0 = time.perf_counter()
-        first = conn.exec_driver_sql(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql).all()
-        again = conn.exec_driver_sql(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql).all()
+        first = conn.exec_driver_sql(driver_sql).all()
+        again = conn.exec_driver_sql(driver_sql).all()
         assert time.perf_counter() - t0 < 5
         conn.execute(insert(PEOPLE), [{"id": 10 + i, "name": f"x{i}", "age": i} for i in range(3)])  # executemany
         assert conn.execute(text("SELECT count(*) FROM people")).scalar() == 4
@@ -245,7 +247,7 @@ def test_comment_prefixes_rules_text_stable_per_fingerprint(engine, records):
     assert any(s.startswith("/* sql2nl: ") and "INSERT INTO people" in s for s in sent)
     prefixed = [s for s in sent if "LIKE" in s]
     assert len(prefixed) == 2 and prefixed[0] == prefixed[1]
-    assert prefixed[0].startswith("/* sql2nl: ") and prefixed[0].endswith(sql.replace("%", "%%") if engine.dialect.name == "postgresql" else sql)
+    assert prefixed[0].startswith("/* sql2nl: ") and prefixed[0].endswith(driver_sql)
     expected = comment_text(describe(sql, backend="rules", dialect=SQLGLOT_DIALECTS[engine.dialect.name]).text)
     shown = prefixed[0][len("/* sql2nl: "):prefixed[0].index(" */ ")]
     assert shown.replace("%%", "%") == expected
