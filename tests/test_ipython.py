@@ -91,6 +91,8 @@ def test_variables_are_interpolated_only_when_known(ip):
     res, _ = run(ip, "%%explain_sql\nSELECT name FROM {tbl} WHERE age > {min_age} AND tag <> '{unknown}'")
     assert res.success
     assert res.result[0].sql == "SELECT name FROM people WHERE age > 21 AND tag <> '{unknown}'"
+    res, _ = run(ip, "%explain_sql SELECT a FROM t WHERE b = '{{min_age}}' AND c = $1 AND d = $min_age AND e = {min_age}")
+    assert res.result[0].sql == "SELECT a FROM t WHERE b = '{{min_age}}' AND c = $1 AND d = $min_age AND e = 21"
     kept = "{{min_age}} {not known} {x.y}"
     assert interpolate("a {min_age} " + kept, {"min_age": 1}) == "a 1 " + kept
 

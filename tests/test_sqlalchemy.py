@@ -384,6 +384,9 @@ def test_setup_errors_are_clear(engine):
         instrument(engine, sample_rate=2)
     with pytest.raises(InvalidInputError, match="queue_size"):
         instrument(engine, queue_size=0)
+    with pytest.raises(InvalidInputError, match="level"):
+        instrument(engine, level="LOUD")
+    assert instrument(engine, level="debug").level == logging.DEBUG
     with pytest.raises(InvalidInputError, match="Engine"):
         instrument("sqlite://")
 

@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any, Iterator, Mapping
 
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..api import describe_many
@@ -208,6 +208,7 @@ class ExplainSQLMagics(Magics):
     @argument("-m", "--model", default=None, help="model for the backend (a path, a name...)")
     @argument("--json", action="store_true", help="show the result as JSON")
     @argument("target", nargs="*", help="`var <<` stores the result in var; the line magic takes the SQL here")
+    @no_var_expand  # IPython's own $name/{name} expansion would also rewrite {{...}} and $1 placeholders
     @line_cell_magic
     def explain_sql(self, line: str, cell: str | None = None):
         """Describe SQL in plain language: ``%explain_sql SELECT ...`` or a ``%%explain_sql`` cell."""

@@ -119,6 +119,10 @@ class Instrumentation:
             raise InvalidInputError(f"sample_rate must be a number between 0 and 1, got {sample_rate!r}.")
         if not isinstance(queue_size, int) or queue_size < 1:
             raise InvalidInputError(f"queue_size must be a positive integer, got {queue_size!r}.")
+        if isinstance(level, str):
+            level = logging.getLevelName(level.upper())  # "INFO" -> 20; unknown names stay strings
+        if not isinstance(level, int) or isinstance(level, bool):
+            raise InvalidInputError(f"level must be a logging level such as logging.INFO or 'DEBUG', got {level!r}.")
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}.")
         # Resolved now, so that a misspelt backend fails at setup rather than silently in a thread.
