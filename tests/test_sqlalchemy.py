@@ -400,3 +400,52 @@ def test_worker_survives_and_threads_are_daemons(engine, records):
     assert hook.flush() and hook._worker.is_alive()
     assert described(records, "two")
     assert threading.active_count() < 50
+
+
+def test_many_threads_share_one_hook(engine, records):
+    hook = instrument(engine, backend="test-counting", comment=True)
+    errors: list[BaseException] = []
+
+    def work(n):
+        try:
+            with engine.connect() as conn:
+                for i in range(30):
+                    assert conn.execute(text(f"SELECT {n % 3} AS shard, :i AS i"), {"i": i}).all() == [(n % 3, i)]
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and hook.flush()
+    assert sorted(_flat(r.statement) for r in described(records, "AS shard")) == [
+        f"SELECT {k} AS shard, {'?' if engine.dialect.name == 'sqlite' else '%(i)s'} AS i" for k in range(3)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_gets_a_working_hook(tmp_path):
+    import multiprocessing
+
+    eng = create_engine(f"sqlite:///{tmp_path / 'fork.db'}")
+    instrument(eng, backend="test-counting")
+    logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+
+    def child():
+        from sql2nl.integrations.sqlalchemy import _active
+
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 'from the child' AS c"))
+        hook = _active[eng]
+        out.put((hook.flush(timeout=5), hook.stats()["logged"], hook._worker.is_alive()))
+
+    p = ctx.Process(target=child)
+    p.start()
+    p.join(30)
+    logging.getLogger(LOGGER_NAME).setLevel(logging.NOTSET)
+    assert p.exitcode == 0
+    flushed, logged, alive = out.get(timeout=5)
+    assert flushed and logged >= 1 and alive

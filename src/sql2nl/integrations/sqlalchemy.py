@@ -146,7 +146,6 @@ class Instrumentation:
         self._stalled: threading.Thread | None = None
         self._busy = False
         self._closed = False
-        self._lock = threading.Lock()
         self.dropped = 0
         self.counts = {"logged": 0, "described": 0, "cache_hits": 0, "failures": 0, "timeouts": 0,
                        "listener_errors": 0}
@@ -229,7 +228,6 @@ class Instrumentation:
 
     def _after_fork(self) -> None:
         try:
-            self._lock = threading.Lock()
             self._busy = False
             self._stalled = None
             if not self._closed:
