@@ -364,6 +364,16 @@ def test_sample_rate_zero_logs_nothing(engine, records):
 
 
 # -- targets and setup errors ----------------------------------------------------------------------
+def test_context_manager_detaches(engine, records):
+    with instrument(engine) as hook:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 3 AS inside"))
+    assert described(records, "inside") and hook._closed and uninstrument(engine) is False
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 4 AS outside"))
+    assert not event.contains(engine, "before_cursor_execute", hook._listener)
+
+
 def test_engine_class_instruments_every_engine(tmp_path, records):
     hook = instrument(Engine, backend="test-counting")
     eng = create_engine(f"sqlite:///{tmp_path / 'other.db'}")

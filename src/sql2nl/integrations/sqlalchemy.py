@@ -346,6 +346,9 @@ class Instrumentation:
         if self._closed:
             return
         self._closed = True
+        with _active_lock:
+            if _active.get(self.target) is self:
+                del _active[self.target]
         try:
             from sqlalchemy import event
 
@@ -354,6 +357,13 @@ class Instrumentation:
         finally:
             self._stop.set()
             self._worker.join(0.2)
+
+    def __enter__(self) -> "Instrumentation":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush(timeout=1.0)
+        self.close()
 
     def __repr__(self) -> str:
         return (f"<sql2nl Instrumentation of {self.target!r}: backend={self.backend.name!r} "
