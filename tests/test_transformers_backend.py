@@ -144,6 +144,8 @@ def test_batch_equals_one_at_a_time(models, static_cache):
     batched = describe_many(SQLS, backend="transformers", cache=False, batch_size=len(SQLS), **opts)
     assert [d.text for d in batched] == singles
     assert len(set(singles)) > 1
+    if static_cache:  # one reusable cache per (batch, length) shape, reset between calls
+        assert get_backend("transformers", **opts).loaded.caches
 
 
 def test_static_cache_path_equals_dynamic_cache(models):
@@ -349,3 +351,14 @@ def test_package_version_is_importable():
     import sql2nl_transformers
 
     assert sql2nl_transformers.__version__ and sql2nl.__name__ == "sql2nl"
+
+
+@pytest.mark.slow
+def test_compiled_decode_equals_eager(models):
+    """compile=True (the CUDA default) goes through torch.compile; on a CPU it compiles too (minutes), same text."""
+    prompts = [get_backend("transformers", model=models["base"]).render(
+        sql2nl.prompt.build_messages(s)) for s in SQLS[:2]]
+    eager = TransformersBackend(model=models["base"], static_cache=True, compile=False, max_new_tokens=8)
+    compiled = TransformersBackend(model=models["base"], compile=True, max_new_tokens=8)
+    assert compiled.generate(prompts) == eager.generate(prompts)
+    assert compiled.compile  # it really compiled rather than falling back to eager

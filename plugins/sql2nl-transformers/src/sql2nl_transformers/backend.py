@@ -24,6 +24,7 @@ log = logging.getLogger("sql2nl.transformers")
 # the batch is padded up to one of these sizes and the static cache length to a multiple of CACHE_STEP.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128)
 CACHE_STEP = 256
+MAX_CACHES = 4
 
 _LLM_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
 
@@ -125,20 +126,35 @@ class TransformersBackend(LLMBackend):
         return out
 
     def generate_ids(self, rows: Sequence[Sequence[int]], *, temperature: float = 0.0) -> list[str]:
-        """Generate for one batch of token-id prompts (the path :meth:`generate` and the benchmark use)."""
+        """Generate for one batch of token-id prompts and decode the new tokens."""
+        tokens = self.generate_tokens(rows, temperature=temperature)
+        return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+
+    def generate_tokens(self, rows: Sequence[Sequence[int]], *, temperature: float = 0.0) -> list[list[int]]:
+        """The new token ids for one batch of token-id prompts (up to and including EOS), under the model's lock.
+
+        This is the path every :meth:`generate` call takes, and what the GPU benchmark times.
+        """
         import torch
 
         with self.loaded.lock:
             try:
-                return self._generate_splitting(list(rows), temperature)
+                return self._generate_splitting([list(r) for r in rows], temperature)
             except torch.cuda.OutOfMemoryError as e:
-                torch.cuda.empty_cache()
+                self._free_gpu()
                 raise loading.oom_error(
                     f"generating one query of {len(rows[0])} prompt tokens",
                     f"Lower max_new_tokens (now {self.max_new_tokens}), shorten the SQL, use a smaller model, or "
                     "free GPU memory used by other processes.") from e
 
-    def _generate_splitting(self, rows: list[list[int]], temperature: float) -> list[str]:
+    def _free_gpu(self) -> None:
+        import torch
+
+        self.loaded.caches.clear()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _generate_splitting(self, rows: list[list[int]], temperature: float) -> list[list[int]]:
         import torch
 
         try:
@@ -146,8 +162,7 @@ class TransformersBackend(LLMBackend):
         except torch.cuda.OutOfMemoryError:
             if len(rows) == 1:
                 raise
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            self._free_gpu()
             # Halving the batch keeps the run going; the user is told to lower batch_size for speed.
             log.warning("out of GPU memory with a batch of %d; retrying in halves (set batch_size lower to avoid this)",
                         len(rows))
@@ -155,30 +170,61 @@ class TransformersBackend(LLMBackend):
             return (self._generate_splitting(rows[:half], temperature)
                     + self._generate_splitting(rows[half:], temperature))
 
-    def _generate_batch(self, rows: list[list[int]], temperature: float) -> list[str]:
-        import torch
-
+    def _generate_batch(self, rows: list[list[int]], temperature: float) -> list[list[int]]:
         n = len(rows)
         if self.static_cache:
             rows = rows + [rows[-1]] * (_bucket(n, BATCH_BUCKETS) - n)
         enc = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(self.device)
         width = enc["input_ids"].shape[1]
-        config = self.generation_config(temperature, width)
         try:
-            with torch.inference_mode():
-                out = self.model.generate(**enc, generation_config=config)
-        except torch.cuda.OutOfMemoryError:
-            raise
+            out = self._run_generate(enc, temperature)
         except Exception as e:
             if not (self.compile and _is_compile_failure(e)):
                 raise
             # A torch.compile failure must not cost the user their answer: fall back to eager decoding.
             log.warning("torch.compile failed (%s: %s); generating without it from now on", type(e).__name__, e)
             self.compile = False
-            config = self.generation_config(temperature, width)
-            with torch.inference_mode():
-                out = self.model.generate(**enc, generation_config=config)
-        return self.tokenizer.batch_decode(out[:n, width:], skip_special_tokens=True)
+            out = self._run_generate(enc, temperature)
+        eos = self._eos_ids
+        result = []
+        for row in out[:n, width:].tolist():
+            end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+            result.append(row[:end])
+        return result
+
+    def _run_generate(self, enc, temperature: float, streamer=None):
+        import torch
+
+        width = enc["input_ids"].shape[1]
+        config = self.generation_config(temperature, width)
+        kwargs = {}
+        with torch.no_grad():  # not inference_mode: reused cache tensors must stay normal tensors
+            if self.static_cache:
+                kwargs["past_key_values"] = self._cache_for(enc["input_ids"].shape[0], self._cache_len(width))
+            return self.model.generate(**enc, generation_config=config, streamer=streamer, **kwargs)
+
+    def _cache_for(self, batch: int, length: int):
+        from transformers import StaticCache
+
+        caches = self.loaded.caches
+        key = (batch, length)
+        cache = caches.pop(key, None)
+        if cache is None:
+            cache = StaticCache(config=self.model.config, max_cache_len=length)
+            while len(caches) >= MAX_CACHES:  # oldest first: bounds the memory held by idle shapes
+                caches.pop(next(iter(caches)))
+        else:
+            cache.reset()
+        caches[key] = cache  # most recently used last
+        return cache
+
+    @property
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
 
     def generation_config(self, temperature: float, prompt_width: int):
         """The GenerationConfig of one call: greedy or sampled, static cache and compile on the fast path."""
@@ -199,12 +245,8 @@ class TransformersBackend(LLMBackend):
         else:
             # Models ship sampling defaults (R1 distills: temperature 0.6); greedy must not inherit them.
             config.do_sample, config.temperature, config.top_p, config.top_k = False, None, None, None
+        config.cache_implementation = None  # the static cache, when used, is passed in (see _cache_for)
         if self.static_cache:
-            config.cache_implementation = "static"
-            need = prompt_width + self.max_new_tokens
-            config.max_cache_len = -(-need // CACHE_STEP) * CACHE_STEP
-            if self._max_positions:
-                config.max_cache_len = max(need, min(config.max_cache_len, self._max_positions))
             config.disable_compile = not self.compile
             if self.compile:
                 cc = CompileConfig(fullgraph=False, mode="reduce-overhead")
@@ -212,9 +254,13 @@ class TransformersBackend(LLMBackend):
                     cc._compile_all_devices = True
                 config.compile_config = cc
         else:
-            config.cache_implementation = None
             config.disable_compile = True
         return config
+
+    def _cache_len(self, prompt_width: int) -> int:
+        need = prompt_width + self.max_new_tokens
+        length = -(-need // CACHE_STEP) * CACHE_STEP
+        return max(need, min(length, self._max_positions)) if self._max_positions else length
 
     def generate_stream(self, prompt: str) -> Iterator[str]:
         """Yield text as the model produces it (a background thread generates; it holds the model's lock)."""
@@ -229,9 +275,7 @@ class TransformersBackend(LLMBackend):
             try:
                 with self.loaded.lock:
                     enc = self.tokenizer.pad({"input_ids": [row]}, return_tensors="pt").to(self.device)
-                    config = self.generation_config(self.temperature, enc["input_ids"].shape[1])
-                    with torch.inference_mode():
-                        self.model.generate(**enc, generation_config=config, streamer=streamer)
+                    self._run_generate(enc, self.temperature, streamer=streamer)
             except BaseException as e:  # handed to the reading thread, which raises it
                 failure.append(e)
                 streamer.end()

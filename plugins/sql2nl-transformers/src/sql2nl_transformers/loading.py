@@ -132,6 +132,9 @@ class LoadedModel:
     device: Any
     spec: ModelSpec
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Static KV caches by (batch, length), reused across calls (reset in place) so that the compiled
+    #: decode step's CUDA graphs see the same addresses every time and are never re-recorded.
+    caches: dict = field(default_factory=dict)
 
 
 _loaded: dict[tuple, LoadedModel] = {}
