@@ -154,6 +154,9 @@ def test_backend_selection_argument_then_env_then_rules(plugin, monkeypatch):
     monkeypatch.setenv("SQL2NL_BACKEND", "recorder")
     assert describe(SQL).backend == "recorder"
     assert describe(SQL, backend="rules").backend == "rules"
+    monkeypatch.setenv("SQL2NL_BACKEND", "rulez")
+    with pytest.raises(UnknownBackendError, match="came from .SQL2NL_BACKEND"):
+        describe(SQL)
 
 
 def test_backend_options_pass_through_and_key_the_cache(plugin):

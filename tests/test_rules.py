@@ -159,3 +159,10 @@ def test_unknown_language_is_a_clear_error():
 def test_facts_json_round_trip_through_description():
     d = describe("SELECT a FROM t WHERE b = 1", cache=False)
     json.dumps([f.to_dict() for f in d.facts])
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_unknown_clause_parts_are_quoted_with_a_warning(language):
+    d = describe("SELECT a, b, count(*) FROM t GROUP BY ROLLUP (a, b)", language=language, cache=False)
+    assert "ROLLUP (a, b)" in d.text
+    assert any("Rollup" in w for w in d.warnings)

@@ -242,7 +242,7 @@ def literal_text(node: exp.Expression) -> str:
     if isinstance(node, exp.Null):
         return "null"
     if isinstance(node, exp.Placeholder):
-        return f":{node.name}" if node.name else "?"
+        return f":{node.name}" if node.name and node.name != "?" else "?"
     return node.sql()
 
 
@@ -463,7 +463,7 @@ class _Extractor(Scopes):
             f.order_by = [self.order(e) for e in o.expressions]
         lim = sel.args.get("limit")
         if lim is not None:
-            f.limit = _number(lim.expression)
+            f.limit = _number(lim.args.get("count") if isinstance(lim, exp.Fetch) else lim.expression)
         off = sel.args.get("offset")
         if off is not None:
             f.offset = _number(off.expression)

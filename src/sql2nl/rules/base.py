@@ -258,6 +258,17 @@ class Describer:
             p.order = [self.order_key(o) for o in order.expressions]
         self.limit_offset(sel, p)
         self.joins(sel, p, subject, group_keys)
+        qualify = sel.args.get("qualify")
+        if qualify is not None:
+            p.join_notes.append(self.W["qualify"].format(self.condition(qualify.this)))
+        for key, value in sel.args.items():
+            # Whatever the walk does not know still gets said (as SQL), with a warning: never dropped.
+            if key not in _SELECT_PARTS and isinstance(value, (exp.Expression, list)) and value:
+                parts = value if isinstance(value, list) else [value]
+                sql = ", ".join(v.sql() for v in parts if isinstance(v, exp.Expression))
+                if sql:
+                    self.warnings.append(f"no wording for the {key} clause; quoted as SQL")
+                    p.join_notes.append(self.W["sql"].format(sql))
         return p
 
     def key(self, node: exp.Expression) -> object:
@@ -278,7 +289,7 @@ class Describer:
     def limit_offset(self, node: exp.Expression, p: SelectPlan) -> None:
         lim = node.args.get("limit")
         if lim is not None:
-            v = lim.expression
+            v = lim.args.get("count") if isinstance(lim, exp.Fetch) else lim.expression
             p.limit = literal_text(v) if v is not None and is_value(v) else (self.expr(v) if v is not None else None)
         fetch = node.args.get("fetch") if hasattr(node, "args") else None
         if fetch is not None and p.limit is None and fetch.args.get("count") is not None:
@@ -318,7 +329,12 @@ class Describer:
             side = (j.args.get("side") or "").lower()
             kind = (j.args.get("kind") or "").lower()
             tb = j.this
+            if isinstance(tb, exp.Lateral):
+                p.join_notes.append(self.W["join_lateral"].format(self.noun_phrase(tb.this)))
+                continue
             tname = self.noun(tb.name) if isinstance(tb, exp.Table) else self.noun_phrase(tb)
+            if not isinstance(tb, exp.Table) and not side and kind not in ("cross", "semi", "anti"):
+                p.join_notes.append(self.W["join_cross"].format(table=tname))
             if side in ("left", "right", "full"):
                 p.join_notes.append(self.W[f"join_{side}"].format(table=tname, subject=p.subject))
             elif kind == "cross":
@@ -404,7 +420,8 @@ class Describer:
         exp.IntDiv: "arithmetic", exp.Identifier: "identifier_expr", exp.Table: "table_expr",
         exp.DataType: "datatype_expr", exp.Interval: "interval_expr", exp.Anonymous: "function",
         exp.Ordered: "ordered_expr", exp.Values: "noun_phrase", exp.Var: "var_expr",
-        exp.CurrentDate: "function", exp.CurrentTimestamp: "function",
+        exp.CurrentDate: "function", exp.CurrentTimestamp: "function", exp.Any: "quantified",
+        exp.All: "quantified", exp.Filter: "filter_expr",
     }
 
     def expr(self, node: exp.Expression | None) -> str:
@@ -641,6 +658,14 @@ class Describer:
             return self.W["the"].format(self.many(words) if many else words)
         return self.expr(node)
 
+    def quantified(self, node: exp.Expression) -> str:
+        key = "any" if isinstance(node, exp.Any) else "all"
+        return self.W[key].format(self.noun_phrase(node.this))
+
+    def filter_expr(self, node: exp.Filter) -> str:
+        cond = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+        return self.W["filter"].format(self.expr(node.this), self.condition(cond))
+
     def case_expr(self, node: exp.Case) -> str:
         subject = node.this
         parts = []
@@ -733,11 +758,19 @@ class Describer:
             more = self.W["more_rows"].format(f"{len(rows) - len(shown):,}") if len(rows) > len(shown) else ""
             key = "insert_one" if len(rows) == 1 else "insert_rows"
             return self.W[key].format(table=table, n=f"{len(rows):,}", rows=self.W["row_sep"].join(row_texts) + more) + tail
-        query = self.noun_phrase(src) if src is not None else ""
+        if src is None:
+            return self.W["insert_default"].format(table=table) + tail
+        query = self.noun_phrase(src)
         into = self.W["into_columns"].format(self.join_list(cols)) if cols else ""
         return self.W["insert_select"].format(table=table, query=query, cols=into) + tail
 
     def upsert_tail(self, node: exp.Insert) -> str:
+        returning = node.args.get("returning")
+        text = self.W["returning"].format(self.join_list([self.expr(e) for e in returning.expressions])) \
+            if returning is not None else ""
+        return self.conflict_tail(node) + text
+
+    def conflict_tail(self, node: exp.Insert) -> str:
         conflict = node.args.get("conflict")
         if conflict is None:
             return ""
@@ -896,6 +929,10 @@ class Describer:
 
     def compose_order(self, keys: list[tuple[str, bool, str]]) -> str:
         raise NotImplementedError
+
+
+_SELECT_PARTS = {"expressions", "from_", "from", "joins", "where", "group", "having", "order", "limit", "offset",
+                 "distinct", "with_", "with", "kind", "qualify", "hint", "operation_modifiers"}
 
 
 def _key_equalities(on: exp.Expression) -> bool:

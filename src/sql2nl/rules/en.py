@@ -49,7 +49,9 @@ class EnglishDescriber(Describer):
         "c:not_contains": "{0} not containing {1}", "c:like": "{0} matching the pattern {1}",
         "c:not_like": "{0} not matching the pattern {1}", "c:not_eq": "{0} other than {1}",
         "c:appear": "that appear in {0}", "c:not_appear": "that do not appear in {0}",
-        "c:is_null": "no {0}", "c:eq_column": "{0} matching the {1}", "c:not_null": "a known {0}",
+        "c:is_null": "no {0}", "qualify": "keeping only rows where {0}", "join_lateral": "combined with {0}",
+        "any": "any of {0}", "all": "all of {0}", "filter": "{0} (counting only rows where {1})",
+        "insert_default": "Add a row of default values to {table}", "returning": ", returning {0}", "c:eq_column": "{0} matching the {1}", "c:not_null": "a non-null {0}",
         # expressions
         "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}",
         "sum": "the total {0}", "avg": "the average {0}", "min": "the minimum {0}", "max": "the maximum {0}",
