@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from . import cache as _cache
 from .backends import Backend, Draft, Request, get_backend
 from .description import Description
-from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError
+from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
 from .prompt import LANGUAGES, check_language
@@ -36,8 +36,14 @@ def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, 
         return backend
     if isinstance(backend, type) and issubclass(backend, Backend):
         return backend(**options)
-    name = backend or os.environ.get("SQL2NL_BACKEND") or DEFAULT_BACKEND
-    return get_backend(name, **options)
+    if backend:
+        return get_backend(backend, **options)
+    name = os.environ.get("SQL2NL_BACKEND") or DEFAULT_BACKEND
+    try:
+        return get_backend(name, **options)
+    except UnknownBackendError as e:
+        e.args = (f"{e} (The name came from $SQL2NL_BACKEND.)",)
+        raise
 
 
 _LANGUAGES = frozenset(LANGUAGES)
