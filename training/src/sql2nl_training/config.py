@@ -52,6 +52,7 @@ class TrainConfig:
     save_steps: int = field(default=50, metadata={"help": "Write a checkpoint every this many steps (and on SIGTERM)."})
     save_total_limit: int = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every this many steps."})
+    max_minutes: float = field(default=0.0, metadata={"help": "Stop (with a checkpoint) after this many minutes of training; 0: no limit."})
     seed: int = field(default=0, metadata={"help": "Random seed (data split, shuffling, initialisation)."})
     bf16: bool | None = field(default=None, metadata={"help": "Train in bfloat16 (default: on where the GPU supports it)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (Unsloth's offloaded checkpointing on GPU)."})
@@ -86,6 +87,8 @@ class TrainConfig:
             bad("max_steps", "must be -1 (use epochs) or a positive number of steps")
         if self.max_steps == -1 and self.epochs <= 0:
             bad("epochs", "must be positive when max_steps is -1")
+        if self.max_minutes < 0:
+            bad("max_minutes", "cannot be negative")
         if self.synthetic < 0:
             bad("synthetic", "cannot be negative")
         if self.synthetic and not self.tables:

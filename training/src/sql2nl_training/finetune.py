@@ -203,15 +203,19 @@ class _StopOnSignal:
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
-    def callback(self):
+    def callback(self, max_minutes: float = 0.0):
         from transformers import TrainerCallback
 
         stopper = self
+        started = time.monotonic()
 
         class Callback(TrainerCallback):
             def on_step_end(self, args, state, control, **kw):
                 if stopper.received is not None:
                     control.should_save = True
+                    control.should_training_stop = True
+                elif max_minutes and time.monotonic() - started > 60 * max_minutes:
+                    control.should_save = True  # a time budget ends the run normally
                     control.should_training_stop = True
                 return control
 
@@ -348,7 +352,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
                          eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None,
                          processing_class=tok)
     stopper = _StopOnSignal()
-    trainer.add_callback(stopper.callback())
+    trainer.add_callback(stopper.callback(config.max_minutes))
     ckpt = last_checkpoint(run) if resume else None
     if resume and ckpt is None:
         log(f"no checkpoint in {run / 'checkpoints'}; starting from the beginning")
