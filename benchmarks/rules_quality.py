@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="only the first 300 queries of valid")
     ap.add_argument("--languages", default="en,zh")
     ap.add_argument("--worst", type=int, default=5, help="how many lowest-scoring examples to print")
+    ap.add_argument("--speed", action="store_true",
+                    help="also time parse vs facts vs describer per query (min of 5 interleaved runs)")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
@@ -41,6 +43,8 @@ def main(argv=None) -> int:
 
     rows = load("valid" if args.quick else args.split, 300 if args.quick else None)
     print(f"{len(rows)} queries from {DATA} ({'valid[:300]' if args.quick else args.split})")
+    if args.speed:
+        speed([r["sql"] for r in rows])
     for lang in args.languages.split(","):
         scores, errors, texts, bad, warned = [], [], [], [], 0
         t0 = time.perf_counter()
@@ -73,6 +77,39 @@ def main(argv=None) -> int:
         for score, sql, text, missing in sorted(bad, key=lambda b: b[0])[:args.worst]:
             print(f"  {score:.2f} {sql}\n       -> {text}\n       missing: {missing}")
     return 0
+
+
+def speed(sqls: list[str]) -> None:
+    """Where the time of ``describe(cache=False)`` goes, against ``sqlglot.parse_one`` (the floor)."""
+    from time import perf_counter as pc
+
+    import sqlglot
+
+    from sql2nl import describe
+    from sql2nl.facts import statement_facts
+    from sql2nl.parsing import parse
+    from sql2nl.rules.en import EnglishDescriber
+
+    describe(sqls[0], cache=False)  # plugin loading is not per-query cost
+    total = dict.fromkeys(("parse_one", "describe", "facts", "describer"), 0.0)
+    for sql in sqls:
+        best = dict.fromkeys(total, float("inf"))
+        for _ in range(5):  # interleaved and min-of-5, so a noisy shared machine does not skew the ratio
+            t = pc(); sqlglot.parse_one(sql); best["parse_one"] = min(best["parse_one"], pc() - t)
+            t = pc(); describe(sql, cache=False); best["describe"] = min(best["describe"], pc() - t)
+            trees = parse(sql)
+            t = pc(); facts = [statement_facts(x) for x in trees]; best["facts"] = min(best["facts"], pc() - t)
+            t = pc()
+            for f in facts:
+                EnglishDescriber(f).describe()
+            best["describer"] = min(best["describer"], pc() - t)
+        for k in total:
+            total[k] += best[k]
+    n = len(sqls)
+    us = {k: v / n * 1e6 for k, v in total.items()}
+    print("per query (us): " + ", ".join(f"{k} {v:.0f}" for k, v in us.items()))
+    print(f"describe(cache=False) / parse_one = {total['describe'] / total['parse_one']:.2f} (target <= 2.0); "
+          f"(facts + describer) / parse_one = {(total['facts'] + total['describer']) / total['parse_one']:.2f}")
 
 
 if __name__ == "__main__":
