@@ -124,9 +124,9 @@ def pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, concurrency: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "--log-level", "warning",
-           "--max-queue", "100000", "--workers", str(workers)]
+           "--max-queue", "100000", "--workers", str(workers), "--concurrency", str(concurrency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=500, help="Requests per client.")
     ap.add_argument("--quick", action="store_true", help="50 requests per client.")
     ap.add_argument("--workers", type=int, default=1, help="Server processes (serve --workers).")
+    ap.add_argument("--concurrency", type=int, default=4, help="Backend threads per process (serve --concurrency).")
     ap.add_argument("--scenarios", default="repeated,distinct,distinct-text,chat")
     args = ap.parse_args()
     if args.quick:
@@ -166,7 +167,7 @@ def main() -> None:
         "uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
     load_before = os.getloadavg()[0]
     port = free_port()
-    proc = start_server(port, args.workers)
+    proc = start_server(port, args.workers, args.concurrency)
     total = args.clients * args.requests
     rows = []
     try:
@@ -200,7 +201,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     print(f"\n{args.clients} concurrent clients x {args.requests} requests per scenario, rules backend; "
-          f"server: uvicorn {server_stack}, {args.workers} process(es); load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
+          f"server: uvicorn {server_stack}, {args.workers} process(es), {args.concurrency} backend threads each; load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
           f"same machine ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"load average before: {load_before:.1f}).\n")
     print("| scenario | requests | errors | req/s | p50 ms | p99 ms | max ms | server CPU s | client CPU s "

@@ -377,6 +377,10 @@ def test_language_detection():
     assert detect_language("explain SELECT a FROM t", sql=["SELECT a FROM t"]) == "en"
     assert detect_language("SELECT '中文' FROM t", sql=["SELECT '中文' FROM t"]) == "en"  # CJK only inside the SQL
     assert detect_language("explain", system="- Use Chinese language in your responses.") == "zh"
+    assert detect_language("explain", system="- Use Simplified Chinese language in your responses.") == "zh"
+    # DBeaver's language setting wins over the language the user typed in.
+    assert detect_language("解释一下", system="- Use English language in your responses.") == "en"
+    assert detect_language("解释一下", system="- Use the same language as the user.") == "zh"
     assert is_statement("SELECT a FROM t") and not is_statement("select the best")
 
 

@@ -36,8 +36,8 @@ _NEEDS = {
 }
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # DBeaver's system prompt says "Use <Language> language in your responses" when a language is set.
-_USE_LANGUAGE = re.compile(r"\buse\s+([A-Za-z\u4e00-\u9fff]+)\s+language\b", re.I)
-_LANGUAGE_NAMES = {"chinese": "zh", "中文": "zh", "simplified": "zh", "mandarin": "zh", "english": "en"}
+_USE_LANGUAGE = re.compile(r"\buse\s+((?:[A-Za-z\u4e00-\u9fff()]+\s+){1,3}?)language\b", re.I)
+_LANGUAGE_NAMES = {"chinese": "zh", "中文": "zh", "简体中文": "zh", "mandarin": "zh", "english": "en"}
 #: Longest user message the server looks into; beyond it, only the start is searched.
 MAX_MESSAGE_CHARS = 200_000
 
@@ -142,11 +142,11 @@ def find_sql(text: str) -> list[str]:
 
 def detect_language(user_text: str, system: str = "", sql: Iterable[str] = (), default: str = "en") -> str:
     """``zh`` or ``en``: an explicit "Use X language" instruction wins, else the user's own words."""
-    m = _USE_LANGUAGE.search(system)
-    if m:
-        lang = _LANGUAGE_NAMES.get(m.group(1).lower())
-        if lang:
-            return lang
+    for m in _USE_LANGUAGE.finditer(system):
+        for word in m.group(1).lower().split():
+            lang = _LANGUAGE_NAMES.get(word.strip("()"))
+            if lang:
+                return lang
     prose = user_text
     for s in sql:
         prose = prose.replace(s, " ")
