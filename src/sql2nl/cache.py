@@ -1,4 +1,4 @@
-"""Caching descriptions: an in-memory LRU always, and an optional persistent SQLite cache.
+r"""Caching descriptions: an in-memory LRU always, and an optional persistent SQLite cache.
 
 Entries are keyed by the statement's normalized text (:func:`normalize`: spacing and trailing
 ``;`` do not matter, text inside quotes does), the backend's identity (its name plus model,
@@ -8,7 +8,7 @@ The persistent cache is off unless ``SQL2NL_CACHE=persistent`` is set or :func:`
 on; it lives in the user cache dir (:func:`default_path`; ``SQL2NL_CACHE_PATH`` overrides it).
 A cache that cannot be read or written never breaks describing; it is skipped.
 
->>> normalize("SELECT  a\\n FROM t ;")
+>>> normalize("SELECT  a\n FROM t ;")
 'SELECT a FROM t'
 """
 
@@ -202,7 +202,7 @@ def configure(*, maxsize: int | None = None, persistent_cache: bool | None = Non
               path: str | os.PathLike | None = None) -> None:
     """Resize the in-memory cache and/or turn the persistent SQLite cache on or off.
 
-    >>> configure(persistent_cache=True)            # doctest: +SKIP  (user cache dir)
+    >>> configure(persistent_cache=True)  # the user cache dir  # doctest: +SKIP
     >>> configure(path="/tmp/sql2nl-cache.sqlite3")  # doctest: +SKIP
     """
     global persistent
