@@ -64,6 +64,7 @@ def main() -> None:
                     "convert_s": m["seconds"]["convert"], "verify_s": round(m["seconds"]["total"] - m["seconds"]["convert"], 2),
                     "wall_s": round(wall, 2),
                     "agreement": {q: e["greedy_agreement"]["token_agreement"] for q, e in m["quantizations"].items()},
+                    "teacher_forced": {q: e["greedy_agreement"]["teacher_forced"] for q, e in m["quantizations"].items()},
                     "parity_ok": m["verification"]["tokenizer_parity"]["ok"],
                 })
                 print(rows[-1], flush=True)
@@ -73,10 +74,11 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"\nTool folder: prepared in {prep_s:.1f}s (sdist {result['sdist_from']}), cached lookup {cached_s * 1000:.1f} ms")
-    print("\n| model | method | quants | weights MB | convert+quantize s | verify s | total s | greedy agreement | parity |")
+    print("\n| model | method | quants | weights MB | convert+quantize s | verify s | total s "
+          "| greedy agreement: free-running / teacher-forced | parity |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        agree = ", ".join(f"{q} {a:.0%}" for q, a in r["agreement"].items())
+        agree = ", ".join(f"{q} {a:.0%} / {r['teacher_forced'][q]:.0%}" for q, a in r["agreement"].items())
         print(f"| {r['size']} | {r['method']} | {r['quants']} | {r['weights_mb']} | {r['convert_s']:.1f} | "
               f"{r['verify_s']:.1f} | {r['wall_s']:.1f} | {agree} | {'ok' if r['parity_ok'] else 'FAIL'} |")
 

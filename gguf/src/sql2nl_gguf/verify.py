@@ -5,7 +5,9 @@
   this is what proves a pre-tokenizer mapping (:mod:`sql2nl_gguf.pretokenizer`) right.
 * Greedy agreement: the same prompt ids (built with :mod:`sql2nl.prompt`) decoded greedily by the
   HF model and by each GGUF; ``token_agreement`` is the mean fraction of the HF continuation that
-  the GGUF reproduces before diverging, ``exact`` the fraction of prompts reproduced entirely.
+  the GGUF reproduces before diverging, ``exact`` the fraction of prompts reproduced entirely, and
+  ``teacher_forced`` the fraction of the HF continuation's tokens that are also the GGUF's top-1
+  when it is given the same prefix (robust to one early near-tie derailing the rest).
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ def _gguf_greedy(llm, ids: list[int], n: int, eos: int | None) -> list[int]:
     return out
 
 
+def _teacher_forced(llm, ids: list[int], ref: list[int]) -> tuple[int, int]:
+    """How many of the HF model's greedy tokens are also the GGUF's top-1 when fed the same prefix."""
+    import numpy as np
+
+    if not ref:
+        return 0, 0
+    llm.reset()
+    llm.eval(ids + ref)
+    scores = np.asarray(llm.scores[len(ids) - 1:len(ids) - 1 + len(ref)])
+    return int((scores.argmax(axis=-1) == np.asarray(ref)).sum()), len(ref)
+
+
 def _agreement(ref: list[list[int]], got: list[list[int]]) -> dict:
     fracs, exact = [], 0
     for r, g in zip(ref, got):
@@ -118,12 +132,16 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
     out = {}
     for quant, path in ggufs.items():
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_gpu_layers=-1, verbose=False,
-                              seed=0)
+                              seed=0, logits_all=True)
         try:
             got = [_gguf_greedy(llm, ids, n_tokens, tokenizer.eos_token_id) for ids in prompt_ids]
+            forced = [_teacher_forced(llm, ids, r) for ids, r in zip(prompt_ids, ref)]
         finally:
             llm.close()
         out[quant] = _agreement(ref, got)
+        # Free-running agreement stops counting at the first flip, which a near-tie in a barely trained model
+        # causes; teacher-forced top-1 agreement judges every position on its own.
+        out[quant]["teacher_forced"] = round(sum(k for k, _ in forced) / max(sum(n for _, n in forced), 1), 4)
     return out
 
 
