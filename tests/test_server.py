@@ -70,9 +70,28 @@ class SlowStream(Backend):
             SlowStream.finished.set()
 
 
+class Chunky(Backend):
+    """A streaming backend (like an LLM): three pieces, or one piece and then a stall."""
+
+    name = "chunky"
+    streams = True
+    stall = threading.Event()
+
+    def describe(self, request):
+        return Draft(text="".join(self.stream(request)))
+
+    def stream(self, request):
+        yield "Lists "
+        if "stall" in request.sql:
+            Chunky.stall.wait(10)
+        yield "the names "
+        yield "of users."
+
+
 class FaultPlugin:
     @hookimpl
     def register_backends(self, register):
+        register("chunky", Chunky, description="streams in pieces (test)")
         register("explode", Exploding, description="raises (test)")
         register("hang", Hanging, description="never answers (test)")
         register("slowstream", SlowStream, description="streams slowly (test)")
@@ -328,6 +347,29 @@ def test_client_disconnecting_mid_stream_stops_the_backend():
         assert SlowStream.yielded < 40
         r = httpx.post(f"{u}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200
+
+
+def test_streaming_backend_streams_through_and_times_out_cleanly():
+    Chunky.stall.clear()
+    try:
+        with serve(backend="chunky", timeout_s=0.5) as u:
+            msg = {"role": "user", "content": "```sql\nSELECT name FROM users\n```"}
+            r = httpx.post(f"{u}/v1/chat/completions", json={"stream": True, "messages": [msg]})
+            chunks = [json.loads(x[6:]) for x in r.text.split("\n\n") if x.startswith("data: {")]
+            deltas = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+            assert [d for d in deltas if d] == ["Lists ", "the names ", "of users."]  # the backend's own pieces
+            assert r.text.rstrip().endswith("data: [DONE]")
+
+            stalled = {"role": "user", "content": "```sql\nSELECT stall FROM users\n```"}
+            t0 = time.monotonic()
+            r = httpx.post(f"{u}/v1/chat/completions", json={"stream": True, "messages": [stalled]}, timeout=10)
+            assert time.monotonic() - t0 < 5
+            events = [json.loads(x[6:]) for x in r.text.split("\n\n") if x.startswith("data: {")]
+            assert events[1]["choices"][0]["delta"]["content"] == "Lists "  # what came before the stall
+            assert events[-1]["error"]["code"] == "timeout"
+            assert httpx.get(f"{u}/health").status_code == 200
+    finally:
+        Chunky.stall.set()
 
 
 # -- Ollama-compatible routes ---------------------------------------------------------------------------

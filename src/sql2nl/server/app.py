@@ -21,8 +21,8 @@ from ..errors import Sql2NLError
 from ..prompt import check_language
 from . import ollama_api, openai_api
 from .config import ServerConfig
-from .http import (Guard, error_response, field, handle_api_error, handle_sql2nl_error, handle_unexpected,
-                   json_response, read_json)
+from .http import (Guard, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
+                   handle_unexpected, json_response, read_json)
 from .openapi import openapi_document
 from .service import ApiError, DescribeService
 
@@ -63,16 +63,10 @@ async def describe_batch(request: Request) -> Response:
         try:
             results.append(await service.describe_payload(sql, lang, dia, facts))
         except Sql2NLError as e:
-            results.append(error_from(e))
+            results.append(api_error(e).body())
         except ApiError as e:
             results.append(e.body())
     return json_response({"results": results})
-
-
-def error_from(e: Sql2NLError) -> dict[str, Any]:
-    from .http import api_error
-
-    return api_error(e).body()
 
 
 async def health(request: Request) -> Response:

@@ -7,7 +7,7 @@ JSON; ``"stream": false`` gets one object. The shapes follow Ollama's API docume
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
