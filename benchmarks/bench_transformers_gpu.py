@@ -159,7 +159,7 @@ def run_plain(model, tok, prompts, new_tokens, repeats, device) -> dict:
 
 
 def run_backend(backend, prompts, repeats, device, warmups: int = 2) -> dict:
-    from sql2nl_transformers.backend import encode_prompt
+    from sql2nl.prompt import encode_prompt
 
     rows = [encode_prompt(backend.tokenizer, p) for p in prompts]
 

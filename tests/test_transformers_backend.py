@@ -347,6 +347,35 @@ def test_cli_describe_with_transformers(models):
     assert res.exit_code != 0 and "does not exist" in res.output and "Traceback" not in res.output
 
 
+def test_one_bos_whether_the_template_or_the_tokenizer_writes_it(models):
+    from tokenizers import processors
+    from transformers import AutoTokenizer
+
+    from sql2nl.prompt import PLAIN_CHAT_TEMPLATE, build_messages, encode_prompt, render_prompt
+
+    tok = AutoTokenizer.from_pretrained(models["base"])
+    bos = tok.bos_token_id
+    tok._tokenizer.post_processor = processors.TemplateProcessing(  # a Llama-style tokenizer: adds BOS itself
+        single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, bos)])
+    messages = build_messages("SELECT 1")
+    for template in (PLAIN_CHAT_TEMPLATE, "{{ bos_token }}" + PLAIN_CHAT_TEMPLATE):
+        tok.chat_template = template
+        ids = encode_prompt(tok, render_prompt(messages, tok))
+        assert ids[0] == bos and ids[1] != bos
+
+
+def test_chinese_prompts_go_through_the_chat_template(models):
+    be = get_backend("transformers", model=models["base"], **FAST)
+    from sql2nl.backends import Request
+    from sql2nl.facts import extract
+
+    prompt = be.prompt_for(Request("SELECT name FROM singer", tuple(extract("SELECT name FROM singer")), "zh"))
+    assert prompt.startswith("### System\n你") and prompt.endswith("### Assistant\n")
+    d = describe("SELECT name FROM singer", backend="transformers", model=models["base"], language="zh",
+                 cache=False, **FAST)
+    assert d.language == "zh"
+
+
 def test_package_version_is_importable():
     import sql2nl_transformers
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from sql2nl.prompt import LANGUAGES, PROMPT_VERSION, build_messages, render_prompt, training_example
+from sql2nl.prompt import LANGUAGES, PROMPT_VERSION, build_messages, encode_prompt, render_prompt, training_example
 
 #: A handful of (sql, description) pairs: enough to train a tokenizer and to overfit on.
 PAIRS = [
@@ -109,8 +109,7 @@ def overfit(model_dir: str | Path, pairs: Sequence[tuple[str, str]] = PAIRS, *, 
     rows, labels = [], []
     for sql, desc in pairs:
         ex = training_example(sql, desc, language=language, tokenizer=tok)
-        bos = tok.bos_token
-        p_ids = tok(ex["prompt"], add_special_tokens=not (bos and ex["prompt"].startswith(bos)))["input_ids"]
+        p_ids = encode_prompt(tok, ex["prompt"])
         c_ids = tok(ex["completion"], add_special_tokens=False)["input_ids"]
         rows.append(p_ids + c_ids)
         labels.append([-100] * len(p_ids) + c_ids)

@@ -134,6 +134,16 @@ def _compiled_template(template: str) -> Any:
     return env.from_string(template)
 
 
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a rendered prompt, the same in training and at inference.
+
+    The tokenizer adds its special tokens (BOS) unless the chat template already wrote BOS at the
+    start, so a model never sees two BOS tokens in one place and one in the other.
+    """
+    bos = getattr(tokenizer, "bos_token", None)
+    return tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
+
+
 def training_example(sql: str, description: str, *, language: str = "en", tokenizer: Any = None,
                      schema: Schema | Mapping | None = None, eos_token: str | None = None) -> dict[str, str]:
     """The prompt/completion pair a model is trained on: loss goes on ``completion`` only."""

@@ -13,8 +13,9 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from sql2nl import prompt as prompt_format
-from sql2nl.errors import InvalidInputError, ModelError
+from sql2nl.errors import InvalidInputError
 from sql2nl.llm import LLMBackend
+from sql2nl.prompt import encode_prompt
 
 from . import loading
 
@@ -27,13 +28,6 @@ CACHE_STEP = 256
 MAX_CACHES = 4
 
 _LLM_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
-
-
-def encode_prompt(tokenizer: Any, text: str) -> list[int]:
-    """Token ids of a rendered prompt. Chat templates that already write the BOS token get no second one."""
-    bos = getattr(tokenizer, "bos_token", None)
-    add_special = not (bos and text.startswith(bos))
-    return tokenizer(text, add_special_tokens=add_special)["input_ids"]
 
 
 def _bucket(n: int, buckets: Sequence[int]) -> int:
@@ -298,4 +292,4 @@ def _is_compile_failure(e: BaseException) -> bool:
     return mod.startswith(("torch._dynamo", "torch._inductor")) or "BackendCompilerFailed" in type(e).__name__
 
 
-__all__ = ["TransformersBackend", "encode_prompt", "ModelError"]
+__all__ = ["TransformersBackend"]
