@@ -294,6 +294,7 @@ class Scopes:
     def __init__(self) -> None:
         self.scopes: dict[int, dict[str, str]] = {}
         self.resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
+        self.enclosing: dict[int, exp.Expression | None] = {}
 
     def scope(self, sel: exp.Expression) -> dict[str, str]:
         """``{alias or name (lower case): table name}`` for the sources of one SELECT/UPDATE/DELETE/MERGE."""
@@ -325,12 +326,32 @@ class Scopes:
             hit = self.resolved[id(col)] = self._resolve(col)
         return hit
 
+    def _next_scope(self, node: exp.Expression) -> exp.Expression | None:
+        # The nearest enclosing SELECT/UPDATE/DELETE/MERGE, memoized for every node passed on the
+        # way up, so long AND/OR chains cost linear time rather than quadratic.
+        path: list[int] = []
+        cur = node.parent
+        found: exp.Expression | None = None
+        while cur is not None:
+            if isinstance(cur, _SCOPES):
+                found = cur
+                break
+            memo = self.enclosing.get(id(cur), False)
+            if memo is not False:
+                found = memo
+                break
+            path.append(id(cur))
+            cur = cur.parent
+        for i in path:
+            self.enclosing[i] = found
+        return found
+
     def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None]:
         qual = col.table
         node: exp.Expression | None = col
         while node is not None:
-            node = node.parent
-            if isinstance(node, _SCOPES):
+            node = self._next_scope(node)
+            if node is not None:
                 s = self.scope(node)
                 if qual:
                     hit = s.get(qual.lower())
@@ -641,7 +662,7 @@ class _Extractor(Scopes):
 def _preorder(root: exp.Expression):
     """Every node under ``root``, parents first, in source order (leaner than ``Expression.walk``)."""
     stack = [root]
-    pop, push, Expression = stack.pop, stack.append, exp.Expression
+    pop, Expression = stack.pop, exp.Expression
     while stack:
         node = pop()
         yield node
