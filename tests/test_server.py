@@ -26,7 +26,7 @@ from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl.plugins import get_plugin_manager, reset_plugin_manager  # noqa: E402
 from sql2nl.server.app import create_app  # noqa: E402
 from sql2nl.server.config import ServerConfig  # noqa: E402
-from sql2nl.server.messages import detect_language, find_sql, is_statement  # noqa: E402
+from sql2nl.server.messages import dialect_hint, detect_language, find_sql, is_statement  # noqa: E402
 from sql2nl.server.runner import ServerThread  # noqa: E402
 
 SQL = "SELECT name FROM users WHERE age > 18 ORDER BY name"
@@ -430,3 +430,21 @@ def test_facts_can_be_left_out(http):
     r = http.post("/v1/describe", json={"sql": SQL, "facts": False}).json()
     assert r["facts"] == [] and r["text"] == sql2nl.describe(SQL).text
     assert http.post("/v1/describe", json={"sql": SQL, "facts": "no"}).status_code == 422
+
+
+def test_dialect_hint_from_a_dbeaver_system_prompt():
+    assert dialect_hint("Context:\n- SQL dialect: PostgreSQL\n- Server version: 16") == "postgres"
+    assert dialect_hint("- SQL dialect: Microsoft SQL Server") == "tsql"
+    assert dialect_hint("- SQL dialect: MariaDB 11") == "mysql"
+    assert dialect_hint("- SQL dialect: Some Exotic DB") is None
+    assert dialect_hint("no context") is None
+
+
+def test_chat_falls_back_when_the_named_dialect_does_not_parse(http):
+    # TOP is T-SQL; a connection DBeaver calls PostgreSQL would fail to parse it, so the server
+    # retries with the permissive parser instead of answering "could not describe".
+    sql = "SELECT TOP 5 name FROM users ORDER BY age DESC"
+    r = http.post("/v1/chat/completions", json={"messages": [
+        {"role": "system", "content": "Context:\n- SQL dialect: PostgreSQL"},
+        {"role": "user", "content": f"Explain the following SQL query:\n{sql}"}]})
+    assert r.json()["choices"][0]["message"]["content"] == sql2nl.describe(sql).text

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from ..errors import InvalidInputError, SQLParseError
-from .messages import CANNOT_DESCRIBE, NO_SQL, detect_language, find_sql
+from .messages import CANNOT_DESCRIBE, NO_SQL, detect_language, dialect_hint, find_sql
 from .service import ApiError, DescribeService
 from .sse import pieces
 
@@ -52,10 +52,17 @@ def _answer_sync(service: DescribeService, turn: Turn) -> tuple[str, str]:
     sqls, lang = _plan(service, turn)
     if not sqls:
         return NO_SQL[lang], lang
+    dialect = dialect_hint(turn.system)
     parts = []
     for sql in sqls:
         try:
-            parts.append(service.describe_sync(sql, lang, None).text)
+            try:
+                parts.append(service.describe_sync(sql, lang, dialect).text)
+            except SQLParseError:
+                if dialect is None:
+                    raise
+                # The statement was found with the permissive parser; the named dialect may be wrong.
+                parts.append(service.describe_sync(sql, lang, None).text)
         except (InvalidInputError, SQLParseError) as e:  # the user's SQL, not the server, is at fault
             parts.append(CANNOT_DESCRIBE[lang].format(error=e))
     if len(parts) == 1:

@@ -153,6 +153,25 @@ def detect_language(user_text: str, system: str = "", sql: Iterable[str] = (), d
     return "zh" if _CJK.search(prose) else default
 
 
+# DBeaver's system prompt names the connection's dialect ("- SQL dialect: PostgreSQL").
+_DIALECT_LINE = re.compile(r"SQL dialect:\s*([^\n]+)", re.I)
+_DIALECT_NAMES = {"postgresql": "postgres", "postgres": "postgres", "greenplum": "postgres", "mysql": "mysql",
+                  "mariadb": "mysql", "sqlite": "sqlite", "oracle": "oracle", "sql server": "tsql",
+                  "microsoft sql server": "tsql", "mssql": "tsql", "transact-sql": "tsql", "snowflake": "snowflake",
+                  "bigquery": "bigquery", "clickhouse": "clickhouse", "duckdb": "duckdb", "redshift": "redshift",
+                  "trino": "trino", "presto": "presto", "hive": "hive", "spark": "spark", "databricks": "databricks",
+                  "teradata": "teradata", "exasol": "exasol", "starrocks": "starrocks", "doris": "doris"}
+
+
+def dialect_hint(system: str) -> str | None:
+    """The sqlglot dialect named in a DBeaver-style system prompt, if any (unknown names: ``None``)."""
+    m = _DIALECT_LINE.search(system)
+    if not m:
+        return None
+    name = m.group(1).strip().strip(".").lower()
+    return _DIALECT_NAMES.get(name) or next((v for k, v in _DIALECT_NAMES.items() if name.startswith(k)), None)
+
+
 NO_SQL = {
     "en": ("I can only explain SQL, and I found no SQL statement in your message. Paste the query "
            "(for example in a ```sql code block) and I will describe what it does in plain language."),
