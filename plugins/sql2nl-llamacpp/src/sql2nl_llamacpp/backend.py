@@ -164,8 +164,14 @@ def _first_stop(text: str, stops: Sequence[str], start: int) -> int | None:
 
 
 def _partial_stop(text: str, stops: Sequence[str], hold: int) -> int:
-    """How many characters at the end of ``text`` could be the start of a stop string."""
-    for n in range(min(hold, len(text)), 0, -1):
-        if any(s.startswith(text[-n:]) for s in stops):
-            return n
-    return 0
+    """How many characters at the end of ``text`` could be the start of a stop string (held back)."""
+    tail = text[-hold:] if hold else ""
+    longest = 0
+    for s in stops:
+        i = tail.find(s[0])
+        while i >= 0:  # only where the stop's first character occurs: cheap per token
+            if s.startswith(tail[i:]):
+                longest = max(longest, len(tail) - i)
+                break
+            i = tail.find(s[0], i + 1)
+    return longest
