@@ -127,6 +127,17 @@ def test_two_hundred_thousand_item_in_list():
     assert len(d.facts[0].filters[0].values) == 200_000  # no value silently dropped from the facts
 
 
+@pytest.mark.timeout(120)
+def test_long_and_or_chains_and_long_scripts():
+    # A generated WHERE with 10,000 ORs is a deep tree too (it took minutes while column
+    # resolution walked up the whole chain for every column).
+    chain = "SELECT * FROM t WHERE " + " OR ".join(f"t.x = {i}" for i in range(10_000))
+    d = describe(chain, cache=False)
+    assert len([v for f in d.facts[0].filters for v in f.values]) == 10_000
+    script = ";\n".join(f"SELECT a{i} FROM t{i} WHERE b = {i}" for i in range(1_000))
+    assert len(describe(script, cache=False).facts) == 1_000
+
+
 def test_thousands_of_nested_parentheses_are_refused_fast():
     sql = "SELECT " + "(" * 5000 + "1" + ")" * 5000 + " FROM t"
     e = _error(sql, InvalidInputError)
