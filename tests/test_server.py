@@ -203,6 +203,17 @@ def test_huge_bodies_get_413(url, http):
     assert http.post("/v1/describe", json={"sql": SQL}).status_code == 200
 
 
+def test_slow_body_gets_408():
+    with serve(timeout_s=0.5) as u:
+        host, port = u.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"POST /v1/describe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"sql\": ")  # and then nothing more
+            s.settimeout(5)
+            assert s.recv(65536).startswith(b"HTTP/1.1 408")
+        assert httpx.get(f"{u}/health").status_code == 200
+
+
 def test_unknown_routes_and_methods(http):
     r = http.post("/responses", json={})
     assert r.status_code == 404 and "/v1" in r.json()["error"]["message"]

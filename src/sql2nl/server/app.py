@@ -34,7 +34,7 @@ def _language(data: dict[str, Any], default: str) -> str:
 
 async def describe(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     sql = field(data, "sql", str, required=True)
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     facts = field(data, "facts", bool, default=True)
@@ -43,7 +43,7 @@ async def describe(request: Request) -> Response:
 
 async def describe_batch(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     items = field(data, "items", list, required=True)
     if len(items) > service.config.max_batch:
         raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -29,8 +30,18 @@ def error_response(err: ApiError) -> Response:
     return json_response(err.body(), err.status, err.headers)
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The request's JSON object, read with a size limit (413) and clear 400/422 errors."""
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request's JSON object, read with the server's size (413) and time (408) limits."""
+    config: ServerConfig = request.app.state.config
+    # A client that trickles its body must not hold a connection and a slot for ever.
+    with anyio.move_on_after(config.timeout_s) as scope:
+        data = await _read_json(request, config.max_body_bytes)
+    if scope.cancelled_caught:
+        raise ApiError(408, f"The request body did not arrive within {config.timeout_s:g} s.", code="body_timeout")
+    return data
+
+
+async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     size = request.headers.get("content-length")
     if size is not None and size.isdigit() and int(size) > limit:
         raise ApiError(413, f"The request body is {int(size):,} bytes, over the server's limit of {limit:,}. "

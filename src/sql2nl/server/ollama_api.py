@@ -40,7 +40,7 @@ async def tags(request: Request) -> Response:
 
 async def chat(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     messages = field(data, "messages", list, required=True)
     # Ollama streams unless told not to.
     turn = turn_from_messages(messages, model=field(data, "model", str), stream=field(data, "stream", bool, default=True))
@@ -49,7 +49,7 @@ async def chat(request: Request) -> Response:
 
 async def generate(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     prompt = field(data, "prompt", str, required=True)
     turn = Turn(user=prompt, system=field(data, "system", str, default=""),
                 model=field(data, "model", str) or "sql2nl", stream=field(data, "stream", bool, default=True))

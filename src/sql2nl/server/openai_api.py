@@ -53,7 +53,7 @@ def _error_event(e: Exception) -> dict[str, Any]:
 # -- chat completions --------------------------------------------------------------------------
 async def chat_completions(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     messages = field(data, "messages", list, required=True)
     turn = turn_from_messages(messages, model=field(data, "model", str), stream=field(data, "stream", bool))
     field(data, "temperature", (int, float))  # ignored, but a wrong type is still the client's mistake
@@ -104,7 +104,7 @@ async def _chat_stream(service: DescribeService, turn: Turn, cid: str, created: 
 # -- responses -----------------------------------------------------------------------------------
 async def responses(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    data = await read_json(request, service.config.max_body_bytes)
+    data = await read_json(request)
     inp = data.get("input")
     if inp is None:
         raise ApiError(422, "The field 'input' is required.", code="missing_field", param="input")

@@ -19,13 +19,14 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Malformed JSON or an empty body", 401: "Missing or wrong bearer token", 403: "Host not allowed",
+            408: "The body did not arrive in time",
             413: "Body over the size limit", 422: "Wrong field types, or SQL that cannot be described",
             502: "The backend failed", 503: "Busy, or the backend is unavailable or stuck",
             504: "The backend did not answer in time"}
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
 
 
-_POST_ERRORS = (400, 401, 403, 413, 422, 502, 503, 504)
+_POST_ERRORS = (400, 401, 403, 408, 413, 422, 502, 503, 504)
 _GET_ERRORS = (401, 403)
 
 _NULLABLE_STR = {"type": "string", "nullable": True}
