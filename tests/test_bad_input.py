@@ -129,8 +129,8 @@ def test_two_hundred_thousand_item_in_list():
 
 @pytest.mark.timeout(120)
 def test_long_and_or_chains_and_long_scripts():
-    # A generated WHERE with 10,000 ORs is a deep tree too (it took minutes while column
-    # resolution walked up the whole chain for every column).
+    # A generated WHERE with 10,000 ORs is a deep tree too. Column resolution once walked up the
+    # whole chain for every column, which is quadratic: 20,000 ORs took 43 s.
     chain = "SELECT * FROM t WHERE " + " OR ".join(f"t.x = {i}" for i in range(10_000))
     d = describe(chain, cache=False)
     assert len([v for f in d.facts[0].filters for v in f.values]) == 10_000

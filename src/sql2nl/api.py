@@ -71,16 +71,16 @@ class _Prepared:
             self.facts = [statement_facts(t, dialect) for t in trees]
             # Facts first: they may rewrite Spider-style "strings" into literals, which redaction must see.
             self.redaction = _redact(trees) if redact else None
+            if self.redaction is not None:
+                rfacts = tuple(statement_facts(t, dialect) for t in self.redaction.trees)
+                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
+            else:
+                self.request = Request(text, tuple(self.facts), language, dialect, schema)
         except (Sql2NLError, RecursionError):
             raise
         except Exception as e:  # a bug in sql2nl, not in the user's SQL
             raise InternalError(f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
                                 "in sql2nl; please report it together with the SQL.") from e
-        if self.redaction is not None:
-            rfacts = tuple(statement_facts(t, dialect) for t in self.redaction.trees)
-            self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
-        else:
-            self.request = Request(text, tuple(self.facts), language, dialect, schema)
         self.sql = text
 
     def finish(self, draft: Draft, be: Backend) -> Description:
