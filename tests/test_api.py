@@ -278,3 +278,25 @@ def test_public_names():
     for name in ["describe", "describe_many", "describe_stream", "Description", "Sql2NLError", "SQLParseError",
                  "UnknownBackendError", "BackendUnavailableError"]:
         assert name in sql2nl.__all__ and hasattr(sql2nl, name)
+
+
+def test_a_bug_in_the_core_is_an_internal_error_not_a_raw_exception(monkeypatch):
+    from sql2nl import InternalError, api
+
+    def broken(tree, dialect=None):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(api, "statement_facts", broken)
+    with pytest.raises(InternalError, match="bug in sql2nl") as e:
+        describe(SQL, cache=False)
+    assert isinstance(e.value.__cause__, KeyError)
+
+
+def test_concurrent_calls_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    sqls = [f"SELECT c{i % 7} FROM t{i % 5} WHERE x > {i}" for i in range(200)]
+    expected = [describe(s, cache=False).text for s in sqls]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda s: describe(s).text, sqls))
+    assert got == expected
