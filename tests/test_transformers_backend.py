@@ -211,12 +211,18 @@ def test_threads_share_one_backend_safely(models):
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
+    seen = set()  # every forward runs on the model's one worker thread (CUDA graphs are per thread)
+    hook = be.model.register_forward_pre_hook(lambda *_: seen.add(threading.current_thread().name))
     threads = [threading.Thread(target=work, args=(s,)) for s in want]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        hook.remove()
     assert not errors and got == want
+    assert len(seen) == 1 and seen.pop().startswith("sql2nl-transformers")
 
 
 # -- faithfulness guard -------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 from typing import Any, Iterator, Sequence
 
 from sql2nl import prompt as prompt_format
@@ -125,21 +124,24 @@ class TransformersBackend(LLMBackend):
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
 
     def generate_tokens(self, rows: Sequence[Sequence[int]], *, temperature: float = 0.0) -> list[list[int]]:
-        """The new token ids for one batch of token-id prompts (up to and including EOS), under the model's lock.
+        """The new token ids for one batch of token-id prompts (up to and including EOS).
 
-        This is the path every :meth:`generate` call takes, and what the GPU benchmark times.
+        This is the path every :meth:`generate` call takes, and what the GPU benchmark times. It runs
+        on the model's worker thread (see :mod:`.loading`), one batch at a time.
         """
+        return self.loaded.run(self._generate_guarded, [list(r) for r in rows], temperature)
+
+    def _generate_guarded(self, rows: list[list[int]], temperature: float) -> list[list[int]]:
         import torch
 
-        with self.loaded.lock:
-            try:
-                return self._generate_splitting([list(r) for r in rows], temperature)
-            except torch.cuda.OutOfMemoryError as e:
-                self._free_gpu()
-                raise loading.oom_error(
-                    f"generating one query of {len(rows[0])} prompt tokens",
-                    f"Lower max_new_tokens (now {self.max_new_tokens}), shorten the SQL, use a smaller model, or "
-                    "free GPU memory used by other processes.") from e
+        try:
+            return self._generate_splitting(rows, temperature)
+        except torch.cuda.OutOfMemoryError as e:
+            self._free_gpu()
+            raise loading.oom_error(
+                f"generating one query of {len(rows[0])} prompt tokens",
+                f"Lower max_new_tokens (now {self.max_new_tokens}), shorten the SQL, use a smaller model, or "
+                "free GPU memory used by other processes.") from e
 
     def _free_gpu(self) -> None:
         import torch
@@ -257,34 +259,28 @@ class TransformersBackend(LLMBackend):
         return max(need, min(length, self._max_positions)) if self._max_positions else length
 
     def generate_stream(self, prompt: str) -> Iterator[str]:
-        """Yield text as the model produces it (a background thread generates; it holds the model's lock)."""
+        """Yield text as the model produces it; the model's worker thread generates meanwhile."""
         import torch
         from transformers import TextIteratorStreamer
 
         (row,) = self._encode([prompt])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                with self.loaded.lock:
-                    enc = self.tokenizer.pad({"input_ids": [row]}, return_tensors="pt").to(self.device)
-                    self._run_generate(enc, self.temperature, streamer=streamer)
-            except BaseException as e:  # handed to the reading thread, which raises it
-                failure.append(e)
-                streamer.end()
+                enc = self.tokenizer.pad({"input_ids": [row]}, return_tensors="pt").to(self.device)
+                self._run_generate(enc, self.temperature, streamer=streamer)
+            except BaseException:
+                streamer.end()  # unblock the reader; the error reaches it through the future
+                raise
 
-        thread = threading.Thread(target=work, name="sql2nl-transformers-stream", daemon=True)
-        thread.start()
+        future = self.loaded.submit(work)
+        yield from streamer
         try:
-            yield from streamer
-        finally:
-            thread.join()
-        if failure:
-            e = failure[0]
-            if isinstance(e, torch.cuda.OutOfMemoryError):
-                raise loading.oom_error("while streaming", "Lower max_new_tokens or use a smaller model.") from e
-            raise e
+            future.result()
+        except torch.cuda.OutOfMemoryError as e:
+            self._free_gpu()
+            raise loading.oom_error("while streaming", "Lower max_new_tokens or use a smaller model.") from e
 
 
 def _is_compile_failure(e: BaseException) -> bool:

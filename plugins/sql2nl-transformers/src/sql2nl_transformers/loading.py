@@ -2,7 +2,9 @@
 
 Everything goes through ``from_pretrained`` on a path or hub id, so a local directory and a hub
 model are loaded by the same code. Loaded models are kept per process (one copy however many
-backend instances use them) with a lock that serializes generation on them.
+backend instances use them); all generation on one model runs on that model's own worker thread,
+which serializes it (thread safety) and keeps torch.compile's CUDA graphs, which are recorded per
+thread, in one place however many threads call the backend.
 """
 
 from __future__ import annotations
@@ -125,16 +127,32 @@ def resolve(model: str | None, adapter: str | None = None) -> ModelSpec:
 
 @dataclass
 class LoadedModel:
-    """A model and tokenizer in memory, with the lock every generation on them takes."""
+    """A model and tokenizer in memory, and the single worker thread that generates with them."""
 
     model: Any
     tokenizer: Any
     device: Any
     spec: ModelSpec
-    lock: threading.RLock = field(default_factory=threading.RLock)
     #: Static KV caches by (batch, length), reused across calls (reset in place) so that the compiled
     #: decode step's CUDA graphs see the same addresses every time and are never re-recorded.
     caches: dict = field(default_factory=dict)
+    _worker: Any = field(default=None, repr=False)
+    _worker_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def submit(self, fn, *args):
+        """Run ``fn(*args)`` on this model's worker thread; returns a Future."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql2nl-transformers")
+        return self._worker.submit(fn, *args)
+
+    def run(self, fn, *args):
+        """Run ``fn(*args)`` on the worker thread and wait for it (directly when already on it)."""
+        if threading.current_thread().name.startswith("sql2nl-transformers"):
+            return fn(*args)
+        return self.submit(fn, *args).result()
 
 
 _loaded: dict[tuple, LoadedModel] = {}
