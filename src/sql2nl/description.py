@@ -14,7 +14,10 @@ class Description:
     """A description of some SQL. ``str(d)`` is the text.
 
     ``facts`` holds one :class:`~sql2nl.facts.StatementFacts` per statement; ``faithfulness`` is
-    the checker's score when it was computed (LLM backends always compute it).
+    the checker's score when it was computed (LLM backends always compute it). In notebooks it
+    renders as the text plus a table of the facts (``_repr_markdown_``, ``_repr_html_``).
+
+    Repeated calls return the cached object itself, so treat a Description as read-only.
     """
 
     text: str
