@@ -459,3 +459,13 @@ def test_chat_falls_back_when_the_named_dialect_does_not_parse(http):
         {"role": "system", "content": "Context:\n- SQL dialect: PostgreSQL"},
         {"role": "user", "content": f"Explain the following SQL query:\n{sql}"}]})
     assert r.json()["choices"][0]["message"]["content"] == sql2nl.describe(sql).text
+
+
+def test_huge_requests_are_not_cached():
+    from sql2nl.server.service import MAX_CACHED_KEY_CHARS, _LRU
+
+    lru = _LRU(10)
+    lru.put(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en"), "big")
+    lru.put(("describe", "SELECT 1", "en"), "small")
+    assert lru.get(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en")) is None
+    assert lru.get(("describe", "SELECT 1", "en")) == "small"

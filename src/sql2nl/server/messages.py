@@ -128,9 +128,18 @@ def _from_keyword(text: str) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=2048)
 def find_sql(text: str) -> list[str]:
     """The SQL statements (as written) in ``text``: fenced blocks first, else from a SQL keyword on."""
+    # Remember answers for ordinary messages only, so that huge ones cannot fill memory.
+    return list(_find_sql_cached(text)) if len(text) <= 32_768 else _find_sql(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _find_sql_cached(text: str) -> tuple[str, ...]:
+    return tuple(_find_sql(text))
+
+
+def _find_sql(text: str) -> list[str]:
     text = text[:MAX_MESSAGE_CHARS]
     fenced = [body.strip() for lang, body in _FENCE.findall(text)
               if lang.lower() in ("", "sql", "mysql", "postgresql", "postgres", "psql", "plsql", "tsql", "sqlite")]

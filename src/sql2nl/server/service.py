@@ -45,6 +45,10 @@ class ApiError(Exception):
                           **self.extra}}
 
 
+#: Requests whose text is longer than this are answered but not remembered.
+MAX_CACHED_KEY_CHARS = 32_768
+
+
 class _LRU:
     """A small LRU used only from the event loop thread (so it needs no lock)."""
 
@@ -59,6 +63,8 @@ class _LRU:
         return v
 
     def put(self, key: Hashable, value: Any) -> None:
+        if sum(len(k) for k in key if isinstance(k, (str, bytes))) > MAX_CACHED_KEY_CHARS:  # type: ignore[union-attr]
+            return  # a few huge requests must not pin gigabytes in the cache
         self._data[key] = value
         if len(self._data) > self.maxsize:
             self._data.popitem(last=False)
