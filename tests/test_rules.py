@@ -166,3 +166,11 @@ def test_unknown_clause_parts_are_quoted_with_a_warning(language):
     d = describe("SELECT a, b, count(*) FROM t GROUP BY ROLLUP (a, b)", language=language, cache=False)
     assert "ROLLUP (a, b)" in d.text
     assert any("Rollup" in w for w in d.warnings)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_redacted_values_come_back_in_every_language(language):
+    # Chinese has no spaces after a value, so placeholders must be found without word boundaries.
+    d = describe('SELECT name FROM people WHERE gender = "Male" AND age > 30', redact=True, language=language,
+                 cache=False)
+    assert "Male" in d.text and "30" in d.text and ":v" not in d.text

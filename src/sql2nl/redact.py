@@ -48,7 +48,7 @@ class Redaction:
         so a value that itself looks like a placeholder is left alone)."""
         if not self.values or ":" not in text:
             return text
-        pattern = re.compile(rf":({re.escape(self.prefix)}\d+)\b")
+        pattern = re.compile(rf":({re.escape(self.prefix)}\d+)(?!\d)")
         return pattern.sub(lambda m: self.values.get(m.group(1), m.group(0)), text)
 
 
