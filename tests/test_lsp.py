@@ -1,4 +1,4 @@
-"""The language server in a real LSP session: a pytest-lsp client talks to `python -m sql2nl.lsp` over stdio."""
+"""The language server in a real LSP session: a pytest-lsp client talks to `sql2nl lsp` over stdio."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def adults(cur):
 '''
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sql2nl.lsp"]))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sql2nl.cli", "lsp"]))
 async def client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
     yield

@@ -469,3 +469,31 @@ def test_huge_requests_are_not_cached():
     lru.put(("describe", "SELECT 1", "en"), "small")
     assert lru.get(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en")) is None
     assert lru.get(("describe", "SELECT 1", "en")) == "small"
+
+
+def test_the_serve_command_end_to_end():
+    """`sql2nl serve` as users start it: a subprocess on a free port, then a request and a clean stop."""
+    import subprocess
+    import sys
+
+    from sql2nl.server.runner import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+            time.sleep(0.1)
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/describe", json={"sql": SQL})
+        assert r.json()["text"] == sql2nl.describe(SQL, language="zh").text  # -l zh is the default language
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/v1/" in err.decode()  # tells the user the base URL to paste
