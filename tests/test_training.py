@@ -139,7 +139,9 @@ def test_export_gguf_and_describe_with_llamacpp(run):
     pytest.importorskip("sql2nl_gguf", reason="the gguf export package is not installed")
     from sql2nl_training.export import export_run
 
-    m = export_run(run, gguf=("q8_0",))
+    from sql2nl_gguf.tools import prepare_llama_cpp_tools
+
+    m = export_run(run, gguf=("q8_0",), tools=prepare_llama_cpp_tools())
     gg = run / m["artifacts"]["gguf"]["q8_0"]
     assert gg.is_file() and gg.stat().st_size > 10_000
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"
@@ -163,7 +165,7 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
     from sql2nl_training import TrainConfig, train
 
     data, _ = _write(tmp_path)
-    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=24, batch_size=2,
+    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=12, batch_size=2,
                   learning_rate=5e-3, save_steps=3, logging_steps=1, engine="peft", seed=3)
     ref = train(TrainConfig(out=str(tmp_path / "ref"), **common), progress=False)
 
@@ -186,7 +188,7 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     m = json.loads((out / "manifest.json").read_text())
-    assert m["status"] == "done" and m["metrics"]["steps"] == 24
+    assert m["status"] == "done" and m["metrics"]["steps"] == 12
     losses = lambda r: [(h["step"], round(h["loss"], 4)) for h in json.loads((r / "log_history.json").read_text()) if "loss" in h]  # noqa: E731
     assert losses(out) == losses(ref)
     a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(out / "adapter" / "adapter_model.safetensors")

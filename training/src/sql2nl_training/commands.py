@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import MISSING, fields
 
@@ -37,8 +38,11 @@ def train_options(func):
               help="A JSON config or recipe (training/recipes/*.json); options given here override it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (its saved config).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--gpus", type=int, default=None,
+              help="Train on N GPUs of this host: torchrun starts one process per GPU (DDP, gradient sync, "
+                   "data sharded, one process writes). On a host without CUDA, N CPU processes (gloo).")
 @train_options
-def train_command(config_file, resume, no_progress, **opts):
+def train_command(config_file, resume, no_progress, gpus, **opts):
     """Fine-tune a model on (SQL, description) pairs; writes a run directory (see docs/training.md).
 
     \b
@@ -49,6 +53,18 @@ def train_command(config_file, resume, no_progress, **opts):
     from .finetune import TrainingInterrupted, train
 
     given = {k: v for k, v in opts.items() if v is not None}
+    if gpus is not None and gpus < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--gpus")
+    if gpus and gpus > 1 and "LOCAL_RANK" not in os.environ:
+        args = (["--config", config_file] if config_file else []) + (["--resume"] if resume else []) \
+            + (["--no-progress"] if no_progress else [])
+        for k, v in given.items():
+            flag = "--" + k.replace("_", "-")
+            if isinstance(v, bool):
+                args.append(flag if v else "--no-" + k.replace("_", "-"))
+            else:
+                args.append(f"{flag}={','.join(v) if isinstance(v, list) else v}")
+        sys.exit(launch(gpus, args))
     if resume:
         if not given.get("out"):
             raise click.UsageError("--resume needs --out (the run to continue).")
@@ -62,6 +78,24 @@ def train_command(config_file, resume, no_progress, **opts):
         click.echo(str(e), err=True)
         sys.exit(143)
     click.echo(str(run))
+
+
+def launch(n: int, train_args: list[str]) -> int:
+    """Run ``sql2nl train ARGS`` in ``n`` processes with torchrun; SIGTERM/SIGINT are passed on."""
+    import signal
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+           "-m", "sql2nl_training.launch", "train", *train_args]
+    proc = subprocess.Popen(cmd)
+    forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        rc = proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return rc
 
 
 @click.command("eval")

@@ -300,6 +300,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         config.out = str(run)
     elif is_run(run) or last_checkpoint(run):
         raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
+    state.wait_for_everyone()  # every process has checked before the main one writes anything
 
     engine = resolve_engine(config.engine)  # before transformers/TRL are imported below
     train_pairs, valid_pairs, data_summary = prepare_data(config, log)
