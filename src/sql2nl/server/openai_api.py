@@ -24,7 +24,9 @@ STARTED = now()
 
 def model_ids(service: DescribeService) -> list[str]:
     """The names listed by ``/v1/models``; requests may use any name."""
-    ids = ["sql2nl", f"sql2nl-{service.backend.name}"]
+    # DBeaver treats an unknown model as a chat model only if its name starts with "gpt-" or "o"
+    # (OpenAIModels.isChatModel), so one name is spelled for it.
+    ids = ["sql2nl", f"sql2nl-{service.backend.name}", "gpt-sql2nl"]
     model = service.config.backend_options.get("model")
     if isinstance(model, str) and model and model not in ids:
         ids.append(model)
