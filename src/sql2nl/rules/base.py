@@ -156,7 +156,12 @@ class Describer(ChangesMixin):
 
     def select_text(self, sel: exp.Select) -> str:
         ctes = self.cte_prefix(sel)
-        return ctes + self.compose_select(self.plan(sel))
+        text = self.compose_select(self.plan(sel))
+        return ctes + self.continue_sentence(text) if ctes else text
+
+    def continue_sentence(self, text: str) -> str:
+        """A sentence that now follows a lead-in ("Using ..., what are ..."); languages may override."""
+        return text
 
     def subquery_statement_text(self, node: exp.Subquery) -> str:
         return self.describe_query(node.this)
@@ -360,12 +365,17 @@ class Describer(ChangesMixin):
 
     def set_text(self, node: exp.Expression) -> str:
         ctes = self.cte_prefix(node)
+        if ctes:
+            return ctes + self.continue_sentence(self.set_text_body(node))
+        return self.set_text_body(node)
+
+    def set_text_body(self, node: exp.Expression) -> str:
         left, right = node.left, node.right
         key = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(node)]
         if key == "union" and not node.args.get("distinct", True):
             key = "union_all"
         if isinstance(left, (exp.Union, exp.Intersect, exp.Except)):
-            first = self.set_text(left)
+            first = self.set_text_body(left)
         else:
             first = self.describe_query(left)
         question = first.endswith(("?", "？"))
@@ -377,12 +387,12 @@ class Describer(ChangesMixin):
         tail = ""
         if order is not None:
             keys = [self.order_key(o) for o in order.expressions]
-            tail += self.compose_order(keys)
+            tail += self.W["set_order"].format(self.compose_order(keys))
         if p.limit:
             tail += self.W["set_limit"].format(p.limit)
         if p.offset:
             tail += self.W["offset"].format(p.offset)
-        return ctes + text + tail + (self.W["question"] if question else "")
+        return text + tail + (self.W["question"] if question else "")
 
     # -- noun phrases: a query used as a value -------------------------------------------------
 

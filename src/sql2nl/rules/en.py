@@ -15,7 +15,7 @@ class EnglishDescriber(Describer):
 
     W = {
         # names and values
-        "question": "?", "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
+        "set_order": ",{0}", "question": "?", "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
         "star_of": "all details of each {0}", "qualified": "{table} {column}", "self_qualified": "{column} of {table} {alias}", "string": "\"{0}\"",
         "null": "null", "negative": "minus {0}", "paren": "({0})", "position": "column {0}",
         "desc_suffix": " (descending)", "tuple": "({0})", "interval": "{0} {1}", "sql": "`{0}`",
@@ -64,7 +64,7 @@ class EnglishDescriber(Describer):
         "window": "{func} ({over})", "window_partition": "within each {0}", "window_sep": ", ",
         "window_all": "over all rows", "window_frame": "frame {0}",
         # select pieces
-        "with": "Using {0}: ", "with_recursive": "Using the recursive {0}: ", "cte": "{name} as {query}",
+        "with": "Using {0}, ", "with_recursive": "Using the recursive {0}, ", "cte": "{name} ({query})",
         "self_join": "pairing {0} with each other", "join_left": "keeping {subject} that have no matching {table}",
         "join_right": "keeping {table} that have no matching {subject}",
         "join_full": "keeping rows from both sides even without a match in {table}",
@@ -154,8 +154,8 @@ class EnglishDescriber(Describer):
         for phrase, desc, kind in keys:
             if kind == "count":
                 phrase = f"the number of {phrase}"
-            parts.append(f"{phrase} in {'descending' if desc else 'ascending'} order")
-        return ", sorted by " + self.join_list(parts)
+            parts.append(f"in {'descending' if desc else 'ascending'} order of {phrase}")
+        return " " + self.join_list(parts, ", then ")
 
     def superlative(self, key: tuple[str, bool, str]) -> str:
         phrase, desc, kind = key
@@ -168,6 +168,9 @@ class EnglishDescriber(Describer):
         if p.distinct:
             cols = "the different " + _bare(cols) if cols.startswith("the ") else "different " + cols
         return cols
+
+    def continue_sentence(self, text: str) -> str:
+        return text[:1].lower() + text[1:]
 
     def many(self, words: str) -> str:
         return plural_phrase(words)
@@ -219,7 +222,7 @@ class EnglishDescriber(Describer):
     def compose_top(self, p: SelectPlan, cols: str, where: str) -> str:
         key = p.order[0]
         rest = self._rest(p, order=[], limit=None)
-        more = self.compose_order(p.order[1:]).replace(", sorted by ", ", then by ") if len(p.order) > 1 else ""
+        more = ", then" + self.compose_order(p.order[1:]) if len(p.order) > 1 else ""
         if p.limit == "1":
             verb = "What is" if len(p.columns) == 1 else "What are"
             return f"{verb} {self.top_one(p, cols, where, rest)}{more}?"
@@ -228,7 +231,7 @@ class EnglishDescriber(Describer):
                     f"{self.superlative(key)}{more}.")
         top = "top" if key[1] else "first"
         return (f"List {cols} of the {top} {p.limit} {p.subject}{where}{self.tail(rest)}, "
-                f"{self.compose_order([key]).lstrip(', ')}{more}.")
+                f"{self.compose_order([key]).strip()}{more}.")
 
     def top_one(self, p: SelectPlan, cols: str, where: str, rest: SelectPlan) -> str:
         sup = self.superlative(p.order[0])
@@ -252,6 +255,8 @@ class EnglishDescriber(Describer):
         return f"{article}{one}{self.where(p)}{self.tail(p)}"
 
     def compose_noun(self, p: SelectPlan) -> str:
+        if p.no_from:
+            return self.columns(p)
         cols = self.columns(p)
         where = self.where(p)
         if p.count_only and not p.order and not p.limit:

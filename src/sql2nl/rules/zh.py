@@ -10,7 +10,7 @@ class ChineseDescriber(Describer):
     language = "zh"
 
     W = {
-        "question": "？", "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
+        "set_order": "{0}", "question": "？", "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
         "the": "{0}", "qualified": "{table}的{column}", "self_qualified": "{table} {alias}的{column}", "string": "\"{0}\"", "null": "空值", "negative": "负{0}",
         "paren": "（{0}）", "position": "第{0}列", "desc_suffix": "（降序）", "tuple": "（{0}）", "interval": "{0} {1}",
         "sql": "`{0}`", "alias": "{1}（{0}）",
@@ -174,6 +174,8 @@ class ChineseDescriber(Describer):
         return f"{self.where(p)}{p.subject}{self.tail(p)}"
 
     def compose_noun(self, p: SelectPlan) -> str:
+        if p.no_from:
+            return self.columns(p)
         if p.order and p.limit:
             return self.compose_top(p)
         return self.body(p) + self.tail(p)
