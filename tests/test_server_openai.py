@@ -251,3 +251,35 @@ def test_dbeaver_language_setting_is_followed(url):
         "Use the same language as the user.", "Use Chinese language in your responses.")
     r = httpx.post(f"{url}/v1/responses", json=body, timeout=30)
     assert r.json()["output_text"] == sql2nl.describe(SQL, language="zh").text
+
+
+@pytest.mark.slow
+def test_a_real_llm_backend_is_served_and_streams_token_pieces(tmp_path):
+    """The transformers backend on a tiny scratch model: the client gets the model's own stream pieces."""
+    for mod in ("torch", "transformers", "sql2nl_transformers", "sql2nl_training"):
+        pytest.importorskip(mod)
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tinymodels as tm
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        opts = {"model": str(tm.build_tiny(tmp_path / "tiny")), "max_new_tokens": 12}
+        sql = "SELECT name FROM singer WHERE age > 30"
+        with ServerThread(create_app(ServerConfig(backend="transformers", backend_options=opts))) as u:
+            c = openai.OpenAI(base_url=f"{u}/v1", api_key="x", max_retries=0, timeout=120)
+            streamed = [ch.choices[0].delta.content for ch in c.chat.completions.create(
+                model="m", stream=True, messages=[{"role": "user", "content": sql}])
+                if ch.choices and ch.choices[0].delta.content]
+            plain = c.chat.completions.create(model="m", messages=[{"role": "user", "content": sql}])
+            events = list(c.responses.create(model="m", input=sql, stream=True))
+        assert streamed == list(sql2nl.describe_stream(sql, backend="transformers", **opts))
+        assert plain.choices[0].message.content == sql2nl.describe(sql, backend="transformers", **opts).text
+        assert events[-1].response.output_text == "".join(streamed)
+    finally:
+        torch.set_num_threads(threads)
