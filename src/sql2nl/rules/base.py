@@ -133,7 +133,12 @@ class Describer(ChangesMixin):
         if method is None:
             self.warnings.append(f"no wording for {type(tree).__name__} statements yet; described generically")
             return self.fallback_text()
-        return self.finish(getattr(self, method)(tree))
+        text = getattr(self, method)(tree)
+        if not isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except)):
+            ctes = self.cte_prefix(tree)  # WITH ... INSERT/UPDATE/DELETE
+            if ctes:
+                text = ctes + self.continue_sentence(text)
+        return self.finish(text)
 
     def finish(self, text: str) -> str:
         """Capitalise and end the sentence (languages may override)."""

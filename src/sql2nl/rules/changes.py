@@ -12,6 +12,10 @@ from ..words import humanize
 class ChangesMixin:
     """The DML/DDL part of the shared walk (needs the Describer's names, ``expr`` and ``W``)."""
 
+    def filter_words(self, cond: str) -> str:
+        """A WHERE condition as it follows the rows it filters; languages may add their lead word."""
+        return cond
+
     def target_name(self, node: exp.Expression | None) -> str:
         if isinstance(node, exp.Schema):
             node = node.this
@@ -84,7 +88,8 @@ class ChangesMixin:
         frm = node.args.get("from_") or node.args.get("from")
         extra = self.W["using_table"].format(self.noun_phrase(frm.this)) if frm is not None else ""
         if cond:
-            return self.W["update_where"].format(sets=sets, table=self.noun(node.this.name) if isinstance(node.this, exp.Table) else table, cond=cond) + extra
+            return self.W["update_where"].format(sets=sets, table=self.noun(node.this.name) if isinstance(node.this, exp.Table) else table,
+                                                cond=self.filter_words(cond)) + extra
         return self.W["update_all"].format(sets=sets, table=table) + extra
 
     def delete_text(self, node: exp.Delete) -> str:
@@ -96,7 +101,8 @@ class ChangesMixin:
         finally:
             self.subjects.pop()
         if cond:
-            return self.W["delete_where"].format(table=self.noun(t.name) if isinstance(t, exp.Table) else self.expr(t), cond=cond)
+            return self.W["delete_where"].format(table=self.noun(t.name) if isinstance(t, exp.Table) else self.expr(t),
+                                                 cond=self.filter_words(cond))
         return self.W["delete_all"].format(table=self.target_name(t))
 
     def merge_text(self, node: exp.Merge) -> str:

@@ -81,8 +81,8 @@ class EnglishDescriber(Describer):
         "insert_rows": "Add {n} rows to {table}: {rows}", "row_sep": "; ", "more_rows": "; and {0} more",
         "insert_select": "Add to {table}{cols} {query}", "into_columns": " (as {0})",
         "upsert_update": "; if it already exists, update {0} instead", "upsert_nothing": "; skip rows that already exist",
-        "update_where": "Set {sets} for {table} with {cond}", "update_all": "Set {sets} for every row of {table}",
-        "using_table": ", using {0}", "delete_where": "Delete the {table} with {cond}",
+        "update_where": "Set {sets} for {table}{cond}", "update_all": "Set {sets} for every row of {table}",
+        "using_table": ", using {0}", "delete_where": "Delete the {table}{cond}",
         "delete_all": "Delete all rows from {table}",
         "merge": "Merge {source} into {target}, pairing rows where {on}: {actions}", "merge_sep": "; ",
         "merge_when": "{when}, {action}", "merge_matched": "when matched", "merge_not_matched": "when not matched",
@@ -122,12 +122,13 @@ class EnglishDescriber(Describer):
     # -- sentence pieces ----------------------------------------------------------------------
 
     def where(self, p: SelectPlan) -> str:
-        if not p.where:
-            return ""
-        if p.where.startswith("that "):
-            return " " + p.where
-        lead = " where " if p.where.startswith(("there ", "it is not", "(")) else " with "
-        return lead + p.where
+        return self.filter_words(p.where) if p.where else ""
+
+    def filter_words(self, cond: str) -> str:
+        if cond.startswith("that "):
+            return " " + cond
+        lead = " where " if cond.startswith(("there ", "it is not", "(")) else " with "
+        return lead + cond
 
     def tail(self, p: SelectPlan, with_order: bool = True) -> str:
         text = ""
