@@ -63,6 +63,7 @@ class Backend:
         return self.name
 
     def describe(self, request: Request) -> Draft:
+        """Describe every statement of ``request`` (``request.facts`` has one entry per statement)."""
         raise NotImplementedError
 
     def describe_batch(self, requests: Sequence[Request]) -> list[Draft]:
