@@ -195,6 +195,7 @@ def main() -> None:
             lat.sort()
             rows.append((name, len(lat), len(errors), len(lat) / wall, pct(lat, 50) * 1e3, pct(lat, 99) * 1e3,
                          lat[-1] * 1e3 if lat else float("nan"), s1 - s0, c1 - c0, wall))
+            print(f"{name}: {len(lat)} requests in {wall:.1f} s, {len(errors)} errors", file=sys.stderr)
             if errors:
                 print(f"{name}: errors {sorted(set(errors))[:5]}", file=sys.stderr)
     finally:
