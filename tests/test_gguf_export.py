@@ -47,13 +47,16 @@ def hf_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run_export(tools, hf_model, tmp_path_factory):
-    """The direct path, driven the way users do: ``sql2nl export --run RUN --method direct``."""
+    """The direct path, driven the way users do: ``sql2nl export --run RUN --method direct`` on a run that has
+    only a LoRA adapter, so the training package's ``merge_run`` makes ``RUN/merged`` first."""
     from click.testing import CliRunner
     from sql2nl.cli import cli
+    from transformers import AutoTokenizer
 
-    run = tinymodels.write_run_dir(tmp_path_factory.mktemp("gguf-run") / "run", base_model="scratch:tiny",
-                                   adapter=None, merged="merged", languages=("en", "zh"))
-    shutil.copytree(hf_model, run / "merged")
+    run = tinymodels.write_run_dir(tmp_path_factory.mktemp("gguf-run") / "run", base_model=str(hf_model),
+                                   adapter="adapter", languages=("en", "zh"))
+    tinymodels.make_lora_adapter(hf_model, run / "adapter")
+    AutoTokenizer.from_pretrained(hf_model).save_pretrained(run / "adapter")
     before = json.loads((run / "manifest.json").read_text())
     res = CliRunner().invoke(cli, ["export", "--run", str(run), "--gguf", ",".join(QUANTS), "--method", "direct",
                                    "--tools", str(tools)])
@@ -62,10 +65,11 @@ def run_export(tools, hf_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def unsloth_export(tools, hf_model, tmp_path_factory):
+def unsloth_export(tools, run_export, tmp_path_factory):
+    """Unsloth's exporter on the same merged model (so both paths can be compared weight for weight)."""
     pytest.importorskip("unsloth")
     out = tmp_path_factory.mktemp("gguf-unsloth")
-    return out, export(hf_model, out, QUANTS, method="unsloth", tools=tools)
+    return out, export(run_export[0] / "merged", out, QUANTS, method="unsloth", tools=tools)
 
 
 def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
@@ -116,12 +120,14 @@ def test_direct_export_of_a_run(run_export, hf_model):
     out = run / "gguf"
     manifest = json.loads((out / "manifest.json").read_text())
     check_export(out, manifest, hf_model)
-    assert manifest["method"] == "direct"
-    assert manifest["base_model"] == "scratch:tiny" and manifest["languages"] == ["en", "zh"]
+    assert manifest["method"] == "direct" and manifest["model_dir"] == str(run / "merged")
+    assert manifest["base_model"] == str(hf_model) and manifest["languages"] == ["en", "zh"]
     after = json.loads((run / "manifest.json").read_text())
+    assert after["artifacts"]["merged"] == "merged" and after["artifacts"]["adapter"] == "adapter"
     assert after["artifacts"]["gguf"] == {q: f"gguf/model.{q}.gguf" for q in QUANTS}
     assert after["artifacts"]["gguf_manifest"] == "gguf/manifest.json"
-    assert {k: v for k, v in after.items() if k != "artifacts"} == {k: v for k, v in before.items() if k != "artifacts"}
+    for key in ("format", "base_model", "prompt_version", "languages", "config", "metrics"):
+        assert after[key] == before[key]
     assert "greedy agreement" in output
 
 
@@ -239,6 +245,32 @@ def test_interrupted_export_leaves_no_file_under_a_final_name(tools, hf_model, t
         export(hf_model, out, QUANTS, method="direct", tools=tools)
     assert sorted(p.name for p in out.iterdir()) == ["model.q8_0.gguf"]
     assert (out / "model.q8_0.gguf").read_bytes() == b"an earlier, complete export"
+
+
+@pytest.mark.slow
+def test_killed_export_leaves_no_file_under_a_final_name(tools, hf_model, tmp_path):
+    """SIGKILL (no cleanup code runs) in the middle of an export: only a hidden staging folder may remain."""
+    import os
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    code = ("import sys; from sql2nl_gguf import export; "
+            "export(sys.argv[1], sys.argv[2], ('f16', 'q8_0', 'q4_k_m'), method='direct', tools=sys.argv[3])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(hf_model), str(out), str(tools)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_dir() and any(out.glob(".tmp-sql2nl-export-*/*.gguf")):  # the converter is writing
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the export finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".tmp-")] == []
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, hf_model):
