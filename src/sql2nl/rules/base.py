@@ -199,7 +199,7 @@ class Describer(ChangesMixin):
         if frm is not None:
             src = frm.this
             if isinstance(src, exp.Table):
-                return src.name
+                return src.name or None
             return src.alias_or_name or None
         return None
 
@@ -222,12 +222,15 @@ class Describer(ChangesMixin):
     def _plan(self, sel: exp.Select, subject: str | None) -> SelectPlan:
         W = self.W
         sources = self.sources(sel)
-        from_sub = next((s for s in sources if isinstance(s, exp.Subquery) and not isinstance(s, exp.Table)), None)
+        # A FROM that is not a table (a subquery, VALUES, UNNEST, a table function) is described itself.
+        from_sub = sources[0] if sources and not (isinstance(sources[0], exp.Table)
+                                                  and isinstance(sources[0].this, exp.Identifier)) else None
         group = sel.args.get("group")
         group_nodes = list(group.expressions) if group is not None else []
         counted_table = self.counted_table(sel, subject, group_nodes)
         if from_sub is not None and (subject is None or subject == from_sub.alias_or_name):
-            subj_many = subj_one = W["rows_of"].format(self.noun_phrase(from_sub.this))
+            inner = from_sub.this if isinstance(from_sub, (exp.Subquery, exp.Table)) else from_sub
+            subj_many = subj_one = W["rows_of"].format(self.noun_phrase(inner))
         else:
             subj_many, subj_one = self.noun(subject), self.noun(subject, many=False)
         p = SelectPlan(subject=subj_many, subject_one=subj_one, no_from=not sources,
@@ -725,7 +728,7 @@ class Describer(ChangesMixin):
     def function(self, node: exp.Expression) -> str:
         """A function call: a known word from ``FUNCTION_WORDS`` or "the <name> of <arguments>"."""
         name = node.name if isinstance(node, exp.Anonymous) else node.key
-        args = [a for a in node.iter_expressions()]
+        args = [a for a in node.iter_expressions() if not isinstance(a, exp.TableAlias)]
         words = self.join_list([self.operand(a) for a in args])
         template = self.FUNCTION_WORDS.get(name.lower())
         if template is not None:
