@@ -174,3 +174,14 @@ def test_redacted_values_come_back_in_every_language(language):
     d = describe('SELECT name FROM people WHERE gender = "Male" AND age > 30', redact=True, language=language,
                  cache=False)
     assert "Male" in d.text and "30" in d.text and ":v" not in d.text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_no_literal_value_is_silently_dropped(language):
+    # Every value written in the SQL shows up verbatim (LIKE wildcards aside). "1" may be said as
+    # a superlative ("the highest", LIMIT 1) or be the dummy column of EXISTS (SELECT 1 ...).
+    for sql, _ in _cases(language):
+        d = describe(sql, language=language, cache=False)
+        for f in d.facts:
+            for v in f.literals:
+                assert v == "1" or v.strip("%").lower() in d.text.lower(), (sql, d.text, v)
