@@ -39,3 +39,19 @@ def tiny_gguf(root: Path, *, quantizations: tuple[str, ...] = ("f16", "q8_0")) -
             export(hf, root / "gguf", quantizations, method="direct", verify=False)
             _built[key] = TinyGGUF(hf, root / "gguf")
         return _built[key]
+
+
+def overfit_gguf(root: Path) -> TinyGGUF:
+    """A tiny model overfitted on tinymodels.PAIRS + THINK_PAIRS (some answers open with a ``<think>`` block),
+    exported to f16: it recites those descriptions, so a backend's prompt must match training's exactly."""
+    with _lock:
+        if "overfit" not in _built:
+            from sql2nl_gguf import export
+
+            root = Path(root)
+            pairs = tinymodels.PAIRS + tinymodels.THINK_PAIRS
+            hf = tinymodels.build_tiny(root / "hf", pairs=pairs)
+            tinymodels.overfit(hf, pairs)
+            export(hf, root / "gguf", ("f16",), method="direct", verify=False)
+            _built["overfit"] = TinyGGUF(hf, root / "gguf")
+        return _built["overfit"]

@@ -144,6 +144,20 @@ def test_template_that_opens_a_think_block_is_closed_before_generation(q8):
     assert "<think>" not in describe(SQL, backend=be).text
 
 
+@pytest.mark.slow
+def test_overfitted_model_recites_its_descriptions_with_thinking_stripped(tmp_path_factory):
+    # The model learnt these answers from prompts rendered with its HF tokenizer; the GGUF path must
+    # give it the very same prompt text to get them back, and hide the <think> blocks it was taught.
+    fit = ggufmodels.overfit_gguf(tmp_path_factory.mktemp("overfit-gguf"))
+    model = str(fit.file("f16"))
+    for sql, taught in tinymodels.PAIRS + tinymodels.THINK_PAIRS:
+        want = strip_thinking(taught)
+        d = describe(sql, backend="llamacpp", model=model)
+        assert d.text == want
+        assert "".join(describe_stream(sql, backend="llamacpp", model=model)) == want
+    assert any("<think>" in t for _, t in tinymodels.THINK_PAIRS)
+
+
 # -- one model per process, shared safely ---------------------------------------------------------------
 
 def test_model_loaded_once_and_shared(q8):

@@ -7,6 +7,7 @@ can be compared token for token.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -48,12 +49,12 @@ def gguf(tmp_path_factory):
     return ggufmodels.tiny_gguf(tmp_path_factory.mktemp("tiny-gguf"))
 
 
-@pytest.fixture(scope="session")
-def server(gguf, tmp_path_factory):
+@contextlib.contextmanager
+def llama_server(gguf_file, log_dir):
     """``python -m llama_cpp.server`` on a free loopback port, requiring an API key; always stopped."""
     port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf.file("q8_0")), "--host", "127.0.0.1",
+    log = log_dir / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_file), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--api_key", KEY]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -72,7 +73,7 @@ def server(gguf, tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"llama_cpp.server did not come up in 120 s:\n{log.read_text()[-3000:]}")
                 time.sleep(0.3)
-        yield {"url": url, "models": models, "gguf": gguf}
+        yield {"url": url, "models": models}
     finally:
         proc.terminate()
         try:
@@ -80,6 +81,12 @@ def server(gguf, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(gguf, tmp_path_factory):
+    with llama_server(gguf.file("q8_0"), tmp_path_factory.mktemp("llama-server")) as srv:
+        yield {**srv, "gguf": gguf}
 
 
 @pytest.fixture
@@ -152,6 +159,19 @@ def test_guard_fallback(opts):
 def test_wrong_path_is_a_404_with_a_hint(server):
     with pytest.raises(BackendError, match="answered 404.*usually ending in /v1"):
         describe(SQL, backend="openai", base_url=server["url"].replace("/v1", "/nope/v1"), api_key=KEY, model="m")
+
+
+@pytest.mark.slow
+def test_overfitted_model_through_the_server(tmp_path_factory):
+    # Messages in, the server's template (from the GGUF), the taught answers out, <think> blocks stripped.
+    import tinymodels
+    from sql2nl.prompt import strip_thinking
+
+    fit = ggufmodels.overfit_gguf(tmp_path_factory.mktemp("overfit-gguf"))
+    with llama_server(fit.file("f16"), tmp_path_factory.mktemp("overfit-server")) as srv:
+        for sql, taught in tinymodels.PAIRS + tinymodels.THINK_PAIRS:
+            d = describe(sql, backend="openai", base_url=srv["url"], api_key=KEY, extra_body=SAME_SAMPLING)
+            assert d.text == strip_thinking(taught)
 
 
 # -- unreachable and silent servers: retries, timeouts, clear errors --------------------------------------
