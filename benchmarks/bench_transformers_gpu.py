@@ -144,7 +144,8 @@ def count_new(out, width: int, eos: int) -> int:
 
 
 def run_plain(model, tok, prompts, new_tokens, repeats, device) -> dict:
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: batch[k].to(device) for k in ("input_ids", "attention_mask")}
     width = enc["input_ids"].shape[1]
 
     def call():
@@ -197,6 +198,8 @@ def main(argv=None) -> int:
         print("No CUDA GPU: the full-size benchmark needs one. Use --tiny for a CPU smoke run.", file=sys.stderr)
         return 2
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # tiny matrices: more threads only fight other processes for the cores
     batch_sizes = [int(b) for b in (args.batch_sizes or ("1,4" if args.tiny else "1,32")).split(",")]
     new_tokens = args.new_tokens or (16 if args.tiny else 64)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
@@ -210,17 +213,24 @@ def main(argv=None) -> int:
     backend = TransformersBackend.from_model(model, tok, max_new_tokens=new_tokens, compile=compile_opt,
                                              batch_size=max(batch_sizes))
 
-    rows = []
+    rows, errors = [], []
     for bs in batch_sizes:
         prompts = pick_prompts(tok, texts, bs, args.prompt_tokens)
         for path in paths:
             print(f"-- {path}, batch {bs} ...", flush=True)
-            if path == "plain":
-                r = run_plain(model, tok, prompts, new_tokens, args.repeats, device)
-            elif path == "backend":
-                r = run_backend(backend, prompts, args.repeats, device)
-            else:
+            if path not in ("plain", "backend"):
                 raise SystemExit(f"unknown path {path!r}")
+            try:
+                if path == "plain":
+                    r = run_plain(model, tok, prompts, new_tokens, args.repeats, device)
+                else:
+                    r = run_backend(backend, prompts, args.repeats, device)
+            except Exception as e:  # keep the other rows: a failed path is reported, not fatal
+                import traceback
+
+                traceback.print_exc()
+                errors.append(f"{path}, batch {bs}: {type(e).__name__}: {e}")
+                continue
             med = statistics.median(r["times_s"])
             r.update(path=path, batch=bs, median_s=med, tok_per_s=r["new_tokens"] / med,
                      peak_allocated_gib=r["peak"][0], peak_reserved_gib=r["peak"][1])
@@ -239,14 +249,15 @@ def main(argv=None) -> int:
            "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"env": env, "results": rows}, indent=2), encoding="utf-8")
-    table = markdown(env, rows)
+    (out / "results.json").write_text(json.dumps({"env": env, "results": rows, "errors": errors}, indent=2),
+                                      encoding="utf-8")
+    table = markdown(env, rows) + "".join(f"\nFAILED: {e}\n" for e in errors)
     (out / "results.md").write_text(table, encoding="utf-8")
     print()
     print(table)
     if device.type == "cuda":
         print(f"peak GPU memory over the whole run: {env['overall_peak_allocated_gib']:.1f} GiB allocated")
-    return 0
+    return 1 if errors else 0
 
 
 def markdown(env: dict, rows: list[dict]) -> str:
@@ -261,7 +272,26 @@ def markdown(env: dict, rows: list[dict]) -> str:
         pr = f"{r['peak_reserved_gib']:.1f}" if r["peak_reserved_gib"] is not None else "-"
         lines.append(f"| {r['path']} | {r['batch']} | {r['prompt_width']} | {r['tok_per_s']:.1f} | "
                      f"{r['median_s']:.3f} | {r['warmup_s']:.1f} | {pa} | {pr} |")
-    return head + "\n".join(lines) + "\n"
+    return head + "\n".join(lines) + "\n" + goals(env, rows)
+
+
+GOALS = {1: 100.0, 32: 3000.0}  # new tok/s the backend should reach at these batch sizes
+MEMORY_GOAL_GIB = 40.0
+
+
+def goals(env: dict, rows: list[dict]) -> str:
+    """One line per goal of the issue, saying whether this run met it."""
+    out = []
+    for r in rows:
+        if r["path"] == "backend" and r["batch"] in GOALS:
+            ok = r["tok_per_s"] >= GOALS[r["batch"]]
+            out.append(f"- batch {r['batch']}: {r['tok_per_s']:.0f} new tok/s (goal >= {GOALS[r['batch']]:.0f}): "
+                       f"{'met' if ok else 'NOT met'}")
+    peak = env.get("overall_peak_allocated_gib")
+    if peak is not None:
+        out.append(f"- peak GPU memory {peak:.1f} GiB allocated (goal <= {MEMORY_GOAL_GIB:.0f}): "
+                   f"{'met' if peak <= MEMORY_GOAL_GIB else 'NOT met'}")
+    return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ class TransformersBackend(LLMBackend):
         n = len(rows)
         if self.static_cache:
             rows = rows + [rows[-1]] * (_bucket(n, BATCH_BUCKETS) - n)
-        enc = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(self.device)
+        enc = self._pad(rows)
         width = enc["input_ids"].shape[1]
         try:
             out = self._run_generate(enc, temperature)
@@ -187,6 +187,12 @@ class TransformersBackend(LLMBackend):
             end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
             result.append(row[:end])
         return result
+
+    def _pad(self, rows: list[list[int]]) -> dict:
+        """Left-padded ``input_ids`` and ``attention_mask`` on the model's device (nothing else: the
+        compiled forward sees as few inputs as possible)."""
+        enc = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
+        return {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask")}
 
     def _run_generate(self, enc, temperature: float, streamer=None):
         import torch
@@ -268,7 +274,7 @@ class TransformersBackend(LLMBackend):
 
         def work() -> None:
             try:
-                enc = self.tokenizer.pad({"input_ids": [row]}, return_tensors="pt").to(self.device)
+                enc = self._pad([row])
                 self._run_generate(enc, self.temperature, streamer=streamer)
             except BaseException:
                 streamer.end()  # unblock the reader; the error reaches it through the future
