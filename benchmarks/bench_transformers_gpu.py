@@ -280,7 +280,9 @@ MEMORY_GOAL_GIB = 40.0
 
 
 def goals(env: dict, rows: list[dict]) -> str:
-    """One line per goal of the issue, saying whether this run met it."""
+    """One line per goal of the issue (full-size runs only), saying whether this run met it."""
+    if env["model"] == "tiny":
+        return ""
     out = []
     for r in rows:
         if r["path"] == "backend" and r["batch"] in GOALS:
