@@ -119,6 +119,8 @@ def test_schema_words_are_used():
     d = describe("SELECT nm FROM usr WHERE dob > '2000-01-01'", schema=schema, cache=False)
     assert "full names" in d.text and "customers" in d.text and "birthday" in d.text
     assert "nm" not in d.text.split()
+    assert check(d.text, d.facts, schema=schema).score == 1.0
+    assert "column nm" in check(d.text, d.facts).missing  # without the schema, "full name" is not "nm"
 
 
 def test_identifiers_are_humanized():

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 from .facts import StatementFacts
+from .schema import Schema
 from .words import humanize, singular
 
 _SUPERLATIVES_EN = ["most", "highest", "largest", "greatest", "biggest", "maximum", "top", "best", "latest",
@@ -118,8 +119,10 @@ class _Text:
     def has_any(self, phrases) -> bool:
         return any(self.has_phrase(p) for p in phrases)
 
-    def has_name(self, name: str) -> bool:
-        return any(f in self.tokens for f in _name_forms(name)) or name.lower() in self.raw
+    def has_name(self, name: str, *words: str | None) -> bool:
+        """``name`` humanized, as written, or in any of the schema's ``words`` for it."""
+        return (any(f in self.tokens for f in _name_forms(name)) or name.lower() in self.raw
+                or any(w and self.has_phrase(w) for w in words))
 
     def has_value(self, value: str) -> bool:
         v = value.strip().strip("%").lower()
@@ -134,15 +137,20 @@ class _Text:
         return False
 
 
-def items_for(facts: StatementFacts, language: str = "en") -> list[tuple[str, object]]:
-    """What a faithful description must mention: ``(label, test)`` pairs; a test is a callable on the text."""
+def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None = None) -> list[tuple[str, object]]:
+    """What a faithful description must mention: ``(label, test)`` pairs; a test is a callable on the text.
+
+    With ``schema``, a table or column may also be named by the schema's words for it.
+    """
     syn = SYNONYMS.get(language, SYNONYMS["en"])
     items: list[tuple[str, object]] = []
     for t in facts.tables:
-        items.append((f"table {t}", lambda x, t=t: x.has_name(t)))
+        words = schema.table_words(t) if schema is not None else None
+        items.append((f"table {t}", lambda x, t=t, w=words: x.has_name(t, w)))
     for s in facts.selected:
         if s.column and not s.star:
-            items.append((f"column {s.column}", lambda x, c=s.column: x.has_name(c)))
+            words = schema.column_words(s.table, s.column) if schema is not None else None
+            items.append((f"column {s.column}", lambda x, c=s.column, w=words: x.has_name(c, w)))
         if s.aggregate:
             items.append((f"aggregate {s.aggregate}", lambda x, a=s.aggregate: x.has_any(syn[a])))
     for flt in facts.filters + facts.having:
@@ -182,15 +190,21 @@ def items_for(facts: StatementFacts, language: str = "en") -> list[tuple[str, ob
     return items
 
 
-def check(text: str, facts: Sequence[StatementFacts] | StatementFacts, *, language: str = "en") -> Faithfulness:
-    """Score ``text`` against ``facts`` (one statement's or a script's)."""
+def check(text: str, facts: Sequence[StatementFacts] | StatementFacts, *, language: str = "en",
+          schema: Any = None) -> Faithfulness:
+    """Score ``text`` against ``facts`` (one statement's or a script's).
+
+    ``schema`` (any form ``describe`` accepts) lets the text name tables and columns in the
+    schema's words ("full name" for ``nm``).
+    """
     if isinstance(facts, StatementFacts):
         facts = [facts]
+    schema = Schema.from_any(schema)
     x = _Text((text or "").lower(), _tokens(text or ""))
     missing: list[str] = []
     total = 0
     for f in facts:
-        for label, test in items_for(f, language):
+        for label, test in items_for(f, language, schema):
             total += 1
             if not test(x):  # type: ignore[operator]
                 missing.append(label)
