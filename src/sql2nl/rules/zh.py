@@ -157,6 +157,10 @@ class ChineseDescriber(Describer):
         where = self.where(p)
         group = f"按{self.join_list(p.group)}分组后" if p.group else ""
         if p.limit == "1":
+            if p.group and p.keys_selected:
+                # "albums数量最多的label": the group key with the most rows.
+                scope = "" if p.subject_is_counted and key[2] == "count" else f"{p.subject}中"
+                return f"{where}{scope}{self.superlative(key)}的{self.columns(p)}{self.tail(rest)}"
             return f"{where}{group}{self.superlative(key)}的{p.subject}的{self.columns(p)}{self.tail(rest)}"
         return (f"{where}{group}{p.subject}中{self.compose_order([key]).lstrip('，')}的前{p.limit}个的"
                 f"{self.columns(p)}{self.tail(rest)}")
