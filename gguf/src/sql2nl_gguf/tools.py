@@ -42,7 +42,8 @@ CACHE_ENV = "SQL2NL_LLAMA_CPP_CACHE"      # where prepared folders are cached, o
 SDIST_ENV = "SQL2NL_LLAMA_CPP_SDIST"      # a llama-cpp-python sdist already on disk (skips pip)
 PRE_TOKENIZER_ENV = "SQL2NL_GGUF_PRE_TOKENIZER"  # "<chkhsh>:<pre>" read by the patched converter
 INFO_FILE = "SQL2NL_TOOLS.json"
-TOOLS_FORMAT = "sql2nl-llama-cpp-tools/1"
+# Bumped when the folder's layout changes; a cached folder of another format is rebuilt.
+TOOLS_FORMAT = "sql2nl-llama-cpp-tools/2"
 
 # What we take from the sdist's vendor/llama.cpp/ (conversion/ only exists after the converter split).
 WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")
@@ -98,8 +99,7 @@ def resolve_tools(tools: str | os.PathLike | None = None, *, prepare: bool = Tru
         tools_info(folder)
         return folder
     folder = cache_root() / installed_version()
-    if folder.exists():
-        tools_info(folder)
+    if _usable(folder):
         return folder.resolve()
     if not prepare:
         raise ToolsError(f"No prepared llama.cpp tools at {folder}. Run `sql2nl export --prepare-tools` first.")
@@ -117,14 +117,14 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
     """
     version = version or installed_version()
     dest = Path(dest).expanduser() if dest else cache_root() / version
-    if dest.exists() and not force:
-        tools_info(dest)
+    if not force and _usable(dest):
         return dest.resolve()
+    if dest.exists() and any(dest.iterdir()) and not (dest / INFO_FILE).is_file():
+        raise ToolsError(f"{dest} exists and is not a sql2nl llama.cpp tool folder; choose an empty or new directory.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     # One preparer at a time (parallel test workers, two exports at once): the others wait, then reuse it.
     with _lock(dest.parent / f".lock-{dest.name}"):
-        if dest.exists() and not force:
-            tools_info(dest)
+        if not force and _usable(dest):
             return dest.resolve()
         work = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
         try:
@@ -144,13 +144,23 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
                     "pre_tokenizer_patch": patched, "chktxt": _chktxt(stage),
                     "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             (stage / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-            if dest.exists():  # force=True: replace the old folder as a whole
+            if dest.exists():  # force=True or a stale format: replace the old folder as a whole
                 os.replace(dest, work / "old")
             os.replace(stage, dest)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     tools_info(dest)
     return dest.resolve()
+
+
+def _usable(folder: Path) -> bool:
+    """A complete tool folder of the current format (older or half-made ones are rebuilt)."""
+    if not folder.is_dir():
+        return False
+    try:
+        return tools_info(folder).get("format") == TOOLS_FORMAT
+    except (ToolsError, ValueError, OSError):
+        return False
 
 
 @contextmanager
