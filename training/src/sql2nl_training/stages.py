@@ -36,7 +36,7 @@ def stage_record(run: str | Path, manifest: dict[str, Any] | None = None) -> dic
     m = manifest if manifest is not None else read_manifest(run)
     cfg = m.get("config", {})
     return {"run": str(run), "base_model": m.get("base_model"), "from_run": cfg.get("from_run"),
-            "data": {"train": cfg.get("data"), "valid": cfg.get("valid"), **m.get("data", {})},
+            "data": {**m.get("data", {}), "train_file": cfg.get("data"), "valid_file": cfg.get("valid")},
             "config": cfg, "metrics": m.get("metrics", {})}
 
 
@@ -113,7 +113,7 @@ def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: 
     lines += ["", "## Lineage of the last stage", ""]
     for s in lineage_rows:
         c = s["config"]
-        lines.append(f"- `{s['run']}`: from `{s['from_run'] or c.get('base')}`, data `{s['data'].get('train')}` "
+        lines.append(f"- `{s['run']}`: from `{s['from_run'] or c.get('base')}`, data `{s['data'].get('train_file')}` "
                      f"({s['data'].get('read', '?')} pairs read), "
                      f"LoRA r={c.get('lora_r')}, lr={c.get('learning_rate')}, "
                      f"{'max_steps=' + str(c['max_steps']) if c.get('max_steps', -1) > 0 else 'epochs=' + str(c.get('epochs'))}; "
