@@ -239,3 +239,12 @@ def test_train_command_refuses_bad_config_without_traceback(tmp_path):
     assert res.exit_code != 0 and "lora_r" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "none"), "--resume"])
     assert res.exit_code != 0 and "Nothing to resume" in res.output
+
+
+def test_recipes_are_valid_configs():
+    from pathlib import Path
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.json"))
+    bases = {TrainConfig.from_json(r).base for r in recipes}
+    assert "deepseek-ai/DeepSeek-R1-Distill-Llama-8B" in bases and any(b.startswith("scratch:") for b in bases)
+    assert len(bases) >= 3

@@ -135,6 +135,8 @@ def evaluate(model: str | Path | None, data: str | Path | Sequence[Pair], *, out
     if model is None and backend != "rules":
         raise InvalidInputError("Evaluation needs --model (a run directory or a model), or --backend rules.")
     opts = dict(backend_options)
+    if backend != "rules":
+        opts.setdefault("on_unfaithful", "warn")  # score the model's own text, never a fallback's
     if model is not None:
         opts["model"] = str(model)
     hyps = generate(sqls, langs, backend=backend, progress=progress, batch_size=batch_size, **opts)

@@ -60,11 +60,11 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         log(vds.summary())
         valid = vds.pairs
         vgroups = {p.db_id for p in valid if p.db_id}
-        leaked = sorted({p.db_id for p in pairs if p.db_id in vgroups})
-        if leaked:
-            log(f"note: {len(leaked)} database(s) appear in both training and validation data "
-                f"(e.g. {leaked[0]}); removing them from training")
-            pairs = [p for p in pairs if p.db_id not in vgroups]
+        shared = sorted({p.db_id for p in pairs if p.db_id in vgroups})
+        if shared:  # the user chose this split; say so, but keep their data
+            log(f"note: {len(shared)} database(s) appear in both the training and the validation file "
+                f"(e.g. {shared[0]}); validation scores will be optimistic")
+        summary["shared_databases"] = len(shared)
         train = pairs
     else:
         train, valid = split_by_database(pairs, config.valid_fraction, config.seed)
@@ -290,7 +290,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     if not config.data:
         raise InvalidInputError("Training needs data (--data).")
     run = Path(config.out).resolve()
-    state = PartialState()
+    # One shared state with the Trainer: on a host without CUDA, cpu=True makes torchrun processes a
+    # MULTI_CPU (gloo) group; a plain PartialState() would fix every process as rank 0 of 1.
+    state = PartialState(cpu=not _has_cuda())
     main = state.is_main_process
     log = log or (lambda msg: print(msg, file=sys.stderr) if main else None)
     if resume:
