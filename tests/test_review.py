@@ -228,3 +228,19 @@ def test_the_blank_sheet_can_be_filled_in_and_imported(sheet, tmp_path):
     merged = list(csv.DictReader((run / "review" / "ratings-merged.csv").open(encoding="utf-8")))
     assert {r["rater"] for r in merged} == {"dora"}
     assert (run / "report.md").read_text().count("## Human evaluation") == 1
+
+
+def test_review_commands(sheet, tmp_path):
+    """`sql2nl review export` and `sql2nl review import` from the command line; mistakes are one-line errors."""
+    from click.testing import CliRunner
+
+    from sql2nl.cli import cli
+
+    run, _ = sheet
+    res = CliRunner().invoke(cli, ["review", "export", "--run", str(run), "--n", "2", "--out", str(tmp_path / "sheet"),
+                                   "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.split() == [str(tmp_path / "sheet" / "review.html"), str(tmp_path / "sheet" / "ratings.csv")]
+    res = CliRunner().invoke(cli, ["review", "import", str(tmp_path / "nope.csv"), "--run", str(run)])
+    assert res.exit_code == 1 and "Ratings file" in res.output and "does not exist" in res.output
+    assert "Traceback" not in res.output
