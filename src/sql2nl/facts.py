@@ -20,6 +20,8 @@ string literal *in the tree*, so the describer, the checker and redaction all tr
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Iterable
 
@@ -244,6 +246,19 @@ def literal_text(node: exp.Expression) -> str:
     if isinstance(node, exp.Placeholder):
         return f":{node.name}" if node.name and node.name != "?" else "?"
     return node.sql()
+
+
+_REDACTION_NAME = re.compile(r":v\d+")
+
+
+def is_redaction_placeholder(text: str) -> bool:
+    """Whether ``text`` is a placeholder that :mod:`sql2nl.redact` put in (``:v1``...), not a user's parameter."""
+    return _REDACTION_NAME.fullmatch(text) is not None
+
+
+def is_parameter(text: str) -> bool:
+    """Whether a fact value is a bound parameter written by the user (``?``, ``:name``), not a constant."""
+    return (text == "?" or text.startswith(":")) and not is_redaction_placeholder(text)
 
 
 def is_value(node: exp.Expression | None) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Sequence
 
-from .facts import StatementFacts
+from .facts import StatementFacts, is_parameter
 from .schema import Schema
 from .words import humanize, singular
 
@@ -154,7 +154,8 @@ def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None
         if s.aggregate:
             items.append((f"aggregate {s.aggregate}", lambda x, a=s.aggregate: x.has_any(syn[a])))
     for flt in facts.filters + facts.having:
-        values = [v for v in flt.values if v.lower() not in ("null",)]
+        # A bound parameter carries no value to mention (the describer says "a given value").
+        values = [v for v in flt.values if v.lower() not in ("null",) and not is_parameter(v)]
         if len(values) > MANY_VALUES:
             values = values[:3]
             items.append((f"{len(flt.values):,} values", lambda x, n=len(flt.values): x.has_value(f"{n:,}")
@@ -163,7 +164,7 @@ def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None
             items.append((f"value {v}", lambda x, v=v: x.has_value(v)))
     values = facts.values[:3] if len(facts.values) > MANY_VALUES else facts.values
     for v in values:
-        if v.lower() != "null":
+        if v.lower() != "null" and not is_parameter(v):
             items.append((f"value {v}", lambda x, v=v: x.has_value(v)))
     if facts.group_by:
         words = syn["group"] + (syn["superlative"] if facts.limit == 1 and facts.order_by else [])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from sqlglot import exp
 
-from ..facts import AGGREGATES, Scopes, StatementFacts, is_value, literal_text
+from ..facts import AGGREGATES, Scopes, StatementFacts, is_redaction_placeholder, is_value, literal_text
 from ..schema import Schema
 from ..words import humanize, plural, singular
 from .changes import ChangesMixin
@@ -113,6 +113,10 @@ class Describer(ChangesMixin):
         text = literal_text(node)
         if isinstance(node, exp.Literal) and node.is_string:
             return self.W["string"].format(text)
+        if isinstance(node, exp.Placeholder) and not is_redaction_placeholder(text):
+            # A bound parameter (`?`, `:name`, `%(name)s`): its value is not in the SQL, so say so.
+            name = node.name if node.name and node.name != "?" else ""
+            return self.W["param_named"].format(humanize(name)) if name else self.W["param"]
         return text
 
     # -- dispatch over statements ---------------------------------------------------------------

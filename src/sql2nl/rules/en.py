@@ -17,6 +17,7 @@ class EnglishDescriber(Describer):
         # names and values
         "set_order": ",{0}", "question": "?", "rows": "rows", "the": "the {0}", "rows_of": "the results of {0}", "database": "the database", "star": "all details",
         "star_of": "all details of each {0}", "qualified": "{table} {column}", "self_qualified": "{column} of {table} {alias}", "string": "\"{0}\"",
+        "param": "a given value", "param_named": "the given {0}",
         "null": "null", "negative": "minus {0}", "paren": "({0})", "position": "column {0}",
         "desc_suffix": " (descending)", "tuple": "({0})", "interval": "{0} {1}", "sql": "`{0}`",
         "alias": "the {1} ({0})",

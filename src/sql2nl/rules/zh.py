@@ -11,7 +11,7 @@ class ChineseDescriber(Describer):
 
     W = {
         "set_order": "{0}", "question": "？", "rows": "行", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_of": "所有信息",
-        "the": "{0}", "qualified": "{table}的{column}", "self_qualified": "{table} {alias}的{column}", "string": "\"{0}\"", "null": "空值", "negative": "负{0}",
+        "the": "{0}", "qualified": "{table}的{column}", "self_qualified": "{table} {alias}的{column}", "string": "\"{0}\"", "param": "给定值", "param_named": "给定的{0}", "null": "空值", "negative": "负{0}",
         "paren": "（{0}）", "position": "第{0}列", "desc_suffix": "（降序）", "tuple": "（{0}）", "interval": "{0} {1}",
         "sql": "`{0}`", "alias": "{1}（{0}）",
         "and": "且", "or": "或", "xor": "异或", "not": "并非{0}",
