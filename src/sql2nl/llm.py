@@ -89,7 +89,7 @@ class LLMBackend(Backend):
         # A chat backend's "prompt" is its message list: no prompt text can be echoed back then.
         echo = prompt if isinstance(prompt, str) else None
         text = prompt_format.strip_thinking(raw, echo)
-        result = check(text, request.facts, language=request.language)
+        result = check(text, request.facts, language=request.language, schema=request.schema)
         draft = Draft(text=text, faithfulness=result.score, warnings=_missing_warnings(result.missing, text))
         if result.score >= self.min_faithfulness:
             return draft
@@ -97,7 +97,7 @@ class LLMBackend(Backend):
             for i in range(self.retries):
                 again = prompt_format.strip_thinking(
                     self.generate([prompt], temperature=max(self.temperature, 0.7))[0], echo)
-                r2 = check(again, request.facts, language=request.language)
+                r2 = check(again, request.facts, language=request.language, schema=request.schema)
                 if r2.score > (draft.faithfulness or 0):
                     draft = Draft(text=again, faithfulness=r2.score, warnings=_missing_warnings(r2.missing, again))
                 if r2.score >= self.min_faithfulness:
@@ -109,7 +109,7 @@ class LLMBackend(Backend):
             rules.warnings = [f"the {self.name} backend's answer left out: {', '.join(result.missing) or 'everything'}; "
                               "answered with the rules describer instead"] + rules.warnings
             rules.backend = "rules"
-            rules.faithfulness = check(rules.text, request.facts, language=request.language).score
+            rules.faithfulness = check(rules.text, request.facts, language=request.language, schema=request.schema).score
             return rules
         return draft
 
