@@ -643,14 +643,14 @@ class _Extractor(Scopes):
         t = self.tree
         if isinstance(t, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Alter,
                           exp.Drop, exp.TruncateTable)):
-            target = t.this
+            target = t.this if isinstance(t.this, exp.Expression) else None  # "DELETE t FROM ..." sets this=False
             if isinstance(target, exp.Schema):
                 f.target_columns = [c.name for c in target.expressions
                                     if isinstance(c, (exp.Identifier, exp.ColumnDef, exp.Column))]
                 target = target.this
             if isinstance(t, exp.TruncateTable):
                 target = t.expressions[0] if t.expressions else None
-            if isinstance(t, exp.Drop) and target is None and t.args.get("tables"):
+            if isinstance(t, (exp.Drop, exp.Delete)) and target is None and t.args.get("tables"):
                 target = t.args["tables"][0]
             if isinstance(target, exp.Index):
                 target = target.args.get("table") or target
