@@ -179,6 +179,7 @@ PERMISSIVE = {
     "SELECT `name` FROM `users` WHERE `age` > 3": ("users", ["3"]),
     "SELECT name FROM users LIMIT 10, 20": ("users", None),
     "SELECT name FROM users WHERE age > 3 # trailing comment": ("users", ["3"]),
+    "DELETE t1 FROM t1 JOIN t2 ON t1.id = t2.id WHERE t2.x = 1": ("t1", ["1"]),
     'SELECT name FROM users WHERE city = "Oslo"': ("users", ["Oslo"]),
     # PostgreSQL
     "SELECT price::int FROM items WHERE created::date > '2020-01-01'": ("items", ["2020-01-01"]),
