@@ -170,6 +170,9 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
 
     engine = resolve_engine(engine)  # imports Unsloth first where it is used
     import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())  # under torchrun: one DDP process per GPU
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import SFTConfig
@@ -199,7 +202,7 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     args = SFTConfig(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=True,
                      completion_only_loss=True, per_device_train_batch_size=batch, max_steps=steps + warmup,
                      learning_rate=2e-4, logging_steps=10_000, save_strategy="no", report_to=[], disable_tqdm=True,
-                     bf16=cuda, dataloader_drop_last=True, seed=0)
+                     bf16=cuda, use_cpu=not cuda, dataloader_drop_last=True, seed=0)
     trainer = _trainer_class(engine)(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                      processing_class=tok, callbacks=[Timer()])
     inner = trainer.data_collator
@@ -212,9 +215,18 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     trainer.train()
     useful = sum(counts[warmup:warmup + steps])
     dt = times["t1"] - times["t0"]
+    peak = _peak()
+    if state.num_processes > 1:  # every process counts its own shard; report the sum and the largest peak
+        import torch.distributed as dist
+
+        t = torch.tensor([float(useful), float(peak or 0.0), dt], device=state.device)
+        dist.all_reduce(t[:1], op=dist.ReduceOp.SUM)
+        dist.all_reduce(t[1:], op=dist.ReduceOp.MAX)
+        useful, peak, dt = int(t[0].item()), (round(t[1].item(), 2) if peak is not None else None), t[2].item()
     return {"name": f"(b) sql2nl pipeline ({engine}, padding-free{', Unsloth checkpointing' if gc else ''})",
-            "batch": batch, "steps": steps, "useful_tokens": useful, "padded_tokens": useful, "pad_share": 0.0,
-            "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1), "peak_gib": _peak()}
+            "gpus": state.num_processes, "batch": batch, "steps": steps, "useful_tokens": useful,
+            "padded_tokens": useful, "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),
+            "peak_gib": peak}
 
 
 # --- real run --------------------------------------------------------------------------------------
@@ -261,11 +273,14 @@ def _child(a) -> None:
         res = run_plain(model_dir, a.batch, a.steps, a.warmup)
     else:
         res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.gc)
-    print("RESULT " + json.dumps(res), flush=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print("RESULT " + json.dumps(res), flush=True)
 
 
-def _spawn(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+def _spawn(args: list[str], gpus: int = 1) -> dict:
+    launcher = [sys.executable] if gpus <= 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                                    f"--nproc_per_node={gpus}"]
+    proc = subprocess.run([*launcher, __file__, *args], capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -282,8 +297,14 @@ def throughput(a) -> dict:
     common = ["--model-dir", str(work), "--steps", str(steps), "--warmup", str(warmup)]
     rows = [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common])]
     for b in [int(x) for x in a.pipeline_batch.split(",")]:
-        rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", a.engine, *common]
-                           + (["--gc"] if a.gc else [])))
+        for g in [int(x) for x in a.gpus.split(",")]:
+            rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", a.engine, *common]
+                               + (["--gc"] if a.gc else []), gpus=g))
+    for r in rows:  # issue 8: scaling efficiency against the same batch on one GPU
+        one = next((o for o in rows if o.get("gpus") == 1 and o.get("batch") == r.get("batch")
+                    and "error" not in o), None)
+        if one and r.get("gpus", 1) > 1 and "error" not in r:
+            r["scaling_efficiency"] = round(r["useful_tok_s"] / (r["gpus"] * one["useful_tok_s"]), 3)
     return {"mode": "throughput", "device": gpu_info(), "shape": "tiny" if a.tiny else "Llama-3-8B (random bf16)",
             "lora": "r=16, alpha=16, all linear layers", "lengths": "60-320 tokens, mean ~150",
             "prepare_seconds": round(prep_s, 1), "results": rows}
@@ -293,12 +314,15 @@ def markdown(res: dict) -> str:
     lines = [f"Device: {res['device']}", ""]
     if res["mode"] == "throughput":
         lines += [f"Model: {res['shape']}; LoRA {res['lora']}; examples {res['lengths']}.", "",
-                  "| setup | batch | useful tok/s | pad share | peak GiB |", "|---|---|---|---|---|"]
+                  "| setup | GPUs | batch per GPU | useful tok/s | pad share | peak GiB per GPU | scaling |",
+                  "|---|---|---|---|---|---|---|"]
         for r in res["results"]:
             if "error" in r:
-                lines.append(f"| {r['name']} | | failed: {r['error'].splitlines()[-1][:120] if r['error'] else ''} | | |")
+                lines.append(f"| {r['name']} | | | failed: {r['error'].splitlines()[-1][:120] if r['error'] else ''} | | | |")
             else:
-                lines.append(f"| {r['name']} | {r['batch']} | {r['useful_tok_s']:,.0f} | {r['pad_share']:.0%} | {r['peak_gib']} |")
+                eff = f"{r['scaling_efficiency']:.0%}" if "scaling_efficiency" in r else ""
+                lines.append(f"| {r['name']} | {r.get('gpus', 1)} | {r['batch']} | {r['useful_tok_s']:,.0f} | "
+                             f"{r['pad_share']:.0%} | {r['peak_gib']} | {eff} |")
     else:
         lines += [f"{res['base']}: {res['steps']} steps in {res['train_seconds']} s (train loss {res['train_loss']}, "
                   f"validation loss {res['eval_loss']}); evaluation {res['eval_seconds']} s.", "",
@@ -322,6 +346,8 @@ def main(argv=None):
     p.add_argument("--plain-batch", type=int, default=16)
     p.add_argument("--pipeline-batch", default="16,32", help="Comma-separated batch sizes for (b).")
     p.add_argument("--engine", default="auto", choices=["auto", "unsloth", "peft"])
+    p.add_argument("--gpus", default="1", help="Comma-separated process counts for (b), e.g. 1,2,4 (issue 8: "
+                   "DDP through torchrun, scaling efficiency vs 1). Without CUDA: CPU processes (gloo).")
     p.add_argument("--gc", action="store_true", help="(b) with Unsloth's gradient checkpointing.")
     p.add_argument("--data", default=None, help="Real mode: folder with train.jsonl/valid.jsonl (or the train file).")
     p.add_argument("--valid", default=None)

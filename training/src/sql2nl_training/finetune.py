@@ -349,13 +349,17 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler, logging_steps=config.logging_steps, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=config.save_total_limit, seed=config.seed,
-        data_seed=config.seed, report_to=[], disable_tqdm=not progress, bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
+        data_seed=config.seed, report_to=[], disable_tqdm=not progress,
+        # use_cpu: without it, on a host without CUDA, the Trainer rebuilds the shared accelerate state
+        # as a single process and torchrun's processes would train independently
+        use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
         ddp_find_unused_parameters=False if state.num_processes > 1 else None)
     trainer = _trainer_class(engine)(model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
                          eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None,
                          processing_class=tok)
     stopper = _StopOnSignal()
     trainer.add_callback(stopper.callback(config.max_minutes))
+    manifest["world_size"] = trainer.args.world_size
     ckpt = last_checkpoint(run) if resume else None
     if resume and ckpt is None:
         log(f"no checkpoint in {run / 'checkpoints'}; starting from the beginning")
