@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trial-steps", type=int, default=60)
     ap.add_argument("--eval-limit", type=int, default=60)
     ap.add_argument("--engine", default="peft")
+    ap.add_argument("--lr", type=float, default=2e-3, help="learning rate of both stages")
+    ap.add_argument("--reuse", action="store_true", help="keep finished runs in --out (rerun only what is missing)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "training_part2"))
     a = ap.parse_args(argv)
     if a.quick:
@@ -58,13 +60,14 @@ def main(argv=None) -> int:
 
     import shutil
 
-    from sql2nl_training import TrainConfig, train
+    from sql2nl_training import TrainConfig
     from sql2nl_training.stages import compare
     from sql2nl_training.synthetic import from_spider_tables, generate_many
     from sql2nl_training.tune import tune
 
     out = Path(a.out)
-    shutil.rmtree(out, ignore_errors=True)
+    if not a.reuse:
+        shutil.rmtree(out, ignore_errors=True)
     rng = random.Random(0)
     # Spider's s2t split shares databases between train.jsonl and valid.jsonl; the team's databases
     # are kept out of stage 1 entirely, so stage 1 has never seen their schemas.
@@ -82,7 +85,14 @@ def main(argv=None) -> int:
              "team_valid": _write(team_valid, out / "data" / "team_valid.jsonl")}
     hidden = {"tiny": 64, "mini": 256, "small": 512, "base": 1024}.get(a.size, 256)
     common = dict(engine=a.engine, lora_r=hidden, lora_alpha=hidden, train_embeddings=True, batch_size=16,
-                  learning_rate=2e-3, warmup_ratio=0.03, max_seq_length=384, save_steps=10_000, logging_steps=20, seed=0)
+                  learning_rate=a.lr, warmup_ratio=0.03, max_seq_length=384, save_steps=10_000, logging_steps=20, seed=0)
+    from sql2nl_training.rundir import is_run
+
+    def train(cfg, **kw):  # with --reuse, a finished run is kept
+        from sql2nl_training import train as _train
+
+        return Path(cfg.out) if a.reuse and is_run(cfg.out) else _train(cfg, **kw)
+
     t0 = time.perf_counter()
     runs = out / "runs"
     g = train(TrainConfig(base=f"scratch:{a.size}", data=files["general"], valid_fraction=0.05,
@@ -94,22 +104,26 @@ def main(argv=None) -> int:
     alone = train(TrainConfig(base=str(g / "base"), data=files["team"], valid=files["team_valid"],
                               out=str(runs / "team-only"), max_steps=a.team_steps, **common), progress=False)
     t_train = time.perf_counter() - t0
-    cmp = compare([g, ours, alone], files["team_valid"], out=out / "compare", limit=a.eval_limit, progress=False)
+    cmp = compare([g, ours], files["team_valid"], out=out / "compare", limit=a.eval_limit, progress=False)
+    solo = compare([alone], files["team_valid"], out=out / "compare-team-only", limit=a.eval_limit, baseline=False,
+                   progress=False)["rows"][0]
+    solo["stage"] = "team data only (no stage 1), same steps"
 
     # a short search over stage 2's hyperparameters, from the same stage 1, on the same validation pairs
     t1 = time.perf_counter()
     space = {"lora_r": ["categorical", [hidden // 4, hidden]], "learning_rate": ["float", 3e-4, 5e-3, True],
              "batch_size": ["categorical", [8, 16]]}
+    shutil.rmtree(out / "tune", ignore_errors=True)
     summary = tune(config=TrainConfig(from_run=str(g), **{**common, "max_steps": a.trial_steps}), data=files["team"],
                    valid=files["team_valid"], out=out / "tune", trials=a.trials, space=space,
                    eval_limit=a.eval_limit, progress=False, log=lambda m: print(m, file=sys.stderr))
     t_tune = time.perf_counter() - t1
 
-    lines = [f"scratch:{a.size}, engine {a.engine}; stage 1: {a.general} Spider pairs, {a.general_steps} steps "
+    lines = [f"scratch:{a.size}, engine {a.engine}, lr {a.lr}; stage 1: {a.general} Spider pairs, {a.general_steps} steps "
              f"({t_general:.0f} s); stage 2: {len(team_train)} real + {len(synth)} synthetic team pairs, {a.team_steps} steps; "
              f"scored on {cmp['rows'][0]['n']} held-out team statements. Training {t_train:.0f} s, tuning {t_tune:.0f} s.", "",
              "| describer | faithfulness | BLEU | ROUGE-L | gain over the row above |", "|---|---|---|---|---|"]
-    for r in cmp["rows"]:
+    for r in cmp["rows"] + [solo]:
         gn = r.get("gain")
         lines.append(f"| {r['stage']} | {r['faithfulness']:.2f} | {r['bleu']:.2f} | {r['rouge_l']:.2f} | "
                      + (f"{gn['faithfulness']:+.2f} / {gn['bleu']:+.2f} / {gn['rouge_l']:+.2f}" if gn else "") + " |")

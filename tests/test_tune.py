@@ -98,3 +98,20 @@ def test_bad_search_space_is_refused(tmp_path):
         tune(data=str(data), out=tmp_path / "t", trials=1, space={"lora_r": ["int", 8]})
     with pytest.raises(InvalidInputError, match="bleu-weight"):
         tune(data=str(data), out=tmp_path / "t", trials=1, bleu_weight=2)
+
+
+def test_tune_command_rewrites_the_table_without_new_trials(study):
+    from click.testing import CliRunner
+
+    from sql2nl.cli import cli
+
+    tmp, _ = study
+    (tmp / "t" / "trials.md").unlink()
+    res = CliRunner().invoke(cli, ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t"), "--trials", "0",
+                                   "--no-progress"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["trials"] >= 3 and (tmp / "t" / "trials.md").is_file()
+    res = CliRunner().invoke(cli, ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t2"),
+                                   "--space", str(tmp / "missing.json")])
+    assert res.exit_code == 1 and "Could not read the search space" in res.output
