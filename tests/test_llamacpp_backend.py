@@ -162,7 +162,7 @@ def test_overfitted_model_recites_its_descriptions_with_thinking_stripped(tmp_pa
 
 def test_model_loaded_once_and_shared(q8):
     a = get_backend("llamacpp", model=q8, max_new_tokens=5)
-    b = get_backend("llamacpp", model=q8, max_new_tokens=6)
+    b = get_backend("llamacpp", model=q8, max_new_tokens=6, seed=7, on_unfaithful="fallback")
     assert a is not b and a.model.llm is b.model.llm
     assert get_backend("llamacpp", model=q8, max_new_tokens=5) is a
 
@@ -243,6 +243,7 @@ def test_context_too_small_is_a_model_error(q8):
 @pytest.mark.parametrize("opts, match", [
     (dict(n_ctx=0), "n_ctx must be a positive"),
     (dict(n_threads="many"), "n_threads must be a positive"),
+    (dict(n_gpu_layers="all"), "n_gpu_layers must be a whole number"),
     (dict(temperatur=0.5), "no option 'temperatur'"),
     (dict(on_unfaithful="ignore"), "on_unfaithful must be one of"),
 ])

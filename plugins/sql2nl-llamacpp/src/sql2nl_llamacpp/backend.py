@@ -54,11 +54,14 @@ class LlamaCppBackend(LLMBackend):
             raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
                                     "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`.")
         for opt, val in (("n_ctx", n_ctx), ("n_threads", n_threads), ("n_batch", n_batch)):
-            if val is not None and (not isinstance(val, int) or val < 1):
+            if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
                 raise InvalidInputError(f"{opt} must be a positive whole number, got {val!r}.")
+        if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int):
+            raise InvalidInputError(f"n_gpu_layers must be a whole number (-1 = all layers), got {n_gpu_layers!r}.")
         self.path = resolve_gguf(model, quant)
-        self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=int(n_gpu_layers),
-                                       n_batch=n_batch, seed=self.seed, verbose=verbose)
+        # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
+        self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                                       n_batch=n_batch, verbose=verbose)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()

@@ -114,13 +114,13 @@ _loaded_lock = threading.Lock()
 
 
 def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: int, n_batch: int,
-         seed: int | None, verbose: bool = False, **llama_kwargs: Any) -> LoadedModel:
+         verbose: bool = False, **llama_kwargs: Any) -> LoadedModel:
     """The shared :class:`LoadedModel` for ``path`` with these settings, loading it on first use."""
     info = read_gguf(path)
     stat = path.stat()
     trained = info.context_length or 4096
     ctx = int(n_ctx) if n_ctx else min(4096, trained)
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, ctx, n_threads, n_gpu_layers, n_batch, seed,
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, ctx, n_threads, n_gpu_layers, n_batch,
            tuple(sorted(llama_kwargs.items())))
     with _loaded_lock:
         hit = _loaded.get(key)
@@ -134,8 +134,6 @@ def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: 
                   **llama_kwargs)
         if n_threads:
             kw.update(n_threads=int(n_threads), n_threads_batch=int(n_threads))
-        if seed is not None:
-            kw["seed"] = int(seed)
         try:
             llm = llama_cpp.Llama(**kw)
         except (ValueError, RuntimeError, OSError) as e:
