@@ -6,14 +6,19 @@ Spider-like SQL) of about ``--prompt-tokens`` tokens; every row generates exactl
 tokens (the special tokens' output rows are zeroed so greedy decoding never stops early).
 
 Paths compared, at each batch size:
-  * ``plain``   — ``model.generate(...)`` with its defaults (dynamic cache, eager);
-  * ``backend`` — ``TransformersBackend.generate_tokens``, the code every ``describe`` call runs
-    (on CUDA: static KV cache reused across calls + ``torch.compile``'d decode step with CUDA graphs).
+  * ``plain``      — ``model.generate(...)`` with its defaults (dynamic cache, eager);
+  * ``backend``    — ``TransformersBackend.generate_tokens``, the code every ``describe`` call runs
+    (on CUDA: the backend's own decode loop — prefill into a reused static KV cache, then one
+    ``torch.compile``'d step per token replayed as a CUDA graph; see sql2nl_transformers/decoding.py);
+  * ``backend-hf`` — the same backend with ``fast_decode=False``: HF ``generate`` around the static
+    cache and a compiled forward (the previous fast path; opt-in, for comparison).
 
 Full size (CUDA; about 5 minutes, most of it compiling):
     python benchmarks/bench_transformers_gpu.py --out benchmarks/out/transformers_gpu
-CPU smoke run (seconds):
+    (add ``--paths plain,backend,backend-hf`` to time the previous HF-generate fast path too)
+CPU smoke run (seconds; ``--fast-decode on`` runs the own decode loop, uncompiled, on the CPU):
     python benchmarks/bench_transformers_gpu.py --tiny --out /tmp/bench_tx
+    python benchmarks/bench_transformers_gpu.py --tiny --fast-decode on --paths plain,backend,backend-hf --out /tmp/bench_tx
 """
 
 from __future__ import annotations
@@ -172,8 +177,18 @@ def run_backend(backend, prompts, repeats, device, warmups: int = 2) -> dict:
     times, out = time_calls(call, repeats, device)
     tokens = sum(len(r) for r in out)
     e2e, _ = time_calls(lambda: backend.generate(prompts), 1, device)  # tokenize + generate + decode
+    # Prefill alone (one new token, same cache shape): splits a call into prefill + per-token decode steps.
+    new = backend.max_new_tokens
+    backend.max_new_tokens = 1
+    try:
+        prefill, _ = time_calls(call, repeats, device)
+    finally:
+        backend.max_new_tokens = new
+    prefill_s = statistics.median(prefill)
+    steps = max(max(map(len, out)) - 1, 1)
     return {"warmup_s": sum(warm), "times_s": times, "new_tokens": tokens, "prompt_width": max(map(len, rows)),
-            "end_to_end_s": e2e[0], "peak": peak_gib(device)}
+            "end_to_end_s": e2e[0], "prefill_s": prefill_s,
+            "decode_step_ms": 1000 * (statistics.median(times) - prefill_s) / steps, "peak": peak_gib(device)}
 
 
 def main(argv=None) -> int:
@@ -184,8 +199,10 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt-tokens", type=int, default=120)
     ap.add_argument("--new-tokens", type=int, default=None, help="default 64 (tiny: 16)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--paths", default="plain,backend", help="which paths to run: plain, backend or both")
+    ap.add_argument("--paths", default="plain,backend", help="comma-separated: plain, backend, backend-hf")
     ap.add_argument("--compile", default="auto", choices=["auto", "on", "off"], help="the backend's compile option")
+    ap.add_argument("--fast-decode", default="auto", choices=["auto", "on", "off"],
+                    help="the backend's fast_decode option (own decode loop; auto = on with compile)")
     args = ap.parse_args(argv)
 
     import torch
@@ -209,22 +226,26 @@ def main(argv=None) -> int:
     build_s = time.perf_counter() - t0
     weights_gib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
     print(f"model built in {build_s:.1f}s: {weights_gib:.2f} GiB of {dtype} weights on {device}", flush=True)
-    compile_opt = {"auto": "auto", "on": True, "off": False}[args.compile]
-    backend = TransformersBackend.from_model(model, tok, max_new_tokens=new_tokens, compile=compile_opt,
-                                             batch_size=max(batch_sizes))
+    opt = {"auto": "auto", "on": True, "off": False}
+    common = dict(max_new_tokens=new_tokens, compile=opt[args.compile], batch_size=max(batch_sizes),
+                  static_cache=True if "on" in (args.compile, args.fast_decode) else "auto")
+    backends = {"backend": TransformersBackend.from_model(model, tok, fast_decode=opt[args.fast_decode], **common)}
+    if "backend-hf" in paths:
+        backends["backend-hf"] = TransformersBackend.from_model(model, tok, fast_decode=False, **common)
+    backend = backends["backend"]
 
     rows, errors = [], []
     for bs in batch_sizes:
         prompts = pick_prompts(tok, texts, bs, args.prompt_tokens)
         for path in paths:
             print(f"-- {path}, batch {bs} ...", flush=True)
-            if path not in ("plain", "backend"):
+            if path not in ("plain", "backend", "backend-hf"):
                 raise SystemExit(f"unknown path {path!r}")
             try:
                 if path == "plain":
                     r = run_plain(model, tok, prompts, new_tokens, args.repeats, device)
                 else:
-                    r = run_backend(backend, prompts, args.repeats, device)
+                    r = run_backend(backends[path], prompts, args.repeats, device)
             except Exception as e:  # keep the other rows: a failed path is reported, not fatal
                 import traceback
 
@@ -246,6 +267,7 @@ def main(argv=None) -> int:
            "model": "tiny" if args.tiny else "Llama-3-8B shape (random weights)", "weights_gib": weights_gib,
            "prompt_tokens_target": args.prompt_tokens, "new_tokens": new_tokens, "repeats": args.repeats,
            "backend_compile": backend.compile, "backend_static_cache": backend.static_cache,
+           "backend_fast_decode": backend.fast_decode, "backend_fullgraph": backend._fullgraph,
            "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,14 +286,18 @@ def markdown(env: dict, rows: list[dict]) -> str:
     head = (f"{env['model']}, {env['dtype']}, on {env['device']} (torch {env['torch']}, transformers "
             f"{env['transformers']}); ~{env['prompt_tokens_target']}-token prompts, {env['new_tokens']} new tokens, "
             f"median of {env['repeats']}. Backend: static cache={env['backend_static_cache']}, "
-            f"compile={env['backend_compile']}.\n\n")
-    lines = ["| path | batch | prompt width | new tok/s | s per call | warmup s | peak alloc GiB | peak reserved GiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            f"compile={env['backend_compile']}, own decode loop={env['backend_fast_decode']} "
+            f"(step as one graph: {env['backend_fullgraph']}).\n\n")
+    lines = ["| path | batch | prompt width | new tok/s | s per call | prefill s | ms per decode step | warmup s "
+             "| peak alloc GiB | peak reserved GiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         pa = f"{r['peak_allocated_gib']:.1f}" if r["peak_allocated_gib"] is not None else "-"
         pr = f"{r['peak_reserved_gib']:.1f}" if r["peak_reserved_gib"] is not None else "-"
+        pf = f"{r['prefill_s']:.3f}" if "prefill_s" in r else "-"
+        ds = f"{r['decode_step_ms']:.2f}" if "decode_step_ms" in r else "-"
         lines.append(f"| {r['path']} | {r['batch']} | {r['prompt_width']} | {r['tok_per_s']:.1f} | "
-                     f"{r['median_s']:.3f} | {r['warmup_s']:.1f} | {pa} | {pr} |")
+                     f"{r['median_s']:.3f} | {pf} | {ds} | {r['warmup_s']:.1f} | {pa} | {pr} |")
     return head + "\n".join(lines) + "\n" + goals(env, rows)
 
 

@@ -26,7 +26,7 @@ from sql2nl.prompt import PROMPT_VERSION  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 import tinymodels as tm  # noqa: E402
 
-from sql2nl_transformers import loading  # noqa: E402
+from sql2nl_transformers import decoding, loading  # noqa: E402
 from sql2nl_transformers.backend import TransformersBackend  # noqa: E402
 
 # Several lengths, so that a batch really pads.
@@ -140,9 +140,10 @@ def test_overfit_model_reproduces_its_training_descriptions(models):
     assert [d.text for d in many] == [d for _, d in tm.PAIRS]
 
 
-@pytest.mark.parametrize("static_cache", [False, True])
-def test_batch_equals_one_at_a_time(models, static_cache):
-    opts = dict(model=models["adapter"], static_cache=static_cache, **FAST)  # a bare adapter dir names its base
+@pytest.mark.parametrize("static_cache,fast_decode", [(False, False), (True, False), (True, True)])
+def test_batch_equals_one_at_a_time(models, static_cache, fast_decode):
+    opts = dict(model=models["adapter"], static_cache=static_cache, fast_decode=fast_decode,
+                **FAST)  # a bare adapter dir names its base
     singles = [describe(s, backend="transformers", cache=False, **opts).text for s in SQLS]
     batched = describe_many(SQLS, backend="transformers", cache=False, batch_size=len(SQLS), **opts)
     assert [d.text for d in batched] == singles
@@ -153,6 +154,137 @@ def test_batch_equals_one_at_a_time(models, static_cache):
 
 def test_static_cache_path_equals_dynamic_cache(models):
     assert gen(models["base"], static_cache=True) == gen(models["base"], static_cache=False)
+
+
+# -- the fast path's own decode loop (decoding.py), run here without CUDA graphs ----------------------
+def _rows(be, sqls=SQLS):
+    return be._encode([be.prompt_for(_request(s)) for s in sqls])
+
+
+@pytest.mark.parametrize("which", ["base", "fit", "unmerged"])
+def test_fast_decode_equals_hf_greedy_generate(models, which):
+    """Token for token: own loop (static cache, left padding, stop tokens) == HF generate (dynamic cache)."""
+    opts = dict(model=models["base"], adapter=models["adapter"], merge_adapter=False) if which == "unmerged" \
+        else dict(model=models[which])
+    n = 40 if which == "fit" else 16
+    sqls = [s for s, _ in tm.PAIRS] + SQLS[3:] if which == "fit" else SQLS
+    hf = TransformersBackend(static_cache=False, max_new_tokens=n, **opts)
+    own = TransformersBackend(static_cache=True, fast_decode=True, max_new_tokens=n, **opts)
+    assert own.fast_decode and not own.compile and not hf.fast_decode
+    rows = _rows(hf, sqls)
+    want = hf.generate_tokens(rows)
+    got = own.generate_tokens(rows)
+    assert got == want
+    assert [own.generate_tokens([r])[0] for r in rows] == got  # batch == single
+    assert all(0 < len(t) <= n for t in got)
+    eos = own.tokenizer.eos_token_id
+    if which == "fit":  # the overfit model ends its answers: the loop stopped at EOS, rows padded after it
+        assert sum(t[-1] == eos for t in got) >= len(tm.PAIRS) and min(map(len, got)) < n
+
+
+def test_fast_decode_respects_stop_tokens_and_max_new_tokens(models):
+    import torch
+    from transformers import StaticCache
+
+    be = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, max_new_tokens=12)
+    enc = be._pad(_rows(be, SQLS[:3]))
+    steps = be._steps()
+
+    def run(max_new, stop, every=decoding.EOS_CHECK_EVERY):
+        cache = StaticCache(config=be.model.config, max_cache_len=enc["input_ids"].shape[1] + max_new)
+        with torch.no_grad():
+            return decoding.generate(steps, cache, enc["input_ids"], enc["attention_mask"], max_new_tokens=max_new,
+                                     stop_ids=stop, check_every=every)
+
+    free = run(12, set())
+    assert free.shape == (3, 12)
+    assert torch.equal(run(5, set()), free[:, :5])  # max_new_tokens cuts, never changes, the tokens
+    stop = {int(free[0, 2]), int(free[1, 3]), int(free[2, 1])}
+    for every in (1, 4):
+        out = run(12, stop, every)
+        for row, full in zip(out.tolist(), free.tolist()):
+            end = next(i for i, t in enumerate(full) if t in stop)
+            assert row[:end + 1] == full[:end + 1]  # same tokens up to and including the stop token
+            assert set(row[end + 1:]) <= {be.tokenizer.pad_token_id}  # then padding only
+        # every row stopped early: the host noticed at its next look and the loop ended there
+        assert out.shape[1] <= max(i for i in range(1, 12) if i % every == 0 and i <= 4) + 1
+
+
+def test_fast_decode_sampling_is_seeded_and_follows_top_k_top_p(models):
+    be = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3,
+                             max_new_tokens=16)
+    rows = _rows(be, SQLS[:2])
+    first, second = be.generate_tokens(rows, temperature=1.0), be.generate_tokens(rows, temperature=1.0)
+    assert first != second  # each sampled call draws anew
+    again = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3,
+                                max_new_tokens=16)
+    assert again.generate_tokens(rows, temperature=1.0) == first  # ... from a seed
+    greedy = be.generate_tokens(rows)
+    import torch
+
+    logits = torch.randn(4, 50)
+    for top_k, top_p in ((1, 1.0), (0, 1e-6)):  # a single surviving token: sampling is argmax
+        probs = decoding.sample_probs(logits, torch.tensor(0.7), top_k, torch.tensor(top_p))
+        assert torch.equal(decoding.draw(probs), logits.argmax(-1)) and torch.equal((probs > 0).sum(-1), torch.ones(4))
+    probs = decoding.sample_probs(logits, 1.0, 5, 1.0)
+    assert torch.equal((probs > 0).sum(-1), torch.full((4,), 5))
+    assert greedy != first
+
+
+def test_grouped_decode_attention_matches_repeated_kv():
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    class Attn:
+        num_key_value_groups = 4
+
+    torch.manual_seed(0)
+    k, v = torch.randn(3, 2, 10, 16), torch.randn(3, 2, 10, 16)
+    mask = torch.rand(3, 1, 1, 10) > 0.3
+    mask[..., 0] = True
+    q = torch.randn(3, 8, 1, 16)
+    got, _ = decoding.grouped_sdpa(Attn(), q, k, v, mask, scaling=0.25)
+    want, _ = sdpa_attention_forward(Attn(), q, k, v, mask, scaling=0.25)
+    assert got.shape == want.shape == (3, 1, 8, 16)
+    assert torch.allclose(got, want, atol=1e-6)
+    q5 = torch.randn(3, 8, 5, 16)  # more than one query token (prefill): transformers' own SDPA, unchanged
+    assert torch.equal(decoding.grouped_sdpa(Attn(), q5, k, v, None, scaling=0.25)[0],
+                       sdpa_attention_forward(Attn(), q5, k, v, None, scaling=0.25)[0])
+
+
+def test_fast_decode_step_compiles_as_one_graph_without_recompiles(models):
+    """The decode step traces with fullgraph=True (what CUDA graphs need), once per shape, same tokens."""
+    import torch
+    from torch._dynamo.utils import counters
+
+    be = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, max_new_tokens=10)
+    rows = _rows(be, SQLS[:3])
+    want = be.generate_tokens(rows)
+    torch._dynamo.reset()
+    be.loaded.steps[(True, True)] = decoding.Steps(be.model, be.tokenizer.pad_token_id, compile=True,
+                                                   fullgraph=True, backend="eager")
+    be.compile = True  # as on CUDA; the "eager" compile backend traces the graph without generating code
+    try:
+        assert be.generate_tokens(rows) == want
+        graphs = counters["stats"]["unique_graphs"]
+        assert graphs == 1
+        assert be.generate_tokens(rows) == want and be.generate_tokens(rows[::-1]) == want[::-1]
+        assert counters["stats"]["unique_graphs"] == graphs  # 3 calls x 9 steps of one (batch, cache) shape
+        assert be.generate_tokens(rows[:1]) == want[:1]
+        assert counters["stats"]["unique_graphs"] == graphs + 1  # another batch size: one more graph
+        assert be.compile and be._fullgraph  # it did not fall back
+    finally:
+        be.loaded.steps.pop((True, True), None)
+        torch._dynamo.reset()
+
+
+def test_generation_options_the_loop_lacks_go_to_hf_generate(models):
+    from transformers import GenerationConfig
+
+    be = get_backend("transformers", model=models["base"], **FAST)
+    assert decoding.unsupported_reason(be.model, GenerationConfig(temperature=0.6, top_p=0.95, do_sample=True)) is None
+    assert "repetition_penalty" in decoding.unsupported_reason(be.model, GenerationConfig(repetition_penalty=1.3))
+    assert "no_repeat_ngram_size" in decoding.unsupported_reason(be.model, GenerationConfig(no_repeat_ngram_size=3))
 
 
 def test_backend_batch_size_chunks_without_changing_results(models):
@@ -398,5 +530,6 @@ def test_compiled_decode_equals_eager(models):
         sql2nl.prompt.build_messages(s)) for s in SQLS[:2]]
     eager = TransformersBackend(model=models["base"], static_cache=True, compile=False, max_new_tokens=8)
     compiled = TransformersBackend(model=models["base"], compile=True, max_new_tokens=8)
+    assert compiled.fast_decode  # the CUDA path: own decode loop, its step compiled
     assert compiled.generate(prompts) == eager.generate(prompts)
-    assert compiled.compile  # it really compiled rather than falling back to eager
+    assert compiled.compile and compiled._fullgraph  # it really compiled (one graph) rather than falling back

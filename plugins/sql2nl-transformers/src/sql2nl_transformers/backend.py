@@ -1,8 +1,9 @@
 """The ``transformers`` backend: batched, streamed generation on a Hugging Face causal LM.
 
 Prompt building, think-stripping and the faithfulness guard come from :class:`sql2nl.llm.LLMBackend`;
-this module turns rendered prompts into generated text, fast on CUDA (static KV cache, the decode
-step compiled with ``torch.compile`` into CUDA graphs) and plainly on the CPU.
+this module turns rendered prompts into generated text, fast on CUDA (static KV cache, the
+backend's own decode loop — :mod:`.decoding` — whose per-token step is compiled with
+``torch.compile`` into CUDA graphs) and plainly on the CPU (HF ``generate``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sql2nl.errors import InvalidInputError
 from sql2nl.llm import LLMBackend
 from sql2nl.prompt import encode_prompt
 
-from . import loading
+from . import decoding, loading
 
 log = logging.getLogger("sql2nl.transformers")
 
@@ -41,26 +42,28 @@ class TransformersBackend(LLMBackend):
 
     Options: ``adapter`` (PEFT LoRA dir), ``device`` ("auto"), ``dtype`` ("auto": bf16 on GPU, fp32
     on CPU), ``compile`` ("auto": on for CUDA — static KV cache + compiled decode step with CUDA
-    graphs), ``static_cache`` ("auto": follows ``compile``), ``batch_size`` (largest batch generated
-    at once, 32), ``merge_adapter`` (True), plus the shared LLM options (``on_unfaithful``,
-    ``max_new_tokens``, ``temperature``, ``top_p``, ``retries``, ``seed``...).
+    graphs), ``static_cache`` ("auto": follows ``compile``), ``fast_decode`` ("auto": follows
+    ``compile`` — the backend's own decode loop instead of HF ``generate``; needs the static cache),
+    ``batch_size`` (largest batch generated at once, 32), ``merge_adapter`` (True), plus the shared
+    LLM options (``on_unfaithful``, ``max_new_tokens``, ``temperature``, ``top_p``, ``retries``, ``seed``...).
     """
 
     name = "transformers"
 
     def __init__(self, *, model: str | None = None, adapter: str | None = None, device: str = "auto",
-                 dtype: Any = "auto", compile: Any = "auto", static_cache: Any = "auto", batch_size: int = 32,
-                 merge_adapter: bool = True, _loaded: loading.LoadedModel | None = None, **llm_options: Any):
+                 dtype: Any = "auto", compile: Any = "auto", static_cache: Any = "auto", fast_decode: Any = "auto",
+                 batch_size: int = 32, merge_adapter: bool = True, _loaded: loading.LoadedModel | None = None,
+                 **llm_options: Any):
         unknown = sorted(set(llm_options) - set(_LLM_OPTIONS))
         if unknown:
-            known = ["model", "adapter", "device", "dtype", "compile", "static_cache", "batch_size", "merge_adapter",
-                     *_LLM_OPTIONS]
+            known = ["model", "adapter", "device", "dtype", "compile", "static_cache", "fast_decode", "batch_size",
+                     "merge_adapter", *_LLM_OPTIONS]
             raise InvalidInputError(f"Unknown option(s) for the transformers backend: {', '.join(unknown)}. "
                                     f"It accepts: {', '.join(known)}.")
         super().__init__(**llm_options)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError("batch_size must be a positive integer.")
-        for opt, value in (("compile", compile), ("static_cache", static_cache)):
+        for opt, value in (("compile", compile), ("static_cache", static_cache), ("fast_decode", fast_decode)):
             if value not in ("auto", True, False):
                 raise InvalidInputError(f"{opt} must be 'auto', true or false, got {value!r}.")
         self.batch_size = batch_size
@@ -76,6 +79,15 @@ class TransformersBackend(LLMBackend):
         self.static_cache = self.compile if static_cache == "auto" else bool(static_cache)
         if self.compile and not self.static_cache:
             raise InvalidInputError("compile=True needs the static KV cache; leave static_cache='auto'.")
+        self.fast_decode = self.compile if fast_decode == "auto" else bool(fast_decode)
+        if self.fast_decode and not self.static_cache:
+            raise InvalidInputError("fast_decode=True needs the static KV cache; leave static_cache='auto'.")
+        if self.fast_decode:
+            reason = decoding.unsupported_reason(self.model, self.model.generation_config)
+            if reason:
+                log.info("the model's %s needs HF generate; not using the fast decode loop", reason)
+                self.fast_decode = False
+        self._fullgraph = True  # the fast loop's step compiled as one graph; lowered once if that fails
         self._sample_calls = 0
         self._max_positions = getattr(self.model.config, "max_position_embeddings", None)
 
@@ -171,22 +183,66 @@ class TransformersBackend(LLMBackend):
         if self.static_cache:
             rows = rows + [rows[-1]] * (_bucket(n, BATCH_BUCKETS) - n)
         enc = self._pad(rows)
-        width = enc["input_ids"].shape[1]
-        try:
-            out = self._run_generate(enc, temperature)
-        except Exception as e:
-            if not (self.compile and _is_compile_failure(e)):
-                raise
-            # A torch.compile failure must not cost the user their answer: fall back to eager decoding.
-            log.warning("torch.compile failed (%s: %s); generating without it from now on", type(e).__name__, e)
-            self.compile = False
-            out = self._run_generate(enc, temperature)
+        out = self._new_tokens(enc, temperature)
         eos = self._eos_ids
         result = []
-        for row in out[:n, width:].tolist():
+        for row in out[:n].tolist():
             end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
             result.append(row[:end])
         return result
+
+    def _new_tokens(self, enc, temperature: float):
+        """The new tokens ``[B, n]`` of a padded batch: the own decode loop on the fast path, else HF generate."""
+        width = enc["input_ids"].shape[1]
+        while True:
+            try:
+                if self.fast_decode:
+                    return self._run_own(enc, temperature)
+                return self._run_generate(enc, temperature)[:, width:]
+            except Exception as e:
+                if not (self.compile and _is_compile_failure(e)):
+                    raise
+                # A torch.compile failure must not cost the user their answer: step down (one graph ->
+                # graph breaks allowed -> no compile) and generate again from a reset cache.
+                if self.fast_decode and self._fullgraph:
+                    log.warning("compiling the decode step as one graph failed (%s: %s); allowing graph breaks",
+                                type(e).__name__, e)
+                    self._fullgraph = False
+                else:
+                    log.warning("torch.compile failed (%s: %s); generating without it from now on",
+                                type(e).__name__, e)
+                    self.compile = False
+
+    def _run_own(self, enc, temperature: float):
+        """The fast path: prefill + compiled per-token step (:func:`.decoding.generate`)."""
+        import torch
+
+        width = enc["input_ids"].shape[1]
+        cache = self._cache_for(enc["input_ids"].shape[0], self._cache_len(width))
+        sampling = None
+        if temperature and temperature > 0:
+            self._seed_sampling()
+            top_k = self.model.generation_config.top_k
+            sampling = decoding.Sampling(float(temperature), 50 if top_k is None else int(top_k), self.top_p)
+        with torch.no_grad():
+            return decoding.generate(self._steps(), cache, enc["input_ids"], enc["attention_mask"],
+                                     max_new_tokens=self.max_new_tokens, stop_ids=self._eos_ids, sampling=sampling)
+
+    def _steps(self) -> decoding.Steps:
+        """The per-token step functions for the current compile settings (one set per model, shared)."""
+        key = (self.compile, self._fullgraph)
+        steps = self.loaded.steps.get(key)
+        if steps is None:
+            steps = self.loaded.steps[key] = decoding.Steps(self.model, self.tokenizer.pad_token_id,
+                                                            compile=self.compile, fullgraph=self._fullgraph)
+        return steps
+
+    def _seed_sampling(self) -> None:
+        import torch
+
+        if self.seed is not None:  # seeded, yet every call draws anew (retries need that)
+            torch.manual_seed(self.seed + self._sample_calls)
+            self._sample_calls += 1
 
     def _pad(self, rows: list[list[int]]) -> dict:
         """Left-padded ``input_ids`` and ``attention_mask`` on the model's device (nothing else: the
@@ -229,8 +285,7 @@ class TransformersBackend(LLMBackend):
         return ids
 
     def generation_config(self, temperature: float, prompt_width: int):
-        """The GenerationConfig of one call: greedy or sampled, static cache and compile on the fast path."""
-        import torch
+        """The GenerationConfig of one call (HF generate path): greedy or sampled, static cache and compile."""
         from transformers import CompileConfig
 
         config = copy.deepcopy(self.model.generation_config)
@@ -241,9 +296,7 @@ class TransformersBackend(LLMBackend):
             config.eos_token_id = self.tokenizer.eos_token_id
         if temperature and temperature > 0:
             config.do_sample, config.temperature, config.top_p = True, float(temperature), self.top_p
-            if self.seed is not None:
-                torch.manual_seed(self.seed + self._sample_calls)
-                self._sample_calls += 1
+            self._seed_sampling()
         else:
             # Models ship sampling defaults (R1 distills: temperature 0.6); greedy must not inherit them.
             config.do_sample, config.temperature, config.top_p, config.top_k = False, None, None, None

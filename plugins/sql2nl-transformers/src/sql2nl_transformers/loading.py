@@ -136,6 +136,9 @@ class LoadedModel:
     #: Static KV caches by (batch, length), reused across calls (reset in place) so that the compiled
     #: decode step's CUDA graphs see the same addresses every time and are never re-recorded.
     caches: dict = field(default_factory=dict)
+    #: The fast decode loop's per-token step functions by (compiled, fullgraph): one compiled set
+    #: per model, shared by every backend instance on it (see :class:`.decoding.Steps`).
+    steps: dict = field(default_factory=dict)
     _worker: Any = field(default=None, repr=False)
     _worker_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
