@@ -305,7 +305,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     state.wait_for_everyone()  # every process has checked before the main one writes anything
 
     engine = resolve_engine(config.engine)  # before transformers/TRL are imported below
-    train_pairs, valid_pairs, data_summary = prepare_data(config, log)
+    if resume and (run / "data" / "train.jsonl").is_file() and is_run(run):
+        # the exact pairs the run started with, even if the source file changed since
+        train_pairs = load_pairs(run / "data" / "train.jsonl").pairs
+        vfile = run / "data" / "valid.jsonl"
+        valid_pairs = load_pairs(vfile).pairs if vfile.stat().st_size else []
+        data_summary = read_manifest(run).get("data", {})
+    else:
+        train_pairs, valid_pairs, data_summary = prepare_data(config, log)
     base = config.base
     if config.is_scratch:
         base = str(run / "base")
