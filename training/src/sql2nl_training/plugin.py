@@ -1,4 +1,4 @@
-"""Adds ``train``, ``eval`` and ``export`` to the ``sql2nl`` CLI (the core never imports torch)."""
+"""Adds ``train`` and ``eval`` to the ``sql2nl`` CLI (``export`` comes from sql2nl-gguf; the core never imports torch)."""
 
 from sql2nl import hookimpl
 
