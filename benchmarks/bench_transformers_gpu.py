@@ -268,7 +268,8 @@ def main(argv=None) -> int:
            "prompt_tokens_target": args.prompt_tokens, "new_tokens": new_tokens, "repeats": args.repeats,
            "backend_compile": backend.compile, "backend_static_cache": backend.static_cache,
            "backend_fast_decode": backend.fast_decode, "backend_fullgraph": backend._fullgraph,
-           "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None}
+           "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None,
+           "compile_counters": compile_counters()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"env": env, "results": rows, "errors": errors}, indent=2),
@@ -282,12 +283,22 @@ def main(argv=None) -> int:
     return 1 if errors else 0
 
 
+def compile_counters() -> dict:
+    """torch.compile's own tallies: graphs compiled, graph breaks, CUDA-graph skips (each skip means a
+    compiled step ran without CUDA graphs — look for "skipping cudagraphs" in the log for the reason)."""
+    from torch._dynamo.utils import counters
+
+    return {"unique_graphs": counters["stats"]["unique_graphs"], "graph_breaks": sum(counters["graph_break"].values()),
+            "cudagraph_skips": counters["inductor"]["cudagraph_skips"],
+            "cudagraph_non_static_inputs_recorded": counters["inductor"]["cudagraph_recorded_non_static_inputs"]}
+
+
 def markdown(env: dict, rows: list[dict]) -> str:
     head = (f"{env['model']}, {env['dtype']}, on {env['device']} (torch {env['torch']}, transformers "
             f"{env['transformers']}); ~{env['prompt_tokens_target']}-token prompts, {env['new_tokens']} new tokens, "
             f"median of {env['repeats']}. Backend: static cache={env['backend_static_cache']}, "
             f"compile={env['backend_compile']}, own decode loop={env['backend_fast_decode']} "
-            f"(step as one graph: {env['backend_fullgraph']}).\n\n")
+            f"(step as one graph: {env['backend_fullgraph']}). torch.compile: {env['compile_counters']}.\n\n")
     lines = ["| path | batch | prompt width | new tok/s | s per call | prefill s | ms per decode step | warmup s "
              "| peak alloc GiB | peak reserved GiB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
