@@ -102,6 +102,23 @@ def _browser(tmp: Path, downloads: Path):
     return browser
 
 
+@pytest.fixture
+def served(sheet):
+    """The sheet's folder over http://127.0.0.1 (loopback only): a real origin for localStorage."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    _, folder = sheet
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/review.html"
+    server.shutdown()
+    server.server_close()
+
+
 def _wait_for_file(folder: Path, pattern: str, timeout: float = 20.0) -> Path:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -112,7 +129,7 @@ def _wait_for_file(folder: Path, pattern: str, timeout: float = 20.0) -> Path:
     raise AssertionError(f"no {pattern} downloaded into {folder}")
 
 
-def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, tmp_path):
+def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, served, tmp_path):
     from selenium.webdriver.common.by import By
 
     from sql2nl_training.review import import_ratings
@@ -124,7 +141,7 @@ def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, tmp_pat
     downloads.mkdir()
     browser = _browser(tmp_path, downloads)
     try:
-        browser.get((folder / "review.html").as_uri())
+        browser.get(served)
         assert browser.find_element(By.ID, "progress").text == f"0 / {len(ids)} rated"
         browser.find_element(By.ID, "rater").send_keys("ana")
         chosen = {ids[0]: (5, 4), ids[1]: (2, 3), ids[2]: (4, 5)}
@@ -134,7 +151,12 @@ def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, tmp_pat
         browser.find_element(By.CSS_SELECTOR, f"textarea[data-comment='{ids[1]}']").send_keys('drops the "year", sadly')
         assert browser.find_element(By.ID, "progress").text == f"3 / {len(ids)} rated"
 
-        browser.refresh()  # nothing is lost on reload: ratings live in localStorage
+        # nothing is lost when the page is opened again: ratings live in localStorage (a fresh
+        # navigation, not a reload, so the browser's form restoration cannot be what keeps them)
+        stored = json.loads(browser.execute_script(f"return localStorage.getItem('sql2nl-review:{meta['review_id']}')"))
+        assert stored["rater"] == "ana" and stored["ratings"][ids[0]] == {"faithful": 5, "fluent": 4}
+        browser.get("about:blank")
+        browser.get(served)
         assert browser.find_element(By.ID, "rater").get_attribute("value") == "ana"
         for item, (faithful, fluent) in chosen.items():
             assert browser.find_element(By.CSS_SELECTOR, f"input[name='faithful-{item}'][value='{faithful}']").is_selected()

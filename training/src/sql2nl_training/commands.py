@@ -22,6 +22,8 @@ def _option(f):
     if t.startswith("bool"):
         return click.option(f"{name}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=help_)
     kind = {"int": int, "float": float}.get(t.split(" ")[0], str)
+    if f.name == "from_run":  # `sql2nl train --from runs/general ...`
+        return click.option("--from", "--from-run", "from_run", default=None, help=help_.split(" [default")[0])
     if f.name in ("base", "data", "out"):
         help_ = help_.split(" [default")[0]
     return click.option(name, f.name, type=kind, default=None, help=help_)
@@ -123,3 +125,6 @@ def register(cli) -> None:
     """Add ``train`` and ``eval`` to the ``sql2nl`` command group."""
     cli.add_command(train_command)
     cli.add_command(eval_command)
+    from . import cli_part2  # tune, review, compare (training part 2)
+
+    cli_part2.register(cli)

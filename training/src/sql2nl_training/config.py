@@ -26,6 +26,7 @@ class TrainConfig:
     base: str = field(default="scratch:tiny", metadata={"help": "Base model: a hub id, a local HF model dir, or scratch:<tiny|mini|small|base>."})
     data: str = field(default="", metadata={"help": "Training pairs: seed JSON list, JSONL, CSV, Spider/WikiSQL file, or hf:<dataset name>."})
     out: str = field(default="", metadata={"help": "Run directory to create (adapter, merged model, manifest, report)."})
+    from_run: str | None = field(default=None, metadata={"help": "Multi-stage: start from this earlier run's merged model (instead of --base) with fresh LoRA adapters and this config; the manifest keeps the lineage."})
     valid: str | None = field(default=None, metadata={"help": "Validation pairs; default: split valid_fraction of the databases off the training data."})
     valid_fraction: float = field(default=0.1, metadata={"help": "Share of databases held out for validation when --valid is not given."})
     tables: str | None = field(default=None, metadata={"help": "Spider/WikiSQL tables file (schema hints in prompts; synthetic data)."})
@@ -91,6 +92,8 @@ class TrainConfig:
             bad("max_minutes", "cannot be negative")
         if self.synthetic < 0:
             bad("synthetic", "cannot be negative")
+        if self.from_run and self.out and Path(self.from_run).resolve() == Path(self.out).resolve():
+            bad("from_run", "must be another run than --out")
         if self.synthetic and not self.tables:
             bad("synthetic", "needs --tables (a schema to generate queries from)")
 

@@ -267,6 +267,9 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
              f"{d.get('too_long', 0)} too long)"]
     for ex in d.get("bad_examples", []):
         lines.append(f"  - refused: {ex}")
+    if config.from_run:
+        lines.append(f"- stage {len(manifest.get('stages', [])) + 1}: continues `{config.from_run}` "
+                     "(lineage in manifest.json `stages`; `sql2nl compare` scores every stage on the same data)")
     lines += [f"- LoRA r={config.lora_r}, alpha={config.lora_alpha} on {', '.join(config.target_modules)}",
               f"- steps: {m.get('steps')}, final training loss: {m.get('train_loss')}, "
               f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s", ""]
@@ -278,10 +281,12 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
 
 # --- the run --------------------------------------------------------------------------------------
 
-def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None) -> Path:
+def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None, callbacks=()) -> Path:
     """Train as ``config`` says and return the run directory (see :mod:`sql2nl_training.rundir`).
 
     Raises :class:`TrainingInterrupted` after a SIGTERM/SIGINT (a checkpoint is written first).
+    ``callbacks`` are extra ``transformers.TrainerCallback`` objects (``sql2nl tune`` reports and prunes through one).
+    ``config.from_run`` continues an earlier run (multi-stage; see :mod:`sql2nl_training.stages`).
     """
     from accelerate import PartialState
 
@@ -313,6 +318,18 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         data_summary = read_manifest(run).get("data", {})
     else:
         train_pairs, valid_pairs, data_summary = prepare_data(config, log)
+    stages: list[dict[str, Any]] = []
+    if config.from_run:  # multi-stage: the earlier run's merged model is this stage's base
+        from .stages import starting_point
+
+        if not main:
+            state.wait_for_everyone()  # the main process merges first
+        config.from_run = str(Path(config.from_run).resolve())
+        config.base, stages, earlier = starting_point(config.from_run, log)
+        if config.train_embeddings is None:  # a scratch lineage keeps training its embeddings
+            config.train_embeddings = bool(earlier.get("train_embeddings") or str(earlier.get("base", "")).startswith("scratch:"))
+        if main:
+            state.wait_for_everyone()
     base = config.base
     if config.is_scratch:
         base = str(run / "base")
@@ -331,7 +348,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
                 "engine": engine, "status": "training", "config": config.to_dict(), "data": data_summary,
-                "metrics": {}, "artifacts": {}, "stages": [], "world_size": state.num_processes}
+                "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes}
     if main:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run / "config.json", config.to_dict())
@@ -366,6 +383,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
                          processing_class=tok)
     stopper = _StopOnSignal()
     trainer.add_callback(stopper.callback(config.max_minutes))
+    for cb in callbacks:
+        trainer.add_callback(cb)
     manifest["world_size"] = trainer.args.world_size
     ckpt = last_checkpoint(run) if resume else None
     if resume and ckpt is None:
