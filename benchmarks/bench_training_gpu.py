@@ -253,8 +253,10 @@ def run_real(a) -> dict:
     train_s = time.perf_counter() - t0
     limit = 40 if a.quick else a.eval_limit
     t1 = time.perf_counter()
+    # compile=False: for a small scratch model, compiling a CUDA graph per batch shape costs more than
+    # the whole evaluation saves.
     m = evaluate(run_dir, valid_f, limit=limit, progress=not a.no_progress, batch_size=64 if not a.quick else 8,
-                 out=Path(a.out) / "real-eval")
+                 out=Path(a.out) / "real-eval", compile=False)
     man = json.loads((run_dir / "manifest.json").read_text())
     return {"mode": "real", "device": gpu_info(), "base": cfg.base, "train_seconds": round(train_s, 1),
             "eval_seconds": round(time.perf_counter() - t1, 1), "steps": man["metrics"]["steps"],
