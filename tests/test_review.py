@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -80,6 +81,8 @@ def _chromium():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not chromium or not driver:
+        if os.environ.get("CI"):  # .ci/run installs them: a missing browser in CI is a failure, not a skip
+            pytest.fail("CI must provide Debian's chromium and chromium-driver")
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     return chromium, driver
 
