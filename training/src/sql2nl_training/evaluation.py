@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from sql2nl.errors import InvalidInputError
 
 from .data import Pair, load_pairs
-from .rundir import atomic_write_json, atomic_write_text, is_run, update_manifest
+from .rundir import atomic_write_json, atomic_write_text, is_run, save_figure, update_manifest
 
 CONSTRUCTS = ("joins", "grouping", "nesting", "set_operations", "simple")
 
@@ -180,12 +180,7 @@ def _plot(metrics: dict[str, Any], path: Path) -> Path | None:
         ax.set_title(title)
         ax.set_ylim(0, 100)
     axes[0].legend()
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(metrics: dict[str, Any]) -> list[list[str]]:

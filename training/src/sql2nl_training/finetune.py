@@ -16,7 +16,6 @@ continues from the last checkpoint with optimizer, scheduler, RNG and data posit
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -27,8 +26,8 @@ from sql2nl.errors import InvalidInputError, ModelError, Sql2NLError
 from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, training_example
 
 from .config import TrainConfig
-from .data import Dataset, Pair, dedupe, load_pairs, split_by_database, write_jsonl
-from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest
+from .data import Pair, dedupe, load_pairs, split_by_database, write_jsonl
+from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
 
@@ -248,12 +247,7 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_ylabel("loss (description tokens)")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
@@ -360,7 +354,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         atomic_write_json(run / MANIFEST, manifest)
 
     from datasets import Dataset as HFDataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     args = SFTConfig(
         output_dir=str(run / "checkpoints"),

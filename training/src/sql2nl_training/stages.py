@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from sql2nl.errors import InvalidInputError, ModelError
 
-from .rundir import atomic_write_json, atomic_write_text, read_manifest
+from .rundir import atomic_write_json, atomic_write_text, read_manifest, save_figure
 
 METRICS = ("faithfulness", "bleu", "rouge_l")
 
@@ -137,9 +137,4 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_ylabel("score (0–100)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

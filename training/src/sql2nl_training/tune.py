@@ -30,7 +30,7 @@ from typing import Any, Callable
 from sql2nl.errors import InvalidInputError, Sql2NLError
 
 from .config import TrainConfig
-from .rundir import atomic_write_json, atomic_write_text
+from .rundir import atomic_write_json, atomic_write_text, save_figure
 
 #: The search space: name -> ("int"|"float"|"categorical", low/choices, high, log). Override with ``space=``.
 DEFAULT_SPACE: dict[str, list[Any]] = {
@@ -314,9 +314,4 @@ def _plot(study, path: Path) -> Path | None:
     b.grid(alpha=0.3)
     if len(study.trials) <= 12 and any(t.intermediate_values for t in study.trials):
         b.legend(fontsize=7)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
