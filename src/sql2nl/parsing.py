@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -53,7 +53,6 @@ _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 _BRACKET_NAME = re.compile(r"(?<![\w\]\)\[])\[[A-Za-z_#@$][^\]\[\n']*\]")
 _TOP = re.compile(r"\bSELECT\s+(?:DISTINCT\s+|ALL\s+)?TOP\b", re.I)
 _TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+.*?>", re.S)
-_QUOTE_OR_COMMENT = re.compile(r"['\"`]|--|/\*")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 T = TypeVar("T")
@@ -312,77 +311,39 @@ _CTE_WITHOUT_STATEMENT = re.compile(r"\w+ does not support CTE")
 
 
 _MISSING_ARG = re.compile(r"Required keyword: '\w+' missing for <class '(?:[\w.]+\.)?(\w+)'>")
-_PAREN_SCAN = re.compile(r"['\"`()]|--|/\*")
+_SCAN = re.compile(r"['\"`()]|--|/\*")
 
 
-def unbalanced_parenthesis(text: str) -> tuple[int, bool] | None:
-    """Where the first ``)`` without a ``(`` (``True``) or the last ``(`` never closed (``False``)
-    is, outside strings and comments; ``None`` when they balance."""
-    opened: list[int] = []
+def _code_tokens(text: str) -> Iterator[tuple[str, int, str]]:
+    """Parentheses outside strings, quoted names and comments, as ``(token, position, "")``; if a
+    quote or block comment never ends, a last ``("unclosed", its start, what it is)``."""
     i = 0
     while True:
-        m = _PAREN_SCAN.search(text, i)
+        m = _SCAN.search(text, i)
         if m is None:
-            break
+            return
         tok, start = m.group(0), m.start()
-        if tok == "(":
-            opened.append(start)
-            i = start + 1
-        elif tok == ")":
-            if not opened:
-                return start, True
-            opened.pop()
+        if tok in "()":
+            yield tok, start, ""
             i = start + 1
         elif tok == "--":
             nl = text.find("\n", start)
             if nl < 0:
-                break
+                return
             i = nl + 1
         elif tok == "/*":
             end = text.find("*/", start + 2)
             if end < 0:
-                break
-            i = end + 2
-        else:
-            k = start + 1
-            while True:
-                k = text.find(tok, k)
-                if k < 0:
-                    return None
-                if text.startswith(tok, k + 1):
-                    k += 2
-                    continue
-                break
-            i = k + 1
-    if opened:
-        return opened[-1], False
-    return None
-
-
-def unclosed_quote(text: str) -> tuple[int, str] | None:
-    """Where an unterminated string, quoted name or block comment starts, and what it is."""
-    i = 0
-    while True:
-        m = _QUOTE_OR_COMMENT.search(text, i)
-        if m is None:
-            return None
-        tok, start = m.group(0), m.start()
-        if tok == "--":
-            nl = text.find("\n", start)
-            if nl < 0:
-                return None
-            i = nl + 1
-        elif tok == "/*":
-            end = text.find("*/", start + 2)
-            if end < 0:
-                return start, "a /* comment"
+                yield "unclosed", start, "a /* comment"
+                return
             i = end + 2
         else:
             j = start + 1
             while True:
                 k = text.find(tok, j)
                 if k < 0:
-                    return start, f"the {tok} quote opened here"
+                    yield "unclosed", start, f"the {tok} quote opened here"
+                    return
                 if text.startswith(tok, k + 1):  # a doubled quote is an escaped quote
                     j = k + 2
                     continue
@@ -391,6 +352,32 @@ def unclosed_quote(text: str) -> tuple[int, str] | None:
                     continue
                 i = k + 1
                 break
+
+
+def unbalanced_parenthesis(text: str) -> tuple[int, bool] | None:
+    """Where the first ``)`` without a ``(`` (``True``) or the last ``(`` never closed (``False``)
+    is, outside strings and comments; ``None`` when they balance (or a quote never closes)."""
+    opened: list[int] = []
+    for tok, pos, what in _code_tokens(text):
+        if tok == "(":
+            opened.append(pos)
+        elif tok == ")":
+            if not opened:
+                return pos, True
+            opened.pop()
+        elif what.startswith("the "):  # an unclosed quote: that, not the parentheses, is the problem
+            return None
+    if opened:
+        return opened[-1], False
+    return None
+
+
+def unclosed_quote(text: str) -> tuple[int, str] | None:
+    """Where an unterminated string, quoted name or block comment starts, and what it is."""
+    for tok, pos, what in _code_tokens(text):
+        if tok == "unclosed":
+            return pos, what
+    return None
 
 
 def _escaped(text: str, pos: int) -> bool:
