@@ -7,7 +7,7 @@ rendered prompts to texts), :meth:`~LLMBackend.generate_stream` and :meth:`~LLMB
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from . import prompt as prompt_format
 from .backends import Backend, Draft, Request
@@ -173,9 +173,3 @@ class ThinkFilter:
             return ""
         rest, self.buf = self.buf, ""
         return rest.rstrip() if self.started else rest.strip()
-
-
-def backend_options_doc() -> dict[str, Any]:
-    """The options every LLM backend accepts, with their defaults (for ``sql2nl backends --verbose``)."""
-    return {"on_unfaithful": "warn", "min_faithfulness": 1.0, "max_new_tokens": 160, "temperature": 0.0,
-            "retries": 2}
