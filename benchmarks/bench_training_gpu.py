@@ -164,9 +164,12 @@ def _peak() -> float | None:
 
 # --- (b) this pipeline -----------------------------------------------------------------------------
 
-def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, gc: bool) -> dict:
+def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, gc: bool,
+                 loss: str = "packed", profile: str | None = None) -> dict:
+    """``loss="packed"``: the pipeline as it trains (sql2nl_training.packing); ``"trl"``: TRL's own
+    padding-free collator and loss (full logits), the pipeline before packing.py, for comparison."""
     from sql2nl_training.config import TrainConfig
-    from sql2nl_training.finetune import _trainer_class, load_model, resolve_engine
+    from sql2nl_training.finetune import _collator, _trainer_class, load_model, resolve_engine
 
     engine = resolve_engine(engine)  # imports Unsloth first where it is used
     import torch
@@ -178,33 +181,50 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     from trl import SFTConfig
 
     cuda = torch.cuda.is_available()
+    compiled = loss.endswith("+compile")
+    loss = loss.removesuffix("+compile")
+    packed = loss == "packed"
     cfg = TrainConfig(base=str(model_dir), data="-", out="-", lora_r=16, lora_alpha=16, engine=engine,
-                      max_seq_length=512, gradient_checkpointing=gc, batch_size=batch)
+                      max_seq_length=512, gradient_checkpointing=gc, batch_size=batch, padding_free=packed,
+                      compile=compiled)
     model, tok = load_model(str(model_dir), cfg, engine)
     rows = examples(batch * (steps + warmup) + batch, model.config.vocab_size)
     counts: list[int] = []
-    times: dict[int, float] = {}
+    times: dict[str, float] = {}
+    step_s: list[float] = []
+    prof: dict = {}
 
     class Timer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
+            if cuda:
+                torch.cuda.synchronize()
+            times["begin"] = time.perf_counter()
             if state.global_step == warmup:
                 if cuda:
-                    torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
-                times["t0"] = time.perf_counter()
+                times["t0"] = times["begin"]
+            if profile and state.global_step == warmup + 1:
+                prof["p"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]
+                                                   + ([torch.profiler.ProfilerActivity.CUDA] if cuda else []))
+                prof["p"].__enter__()
 
         def on_step_end(self, args, state, control, **kw):
+            if cuda:
+                torch.cuda.synchronize()
+            step_s.append(round(time.perf_counter() - times["begin"], 4))
             if state.global_step == warmup + steps:
-                if cuda:
-                    torch.cuda.synchronize()
                 times["t1"] = time.perf_counter()
+            if profile and state.global_step == warmup + 3 and "p" in prof:
+                prof["p"].__exit__(None, None, None)
+                key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+                Path(profile).write_text(prof["p"].key_averages().table(sort_by=key, row_limit=40))
 
-    args = SFTConfig(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=True,
+    args = SFTConfig(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
                      completion_only_loss=True, per_device_train_batch_size=batch, max_steps=steps + warmup,
                      learning_rate=2e-4, logging_steps=10_000, save_strategy="no", report_to=[], disable_tqdm=True,
                      bf16=cuda, use_cpu=not cuda, dataloader_drop_last=True, seed=0)
-    trainer = _trainer_class(engine)(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                     processing_class=tok, callbacks=[Timer()])
+    trainer = _trainer_class(engine, packed)(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                             processing_class=tok, callbacks=[Timer()], **_collator(packed))
     inner = trainer.data_collator
 
     def counting(features):
@@ -223,10 +243,18 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
         dist.all_reduce(t[:1], op=dist.ReduceOp.SUM)
         dist.all_reduce(t[1:], op=dist.ReduceOp.MAX)
         useful, peak, dt = int(t[0].item()), (round(t[1].item(), 2) if peak is not None else None), t[2].item()
-    return {"name": f"(b) sql2nl pipeline ({engine}, padding-free{', Unsloth checkpointing' if gc else ''})",
+    try:
+        from torch._dynamo.utils import counters
+
+        dyn = {"recompiles": sum(counters["recompiles"].values()), **dict(counters["stats"])}
+    except Exception:
+        dyn = {}
+    how = "packed, description-only LM head" if packed else "TRL padding-free + TRL loss"
+    how += ", compiled layers" if compiled else ""
+    return {"name": f"(b) sql2nl pipeline ({engine}, {how}{', Unsloth checkpointing' if gc else ''})",
             "gpus": state.num_processes, "batch": batch, "steps": steps, "useful_tokens": useful,
             "padded_tokens": useful, "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),
-            "peak_gib": peak}
+            "peak_gib": peak, "step_seconds": step_s, "torch_compile": dyn}
 
 
 # --- real run --------------------------------------------------------------------------------------
@@ -274,15 +302,20 @@ def _child(a) -> None:
     if a.child == "plain":
         res = run_plain(model_dir, a.batch, a.steps, a.warmup)
     else:
-        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.gc)
+        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.gc, a.loss, a.profile_file)
     if int(os.environ.get("RANK", "0")) == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
 
-def _spawn(args: list[str], gpus: int = 1) -> dict:
+def _spawn(args: list[str], gpus: int = 1, timeout: float | None = None) -> dict:
     launcher = [sys.executable] if gpus <= 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
                                                     f"--nproc_per_node={gpus}"]
-    proc = subprocess.run([*launcher, __file__, *args], capture_output=True, text=True)
+    # the same allocator setting for every setup: without it fragmentation decides who runs out first
+    env = {**os.environ, "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+    try:
+        proc = subprocess.run([*launcher, __file__, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return {"name": " ".join(args[:2]), "error": f"timed out after {timeout} s\n{(e.stderr or b'')[-2000:]!r}"}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -291,17 +324,24 @@ def _spawn(args: list[str], gpus: int = 1) -> dict:
 
 
 def throughput(a) -> dict:
+    Path(a.out).mkdir(parents=True, exist_ok=True)
     work = Path(a.work or (Path(a.out) / "model-tiny" if a.tiny else "/tmp/sql2nl-bench-llama8b"))
     t0 = time.perf_counter()
     prepare_model(work, a.tiny)
     prep_s = time.perf_counter() - t0
     steps, warmup = (3, 1) if a.tiny else (a.steps, a.warmup)
     common = ["--model-dir", str(work), "--steps", str(steps), "--warmup", str(warmup)]
-    rows = [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common])]
-    for b in [int(x) for x in a.pipeline_batch.split(",")]:
-        for g in [int(x) for x in a.gpus.split(",")]:
-            rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", a.engine, *common]
-                               + (["--gc"] if a.gc else []), gpus=g))
+    rows = [] if a.no_plain else [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common],
+                                         timeout=a.child_timeout)]
+    for variant in a.variants.split(","):
+        engine, _, loss = variant.partition(":")
+        for b in [int(x) for x in a.pipeline_batch.split(",")]:
+            for g in [int(x) for x in a.gpus.split(",")]:
+                prof = ["--child-profile", str(Path(a.out) / f"profile-{engine}-{loss or 'packed'}-b{b}-g{g}.txt")] if a.profile else []
+                rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", engine or a.engine,
+                                    "--loss", loss or "packed", *common, *prof] + (["--gc"] if a.gc else []),
+                                   gpus=g, timeout=a.child_timeout))
+                print(json.dumps({k: v for k, v in rows[-1].items() if k != "error"} | {"error": rows[-1].get("error", "")[-300:]}), flush=True)
     for r in rows:  # issue 8: scaling efficiency against the same batch on one GPU
         one = next((o for o in rows if o.get("gpus") == 1 and o.get("batch") == r.get("batch")
                     and "error" not in o), None)
@@ -351,6 +391,13 @@ def main(argv=None):
     p.add_argument("--gpus", default="1", help="Comma-separated process counts for (b), e.g. 1,2,4 (issue 8: "
                    "DDP through torchrun, scaling efficiency vs 1). Without CUDA: CPU processes (gloo).")
     p.add_argument("--gc", action="store_true", help="(b) with Unsloth's gradient checkpointing.")
+    p.add_argument("--variants", default="auto:packed", help="Comma-separated ENGINE:LOSS setups for (b): engine "
+                   "auto|unsloth|peft, loss packed (the pipeline) or trl (TRL's padding-free loss, for comparison); "
+                   "packed+compile: with compiled decoder layers (TrainConfig.compile).")
+    p.add_argument("--no-plain", action="store_true", help="Skip (a).")
+    p.add_argument("--profile", action="store_true", help="Write a torch.profiler table per (b) setup to --out.")
+    p.add_argument("--child-timeout", type=float, default=900.0, help="Seconds before a setup is given up.")
+    p.add_argument("--loss", default="packed", help=argparse.SUPPRESS)
     p.add_argument("--data", default=None, help="Real mode: folder with train.jsonl/valid.jsonl (or the train file).")
     p.add_argument("--valid", default=None)
     p.add_argument("--size", default="small", choices=["tiny", "mini", "small", "base"])
@@ -362,6 +409,7 @@ def main(argv=None):
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--child", choices=["plain", "pipeline"], help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
+    p.add_argument("--child-profile", dest="profile_file", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         return _child(a)

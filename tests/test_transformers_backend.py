@@ -261,6 +261,7 @@ def test_fast_decode_step_compiles_as_one_graph_without_recompiles(models):
     rows = _rows(be, SQLS[:3])
     want = be.generate_tokens(rows)
     torch._dynamo.reset()
+    counters.clear()  # other tests' compiled graphs are counted in the same process-wide counters
     be.loaded.steps[(True, True)] = decoding.Steps(be.model, be.tokenizer.pad_token_id, compile=True,
                                                    fullgraph=True, backend="eager")
     be.compile = True  # as on CUDA; the "eager" compile backend traces the graph without generating code

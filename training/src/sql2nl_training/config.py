@@ -49,13 +49,14 @@ class TrainConfig:
     warmup_ratio: float = field(default=0.03, metadata={"help": "Share of steps spent warming up the learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     lr_scheduler: str = field(default="linear", metadata={"help": "Learning-rate schedule (any transformers scheduler name)."})
-    padding_free: bool = field(default=True, metadata={"help": "Concatenate examples without padding (position_ids keep them apart)."})
+    padding_free: bool = field(default=True, metadata={"help": "Pack each batch into one row without padding (position_ids and cu_seq_lens keep the examples apart); off: TRL's padded batches."})
     save_steps: int = field(default=50, metadata={"help": "Write a checkpoint every this many steps (and on SIGTERM)."})
     save_total_limit: int = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every this many steps."})
     max_minutes: float = field(default=0.0, metadata={"help": "Stop (with a checkpoint) after this many minutes of training; 0: no limit."})
     seed: int = field(default=0, metadata={"help": "Random seed (data split, shuffling, initialisation)."})
     bf16: bool | None = field(default=None, metadata={"help": "Train in bfloat16 (default: on where the GPU supports it)."})
+    compile: bool = field(default=False, metadata={"help": "torch.compile each decoder layer (CUDA, PEFT engine): fewer, fused kernels; the first steps pay for compiling."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (Unsloth's offloaded checkpointing on GPU)."})
 
     def __post_init__(self):

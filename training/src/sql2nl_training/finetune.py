@@ -5,8 +5,9 @@
 
 The model sees exactly what the backends later give it: ``sql2nl.prompt.training_example`` renders
 the prompt through the tokenizer's chat template (the plain format for scratch models) and the
-completion is the description plus EOS. TRL's SFT trainer puts the loss on the completion only and
-packs examples without padding (``padding_free``: position_ids keep the examples apart).
+completion is the description plus EOS. TRL's SFT trainer trains on batches packed without padding
+(:mod:`.packing`: position_ids and cu_seq_lens keep the examples apart) with the loss, and the LM
+head, on the description tokens only.
 
 Works under ``torchrun``/``accelerate launch``: the HF Trainer does DDP; only rank 0 writes files.
 SIGTERM makes the trainer write a checkpoint at the end of the current step and stop; ``resume=True``
@@ -96,8 +97,16 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
 # --- model ----------------------------------------------------------------------------------------
 
 def resolve_engine(engine: str) -> str:
-    """``unsloth`` if asked for or importable (``auto``), else ``peft``."""
+    """``unsloth`` if asked for or importable (``auto``), else ``peft``.
+
+    ``auto`` on a GPU whose PyTorch lacks grouped-query varlen attention (before 2.12) picks
+    ``peft``: Unsloth's packed attention then runs one SDPA call per example and per layer, and on an
+    H100 with torch 2.11 that pipeline was several times slower than PEFT with
+    :mod:`sql2nl_training.packing` (benchmarks/RESULTS.md, Training).
+    """
     if engine == "peft":
+        return "peft"
+    if engine == "auto" and _slow_unsloth_packing():
         return "peft"
     try:
         import unsloth  # noqa: F401  (import first: it patches transformers/TRL)
@@ -108,6 +117,20 @@ def resolve_engine(engine: str) -> str:
 
             raise BackendUnavailableError("unsloth", "pip install 'sql2nl-training[unsloth]'", str(e)) from None
         return "peft"
+
+
+def _slow_unsloth_packing() -> bool:
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return False
+        from .packing import _torch_varlen
+
+        fast = _torch_varlen()
+        return fast is None or not fast[2]  # no varlen kernel, or one without enable_gqa
+    except Exception:
+        return False
 
 
 def _dtype(config: TrainConfig):
@@ -142,6 +165,10 @@ def load_model(base: str, config: TrainConfig, engine: str):
 
             tok = AutoTokenizer.from_pretrained(base)
             kw: dict[str, Any] = {"dtype": _dtype(config)}
+            if config.padding_free:  # packed rows: varlen flash attention on CUDA, per-example SDPA elsewhere
+                from .packing import register_varlen_attention
+
+                kw["attn_implementation"] = register_varlen_attention()
             if config.load_in_4bit:
                 from transformers import BitsAndBytesConfig
 
@@ -155,12 +182,29 @@ def load_model(base: str, config: TrainConfig, engine: str):
                               lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
                               bias="none", **extra)
             model = get_peft_model(model, lcfg)
+            if _has_cuda() and kw["dtype"] != torch.float32:
+                _keep_activations_in_half(model)
+            if config.compile and _has_cuda() and not config.load_in_4bit:  # bitsandbytes layers do not compile
+                from .packing import compile_layers
+
+                compile_layers(model)
     except (OSError, ValueError) as e:
         raise ModelError(f"Could not load the base model {base!r}: {e}. Give a hub id (online), a local "
                          "Hugging Face model directory, or scratch:<size>.") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
+
+
+def _keep_activations_in_half(model) -> None:
+    """Adapters stay fp32 (PEFT's default, precise updates) and the Trainer's autocast runs their
+    matmuls in bf16; without this PEFT first copies every activation to fp32 for each adapter, a
+    fifth of the GPU time of an 8B LoRA step in the H100 profile."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for m in model.modules():
+        if isinstance(m, BaseTunerLayer):
+            m.cast_input_dtype_enabled = False
 
 
 def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
@@ -358,9 +402,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
 
     args = SFTConfig(
         output_dir=str(run / "checkpoints"),
-        # examples over max_seq_length were already counted and skipped; padding-free batches are
-        # not truncated by TRL, so no max_length here
-        max_length=None if config.padding_free else config.max_seq_length, padding_free=config.padding_free,
+        # examples over max_seq_length were already counted and skipped; packed batches are built by
+        # sql2nl_training.packing, not by TRL, so no max_length and no TRL padding_free here
+        max_length=None if config.padding_free else config.max_seq_length, padding_free=False,
         completion_only_loss=True, per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
         num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
@@ -372,9 +416,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         # as a single process and torchrun's processes would train independently
         use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
         ddp_find_unused_parameters=False if state.num_processes > 1 else None)
-    trainer = _trainer_class(engine)(model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
-                         eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None,
-                         processing_class=tok)
+    trainer = _trainer_class(engine, config.padding_free)(
+        model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
+        eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None, processing_class=tok,
+        **_collator(config.padding_free))
     stopper = _StopOnSignal()
     trainer.add_callback(stopper.callback(config.max_minutes))
     for cb in callbacks:
@@ -412,15 +457,24 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     return run
 
 
-def _trainer_class(engine: str):
-    """TRL's SFT trainer; for PEFT without CUDA, with the model's own loss instead of TRL's Triton one.
+def _collator(padding_free: bool) -> dict[str, Any]:
+    from .packing import PackedCollator
 
-    TRL computes the loss with a Triton kernel (fused LM head) that needs a GPU; Unsloth replaces
-    that loss with its own chunked cross-entropy, which also runs on the CPU.
+    return {"data_collator": PackedCollator()} if padding_free else {}
+
+
+def _trainer_class(engine: str, padding_free: bool = True):
+    """TRL's SFT trainer: with packed batches and the description-only loss of :mod:`.packing`
+    (the default), or TRL's padded batches; for those, PEFT without CUDA uses the model's own loss
+    (TRL's fused LM-head loss is a Triton kernel that needs a GPU; Unsloth brings its own).
     """
     from transformers import Trainer
     from trl import SFTTrainer
 
+    if padding_free:
+        from .packing import packed_trainer_class
+
+        return packed_trainer_class(SFTTrainer)
     if engine == "unsloth" or _has_cuda():
         return SFTTrainer
 
