@@ -128,7 +128,7 @@ def _slow_unsloth_packing() -> bool:
         from .packing import _torch_varlen
 
         fast = _torch_varlen()
-        return fast is None or not fast[2]  # no varlen kernel, or one without enable_gqa
+        return fast is None or not fast.gqa
     except Exception:
         return False
 

@@ -16,7 +16,7 @@ kernel on CUDA (``torch.nn.attention.varlen``), one causal SDPA call per example
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 IGNORE = -100
 ATTENTION = "sql2nl_varlen"
@@ -82,14 +82,20 @@ def completion_loss(model, batch: dict[str, Any], num_items: int | None = None):
 
 # --- attention for packed rows ---------------------------------------------------------------------
 
+class Varlen(NamedTuple):
+    """PyTorch's varlen flash attention as this version spells it."""
+
+    attn: Callable
+    causal: dict  # the causal keyword: window_size=(-1, 0) (torch >= 2.11) or is_causal=True
+    gqa: bool  # takes enable_gqa (torch >= 2.12)
+    scale: bool  # takes scale
+
+
 _VARLEN: list = []  # filled once; a plain list, not lru_cache, so torch.compile can read it without a break
 
 
-def _torch_varlen():
-    """PyTorch's varlen flash attention and how to call it causally in this version, or None.
-
-    Returns ``(varlen_attn, causal_kwargs, takes_enable_gqa, takes_scale)``.
-    """
+def _torch_varlen() -> Varlen | None:
+    """PyTorch's varlen flash attention and how to call it causally, or None where it is missing."""
     if not _VARLEN:
         _VARLEN.append(_find_torch_varlen())
     return _VARLEN[0]
@@ -107,7 +113,7 @@ def _find_torch_varlen():
         causal = {"is_causal": True}
     else:
         return None
-    return varlen_attn, causal, "enable_gqa" in params, "scale" in params
+    return Varlen(varlen_attn, causal, "enable_gqa" in params, "scale" in params)
 
 
 def _segments_sdpa(q, k, v, cu, scaling):
@@ -115,14 +121,13 @@ def _segments_sdpa(q, k, v, cu, scaling):
     import torch
     import torch.nn.functional as F
 
-    groups = q.shape[1] // k.shape[1]
+    gqa = q.shape[1] != k.shape[1]
     out = torch.empty_like(q)
     bounds = cu.tolist()
     for a, b in zip(bounds, bounds[1:]):
         qs, ks, vs = (t[a:b].transpose(0, 1) for t in (q, k, v))  # [H, n, D]
-        if groups > 1:
-            ks, vs = ks.repeat_interleave(groups, 0), vs.repeat_interleave(groups, 0)
-        out[a:b] = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=scaling).transpose(0, 1)
+        out[a:b] = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=scaling,
+                                                  enable_gqa=gqa).transpose(0, 1)
     return out
 
 
@@ -144,18 +149,17 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
     if fast is None:
         out = _segments_sdpa(q, k, v, cu, scaling)
     else:
-        varlen_attn, causal, gqa, has_scale = fast
         groups = q.shape[1] // k.shape[1]
-        extra = dict(causal)
+        extra = dict(fast.causal)
         if groups > 1:
-            if gqa:
+            if fast.gqa:
                 extra["enable_gqa"] = True
             else:  # older PyTorch: repeat the key/value heads (small next to the rest of the step)
                 k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
-        if has_scale and scaling is not None:
+        if fast.scale and scaling is not None:
             extra["scale"] = scaling
-        m = int(kwargs.get("max_length_q") or int((cu[1:] - cu[:-1]).max()))
-        out = varlen_attn(q, k, v, cu, cu, m, m, **extra)
+        m = kwargs.get("max_length_q") or int((cu[1:] - cu[:-1]).max())
+        out = fast.attn(q, k, v, cu, cu, m, m, **extra)
     return out.unsqueeze(0), None
 
 
