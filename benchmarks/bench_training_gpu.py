@@ -6,8 +6,10 @@ weights (built in bf16 from a config, no download), on synthetic examples with S
 (non-pad) tokens/s and peak GiB of
 
   (a) plain HF + PEFT, dynamic padding to the longest example, batch 16, HF's full-logits loss;
-  (b) this pipeline: sql2nl_training's load_model + TRL SFTTrainer with Unsloth, padding-free batches,
-      loss on the description only, Unsloth's chunked cross-entropy (one run per --pipeline-batch).
+  (b) this pipeline: sql2nl_training's load_model + TRL SFTTrainer with sql2nl_training.packing:
+      packed batches without padding, the LM head and loss on description positions only; optionally
+      compiled layers and gradient checkpointing on a share of the layers (--variants; one run per
+      setup and --pipeline-batch).
 
 Each measurement runs in its own subprocess, so (a) never sees Unsloth's patches and peaks are clean.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -164,10 +167,11 @@ def _peak() -> float | None:
 
 # --- (b) this pipeline -----------------------------------------------------------------------------
 
-def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, gc: bool,
+def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, ckpt: float | None,
                  loss: str = "packed", profile: str | None = None) -> dict:
     """``loss="packed"``: the pipeline as it trains (sql2nl_training.packing); ``"trl"``: TRL's own
-    padding-free collator and loss (full logits), the pipeline before packing.py, for comparison."""
+    padding-free collator and loss (full logits), the pipeline before packing.py, for comparison.
+    ``ckpt``: None, no gradient checkpointing; else the share of decoder layers checkpointed."""
     from sql2nl_training.config import TrainConfig
     from sql2nl_training.finetune import _collator, _trainer_class, load_model, resolve_engine
 
@@ -185,8 +189,8 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     loss = loss.removesuffix("+compile")
     packed = loss == "packed"
     cfg = TrainConfig(base=str(model_dir), data="-", out="-", lora_r=16, lora_alpha=16, engine=engine,
-                      max_seq_length=512, gradient_checkpointing=gc, batch_size=batch, padding_free=packed,
-                      compile=compiled)
+                      max_seq_length=512, gradient_checkpointing=ckpt is not None, checkpoint_layers=ckpt or 1.0,
+                      batch_size=batch, padding_free=packed, compile=compiled)
     model, tok = load_model(str(model_dir), cfg, engine)
     rows = examples(batch * (steps + warmup) + batch, model.config.vocab_size)
     counts: list[int] = []
@@ -221,6 +225,7 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
 
     args = SFTConfig(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
                      completion_only_loss=True, per_device_train_batch_size=batch, max_steps=steps + warmup,
+                     gradient_checkpointing=False,  # load_model set it up as cfg says; TRL's default is on
                      learning_rate=2e-4, logging_steps=10_000, save_strategy="no", report_to=[], disable_tqdm=True,
                      bf16=cuda, use_cpu=not cuda, dataloader_drop_last=True, seed=0)
     trainer = _trainer_class(engine, packed)(model=model, args=args, train_dataset=Dataset.from_list(rows),
@@ -251,7 +256,11 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
         dyn = {}
     how = "packed, description-only LM head" if packed else "TRL padding-free + TRL loss"
     how += ", compiled layers" if compiled else ""
-    return {"name": f"(b) sql2nl pipeline ({engine}, {how}{', Unsloth checkpointing' if gc else ''})",
+    if ckpt is not None:
+        n = model.config.num_hidden_layers
+        how += (", Unsloth checkpointing" if engine == "unsloth"
+                else f", {math.ceil(ckpt * n)} of {n} layers checkpointed")
+    return {"name": f"(b) sql2nl pipeline ({engine}, {how})",
             "gpus": state.num_processes, "batch": batch, "steps": steps, "useful_tokens": useful,
             "padded_tokens": useful, "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),
             "peak_gib": peak, "step_seconds": step_s, "torch_compile": dyn}
@@ -302,7 +311,7 @@ def _child(a) -> None:
     if a.child == "plain":
         res = run_plain(model_dir, a.batch, a.steps, a.warmup)
     else:
-        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.gc, a.loss, a.profile_file)
+        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.ckpt, a.loss, a.profile_file)
     if int(os.environ.get("RANK", "0")) == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
@@ -323,6 +332,14 @@ def _spawn(args: list[str], gpus: int = 1, timeout: float | None = None) -> dict
     return {"name": " ".join(args[:2]), "error": tail}
 
 
+def _checkpointing(loss: str) -> tuple[str, float | None]:
+    """``packed+compile+ckpt=0.5`` -> (``packed+compile``, 0.5); ``+ckpt`` alone checkpoints every layer."""
+    parts = loss.split("+")
+    ckpt = [p for p in parts if p.startswith("ckpt")]
+    rest = "+".join(p for p in parts if not p.startswith("ckpt"))
+    return rest, (float(ckpt[0].partition("=")[2] or 1.0) if ckpt else None)
+
+
 def throughput(a) -> dict:
     Path(a.out).mkdir(parents=True, exist_ok=True)
     work = Path(a.work or (Path(a.out) / "model-tiny" if a.tiny else "/tmp/sql2nl-bench-llama8b"))
@@ -334,12 +351,14 @@ def throughput(a) -> dict:
     rows = [] if a.no_plain else [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common],
                                          timeout=a.child_timeout)]
     for variant in a.variants.split(","):
+        variant, _, batches = variant.partition("@")
         engine, _, loss = variant.partition(":")
-        for b in [int(x) for x in a.pipeline_batch.split(",")]:
+        loss, ckpt = _checkpointing(loss or "packed")
+        for b in [int(x) for x in (batches or a.pipeline_batch).split(",")]:
             for g in [int(x) for x in a.gpus.split(",")]:
-                prof = ["--child-profile", str(Path(a.out) / f"profile-{engine}-{loss or 'packed'}-b{b}-g{g}.txt")] if a.profile else []
+                prof = ["--child-profile", str(Path(a.out) / f"profile-{engine}-{loss}{f'-ckpt{ckpt}' if ckpt else ''}-b{b}-g{g}.txt")] if a.profile else []
                 rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", engine or a.engine,
-                                    "--loss", loss or "packed", *common, *prof] + (["--gc"] if a.gc else []),
+                                    "--loss", loss, *common, *prof] + (["--ckpt", str(ckpt)] if ckpt else []),
                                    gpus=g, timeout=a.child_timeout))
                 print(json.dumps({k: v for k, v in rows[-1].items() if k != "error"} | {"error": rows[-1].get("error", "")[-300:]}), flush=True)
     for r in rows:  # issue 8: scaling efficiency against the same batch on one GPU
@@ -390,10 +409,12 @@ def main(argv=None):
     p.add_argument("--engine", default="auto", choices=["auto", "unsloth", "peft"])
     p.add_argument("--gpus", default="1", help="Comma-separated process counts for (b), e.g. 1,2,4 (issue 8: "
                    "DDP through torchrun, scaling efficiency vs 1). Without CUDA: CPU processes (gloo).")
-    p.add_argument("--gc", action="store_true", help="(b) with Unsloth's gradient checkpointing.")
     p.add_argument("--variants", default="auto:packed", help="Comma-separated ENGINE:LOSS setups for (b): engine "
                    "auto|unsloth|peft, loss packed (the pipeline) or trl (TRL's padding-free loss, for comparison); "
-                   "packed+compile: with compiled decoder layers (TrainConfig.compile).")
+                   "+compile: with compiled decoder layers (TrainConfig.compile); +ckpt=F: gradient checkpointing "
+                   "on a share F of the decoder layers (+ckpt: all; none by default); @B: this setup at batch B only "
+                   "(else every --pipeline-batch).")
+    p.add_argument("--ckpt", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-plain", action="store_true", help="Skip (a).")
     p.add_argument("--profile", action="store_true", help="Write a torch.profiler table per (b) setup to --out.")
     p.add_argument("--child-timeout", type=float, default=900.0, help="Seconds before a setup is given up.")

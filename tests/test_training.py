@@ -185,3 +185,56 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
     assert losses(out) == losses(ref)
     a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(out / "adapter" / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_gradient_checkpointing_follows_the_config(tmp_path):
+    """Off means no layer recomputes its forward pass (TRL's SFTConfig would turn it on for all);
+    ``checkpoint_layers=0.5`` recomputes only the first half of the decoder layers. Neither changes
+    the losses."""
+    from transformers import TrainerCallback
+
+    from sql2nl_training import TrainConfig, train
+
+    data, _ = _write(tmp_path)
+    calls: dict[str, list[int]] = {}
+
+    class CountForwards(TrainerCallback):
+        """Forward calls per decoder layer in one training step; a checkpointed layer runs twice."""
+        def __init__(self, name):
+            self.name, self.n = name, []
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            from transformers.modeling_layers import GradientCheckpointingLayer
+
+            layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+            self.n = [0] * len(layers)
+            for i, layer in enumerate(layers):
+                # a pre-hook: the recompute stops early, after the last tensor it needs, so a post-hook
+                # would never see it
+                layer.register_forward_pre_hook(lambda *a, i=i: self.n.__setitem__(i, self.n[i] + 1))
+
+        def on_step_end(self, args, state, control, **kw):
+            calls.setdefault(self.name, list(self.n))
+
+    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=3, batch_size=2,
+                  learning_rate=5e-3, logging_steps=1, engine="peft", seed=3)
+    runs = {}
+    for name, extra in {"off": {}, "half": dict(gradient_checkpointing=True, checkpoint_layers=0.5)}.items():
+        runs[name] = train(TrainConfig(out=str(tmp_path / name), **common, **extra), progress=False,
+                           callbacks=[CountForwards(name)])
+    n = len(calls["off"])
+    assert n >= 2 and calls["off"] == [1] * n
+    half = (n + 1) // 2
+    assert calls["half"] == [2] * half + [1] * (n - half)
+    losses = lambda r: [h["loss"] for h in json.loads((r / "log_history.json").read_text()) if "loss" in h]  # noqa: E731
+    assert losses(runs["half"]) == pytest.approx(losses(runs["off"]), rel=1e-4)
+
+
+def test_checkpoint_layers_is_validated():
+    from sql2nl.errors import Sql2NLError
+
+    from sql2nl_training import TrainConfig
+
+    for bad in (0, 1.5, -0.2):
+        with pytest.raises(Sql2NLError, match="checkpoint_layers"):
+            TrainConfig(base="scratch:tiny", data="-", out="-", checkpoint_layers=bad)

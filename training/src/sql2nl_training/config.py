@@ -57,7 +57,8 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "Random seed (data split, shuffling, initialisation)."})
     bf16: bool | None = field(default=None, metadata={"help": "Train in bfloat16 (default: on where the GPU supports it)."})
     compile: bool = field(default=False, metadata={"help": "torch.compile each decoder layer (CUDA, PEFT engine): fewer, fused kernels; the first steps pay for compiling."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (Unsloth's offloaded checkpointing on GPU)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in the backward pass instead of keeping them: much less memory, about a third more compute for each checkpointed layer (engine unsloth: Unsloth's offloaded checkpointing)."})
+    checkpoint_layers: float = field(default=1.0, metadata={"help": "With gradient_checkpointing: the share of decoder layers that are checkpointed (0-1]; the others keep their activations and skip the recompute, trading the memory left over for speed. PEFT engine; Unsloth checkpoints every layer."})
 
     def __post_init__(self):
         def bad(name, why):
@@ -81,6 +82,8 @@ class TrainConfig:
             bad("lora_dropout", "must be in [0, 1)")
         if not 0 < self.valid_fraction < 1:
             bad("valid_fraction", "must be between 0 and 1")
+        if not 0 < self.checkpoint_layers <= 1:
+            bad("checkpoint_layers", "must be in (0, 1]: the share of decoder layers to checkpoint")
         if not 0 <= self.rename_augment <= 1:
             bad("rename_augment", "must be between 0 and 1")
         if self.learning_rate <= 0:

@@ -176,8 +176,9 @@ def load_model(base: str, config: TrainConfig, engine: str):
                                                                bnb_4bit_compute_dtype=torch.bfloat16)
             model = AutoModelForCausalLM.from_pretrained(base, **kw)
             if config.gradient_checkpointing:
-                model.gradient_checkpointing_enable()
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                 model.enable_input_require_grads()
+                checkpoint_share(model, config.checkpoint_layers)
             lcfg = LoraConfig(task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
                               lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
                               bias="none", **extra)
@@ -194,6 +195,22 @@ def load_model(base: str, config: TrainConfig, engine: str):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
+
+
+def checkpoint_share(model, share: float) -> int:
+    """Keep gradient checkpointing on the first ``ceil(share * n)`` decoder layers only; the others
+    store their activations and skip the recompute (a third of their step's compute). Which layers
+    does not matter for the peak: every activation is alive at the end of the forward pass.
+    Returns how many layers are checkpointed."""
+    import math
+
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    keep = math.ceil(share * len(layers))
+    for i, layer in enumerate(layers):
+        layer.gradient_checkpointing = i < keep
+    return keep
 
 
 def _keep_activations_in_half(model) -> None:
@@ -406,6 +423,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         # sql2nl_training.packing, not by TRL, so no max_length and no TRL padding_free here
         max_length=None if config.padding_free else config.max_seq_length, padding_free=False,
         completion_only_loss=True, per_device_train_batch_size=config.batch_size,
+        # load_model set up checkpointing as the config says; TRL's default (True) would have the
+        # Trainer checkpoint every layer even with gradient_checkpointing=False
+        gradient_checkpointing=False,
         per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
         num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
