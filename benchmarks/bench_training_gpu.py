@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
@@ -173,7 +172,7 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     padding-free collator and loss (full logits), the pipeline before packing.py, for comparison.
     ``ckpt``: None, no gradient checkpointing; else the share of decoder layers checkpointed."""
     from sql2nl_training.config import TrainConfig
-    from sql2nl_training.finetune import _collator, _trainer_class, load_model, resolve_engine
+    from sql2nl_training.finetune import _collator, _trainer_class, load_model, resolve_engine, sft_args
 
     engine = resolve_engine(engine)  # imports Unsloth first where it is used
     import torch
@@ -182,7 +181,6 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     state = PartialState(cpu=not torch.cuda.is_available())  # under torchrun: one DDP process per GPU
     from datasets import Dataset
     from transformers import TrainerCallback
-    from trl import SFTConfig
 
     cuda = torch.cuda.is_available()
     compiled = loss.endswith("+compile")
@@ -223,11 +221,10 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
                 key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
                 Path(profile).write_text(prof["p"].key_averages().table(sort_by=key, row_limit=40))
 
-    args = SFTConfig(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
-                     completion_only_loss=True, per_device_train_batch_size=batch, max_steps=steps + warmup,
-                     gradient_checkpointing=False,  # load_model set it up as cfg says; TRL's default is on
-                     learning_rate=2e-4, logging_steps=10_000, save_strategy="no", report_to=[], disable_tqdm=True,
-                     bf16=cuda, use_cpu=not cuda, dataloader_drop_last=True, seed=0)
+    args = sft_args(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
+                    per_device_train_batch_size=batch, max_steps=steps + warmup, learning_rate=2e-4,
+                    logging_steps=10_000, save_strategy="no", disable_tqdm=True, bf16=cuda, use_cpu=not cuda,
+                    dataloader_drop_last=True, seed=0)
     trainer = _trainer_class(engine, packed)(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                              processing_class=tok, callbacks=[Timer()], **_collator(packed))
     inner = trainer.data_collator
@@ -257,9 +254,11 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     how = "packed, description-only LM head" if packed else "TRL padding-free + TRL loss"
     how += ", compiled layers" if compiled else ""
     if ckpt is not None:
-        n = model.config.num_hidden_layers
+        from transformers.modeling_layers import GradientCheckpointingLayer
+
+        flags = [m.gradient_checkpointing for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
         how += (", Unsloth checkpointing" if engine == "unsloth"
-                else f", {math.ceil(ckpt * n)} of {n} layers checkpointed")
+                else f", {sum(flags)} of {len(flags)} layers checkpointed")
     return {"name": f"(b) sql2nl pipeline ({engine}, {how})",
             "gpus": state.num_processes, "batch": batch, "steps": steps, "useful_tokens": useful,
             "padded_tokens": useful, "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),

@@ -17,6 +17,7 @@ continues from the last checkpoint with optimizer, scheduler, RNG and data posit
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import time
@@ -197,20 +198,27 @@ def load_model(base: str, config: TrainConfig, engine: str):
     return model, tok
 
 
-def checkpoint_share(model, share: float) -> int:
+def checkpoint_share(model, share: float) -> None:
     """Keep gradient checkpointing on the first ``ceil(share * n)`` decoder layers only; the others
     store their activations and skip the recompute (a third of their step's compute). Which layers
     does not matter for the peak: every activation is alive at the end of the forward pass.
-    Returns how many layers are checkpointed."""
-    import math
-
+    """
     from transformers.modeling_layers import GradientCheckpointingLayer
 
     layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
     keep = math.ceil(share * len(layers))
     for i, layer in enumerate(layers):
         layer.gradient_checkpointing = i < keep
-    return keep
+
+
+def sft_args(**kw):
+    """TRL's ``SFTConfig`` as the pipeline trains with it (``train`` and the GPU benchmark): loss on
+    the description only, no reporting services, and gradient checkpointing left to
+    :func:`load_model` — TRL's default (on) would have the Trainer checkpoint every layer whatever
+    the config says."""
+    from trl import SFTConfig
+
+    return SFTConfig(completion_only_loss=True, gradient_checkpointing=False, report_to=[], **kw)
 
 
 def _keep_activations_in_half(model) -> None:
@@ -415,23 +423,18 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         atomic_write_json(run / MANIFEST, manifest)
 
     from datasets import Dataset as HFDataset
-    from trl import SFTConfig
 
-    args = SFTConfig(
+    args = sft_args(
         output_dir=str(run / "checkpoints"),
         # examples over max_seq_length were already counted and skipped; packed batches are built by
         # sql2nl_training.packing, not by TRL, so no max_length and no TRL padding_free here
         max_length=None if config.padding_free else config.max_seq_length, padding_free=False,
-        completion_only_loss=True, per_device_train_batch_size=config.batch_size,
-        # load_model set up checkpointing as the config says; TRL's default (True) would have the
-        # Trainer checkpoint every layer even with gradient_checkpointing=False
-        gradient_checkpointing=False,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
         num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler, logging_steps=config.logging_steps, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=config.save_total_limit, seed=config.seed,
-        data_seed=config.seed, report_to=[], disable_tqdm=not progress,
+        data_seed=config.seed, disable_tqdm=not progress,
         # use_cpu: without it, on a host without CUDA, the Trainer rebuilds the shared accelerate state
         # as a single process and torchrun's processes would train independently
         use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
