@@ -157,7 +157,11 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
     from sql2nl_training import TrainConfig, train
 
     data, _ = _write(tmp_path)
-    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=12, batch_size=2,
+    # long enough that the SIGTERM, sent within a 0.2 s poll of the first checkpoint (step 3), lands
+    # while training: 12 steps took 0.5 s once layers were no longer recomputed, and a signal after
+    # the last step found no handler
+    steps = 60
+    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=steps, batch_size=2,
                   learning_rate=5e-3, save_steps=3, logging_steps=1, engine="peft", seed=3)
     ref = train(TrainConfig(out=str(tmp_path / "ref"), **common), progress=False)
 
@@ -180,7 +184,7 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     m = json.loads((out / "manifest.json").read_text())
-    assert m["status"] == "done" and m["metrics"]["steps"] == 12
+    assert m["status"] == "done" and m["metrics"]["steps"] == steps
     losses = lambda r: [(h["step"], round(h["loss"], 4)) for h in json.loads((r / "log_history.json").read_text()) if "loss" in h]  # noqa: E731
     assert losses(out) == losses(ref)
     a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(out / "adapter" / "adapter_model.safetensors")
