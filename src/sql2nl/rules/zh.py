@@ -68,14 +68,6 @@ class ChineseDescriber(Describer):
         "fallback": "对{tables}执行{kind}语句：{sql}",
     }
 
-    FUNCTION_WORDS = {
-        "upper": "{0}的大写形式", "lower": "{0}的小写形式", "length": "{0}的长度", "abs": "{0}的绝对值",
-        "round": "{0}四舍五入后的值", "coalesce": "{0}中第一个非空值", "rownumber": "行号", "rank": "排名",
-        "denserank": "密集排名", "currentdate": "当前日期", "currenttimestamp": "当前时间", "year": "{0}的年份",
-        "month": "{0}的月份", "day": "{0}的日", "concat": "{0}拼接起来", "substring": "{0}的一部分",
-        "trim": "{0}去掉空格后", "lag": "上一个{0}", "lead": "下一个{0}",
-        "now": "当前时间", "getdate": "当前时间", "count": "{0}的数量",
-    }
 
     def noun(self, table: str | None, many: bool = True) -> str:
         return self.table_name(table) if table else self.W["rows"]
