@@ -72,20 +72,25 @@ class Describer(ChangesMixin):
     # -- names --------------------------------------------------------------------------------
 
     def name(self, identifier: str, table: str | None = None) -> str:
-        """A column's words: the schema's description if given, else the humanized identifier."""
+        """A column's words: the schema's description if given, else the identifier's own words."""
         if self.schema is not None:
             words = self.schema.column_words(table, identifier)
             if words:
                 return words
-        return humanize(identifier)
+        return self.identifier_words(identifier, kind="column", table=table)
 
     def table_name(self, table: str) -> str:
-        """A table's words: the schema's description if given, else the humanized identifier."""
+        """A table's words: the schema's description if given, else the identifier's own words."""
         if self.schema is not None:
             words = self.schema.table_words(table)
             if words:
                 return words
-        return humanize(table)
+        return self.identifier_words(table, kind="table")
+
+    def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
+        """An identifier (``kind``: column, table or cte) as words when no schema names it: humanized
+        here; a language may translate it (zh)."""
+        return humanize(identifier)
 
     def noun(self, table: str | None, many: bool = True) -> str:
         """The rows of ``table`` as a noun ("students"); languages without plurals override."""
@@ -189,7 +194,8 @@ class Describer(ChangesMixin):
             return ""
         parts = []
         for cte in w.expressions:
-            parts.append(self.W["cte"].format(name=humanize(cte.alias_or_name), query=self.noun_phrase(cte.this)))
+            parts.append(self.W["cte"].format(name=self.identifier_words(cte.alias_or_name, kind="cte"),
+                                              query=self.noun_phrase(cte.this)))
         key = "with_recursive" if w.args.get("recursive") else "with"
         return self.W[key].format(self.join_list(parts))
 
@@ -251,7 +257,7 @@ class Describer(ChangesMixin):
             inner = e.this if isinstance(e, exp.Alias) else e
             phrase = self.projection(inner, many=not one_row)
             if isinstance(e, exp.Alias) and not isinstance(inner, (exp.Column, exp.Star)) and W.get("alias"):
-                phrase = W["alias"].format(phrase, humanize(e.alias))
+                phrase = W["alias"].format(phrase, self.identifier_words(e.alias))
             p.columns.append(phrase)
         aggs = [type(e.this if isinstance(e, exp.Alias) else e) in AGGREGATES for e in exprs]
         p.is_aggregate = aggs

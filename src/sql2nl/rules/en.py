@@ -100,7 +100,6 @@ class EnglishDescriber(Describer):
         "fallback": "Run the {kind} statement on {tables}: {sql}",
     }
 
-
     def join_list(self, items: list[str], last: str | None = None) -> str:
         items = [i for i in items if i]
         if len(items) > 1 and last is None and all(i.startswith("the ") for i in items):

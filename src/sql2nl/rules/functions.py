@@ -392,6 +392,11 @@ class _Ctx:
     def spec_plain(self, v, node):
         return self.render(v)
 
+    def spec_of(self, v, node):
+        """"the average price", but "the average of the length of name": a phrase gets an "of"."""
+        text = self.render(v)
+        return "of " + text if self.lang == "en" and text.startswith(("the ", "a ", "an ")) else text
+
     def spec_uncast(self, v, node):
         """T-SQL's LEN(s) reaches us as LENGTH(CAST(s AS TEXT)): the cast is sqlglot's, not the user's."""
         if isinstance(v, exp.Cast) and v.to.is_type(*exp.DataType.TEXT_TYPES):
