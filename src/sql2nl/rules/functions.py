@@ -61,7 +61,7 @@ OPERATORS: frozenset[type] = frozenset({
     exp.Interval, exp.AtTimeZone, exp.WithinGroup, exp.Bracket, exp.Dot, exp.Kwarg, exp.PropertyEQ,
     exp.Lambda, exp.JSONKeyValue, exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot,
     exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.Glob, exp.SimilarTo, exp.Overlaps, exp.Distance,
-    exp.Adjacent, exp.ExtendsLeft, exp.ExtendsRight, exp.Slice,
+    exp.Adjacent, exp.ExtendsLeft, exp.ExtendsRight, exp.Slice, exp.IgnoreNulls, exp.RespectNulls,
 })
 
 # -- per-language small words ------------------------------------------------------------------

@@ -85,8 +85,7 @@ class ChineseDescriber(Describer):
     @functools.cached_property
     def query_names(self) -> frozenset[str]:
         """The CTE names of the statement: not schema words, so never translated."""
-        tree = self.facts.tree
-        return frozenset(c.alias_or_name.lower() for c in tree.find_all(exp.CTE)) if tree is not None else frozenset()
+        return frozenset(c.lower() for c in self.facts.ctes)
 
     def comparison(self, node: exp.Expression, negated: bool = False) -> str:
         text = super().comparison(node, negated)
