@@ -45,7 +45,7 @@ def leaked_names(d) -> list[str]:
     """sqlglot class names in a description, not counting the statement's own identifiers."""
     from sqlglot import exp
 
-    from sql2nl.rules.functions import internal_names
+    from sql2nl.rules.sqlglot_names import internal_names
     from sql2nl.words import humanize
 
     own = {w for f in d.facts if f.tree is not None for n in f.tree.walk() if isinstance(n, exp.Identifier)

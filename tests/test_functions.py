@@ -15,7 +15,8 @@ from sql2nl import describe
 from sql2nl.facts import extract
 from sql2nl.faithfulness import check
 from sql2nl.rules.en import EnglishDescriber
-from sql2nl.rules.functions import has_phrase, internal_names, phrase, sql_name
+from sql2nl.rules.functions import has_phrase, phrase, sql_name
+from sql2nl.rules.sqlglot_names import internal_names
 from sql2nl.rules.zh import ChineseDescriber
 from sql2nl.words import humanize
 

@@ -43,8 +43,10 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from ..words import plural_phrase
+from .function_words import FORMAT_TOKENS, SEPARATORS, UNITS, WORDS, number_suffix, ordinal, type_words
+from .sqlglot_names import CAMEL_HUMPS
 
-__all__ = ["Phrase", "phrase", "OPERATORS", "internal_names", "has_phrase"]
+__all__ = ["Phrase", "phrase", "OPERATORS", "has_phrase", "sql_name"]
 
 
 @dataclass(frozen=True)
@@ -63,89 +65,6 @@ OPERATORS: frozenset[type] = frozenset({
     exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.Glob, exp.SimilarTo, exp.Overlaps, exp.Distance,
     exp.Adjacent, exp.ExtendsLeft, exp.ExtendsRight, exp.Slice, exp.IgnoreNulls, exp.RespectNulls,
 })
-
-# -- per-language small words ------------------------------------------------------------------
-
-_WORDS = {
-    "en": {"and": " and ", "comma": ", ", "or": " or ", "ordered": "{0} (in order of {1})",
-           "fallback": "the result of {name}({args})", "fallback_op": "the result of {sql}",
-           "element": "the {0} of {1}", "element_any": "element {0} of {1} (counting from 0)",
-           "entry": "the {0} entry of {1}", "slice": "elements {0} to {1} of {2}",
-           "field": "the {0} field", "median": "the median {0}",
-           "percentile": "the {0} percentile of {1}", "discrete": " (an actual value)",
-           "mode": "the most common {0}", "and_list": "{0} and {1}"},
-    "zh": {"and": "和", "comma": "、", "or": "或", "ordered": "{0}（按{1}排序）",
-           "fallback": "{name}({args})的结果", "fallback_op": "{sql}的结果",
-           "element": "{1}的{0}", "element_any": "{1}中下标为{0}的元素（从0开始）",
-           "entry": "{1}中{0}对应的值", "slice": "{2}中第{0}到第{1}个元素",
-           "field": "{0}字段", "median": "{0}的中位数",
-           "percentile": "{1}的第{0}百分位数", "discrete": "（取实际存在的值）",
-           "mode": "{0}的众数", "and_list": "{0}和{1}"},
-}
-
-#: Canonical date part -> (en singular, en plural, zh noun, zh counter for amounts, zh count noun).
-_UNITS = {
-    "YEAR": ("year", "years", "年份", "年", "年数"), "QUARTER": ("quarter", "quarters", "季度", "个季度", "季度数"),
-    "MONTH": ("month", "months", "月份", "个月", "月数"), "WEEK": ("week", "weeks", "周", "周", "周数"),
-    "WEEKISO": ("ISO week", "ISO weeks", "ISO周", "个ISO周", "ISO周数"),
-    "DAY": ("day", "days", "日", "天", "天数"), "HOUR": ("hour", "hours", "小时", "小时", "小时数"),
-    "MINUTE": ("minute", "minutes", "分钟", "分钟", "分钟数"), "SECOND": ("second", "seconds", "秒", "秒", "秒数"),
-    "MILLISECOND": ("millisecond", "milliseconds", "毫秒", "毫秒", "毫秒数"),
-    "MICROSECOND": ("microsecond", "microseconds", "微秒", "微秒", "微秒数"),
-    "NANOSECOND": ("nanosecond", "nanoseconds", "纳秒", "纳秒", "纳秒数"),
-    "DAYOFWEEK": ("day of the week", "days of the week", "星期几", "天", "天数"),
-    "DAYOFWEEKISO": ("ISO day of the week", "ISO days of the week", "ISO星期几", "天", "天数"),
-    "DAYOFYEAR": ("day of the year", "days of the year", "一年中的第几天", "天", "天数"),
-    "DECADE": ("decade", "decades", "年代", "个十年", "十年数"),
-    "CENTURY": ("century", "centuries", "世纪", "个世纪", "世纪数"),
-    "MILLENNIUM": ("millennium", "millennia", "千年", "个千年", "千年数"),
-    "EPOCH": ("seconds since 1970-01-01", "seconds since 1970-01-01", "距1970-01-01的秒数", "秒", "秒数"),
-    "DATE": ("date", "dates", "日期", "天", "天数"), "TIME": ("time", "times", "时间", "", ""),
-    "ISOYEAR": ("ISO year", "ISO years", "ISO年份", "年", "年数"),
-    "TIMEZONE_HOUR": ("time zone hour", "time zone hours", "时区小时偏移", "小时", "小时数"),
-    "TIMEZONE_MINUTE": ("time zone minute", "time zone minutes", "时区分钟偏移", "分钟", "分钟数"),
-}
-
-_TYPES = {  # DType name -> (en, zh)
-    **dict.fromkeys(("TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT", "INT128", "INT256", "UTINYINT",
-                     "USMALLINT", "UMEDIUMINT", "UINT", "UBIGINT", "UINT128", "UINT256", "SERIAL",
-                     "BIGSERIAL", "SMALLSERIAL", "BIT"), ("a whole number", "整数")),
-    **dict.fromkeys(("DECIMAL", "DECIMAL32", "DECIMAL64", "DECIMAL128", "DECIMAL256", "BIGDECIMAL", "UDECIMAL",
-                     "DECFLOAT", "BIGNUM"), ("a decimal number", "小数")),
-    **dict.fromkeys(("FLOAT", "DOUBLE", "UDOUBLE"), ("a floating-point number", "浮点数")),
-    **dict.fromkeys(("MONEY", "SMALLMONEY"), ("an amount of money", "金额")),
-    **dict.fromkeys(("CHAR", "VARCHAR", "NCHAR", "NVARCHAR", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT", "BPCHAR",
-                     "FIXEDSTRING", "NAME"), ("text", "文本")),
-    **dict.fromkeys(("DATE", "DATE32"), ("a date", "日期")),
-    **dict.fromkeys(("DATETIME", "DATETIME2", "DATETIME64", "SMALLDATETIME", "TIMESTAMP", "TIMESTAMPTZ",
-                     "TIMESTAMPLTZ", "TIMESTAMPNTZ", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
-                    ("a date and time", "日期时间")),
-    **dict.fromkeys(("TIME", "TIMETZ", "TIME_NS"), ("a time of day", "时间")),
-    "BOOLEAN": ("true or false", "布尔值"), "JSON": ("JSON", "JSON"), "JSONB": ("JSON", "JSON"),
-    "UUID": ("a UUID", "UUID"), "INTERVAL": ("a time interval", "时间间隔"), "YEAR": ("a year", "年份"),
-    **dict.fromkeys(("BINARY", "VARBINARY", "BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "IMAGE", "ROWVERSION"),
-                    ("binary data", "二进制数据")),
-    **dict.fromkeys(("ARRAY", "LIST"), ("a list", "数组")), "MAP": ("a map", "映射"),
-    "STRUCT": ("a record", "结构体"), **dict.fromkeys(("VARIANT", "OBJECT", "SUPER", "DYNAMIC"),
-                                                    ("a semi-structured value", "半结构化值")),
-    **dict.fromkeys(("GEOGRAPHY", "GEOMETRY", "GEOGRAPHYPOINT", "POINT", "POLYGON", "MULTIPOLYGON", "LINESTRING",
-                     "MULTILINESTRING", "RING"), ("a geographic shape", "地理数据")),
-    **dict.fromkeys(("INET", "IPADDRESS", "IPV4", "IPV6"), ("an IP address", "IP地址")),
-}
-
-#: strftime tokens (sqlglot's normalised time format) -> how people write a date pattern.
-_FORMAT_TOKENS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%-m": "M", "%d": "DD", "%-d": "D", "%H": "HH24",
-                  "%I": "HH12", "%M": "MI", "%S": "SS", "%f": "FFFFFF", "%B": "MONTH", "%b": "MON",
-                  "%A": "DAY", "%a": "DY", "%j": "DDD", "%p": "AM", "%W": "WW", "%U": "WW", "%V": "IW",
-                  "%u": "D", "%w": "D", "%z": "TZ", "%Z": "TZ", "%%": "%", "%h": "HH12", "%e": "D", "%T": "HH24:MI:SS",
-                  "%F": "YYYY-MM-DD", "%D": "MM/DD/YY"}
-_ORDINALS_EN = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
-                8: "eighth", 9: "ninth", 10: "tenth"}
-_SEPARATORS = {",": ("commas", "逗号"), ", ": ("commas", "逗号"), ";": ("semicolons", "分号"),
-               "; ": ("semicolons", "分号"), " ": ("spaces", "空格"), "": ("nothing in between", "空字符串"),
-               "\n": ("line breaks", "换行符"), "\\n": ("line breaks", "换行符"), "-": ("hyphens", "连字符"),
-               "/": ("slashes", "斜杠"), "\t": ("tabs", "制表符"), "\\t": ("tabs", "制表符"), "|": ("vertical bars", "竖线"),
-               "_": ("underscores", "下划线"), ".": ("dots", "句点"), ":": ("colons", "冒号")}
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -236,7 +155,7 @@ def phrase(node: exp.Expression, render: Callable[[exp.Expression], str], langua
     """
     if not isinstance(node, exp.Func) and type(node) not in OPERATORS:
         return None
-    lang = language if language in _WORDS else "en"
+    lang = language if language in WORDS else "en"
     ctx = _Ctx(render, lang, dialect)
     handler = _HANDLERS.get(type(node))
     if handler is not None:
@@ -262,13 +181,13 @@ def phrase(node: exp.Expression, render: Callable[[exp.Expression], str], langua
         if ctx.applies(t, node, args):
             text = ctx.fill(t, node, args)
             if order_suffix:
-                text = _WORDS[lang]["ordered"].format(text, order_suffix)
+                text = WORDS[lang]["ordered"].format(text, order_suffix)
             return Phrase(text)
     return _fallback(ctx, node)
 
 
 def _fallback(ctx: "_Ctx", node: exp.Expression) -> Phrase:
-    w = _WORDS[ctx.lang]
+    w = WORDS[ctx.lang]
     if isinstance(node, exp.Func):
         name = sql_name(node)
         args = [ctx.render(a) for a in node.iter_expressions()]
@@ -278,9 +197,6 @@ def _fallback(ctx: "_Ctx", node: exp.Expression) -> Phrase:
     return Phrase(w["fallback_op"].format(sql=sql), f"no wording for the operator in {node.sql()}; quoted as SQL")
 
 
-_ACRONYM_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
 def sql_name(node: exp.Expression) -> str:
     """The SQL name of a function: as written for unknown functions, else sqlglot's SQL name."""
     if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
@@ -288,7 +204,7 @@ def sql_name(node: exp.Expression) -> str:
     names = type(node).sql_names() if isinstance(node, exp.Func) else []
     name = names[0] if names else ""
     if not name or re.search(r"(^|_)[A-Z]_[A-Z0-9](_|$)", name):  # J_S_O_N_ARRAY: sqlglot's fallback spelling
-        name = _ACRONYM_SPLIT.sub("_", type(node).__name__.lstrip("_")).upper()
+        name = CAMEL_HUMPS.sub("_", type(node).__name__.lstrip("_")).upper()
     return name
 
 
@@ -299,7 +215,7 @@ class _Ctx:
         self.render_node = render
         self.lang = lang
         self.dialect = dialect
-        self.w = _WORDS[lang]
+        self.w = WORDS[lang]
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -322,12 +238,12 @@ class _Ctx:
         text = _plain(value).upper().strip()
         mapping = _date_parts(self.dialect)
         text = mapping.get(text, text)
-        return text[:-1] if text.endswith("S") and text[:-1] in _UNITS else text
+        return text[:-1] if text.endswith("S") and text[:-1] in UNITS else text
 
     def unit_words(self, value: object) -> tuple[str, ...]:
         key = self.unit_key(value)
-        if key in _UNITS:
-            return _UNITS[key]
+        if key in UNITS:
+            return UNITS[key]
         low = _plain(value).lower()
         return (low, low + "s", low, low, low)
 
@@ -446,7 +362,7 @@ class _Ctx:
         if self.lang == "zh":
             return f"第{text}个" if _is_number(text) else f"第{self.render(v)}个"
         if text.isdigit():
-            return _ordinal(int(text))
+            return ordinal(int(text))
         return f"number {self.render(v)}"
 
     def spec_pct(self, v, node):
@@ -456,8 +372,8 @@ class _Ctx:
             number = f"{pct:g}"
             if self.lang == "zh":
                 return number
-            return _ordinal(int(pct)) if pct == int(pct) and pct >= 11 else (
-                _suffix(number) if pct == int(pct) else number)
+            return ordinal(int(pct)) if pct == int(pct) and pct >= 11 else (
+                number_suffix(number) if pct == int(pct) else number)
         return self.render(v)
 
     def spec_type(self, v, node):
@@ -467,8 +383,8 @@ class _Ctx:
         return _plain(v) if isinstance(v, (exp.Literal, exp.Identifier, exp.Var, str)) else self.render(v)
 
     def spec_sep(self, v, node):
-        if isinstance(v, exp.Literal) and v.is_string and v.this in _SEPARATORS:
-            en, zh = _SEPARATORS[v.this]
+        if isinstance(v, exp.Literal) and v.is_string and v.this in SEPARATORS:
+            en, zh = SEPARATORS[v.this]
             return en if self.lang == "en" else zh
         return self.render(v)
 
@@ -476,7 +392,7 @@ class _Ctx:
         if isinstance(v, exp.Literal) and v.is_string:
             text = v.this
             if "%" in text:
-                text = re.sub(r"%-?[A-Za-z%]", lambda m: _FORMAT_TOKENS.get(m.group(0), m.group(0)), text)
+                text = re.sub(r"%-?[A-Za-z%]", lambda m: FORMAT_TOKENS.get(m.group(0), m.group(0)), text)
             return f'"{text}"'
         return self.render(v)
 
@@ -496,7 +412,7 @@ class _Ctx:
         # Paths and subscripts count from 0 in sqlglot's tree; people count from 1.
         if self.lang == "zh":
             return f"第{index + 1}个元素"
-        return f"{_ordinal(index + 1)} element"
+        return f"{ordinal(index + 1)} element"
 
     def spec_items(self, v, node, last: str | None = None):
         """The elements of an ARRAY[...] literal, as a list ("'a' and 'b'"); anything else as is."""
@@ -547,16 +463,6 @@ def _negative(v: object) -> bool:
     return _is_number(text) and text.startswith("-") and float(text) != 0
 
 
-def _ordinal(n: int) -> str:
-    return _ORDINALS_EN.get(n) or _suffix(str(n))
-
-
-def _suffix(number: str) -> str:
-    n = int(number)
-    end = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{number}{end}"
-
-
 @lru_cache(maxsize=64)
 def _date_parts(dialect: str | None) -> dict[str, str]:
     try:
@@ -591,34 +497,6 @@ def _json_path(v: object) -> list[str | int] | None:
     if isinstance(v, exp.Literal):
         return [int(v.this)] if str(v.this).isdigit() else None
     return None
-
-
-def type_words(dt: exp.DataType, language: str = "en") -> str:
-    """A data type as words: INT -> "a whole number", VARCHAR(20) -> "text (at most 20 characters)"."""
-    name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
-    params = [p.this.this if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Literal) else None
-              for p in dt.expressions]
-    words = _TYPES.get(name)
-    if words is None:
-        sql = dt.sql().upper()
-        return f"the type {sql}" if language == "en" else f"{sql}类型"
-    en, zh = words
-    if name in ("ARRAY", "LIST") and dt.expressions and isinstance(dt.expressions[0], exp.DataType):
-        inner = type_words(dt.expressions[0], language)
-        return f"a list of {_bare_type(inner)}" if language == "en" else f"{inner}数组"
-    if en == "text" and params and params[0] is not None:
-        return f"text (at most {params[0]} characters)" if language == "en" else f"文本（最多{params[0]}个字符）"
-    if en == "a decimal number" and len(params) > 1 and params[1] is not None:
-        return (f"a decimal number with {params[1]} decimal places" if language == "en"
-                else f"保留{params[1]}位小数的数值")
-    return en if language == "en" else zh
-
-
-def _bare_type(words: str) -> str:
-    for article in ("a ", "an "):
-        if words.startswith(article):
-            return plural_phrase(words[len(article):])
-    return words
 
 
 # -- irregular constructs ---------------------------------------------------------------------
@@ -715,51 +593,3 @@ _HANDLERS: dict[type, Callable[[_Ctx, exp.Expression], str | None]] = {
     exp.WithinGroup: _within_group, exp.Bracket: _bracket, exp.Case: _case, exp.DecodeCase: _case,
     exp.Interval: _interval, exp.MakeInterval: _make_interval,
 }
-
-
-# -- finding leaks ---------------------------------------------------------------------------
-
-def _all_subclasses(cls: type) -> set[type]:
-    out, stack = set(), [cls]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in out:
-                out.add(sub)
-                stack.append(sub)
-    return out
-
-
-#: Single-word sqlglot class names that are SQL jargon, not English, in lower case.
-_JARGON = frozenset("""acos acosh asin asinh atan atan2 atanh avg booland boolnot boolor cbrt chr coalesce corr
-cosh coth csc csch dayname elt explode float64 getbit hll initcap int64 kwarg localtime localtimestamp minhash
-monthname nanvl ntile nullif nvl2 opclass posexplode randn randstr rint sech seq1 seq2 seq4 seq8 sinh sqrt
-stddev strtok systimestamp tanh typeof unhex unnest zipf""".split())
-
-
-@lru_cache(maxsize=1)
-def _leak_names() -> tuple[frozenset[str], frozenset[str]]:
-    camel, lower = set(), set(_JARGON)
-    for cls in _all_subclasses(exp.Expression):
-        name = cls.__name__.lstrip("_")
-        if len(_ACRONYM_SPLIT.split(name)) > 1:  # DateSub, JSONExtractScalar: never an English word
-            camel.add(name)
-            lower.add(name.lower())
-    return frozenset(camel), frozenset(lower)
-
-
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-
-
-def internal_names(text: str, allowed: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """The sqlglot class names in ``text`` ("datesub", "JSONExtract"): words no description should hold.
-
-    ``allowed`` lists words that are legitimately there (the statement's own identifiers).
-    """
-    camel, lower = _leak_names()
-    found = []
-    for word in _WORD.findall(text):
-        if word in allowed or word.lower() in allowed:
-            continue
-        if word in camel or (word.islower() and word in lower):
-            found.append(word)
-    return found
