@@ -1,0 +1,103 @@
+"""The pieces of multi-process training that need no processes: the global-batch split, the sampler
+that makes every step's examples independent of the number of processes, the example hashes of the
+data-order log, and the launcher's environment."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sql2nl_training")
+
+from sql2nl.errors import InvalidInputError  # noqa: E402
+from sql2nl_training.config import TrainConfig  # noqa: E402
+from sql2nl_training.distributed import (SAFE_ENV, GlobalBatchSampler, example_hashes, global_batch_of,  # noqa: E402
+                                         launch_env, split_global_batch, trainer_args, visible_devices)
+
+
+@pytest.mark.parametrize("global_batch,processes,micro,want", [
+    (64, 1, 32, (32, 2)), (64, 2, 32, (32, 1)), (64, 4, 32, (16, 1)), (64, 8, 32, (8, 1)),
+    (32, 1, 32, (32, 1)), (4, 1, 2, (2, 2)), (6, 1, 4, (3, 2)), (12, 2, 4, (3, 2)), (7, 1, 3, (1, 7)),
+])
+def test_split_global_batch(global_batch, processes, micro, want):
+    per_device, accum = split_global_batch(global_batch, processes, micro)
+    assert (per_device, accum) == want
+    assert per_device * accum * processes == global_batch and per_device <= micro
+
+
+def test_split_refuses_an_uneven_global_batch():
+    with pytest.raises(InvalidInputError, match=r"global batch of 6 examples per step cannot be split evenly "
+                                                r"over 4 processes.*\(1, 2, 3, 6\)"):
+        split_global_batch(6, 4, 8)
+
+
+def test_global_batch_is_the_runs():
+    cfg = TrainConfig(batch_size=8, grad_accum=2)
+    assert global_batch_of(cfg, processes=2) == 32
+    assert global_batch_of(cfg, processes=4, saved_world_size=2) == 32  # a run saved before the field
+    cfg.global_batch = 48
+    assert global_batch_of(cfg, processes=4, saved_world_size=2) == 48
+    args = trainer_args(cfg, 4, 48)
+    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (6, 2)  # 12 each, <= 8 at a time
+    assert args["per_device_eval_batch_size"] == 8  # evaluation batches do not depend on the split
+    assert args["ddp_find_unused_parameters"] is False and args["ddp_broadcast_buffers"] is False
+    with pytest.raises(InvalidInputError, match="global_batch"):
+        TrainConfig(global_batch=-1)
+
+
+def _steps(lengths, global_batch, processes, accum, epoch=0):
+    """{step: sorted indices over all processes}, and each micro-batch's (examples, tokens)."""
+    steps, micro = {}, []
+    for rank in range(processes):
+        s = GlobalBatchSampler(lengths, global_batch, processes, accum, rank, seed=7)
+        s.set_epoch(epoch)
+        batches = list(s)
+        assert len(batches) == len(s)
+        for i, mb in enumerate(batches):
+            steps.setdefault(i // accum, []).extend(mb)
+            micro.append((i // accum, rank, len(mb), sum(lengths[j] for j in mb)))
+    return {k: sorted(v) for k, v in steps.items()}, micro
+
+
+def test_every_step_takes_the_same_examples_on_any_number_of_processes():
+    r = random.Random(0)
+    lengths = [r.randint(60, 320) for _ in range(203)]  # 203 = 6 steps of 32 and a short seventh
+    ref, _ = _steps(lengths, 32, 1, 1)
+    assert len(ref) == 7 and all(len(v) == 32 for v in ref.values())  # the last step topped up to 32
+    assert set().union(*map(set, ref.values())) == set(range(203))  # every example seen this epoch
+    for processes, accum in [(1, 2), (2, 1), (2, 2), (4, 1), (8, 2)]:
+        steps, micro = _steps(lengths, 32, processes, accum)
+        assert steps == ref, (processes, accum)
+        assert {n for _, _, n, _ in micro} == {32 // processes // accum}
+    other, _ = _steps(lengths, 32, 2, 1, epoch=1)
+    assert other != ref and sorted(other[0] + other[1]) != sorted(ref[0] + ref[1])  # reshuffled per epoch
+
+
+def test_processes_get_nearly_equal_tokens():
+    r = random.Random(1)
+    lengths = [int(min(320, max(60, r.gammavariate(4.0, 37.5)))) for _ in range(64 * 20)]
+    _, micro = _steps(lengths, 64, 2, 1)
+    for step in range(20):
+        a, b = (t for s, _, _, t in micro if s == step)
+        assert abs(a - b) <= 320, (step, a, b)  # within one example; unbalanced halves differ by ~10 %
+
+
+def test_example_hashes_packed_and_padded():
+    import torch
+
+    from sql2nl_training.packing import PackedCollator
+
+    rows = [{"input_ids": [5, 6, 7], "completion_mask": [0, 1, 1]}, {"input_ids": [8, 9], "completion_mask": [0, 1]}]
+    packed = example_hashes(PackedCollator()(rows))
+    padded = example_hashes({"input_ids": torch.tensor([[5, 6, 7], [8, 9, 0]]),
+                             "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])})
+    assert packed == padded and len(set(packed)) == 2
+
+
+def test_launch_env_fills_in_but_keeps_the_users():
+    assert {k: launch_env({})[k] for k in SAFE_ENV} == SAFE_ENV
+    assert launch_env({"NCCL_NVLS_ENABLE": "1"})["NCCL_NVLS_ENABLE"] == "1"
+    assert visible_devices(2, {}) == "0,1"
+    assert visible_devices(1, {"CUDA_VISIBLE_DEVICES": "3,5"}) == "3"
