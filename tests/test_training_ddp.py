@@ -101,3 +101,40 @@ def test_launch_env_fills_in_but_keeps_the_users():
     assert launch_env({"NCCL_NVLS_ENABLE": "1"})["NCCL_NVLS_ENABLE"] == "1"
     assert visible_devices(2, {}) == "0,1"
     assert visible_devices(1, {"CUDA_VISIBLE_DEVICES": "3,5"}) == "3"
+
+
+def test_one_process_uses_one_gpu(tmp_path):
+    from transformers import TrainingArguments
+
+    from sql2nl_training.distributed import one_device_per_process
+
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, use_cpu=True, report_to=[])
+    args._n_gpu = 2  # what the Trainer finds on a host with two GPUs when no launcher started it
+    assert args.train_batch_size == 16  # ... and it would then wrap the model in nn.DataParallel
+    one_device_per_process(args)
+    assert args.n_gpu == 1 and args.train_batch_size == 8
+
+
+def test_comm_profile_splits_a_step_into_compute_nccl_and_idle(tmp_path):
+    """Two steps of 10 ms (us below): compute 0-6, an all-reduce 4-8 (2 hidden behind compute, 2 not),
+    nothing 8-10; the same again from 10."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import comm_profile
+
+    def k(name, ts, dur):
+        return {"ph": "X", "cat": "kernel", "name": name, "ts": ts, "dur": dur}
+
+    events = []
+    for t0 in (0, 10_000):
+        events += [k("ampere_bf16_gemm", t0, 3_000), k("triton_fused_add", t0 + 3_000, 3_000),
+                   k("ncclDevKernel_AllReduce_Sum_f32_RING_LL(x)", t0 + 4_000, 4_000)]
+    trace = tmp_path / "trace.json"
+    trace.write_text(json.dumps({"traceEvents": events + [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 0, "dur": 5}]}))
+    got = comm_profile.summarize(trace, steps=2, wall_s=0.020)
+    assert got == {"device": "cuda", "steps": 2, "wall_ms": 10.0, "compute_ms": 6.0, "nccl_ms": 4.0,
+                   "nccl_exposed_ms": 2.0, "idle_ms": 2.0, "nccl_kernels": 1.0,
+                   "nccl_kernel_names": ["ncclDevKernel_AllReduce_Sum_f32_RING_LL"]}

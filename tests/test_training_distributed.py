@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ pytest.importorskip("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 
-from sql2nl_training.distributed import SAFE_ENV, launch, read_data_order  # noqa: E402
+from sql2nl_training.distributed import SAFE_ENV, copy_run_at, launch, read_data_order  # noqa: E402
 from training_pairs import MUSIC, MUSIC_MORE, SHOP_SCHOOL  # noqa: E402
 
 CLI = [sys.executable, "-c", "from sql2nl.cli import main; main()"]
@@ -60,15 +59,6 @@ def runs(tmp_path_factory):
     return tmp
 
 
-def _interrupted_copy(run: Path, dest: Path, step: int) -> Path:
-    """``run`` as it was when it had written the checkpoint of ``step`` and no later one."""
-    shutil.copytree(run, dest)
-    for ck in (dest / "checkpoints").glob("checkpoint-*"):
-        if int(ck.name.split("-")[1]) > step:
-            shutil.rmtree(ck)
-    return dest
-
-
 def _assert_same_training(run: Path, ref: Path) -> None:
     order, ref_order = read_data_order(run), read_data_order(ref)
     assert sorted(order) == [1, 2, 3, 4, 5, 6]
@@ -89,7 +79,7 @@ def test_two_gloo_processes_match_one(runs):
     assert m2["status"] == "done" and m2["metrics"]["steps"] == 6
     assert json.loads((two / "config.json").read_text())["global_batch"] == 4
     assert _files(one) == _files(two)
-    assert sorted(p.name for p in (two / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4"]
+    assert sorted(p.name for p in (two / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-6"]
     # each process logged its own half of every step
     assert sorted(p.name for p in (two / "data_order").iterdir()) == ["rank-0.jsonl", "rank-1.jsonl"]
     _assert_same_training(two, one)
@@ -98,7 +88,7 @@ def test_two_gloo_processes_match_one(runs):
 
 
 def test_checkpoint_of_two_processes_resumes_on_one(runs, tmp_path):
-    run = _interrupted_copy(runs / "two", tmp_path / "two-to-one", 4)
+    run = copy_run_at(runs / "two", tmp_path / "two-to-one", 4)
     r = _train(["--resume", f"--out={run}"])
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((run / "manifest.json").read_text())
@@ -109,7 +99,7 @@ def test_checkpoint_of_two_processes_resumes_on_one(runs, tmp_path):
 
 
 def test_checkpoint_of_one_process_resumes_on_two(runs, tmp_path):
-    run = _interrupted_copy(runs / "one", tmp_path / "one-to-two", 4)
+    run = copy_run_at(runs / "one", tmp_path / "one-to-two", 4)
     r = _train(["--resume", f"--out={run}", "--gpus=2"])
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((run / "manifest.json").read_text())
@@ -118,7 +108,7 @@ def test_checkpoint_of_one_process_resumes_on_two(runs, tmp_path):
 
 
 def test_resume_refuses_a_global_batch_it_cannot_split(runs, tmp_path):
-    run = _interrupted_copy(runs / "two", tmp_path / "three", 4)
+    run = copy_run_at(runs / "two", tmp_path / "three", 4)
     r = _train(["--resume", f"--out={run}", "--gpus=3"])
     assert r.returncode != 0
     assert "global batch of 4 examples per step cannot be split evenly over 3 processes" in r.stderr, r.stderr[-2000:]

@@ -30,6 +30,7 @@ import heapq
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -250,7 +251,10 @@ def distributed_trainer_class(base, options: DistributedOptions):
             for h in args.get("kwargs_handlers", []):
                 if isinstance(h, DistributedDataParallelKwargs):
                     h.gradient_as_bucket_view = True
-                    if self.sql2nl_options.bf16_grads:
+                    if self.sql2nl_options.bf16_grads and self.args.world_size > 1:
+                        if not _nccl():
+                            raise InvalidInputError("ddp_bf16_grads needs CUDA GPUs (PyTorch's bf16 gradient "
+                                                    "compression runs on NCCL); drop --ddp-bf16-grads.")
                         h.comm_hook = DDPCommunicationHookType.BF16
             return args
 
@@ -299,6 +303,13 @@ def distributed_trainer_class(base, options: DistributedOptions):
 
     DistributedTrainer.__name__ = DistributedTrainer.__qualname__ = f"Distributed{base.__name__}"
     return DistributedTrainer
+
+
+def _nccl() -> bool:
+    import torch
+    import torch.distributed as dist
+
+    return torch.cuda.is_available() and dist.is_available() and dist.is_nccl_available()
 
 
 _CPU_LOCATIONS: list[bool] = []
@@ -354,3 +365,16 @@ def read_data_order(run: str | Path) -> dict[int, list[str]]:
                 rec = json.loads(ln)
                 steps.setdefault(rec["step"], []).extend(rec["examples"])
     return {k: sorted(v) for k, v in sorted(steps.items())}
+
+
+def copy_run_at(run: str | Path, dest: str | Path, step: int) -> Path:
+    """A copy of ``run`` as an interruption right after its checkpoint of ``step`` leaves it (later
+    checkpoints removed), to resume, e.g. on another number of GPUs, and compare with ``run``."""
+    dest = Path(dest)
+    shutil.copytree(run, dest)
+    for ck in (dest / "checkpoints").glob("checkpoint-*"):
+        if int(ck.name.split("-")[1]) > step:
+            shutil.rmtree(ck)
+    if not (dest / "checkpoints" / f"checkpoint-{step}").is_dir():
+        raise InvalidInputError(f"{run} has no checkpoint of step {step}.")
+    return dest
