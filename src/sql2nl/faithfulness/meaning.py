@@ -1,0 +1,588 @@
+"""Meaning: does the text say what the statement does, or the opposite?
+
+Each check gives verdicts ``(label, state)`` with state ``"ok"``, ``"missing"`` or
+``"contradicted"``. Direction words are judged where they stand: a comparison phrase by the
+value it introduces ("younger than 18" against ``age > 18``), a superlative by the column it
+qualifies ("the lowest salary") or, unattached ("the youngest user"), against every min/max and
+ordering it could mean; see :mod:`.lexicon` for how a word's axis meets a column's kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .lexicon import UP
+from .mentions import Mentions
+from .plan import Plan, column_kind
+from ..words import humanize
+from .scan import Hit, Scan, phrase_tokens
+
+_OP = {">": (UP, False), ">=": (UP, True), "<": (-UP, False), "<=": (-UP, True)}
+_BOUNDARY_EN = frozenset("and or but who whose which that where while with when because".split())
+_BOUNDARY_ZH = frozenset("且或并但")
+_RANGE_LOW = frozenset({"between", "from", "介于", "在", "从"})
+_RANGE_MID = frozenset({"and", "to", "到", "至", "和", "与", "-"})
+
+
+def sign(axis: str, pol: int, kind: str, extreme: bool = False) -> int | None:
+    """The direction a word gives a column of ``kind`` (None: the word says nothing about it).
+
+    ``extreme``: the word picks a min/max or an ordering ("highest"), not a compared number;
+    for a rank that is ambiguous (the highest rank is rank 1)."""
+    if kind == "rank":
+        return None if extreme else (pol if axis != "age" else None)
+    if axis == "mag":
+        return pol
+    if axis == "time":
+        return None if kind in ("age", "count") else pol
+    if kind == "age":
+        return pol
+    return -pol if kind == "time" else None
+
+
+class Reader:
+    """The meaning checks over one scanned text (shared by the statements of a script)."""
+
+    def __init__(self, scan: Scan, mentions: Mentions, plans: list[Plan]):
+        self.s = scan
+        _join_split_comparatives(scan)
+        _drop_name_words(scan, plans)
+        self.m = mentions
+        self.zh = scan.language == "zh"
+        self.boundary = _BOUNDARY_ZH if self.zh else _BOUNDARY_EN
+        self.used_neg: set[int] = set()  # negation hits that belong to a comparison ("not more than")
+        self.by_start = {h.start: h for h in scan.hits}
+        self.by_end = {h.end: h for h in scan.hits}
+        self.anchored: set[int] = set()  # cmp hits that introduce a value
+        for h in scan.hits:  # "not more than": the "not" belongs to the comparison
+            if "cmp" in h.tags:
+                neg = self._neg_before(h)
+                if neg is not None:
+                    self.used_neg.add(neg.start)
+
+    # -- small helpers ------------------------------------------------------------------------
+    def _clear(self, a: int, b: int) -> bool:
+        """No clause boundary or number among tokens ``a:b``."""
+        st = self.s.stems
+        return not any(self.s.is_punct(j) or st[j] in self.boundary or st[j][0].isdigit() for j in range(a, b))
+
+    def _neg_before(self, h: Hit) -> Hit | None:
+        prev = self.by_end.get(h.start)
+        if prev is None and h.start >= 2 and self.s.stems[h.start - 1] in ("be", "is", "are", "was", "were", "been"):
+            prev = self.by_end.get(h.start - 1)
+        return prev if prev is not None and "neg" in prev.tags else None
+
+    def cmp_value(self, h: Hit, cat: str) -> tuple[str, int, bool | None]:
+        axis, pol, incl = h.tags[cat]
+        neg = self._neg_before(h) if cat == "cmp" else None
+        if neg is not None:
+            return axis, -pol, (not incl) if incl is not None else None
+        return axis, pol, incl
+
+    def attached(self, start: int, end: int) -> list[tuple[str, int, bool | None]]:
+        """Comparison phrases introducing the value at tokens ``start:end`` ("more than 18", "18 or more")."""
+        s, out = self.s, []
+        gap = 3
+        for b in range(start, max(-1, start - gap - 1), -1):
+            h = self.by_end.get(b)
+            if h is not None and "cmp" in h.tags and self._clear(b, start):
+                if not (self.zh and h.tags.get("cmp", ("",))[0] == "mag" and "sup" in h.tags and b != start):
+                    out.append(self.cmp_value(h, "cmp"))
+                    self.anchored.add(h.start)
+                break
+        for a in range(end, min(len(s.stems), end + (3 if self.zh else 2)) + 1):
+            h = self.by_start.get(a)
+            if h is not None and "cmp_after" in h.tags and self._clear(end, a):
+                out.append(self.cmp_value(h, "cmp_after"))
+                break
+        out += self._range(start, end)
+        return out
+
+    def _range(self, start: int, end: int) -> list[tuple[str, int, bool | None]]:
+        # "between 10 and 20", "from 2000 to 2010", "在10到20之间"
+        st = self.s.stems
+        before = st[max(0, start - 3):start]
+        after = st[end:end + 4]
+        if any(w in _RANGE_LOW for w in before) and after and after[0] in _RANGE_MID and \
+                any(w[0].isdigit() for w in after[1:]):
+            return [("mag", UP, None)]
+        if start >= 2 and st[start - 1] in _RANGE_MID and any(
+                w[0].isdigit() for w in st[max(0, start - 4):start - 1]) and any(
+                w in _RANGE_LOW for w in st[max(0, start - 8):start - 1]):
+            return [("mag", -UP, None)]
+        return []
+
+    def bound(self, h: Hit, keys: set[str], after: int = 3) -> str | None:
+        return self.s.name_near(h.end - 1, keys, after=after, before=3 if self.zh else 0)
+
+    def neg_near(self, start: int, window: int) -> bool:
+        for h in self.s.hits:
+            if "neg" in h.tags and start - window <= h.start < start and h.start not in self.used_neg:
+                if not any(self.s.is_punct(j) for j in range(h.end, start)):
+                    return True
+        return False
+
+    def has(self, cat: str) -> bool:
+        return any(cat in h.tags for h in self.s.hits)
+
+    def negs(self) -> list[Hit]:
+        return [h for h in self.s.hits if "neg" in h.tags and h.start not in self.used_neg
+                and not any(c in h.tags for c in ("cmp", "cmp_after"))]
+
+    # -- the checks -----------------------------------------------------------------------------
+    def statement(self, p: Plan) -> list[tuple[str, str]]:
+        """The statement's kind: "Show the user with id 5" is not a DELETE."""
+        kind = p.kind
+        if kind not in ("select", "insert", "update", "delete", "merge", "create", "alter", "drop", "truncate",
+                        "values"):
+            return []
+        s = self.s
+        verbs = [h for h in s.hits if "verb" in h.tags and not self._object_is_duplicates(h)]
+        main = verbs if self.zh else [h for h in verbs if self._sentence_initial(h.start)]
+        label = f"statement {kind}"
+        if any(kind in h.tags["verb"] for h in (main if kind in ("select", "values") else verbs)):
+            return [(label, "ok")]
+        if main:
+            return [(label, "contradicted")]
+        return [(label, "ok" if kind in ("select", "values") else "missing")]
+
+    def _object_is_duplicates(self, h: Hit) -> bool:
+        # "Remove duplicates ..." / "去除重复" describes DISTINCT, not a DELETE
+        nxt = self.s.stems[h.end:h.end + 3]
+        return any(w in ("duplicate", "重", "repeat", "repetition") for w in nxt)
+
+    def _sentence_initial(self, i: int) -> bool:
+        s, j = self.s, i - 1
+        while j >= 0:
+            if s.is_punct(j):
+                return s.stems[j] in (".", "?", "!", ";", ":", "\u3002", "\uff1f", "\uff01", "\uff1b") or j == i - 1
+            h = self.by_end.get(j + 1)
+            if h is not None and "filler" in h.tags:
+                j = h.start - 1
+                continue
+            return False
+        return True
+
+    def comparisons(self, p: Plan) -> list[tuple[str, str]]:
+        out = []
+        shared: dict[str, int] = {}
+        for c in p.comparisons:
+            for v in c.values[:1]:
+                shared[v.lower()] = shared.get(v.lower(), 0) + 1
+        for c in p.comparisons:
+            if c.op in ("between", "not between"):
+                out += self._between(c)
+                continue
+            if not c.values:
+                continue  # against a subquery or a column: judged with the unanchored phrases below
+            if c.op == "=" and not c.values[0][:1].isdigit():
+                continue
+            spans = self.m.value_positions(c.values[0])
+            if not spans:
+                continue  # the value itself is missing; its own item says so
+            if shared.get(c.values[0].lower(), 0) > 1 and c.column:
+                # the same value in two comparisons: each occurrence belongs to the nearest column
+                others = {o.column.lower() for o in p.comparisons if o.column and o.values[:1] == c.values[:1]}
+                mine = [sp for sp in spans if self._nearest(sp[0], others) == c.column.lower()]
+                spans = mine or spans
+            evidence = [e for sp in spans for e in self.attached(*sp)]
+            signs = [(sign(a, pol, c.kind), incl) for a, pol, incl in evidence]
+            signs = [(sg, incl) for sg, incl in signs if sg is not None]
+            if c.op == "=":
+                # direction words attach to numbers and dates ("under the label of 'X'" is no comparison)
+                if signs and c.values[0][:1].isdigit() and not any(self._plain(sp) for sp in spans):
+                    out.append((c.label, "contradicted"))
+                continue
+            want, incl_want = _OP[c.op]
+            if any(sg == want and (incl is None or incl == incl_want) for sg, incl in signs):
+                out.append((c.label, "ok"))
+            else:
+                out.append((c.label, "contradicted" if signs else "missing"))
+        return out
+
+    def _nearest(self, i: int, keys: set[str]) -> str | None:
+        best = None
+        for s, e, key in self.s.names:
+            if key in keys:
+                d = s - i if s >= i else i - e + 1
+                if d <= 8 and (best is None or d < best[0]):
+                    best = (d, key)
+        return best[1] if best else None
+
+    def _plain(self, span: tuple[int, int]) -> bool:
+        """Whether the value at ``span`` stands without a direction phrase."""
+        return not [e for e in self.attached(*span) if e[1]]
+
+    def _between(self, c: Any) -> list[tuple[str, str]]:
+        lo, hi = c.values
+        ev_lo = [sign(a, pol, c.kind) for sp in self.m.value_positions(lo) for a, pol, _ in self.attached(*sp)]
+        ev_hi = [sign(a, pol, c.kind) for sp in self.m.value_positions(hi) for a, pol, _ in self.attached(*sp)]
+        inside = (UP in ev_lo or not ev_lo) and (-UP in ev_hi or not ev_hi)
+        outside = -UP in ev_lo and UP in ev_hi
+        if c.op == "between":
+            return [(c.label, "contradicted" if outside and not inside else "ok")]
+        if outside or self.negs() or any(w in self.s.stemset for w in ("outside", "beyond", "之外", "以外")):
+            return [(c.label, "ok")]
+        return [(c.label, "contradicted" if (ev_lo or ev_hi) and inside else "missing")]
+
+    def subquery_comparisons(self, p: Plan) -> list[tuple[str, str]]:
+        """``age > (SELECT avg(age) ...)``: "older than the average", anywhere not before a value."""
+        todo = [c for c in p.comparisons if not c.values and c.op in _OP]
+        if not todo:
+            return []
+        free = [h for h in self.s.hits if "cmp" in h.tags and h.start not in self.anchored]
+        out = []
+        for c in todo:
+            want, incl_want = _OP[c.op]
+            signs = []
+            for h in free:
+                a, pol, incl = self.cmp_value(h, "cmp")
+                sg = sign(a, pol, c.kind)
+                if sg is not None:
+                    signs.append((sg, incl))
+            if any(sg == want and (incl is None or incl == incl_want) for sg, incl in signs):
+                out.append((c.label, "ok"))
+            else:
+                out.append((c.label, "contradicted" if signs else "missing"))
+        return out
+
+    def patterns(self, p: Plan) -> list[tuple[str, str]]:
+        """LIKE: "starts with", "ends with", "contains" must be the pattern's own side."""
+        out = []
+        for pat in p.patterns:
+            if pat.side == "pattern":
+                continue
+            spans = self.m.value_positions(pat.core)
+            if not spans:
+                continue
+            sides = set()
+            for a, b in spans:
+                for j in range(a, max(-1, a - 5), -1):
+                    h = self.by_end.get(j)
+                    if h is not None and "like" in h.tags and not any(self.s.is_punct(k) for k in range(j, a)):
+                        sides.add(h.tags["like"])
+                        break
+                for j in range(b, min(len(self.s.stems), b + 4)):
+                    h = self.by_start.get(j)
+                    if h is not None and "like" in h.tags and not any(self.s.is_punct(k) for k in range(b, j)):
+                        sides.add(h.tags["like"])
+                        break
+            if pat.side in sides:
+                out.append((pat.label, "ok"))
+            elif sides - ({"exact"} if pat.side == "contains" else set()):
+                out.append((pat.label, "contradicted"))
+            else:
+                out.append((pat.label, "ok" if pat.side in ("contains", "exact") else "missing"))
+        return out
+
+    def negation(self, p: Plan) -> list[tuple[str, str]]:
+        """A negation the SQL has must be said, and said of the right thing."""
+        out = []
+        negs = self.negs()
+        if p.needs_negation:
+            out.append(("negation", "ok" if negs else "missing"))
+        if not negs:
+            return out
+        negated_values = {v.lower() for c in p.conditions if c.negated for v in c.values}
+        for c in p.conditions:
+            if not c.values:
+                continue
+            spans = [sp for v in c.values for sp in self.m.value_positions(v)]
+            if not spans:
+                continue
+            if c.negated:
+                if not any(self.neg_near(a, 6) for a, _ in spans):
+                    out.append((c.label, "contradicted"))
+            elif not c.negative_context and not any(v.lower() in negated_values for v in c.values):
+                if all(self.neg_near(a, 3) for a, _ in spans):
+                    out.append((c.label, "contradicted"))
+        return out
+
+    def aggregates(self, p: Plan) -> list[tuple[str, str]]:
+        """count / sum / avg by their words; min / max by superlatives of the right direction."""
+        out = []
+        cols = {a.column.lower() for a in p.aggregates if a.column} | {o.column.lower() for o in p.order if o.column}
+        agg_hits = [h for h in self.s.hits if "agg" in h.tags]
+        sup_hits = self.superlatives()
+        quant = self.has("quantifier") or self._at_least_one()
+        funcs_of: dict[str, set[str]] = {}
+        for a in p.aggregates:
+            if a.column:
+                funcs_of.setdefault(a.column.lower(), set()).add(a.func)
+        for a in p.aggregates:
+            col = a.column.lower() if a.column else None
+            if a.func in ("min", "max"):
+                want = UP if a.func == "max" else -UP
+                signs = []
+                for h in sup_hits:
+                    b = self.bound(h, cols)
+                    if b is not None and b != col and a.func not in funcs_of.get(b, ()):
+                        continue  # "the highest price and age": "highest" also covers age
+                    sg = sign(*h.tags["sup"], a.kind, extreme=True)
+                    if sg is not None and (b == col or b is None or sg == want):
+                        signs.append(sg)
+                if want in signs:
+                    out.append((a.label, "ok"))
+                elif signs:
+                    out.append((a.label, "contradicted"))
+                else:
+                    out.append((a.label, "ok" if a.compared and quant else "missing"))
+                continue
+            ok = wrong = False
+            for h in agg_hits:
+                b = self.bound(h, cols)
+                if b is not None and b != col and a.func not in funcs_of.get(b, ()):
+                    continue  # "the average price and score": "average" covers both
+                if a.func in h.tags["agg"]:
+                    ok = True
+                elif b == col and col is not None:
+                    wrong = True
+            out.append((a.label, "ok" if ok else "contradicted" if wrong else "missing"))
+        return out
+
+    def superlatives(self) -> list[Hit]:
+        """Superlative hits (not the Chinese "最多 5" = at most 5, which is a comparison)."""
+        st = self.s.stems
+        out = []
+        for h in self.s.hits:
+            if "sup" not in h.tags:
+                continue
+            if "cmp" in h.tags and h.end < len(st) and st[h.end][0].isdigit():
+                continue
+            out.append(h)
+        return out
+
+    def _at_least_one(self) -> bool:
+        st = self.s.stems
+        return any("cmp" in h.tags and h.end < len(st) and st[h.end] == "1" for h in self.s.hits)
+
+    def unsupported_aggregates(self, plans: list[Plan]) -> list[tuple[str, str]]:
+        """"average" or "sum" where no statement averages or sums."""
+        kinds = set().union(*(p.agg_kinds for p in plans)) if plans else set()
+        out = []
+        for func in ("avg", "sum"):
+            if func in kinds:
+                continue
+            if any(h.tags["agg"] == frozenset({func}) for h in self.s.hits if "agg" in h.tags):
+                out.append((f"aggregate {func} (not in the SQL)", "contradicted"))
+        return out
+
+    def order(self, p: Plan) -> list[tuple[str, str]]:
+        """Each ordering key's direction, and that the ordering is of the right thing."""
+        if not p.order:
+            return []
+        f = p.facts
+        keys = {o.column.lower() for o in p.order if o.column}
+        allcols = {c.lower() for c in p.all_columns}
+        st = self.s.stems
+        evidence: list[Hit] = [h for h in self.s.hits if "order" in h.tags]
+        if f.limit is not None:
+            evidence += [h for h in self.superlatives() if h.tags["sup"] != ("time", -UP) or st[h.start] != "first"]
+        # columns other words of direction belong to: min/max arguments and the other ordering keys
+        elsewhere = {a.column.lower() for a in p.aggregates if a.column and a.func in ("min", "max")} | keys
+        out = []
+        for o in p.order:
+            col = o.column.lower() if o.column else None
+            signs = []
+            for h in evidence:
+                b = self.s.name_near(h.end - 1, elsewhere, after=4, before=4)
+                if b is not None and b != col:
+                    continue  # "the highest vat number" qualifies another column
+                if "order" in h.tags:
+                    axis, pol = h.tags["order"]
+                else:
+                    if st[h.start] in ("first", "last") and h.end < len(st) and st[h.end][0].isdigit():
+                        continue  # "the first 5" is a limit, not a direction
+                    axis, pol = h.tags["sup"]
+                sg = sign(axis, pol, o.kind, extreme=True)
+                if sg is not None:
+                    signs.append(sg)
+            want = UP if o.descending else -UP
+            if not signs and o.descending and f.limit is not None and "top" in self.s.stemset:
+                signs.append(UP)  # "the top 5 by potential": the high end, unless a word says otherwise
+            if want in signs:
+                out.append((o.label, "ok"))
+            elif signs:
+                out.append((o.label, "contradicted"))
+            elif not o.descending and (self.has("order_word") or (f.limit is not None and self._first())):
+                out.append((o.label, "ok"))
+            else:
+                out.append((o.label, "missing"))
+        # "sorted by name" when the SQL sorts by age: the name after "by"/"of" following an order word
+        claimed: set[str] = set()
+        for h in self.s.hits:
+            if "order_word" in h.tags or "order" in h.tags:
+                for j in range(h.end, min(len(st), h.end + 6)):
+                    if self.s.is_punct(j):
+                        break
+                    if st[j] in ("by", "of", "on", "according"):
+                        claimed |= self._names_at(j + 1, allcols, 4)
+                        break
+        if claimed and keys and not claimed & keys:
+            out.append((f"ordering by {', '.join(o.column for o in p.order if o.column)}", "contradicted"))
+        return out
+
+    def _names_at(self, i: int, keys: set[str], span: int) -> set[str]:
+        return {key for s, _, key in self.s.names if key in keys and i <= s < i + span
+                and not any(self.s.is_punct(j) for j in range(i, s))}
+
+    def _first(self) -> bool:
+        return "first" in self.s.stemset or "前" in self.s.stemset or "top" in self.s.stemset
+
+    def limit(self, p: Plan) -> list[tuple[str, str]]:
+        f = p.facts
+        out = []
+        explained = {v for v in p.filter_values} | {str(f.offset)}
+        if isinstance(f.limit, int):
+            n = str(f.limit)
+            ok = self.m.value(n) or (f.limit == 1 and (bool(self.superlatives()) or self._single()))
+            said = self.limit_numbers()
+            wrong = [x for x in said if x != n and x not in explained]
+            if wrong and n not in said:
+                out.append((f"limit {f.limit}", "contradicted"))
+            else:
+                out.append((f"limit {f.limit}", "ok" if ok else "missing"))
+        elif f.limit is None and not any(q.facts.limit is not None for q in [p]):
+            wrong = [x for x in self.limit_numbers() if x not in explained]
+            if wrong:
+                out.append(("limit (not in the SQL)", "contradicted"))
+        if f.offset is not None:
+            out.append((f"offset {f.offset}", "ok" if self.m.value(str(f.offset)) else "missing"))
+        return out
+
+    def _single(self) -> bool:
+        return any(w in self.s.stemset for w in ("1", "single", "only", "a", "an", "一", "个"))
+
+    def limit_numbers(self) -> list[str]:
+        """Numbers the text gives as a row count: "top 5", "first 10", "the 3 oldest", "前5"."""
+        st, out = self.s.stems, []
+        for h in self.s.hits:
+            if "limit_lead" in h.tags and h.end < len(st) and st[h.end][0].isdigit():
+                if "cmp" in h.tags and st[h.start] != "top":
+                    continue  # "at most 5" compares
+                out.append(st[h.end])
+            elif "sup" in h.tags and h.start > 0 and st[h.start - 1][0].isdigit() and not self.zh:
+                out.append(st[h.start - 1])
+        return out
+
+    def grouping(self, p: Plan) -> list[tuple[str, str]]:
+        """GROUP BY: its key named, and the grouping said ("for each", "per") or implied by a HAVING,
+        a "most ..." ordering, or the key returned beside an aggregate ("names and their counts")."""
+        f = p.facts
+        if not f.group_by:
+            return []
+        tables = tuple(f.tables)
+        keys = p.group_keys or [(k, None, ()) for k in f.group_by]
+        named = any(self.m.column(k, tables) or (_identity(k) and (
+            any(self.m.table(x) for x in ts) or self.m.column(k, tables + _IDENTITY_WORDS)))
+            for k, _, ts in keys)
+        selected = {s.column.lower() for s in f.selected if s.column and not s.aggregate}
+        implied = bool(f.having) or bool(f.order_by) or (
+            any(k[0].lower() in selected for k in keys) and any(s.aggregate for s in f.selected))
+        if named and (self.has("group") or implied):
+            return [("grouping", "ok")]
+        if not named:  # "for each city" when the grouping is by country
+            others = {c.lower() for c in p.all_columns} - {k[0].lower() for k in keys}
+            if any("group" in h.tags and self._names_at(h.end, others, 2) for h in self.s.hits):
+                return [("grouping", "contradicted")]
+        return [("grouping", "missing")]
+
+    def set_operations(self, p: Plan) -> list[tuple[str, str]]:
+        out = []
+        ops = dict.fromkeys(p.facts.set_operations)
+        for op in ops:
+            if op in ("union", "union all"):
+                bad = self.has("intersect_strong") and not self.has("union_strong")
+                out.append(("union", "contradicted" if bad else "ok" if self.has("union") else "missing"))
+            elif op == "intersect":
+                either = "either" in self.s.stemset or "要么" in self.s.stemset
+                loose_or = self.has("union_strong") and not p.has_or and not self.has("intersect_strong") \
+                    and not ("both" in self.s.stemset or "既" in self.s.stemset)
+                if either or loose_or:
+                    out.append(("intersect", "contradicted"))
+                else:
+                    out.append(("intersect", "ok" if self.has("intersect") else "missing"))
+            elif op == "except":
+                out.append(("except", "ok" if self.negs() else
+                            "contradicted" if self.has("intersect_strong") else "missing"))
+        return out
+
+    def distinct(self, p: Plan) -> list[tuple[str, str]]:
+        f = p.facts
+        wants = f.distinct or any(a.distinct for a in p.aggregates)
+        if wants:
+            if self.has("distinct"):
+                return [("distinct", "ok")]
+            return [("distinct", "contradicted" if self.has("duplicates") else "missing")]
+        dedupes = bool(f.group_by) or any(op != "union all" for op in f.set_operations)
+        if not dedupes and self.has("distinct_strong"):
+            return [("distinct (not in the SQL)", "contradicted")]
+        return []
+
+    def unsupported_negation(self, plans: Iterable[Plan]) -> list[tuple[str, str]]:
+        if any(p.negates for p in plans):
+            return []
+        return [("negation (not in the SQL)", "contradicted")] if self.negs() else []
+
+
+_IDENTITY_WORDS = ("id", "name", "code", "number", "key", "num")
+
+
+def _identity(column: str) -> bool:
+    """A key that stands for its row's thing: grouping by ``employeeid`` is "for each nurse"."""
+    low = column.lower()
+    return low.endswith(("id", "name", "code", "no", "key", "num", "number")) or low in ("title",)
+
+
+def _join_split_comparatives(scan: Scan) -> None:
+    """ "more point values than 70": a comparative whose "than" comes a few words later."""
+    st, out = scan.stems, []
+    for h in scan.hits:
+        if "cmp_bare" in h.tags and "cmp" not in h.tags:
+            for j in range(h.end, min(len(st), h.end + 6)):
+                if scan.is_punct(j):
+                    break
+                if st[j] == "than":
+                    h = Hit(h.start, j + 1, {**h.tags, "cmp": h.tags["cmp_bare"]})
+                    break
+        out.append(h)
+    scan.hits = out
+
+
+def _drop_name_words(scan: Scan, plans: list[Plan]) -> None:
+    """ "mean visibility" for ``mean_visibility_miles``: a meaning word that starts a column's name
+    in the text is part of the name, not an average."""
+    words: set[str] = set()
+    for p in plans:
+        for c in p.all_columns:
+            words.update(phrase_tokens(humanize(c)))
+    if not words:
+        return
+    st = scan.stems
+    scan.hits = [h for h in scan.hits if not (
+        h.end - h.start == 1 and st[h.start] in words and h.end < len(st) and st[h.end] in words
+        and any(k in h.tags for k in ("agg", "sup", "cmp_bare", "order")))]
+
+
+def meaning_checks(plans: list[Plan], reader: Reader) -> list[tuple[str, str]]:
+    """Every meaning verdict for the statements of one text."""
+    out: list[tuple[str, str]] = []
+    for p in plans:
+        out += reader.statement(p)
+        out += reader.comparisons(p)
+        out += reader.subquery_comparisons(p)
+        out += reader.patterns(p)
+        out += reader.aggregates(p)
+        out += reader.order(p)
+        out += reader.limit(p)
+        out += reader.grouping(p)
+        out += reader.set_operations(p)
+        out += reader.distinct(p)
+    for p in plans:
+        out += reader.negation(p)  # after the comparisons: they claim "not more than"'s "not"
+    out += reader.unsupported_negation(plans)
+    out += reader.unsupported_aggregates(plans)
+    return out
+
+
+__all__ = ["Reader", "meaning_checks", "sign", "column_kind"]
