@@ -3,6 +3,8 @@
 Every direction word carries an **axis** and a **polarity** (+1 up, -1 down):
 
 * ``mag``: any quantity ("more than", "highest", "descending"); the polarity is the SQL's.
+* ``num``: the number itself ("maximum", "min", "最大"): like ``mag``, and also for a rank,
+  where "the highest rank" is ambiguous (rank 1 is the highest) but "the maximum rank" is not.
 * ``time``: points in time ("after", "latest", "newest first"); up = a later value. It applies to
   dates and years, and to other numbers the way "after rank 5" does, but not to ages.
 * ``age``: how old a thing is ("older than", "youngest"). On an age column up means a higher
@@ -106,13 +108,14 @@ EN: dict[str, dict[str, Any]] = {
     },
     # superlatives: what a min/max or a top-n ordering says ("first"/"last" only for aggregates)
     "sup": {
-        **_w("highest, largest, biggest, greatest, maximum, max, most, longest, tallest, heaviest, widest, "
-             "deepest, priciest, costliest, richest, farthest, furthest, hottest, warmest, busiest, maximal, "
-             "most expensive, maxium, maximun, most common, most popular, most frequent, most frequently, "
+        **_w("maximum, max, maximal, maxium, maximun, maximum number, maximum value", ("num", UP)),
+        **_w("minimum, min, minimal, minumum, mininum, minimun, minimum number, minimum value", ("num", DOWN)),
+        **_w("highest, largest, biggest, greatest, most, longest, tallest, heaviest, widest, "
+             "deepest, priciest, costliest, richest, farthest, furthest, hottest, warmest, busiest, "
+             "most expensive, most common, most popular, most frequent, most frequently, "
              "most often, top most, topmost, " + _MOST_NUMBER, ("mag", UP)),
-        **_w("lowest, smallest, least, fewest, minimum, min, shortest, lightest, cheapest, narrowest, "
-             "shallowest, nearest, closest, coldest, coolest, poorest, minimal, rarest, least expensive, "
-             "minumum, mininum, minimun, least common, least popular, least frequent, least often, "
+        **_w("lowest, smallest, least, fewest, shortest, lightest, cheapest, narrowest, "
+             "shallowest, nearest, closest, coldest, coolest, poorest, rarest, least expensive, least common, least popular, least frequent, least often, "
              + _LEAST_NUMBER, ("mag", DOWN)),
         **_w("latest, newest, most recent, most recently, last", ("time", UP)),
         **_w("earliest, least recent, first", ("time", DOWN)),
@@ -242,10 +245,11 @@ ZH: dict[str, dict[str, Any]] = {
         **_w("及以前, 或以前, 或之前", ("time", DOWN, True)),
     },
     "sup": {
-        **_w("最大, 最高, 最多, 最长, 最贵, 最重, 最宽, 最深, 最远, 最热, 最常见, 最受欢迎, 最频繁, 最大值, "
-             "最高值, 最富", ("mag", UP)),
-        **_w("最小, 最低, 最少, 最短, 最便宜, 最轻, 最窄, 最浅, 最近距离, 最冷, 最罕见, 最小值, 最低值",
-             ("mag", DOWN)),
+        **_w("最大, 最大值", ("num", UP)),
+        **_w("最小, 最小值", ("num", DOWN)),
+        **_w("最高, 最多, 最长, 最贵, 最重, 最宽, 最深, 最远, 最热, 最常见, 最受欢迎, 最频繁, 最高值, 最富",
+             ("mag", UP)),
+        **_w("最低, 最少, 最短, 最便宜, 最轻, 最窄, 最浅, 最近距离, 最冷, 最罕见, 最低值", ("mag", DOWN)),
         **_w("最晚, 最新, 最近, 最后, 最迟", ("time", UP)),
         **_w("最早, 最旧, 最先, 第一个", ("time", DOWN)),
         **_w("最老, 最年长, 年纪最大, 年龄最大", ("age", UP)),
@@ -299,7 +303,7 @@ ZH: dict[str, dict[str, Any]] = {
     },
     "filler": {},
     "neutral": _w("更新时间, 更新日期, 创建时间, 创建日期, 添加时间, 修改时间, 新增时间, 满足, 不同意, 无论, 非常, "
-                  "未来, 前者, 后者, 最后一个字母, 第一个字母, 增加了, 不仅, 而不是", True),
+                  "未来, 前者, 后者, 除以, 除法, 整除, 最后一个字母, 第一个字母, 增加了, 不仅, 而不是", True),
 }
 
 LEXICONS = {"en": EN, "zh": ZH}

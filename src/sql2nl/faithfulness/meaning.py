@@ -16,6 +16,7 @@ from .mentions import Mentions
 from .plan import Plan, column_kind
 from ..words import humanize
 from .scan import Hit, Scan, phrase_tokens
+from .structure import StructureReader
 
 _OP = {">": (UP, False), ">=": (UP, True), "<": (-UP, False), "<=": (-UP, True)}
 _BOUNDARY_EN = frozenset("and or but who whose which that where while with when because".split())
@@ -29,6 +30,8 @@ def sign(axis: str, pol: int, kind: str, extreme: bool = False) -> int | None:
 
     ``extreme``: the word picks a min/max or an ordering ("highest"), not a compared number;
     for a rank that is ambiguous (the highest rank is rank 1)."""
+    if axis == "num":
+        return pol
     if kind == "rank":
         return None if extreme else (pol if axis != "age" else None)
     if axis == "mag":
@@ -54,6 +57,7 @@ class Reader:
         self.by_start = {h.start: h for h in scan.hits}
         self.by_end = {h.end: h for h in scan.hits}
         self.anchored: set[int] = set()  # cmp hits that introduce a value
+        self.columns = {c.lower() for p in plans for c in p.all_columns}
         for h in scan.hits:  # "not more than": the "not" belongs to the comparison
             if "cmp" in h.tags:
                 neg = self._neg_before(h)
@@ -65,6 +69,12 @@ class Reader:
         """No clause boundary or number among tokens ``a:b``."""
         st = self.s.stems
         return not any(self.s.is_punct(j) or st[j] in self.boundary or st[j][0].isdigit() for j in range(a, b))
+
+    def _own_gap(self, a: int, b: int, column: str | None) -> bool:
+        if self.zh and any(self.s.stems[j] in ("为", "是") for j in range(a, b)):
+            return False
+        own = column.lower() if column else None
+        return not any(a <= s0 < b and key != own and key in self.columns for s0, _, key in self.s.names)
 
     def _neg_before(self, h: Hit) -> Hit | None:
         prev = self.by_end.get(h.start)
@@ -79,13 +89,16 @@ class Reader:
             return axis, -pol, (not incl) if incl is not None else None
         return axis, pol, incl
 
-    def attached(self, start: int, end: int) -> list[tuple[str, int, bool | None]]:
-        """Comparison phrases introducing the value at tokens ``start:end`` ("more than 18", "18 or more")."""
+    def attached(self, start: int, end: int, column: str | None = None) -> list[tuple[str, int, bool | None]]:
+        """Comparison phrases introducing the value at tokens ``start:end`` ("more than 18", "18 or more").
+
+        A phrase is not the value's when another column is named between them ("大于 employee id 为
+        163": the 163 is the id's) or, in Chinese, a copula (为, 是) stands between."""
         s, out = self.s, []
         gap = 3
         for b in range(start, max(-1, start - gap - 1), -1):
             h = self.by_end.get(b)
-            if h is not None and "cmp" in h.tags and self._clear(b, start):
+            if h is not None and "cmp" in h.tags and self._clear(b, start) and self._own_gap(b, start, column):
                 if not (self.zh and h.tags.get("cmp", ("",))[0] == "mag" and "sup" in h.tags and b != start):
                     out.append(self.cmp_value(h, "cmp"))
                     self.anchored.add(h.start)
@@ -185,7 +198,7 @@ class Reader:
                 others = {o.column.lower() for o in p.comparisons if o.column and o.values[:1] == c.values[:1]}
                 mine = [sp for sp in spans if self._nearest(sp[0], others) == c.column.lower()]
                 spans = mine or spans
-            evidence = [e for sp in spans for e in self.attached(*sp)]
+            evidence = [e for sp in spans for e in self.attached(*sp, c.column)]
             signs = [(sign(a, pol, c.kind), incl) for a, pol, incl in evidence]
             signs = [(sg, incl) for sg, incl in signs if sg is not None]
             if c.op == "=":
@@ -285,8 +298,8 @@ class Reader:
             return out
         negated_values = {v.lower() for c in p.conditions if c.negated for v in c.values}
         for c in p.conditions:
-            if not c.values:
-                continue
+            if not c.values or c.grouped:
+                continue  # NOT (a AND b): the structure check wants its "not" on the group
             spans = [sp for v in c.values for sp in self.m.value_positions(v)]
             if not spans:
                 continue
@@ -330,7 +343,7 @@ class Reader:
                 continue
             ok = wrong = False
             for h in agg_hits:
-                b = self.bound(h, cols)
+                b = self.bound(h, cols) if col is not None else None  # count(*): "how many people have age ..."
                 if b is not None and b != col and a.func not in funcs_of.get(b, ()):
                     continue  # "the average price and score": "average" covers both
                 if a.func in h.tags["agg"]:
@@ -432,7 +445,7 @@ class Reader:
     def limit(self, p: Plan) -> list[tuple[str, str]]:
         f = p.facts
         out = []
-        explained = {v for v in p.filter_values} | {str(f.offset)}
+        explained = {v for v in p.filter_values} | {str(f.offset)} | p.limits
         if isinstance(f.limit, int):
             n = str(f.limit)
             ok = self.m.value(n) or (f.limit == 1 and (bool(self.superlatives()) or self._single()))
@@ -552,15 +565,17 @@ def _join_split_comparatives(scan: Scan) -> None:
 def _drop_name_words(scan: Scan, plans: list[Plan]) -> None:
     """ "mean visibility" for ``mean_visibility_miles``: a meaning word that starts a column's name
     in the text is part of the name, not an average."""
-    words: set[str] = set()
+    starts: set[tuple[str, str]] = set()
     for p in plans:
         for c in p.all_columns:
-            words.update(phrase_tokens(humanize(c)))
-    if not words:
+            toks = phrase_tokens(humanize(c))
+            if len(toks) > 1:
+                starts.add(toks[:2])
+    if not starts:
         return
     st = scan.stems
     scan.hits = [h for h in scan.hits if not (
-        h.end - h.start == 1 and st[h.start] in words and h.end < len(st) and st[h.end] in words
+        h.end - h.start == 1 and h.end < len(st) and (st[h.start], st[h.end]) in starts
         and any(k in h.tags for k in ("agg", "sup", "cmp_bare", "order")))]
 
 
@@ -578,8 +593,10 @@ def meaning_checks(plans: list[Plan], reader: Reader) -> list[tuple[str, str]]:
         out += reader.grouping(p)
         out += reader.set_operations(p)
         out += reader.distinct(p)
+    structure = StructureReader(reader)
     for p in plans:
         out += reader.negation(p)  # after the comparisons: they claim "not more than"'s "not"
+        out += structure.check(p, p.structure)
     out += reader.unsupported_negation(plans)
     out += reader.unsupported_aggregates(plans)
     return out

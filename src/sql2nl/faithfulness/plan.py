@@ -17,6 +17,8 @@ from sqlglot import exp
 
 from ..facts import AGGREGATES, StatementFacts, is_parameter, is_value, literal_text
 from ..words import humanize
+from .structure import Structure
+from .structure import build as structure_of
 
 _TIME_WORDS = frozenset("""date time year yr day month week born birth birthday dob founded established created
 updated modified opened launched released started hired joined registered timestamp datetime when built
@@ -76,6 +78,7 @@ class Condition:
     negated: bool
     negative_context: bool
     label: str
+    grouped: bool = False  # negated as part of NOT (a AND b): the "not" goes with the group
 
 
 @dataclass
@@ -119,8 +122,10 @@ class Plan:
     negates: bool = False       # the SQL says "not" somewhere (a text may negate)
     needs_negation: bool = False  # ... in a way a text must say with a negation word
     has_or: bool = False
+    limits: set[str] = field(default_factory=set)  # every LIMIT value, subqueries' too
     like_cores: dict[int, str] = field(default_factory=dict)  # id(filter) -> the pattern's literal part
     name_spans: dict[str, list] = field(default_factory=dict)  # language -> mentions.name_spans, computed once
+    structure: Structure = field(default_factory=Structure)
 
 
 def _values_of(flt: Any) -> list[str]:
@@ -192,6 +197,7 @@ def build(f: StatementFacts) -> Plan:
         p.required_tables = _required_tables(f, tree)
         p.all_columns = {n.name for n in nodes if type(n) is exp.Column and n.name}
         p.group_keys = _group_keys(f, tree)
+        p.structure = structure_of(f, nodes)
     else:
         p.required_tables = list(f.tables)
         p.negates = p.needs_negation = bool(f.negations)
@@ -204,7 +210,30 @@ def build(f: StatementFacts) -> Plan:
     return p
 
 
+def _under_compound_not(node: exp.Expression | None) -> bool:
+    cur = node.parent if node is not None else None
+    while cur is not None and not isinstance(cur, (exp.Where, exp.Having, exp.Select)):
+        if isinstance(cur, exp.Not) and isinstance(_unparen(cur.this), (exp.And, exp.Or)):
+            return True
+        cur = cur.parent
+    return False
+
+
+def _unparen(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
 def _add_filter(p: Plan, flt: Any) -> None:
+    n_before = len(p.conditions)
+    _add_filter_items(p, flt)
+    if len(p.conditions) > n_before and _under_compound_not(flt.node):
+        for c in p.conditions[n_before:]:
+            c.grouped = True
+
+
+def _add_filter_items(p: Plan, flt: Any) -> None:
     node = flt.node
     values = _values_of(flt)
     p.filter_values.update(v.lower() for v in values)
@@ -308,6 +337,8 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
     for node in nodes:
         if isinstance(node, exp.Or):
             p.has_or = True
+        elif isinstance(node, exp.Limit) and isinstance(node.expression, exp.Literal):
+            p.limits.add(node.expression.this)
         if not isinstance(node, _NEGATION_NODES):
             continue
         if isinstance(node, exp.Not):

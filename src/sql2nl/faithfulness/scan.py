@@ -22,9 +22,9 @@ _TOKEN = re.compile(
     r"|\d+(?:[.:/\-]\d+)*"                # 18, 8.5, 2020-01-01, 4:30, 8/1/2010
     r"|[a-z]+"                            # words
     r"|[\u4e00-\u9fff]"                   # one Chinese character
-    r"|[,;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09\uff1a:]",  # clause boundaries
+    r"|[,;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09]",  # clause boundaries
 )
-_PUNCT = frozenset(",;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09\uff1a:")
+_PUNCT = frozenset(",;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09")
 _QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019|(?<![a-z0-9])'[^']*'(?![a-z0-9])"
                      r"|`[^`]*`|\u300c[^\u300d]*\u300d|\u300a[^\u300b]*\u300b")
 _NUMBER_WORDS = {
