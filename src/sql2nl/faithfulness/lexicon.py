@@ -165,9 +165,8 @@ EN: dict[str, dict[str, Any]] = {
         **_w("sum, summed, summing, add up, added up, adding up, sum up, summation", frozenset({"sum"})),
         **_w("total, totals, totaled, totalled, combined, altogether, in total, in all, "
              "cumulative, all together", frozenset({"sum", "count"})),
-        **_w("number of, how many, how much, count, counts, counted, counting, tally, quantity of, "
-             "amount of", frozenset({"count", "sum"})),
-        **_w("number, many, amount, " + _MOST_NUMBER + ", " + _LEAST_NUMBER, frozenset({"count", "sum"})),
+        **_w("number of, how many, how much, count, counts, counted, counting, tally", frozenset({"count", "sum"})),
+        **_w("number, many, " + _MOST_NUMBER + ", " + _LEAST_NUMBER, frozenset({"count", "sum"})),
     },
     "distinct": _w("distinct, different, unique, no duplicate, without duplicate, without repetition, "
                    "deduplicated, de duplicated, non duplicate, each only once, only once each, various, "
@@ -187,7 +186,7 @@ EN: dict[str, dict[str, Any]] = {
     "intersect_strong": _w("in common, intersect, intersection, at the same time, simultaneously, in both, "
                            "common to", True),
     "quantifier": _w("any, all, every, some, each, anyone, anything", True),
-    "limit_lead": _w("top, first, limit, only, limited to, at most", True),
+    "limit_lead": _w("top, first, limit, limited to, at most", True),
     "verb": {
         **_w("show, list, find, get, display, return, give, tell, retrieve, fetch, select, count, compute, "
              "calculate, what, which, who, whom, whose, how, where, when, why, is, are, was, were, do, does, "
@@ -326,6 +325,10 @@ def index(language: str) -> dict[str, list[tuple[int, dict[tuple[str, ...], dict
         if cat == "cmp" and language != "zh":
             # "1500 or less than 500": the conjunction must not turn "less than" into "or less"
             entries.update({f"{c} {p}": v for p, v in lex["cmp"].items() for c in ("or", "and")})
+        if cat == "order" and language != "zh":
+            # "from the oldest to the youngest"
+            entries.update({p.replace(" to ", " to the "): v for p, v in lex["order"].items() if " to " in p})
+            entries.update({"the " + p.replace(" to ", " to the "): v for p, v in lex["order"].items() if " to " in p})
         for phrase, value in entries.items():
             toks = phrase_tokens(phrase, language)
             if not toks:

@@ -54,10 +54,16 @@ class Reader:
         self.zh = scan.language == "zh"
         self.boundary = _BOUNDARY_ZH if self.zh else _BOUNDARY_EN
         self.used_neg: set[int] = set()  # negation hits that belong to a comparison ("not more than")
-        self.by_start = {h.start: h for h in scan.hits}
-        self.by_end = {h.end: h for h in scan.hits}
         self.anchored: set[int] = set()  # cmp hits that introduce a value
         self.columns = {c.lower() for p in plans for c in p.all_columns}
+        # a word that is itself a column's whole name ("amount", "total") names it; it is no aggregate
+        # ("the total total": the first "total" is the sum of the column named total)
+        spans = {(s0, e0) for s0, e0, key in scan.names if key in self.columns}
+        names_at = {s0 for s0, _ in spans}
+        scan.hits = [Hit(h.start, h.end, {k: v for k, v in h.tags.items() if k not in ("agg", "sup")})
+                     if (h.start, h.end) in spans and h.end not in names_at else h for h in scan.hits]
+        self.by_start = {h.start: h for h in scan.hits}
+        self.by_end = {h.end: h for h in scan.hits}
         for h in scan.hits:  # "not more than": the "not" belongs to the comparison
             if "cmp" in h.tags:
                 neg = self._neg_before(h)
@@ -71,8 +77,6 @@ class Reader:
         return not any(self.s.is_punct(j) or st[j] in self.boundary or st[j][0].isdigit() for j in range(a, b))
 
     def _own_gap(self, a: int, b: int, column: str | None) -> bool:
-        if self.zh and any(self.s.stems[j] in ("为", "是") for j in range(a, b)):
-            return False
         own = column.lower() if column else None
         return not any(a <= s0 < b and key != own and key in self.columns for s0, _, key in self.s.names)
 
@@ -93,7 +97,7 @@ class Reader:
         """Comparison phrases introducing the value at tokens ``start:end`` ("more than 18", "18 or more").
 
         A phrase is not the value's when another column is named between them ("大于 employee id 为
-        163": the 163 is the id's) or, in Chinese, a copula (为, 是) stands between."""
+        163": the 163 is the id's)."""
         s, out = self.s, []
         gap = 3
         for b in range(start, max(-1, start - gap - 1), -1):
@@ -129,9 +133,12 @@ class Reader:
         return self.s.name_near(h.end - 1, keys, after=after, before=3 if self.zh else 0)
 
     def neg_near(self, start: int, window: int) -> bool:
+        """A negation word before ``start``, in the same clause ("not from Paris", not "not ... who ... Paris")."""
+        st = self.s.stems
         for h in self.s.hits:
             if "neg" in h.tags and start - window <= h.start < start and h.start not in self.used_neg:
-                if not any(self.s.is_punct(j) for j in range(h.end, start)):
+                if not any(self.s.is_punct(j) or (st[j] in self.boundary and st[j] != "with")
+                           for j in range(h.end, start)):
                     return True
         return False
 

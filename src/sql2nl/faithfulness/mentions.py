@@ -31,6 +31,9 @@ _VALUE_WORDS = {
     "usa": ("us", "united states", "america"), "us": ("usa", "united states", "america"),
     "uk": ("united kingdom", "britain"),
 }
+# Words that name the same column: "How old" asks for an age; "gender" is a sex column.
+_SAME_THING = {"age": ("old", "older", "oldest", "aged", "young", "younger", "youngest"),
+               "sex": ("gender",), "gender": ("sex",)}
 _YES = frozenset({"yes", "y", "true", "t", "1"})
 _NO = frozenset({"no", "n", "false", "f", "0"})
 _SUFFIX = re.compile(r"(ations|ation|ings|ing|ments|ment|ers|er|ions|ion|ed|es|s|ly|al)$")
@@ -100,7 +103,8 @@ class Mentions:
         return self._roots
 
     def has_word(self, w: str) -> bool:
-        return w in self.scan.stemset or root(w) in self.roots
+        return w in self.scan.stemset or root(w) in self.roots or any(
+            x in self.scan.stemset for x in _SAME_THING.get(w, ()))
 
     def has_form(self, name: str, words: Iterable[str | None] = ()) -> bool:
         s = self.scan

@@ -227,13 +227,16 @@ def _unparen(node: exp.Expression) -> exp.Expression:
 
 def _add_filter(p: Plan, flt: Any) -> None:
     n_before = len(p.conditions)
-    _add_filter_items(p, flt)
-    if len(p.conditions) > n_before and _under_compound_not(flt.node):
+    grouped = _under_compound_not(flt.node)
+    # Under NOT (a > 1 OR b = 2) the text says "not (a greater than 1 or ...)": each comparison is
+    # read with its own words, and the structure check wants the "not" on the group.
+    _add_filter_items(p, flt, flt.negated != grouped)
+    if grouped:
         for c in p.conditions[n_before:]:
             c.grouped = True
 
 
-def _add_filter_items(p: Plan, flt: Any) -> None:
+def _add_filter_items(p: Plan, flt: Any, negated: bool) -> None:
     node = flt.node
     values = _values_of(flt)
     p.filter_values.update(v.lower() for v in values)
@@ -247,7 +250,7 @@ def _add_filter_items(p: Plan, flt: Any) -> None:
         raw = literal_text(like.expression)
         side, core = _pattern(raw, escape)
         p.like_cores[id(flt)] = core
-        negated = flt.negated or bool(like.args.get("negate"))
+        negated = negated or bool(like.args.get("negate"))
         if core:
             p.patterns.append(Pattern(col, side, core, negated, f"pattern {col} {'not ' if negated else ''}{side} {core!r}"))
             p.conditions.append(Condition([core], negated, ctx, f"negation {col} {'not ' if negated else ''}like {core!r}"))
@@ -256,13 +259,16 @@ def _add_filter_items(p: Plan, flt: Any) -> None:
     if op in (">", ">=", "<", "<=", "=", "!="):
         if isinstance(node, exp.Binary) and is_value(node.this) and not is_value(node.expression):
             op = _MIRROR[op]  # 18 < age: age > 18
-        if flt.negated:
+        if negated:
             op = _FLIP[op]
-        if op == "!=" or (op == "=" and flt.negated):
+        if op == "!=" or (op == "=" and negated):
             p.conditions.append(Condition(values, True, ctx, f"negation {col} != {', '.join(values) or '(subquery)'}"))
             return
         kind = "count" if flt.aggregate == "count" else column_kind(col, values)
-        label = f"comparison {col or 'expression'} {op} {values[0] if values else '(subquery)'}"
+        if isinstance(node, exp.Binary) and not (is_value(node.this) or is_value(node.expression)):
+            values = []  # "created > CURRENT_DATE - 7": compared with an expression, not with "7"
+        other = "(subquery)" if flt.subquery else "(expression)"
+        label = f"comparison {col or 'expression'} {op} {values[0] if values else other}"
         if op != "=" or values:
             p.comparisons.append(Comparison(col, kind, op, values, label, ctx))
         if op == "=" and values:
@@ -271,14 +277,14 @@ def _add_filter_items(p: Plan, flt: Any) -> None:
     if op == "between":
         kind = column_kind(col, values)
         if len(values) == 2:
-            p.comparisons.append(Comparison(col, kind, "not between" if flt.negated else "between", values,
-                                            f"comparison {col} {'not ' if flt.negated else ''}between "
+            p.comparisons.append(Comparison(col, kind, "not between" if negated else "between", values,
+                                            f"comparison {col} {'not ' if negated else ''}between "
                                             f"{values[0]} and {values[1]}", ctx))
-        p.conditions.append(Condition(values, flt.negated, ctx, f"negation {col} between"))
+        p.conditions.append(Condition(values, negated, ctx, f"negation {col} between"))
         return
     if op == "in" and values:
-        p.conditions.append(Condition(values, flt.negated, ctx,
-                                      f"negation {col} {'not ' if flt.negated else ''}in {', '.join(values[:3])}"))
+        p.conditions.append(Condition(values, negated, ctx,
+                                      f"negation {col} {'not ' if negated else ''}in {', '.join(values[:3])}"))
 
 
 def _walk(root: exp.Expression) -> list[exp.Expression]:
@@ -330,7 +336,8 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
         p.aggregates.append(AggregateUse(func, col, kind, distinct, compared, f"aggregate {func}"))
 
 
-_NEGATION_NODES = (exp.Not, exp.NEQ, exp.Except, exp.Is, exp.Join, exp.EQ, exp.LT, exp.Like, exp.In)
+_NEGATION_NODES = (exp.Not, exp.NEQ, exp.Except, exp.Is, exp.Join, exp.EQ, exp.LT, exp.Like, exp.In, exp.Star,
+                   exp.NotNullColumnConstraint, exp.When)
 
 
 def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
@@ -356,6 +363,10 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
             p.negates = p.needs_negation = True
         elif isinstance(node, exp.Is):
             p.negates = True  # "x IS NULL": "with no x"
+        elif isinstance(node, exp.Star):
+            p.negates = p.negates or bool(node.args.get("except_"))  # SELECT * EXCEPT (ssn): "all but ssn"
+        elif isinstance(node, (exp.NotNullColumnConstraint, exp.When)):
+            p.negates = p.negates or isinstance(node, exp.NotNullColumnConstraint) or node.args.get("matched") is False
         elif isinstance(node, exp.Join):
             if (node.args.get("side") or "").lower() in ("left", "right", "full") or \
                     (node.args.get("kind") or "").lower() == "anti":

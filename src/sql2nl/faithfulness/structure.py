@@ -162,7 +162,7 @@ def _counting(f: Any, nodes: list[exp.Expression], s: Structure) -> None:
     s.not_counted = (identified or one) - s.counted
 
 
-_COUNT_LEAD_EN = {("how", "many"), ("number", "of"), ("count", "of"), ("most",), ("fewest",), ("least",),
+_COUNT_LEAD_EN = {("how", "many"), ("number", "of"), ("count", "of"), ("count",), ("most",), ("fewest",), ("least",),
                   ("more", "than"), ("fewer", "than"), ("less", "than"), ("at", "least"), ("at", "most"),
                   ("or", "more"), ("or", "fewer")}
 _MARKERS_EN = ("(", "either", "both", "one of", "all of", "any of", "at the same time", "or else", "whichever",
