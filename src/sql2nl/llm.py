@@ -7,7 +7,7 @@ rendered prompts to texts), :meth:`~LLMBackend.generate_stream` and :meth:`~LLMB
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import prompt as prompt_format
 from .backends import Backend, Draft, Request
@@ -21,10 +21,11 @@ GUARD_MODES = ("warn", "fallback", "retry")
 class LLMBackend(Backend):
     """Base for model-driven backends. Options common to all of them:
 
-    * ``on_unfaithful``: ``"warn"`` (default: keep the text, list what is missing in ``warnings``),
-      ``"fallback"`` (answer with the rules describer) or ``"retry"`` (sample again, keep the best,
-      then fall back);
-    * ``min_faithfulness`` (default 1.0): the score below which the guard acts;
+    * ``on_unfaithful``: ``"warn"`` (default: keep the text, list what is missing or contradicted in
+      ``warnings``), ``"fallback"`` (answer with the rules describer) or ``"retry"`` (sample again,
+      keep the best, then fall back);
+    * ``min_faithfulness`` (default 1.0): the score below which the guard acts; it also acts on any
+      contradiction (:func:`sql2nl.check_faithfulness`), whatever the score;
     * ``max_new_tokens`` (default 160), ``temperature`` (default 0: greedy), ``retries`` (default 2).
     """
 
@@ -90,8 +91,8 @@ class LLMBackend(Backend):
         echo = prompt if isinstance(prompt, str) else None
         text = prompt_format.strip_thinking(raw, echo)
         result = check(text, request.facts, language=request.language, schema=request.schema)
-        draft = Draft(text=text, faithfulness=result.score, warnings=_missing_warnings(result.missing, text))
-        if result.score >= self.min_faithfulness:
+        draft = Draft(text=text, faithfulness=result.score, warnings=_warnings(result, text))
+        if result.score >= self.min_faithfulness and not result.contradicted:
             return draft
         if self.on_unfaithful == "retry":
             for i in range(self.retries):
@@ -99,14 +100,17 @@ class LLMBackend(Backend):
                     self.generate([prompt], temperature=max(self.temperature, 0.7))[0], echo)
                 r2 = check(again, request.facts, language=request.language, schema=request.schema)
                 if r2.score > (draft.faithfulness or 0):
-                    draft = Draft(text=again, faithfulness=r2.score, warnings=_missing_warnings(r2.missing, again))
-                if r2.score >= self.min_faithfulness:
+                    draft = Draft(text=again, faithfulness=r2.score, warnings=_warnings(r2, again))
+                if r2.score >= self.min_faithfulness and not r2.contradicted:
                     return draft
         if self.on_unfaithful in ("fallback", "retry"):
             from .rules import RulesBackend
 
             rules = RulesBackend().describe(request)
-            rules.warnings = [f"the {self.name} backend's answer left out: {', '.join(result.missing) or 'everything'}; "
+            wrong = "; ".join(x for x in (
+                f"left out: {', '.join(result.missing)}" if result.missing else "",
+                f"contradicted the SQL on: {', '.join(result.contradicted)}" if result.contradicted else "") if x)
+            rules.warnings = [f"the {self.name} backend's answer {wrong or 'left out: everything'}; "
                               "answered with the rules describer instead"] + rules.warnings
             rules.backend = "rules"
             rules.faithfulness = check(rules.text, request.facts, language=request.language, schema=request.schema).score
@@ -114,10 +118,11 @@ class LLMBackend(Backend):
         return draft
 
 
-def _missing_warnings(missing: list[str], text: str) -> list[str]:
+def _warnings(result: Any, text: str) -> list[str]:
     if not text:
         return ["the model produced no answer (its reasoning did not finish within max_new_tokens)"]
-    return [f"the description may not mention: {m}" for m in missing]
+    return ([f"the description may not mention: {m}" for m in result.missing]
+            + [f"the description may contradict the SQL: {c}" for c in result.contradicted])
 
 
 class ThinkFilter:
