@@ -89,6 +89,20 @@ def name_words(name: str, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tup
     return core, optional
 
 
+@lru_cache(maxsize=65536)
+def local_names(name: str, language: str, kind: str = "column", table: str | None = None) -> tuple[str, ...]:
+    """The describer's own words for an identifier in ``language``: for Chinese, the glossary's
+    (``sql2nl.rules.glossary_zh``, the one glossary the Chinese describer names things with)."""
+    if language != "zh":
+        return ()
+    try:
+        from ..rules.glossary_zh import translate
+    except ImportError:  # a describer without a glossary names things as written
+        return ()
+    forms = {translate(name, kind=kind, table=table), translate(name, kind=kind)}
+    return tuple(f.text for f in forms if f.complete)
+
+
 class Mentions:
     """Which names the text has, for one scan."""
 
@@ -112,10 +126,11 @@ class Mentions:
             return True
         return any(w and (s.has(phrase_tokens(w)) or w.lower() in s.raw) for w in words)
 
-    def column(self, name: str, tables: tuple[str, ...], words: Iterable[str | None] = ()) -> bool:
+    def column(self, name: str, tables: tuple[str, ...], words: Iterable[str | None] = (),
+               table: str | None = None) -> bool:
         """Named in full, or word by word: every core word, or the last one and half of the rest
         (never leaving out a word like "first" or "max" that tells it from a sibling column)."""
-        if self.has_form(name, words):
+        if self.has_form(name, tuple(words) + local_names(name, self.scan.language, "column", table)):
             return True
         core, optional = name_words(name, tables)
         if not core:
@@ -129,7 +144,7 @@ class Mentions:
                 and all(w in present for w in core if w in _KEEP))
 
     def table(self, name: str, words: Iterable[str | None] = ()) -> bool:
-        if self.has_form(name, words):
+        if self.has_form(name, tuple(words) + local_names(name, self.scan.language, "table")):
             return True
         sig = [w for w in phrase_tokens(humanize(name)) if len(w) > 2 and w not in _GENERIC]
         return any(self.has_word(w) for w in sig)
@@ -202,7 +217,8 @@ def mention_checks(plan: Any, m: Mentions, schema: Any) -> list[tuple[str, str]]
         if sel.column and not sel.star and sel.column.lower() not in seen:
             seen.add(sel.column.lower())
             words = schema.column_words(sel.table, sel.column) if schema is not None else None
-            out.append((f"column {sel.column}", "ok" if m.column(sel.column, tables, (words,)) else "missing"))
+            ok = m.column(sel.column, tables, (words,), sel.table)
+            out.append((f"column {sel.column}", "ok" if ok else "missing"))
     for flt in list(f.filters) + list(f.having):
         values = [v for v in flt.values if v.lower() != "null" and not _parameter(v)]
         if id(flt) in plan.like_cores:  # a LIKE pattern: its literal part, "%ROY%" -> "ROY"
@@ -250,8 +266,10 @@ def _plan_name_spans(p: Any, language: str) -> list[tuple[tuple[str, ...], str, 
     idx = index(language)
     out = []
     seen = set()
-    for n in sorted(set(p.all_columns) | set(p.facts.tables)):
-        for form in name_forms(n):
+    tables = set(p.facts.tables)
+    for n in sorted(set(p.all_columns) | tables):
+        local = local_names(n, language, "table" if n in tables else "column")
+        for form in name_forms(n) + tuple(phrase_tokens(x, language) for x in local):
             key = (form, n.lower())
             if key in seen:
                 continue

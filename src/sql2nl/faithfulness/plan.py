@@ -196,7 +196,7 @@ def build(f: StatementFacts) -> Plan:
         _negation(p, nodes)
         p.required_tables = _required_tables(f, tree)
         p.all_columns = {n.name for n in nodes if type(n) is exp.Column and n.name}
-        p.group_keys = _group_keys(f, tree)
+        p.group_keys = _group_keys(f, tree, nodes)
         p.structure = structure_of(f, nodes)
     else:
         p.required_tables = list(f.tables)
@@ -419,7 +419,8 @@ def _top_selects(tree: exp.Expression) -> list[exp.Select]:
     return out
 
 
-def _group_keys(f: StatementFacts, tree: exp.Expression) -> list[tuple[str, str | None, tuple[str, ...]]]:
+def _group_keys(f: StatementFacts, tree: exp.Expression,
+                nodes: list[exp.Expression]) -> list[tuple[str, str | None, tuple[str, ...]]]:
     main = _top_selects(tree)
     group = main[0].args.get("group") if main else None
     if group is None:
@@ -434,7 +435,7 @@ def _group_keys(f: StatementFacts, tree: exp.Expression) -> list[tuple[str, str 
         tables = [own] if own else []
         if col is not None:
             # GROUP BY T1.mid over "rating JOIN movie ON T1.mid = T2.mid": it identifies movies too
-            for eq in tree.find_all(exp.EQ):
+            for eq in (n for n in nodes if type(n) is exp.EQ):
                 a, b = eq.this, eq.expression
                 if isinstance(a, exp.Column) and isinstance(b, exp.Column):
                     for x, y in ((a, b), (b, a)):

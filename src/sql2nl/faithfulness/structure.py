@@ -136,7 +136,7 @@ def _counting(f: Any, nodes: list[exp.Expression], s: Structure) -> None:
             many.setdefault(ta.lower(), set()).add(tb.lower())
     tables = {t.lower() for t in f.tables}
     identified: set[str] = set()
-    group = f.tree.find(exp.Group)
+    group = next((n for n in nodes if isinstance(n, exp.Group)), None)
     if group is not None:
         for e in group.expressions:
             col = e if isinstance(e, exp.Column) else e.find(exp.Column)
@@ -179,8 +179,15 @@ class StructureReader:
         self.r = reader
         self.s = reader.s
         self.m = reader.m
-        markers = _MARKERS_ZH if self.s.language == "zh" else _MARKERS_EN
-        self.grouped = any(self.s.has(phrase_tokens(x)) or x in self.s.raw for x in markers)
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the text marks a grouping: parentheses, "either ... or", "the difference of" ..."""
+        cached = self.__dict__.get("_grouped")
+        if cached is None:
+            markers = _MARKERS_ZH if self.s.language == "zh" else _MARKERS_EN
+            cached = self.__dict__["_grouped"] = any(self.s.has(phrase_tokens(x)) or x in self.s.raw for x in markers)
+        return cached
 
     def check(self, plan: Any, st: Structure) -> list[tuple[str, str]]:
         out = []
