@@ -90,3 +90,51 @@ def test_rules_describer_is_faithful(sql, language):
 
 def test_empty_text_scores_zero():
     assert check("", facts(SQL)).score == 0.0
+
+
+# -- the meaning checker's API ----------------------------------------------------------------------
+def test_check_faithfulness_is_public_and_parses_the_sql():
+    import sql2nl
+    from sql2nl import Faithfulness, SQLParseError, check_faithfulness
+
+    assert "check_faithfulness" in sql2nl.__all__ and "Faithfulness" in sql2nl.__all__
+    r = check_faithfulness("SELECT name FROM users WHERE age > 18", "Names of users older than 18.")
+    assert isinstance(r, Faithfulness) and (r.score, r.missing, r.contradicted) == (1.0, [], [])
+    assert float(r) == 1.0 and r.checked >= 4
+    with pytest.raises(SQLParseError):
+        check_faithfulness("SELECT name FROM users WHERE", "Names of users.")
+
+
+def test_a_contradiction_costs_more_than_an_omission():
+    sql = "SELECT name FROM users WHERE age > 18"
+    missing = check(facts=facts(sql), text="Names of users aged 18.")            # no direction said
+    opposite = check(facts=facts(sql), text="Names of users younger than 18.")   # everything named, but opposite
+    assert missing.missing and not missing.contradicted
+    assert opposite.contradicted == ["comparison age > 18"] and not opposite.missing
+    assert opposite.score < missing.score < 1.0
+    # (found - contradicted) / checked
+    assert opposite.score == round((opposite.checked - 2) / opposite.checked, 4)
+
+
+def test_dialect_is_used_to_parse():
+    from sql2nl import check_faithfulness
+
+    r = check_faithfulness("SELECT * EXCEPT (ssn) FROM employees", "All details of employees except ssn.",
+                           dialect="bigquery")
+    assert r.score == 1.0, r
+
+
+def test_claims_the_sql_does_not_make_are_contradictions():
+    f = facts("SELECT name FROM users")
+    for text, label in [("Names of users who are not admins.", "negation (not in the SQL)"),
+                        ("The average name of users.", "aggregate avg (not in the SQL)"),
+                        ("The top 10 names of users.", "limit (not in the SQL)"),
+                        ("The distinct names of users.", "distinct (not in the SQL)")]:
+        assert label in check(text, f).contradicted, text
+
+
+def test_scripts_are_checked_statement_by_statement():
+    f = facts("DELETE FROM logs WHERE day < '2020-01-01'; SELECT count(*) FROM logs")
+    assert check("Delete the logs before 2020-01-01, then count the logs.", f).score == 1.0
+    r = check("Delete the logs after 2020-01-01, then count the logs.", f)
+    assert "comparison day < 2020-01-01" in r.contradicted

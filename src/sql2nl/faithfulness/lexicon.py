@@ -3,8 +3,8 @@
 Every direction word carries an **axis** and a **polarity** (+1 up, -1 down):
 
 * ``mag``: any quantity ("more than", "highest", "descending"); the polarity is the SQL's.
-* ``num``: the number itself ("maximum", "min", "最大"): like ``mag``, and also for a rank,
-  where "the highest rank" is ambiguous (rank 1 is the highest) but "the maximum rank" is not.
+* ``num``: the number itself ("maximum", "min", "largest", "最大"): like ``mag``, and also for a
+  rank, where "the highest rank" is ambiguous (rank 1 is the highest) but "the largest rank" is not.
 * ``time``: points in time ("after", "latest", "newest first"); up = a later value. It applies to
   dates and years, and to other numbers the way "after rank 5" does, but not to ages.
 * ``age``: how old a thing is ("older than", "youngest"). On an age column up means a higher
@@ -108,13 +108,15 @@ EN: dict[str, dict[str, Any]] = {
     },
     # superlatives: what a min/max or a top-n ordering says ("first"/"last" only for aggregates)
     "sup": {
-        **_w("maximum, max, maximal, maxium, maximun, maximum number, maximum value", ("num", UP)),
-        **_w("minimum, min, minimal, minumum, mininum, minimun, minimum number, minimum value", ("num", DOWN)),
-        **_w("highest, largest, biggest, greatest, most, longest, tallest, heaviest, widest, "
+        **_w("maximum, max, maximal, maxium, maximun, maximum number, maximum value, largest, biggest",
+             ("num", UP)),
+        **_w("minimum, min, minimal, minumum, mininum, minimun, minimum number, minimum value, smallest",
+             ("num", DOWN)),
+        **_w("highest, greatest, most, longest, tallest, heaviest, widest, "
              "deepest, priciest, costliest, richest, farthest, furthest, hottest, warmest, busiest, "
              "most expensive, most common, most popular, most frequent, most frequently, "
              "most often, top most, topmost, " + _MOST_NUMBER, ("mag", UP)),
-        **_w("lowest, smallest, least, fewest, shortest, lightest, cheapest, narrowest, "
+        **_w("lowest, least, fewest, shortest, lightest, cheapest, narrowest, "
              "shallowest, nearest, closest, coldest, coolest, poorest, rarest, least expensive, least common, least popular, least frequent, least often, "
              + _LEAST_NUMBER, ("mag", DOWN)),
         **_w("latest, newest, most recent, most recently, last", ("time", UP)),

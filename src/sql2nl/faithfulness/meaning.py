@@ -172,10 +172,13 @@ class Reader:
         return any(w in ("duplicate", "重", "repeat", "repetition") for w in nxt)
 
     def _sentence_initial(self, i: int) -> bool:
+        """Whether token ``i`` opens a sentence or a "then" clause, after fillers ("This query will ...")."""
         s, j = self.s, i - 1
         while j >= 0:
             if s.is_punct(j):
                 return s.stems[j] in (".", "?", "!", ";", ":", "\u3002", "\uff1f", "\uff01", "\uff1b") or j == i - 1
+            if s.stems[j] == "then":
+                return True  # "Delete the old rows, then count the rest."
             h = self.by_end.get(j + 1)
             if h is not None and "filler" in h.tags:
                 j = h.start - 1
@@ -481,8 +484,14 @@ class Reader:
                 if "cmp" in h.tags and st[h.start] != "top":
                     continue  # "at most 5" compares
                 out.append(st[h.end])
-            elif "sup" in h.tags and h.start > 0 and st[h.start - 1][0].isdigit() and not self.zh:
-                out.append(st[h.start - 1])
+            elif "sup" in h.tags and not self.zh:
+                # "the 3 oldest", "the 3 employees with the highest salary"
+                for j in range(h.start - 1, max(-1, h.start - 6), -1):
+                    if self.s.is_punct(j):
+                        break
+                    if st[j][0].isdigit():
+                        out.append(st[j])
+                        break
         return out
 
     def grouping(self, p: Plan) -> list[tuple[str, str]]:

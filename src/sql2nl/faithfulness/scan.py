@@ -136,9 +136,21 @@ class Scan:
 
     # -- names and meaning words ----------------------------------------------------------------
     def mark_names(self, names: Iterable[tuple[tuple[str, ...], str, bool]]) -> None:
-        """Record where each name form stands; ``mask`` forms hide their tokens from the lexicon."""
+        """Record where each name form stands; ``mask`` forms hide their tokens from the lexicon.
+
+        A one-word name also stands where a word of the same root does ("priced" for ``price``)."""
+        from .mentions import root
+
+        roots: dict[str, list[int]] | None = None
         for form, key, mask in names:
-            for i in self.find(form):
+            found = self.find(form)
+            if len(form) == 1 and len(form[0]) > 3 and not form[0][0].isdigit():
+                if roots is None:
+                    roots = {}
+                    for i, st in enumerate(self.stems):
+                        roots.setdefault(root(st), []).append(i)
+                found = sorted(set(found) | set(roots.get(root(form[0]), ())))
+            for i in found:
                 self.names.append((i, i + len(form), key))
                 if mask:
                     for j in range(i, i + len(form)):
