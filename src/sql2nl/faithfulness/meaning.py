@@ -57,11 +57,13 @@ class Reader:
         self.anchored: set[int] = set()  # cmp hits that introduce a value
         self.columns = {c.lower() for p in plans for c in p.all_columns}
         # a word that is itself a column's whole name ("amount", "total") names it; it is no aggregate
-        # ("the total total": the first "total" is the sum of the column named total)
-        spans = {(s0, e0) for s0, e0, key in scan.names if key in self.columns}
-        names_at = {s0 for s0, _ in spans}
+        # (a name said twice, "the total invoice total", leaves the first one its meaning)
+        seen: dict[str, int] = {}
+        for _, _, key in scan.names:
+            seen[key] = seen.get(key, 0) + 1
+        spans = {(s0, e0) for s0, e0, key in scan.names if key in self.columns and seen[key] == 1}
         scan.hits = [Hit(h.start, h.end, {k: v for k, v in h.tags.items() if k not in ("agg", "sup")})
-                     if (h.start, h.end) in spans and h.end not in names_at else h for h in scan.hits]
+                     if (h.start, h.end) in spans else h for h in scan.hits]
         self.by_start = {h.start: h for h in scan.hits}
         self.by_end = {h.end: h for h in scan.hits}
         for h in scan.hits:  # "not more than": the "not" belongs to the comparison
@@ -78,7 +80,11 @@ class Reader:
 
     def _own_gap(self, a: int, b: int, column: str | None) -> bool:
         own = column.lower() if column else None
-        return not any(a <= s0 < b and key != own and key in self.columns for s0, _, key in self.s.names)
+        names = [(s0, key) for s0, _, key in self.s.names if a <= s0 < b and key in self.columns]
+        if any(key != own for _, key in names):
+            return False
+        # "大于 employee id 为 163": a name and its copula between; the 163 is the name's own value
+        return not (self.zh and names and any(self.s.stems[j] in ("为", "是") for j in range(names[0][0], b)))
 
     def _neg_before(self, h: Hit) -> Hit | None:
         prev = self.by_end.get(h.start)
@@ -489,7 +495,7 @@ class Reader:
                 for j in range(h.start - 1, max(-1, h.start - 6), -1):
                     if self.s.is_punct(j):
                         break
-                    if st[j][0].isdigit():
+                    if st[j][0].isdigit() and not self.s.masked[j]:
                         out.append(st[j])
                         break
         return out

@@ -32,9 +32,8 @@ _NUMBER_WORDS = {
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
     "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
     "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
-    "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100", "thousand": "1000",
-    "million": "1000000", "billion": "1000000000", "once": "1", "twice": "2", "thrice": "3",
-    "single": "1", "dozen": "12",
+    "seventy": "70", "eighty": "80", "ninety": "90", "once": "1", "twice": "2", "thrice": "3",
+    "single": "1",
 }
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ZH_NUMERAL = re.compile(r"[零一二两三四五六七八九十百千]+(?=[个位名次门本家人岁年条种项部首辆所间场只件项天周月倍])")
