@@ -209,9 +209,18 @@ def mention_checks(plan: Any, m: Mentions, schema: Any) -> list[tuple[str, str]]
     f = plan.facts
     out: list[tuple[str, str]] = []
     tables = tuple(f.tables)
-    for t in dict.fromkeys(plan.required_tables):
+    returned: dict[str, list[Any]] = {}
+    for sel in f.selected:
+        if sel.column and sel.table:
+            returned.setdefault(sel.table.lower(), []).append(sel)
+    for t in {t.lower(): t for t in reversed(plan.required_tables)}.values():
         words = schema.table_words(t) if schema is not None else None
-        out.append((f"table {t}", "ok" if m.table(t, (words,)) else "missing"))
+        # a joined table is named by the columns it gives ("the cities of employees": locations.city)
+        # (not by a generic one: "each name" does not say whose)
+        ok = m.table(t, (words,)) or (t.lower() not in plan.subjects and any(
+            m.column(c.column, tables, (), c.table) for c in returned.get(t.lower(), ())
+            if any(w not in _GENERIC for w in name_words(c.column, tables)[0])))
+        out.append((f"table {t}", "ok" if ok else "missing"))
     seen = set()
     for sel in f.selected:
         if sel.column and not sel.star and sel.column.lower() not in seen:

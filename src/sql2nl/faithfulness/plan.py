@@ -115,6 +115,7 @@ class Plan:
     agg_kinds: set[str] = field(default_factory=set)  # every aggregate anywhere (HAVING, ORDER, subqueries)
     order: list[OrderKey] = field(default_factory=list)
     required_tables: list[str] = field(default_factory=list)
+    subjects: set[str] = field(default_factory=set)  # the tables rows come from (FROM, DML target), lower case
     # (column, its table, the tables whose rows it identifies: its own and those joined on it)
     group_keys: list[tuple[str, str | None, tuple[str, ...]]] = field(default_factory=list)
     all_columns: set[str] = field(default_factory=set)
@@ -194,7 +195,7 @@ def build(f: StatementFacts) -> Plan:
         nodes = _walk(tree)  # one pass; the checks below pick the node types they need
         _aggregates(p, nodes)
         _negation(p, nodes)
-        p.required_tables = _required_tables(f, tree)
+        p.required_tables = _required_tables(f, tree, p.subjects)
         p.all_columns = {n.name for n in nodes if type(n) is exp.Column and n.name}
         p.group_keys = _group_keys(f, tree, nodes)
         p.structure = structure_of(f, nodes)
@@ -376,11 +377,18 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
             p.negates = True  # "= 0", "= 'N'", "< 1": "no ...", "not ..."
 
 
-def _required_tables(f: StatementFacts, tree: exp.Expression) -> list[str]:
+def _required_tables(f: StatementFacts, tree: exp.Expression, subjects: set[str]) -> list[str]:
     """Tables a text must name: those whose columns it returns (or, for ``*`` and ``count(*)``, the
     table it reads from) and a DML target. A table that only links others on their keys or only
     carries a condition ("players from Indonesia" through ``country``) is said by that condition."""
+    for sel in _top_selects(tree):
+        frm = sel.args.get("from_") or sel.args.get("from")
+        if frm is not None and isinstance(frm.this, exp.Table):
+            subjects.add(frm.this.name.lower())
+    if f.target:
+        subjects.add(f.target.lower())
     if len(f.tables) <= 1:
+        subjects.update(t.lower() for t in f.tables)
         return list(f.tables)
     scopes = f.scopes
     needed: set[str] = set()
