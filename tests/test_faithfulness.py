@@ -71,18 +71,22 @@ def test_chinese():
     assert "negation" in check("查询city为\"Paris\"的users的name。", f, language="zh").missing
 
 
+UNNAMED_B = "SELECT T2.name, count(*) FROM a AS T1 JOIN b AS T2 ON T1.b_id = T2.id GROUP BY T2.name HAVING count(*) > 3"
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("sql", [
     SQL,
-    pytest.param("SELECT T2.name, count(*) FROM a AS T1 JOIN b AS T2 ON T1.b_id = T2.id GROUP BY T2.name "
-                 "HAVING count(*) > 3", marks=pytest.mark.xfail(
-                     reason="rules describer: the names are b's, but b is never named (the old checker found "
-                            "the letter b inside 'number'); issue 14", strict=False)),
+    UNNAMED_B,
     "SELECT x FROM t WHERE y NOT IN (SELECT y FROM u WHERE z LIKE '%abc%') UNION SELECT x FROM v",
     "UPDATE users SET status = 'gone' WHERE last_seen < '2020-01-01'",
     "INSERT INTO users (name, age) VALUES ('Ann', 30)",
 ])
-def test_rules_describer_is_faithful(sql, language):
+def test_rules_describer_is_faithful(sql, language, request):
+    if sql == UNNAMED_B and language == "en":
+        request.node.add_marker(pytest.mark.xfail(reason="rules describer (en): the names are b's, but b is never "
+                                                  "named (the old checker found the letter b inside 'number'); "
+                                                  "issue 14", strict=False))
     d = describe(sql, language=language, cache=False)
     r = check(d.text, d.facts, language=language)
     assert r.score == 1.0, (d.text, r.missing, r.contradicted)

@@ -212,13 +212,13 @@ class StructureReader:
             out.append((f"returning {', '.join(st.returning)}", "ok" if ok else "missing"))
         if st.conflict:
             words = ("exist", "already", "conflict", "duplicate", "clash", "已存在", "冲突", "重复")
-            out.append(("on conflict", "ok" if any(self.s.has(phrase_tokens(w)) or w in self.s.raw for w in words)
-                        else "missing"))
-        if st.excluded:
-            words = ("new", "incoming", "inserted", "proposed", "excluded", "attempted", "supplied", "given",
-                     "新", "插入的", "传入")
-            out.append(("the new row's values (EXCLUDED)", "ok" if any(
-                self.s.has(phrase_tokens(w)) or w in self.s.raw for w in words) else "missing"))
+            at = [i for w in words for i in self._where(w)]
+            out.append(("on conflict", "ok" if at else "missing"))
+            if st.excluded:  # after the conflict is said: "... add it; if it exists, add the new quantity"
+                words = ("new", "incoming", "inserted", "proposed", "excluded", "attempted", "supplied", "given",
+                         "新", "插入的", "传入")
+                said = at and any(i > min(at) for w in words for i in self._where(w))
+                out.append(("the new row's values (EXCLUDED)", "ok" if said else "missing"))
         for role in dict.fromkeys(st.roles):
             out.append((f"self-join role {role}", "ok" if all(self.m.has_word(w) for w in phrase_tokens(role))
                         else "missing"))
@@ -228,6 +228,11 @@ class StructureReader:
             said = any(w in self.s.stemset for w in ("given", "parameter", "specified", "some", "给定", "指定"))
             out.append(("limit (a given number)", "ok" if said and not leak else "missing"))
         return out
+
+    def _where(self, word: str) -> list[int]:
+        """Token positions of ``word`` (a Chinese word: of its first character)."""
+        toks = phrase_tokens(word, self.s.language)
+        return self.s.find(toks) if toks else []
 
     def _counted(self, plan: Any, st: Structure) -> list[tuple[str, str]]:
         """The noun a count is said of must be among the rows it counts."""
