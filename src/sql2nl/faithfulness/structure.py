@@ -186,8 +186,16 @@ class StructureReader:
         cached = self.__dict__.get("_grouped")
         if cached is None:
             markers = _MARKERS_ZH if self.s.language == "zh" else _MARKERS_EN
-            cached = self.__dict__["_grouped"] = any(self.s.has(phrase_tokens(x)) or x in self.s.raw for x in markers)
+            cached = self.__dict__["_grouped"] = any(self._unmasked(x) for x in markers)
         return cached
+
+    def _unmasked(self, marker: str) -> bool:
+        # a marker inside a name ("products") or a quoted value is no marker
+        if not marker.isalnum() and marker.isascii() and " " not in marker:
+            return marker in self.s.raw  # "(", ";"
+        toks = phrase_tokens(marker, self.s.language)
+        masked = self.s.masked
+        return any(not any(masked[i:i + len(toks)]) for i in self.s.find(toks)) if toks else marker in self.s.raw
 
     def check(self, plan: Any, st: Structure) -> list[tuple[str, str]]:
         out = []
