@@ -146,7 +146,8 @@ def by_construct(verdicts: list[tuple[str, object]], title: str) -> None:
     for sql, f in verdicts:
         for c in ["all"] + constructs(sql):
             groups[c].append(f)
-    print(f"\n[{title}] by construct: n, mean, share at 1.0, statements with a contradiction, most missing / contradicted")
+    print(f"\n[{title}] by construct: n, mean, share at 1.0, statements with a contradiction, "
+          "most missing / contradicted")
     for c in sorted(groups, key=lambda k: (k != "all", -len(groups[k]))):
         fs = groups[c]
         miss = Counter(m.split(" ")[0] for f in fs for m in f.missing)

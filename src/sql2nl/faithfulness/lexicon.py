@@ -117,7 +117,8 @@ EN: dict[str, dict[str, Any]] = {
              "most expensive, most common, most popular, most frequent, most frequently, "
              "most often, top most, topmost, " + _MOST_NUMBER, ("mag", UP)),
         **_w("lowest, least, fewest, shortest, lightest, cheapest, narrowest, "
-             "shallowest, nearest, closest, coldest, coolest, poorest, rarest, least expensive, least common, least popular, least frequent, least often, "
+             "shallowest, nearest, closest, coldest, coolest, poorest, rarest, least expensive, least common, "
+             "least popular, least frequent, least often, "
              + _LEAST_NUMBER, ("mag", DOWN)),
         **_w("latest, newest, most recent, most recently, last", ("time", UP)),
         **_w("earliest, least recent, first", ("time", DOWN)),
@@ -146,7 +147,8 @@ EN: dict[str, dict[str, Any]] = {
     },
     "order_word": _w("order, ordered, ordering, sort, sorted, sorting, arrange, arranged, rank, ranked, ranking, "
                      "organized by, listed by", True),
-    "neg": _w("not, cannot, no, never, none, nobody, nothing, nowhere, without, neither, nor, except, excluding, exclude, "
+    "neg": _w("not, cannot, no, never, none, nobody, nothing, nowhere, without, neither, nor, except, excluding, "
+              "exclude, "
               "excluded, excludes, other than, apart from, different from, different than, besides, non, lack, "
               "lacking, lacks, lacked, unless, but not, anything but, aside from, outside", True),
     # LIKE: the side a pattern fixes
@@ -310,7 +312,8 @@ ZH: dict[str, dict[str, Any]] = {
 LEXICONS = {"en": EN, "zh": ZH}
 #: Categories whose phrases compete in one left-to-right pass (longest phrase wins), so "at least"
 #: is a comparison and not the superlative "least", and "no more than" is not a negation.
-SEGMENTED = ("cmp", "cmp_after", "cmp_bare", "sup", "order", "order_word", "neg", "like", "agg", "distinct", "duplicates",
+SEGMENTED = ("cmp", "cmp_after", "cmp_bare", "sup", "order", "order_word", "neg", "like", "agg", "distinct",
+             "duplicates",
              "group", "union", "intersect", "quantifier", "limit_lead", "verb", "neutral", "filler",
              "union_strong", "intersect_strong", "distinct_strong")
 

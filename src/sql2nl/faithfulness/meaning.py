@@ -347,7 +347,8 @@ class Reader:
                     b = self.bound(h, cols)
                     if b is not None and b != col and a.func not in funcs_of.get(b, ()):
                         continue  # "the highest price and age": "highest" also covers age
-                    sg = sign(*h.tags["sup"], a.kind, extreme=True)
+                    axis, pol = h.tags["sup"]
+                    sg = sign(axis, pol, a.kind, extreme=True)
                     if sg is not None and (b == col or b is None or sg == want):
                         signs.append(sg)
                 if want in signs:
@@ -592,7 +593,7 @@ def _drop_name_words(scan: Scan, plans: list[Plan]) -> None:
         for c in p.all_columns:
             toks = phrase_tokens(humanize(c))
             if len(toks) > 1:
-                starts.add(toks[:2])
+                starts.add((toks[0], toks[1]))
     if not starts:
         return
     st = scan.stems

@@ -142,7 +142,7 @@ def _negative_context(node: exp.Expression | None) -> bool:
             return True
         if isinstance(cur, exp.Except) and cur.args.get("expression") is child:
             return True
-        child, cur = cur, cur.parent
+        child, cur = cur, cur.parent  # type: ignore[assignment]
     return False
 
 
@@ -253,8 +253,9 @@ def _add_filter_items(p: Plan, flt: Any, negated: bool) -> None:
         p.like_cores[id(flt)] = core
         negated = negated or bool(like.args.get("negate"))
         if core:
-            p.patterns.append(Pattern(col, side, core, negated, f"pattern {col} {'not ' if negated else ''}{side} {core!r}"))
-            p.conditions.append(Condition([core], negated, ctx, f"negation {col} {'not ' if negated else ''}like {core!r}"))
+            no = "not " if negated else ""
+            p.patterns.append(Pattern(col, side, core, negated, f"pattern {col} {no}{side} {core!r}"))
+            p.conditions.append(Condition([core], negated, ctx, f"negation {col} {no}like {core!r}"))
         return
     op = flt.op
     if op in (">", ">=", "<", "<=", "=", "!="):
@@ -305,7 +306,7 @@ def _walk(root: exp.Expression) -> list[exp.Expression]:
 def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
     seen = set()
     for node in nodes:
-        func = AGGREGATES.get(type(node))
+        func = AGGREGATES.get(type(node))  # type: ignore[arg-type]
         if func is None:
             continue
         p.agg_kinds.add(func)
@@ -314,9 +315,9 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
         sel = node.find_ancestor(exp.Select)
         # Only aggregates in a SELECT list must be named; HAVING and ORDER BY ones are said by
         # their comparison ("more than 5 orders") or ordering ("the most common").
-        proj = node
+        proj: exp.Expression | None = node
         while proj is not None and proj.parent is not sel:
-            proj = proj.parent
+            proj = proj.parent  # type: ignore[assignment]
         if sel is None or proj is None or proj.arg_key != "expressions":
             continue
         arg = node.this
@@ -355,7 +356,7 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
             if not (isinstance(inner, (exp.GT, exp.GTE, exp.LT, exp.LTE)) or
                     (isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null))):
                 p.needs_negation = True
-        elif isinstance(node, exp.NEQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column):
+        elif isinstance(node, exp.NEQ) and all(isinstance(x, exp.Column) for x in (node.this, node.expression)):
             p.negates = True  # a self-join's "T1.title != T2.title": "another", "more than one"
         elif isinstance(node, (exp.NEQ, exp.Except)):
             p.negates = True

@@ -54,10 +54,12 @@ def build(f: Any, nodes: list[exp.Expression]) -> Structure:
             right = node.expression
             if isinstance(right, exp.Paren) and isinstance(_bare(right), _ARITH_GROUPING):
                 s.arithmetic.append(f"grouping of {node.sql()}")
-            elif t is not exp.Sub and isinstance(node.this, exp.Paren) and isinstance(_bare(node.this), (exp.Add, exp.Sub)):
+            elif t is not exp.Sub and isinstance(node.this, exp.Paren) and \
+                    isinstance(_bare(node.this), (exp.Add, exp.Sub)):
                 s.arithmetic.append(f"grouping of {node.sql()}")
         elif t is exp.Mul:
-            if any(isinstance(x, exp.Paren) and isinstance(_bare(x), (exp.Add, exp.Sub)) for x in (node.this, node.expression)):
+            if any(isinstance(x, exp.Paren) and isinstance(_bare(x), (exp.Add, exp.Sub))
+                   for x in (node.this, node.expression)):
                 s.arithmetic.append(f"grouping of {node.sql()}")
         elif t is exp.Or or t is exp.And:
             other = exp.And if t is exp.Or else exp.Or
@@ -69,14 +71,15 @@ def build(f: Any, nodes: list[exp.Expression]) -> Structure:
         elif t is exp.Star and node.args.get("except_"):
             s.star_except = [c.name for c in node.args["except_"] if isinstance(c, exp.Column)]
         elif t is exp.Returning:
-            s.returning = [c.name for e in node.expressions for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))]
+            s.returning = [c.name for e in node.expressions
+                           for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))]
         elif t is exp.OnConflict:
             s.conflict = True
             s.excluded = any(c.table.lower() == "excluded" for c in node.find_all(exp.Column))
-        elif t is exp.Join and isinstance(node.this, exp.Table):
+        elif isinstance(node, exp.Join) and isinstance(node.this, exp.Table):
             _self_join_role(f, node, s)
-    limit = f.limit if isinstance(f.limit, str) else None
-    s.parameter_limit = bool(limit) and (limit == "?" or limit.startswith(":"))
+    limit = f.limit if isinstance(f.limit, str) else ""
+    s.parameter_limit = limit == "?" or limit.startswith(":")
     _counting(f, nodes, s)
     return s
 
@@ -219,13 +222,13 @@ class StructureReader:
             ok = said and all(self.m.column(c, tuple(plan.facts.tables)) for c in st.returning)
             out.append((f"returning {', '.join(st.returning)}", "ok" if ok else "missing"))
         if st.conflict:
-            words = ("exist", "already", "conflict", "duplicate", "clash", "已存在", "冲突", "重复")
-            at = [i for w in words for i in self._where(w)]
+            at = [i for w in ("exist", "already", "conflict", "duplicate", "clash", "已存在", "冲突", "重复")
+                  for i in self._where(w)]
             out.append(("on conflict", "ok" if at else "missing"))
             if st.excluded:  # after the conflict is said: "... add it; if it exists, add the new quantity"
-                words = ("new", "incoming", "inserted", "proposed", "excluded", "attempted", "supplied", "given",
-                         "新", "插入的", "传入")
-                said = at and any(i > min(at) for w in words for i in self._where(w))
+                new = ("new", "incoming", "inserted", "proposed", "excluded", "attempted", "supplied", "given",
+                       "新", "插入的", "传入")
+                said = at and any(i > min(at) for w in new for i in self._where(w))
                 out.append(("the new row's values (EXCLUDED)", "ok" if said else "missing"))
         for role in dict.fromkeys(st.roles):
             out.append((f"self-join role {role}", "ok" if all(self.m.has_word(w) for w in phrase_tokens(role))
