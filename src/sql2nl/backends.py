@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Sequence
 
 from .errors import BackendError, BackendUnavailableError, InvalidInputError, Sql2NLError, UnknownBackendError
-from .options import Options
+from .options import Options, freeze
 
 if TYPE_CHECKING:
     from .facts import StatementFacts
@@ -68,7 +68,10 @@ class Backend:
     def identity(self) -> tuple:
         """What distinguishes this backend's outputs in the cache: its name, every declared option
         that can change the text (by construction), and :meth:`fingerprint`."""
-        return (self.name, type(self).__qualname__, self.options.key(), self.fingerprint())
+        opts = getattr(self, "options", None)
+        # A backend that keeps undeclared options of its own (an older plugin) is keyed by all of them.
+        key = opts.key() if isinstance(opts, Options) else freeze(opts) if isinstance(opts, dict) else ()
+        return (self.name, type(self).__qualname__, key, self.fingerprint())
 
     def fingerprint(self) -> Any:
         """What the options cannot say but the text depends on: the contents of the model file they
@@ -131,7 +134,10 @@ def available_backends() -> dict[str, BackendInfo]:
     for impl in pm.hook.register_backends.get_hookimpls():
         def register(name, factory, description="", install="", options=None, _plugin=impl.plugin_name):
             if options is None and isinstance(factory, type) and issubclass(factory, Backend):
-                options = factory.Options  # a Backend class registered as its own factory declares them
+                # A Backend class registered as its own factory declares them, unless it takes options
+                # of its own without declaring them (then it checks them itself when built).
+                if factory.Options is not Options or factory.__init__ is Backend.__init__:
+                    options = factory.Options
             found[name] = BackendInfo(name, factory, description, _plugin, install, options)
 
         impl.function(register=register)

@@ -122,7 +122,7 @@ class Options:
 
     def key(self) -> tuple:
         """The values of every option that can change the text: what the cache key holds."""
-        return tuple((s.name, _freeze(getattr(self, s.name))) for s in self.specs() if s.changes_text)
+        return tuple((s.name, freeze(getattr(self, s.name))) for s in self.specs() if s.changes_text)
 
     def to_dict(self, *, include_secrets: bool = False) -> dict[str, Any]:
         return {s.name: getattr(self, s.name) for s in self.specs() if include_secrets or not s.secret}
@@ -165,16 +165,16 @@ def _members(tp: Any) -> tuple[Any, ...]:
 
 def _convert(spec: OptionSpec, value: Any, backend: str) -> Any:
     members = _members(spec.type)
-    if isinstance(value, str) and not any(_accepts_str(m) for m in members):
-        value = _from_text(value, members)
-    for m in members:
-        ok, got = _check(m, value)
-        if ok:
-            value = got
-            break
-    else:
+    structured = any(m in (list, dict) or typing.get_origin(m) in (list, dict) for m in members)
+    if structured and isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        value = _from_text(value, members)  # -o stop='["a", "b"]' is a list, not one odd stop string
+    ok, got = _first(members, value)
+    if not ok and isinstance(value, str):  # from the command line: "4096", "true", "null", JSON
+        ok, got = _first(members, _from_text(value, members))
+    if not ok:
         raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be {spec.type_name}, "
                                 f"got {value!r}.")
+    value = got
     if spec.choices is not None and isinstance(value, str) and value not in spec.choices:
         raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be one of "
                                 f"{', '.join(map(str, spec.choices))}, got {value!r}.")
@@ -188,8 +188,12 @@ def _convert(spec: OptionSpec, value: Any, backend: str) -> Any:
     return value
 
 
-def _accepts_str(tp: Any) -> bool:
-    return tp is str or (typing.get_origin(tp) is Literal and any(isinstance(a, str) for a in typing.get_args(tp)))
+def _first(members: tuple[Any, ...], value: Any) -> tuple[bool, Any]:
+    for m in members:
+        ok, got = _check(m, value)
+        if ok:
+            return True, got
+    return False, value
 
 
 def _from_text(text: str, members: tuple[Any, ...]) -> Any:
@@ -239,11 +243,12 @@ def _unknown(name: str, backend: str, known: list[str], not_here: bool) -> str:
     return f"The {backend!r} backend has no option {name!r}{hint}. {takes}"
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
+    """``value`` made hashable (dicts and lists to sorted tuples): for cache keys."""
     if isinstance(value, dict):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple, set)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     return value
 
 
