@@ -39,6 +39,7 @@ async def describe(request: Request) -> Response:
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     facts = field(data, "facts", bool, default=True)
     options = field(data, "options", dict)
+    service.backend_for(options)
     return json_response(await service.describe_json(sql, language, dialect, facts, options))
 
 
@@ -51,6 +52,7 @@ async def describe_batch(request: Request) -> Response:
                             "Split it into several requests.", code="batch_too_large", param="items")
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     options = field(data, "options", dict)
+    service.backend_for(options)  # wrong options are the request's mistake (422), even with no items
     plans = []
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -58,9 +60,11 @@ async def describe_batch(request: Request) -> Response:
         if not isinstance(item, dict):
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
+        item_options = field(item, "options", dict)
+        service.backend_for(item_options)
         plans.append((field(item, "sql", str, required=True), _language(item, language),
                       field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
-                      field(item, "options", dict) or options))
+                      item_options or options))
     results = []
     for sql, lang, dia, facts, opts in plans:  # one bad statement costs only its own slot
         try:
