@@ -44,9 +44,9 @@ from .facts import literal_text
 VALUE_TYPES = (exp.Literal, exp.HexString, exp.BitString, exp.ByteString, exp.RawString, exp.National,
                exp.UnicodeString)
 _KEEP_UNDER = (exp.Limit, exp.Offset, exp.Fetch, exp.DataType)
-#: Words that mark a statement as carrying credentials: redacted wholesale whatever its form.
-SECRET_WORDS = frozenset({"password", "identified", "credentials", "credential", "secret", "encrypted",
-                          "unencrypted", "access_key_id", "secret_access_key", "iam_role", "token"})
+#: Words (outside strings) that mark a statement as carrying credentials, perhaps unquoted (Oracle's
+#: ``IDENTIFIED BY hunter2``): such a statement is redacted wholesale whatever its form.
+SECRET_WORDS = frozenset({"password", "identified", "credentials", "credential", "encrypted", "unencrypted"})
 #: Words that name what a statement creates or changes (kept in a wholesale redaction).
 OBJECT_WORDS = frozenset({
     "user", "role", "login", "group", "table", "view", "materialized", "index", "unique", "sequence", "schema",
@@ -122,8 +122,8 @@ def redact(trees: list[exp.Expression], text: str = "", dialect: str | None = No
     hidden = sensitive_words(text, dialect)
     by_value: dict[str, str] = {}
     for i, tree in enumerate(trees):
-        red = None if _needs_wholesale(tree, dialect) else _redact_values(tree, out, by_value)
-        if red is None or _leaks(red, hidden, out.prefix, dialect):
+        red = None if _is_command(tree) else _redact_values(tree, out, by_value)
+        if red is None or _names_credentials(red, dialect) or _leaks(red, hidden, out.prefix, dialect):
             red = _wholesale(tree, hidden, dialect)
             out.wholesale.append(i)
         out.trees.append(red)
@@ -139,11 +139,14 @@ def _prefix(text: str, trees: list[exp.Expression]) -> str:
     return prefix
 
 
-def _needs_wholesale(tree: exp.Expression, dialect: str | None) -> bool:
-    if isinstance(tree, exp.Command) or tree.find(exp.Command) is not None:
-        return True
+def _is_command(tree: exp.Expression) -> bool:
+    return isinstance(tree, exp.Command) or tree.find(exp.Command) is not None
+
+
+def _names_credentials(redacted: exp.Expression, dialect: str | None) -> bool:
+    # Checked once the values are placeholders: a *value* that says "password" is fine.
     try:
-        words = {w.lower() for w in _WORD.findall(tree.sql(dialect=dialect, comments=False))}
+        words = {w.lower() for w in _WORD.findall(redacted.sql(dialect=dialect, comments=False))}
     except Exception:  # a tree its own dialect cannot write: nothing of it is sent
         return True
     return bool(words & SECRET_WORDS)
