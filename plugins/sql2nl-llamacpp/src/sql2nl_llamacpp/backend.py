@@ -46,7 +46,7 @@ class LlamaCppBackend(LLMBackend):
         self.path = resolve_gguf(model, quant)
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
         self.model: LoadedModel = load(self.path, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers,
-                                       n_batch=o.n_batch, verbose=o.verbose)
+                                       n_batch=o.n_batch, verbose=o.verbose, extra_buffers=o.extra_buffers)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sql2nl.llm import LLMOptions
 from sql2nl.options import option
@@ -22,3 +23,7 @@ class LlamaCppOptions(LLMOptions):
     n_batch: int = option(512, "Prompt tokens evaluated per batch.", changes_text=False, minimum=1)
     chat_template: str | None = option(None, "A Jinja chat template to use instead of the one in the GGUF.")
     verbose: bool = option(False, "Let llama.cpp log to stderr.", changes_text=False)
+    # Other CPU kernels may round differently, so it counts as changing the text (cache key).
+    extra_buffers: bool | Literal["auto", "on", "off"] | None = option(
+        None, "llama.cpp's extra CPU buffer types (AMX, repacked weights): auto (off on CPUs with AMX, where they "
+        "crash), on, off; null: $SQL2NL_LLAMA_EXTRA_BUFFERS, else auto.")
