@@ -10,6 +10,7 @@ import pytest
 
 from sql2nl import Backend, Draft, InvalidInputError, cache, describe
 from sql2nl.cache import LRUCache, SQLiteCache, fingerprint, normalize
+from sql2nl.schema import Schema
 
 SQL = "SELECT name FROM users WHERE age > 18"
 
@@ -169,8 +170,12 @@ def test_every_describe_setting_is_in_the_cache_key():
     not_settings = {"sql", "backend", "cache", "max_chars", "backend_options"}
     params = set(inspect.signature(api.describe).parameters) - not_settings
     assert params == set(api.DESCRIBE_SETTINGS)
-    key = api._cache_key(SQL, Counting(), "en", None, None, False)
-    assert [k for k, _ in key[2]] == list(api.DESCRIBE_SETTINGS)
+    be = Counting()
+    base = dict(language="en", dialect=None, schema=None, redact=False)
+    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True)
+    assert set(base) == set(api.DESCRIBE_SETTINGS)
+    for name in api.DESCRIBE_SETTINGS:
+        assert api._cache_key(SQL, be, **{**base, name: other[name]}) != api._cache_key(SQL, be, **base), name
 
 
 def test_backend_options_are_in_the_key():

@@ -59,9 +59,9 @@ DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact")
 
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
                redact: bool) -> tuple:
-    settings = (("language", language), ("dialect", dialect),
-                ("schema", schema.fingerprint if schema is not None else None), ("redact", redact))
-    return (_cache.normalize(sql), be.identity, settings)
+    # Flat, in DESCRIBE_SETTINGS order: a cached describe() costs little more than hashing this.
+    return (_cache.normalize(sql), be.identity, language, dialect,
+            schema.fingerprint if schema is not None else None, redact)
 
 
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
@@ -77,7 +77,7 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
         data = _cache.persistent.get(key)
         if data is not None:
             facts = deep_ok(lambda: [statement_facts(t, dialect) for t in parse_text(sql, dialect)])
-            hit = Description(text=data["text"], backend=data["backend"], language=dict(key[2])["language"], sql=sql,
+            hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
                               facts=facts, warnings=list(data.get("warnings") or []),
                               faithfulness=data.get("faithfulness"), guard=data.get("guard"))
             _cache.memory.put(key, hit)

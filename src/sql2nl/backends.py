@@ -69,9 +69,13 @@ class Backend:
         """What distinguishes this backend's outputs in the cache: its name, every declared option
         that can change the text (by construction), and :meth:`fingerprint`."""
         opts = getattr(self, "options", None)
-        # A backend that keeps undeclared options of its own (an older plugin) is keyed by all of them.
-        key = opts.key() if isinstance(opts, Options) else freeze(opts) if isinstance(opts, dict) else ()
-        return (self.name, type(self).__qualname__, key, self.fingerprint())
+        cached = self.__dict__.get("_identity")
+        if cached is None or cached[0] is not opts:  # computed once per options object (hot path)
+            # A backend that keeps undeclared options of its own (an older plugin) is keyed by all of them.
+            key = opts.key() if isinstance(opts, Options) else freeze(opts) if isinstance(opts, dict) else ()
+            cached = self.__dict__["_identity"] = (opts, (self.name, type(self).__qualname__, key))
+        fp = self.fingerprint()
+        return cached[1] if fp == "" else (*cached[1], fp)
 
     def fingerprint(self) -> Any:
         """What the options cannot say but the text depends on: the contents of the model file they
