@@ -104,7 +104,8 @@ def read_sql(sql: tuple[str, ...], file: Any) -> str:
               help="Output language.")
 @click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description, facts and warnings as JSON.")
-@click.option("--redact", is_flag=True, help="Hide literal values from the backend.")
+@click.option("--redact", is_flag=True,
+              help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
 def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache):
     """Describe SQL given as arguments, with -f FILE, or on standard input.
