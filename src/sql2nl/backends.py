@@ -65,17 +65,18 @@ class Backend:
         self.options = self.Options.parse(options, backend=self.name)
 
     @property
-    def identity(self) -> tuple:
+    def identity(self) -> str:
         """What distinguishes this backend's outputs in the cache: its name, every declared option
         that can change the text (by construction), and :meth:`fingerprint`."""
-        opts = getattr(self, "options", None)
         cached = self.__dict__.get("_identity")
+        opts = getattr(self, "options", None)
         if cached is None or cached[0] is not opts:  # computed once per options object (hot path)
             # A backend that keeps undeclared options of its own (an older plugin) is keyed by all of them.
             key = opts.key() if isinstance(opts, Options) else freeze(opts) if isinstance(opts, dict) else ()
-            cached = self.__dict__["_identity"] = (opts, (self.name, type(self).__qualname__, key))
-        fp = self.fingerprint()
-        return cached[1] if fp == "" else (*cached[1], fp)
+            static = type(self).fingerprint is Backend.fingerprint
+            # A string: it hashes once, and the cache key is hashed on every describe().
+            cached = self.__dict__["_identity"] = (opts, repr((self.name, type(self).__qualname__, key)), static)
+        return cached[1] if cached[2] else f"{cached[1]}|{self.fingerprint()!r}"
 
     def fingerprint(self) -> Any:
         """What the options cannot say but the text depends on: the contents of the model file they
