@@ -9,7 +9,9 @@ shows it with a visible warning, best of n keeps the faithful candidate and says
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,23 @@ async def test_lsp_hover_falls_back(lsp_fallback):
 async def test_lsp_hover_warns(lsp_warn):
     value = await _hover_text(lsp_warn)
     assert WRONG in value and "⚠" in value and "value Oslo" in value
+
+
+# -- redaction in the language server too --------------------------------------------------------------
+_SPY_LOG = Path(tempfile.gettempdir()) / f"sql2nl-test-spy-{os.getpid()}.log"
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(
+    server_command=_LSP[:3] + ["lsp", "-b", "spy", "--redact"],
+    server_env={**os.environ, "SQL2NL_TEST_SPY_LOG": str(_SPY_LOG)}))
+async def lsp_redacted(lsp_client: LanguageClient):
+    yield lsp_client
+
+
+@pytest.mark.asyncio
+async def test_lsp_redacts(lsp_redacted):
+    _SPY_LOG.unlink(missing_ok=True)
+    value = await _hover_text(lsp_redacted)
+    sent = _SPY_LOG.read_text(encoding="utf-8")
+    _SPY_LOG.unlink()
+    assert "'Oslo'" in value and "Oslo" not in sent and "'value1'" in sent

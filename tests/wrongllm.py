@@ -12,6 +12,7 @@ Run in another process (the LSP test) with ``python -c "import wrongllm; wrongll
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -55,14 +56,22 @@ class Spy(LLMBackend):
     prompts: list = []
 
     def generate(self, prompts, *, temperature=None):
-        Spy.prompts.extend(prompts)
+        self._record(prompts)
         return [self._answer(p) for p in prompts]
 
     def generate_stream(self, prompt):
-        Spy.prompts.append(prompt)
+        self._record([prompt])
         text = self._answer(prompt)
         for i in range(0, len(text), 3):  # small pieces, so placeholders arrive split
             yield text[i:i + 3]
+
+    @staticmethod
+    def _record(prompts) -> None:
+        Spy.prompts.extend(prompts)
+        log = os.environ.get("SQL2NL_TEST_SPY_LOG")  # a spy in another process (the LSP test) writes here
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.writelines(p + "\n" for p in prompts)
 
     @staticmethod
     def _answer(prompt: str) -> str:

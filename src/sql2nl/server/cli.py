@@ -83,7 +83,8 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, re
 
 @click.command()
 @_backend_opts
-def lsp(backend, model, adapter, options, language):
+@click.option("--redact", is_flag=True, help="Hide literal values, comments and passwords from the backend.")
+def lsp(backend, model, adapter, options, language, redact):
     """Run the language server over stdio: hover a SQL statement to read its description.
 
     Works in .sql files and in Python string literals that hold SQL; a code action inserts the
@@ -92,4 +93,5 @@ def lsp(backend, model, adapter, options, language):
     _need(("pygls", "lsprotocol"), "lsp")
     from ..lsp import serve_stdio
 
-    serve_stdio(backend=backend, backend_options=backend_options(backend, model, adapter, options), language=language)
+    serve_stdio(backend=backend, backend_options=backend_options(backend, model, adapter, options), language=language,
+                redact=redact)
