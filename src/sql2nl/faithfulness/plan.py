@@ -338,12 +338,16 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
         p.aggregates.append(AggregateUse(func, col, kind, distinct, compared, f"aggregate {func}"))
 
 
+# Functions a description says with a "no" / "not" / "otherwise": null handling, conditionals, offsets.
+_NULL_HANDLING = (exp.Coalesce, exp.Nvl2, exp.Nullif, exp.If, exp.Case, exp.Lag, exp.Lead)
 _NEGATION_NODES = (exp.Not, exp.NEQ, exp.Except, exp.Is, exp.Join, exp.EQ, exp.LT, exp.Like, exp.In, exp.Star,
                    exp.NotNullColumnConstraint, exp.When)
 
 
 def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
     for node in nodes:
+        if isinstance(node, _NULL_HANDLING):
+            p.negates = True  # "when email is set, otherwise ...", "or 0 if there is none"
         if isinstance(node, exp.Or):
             p.has_or = True
         elif isinstance(node, exp.Limit) and isinstance(node.expression, exp.Literal):
