@@ -306,8 +306,28 @@ ZH: dict[str, dict[str, Any]] = {
     },
     "filler": {},
     "neutral": _w("更新时间, 更新日期, 创建时间, 创建日期, 添加时间, 修改时间, 新增时间, 满足, 不同意, 无论, 非常, "
-                  "未来, 前者, 后者, 除以, 除法, 整除, 平均分成, 平均分为, 平均分配, 最后一个字母, 第一个字母, 增加了, 不仅, 而不是", True),
+                  "未来, 前者, 后者, 除以, 除法, 整除, 平均分成, 平均分为, 平均分配, 最后一个字母, 第一个字母, "
+                  "增加了, 不仅, 而不是", True),
 }
+
+
+def sign(axis: str, pol: int, kind: str, extreme: bool = False) -> int | None:
+    """The direction a word gives a column of ``kind`` (None: the word says nothing about it).
+
+    ``extreme``: the word picks a min/max or an ordering ("highest"), not a compared number;
+    for a rank that is ambiguous (the highest rank is rank 1)."""
+    if axis == "num":
+        return pol
+    if kind == "rank":
+        return None if extreme else (pol if axis != "age" else None)
+    if axis == "mag":
+        return pol
+    if axis == "time":
+        return None if kind in ("age", "count") else pol
+    if kind == "age":
+        return pol
+    return -pol if kind == "time" else None
+
 
 LEXICONS = {"en": EN, "zh": ZH}
 #: Categories whose phrases compete in one left-to-right pass (longest phrase wins), so "at least"
