@@ -1,0 +1,624 @@
+"""Finding the SQL statements in a chat message, in time linear in the message's length.
+
+People paste SQL into a chat in three ways, looked for in this order (the first that holds SQL wins):
+
+1. fenced code blocks: ```` ```sql ```` (or another SQL dialect's name, which then is the dialect
+   it is read in), or ```` ``` ```` without a language when the block starts like a statement;
+2. inline code (`` `SELECT ...` ``) that starts with a statement word;
+3. bare SQL in the prose: DBeaver's "Explain the following SQL query:" and the query after it,
+   "What does select count(*) from t do?".
+
+Bare SQL starts at a statement word (SELECT, WITH, INSERT, UPDATE, DELETE, MERGE, CREATE, ALTER,
+DROP, TRUNCATE, REPLACE, UPSERT) followed somewhere by the clause it needs (SELECT … FROM, UPDATE
+… SET …), so that "select the best option" stays English. From there sqlglot's tokenizer reads
+the message a line at a time, each line once, and the statement ends at a ``;`` outside
+parentheses, a blank line, a line of prose, or a line that starts another statement (a SELECT
+after ``INSERT INTO t (a, b)`` or ``UNION`` continues it). Each statement is then parsed once,
+in at most two dialects (the client's, then the one its text points at); when prose follows it
+on the same line ("… do?"), the parser's error position says where the SQL stops and up to
+:data:`TAIL_CUTS` shorter cuts are tried. Each character is tokenized about once and parsed a
+bounded number of times, and the work is capped besides (:data:`MAX_CHARS`, :data:`MAX_STATEMENTS`,
+:data:`PARSE_CHARS_PER_CHAR`): :attr:`Search.capped` says which cap stopped the search.
+
+A statement that does not parse comes back with its error, positioned in the message, when it
+was meant as SQL: in a code block, or in the prose when written like SQL (upper-case statement
+word, at the start of a line, operators...). Prose that merely uses the words is skipped.
+
+>>> [f.sql for f in find_statements("Explain this query:\\n```sql\\nSELECT name FROM users\\n```").found]
+['SELECT name FROM users']
+>>> find_statements("hello there").found
+()
+>>> err = find_statements("Why does this fail?\\nSELECT name FROM users WHER age > 18").found[0].error
+>>> err.line, err.column
+(2, 29)
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
+
+from ..errors import InvalidInputError, Sql2NLError, SQLParseError
+from ..parsing import STATEMENT_WORDS, parse, unclosed_quote
+
+#: Characters of a message searched for SQL; the rest is ignored (and the answer says so).
+MAX_CHARS = 200_000
+#: Statements (found, or reported as not parsing) per message; the answer says when there were more.
+MAX_STATEMENTS = 20
+#: Characters handed to the parser per message, over all attempts: at most this many per character
+#: of the message (plus :data:`PARSE_CHARS_SLACK`), and never more than :data:`MAX_PARSE_CHARS`
+#: (about 2 s of one core). Ordinary messages use one or two per character.
+PARSE_CHARS_PER_CHAR = 4
+PARSE_CHARS_SLACK = 20_000
+MAX_PARSE_CHARS = 400_000
+#: Shorter cuts tried when a statement in the prose fails where words of prose follow it.
+TAIL_CUTS = 3
+#: Dialects tried per cut: the client's (or the one the text points at), then one more.
+DIALECT_TRIES = 2
+
+START_WORDS = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
+               "REPLACE", "UPSERT")
+_START_SET = frozenset(START_WORDS)
+# A statement word in prose: at a line start or after a colon, space, quote, '>' (a quoted reply) or ';'.
+# '(' is left out on purpose: prose has parentheses far more often than SQL starts with one.
+_START = re.compile(r"(?i)(?:^|(?<=[:：\s`\"'>;]))(" + "|".join(START_WORDS) + r")\b", re.M)
+_OBJECTS = r"\b(?:TABLE|VIEW|INDEX|DATABASE|SCHEMA|FUNCTION|PROCEDURE|SEQUENCE|TRIGGER|TYPE|USER|ROLE)\b"
+# A statement found in running text must also have the clause its first word needs ("select the
+# best option" parses as SQL but has no FROM): this keeps ordinary English out.
+_NEEDS = {word: re.compile(pattern, re.I) for word, pattern in {
+    "SELECT": r"\bFROM\b", "WITH": r"\bAS\s*\(", "INSERT": r"\bINTO\b", "UPDATE": r"\bSET\b",
+    "DELETE": r"\bFROM\b", "MERGE": r"\bUSING\b", "REPLACE": r"\bINTO\b", "UPSERT": r"\bINTO\b",
+    "CREATE": _OBJECTS, "ALTER": _OBJECTS, "DROP": _OBJECTS, "TRUNCATE": r"\w",
+}.items()}
+
+# -- code blocks ------------------------------------------------------------------------------------
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\n]*)$", re.M)
+# Single-line code: `x`, ``x`` or ```x``` (a run of backticks closed by one as long).
+_INLINE = re.compile(r"(?<!`)(`{1,3})(?!`)([^`\n]+)\1(?!`)")
+_SQL_FENCES = frozenset({"sql", "psql", "pgsql", "plpgsql", "plsql", "tsql", "mssql", "sqlite3", "ddl", "dml",
+                         "sparksql", "hql"})
+
+# Names people (and DBeaver's system prompt) give databases -> sqlglot dialects.
+DIALECT_NAMES = {"postgresql": "postgres", "postgres": "postgres", "psql": "postgres", "pgsql": "postgres",
+                 "plpgsql": "postgres", "greenplum": "postgres", "mysql": "mysql", "mariadb": "mysql",
+                 "sqlite": "sqlite", "sqlite3": "sqlite", "oracle": "oracle", "plsql": "oracle",
+                 "sql server": "tsql", "microsoft sql server": "tsql", "mssql": "tsql", "transact-sql": "tsql",
+                 "tsql": "tsql", "snowflake": "snowflake", "bigquery": "bigquery", "clickhouse": "clickhouse",
+                 "duckdb": "duckdb", "redshift": "redshift", "trino": "trino", "presto": "presto", "hive": "hive",
+                 "hql": "hive", "spark": "spark", "sparksql": "spark", "databricks": "databricks",
+                 "teradata": "teradata", "exasol": "exasol", "starrocks": "starrocks", "doris": "doris"}
+
+
+def dialect_named(name: str) -> str | None:
+    """The sqlglot dialect for a database name as people write it ("PostgreSQL 16", "MariaDB"), else ``None``."""
+    name = name.strip().strip(".").lower()
+    return DIALECT_NAMES.get(name) or next((v for k, v in DIALECT_NAMES.items() if name.startswith(k)), None)
+
+
+# -- lines of prose -----------------------------------------------------------------------------------
+# Words of a clause that can begin a line of SQL; a line starting with one is SQL unless it reads as
+# a sentence ("And what does it return?").
+_CLAUSE_WORDS = frozenset("""
+    FROM WHERE GROUP ORDER HAVING LIMIT OFFSET FETCH JOIN INNER LEFT RIGHT FULL CROSS OUTER NATURAL LATERAL ON
+    AND OR NOT UNION EXCEPT INTERSECT MINUS SET VALUES INTO RETURNING USING WHEN THEN ELSE END CASE AS WINDOW
+    QUALIFY FOR PARTITION OVER BY ASC DESC NULLS IS IN BETWEEN LIKE EXISTS ALL ANY DISTINCT TOP
+""".split()) | _START_SET
+_SQL_SYMBOLS = re.compile(r"[=<>*()\[\]{}\"`|+/%@$#;\\]|--|'(?![A-Za-z])|(?<![A-Za-z])'")
+_WORDS = re.compile(r"[^\W\d_][\w'’-]*|\d+")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_SENTENCE_END = re.compile(r"[.?!:。？！：]\s*$")
+_QUESTION_END = re.compile(r"[?!？！]\s*$")
+
+
+def is_prose(line: str) -> bool:
+    """Whether a line reads as a sentence rather than SQL ("Thanks!", "What does it return?").
+
+    >>> is_prose("Thanks!"), is_prose("ORDER BY name"), is_prose("WHERE a = 1"), is_prose("users u")
+    (True, False, False, False)
+    """
+    if _SQL_SYMBOLS.search(line):
+        return False
+    if _CJK.search(line):
+        return True
+    words = _WORDS.findall(line)
+    if not words:
+        return False
+    if words[0].upper() not in _CLAUSE_WORDS and (_SENTENCE_END.search(line) or len(words) >= 4):
+        return True
+    return bool(_QUESTION_END.search(line)) and len(words) >= 5
+
+
+def _prose_tail(tail: str) -> bool:
+    """Whether what follows a statement on its line is words of prose ("do?", "and why is it slow?")."""
+    tail = tail.strip()
+    if not tail or "\n" in tail or _SQL_SYMBOLS.search(tail):
+        return False
+    if _CJK.search(tail):
+        return True
+    words = _WORDS.findall(tail)
+    return bool(_SENTENCE_END.search(tail)) or len(words) >= 3
+
+
+# -- tokens -------------------------------------------------------------------------------------------
+_OPEN = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSE = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+_QUOTED = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
+                     TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING})
+# After these a statement word at the start of a line continues the statement (UNION / SELECT...).
+_LEADS_ON = frozenset({"UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT", "AS", "THEN", "ON", "FOR",
+                       "OR", "ELSE", "BEGIN", "KEY", "DO", "(", ","})
+# Statements whose body is a query that may start on the next line (INSERT INTO t (a)\nSELECT ...).
+_EMBEDS_QUERY = frozenset({"WITH", "INSERT", "REPLACE", "UPSERT"})
+_APOSTROPHE = re.compile(r"[^\W\d_]['’][^\W\d_]")  # "it's": prose, not a string left open
+_CLOSERS = {"'": "'", '"': '"', "`": "`", "/": "*/"}
+#: Lines a string or block comment may span in the prose before the line is treated as opaque.
+_MAX_JOINED_LINES = 8
+
+
+@functools.lru_cache(maxsize=None)
+def _tokenizer_class(dialect: str | None) -> type:
+    base = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class
+    # Without COMMANDS every word stays a token ("explain SELECT ..." would be one EXPLAIN token
+    # swallowing the rest of the line).
+    return type(f"Finder{base.__name__}", (base,), {"COMMANDS": set()})
+
+
+class _Lines:
+    """The tokens of a stretch of text, a line at a time, each line tokenized at most once more
+    than itself (a string or comment left open is retried together with the lines that close it)."""
+
+    def __init__(self, text: str, end: int, dialect: str | None):
+        self.text = text
+        self.end = end
+        self.dialect = sqlglot.Dialect.get_or_raise(dialect)
+        self.cls = _tokenizer_class(dialect)
+
+    def tokens(self, pos: int, eol: int) -> tuple[list[Token] | None, int]:
+        """Tokens (offsets in the whole text) from ``pos`` to the end of its line, and where they end;
+        ``None`` when the line does not tokenize (an unclosed quote), with the line's end."""
+        chunk = self.text[pos:eol]
+        try:
+            return self._shift(self.cls(dialect=self.dialect).tokenize(chunk), pos), eol
+        except (TokenError, ValueError):
+            pass
+        where = unclosed_quote(chunk)
+        if where is not None and not _APOSTROPHE.match(chunk, max(0, where[0] - 1)):
+            closer = _CLOSERS.get(chunk[where[0]])
+            if closer is not None:
+                stop = eol
+                for _ in range(_MAX_JOINED_LINES):
+                    stop = self.text.find("\n", stop + 1, self.end)
+                    if stop < 0:
+                        stop = self.end
+                        break
+                close = self.text.find(closer, eol, stop)
+                if close >= 0:
+                    joined_end = self.text.find("\n", close, self.end)
+                    joined_end = self.end if joined_end < 0 else joined_end
+                    try:
+                        toks = self.cls(dialect=self.dialect).tokenize(self.text[pos:joined_end])
+                        return self._shift(toks, pos), joined_end
+                    except (TokenError, ValueError):
+                        pass
+        return None, eol
+
+    @staticmethod
+    def _shift(tokens: list[Token], pos: int) -> list[Token]:
+        for t in tokens:
+            t.start += pos
+            t.end += pos
+        return tokens
+
+
+# -- results --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Found:
+    """A statement in a message: its text and where it starts; ``error`` when it does not parse.
+
+    ``dialect`` is the dialect it parsed in when that was the client's (``None``: the permissive
+    chain of :func:`sql2nl.parsing.parse`, which describing it again will follow the same way).
+    The error's line and column count from the start of the message.
+    """
+
+    sql: str
+    start: int
+    dialect: str | None = None
+    error: SQLParseError | None = None
+
+
+@dataclass(frozen=True)
+class Search:
+    """What :func:`find_statements` found, in message order, and which cap stopped it early, if any:
+    ``"chars"`` (the message is longer than :data:`MAX_CHARS`), ``"statements"`` (more than
+    :data:`MAX_STATEMENTS`) or ``"work"`` (the parsing budget spent)."""
+
+    found: tuple[Found, ...]
+    capped: str | None = None
+
+    @property
+    def statements(self) -> list[str]:
+        """The statements that parse."""
+        return [f.sql for f in self.found if f.error is None]
+
+
+class _Budget(Exception):
+    """Raised inside the search when a cap is reached; carries which one."""
+
+    def __init__(self, cap: str):
+        super().__init__(cap)
+        self.cap = cap
+
+
+# -- the search -----------------------------------------------------------------------------------------
+class _Finder:
+    def __init__(self, text: str, hint: str | None):
+        self.text = text
+        self.hint = hint
+        self.found: list[Found] = []
+        self.parsed_chars = 0
+        self.parse_budget = min(MAX_PARSE_CHARS, PARSE_CHARS_PER_CHAR * len(text) + PARSE_CHARS_SLACK)
+        self._line_starts: list[int] | None = None
+
+    # positions ---------------------------------------------------------------------------------
+    def line_col(self, pos: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        i = bisect.bisect_right(self._line_starts, pos) - 1
+        return i + 1, pos - self._line_starts[i] + 1
+
+    def _in_message(self, e: SQLParseError, start: int, sql: str) -> SQLParseError:
+        """``e`` (positioned in ``sql``, which starts at ``start``) positioned in the whole message,
+        the positions its reason names too ("the '(' at line 1, column 8 is never closed")."""
+        line0, col0 = self.line_col(start)
+
+        def shift(line: int, column: int) -> tuple[int, int]:
+            return line0 + line - 1, (col0 + column - 1) if line == 1 else column
+
+        line, column = shift(e.line, e.column or 1) if e.line else (line0, col0)
+        reason = _POSITION.sub(lambda m: "at line {}, column {}".format(*shift(int(m.group(1)), int(m.group(2)))),
+                               e.reason)
+        return SQLParseError(reason, line=line, column=column, snippet=e.snippet or sql[:40], dialect=e.dialect,
+                             hint="Line and column count from the start of your message; fix the statement "
+                                  "and send it again.")
+
+    # parsing -----------------------------------------------------------------------------------
+    def _parse(self, sql: str, dialect: str | None) -> tuple[str | None, SQLParseError | None, bool]:
+        """(dialect it parsed in, None, whether sqlglot only read it as an opaque command) or
+        (None, the error, False); at most :data:`DIALECT_TRIES` dialects."""
+        chain: list[tuple[str | None, int | None]] = []
+        if dialect:
+            chain.append((dialect, None))
+        chain.append((None, DIALECT_TRIES - len(chain)))
+        error: SQLParseError | None = None
+        for d, tries in chain:
+            self.parsed_chars += len(sql) * (tries or 1)
+            if self.parsed_chars > self.parse_budget:
+                raise _Budget("work")
+            try:
+                trees = parse(sql, d, max_dialects=tries)
+                return d, None, any(isinstance(t, exp.Command) for t in trees)
+            except SQLParseError as e:
+                if error is None or (e.line or 0, e.column or 0) > (error.line or 0, error.column or 0):
+                    error = e
+            except InvalidInputError as e:  # nested too deeply, NUL bytes: say so, positioned at the start
+                error = SQLParseError(str(e).rstrip("."), line=1, column=1, snippet=sql[:40])
+        return None, error, False
+
+    def _add(self, found: Found) -> None:
+        if len(self.found) >= MAX_STATEMENTS:
+            raise _Budget("statements")
+        self.found.append(found)
+
+    # walking a statement ---------------------------------------------------------------------
+    def walk(self, lines: _Lines, start: int, prose: bool) -> tuple[int, bool]:
+        """Where the statement starting at ``start`` ends (exclusive), and whether it has a token."""
+        text, stop = self.text, lines.end
+        depth, prev, first_word, seen_main = 0, "", "", False
+        end, pos, first_line, any_token = start, start, True, False
+        while pos < stop:
+            eol = text.find("\n", pos, stop)
+            eol = stop if eol < 0 else eol
+            if not first_line:
+                line = text[pos:eol]
+                if not line.strip():
+                    if prose:
+                        break
+                    pos = eol + 1
+                    continue
+                if prose and is_prose(line):
+                    break
+            toks, chunk_end = lines.tokens(pos, eol)
+            if toks is None:  # an unclosed quote: the line belongs to the statement, raw
+                end, any_token = chunk_end, True
+                first_word = first_word or "?"
+            else:
+                for k, t in enumerate(toks):
+                    word = t.text.upper() if t.token_type not in _QUOTED else ""
+                    if not first_word:
+                        first_word = word or "?"
+                    elif (k == 0 and not first_line and depth <= 0 and word in _START_SET
+                          and not self._continues(word, prev, first_word, seen_main)):
+                        return end, any_token
+                    any_token = True
+                    if t.token_type in _OPEN:
+                        depth += 1
+                    elif t.token_type in _CLOSE:
+                        depth -= 1
+                        if depth < 0:  # closes a parenthesis opened before the statement: "(SELECT ...)"
+                            return end, any_token
+                    elif t.token_type == TokenType.SEMICOLON and depth == 0:
+                        return t.end + 1, any_token
+                    elif depth == 0 and (word == "VALUES" or (word in _START_SET and word != first_word)):
+                        seen_main = True  # the query an INSERT or a WITH list was waiting for
+                    prev = word or "?"
+                    end = t.end + 1
+            first_line = False
+            pos = chunk_end + 1
+        return end, any_token
+
+    @staticmethod
+    def _continues(word: str, prev: str, first_word: str, seen_main: bool) -> bool:
+        if prev in _LEADS_ON:
+            return True
+        if first_word in _EMBEDS_QUERY and not seen_main:
+            return prev == ")" or word in ("SELECT", "WITH", "VALUES")
+        return first_word == "ALTER" and word in ("DROP", "ALTER")
+
+    # code blocks -------------------------------------------------------------------------------
+    def code(self, start: int, end: int, dialect: str | None, labelled: bool) -> None:
+        """Statements of a code block (``labelled``: it says it is SQL, so every error is reported)."""
+        lines = _Lines(self.text, end, dialect or ("mysql" if "`" in self.text[start:end] else None))
+        pos = start
+        while pos < end:
+            m = _NON_SPACE.search(self.text, pos, end)
+            if m is None:
+                return
+            stmt_end, has_token = self.walk(lines, m.start(), prose=False)
+            stmt_end = max(stmt_end, m.start() + 1)
+            sql = self.text[m.start():stmt_end].strip()
+            pos = stmt_end
+            if not has_token or not sql.strip(";").strip():
+                continue
+            word = re.match(r"[(\s]*([A-Za-z_]*)", _strip_comments(sql)).group(1).upper()
+            if not labelled and word not in STATEMENT_WORDS:
+                continue  # an unlabelled block's output table, prompt text...
+            parsed_in, error, _ = self._parse(sql, dialect)
+            self._add(Found(sql, m.start(), parsed_in if error is None else None,
+                            None if error is None else self._in_message(error, m.start(), sql)))
+
+    # prose ---------------------------------------------------------------------------------------
+    def prose(self, start: int, end: int) -> None:
+        """Bare statements in running text between ``start`` and ``end``."""
+        text = self.text
+        region = text[start:end]
+        lines = _Lines(text, end, self.hint or ("mysql" if "`" in region else None))
+        needs: dict[str, list[int]] = {}
+
+        def needed_after(word: str, a: int, b: int) -> bool:
+            if word not in needs:
+                needs[word] = [m.start() + start for m in _NEEDS[word].finditer(region)]
+            spots = needs[word]
+            i = bisect.bisect_left(spots, a)
+            return i < len(spots) and spots[i] < b
+
+        pos = start
+        while pos < end:
+            m = next((m for m in _START.finditer(text, pos, end) if needed_after(m.group(1).upper(), m.end(), end)),
+                     None)
+            if m is None:
+                return
+            seg_end, _ = self.walk(lines, m.start(), prose=True)
+            self._segment(m, seg_end, needed_after)
+            pos = max(seg_end, m.end())
+
+    def _segment(self, m: re.Match, seg_end: int, needed_after) -> None:
+        """The statement in ``[m.start(), seg_end)``: from ``m``, else from a later statement word in it."""
+        tries = 0
+        starts = [m]
+        while starts and tries < 3:
+            s = starts.pop(0)
+            word = s.group(1).upper()
+            if needed_after(word, s.end(), seg_end):
+                tries += 1
+                cut = self._candidate(s, seg_end)
+                if cut is not None:
+                    if cut >= seg_end:
+                        return
+                    nxt = _START.search(self.text, cut, seg_end)  # prose was cut off: SQL may follow it
+                    starts = [nxt] if nxt else []
+                    continue
+            nxt = _START.search(self.text, s.end(), seg_end)
+            starts = [nxt] if nxt else []
+
+    def _candidate(self, s: re.Match, seg_end: int) -> int | None:
+        """Parse the statement at ``s``; returns where it ended when it was kept (found or reported)."""
+        start = s.start()
+        sql = self.text[start:seg_end].rstrip()
+        parsed_in, error, command = self._parse(sql, self.hint)
+        if error is None:
+            # sqlglot reads what it cannot parse as an opaque command ("create a table view of the
+            # results"): in prose that is English unless it is written like SQL.
+            if command and not self._meant_as_sql(s, sql):
+                return None
+            self._add(Found(sql, start, parsed_in))
+            return seg_end
+        word = s.group(1).upper()
+        first_error = error
+        # Words of prose after the statement on its line ("... do?"): cut them off, a few times.
+        for cut in self._tail_cuts(sql, error):
+            if not _NEEDS[word].search(sql, 0, cut):
+                break  # shortening cannot add the missing clause
+            shorter = sql[:cut].rstrip()
+            parsed_in, error, _ = self._parse(shorter, self.hint)
+            if error is None:
+                if not self._meant_as_sql(s, shorter):
+                    break  # English around English ("select the names from users whose orders ...")
+                self._add(Found(shorter, start, parsed_in))
+                return start + cut
+        if self._meant_as_sql(s, sql):
+            self._add(Found(sql, start, None, self._in_message(first_error, start, sql)))
+            return seg_end
+        return None
+
+    def _tail_cuts(self, sql: str, error: SQLParseError) -> Iterator[int]:
+        """Where to cut ``sql`` when words of prose follow it on its last line: at the last sentence
+        break before the word the parser stopped at, a word before it, then just before it."""
+        if not error.line or not error.column or error.line != sql.count("\n") + 1:
+            return  # only prose on the statement's last line is cut
+        line_start = sql.rfind("\n") + 1
+        at = stopped = line_start + error.column - 1
+        word = _LAST_WORD.search(sql, line_start, at)  # "do?" stopped at "?": cut before "do"
+        if word is not None and word.end() == at:
+            at = word.start()
+        word = _LAST_WORD.search(sql, line_start, len(sql[:at].rstrip()))
+        back = word.start() if word is not None else at  # the parser may have taken a word of prose as an alias
+        if at <= line_start or not (_prose_tail(sql[at:]) or _prose_tail(sql[back:])):
+            return
+        # "... WHERE b = 'x'. I don't get it": the statement ends at the last full stop.
+        cuts = [m.start() for m in _SENTENCE_BREAK.finditer(sql, line_start, stopped + 1)][-1:]
+        cuts += [back, at]  # the shorter first: a word of prose after a name reads as its alias
+        seen = set()
+        for cut in cuts:
+            if cut > line_start and cut not in seen and len(seen) < TAIL_CUTS:
+                seen.add(cut)
+                yield cut
+
+    def _meant_as_sql(self, s: re.Match, sql: str) -> bool:
+        """Whether a statement in prose was meant as SQL (so its error is worth reporting, or its
+        shortened form worth describing) rather than English that uses the words ("select the best
+        option from the list"): two of the signs below."""
+        word = s.group(1)
+        score = 0
+        if word.isupper():
+            needed = _NEEDS[word.upper()].search(sql)
+            score += 2 if needed and needed.group(0).isupper() else 1  # "SELECT ... FROM" in capitals
+        before = self.text[self.text.rfind("\n", 0, s.start()) + 1:s.start()].strip()
+        if not before or before.endswith((":", "：")):
+            score += 1
+        if "\n" in sql or sql.endswith(";"):
+            score += 1
+        if re.search(r"[=<>*]", sql):
+            score += 1
+        if re.search(r"\w\(|'[^'\n]*'", sql):
+            score += 1
+        return score >= 2
+
+
+_NON_SPACE = re.compile(r"\S")
+_POSITION = re.compile(r"at line (\d+), column (\d+)")
+_LAST_WORD = re.compile(r"[^\W_][\w'’]*$")
+_SENTENCE_BREAK = re.compile(r"(?<=[\w')\]\"])[.?!](?=\s)|[。？！]")
+_COMMENTS = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
+
+
+def _strip_comments(sql: str) -> str:
+    return sql[_COMMENTS.match(sql).end():]
+
+
+def _fences(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, language)`` of each fenced code block's body; an unclosed block runs to the end."""
+    pos = 0
+    while True:
+        m = _FENCE_OPEN.search(text, pos)
+        if m is None:
+            return
+        body = min(m.end() + 1, len(text))
+        close = text.find(m.group(1)[:3], body)  # the closing fence, or one typed at a line's end
+        end = len(text) if close < 0 else close
+        yield body, end, (m.group(2).split() or [""])[0].lower()
+        pos = len(text) if close < 0 else close + len(m.group(1))
+        nl = text.find("\n", pos)
+        pos = len(text) if nl < 0 else nl + 1
+
+
+def find_statements(text: str, dialect: str | None = None) -> Search:
+    """The SQL statements in a chat message, in order, with an error for each one that does not parse.
+
+    ``dialect`` is the client's (e.g. from DBeaver's system prompt); a fenced block's own language
+    (```` ```mysql ````) wins for that block. Work is linear in ``len(text)`` and capped
+    (see the module docstring).
+    """
+    key_ok = len(text) <= 32_768  # remember answers for ordinary messages only: huge ones would fill memory
+    return _find_cached(text, dialect) if key_ok else _find(text, dialect)
+
+
+@functools.lru_cache(maxsize=1024)
+def _find_cached(text: str, dialect: str | None) -> Search:
+    return _find(text, dialect)
+
+
+def _find(text: str, dialect: str | None) -> Search:
+    capped = "chars" if len(text) > MAX_CHARS else None
+    text = text[:MAX_CHARS]
+    finder = _Finder(text, dialect)
+    try:
+        blocks = list(_fences(text))
+        for start, end, lang in blocks:
+            labelled = lang in _SQL_FENCES or dialect_named(lang) is not None
+            if labelled or lang == "":
+                finder.code(start, end, dialect_named(lang) or dialect, labelled)
+        if not finder.found:
+            gaps = _gaps(text, blocks)
+            for start, end in gaps:
+                for m in _INLINE.finditer(text, start, end):
+                    body = m.group(2).strip()
+                    word = re.match(r"[A-Za-z]*", body).group(0).upper()
+                    if word in _START_SET and _NEEDS[word].search(body):
+                        finder.code(m.start(2), m.end(2), dialect, labelled=True)
+            if not finder.found:
+                for start, end in gaps:
+                    finder.prose(start, end)
+    except _Budget as b:
+        capped = capped or b.cap
+    return Search(tuple(finder.found), capped)
+
+
+def _gaps(text: str, blocks: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """The stretches of ``text`` outside the fenced blocks (fence lines included in neither)."""
+    out, pos = [], 0
+    for start, end, _ in blocks:
+        opener = text.rfind("\n", 0, max(0, start - 1)) + 1
+        if opener > pos:
+            out.append((pos, opener))
+        nl = text.find("\n", end)
+        pos = len(text) if nl < 0 else nl + 1
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return out
+
+
+def find_sql(text: str, dialect: str | None = None) -> list[str]:
+    """The statements in ``text`` that parse, as written (see :func:`find_statements`).
+
+    >>> find_sql("Explain this query:\\n```sql\\nSELECT name FROM users\\n```")
+    ['SELECT name FROM users']
+    >>> find_sql("hello there")
+    []
+    """
+    return find_statements(text, dialect).statements
+
+
+def _parses(candidate: str) -> bool:
+    try:
+        parse(candidate)
+    except (Sql2NLError, RecursionError):
+        return False
+    return True
+
+
+def is_statement(text: str) -> bool:
+    """Whether ``text`` on its own is a SQL statement (not prose that happens to parse).
+
+    >>> is_statement("SELECT name FROM users"), is_statement("select the best")
+    (True, False)
+    """
+    m = _START.match(text.lstrip())
+    return bool(m and _NEEDS[m.group(1).upper()].search(text) and _parses(text))
