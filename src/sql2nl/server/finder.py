@@ -39,7 +39,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlglot
 from sqlglot import exp
@@ -111,7 +111,9 @@ _CLAUSE_WORDS = frozenset("""
     AND OR NOT UNION EXCEPT INTERSECT MINUS SET VALUES INTO RETURNING USING WHEN THEN ELSE END CASE AS WINDOW
     QUALIFY FOR PARTITION OVER BY ASC DESC NULLS IS IN BETWEEN LIKE EXISTS ALL ANY DISTINCT TOP
 """.split()) | _START_SET
-_SQL_SYMBOLS = re.compile(r"[=<>*()\[\]{}\"`|+/%@$#;\\]|--|'(?![A-Za-z])|(?<![A-Za-z])'")
+# Characters of SQL that sentences seldom have (an apostrophe inside a word is English: "it's").
+_SQL_SYMBOLS = re.compile(r"[=<>*()\[\]{}\"`|+/%@$#\\]|--|'(?![A-Za-z])|(?<![A-Za-z])'")
+_STRING = re.compile(r"(?<![A-Za-z])'[^'\n]*'(?![A-Za-z])")
 _WORDS = re.compile(r"[^\W\d_][\w'’-]*|\d+")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _SENTENCE_END = re.compile(r"[.?!:。？！：]\s*$")
@@ -180,6 +182,14 @@ class _Lines:
         self.end = end
         self.dialect = sqlglot.Dialect.get_or_raise(dialect)
         self.cls = _tokenizer_class(dialect)
+        #: (position, what) of the quote or comment left open on each line that did not tokenize:
+        #: SQL's strings seldom span lines, so that line, not where the quotes stop pairing, is the culprit.
+        self.unclosed: list[tuple[int, str]] = []
+
+    def unclosed_in(self, start: int, end: int) -> tuple[int, str] | None:
+        """The first quote or comment left open between ``start`` and ``end``, if a line there had one."""
+        i = bisect.bisect_left(self.unclosed, (start, ""))
+        return self.unclosed[i] if i < len(self.unclosed) and self.unclosed[i][0] < end else None
 
     def tokens(self, pos: int, eol: int) -> tuple[list[Token] | None, int]:
         """Tokens (offsets in the whole text) from ``pos`` to the end of its line, and where they end;
@@ -190,6 +200,9 @@ class _Lines:
         except (TokenError, ValueError):
             pass
         where = unclosed_quote(chunk)
+        recorded = where is not None and (not self.unclosed or self.unclosed[-1][0] < pos + where[0])
+        if where is not None and recorded:
+            self.unclosed.append((pos + where[0], where[1]))
         if where is not None and not _APOSTROPHE.match(chunk, max(0, where[0] - 1)):
             closer = _CLOSERS.get(chunk[where[0]])
             if closer is not None:
@@ -205,6 +218,8 @@ class _Lines:
                     joined_end = self.end if joined_end < 0 else joined_end
                     try:
                         toks = self.cls(dialect=self.dialect).tokenize(self.text[pos:joined_end])
+                        if recorded:
+                            self.unclosed.pop()  # a string over several lines, closed after all
                         return self._shift(toks, pos), joined_end
                     except (TokenError, ValueError):
                         pass
@@ -263,6 +278,7 @@ class _Finder:
         self.text = text
         self.hint = hint
         self.found: list[Found] = []
+        self.lines: _Lines | None = None  # the prose region being searched
         self.parsed_chars = 0
         self.parse_budget = min(MAX_PARSE_CHARS, PARSE_CHARS_PER_CHAR * len(text) + PARSE_CHARS_SLACK)
         self._line_starts: list[int] | None = None
@@ -286,17 +302,26 @@ class _Finder:
         reason = _POSITION.sub(lambda m: "at line {}, column {}".format(*shift(int(m.group(1)), int(m.group(2)))),
                                e.reason)
         return SQLParseError(reason, line=line, column=column, snippet=e.snippet or sql[:40], dialect=e.dialect,
-                             hint="Line and column count from the start of your message; fix the statement "
-                                  "and send it again.")
+                             hint=_CHAT_HINT)
+
+    def _located(self, lines: _Lines, e: SQLParseError, start: int, sql: str) -> SQLParseError:
+        """The error to report for ``sql``: ``e`` in message terms, unless a quote left open on one of
+        its lines explains it better than where the parser found the quotes stop pairing."""
+        quote = lines.unclosed_in(start, start + len(sql))
+        if quote is None or unclosed_quote(sql) is None:
+            return self._in_message(e, start, sql)
+        line, column = self.line_col(quote[0])
+        return SQLParseError(f"{quote[1]} is never closed", line=line, column=column,
+                             snippet=self.text[quote[0]:quote[0] + 30].split("\n")[0], hint=_CHAT_HINT)
 
     # parsing -----------------------------------------------------------------------------------
-    def _parse(self, sql: str, dialect: str | None) -> tuple[str | None, SQLParseError | None, bool]:
+    def _parse(self, sql: str, dialect: str | None,
+               tries: int = DIALECT_TRIES) -> tuple[str | None, SQLParseError | None, bool]:
         """(dialect it parsed in, None, whether sqlglot only read it as an opaque command) or
-        (None, the error, False); at most :data:`DIALECT_TRIES` dialects."""
-        chain: list[tuple[str | None, int | None]] = []
-        if dialect:
-            chain.append((dialect, None))
-        chain.append((None, DIALECT_TRIES - len(chain)))
+        (None, the error, False); at most ``tries`` dialects: ``dialect``, then the permissive chain's."""
+        chain: list[tuple[str | None, int | None]] = [(dialect, None)] if dialect else []
+        if tries > len(chain):
+            chain.append((None, tries - len(chain)))
         error: SQLParseError | None = None
         for d, tries in chain:
             self.parsed_chars += len(sql) * (tries or 1)
@@ -392,41 +417,44 @@ class _Finder:
                 continue  # an unlabelled block's output table, prompt text...
             parsed_in, error, _ = self._parse(sql, dialect)
             self._add(Found(sql, m.start(), parsed_in if error is None else None,
-                            None if error is None else self._in_message(error, m.start(), sql)))
+                            None if error is None else self._located(lines, error, m.start(), sql)))
 
     # prose ---------------------------------------------------------------------------------------
     def prose(self, start: int, end: int) -> None:
         """Bare statements in running text between ``start`` and ``end``."""
         text = self.text
         region = text[start:end]
-        lines = _Lines(text, end, self.hint or ("mysql" if "`" in region else None))
+        lines = self.lines = _Lines(text, end, self.hint or ("mysql" if "`" in region else None))
         needs: dict[str, list[int]] = {}
 
-        def needed_after(word: str, a: int, b: int) -> bool:
+        def may_start(m: re.Match, until: int) -> bool:
+            """Whether statement word ``m`` can start a statement ending by ``until``: the clause it needs
+            follows, or it is written like SQL (capitals at a line's start: "SELECT b FRM u" has a typo)."""
+            word = m.group(1).upper()
             if word not in needs:
-                needs[word] = [m.start() + start for m in _NEEDS[word].finditer(region)]
+                needs[word] = [n.start() + start for n in _NEEDS[word].finditer(region)]
             spots = needs[word]
-            i = bisect.bisect_left(spots, a)
-            return i < len(spots) and spots[i] < b
+            i = bisect.bisect_left(spots, m.end())
+            if i < len(spots) and spots[i] < until:
+                return True
+            return m.group(1).isupper() and not _line_before(text, m.start())
 
         pos = start
         while pos < end:
-            m = next((m for m in _START.finditer(text, pos, end) if needed_after(m.group(1).upper(), m.end(), end)),
-                     None)
+            m = next((m for m in _START.finditer(text, pos, end) if may_start(m, end)), None)
             if m is None:
                 return
             seg_end, _ = self.walk(lines, m.start(), prose=True)
-            self._segment(m, seg_end, needed_after)
+            self._segment(m, seg_end, may_start)
             pos = max(seg_end, m.end())
 
-    def _segment(self, m: re.Match, seg_end: int, needed_after) -> None:
+    def _segment(self, m: re.Match, seg_end: int, may_start: Callable[[re.Match, int], bool]) -> None:
         """The statement in ``[m.start(), seg_end)``: from ``m``, else from a later statement word in it."""
         tries = 0
         starts = [m]
         while starts and tries < 3:
             s = starts.pop(0)
-            word = s.group(1).upper()
-            if needed_after(word, s.end(), seg_end):
+            if may_start(s, seg_end):
                 tries += 1
                 cut = self._candidate(s, seg_end)
                 if cut is not None:
@@ -442,14 +470,18 @@ class _Finder:
         """Parse the statement at ``s``; returns where it ended when it was kept (found or reported)."""
         start = s.start()
         sql = self.text[start:seg_end].rstrip()
-        parsed_in, error, command = self._parse(sql, self.hint)
+        # Text not written like SQL gets one parse, in one dialect: kept only if all of it parses.
+        meant = self._meant_as_sql(s, sql)
+        parsed_in, error, command = self._parse(sql, self.hint, DIALECT_TRIES if meant else 1)
         if error is None:
             # sqlglot reads what it cannot parse as an opaque command ("create a table view of the
             # results"): in prose that is English unless it is written like SQL.
-            if command and not self._meant_as_sql(s, sql):
+            if command and not meant:
                 return None
             self._add(Found(sql, start, parsed_in))
             return seg_end
+        if not meant:
+            return None
         word = s.group(1).upper()
         first_error = error
         # Words of prose after the statement on its line ("... do?"): cut them off, a few times.
@@ -463,10 +495,9 @@ class _Finder:
                     break  # English around English ("select the names from users whose orders ...")
                 self._add(Found(shorter, start, parsed_in))
                 return start + cut
-        if self._meant_as_sql(s, sql):
-            self._add(Found(sql, start, None, self._in_message(first_error, start, sql)))
-            return seg_end
-        return None
+        assert self.lines is not None
+        self._add(Found(sql, start, None, self._located(self.lines, first_error, start, sql)))
+        return seg_end
 
     def _tail_cuts(self, sql: str, error: SQLParseError) -> Iterator[int]:
         """Where to cut ``sql`` when words of prose follow it on its last line: at the last sentence
@@ -500,23 +531,31 @@ class _Finder:
         if word.isupper():
             needed = _NEEDS[word.upper()].search(sql)
             score += 2 if needed and needed.group(0).isupper() else 1  # "SELECT ... FROM" in capitals
-        before = self.text[self.text.rfind("\n", 0, s.start()) + 1:s.start()].strip()
+        before = _line_before(self.text, s.start())
         if not before or before.endswith((":", "：")):
             score += 1
         if "\n" in sql or sql.endswith(";"):
             score += 1
         if re.search(r"[=<>*]", sql):
             score += 1
-        if re.search(r"\w\(|'[^'\n]*'", sql):
+        if re.search(r"\w\(", sql) or _STRING.search(sql):
             score += 1
         return score >= 2
 
 
+_CHAT_HINT = "Line and column count from the start of your message; fix the statement and send it again."
 _NON_SPACE = re.compile(r"\S")
 _POSITION = re.compile(r"at line (\d+), column (\d+)")
 _LAST_WORD = re.compile(r"[^\W_][\w'’]*$")
 _SENTENCE_BREAK = re.compile(r"(?<=[\w')\]\"])[.?!](?=\s)|[。？！]")
 _COMMENTS = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
+
+
+def _line_before(text: str, pos: int, look: int = 80) -> str:
+    """What precedes ``pos`` on its line, stripped (only the last ``look`` characters: a long line
+    of prose is not SQL's start either way, and looking further would make the search quadratic)."""
+    before = text[max(0, pos - look):pos]
+    return before[before.rfind("\n") + 1:].strip()
 
 
 def _strip_comments(sql: str) -> str:
