@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections import Counter
 
@@ -19,6 +20,8 @@ pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 import sql2nl  # noqa: E402
+from sql2nl import Backend, Draft, hookimpl  # noqa: E402
+from sql2nl.plugins import get_plugin_manager, reset_plugin_manager  # noqa: E402
 from sql2nl.server.app import create_app  # noqa: E402
 from sql2nl.server.config import ServerConfig  # noqa: E402
 from sql2nl.server.messages import CANNOT_DESCRIBE, CAPPED, NO_SQL  # noqa: E402
@@ -193,3 +196,47 @@ def test_a_client_that_hangs_up_does_not_keep_its_slot():
         r = _post(u, text)
         assert r.status_code == 200
         _check(r.json()["choices"][0]["message"]["content"], expected)
+
+
+class Slow(Backend):
+    """Takes a while and counts its calls, like a model generating (registered as a plugin would be)."""
+
+    name = "slow-counting"
+    calls = 0
+    lock = threading.Lock()
+
+    def describe(self, request):
+        with Slow.lock:
+            Slow.calls += 1
+        time.sleep(0.3)
+        return Draft(text=f"Described: {request.sql}")
+
+
+class SlowPlugin:
+    @hookimpl
+    def register_backends(self, register):
+        register("slow-counting", Slow, description="sleeps 0.3 s and counts calls (test)")
+
+
+def test_the_same_message_from_many_clients_at_once_is_answered_once():
+    pm = get_plugin_manager()
+    pm.register(SlowPlugin(), name="test-server-chat-slow")
+    Slow.calls = 0
+    try:
+        with ServerThread(create_app(ServerConfig(backend="slow-counting", max_concurrency=2, max_queue=4))) as u:
+            text = "Explain the following SQL query:\nSELECT name FROM users WHERE age > 18"
+
+            async def main() -> list[httpx.Response]:
+                async with httpx.AsyncClient(base_url=u, timeout=30) as http:
+                    return await asyncio.gather(*(http.post("/v1/chat/completions", json={
+                        "messages": [{"role": "user", "content": text}]}) for _ in range(20)))
+
+            responses = asyncio.run(main())
+        # 20 requests, a queue of 4: without sharing the computation most would get 503.
+        assert [r.status_code for r in responses] == [200] * 20
+        assert {r.json()["choices"][0]["message"]["content"] for r in responses} == {
+            "Described: SELECT name FROM users WHERE age > 18"}
+        assert Slow.calls == 1
+    finally:
+        pm.unregister(name="test-server-chat-slow")
+        reset_plugin_manager()

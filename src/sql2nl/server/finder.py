@@ -161,6 +161,8 @@ _LEADS_ON = frozenset({"UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT
 _EMBEDS_QUERY = frozenset({"WITH", "INSERT", "REPLACE", "UPSERT"})
 _APOSTROPHE = re.compile(r"[^\W\d_]['’][^\W\d_]")  # "it's": prose, not a string left open
 _CLOSERS = {"'": "'", '"': '"', "`": "`", "/": "*/"}
+#: Statement words looked at in one stretch of prose before the search moves past it.
+_STARTS_PER_SEGMENT = 16
 #: Lines a string or block comment may span in the prose before the line is treated as opaque.
 _MAX_JOINED_LINES = 8
 
@@ -449,29 +451,35 @@ class _Finder:
             pos = max(seg_end, m.end())
 
     def _segment(self, m: re.Match, seg_end: int, may_start: Callable[[re.Match, int], bool]) -> None:
-        """The statement in ``[m.start(), seg_end)``: from ``m``, else from a later statement word in it."""
-        tries = 0
-        starts = [m]
-        while starts and tries < 3:
-            s = starts.pop(0)
-            if may_start(s, seg_end):
-                tries += 1
-                cut = self._candidate(s, seg_end)
-                if cut is not None:
-                    if cut >= seg_end:
-                        return
-                    nxt = _START.search(self.text, cut, seg_end)  # prose was cut off: SQL may follow it
-                    starts = [nxt] if nxt else []
-                    continue
-            nxt = _START.search(self.text, s.end(), seg_end)
-            starts = [nxt] if nxt else []
+        """The statement in ``[m.start(), seg_end)``: from ``m``, else from a later statement word in it.
 
-    def _candidate(self, s: re.Match, seg_end: int) -> int | None:
-        """Parse the statement at ``s``; returns where it ended when it was kept (found or reported)."""
+        At most three tries, of which one for text not written like SQL, among the first
+        :data:`_STARTS_PER_SEGMENT` statement words (prose full of them costs little).
+        """
+        tries, plain_tried = 0, False
+        s: re.Match | None = m
+        for _ in range(_STARTS_PER_SEGMENT):
+            if s is None or tries >= 3:
+                return
+            resume = s.end()
+            if may_start(s, seg_end):
+                sql = self.text[s.start():seg_end].rstrip()
+                meant = self._meant_as_sql(s, sql)
+                if meant or not plain_tried:
+                    tries += 1
+                    plain_tried = plain_tried or not meant
+                    cut = self._candidate(s, sql, meant)
+                    if cut is not None:
+                        if cut >= seg_end or not self.text[cut:seg_end].strip():
+                            return
+                        resume = cut  # prose was cut off after a statement: SQL may follow it
+            s = _START.search(self.text, resume, seg_end)
+
+    def _candidate(self, s: re.Match, sql: str, meant: bool) -> int | None:
+        """Parse the statement ``sql`` found at ``s`` (``meant``: written like SQL); returns where it
+        ended when it was kept (found or reported)."""
         start = s.start()
-        sql = self.text[start:seg_end].rstrip()
         # Text not written like SQL gets one parse, in one dialect: kept only if all of it parses.
-        meant = self._meant_as_sql(s, sql)
         parsed_in, error, command = self._parse(sql, self.hint, DIALECT_TRIES if meant else 1)
         if error is None:
             # sqlglot reads what it cannot parse as an opaque command ("create a table view of the
@@ -479,7 +487,7 @@ class _Finder:
             if command and not meant:
                 return None
             self._add(Found(sql, start, parsed_in))
-            return seg_end
+            return start + len(sql)
         if not meant:
             return None
         word = s.group(1).upper()
@@ -497,7 +505,7 @@ class _Finder:
                 return start + cut
         assert self.lines is not None
         self._add(Found(sql, start, None, self._located(self.lines, first_error, start, sql)))
-        return seg_end
+        return start + len(sql)
 
     def _tail_cuts(self, sql: str, error: SQLParseError) -> Iterator[int]:
         """Where to cut ``sql`` when words of prose follow it on its last line: at the last sentence
