@@ -91,6 +91,10 @@ async def client(port: int, reqs: list[bytes], latencies: list[float], errors: l
         for req in reqs:
             if pace and rng is not None:
                 await asyncio.sleep(rng.expovariate(1 / pace))  # a person reading the last answer
+                # The server closes a connection idle for 5 s (uvicorn's keep-alive): connect afresh,
+                # as a browser or IDE would after a pause (loopback: well under a millisecond).
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             t0 = time.perf_counter()
             writer.write(req)
             try:

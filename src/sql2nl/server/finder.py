@@ -182,8 +182,8 @@ class _Lines:
     def __init__(self, text: str, end: int, dialect: str | None):
         self.text = text
         self.end = end
-        self.dialect = sqlglot.Dialect.get_or_raise(dialect)
-        self.cls = _tokenizer_class(dialect)
+        # One tokenizer for the stretch (each call starts afresh: tokenize() resets it).
+        self.tokenizer = _tokenizer_class(dialect)(dialect=sqlglot.Dialect.get_or_raise(dialect))
         #: (position, what) of the quote or comment left open on each line that did not tokenize:
         #: SQL's strings seldom span lines, so that line, not where the quotes stop pairing, is the culprit.
         self.unclosed: list[tuple[int, str]] = []
@@ -198,7 +198,7 @@ class _Lines:
         ``None`` when the line does not tokenize (an unclosed quote), with the line's end."""
         chunk = self.text[pos:eol]
         try:
-            return self._shift(self.cls(dialect=self.dialect).tokenize(chunk), pos), eol
+            return self._shift(self.tokenizer.tokenize(chunk), pos), eol
         except (TokenError, ValueError):
             pass
         where = unclosed_quote(chunk)
@@ -219,7 +219,7 @@ class _Lines:
                     joined_end = self.text.find("\n", close, self.end)
                     joined_end = self.end if joined_end < 0 else joined_end
                     try:
-                        toks = self.cls(dialect=self.dialect).tokenize(self.text[pos:joined_end])
+                        toks = self.tokenizer.tokenize(self.text[pos:joined_end])
                         if recorded:
                             self.unclosed.pop()  # a string over several lines, closed after all
                         return self._shift(toks, pos), joined_end
@@ -433,6 +433,10 @@ class _Finder:
             """Whether statement word ``m`` can start a statement ending by ``until``: the clause it needs
             follows, or it is written like SQL (capitals at a line's start: "SELECT b FRM u" has a typo)."""
             word = m.group(1).upper()
+            if not m.group(1).isupper():  # "select the rows you need, then update the report?": a sentence
+                eol = text.find("\n", m.end(), m.end() + 400)
+                if is_prose(text[m.end():eol if eol >= 0 else m.end() + 400]):
+                    return False
             if word not in needs:
                 needs[word] = [n.start() + start for n in _NEEDS[word].finditer(region)]
             spots = needs[word]
