@@ -70,10 +70,11 @@ def main() -> None:
                 t0 = time.process_time()
                 found = messages.find_sql(text)
                 best = min(best, time.process_time() - t0)
+                calls = parses[0]
             search = finder(text) if finder is not None else None
             errors = sum(1 for f in search.found if f.error) if search else 0
             capped = (search.capped or "") if search else "n/a"
-            print(f"| {kind} | {len(text):,} | {best:.3f} | {best / len(text) * 1e6:.1f} | {parses[0]:,} | "
+            print(f"| {kind} | {len(text):,} | {best:.3f} | {best / len(text) * 1e6:.1f} | {calls:,} | "
                   f"{len(found)} ({errors}) | {capped} |", flush=True)
             skip = best > args.max_seconds
 
