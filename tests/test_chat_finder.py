@@ -9,8 +9,9 @@ import doctest
 import pytest
 
 from sql2nl import parsing
-from sql2nl.server import finder
-from sql2nl.server.finder import MAX_CHARS, MAX_STATEMENTS, find_sql, find_statements, is_prose
+from sql2nl.server import finder, sqltext
+from sql2nl.server.finder import MAX_CHARS, MAX_STATEMENTS, find_sql, find_statements
+from sql2nl.server.sqltext import is_prose
 
 
 def position(text: str, needle: str, start: int = 0) -> tuple[int, int]:
@@ -41,7 +42,7 @@ def parser_work(monkeypatch):
 
 
 def test_doctests():
-    assert doctest.testmod(finder).failed == 0
+    assert doctest.testmod(finder).failed == 0 and doctest.testmod(sqltext).failed == 0
 
 
 # -- code blocks -----------------------------------------------------------------------------------------

@@ -41,13 +41,13 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import TokenType
 
 from ..errors import InvalidInputError, Sql2NLError, SQLParseError
 from ..parsing import STATEMENT_WORDS, parse, unclosed_quote
+from .sqltext import (CLOSE, LAST_WORD, NEEDS, OPEN, QUOTED, SENTENCE_BREAK, SQL_STRING, START, START_SET,
+                      LineTokens, is_prose, line_before, prose_tail)
 
 #: Characters of a message searched for SQL; the rest is ignored (and the answer says so).
 MAX_CHARS = 200_000
@@ -63,21 +63,6 @@ MAX_PARSE_CHARS = 400_000
 TAIL_CUTS = 3
 #: Dialects tried per cut: the client's (or the one the text points at), then one more.
 DIALECT_TRIES = 2
-
-START_WORDS = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
-               "REPLACE", "UPSERT")
-_START_SET = frozenset(START_WORDS)
-# A statement word in prose: at a line start or after a colon, space, quote, '>' (a quoted reply) or ';'.
-# '(' is left out on purpose: prose has parentheses far more often than SQL starts with one.
-_START = re.compile(r"(?i)(?:^|(?<=[:：\s`\"'>;]))(" + "|".join(START_WORDS) + r")\b", re.M)
-_OBJECTS = r"\b(?:TABLE|VIEW|INDEX|DATABASE|SCHEMA|FUNCTION|PROCEDURE|SEQUENCE|TRIGGER|TYPE|USER|ROLE)\b"
-# A statement found in running text must also have the clause its first word needs ("select the
-# best option" parses as SQL but has no FROM): this keeps ordinary English out.
-_NEEDS = {word: re.compile(pattern, re.I) for word, pattern in {
-    "SELECT": r"\bFROM\b", "WITH": r"\bAS\s*\(", "INSERT": r"\bINTO\b", "UPDATE": r"\bSET\b",
-    "DELETE": r"\bFROM\b", "MERGE": r"\bUSING\b", "REPLACE": r"\bINTO\b", "UPSERT": r"\bINTO\b",
-    "CREATE": _OBJECTS, "ALTER": _OBJECTS, "DROP": _OBJECTS, "TRUNCATE": r"\w",
-}.items()}
 
 # -- code blocks ------------------------------------------------------------------------------------
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\n]*)$", re.M)
@@ -103,136 +88,13 @@ def dialect_named(name: str) -> str | None:
     return DIALECT_NAMES.get(name) or next((v for k, v in DIALECT_NAMES.items() if name.startswith(k)), None)
 
 
-# -- lines of prose -----------------------------------------------------------------------------------
-# Words of a clause that can begin a line of SQL; a line starting with one is SQL unless it reads as
-# a sentence ("And what does it return?").
-_CLAUSE_WORDS = frozenset("""
-    FROM WHERE GROUP ORDER HAVING LIMIT OFFSET FETCH JOIN INNER LEFT RIGHT FULL CROSS OUTER NATURAL LATERAL ON
-    AND OR NOT UNION EXCEPT INTERSECT MINUS SET VALUES INTO RETURNING USING WHEN THEN ELSE END CASE AS WINDOW
-    QUALIFY FOR PARTITION OVER BY ASC DESC NULLS IS IN BETWEEN LIKE EXISTS ALL ANY DISTINCT TOP
-""".split()) | _START_SET
-# Characters of SQL that sentences seldom have (an apostrophe inside a word is English: "it's").
-_SQL_SYMBOLS = re.compile(r"[=<>*()\[\]{}\"`|+/%@$#\\]|--|'(?![A-Za-z])|(?<![A-Za-z])'")
-_STRING = re.compile(r"(?<![A-Za-z])'[^'\n]*'(?![A-Za-z])")
-_WORDS = re.compile(r"[^\W\d_][\w'’-]*|\d+")
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
-_SENTENCE_END = re.compile(r"[.?!:。？！：]\s*$")
-_QUESTION_END = re.compile(r"[?!？！]\s*$")
-
-
-def is_prose(line: str) -> bool:
-    """Whether a line reads as a sentence rather than SQL ("Thanks!", "What does it return?").
-
-    >>> is_prose("Thanks!"), is_prose("ORDER BY name"), is_prose("WHERE a = 1"), is_prose("users u")
-    (True, False, False, False)
-    """
-    if _SQL_SYMBOLS.search(line):
-        return False
-    if _CJK.search(line):
-        return True
-    words = _WORDS.findall(line)
-    if not words:
-        return False
-    if words[0].upper() not in _CLAUSE_WORDS and (_SENTENCE_END.search(line) or len(words) >= 4):
-        return True
-    return bool(_QUESTION_END.search(line)) and len(words) >= 5
-
-
-def _prose_tail(tail: str) -> bool:
-    """Whether what follows a statement on its line is words of prose ("do?", "and why is it slow?")."""
-    tail = tail.strip()
-    if not tail or "\n" in tail or _SQL_SYMBOLS.search(tail):
-        return False
-    if _CJK.search(tail):
-        return True
-    words = _WORDS.findall(tail)
-    return bool(_SENTENCE_END.search(tail)) or len(words) >= 3
-
-
-# -- tokens -------------------------------------------------------------------------------------------
-_OPEN = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
-_CLOSE = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
-_QUOTED = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
-                     TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING})
 # After these a statement word at the start of a line continues the statement (UNION / SELECT...).
 _LEADS_ON = frozenset({"UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT", "AS", "THEN", "ON", "FOR",
                        "OR", "ELSE", "BEGIN", "KEY", "DO", "(", ","})
 # Statements whose body is a query that may start on the next line (INSERT INTO t (a)\nSELECT ...).
 _EMBEDS_QUERY = frozenset({"WITH", "INSERT", "REPLACE", "UPSERT"})
-_APOSTROPHE = re.compile(r"[^\W\d_]['’][^\W\d_]")  # "it's": prose, not a string left open
-_CLOSERS = {"'": "'", '"': '"', "`": "`", "/": "*/"}
 #: Statement words looked at in one stretch of prose before the search moves past it.
 _STARTS_PER_SEGMENT = 16
-#: Lines a string or block comment may span in the prose before the line is treated as opaque.
-_MAX_JOINED_LINES = 8
-
-
-@functools.lru_cache(maxsize=None)
-def _tokenizer_class(dialect: str | None) -> type:
-    base = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class
-    # Without COMMANDS every word stays a token ("explain SELECT ..." would be one EXPLAIN token
-    # swallowing the rest of the line).
-    return type(f"Finder{base.__name__}", (base,), {"COMMANDS": set()})
-
-
-class _Lines:
-    """The tokens of a stretch of text, a line at a time, each line tokenized at most once more
-    than itself (a string or comment left open is retried together with the lines that close it)."""
-
-    def __init__(self, text: str, end: int, dialect: str | None):
-        self.text = text
-        self.end = end
-        # One tokenizer for the stretch (each call starts afresh: tokenize() resets it).
-        self.tokenizer = _tokenizer_class(dialect)(dialect=sqlglot.Dialect.get_or_raise(dialect))
-        #: (position, what) of the quote or comment left open on each line that did not tokenize:
-        #: SQL's strings seldom span lines, so that line, not where the quotes stop pairing, is the culprit.
-        self.unclosed: list[tuple[int, str]] = []
-
-    def unclosed_in(self, start: int, end: int) -> tuple[int, str] | None:
-        """The first quote or comment left open between ``start`` and ``end``, if a line there had one."""
-        i = bisect.bisect_left(self.unclosed, (start, ""))
-        return self.unclosed[i] if i < len(self.unclosed) and self.unclosed[i][0] < end else None
-
-    def tokens(self, pos: int, eol: int) -> tuple[list[Token] | None, int]:
-        """Tokens (offsets in the whole text) from ``pos`` to the end of its line, and where they end;
-        ``None`` when the line does not tokenize (an unclosed quote), with the line's end."""
-        chunk = self.text[pos:eol]
-        try:
-            return self._shift(self.tokenizer.tokenize(chunk), pos), eol
-        except (TokenError, ValueError):
-            pass
-        where = unclosed_quote(chunk)
-        recorded = where is not None and (not self.unclosed or self.unclosed[-1][0] < pos + where[0])
-        if where is not None and recorded:
-            self.unclosed.append((pos + where[0], where[1]))
-        if where is not None and not _APOSTROPHE.match(chunk, max(0, where[0] - 1)):
-            closer = _CLOSERS.get(chunk[where[0]])
-            if closer is not None:
-                stop = eol
-                for _ in range(_MAX_JOINED_LINES):
-                    stop = self.text.find("\n", stop + 1, self.end)
-                    if stop < 0:
-                        stop = self.end
-                        break
-                close = self.text.find(closer, eol, stop)
-                if close >= 0:
-                    joined_end = self.text.find("\n", close, self.end)
-                    joined_end = self.end if joined_end < 0 else joined_end
-                    try:
-                        toks = self.tokenizer.tokenize(self.text[pos:joined_end])
-                        if recorded:
-                            self.unclosed.pop()  # a string over several lines, closed after all
-                        return self._shift(toks, pos), joined_end
-                    except (TokenError, ValueError):
-                        pass
-        return None, eol
-
-    @staticmethod
-    def _shift(tokens: list[Token], pos: int) -> list[Token]:
-        for t in tokens:
-            t.start += pos
-            t.end += pos
-        return tokens
 
 
 # -- results --------------------------------------------------------------------------------------------
@@ -280,7 +142,7 @@ class _Finder:
         self.text = text
         self.hint = hint
         self.found: list[Found] = []
-        self.lines: _Lines | None = None  # the prose region being searched
+        self.lines: LineTokens | None = None  # the prose region being searched
         self.parsed_chars = 0
         self.parse_budget = min(MAX_PARSE_CHARS, PARSE_CHARS_PER_CHAR * len(text) + PARSE_CHARS_SLACK)
         self._line_starts: list[int] | None = None
@@ -306,7 +168,7 @@ class _Finder:
         return SQLParseError(reason, line=line, column=column, snippet=e.snippet or sql[:40], dialect=e.dialect,
                              hint=_CHAT_HINT)
 
-    def _located(self, lines: _Lines, e: SQLParseError, start: int, sql: str) -> SQLParseError:
+    def _located(self, lines: LineTokens, e: SQLParseError, start: int, sql: str) -> SQLParseError:
         """The error to report for ``sql``: ``e`` in message terms, unless a quote left open on one of
         its lines explains it better than where the parser found the quotes stop pairing."""
         quote = lines.unclosed_in(start, start + len(sql))
@@ -345,7 +207,7 @@ class _Finder:
         self.found.append(found)
 
     # walking a statement ---------------------------------------------------------------------
-    def walk(self, lines: _Lines, start: int, prose: bool) -> tuple[int, bool]:
+    def walk(self, lines: LineTokens, start: int, prose: bool) -> tuple[int, bool]:
         """Where the statement starting at ``start`` ends (exclusive), and whether it has a token."""
         text, stop = self.text, lines.end
         depth, prev, first_word, seen_main = 0, "", "", False
@@ -368,22 +230,22 @@ class _Finder:
                 first_word = first_word or "?"
             else:
                 for k, t in enumerate(toks):
-                    word = t.text.upper() if t.token_type not in _QUOTED else ""
+                    word = t.text.upper() if t.token_type not in QUOTED else ""
                     if not first_word:
                         first_word = word or "?"
-                    elif (k == 0 and not first_line and depth <= 0 and word in _START_SET
+                    elif (k == 0 and not first_line and depth <= 0 and word in START_SET
                           and not self._continues(word, prev, first_word, seen_main)):
                         return end, any_token
                     any_token = True
-                    if t.token_type in _OPEN:
+                    if t.token_type in OPEN:
                         depth += 1
-                    elif t.token_type in _CLOSE:
+                    elif t.token_type in CLOSE:
                         depth -= 1
                         if depth < 0:  # closes a parenthesis opened before the statement: "(SELECT ...)"
                             return end, any_token
                     elif t.token_type == TokenType.SEMICOLON and depth == 0:
                         return t.end + 1, any_token
-                    elif depth == 0 and (word == "VALUES" or (word in _START_SET and word != first_word)):
+                    elif depth == 0 and (word == "VALUES" or (word in START_SET and word != first_word)):
                         seen_main = True  # the query an INSERT or a WITH list was waiting for
                     prev = word or "?"
                     end = t.end + 1
@@ -402,7 +264,7 @@ class _Finder:
     # code blocks -------------------------------------------------------------------------------
     def code(self, start: int, end: int, dialect: str | None, labelled: bool) -> None:
         """Statements of a code block (``labelled``: it says it is SQL, so every error is reported)."""
-        lines = _Lines(self.text, end, dialect or ("mysql" if "`" in self.text[start:end] else None))
+        lines = LineTokens(self.text, end, dialect or ("mysql" if "`" in self.text[start:end] else None))
         pos = start
         while pos < end:
             m = _NON_SPACE.search(self.text, pos, end)
@@ -426,7 +288,7 @@ class _Finder:
         """Bare statements in running text between ``start`` and ``end``."""
         text = self.text
         region = text[start:end]
-        lines = self.lines = _Lines(text, end, self.hint or ("mysql" if "`" in region else None))
+        lines = self.lines = LineTokens(text, end, self.hint or ("mysql" if "`" in region else None))
         needs: dict[str, list[int]] = {}
 
         def may_start(m: re.Match, until: int) -> bool:
@@ -438,16 +300,16 @@ class _Finder:
                 if is_prose(text[m.end():eol if eol >= 0 else m.end() + 400]):
                     return False
             if word not in needs:
-                needs[word] = [n.start() + start for n in _NEEDS[word].finditer(region)]
+                needs[word] = [n.start() + start for n in NEEDS[word].finditer(region)]
             spots = needs[word]
             i = bisect.bisect_left(spots, m.end())
             if i < len(spots) and spots[i] < until:
                 return True
-            return m.group(1).isupper() and not _line_before(text, m.start())
+            return m.group(1).isupper() and not line_before(text, m.start())
 
         pos = start
         while pos < end:
-            m = next((m for m in _START.finditer(text, pos, end) if may_start(m, end)), None)
+            m = next((m for m in START.finditer(text, pos, end) if may_start(m, end)), None)
             if m is None:
                 return
             seg_end, _ = self.walk(lines, m.start(), prose=True)
@@ -477,7 +339,7 @@ class _Finder:
                         if cut >= seg_end or not self.text[cut:seg_end].strip():
                             return
                         resume = cut  # prose was cut off after a statement: SQL may follow it
-            s = _START.search(self.text, resume, seg_end)
+            s = START.search(self.text, resume, seg_end)
 
     def _candidate(self, s: re.Match, sql: str, meant: bool) -> int | None:
         """Parse the statement ``sql`` found at ``s`` (``meant``: written like SQL); returns where it
@@ -498,7 +360,7 @@ class _Finder:
         first_error = error
         # Words of prose after the statement on its line ("... do?"): cut them off, a few times.
         for cut in self._tail_cuts(sql, error):
-            if not _NEEDS[word].search(sql, 0, cut):
+            if not NEEDS[word].search(sql, 0, cut):
                 break  # shortening cannot add the missing clause
             shorter = sql[:cut].rstrip()
             parsed_in, error, _ = self._parse(shorter, self.hint)
@@ -518,15 +380,15 @@ class _Finder:
             return  # only prose on the statement's last line is cut
         line_start = sql.rfind("\n") + 1
         at = stopped = line_start + error.column - 1
-        word = _LAST_WORD.search(sql, line_start, at)  # "do?" stopped at "?": cut before "do"
+        word = LAST_WORD.search(sql, line_start, at)  # "do?" stopped at "?": cut before "do"
         if word is not None and word.end() == at:
             at = word.start()
-        word = _LAST_WORD.search(sql, line_start, len(sql[:at].rstrip()))
+        word = LAST_WORD.search(sql, line_start, len(sql[:at].rstrip()))
         back = word.start() if word is not None else at  # the parser may have taken a word of prose as an alias
-        if at <= line_start or not (_prose_tail(sql[at:]) or _prose_tail(sql[back:])):
+        if at <= line_start or not (prose_tail(sql[at:]) or prose_tail(sql[back:])):
             return
         # "... WHERE b = 'x'. I don't get it": the statement ends at the last full stop.
-        cuts = [m.start() for m in _SENTENCE_BREAK.finditer(sql, line_start, stopped + 1)][-1:]
+        cuts = [m.start() for m in SENTENCE_BREAK.finditer(sql, line_start, stopped + 1)][-1:]
         cuts += [back, at]  # the shorter first: a word of prose after a name reads as its alias
         seen = set()
         for cut in cuts:
@@ -541,16 +403,16 @@ class _Finder:
         word = s.group(1)
         score = 0
         if word.isupper():
-            needed = _NEEDS[word.upper()].search(sql)
+            needed = NEEDS[word.upper()].search(sql)
             score += 2 if needed and needed.group(0).isupper() else 1  # "SELECT ... FROM" in capitals
-        before = _line_before(self.text, s.start())
+        before = line_before(self.text, s.start())
         if not before or before.endswith((":", "：")):
             score += 1
         if "\n" in sql or sql.endswith(";"):
             score += 1
         if re.search(r"[=<>*]", sql):
             score += 1
-        if re.search(r"\w\(", sql) or _STRING.search(sql):
+        if re.search(r"\w\(", sql) or SQL_STRING.search(sql):
             score += 1
         return score >= 2
 
@@ -558,16 +420,7 @@ class _Finder:
 _CHAT_HINT = "Line and column count from the start of your message; fix the statement and send it again."
 _NON_SPACE = re.compile(r"\S")
 _POSITION = re.compile(r"at line (\d+), column (\d+)")
-_LAST_WORD = re.compile(r"[^\W_][\w'’]*$")
-_SENTENCE_BREAK = re.compile(r"(?<=[\w')\]\"])[.?!](?=\s)|[。？！]")
 _COMMENTS = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
-
-
-def _line_before(text: str, pos: int, look: int = 80) -> str:
-    """What precedes ``pos`` on its line, stripped (only the last ``look`` characters: a long line
-    of prose is not SQL's start either way, and looking further would make the search quadratic)."""
-    before = text[max(0, pos - look):pos]
-    return before[before.rfind("\n") + 1:].strip()
 
 
 def _strip_comments(sql: str) -> str:
@@ -622,7 +475,7 @@ def _find(text: str, dialect: str | None) -> Search:
                 for m in _INLINE.finditer(text, start, end):
                     body = m.group(2).strip()
                     word = re.match(r"[A-Za-z]*", body).group(0).upper()
-                    if word in _START_SET and _NEEDS[word].search(body):
+                    if word in START_SET and NEEDS[word].search(body):
                         finder.code(m.start(2), m.end(2), dialect, labelled=True)
             if not finder.found:
                 for start, end in gaps:
@@ -671,5 +524,5 @@ def is_statement(text: str) -> bool:
     >>> is_statement("SELECT name FROM users"), is_statement("select the best")
     (True, False)
     """
-    m = _START.match(text.lstrip())
-    return bool(m and _NEEDS[m.group(1).upper()].search(text) and _parses(text))
+    m = START.match(text.lstrip())
+    return bool(m and NEEDS[m.group(1).upper()].search(text) and _parses(text))
