@@ -201,6 +201,14 @@ def test_parsing_work_is_linear_in_the_message(make, parser_work):
         assert parser_work["calls"] <= 8 * MAX_STATEMENTS + 3 * text.count("\n", 0, searched)
 
 
+def test_a_statement_is_parsed_once_per_dialect_tried(parser_work):
+    find_statements("Why?\nSELECT name FROM users WHER age > 18")
+    assert parser_work["calls"] == finder.DIALECT_TRIES  # the old finder: 400 (80 shorter texts x 5 dialects)
+    parser_work.update(calls=0)
+    find_statements("```sql\nSELECT a FROM t;\nSELECT b FROM u;\n```", "postgres")
+    assert parser_work["calls"] == 2  # one each, in the client's dialect
+
+
 def test_long_messages_are_searched_up_to_the_cap():
     text = "SELECT a FROM t WHERE b = 1\n\n" + "x" * MAX_CHARS
     search = find_statements(text)
