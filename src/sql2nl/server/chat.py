@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 from ..errors import InvalidInputError, SQLParseError
 from .finder import Search, find_statements
 from .messages import CANNOT_DESCRIBE, CAPPED, NO_SQL, detect_language, dialect_hint
-from .service import ApiError, DescribeService
+from .service import ApiError, DescribeService, reply_text
 from .sse import pieces
 
 
@@ -65,7 +65,7 @@ def _answer_sync(service: DescribeService, turn: Turn) -> tuple[str, str]:
             continue
         try:
             # Parsed already, in this dialect (None: the permissive chain, which will parse it the same way).
-            parts.append(service.describe_sync(found.sql, lang, found.dialect).text)
+            parts.append(reply_text(service.describe_sync(found.sql, lang, found.dialect)))
         except (InvalidInputError, SQLParseError) as e:
             parts.append(CANNOT_DESCRIBE[lang].format(error=e))
     text = parts[0] if len(parts) == 1 else "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))
