@@ -5,8 +5,9 @@ Stages, in this order, each a job with its own time budget (a slow stage cannot 
 
   scaling  benchmarks/bench_training_gpu.py on the Llama-3-8B shape, the setup that met the
            one-GPU goal (PEFT, packed, compiled layers, 4 of 32 layers checkpointed, batch 32 per
-           GPU) on 1 GPU, then on 2 (or --gpus), then with bf16 gradient all-reduce if time is
-           left; compute vs NCCL per step from a profile of two more steps (--profile-comm)
+           GPU) on 1 GPU, then on 2 (or --gpus), then on 2 with bf16 gradient all-reduce and with
+           DDP's static_graph while time is left; compute vs NCCL per step from a profile of two
+           more steps (--profile-comm)
   real     benchmarks/ddp_real.py: SmolLM2-135M (gguf:PATH when the file is there) on 1 GPU and on
            N with the same global batch, both validation-loss curves in one PNG; then each run's
            half-way checkpoint resumed on the other number of GPUs (N -> 1, 1 -> N), the examples
@@ -157,7 +158,9 @@ class Driver:
         py = sys.executable
         for name in self.a.stages.split(","):
             if name == "scaling":
-                variants = (f"{SETUP}@32,{SETUP}+bf16grads@32" if not self.a.tiny else "peft:packed+ckpt=0.5@4")
+                # the goal's setup on every GPU count, then (several GPUs, while time is left) two DDP options
+                variants = (f"{SETUP}@32,{SETUP}+bf16grads@32,{SETUP}+static@32" if not self.a.tiny
+                            else "peft:packed+ckpt=0.5@4")
                 cmd = [py, str(HERE / "bench_training_gpu.py"), "--no-plain", "--gpus", ",".join(map(str, gpus)),
                        "--variants", variants, "--steps", str(self.a.steps), "--warmup", str(self.a.warmup),
                        "--profile-comm", "--child-timeout", str(self.a.setup_timeout),
@@ -173,8 +176,8 @@ class Driver:
                        "--out", str(self.work / "real")] + (["--tiny"] if self.a.tiny else [])
                 self.summary["real_base"] = base
                 self.stage("real", cmd, self.a.real_s, "ddp_real.md", "ddp_real.json")
-            else:
-                raise SystemExit(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+            elif name != "setup":  # setup: only what gpu_issue18.sh does (wheels, files into /tmp)
+                raise SystemExit(f"unknown stage {name!r}; choose from {', '.join(STAGES)} (or setup)")
 
 
 def _real_base() -> str:

@@ -14,6 +14,8 @@
 # Two calls, back to back (the machine stays warm about 30 s; call 2 needs call 1's /tmp):
 #   call 1: carry [".whl", ".base/1"]  command: bash benchmarks/gpu_issue18.sh --stages scaling --out $OUT
 #   call 2: carry [".base/2"]          command: bash benchmarks/gpu_issue18.sh --stages real --out $OUT
+# If call 2 finds a fresh machine (it says the environment lacks the training stack), repeat call 1
+# with --stages setup (seconds: wheels and the first part into /tmp), then call 2 again at once.
 # One call (no real model: the real stage then trains scratch:small and says so):
 #   carry [".whl"]                     command: bash benchmarks/gpu_issue18.sh --out $OUT
 # CPU test of the whole path (gloo, tiny models):  SQL2NL_WHEELS=none bash benchmarks/gpu_issue18.sh --tiny --out /tmp/i18
