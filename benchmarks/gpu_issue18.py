@@ -46,9 +46,12 @@ SETUP = "peft:packed+compile+ckpt=0.125"  # the one-GPU goal's setup (benchmarks
 
 
 def environment() -> dict:
-    """What the results ran on: versions, GPUs and how they are linked, the NCCL variables."""
+    """What the results ran on: versions, GPUs and how they are linked, the NCCL variables. Asked in
+    a child process, so that this one never opens a CUDA context on a GPU the stages need."""
     try:
-        return _environment()
+        r = subprocess.run([sys.executable, __file__, "--environment", "--out", "-"], capture_output=True, text=True,
+                           timeout=120)
+        return json.loads(r.stdout.strip().splitlines()[-1])
     except Exception as e:  # never lose a stage to a question about the machine
         return {"error": f"{type(e).__name__}: {e}"}
 
@@ -217,7 +220,11 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--tiny", action="store_true", help="CPU: gloo processes, tiny models, a few steps.")
+    p.add_argument("--environment", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.environment:
+        print(json.dumps(_environment()))
+        return
     a.gpus_max = max(int(g) for g in a.gpus.split(","))
     if a.tiny:  # a loaded 2-core CPU is slower at starting processes than an H200 machine is at training
         a.steps, a.warmup = 3, 1
