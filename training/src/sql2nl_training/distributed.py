@@ -260,7 +260,7 @@ def distributed_trainer_class(base, options: DistributedOptions):
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if _BatchSamplerBase is None or dataset is None or "input_ids" not in getattr(dataset, "column_names", ()):
+            if _BatchSamplerBase is None or dataset is None or "input_ids" not in (getattr(dataset, "column_names", None) or ()):
                 return super()._get_train_sampler(train_dataset)
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             self._sql2nl_sampler = GlobalBatchSampler(
