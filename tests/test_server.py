@@ -237,7 +237,71 @@ def test_cors_when_asked():
 def test_dns_rebinding_guard(http):
     r = http.get("/health", headers={"Host": "attacker.example"})
     assert r.status_code == 403 and "localhost" in r.json()["error"]["message"]
-    assert http.get("/health", headers={"Host": "localhost:1234"}).status_code == 200
+    assert r.json()["error"]["code"] == "host_not_allowed"
+    for foreign in ("localhost.attacker.example", "127.0.0.1.nip.io:8765", "[::2]", "local host", "evil@localhost"):
+        assert http.post("/v1/describe", json={"sql": SQL}, headers={"Host": foreign}).status_code == 403, foreign
+    for loopback in ("localhost:1234", "LOCALHOST", "127.0.0.1", "127.0.0.1:8765", "[::1]:8765"):
+        assert http.get("/health", headers={"Host": loopback}).status_code == 200, loopback
+
+
+def _raw(url, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(request)
+        return b"".join(iter(lambda: s.recv(65536), b""))
+
+
+def test_a_request_without_a_host_header_passes_the_rebinding_guard(url):
+    # HTTP/1.0 may omit Host; a browser (the rebinding attack's only way in) always sends one.
+    assert _raw(url, b"GET /health HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 200")
+    assert _raw(url, b"GET /health HTTP/1.0\r\nHost: evil.example\r\n\r\n").startswith(b"HTTP/1.1 403")
+
+
+def test_the_host_check_remembers_a_bounded_set_of_allowed_hosts():
+    import asyncio
+
+    from sql2nl.server.config import LOOPBACK_NAMES
+    from sql2nl.server.http import HostCheck
+
+    async def ok(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def status(check, host):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        await check({"type": "http", "path": "/", "headers": [(b"host", host)]}, None, send)
+        return sent[0]["status"]
+
+    async def flood():
+        check = HostCheck(ok, LOOPBACK_NAMES)
+        allowed = [await status(check, f"localhost:{port}".encode()) for port in range(1, 201)]
+        refused = [await status(check, f"evil{i}.example".encode()) for i in range(50)]
+        again = await status(check, b"localhost:200")  # past the bound: asked again, still allowed
+        return check, allowed, refused, again
+
+    check, allowed, refused, again = asyncio.run(flood())
+    assert set(allowed) == {200} and set(refused) == {403} and again == 200
+    assert len(check.passed) == HostCheck.REMEMBERED and not any(h.startswith(b"evil") for h in check.passed)
+
+
+def test_a_bad_host_pattern_is_refused_at_start():
+    with pytest.raises(InvalidInputError, match=r"\*\.example\.com"):
+        ServerConfig(allowed_hosts=("ex*ample.com",))
+    r = CliRunner().invoke(cli, ["serve", "--allow-host", "*example.com"])
+    assert r.exit_code != 0 and "'*.example.com'" in r.output and "Traceback" not in r.output
+
+
+def test_allowed_hosts_are_configurable():
+    with serve(allowed_hosts=("sql2nl.internal", "*.corp.example")) as u:
+        def status(host):
+            return httpx.get(f"{u}/health", headers={"Host": host}).status_code
+        assert status("sql2nl.internal:8765") == 200 and status("box.corp.example") == 200
+        assert status("localhost") == 403 and status("corp.example.evil") == 403
+    with serve(host="0.0.0.0", token="s3cret") as u:  # off loopback the token guards; any Host is fine
+        assert httpx.get(f"{u}/health", headers={"Host": "box.lan"}).status_code == 200
 
 
 # -- security ------------------------------------------------------------------------------------------
@@ -479,7 +543,8 @@ def test_the_serve_command_end_to_end():
     from sql2nl.server.runner import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh"],
+    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh",
+                             "--allow-host", "sql2nl.internal"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -493,6 +558,9 @@ def test_the_serve_command_end_to_end():
             time.sleep(0.1)
         r = httpx.post(f"http://127.0.0.1:{port}/v1/describe", json={"sql": SQL})
         assert r.json()["text"] == sql2nl.describe(SQL, language="zh").text  # -l zh is the default language
+        hosts = {h: httpx.get(f"http://127.0.0.1:{port}/health", headers={"Host": h}).status_code
+                 for h in ("sql2nl.internal", "localhost", "evil.example")}
+        assert hosts == {"sql2nl.internal": 200, "localhost": 200, "evil.example": 403}  # --allow-host adds one
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
