@@ -18,13 +18,14 @@ import time
 import urllib.request
 
 import pytest
+from skips import require
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("openai")
-pytest.importorskip("fastapi")  # llama_cpp.server's extras
-pytest.importorskip("sse_starlette")
-pytest.importorskip("starlette_context")
-pytest.importorskip("pydantic_settings")
+require("llama_cpp")
+require("openai")
+require("fastapi")  # llama_cpp.server's extras
+require("sse_starlette")
+require("starlette_context")
+require("pydantic_settings")
 
 import ggufmodels  # noqa: E402
 from sql2nl import describe, describe_many  # noqa: E402

@@ -12,10 +12,11 @@ import threading
 import time
 
 import pytest
+from skips import require
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-httpx = pytest.importorskip("httpx")
+require("starlette")
+require("uvicorn")
+httpx = require("httpx")
 
 from click.testing import CliRunner  # noqa: E402
 

@@ -14,10 +14,11 @@ import time
 from collections import Counter
 
 import pytest
+from skips import require
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-httpx = pytest.importorskip("httpx")
+require("starlette")
+require("uvicorn")
+httpx = require("httpx")
 
 import sql2nl  # noqa: E402
 from sql2nl import Backend, Draft, hookimpl  # noqa: E402
