@@ -527,9 +527,9 @@ def test_chat_falls_back_when_the_named_dialect_does_not_parse(http):
 
 
 def test_huge_requests_are_not_cached():
-    from sql2nl.server.service import MAX_CACHED_KEY_CHARS, _LRU
+    from sql2nl.server.service import MAX_CACHED_KEY_CHARS, DescribeService
 
-    lru = _LRU(10)
+    lru = DescribeService(ServerConfig()).cache
     lru.put(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en"), "big")
     lru.put(("describe", "SELECT 1", "en"), "small")
     assert lru.get(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en")) is None
