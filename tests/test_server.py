@@ -448,6 +448,54 @@ def test_streaming_backend_streams_through_and_times_out_cleanly():
         Chunky.stall.set()
 
 
+def test_event_stream_wire_format(http):
+    """What OpenAI clients and DBeaver parse: LF-framed events, one JSON data line each, [DONE] last."""
+    r = http.post("/v1/chat/completions", json={"stream": True, "messages": [{"role": "user", "content": SQL}]})
+    assert r.headers["content-type"].startswith("text/event-stream") and r.headers["cache-control"] == "no-cache"
+    assert "\r" not in r.text and r.text.endswith("data: [DONE]\n\n")
+    events = r.text.split("\n\n")[:-1]
+    assert all(e.startswith("data: ") and "\n" not in e for e in events)
+    deltas = [json.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[:-1]]
+    assert "".join(d for d in deltas if d) == sql2nl.describe(SQL).text
+    r = http.post("/v1/responses", json={"stream": True, "input": SQL})
+    events = r.text.split("\n\n")[:-1]
+    kinds = [e.split("\n")[0].removeprefix("event: ") for e in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert all(json.loads(e.split("\n")[1].removeprefix("data: "))["type"] == k for e, k in zip(events, kinds))
+
+
+def test_a_slow_model_keeps_the_stream_alive_with_comments(monkeypatch):
+    from sql2nl.server import sse
+
+    monkeypatch.setattr(sse, "PING_S", 0.2)
+    Chunky.stall.clear()
+    try:
+        with serve(backend="chunky") as u:
+            stalled = {"role": "user", "content": "```sql\nSELECT stall FROM users\n```"}
+            got = b""
+            with httpx.stream("POST", f"{u}/v1/chat/completions", json={"stream": True, "messages": [stalled]},
+                              timeout=10) as r:
+                for raw in r.iter_raw():
+                    got += raw
+                    if got.count(b": ping") >= 2:
+                        Chunky.stall.set()  # the model "answers" once the client has seen it is alive
+            comments = [e for e in got.decode().split("\n\n") if e.startswith(":")]
+            assert len(comments) >= 2 and all(c.startswith(": ping") for c in comments)
+            data = [json.loads(e[6:]) for e in got.decode().split("\n\n") if e.startswith("data: {")]
+            text = "".join(c["choices"][0]["delta"].get("content") or "" for c in data if c["choices"])
+            assert text == "Lists the names of users." and got.endswith(b"data: [DONE]\n\n")
+
+            openai = require("openai")  # the official client reads past the comments
+            Chunky.stall.clear()
+            threading.Timer(1.0, Chunky.stall.set).start()
+            client = openai.OpenAI(base_url=f"{u}/v1", api_key="x", max_retries=0)
+            pieces = [c.choices[0].delta.content for c in client.chat.completions.create(
+                model="m", stream=True, messages=[stalled]) if c.choices]
+            assert "".join(p or "" for p in pieces) == "Lists the names of users."
+    finally:
+        Chunky.stall.set()
+
+
 # -- Ollama-compatible routes ---------------------------------------------------------------------------
 def test_ollama_tags_chat_generate(http):
     assert "sql2nl" in [m["name"] for m in http.get("/api/tags").json()["models"]]

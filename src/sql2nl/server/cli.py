@@ -55,7 +55,7 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, re
     Point DBeaver (AI settings -> OpenAI -> base URL http://127.0.0.1:8765/v1/) or an IDE assistant at it.
     The SQL in requests is never executed.
     """
-    _need(("starlette", "uvicorn"), "server")
+    _need(("starlette", "uvicorn", "sse_starlette"), "server")
     import uvicorn
 
     from .app import create_app
