@@ -7,7 +7,6 @@ Bounded (few examples, no shrinking deadline) so the whole file runs in well und
 
 from __future__ import annotations
 
-import pytest
 from skips import require
 
 require("starlette")
