@@ -299,7 +299,7 @@ def test_raising_backend_falls_back_and_queries_run(engine, records):
     assert hook.flush()
     rec = described(records, "+ 1")[0]
     assert "injected failure" in rec.sql2nl_warning and rec.backend == "rules"
-    assert hook.stats()["failures"] >= 1
+    assert hook.stats()["failures"] == 1  # one distinct statement, described (and failed) once
 
 
 def test_hanging_backend_does_not_delay_queries(engine, records):
@@ -339,7 +339,7 @@ def test_listener_failures_never_reach_the_user(engine, records):
     hook._queue = Broken()  # every enqueue now raises inside the listener
     with engine.connect() as conn:
         assert conn.execute(text("SELECT 41 + 1")).scalar() == 42
-    assert hook.counts["listener_errors"] >= 1
+    assert hook.counts["listener_errors"] == 1  # the one query, whose listener raised
 
 
 def test_logger_off_means_no_describing(engine):
@@ -455,4 +455,4 @@ def test_forked_child_gets_a_working_hook(tmp_path):
     logging.getLogger(LOGGER_NAME).setLevel(logging.NOTSET)
     assert p.exitcode == 0
     flushed, logged, alive = out.get(timeout=5)
-    assert flushed and logged >= 1 and alive
+    assert flushed and logged == 1 and alive  # the child's one statement, by the child's own worker
