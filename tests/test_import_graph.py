@@ -14,6 +14,9 @@ import import_graph
 
 #: Cycles closed only by imports inside functions, each waiting for its fix (issue 17).
 KNOWN_CYCLES = [
+    # The meaning checker's word tables and scanner call each other through imports inside
+    # functions (lexicon.py -> scan.py -> mentions.py -> both): for its owner to untangle.
+    ["sql2nl.faithfulness.lexicon", "sql2nl.faithfulness.mentions", "sql2nl.faithfulness.scan"],
     # gguf/…/export.py -> training/…/export.py -> gguf/__init__.py: the run directory and its
     # manifest get one home in the core (issue 17 §1), which removes it.
     ["sql2nl_gguf", "sql2nl_gguf.export", "sql2nl_training.export"],
