@@ -23,6 +23,7 @@ IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 def unavailable(message: str) -> NoReturn:
     """Skip the test (or the module, at import) because ``message`` — or fail under CI."""
+    __tracebackhide__ = True  # reports point at the test that asked, not at this file
     if IN_CI:
         pytest.fail(f"{message} (CI=true: the project's dependencies and services must all be there; "
                     "a skip here would hide tests that did not run)", pytrace=False)
@@ -31,6 +32,7 @@ def unavailable(message: str) -> NoReturn:
 
 def require(module: str, *, minversion: str | None = None, reason: str | None = None) -> ModuleType:
     """``module`` imported, like ``pytest.importorskip``, but under CI a missing one fails."""
+    __tracebackhide__ = True
     try:
         return pytest.importorskip(module, minversion=minversion, reason=reason)
     except pytest.skip.Exception as e:
