@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from skips import require
 
-pytest.importorskip("pygls")
-pytest_lsp = pytest.importorskip("pytest_lsp")
+require("pygls")
+pytest_lsp = require("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("sql2nl_training")
 
 import part2_fixtures as fx  # noqa: E402
 from sql2nl.errors import Sql2NLError  # noqa: E402

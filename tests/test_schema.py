@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from skips import require
 
 from sql2nl import InvalidInputError, describe
 from sql2nl.schema import Schema
@@ -25,7 +26,7 @@ def test_dict_of_column_descriptions_and_table_descriptions():
 
 
 def test_sqlalchemy_metadata():
-    sa = pytest.importorskip("sqlalchemy")
+    sa = require("sqlalchemy")
     md = sa.MetaData()
     sa.Table("emp", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("sal", sa.Integer, comment="monthly salary"),

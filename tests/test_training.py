@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("trl")
+require("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +109,7 @@ def test_merge_run_matches_the_adapter(run):
 
 
 def test_eval_through_transformers_backend(run, tmp_path):
-    pytest.importorskip("sql2nl_transformers", reason="the transformers backend plugin is not installed")
+    require("sql2nl_transformers", reason="the transformers backend plugin is not installed")
     from sql2nl_training.evaluation import evaluate
 
     m = evaluate(run, run.parent / "valid.jsonl", progress=False)
@@ -120,7 +121,7 @@ def test_eval_through_transformers_backend(run, tmp_path):
 
 
 def test_train_pairs_through_transformers_backend_with_run_dir(run):
-    pytest.importorskip("sql2nl_transformers", reason="the transformers backend plugin is not installed")
+    require("sql2nl_transformers", reason="the transformers backend plugin is not installed")
     from sql2nl import describe_many
 
     ds = describe_many([p["sql"] for p in GOOD], backend="transformers", model=str(run), cache=False)
@@ -128,7 +129,7 @@ def test_train_pairs_through_transformers_backend_with_run_dir(run):
 
 
 def test_export_gguf_and_describe_with_llamacpp(run):
-    pytest.importorskip("sql2nl_gguf", reason="the gguf export package is not installed")
+    require("sql2nl_gguf", reason="the gguf export package is not installed")
     from sql2nl_training.export import export_run
 
     from sql2nl_gguf.tools import prepare_llama_cpp_tools
@@ -137,7 +138,7 @@ def test_export_gguf_and_describe_with_llamacpp(run):
     gg = run / m["artifacts"]["gguf"]["q8_0"]
     assert gg.is_file() and gg.stat().st_size > 10_000
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"
-    pytest.importorskip("sql2nl_llamacpp", reason="the llamacpp backend plugin is not installed")
+    require("sql2nl_llamacpp", reason="the llamacpp backend plugin is not installed")
     from sql2nl import describe_many
 
     ds = describe_many([p["sql"] for p in GOOD], backend="llamacpp", model=str(run), cache=False)

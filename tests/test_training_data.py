@@ -10,8 +10,9 @@ import json
 import sqlite3
 
 import pytest
+from skips import require
 
-pytest.importorskip("sql2nl_training")
+require("sql2nl_training")
 
 from sql2nl.errors import InvalidInputError, Sql2NLError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
@@ -157,7 +158,7 @@ def test_synthetic_from_spider_tables_uses_rules_teacher(tmp_path):
 
 
 def test_synthetic_from_sqlalchemy_metadata_and_live_database(tmp_path):
-    sa = pytest.importorskip("sqlalchemy")
+    sa = require("sqlalchemy")
     from sql2nl_training.synthetic import from_database, from_metadata, generate
 
     md = sa.MetaData()

@@ -21,7 +21,7 @@ from ..errors import Sql2NLError
 from ..prompt import check_language
 from . import ollama_api, openai_api
 from .config import ServerConfig
-from .http import (Guard, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
+from .http import (Guard, HostCheck, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
                    handle_unexpected, json_response, read_json)
 from .openapi import openapi_document
 from .service import ApiError, DescribeService
@@ -121,6 +121,8 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
     config = config or ServerConfig()
     service = DescribeService(config, backend)
     middleware = [Middleware(Guard, config=config)]
+    if config.allowed_hosts:  # None: off loopback with a token, any Host
+        middleware.insert(0, Middleware(HostCheck, allowed_hosts=config.allowed_hosts))
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

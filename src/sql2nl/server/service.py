@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections import OrderedDict
 from typing import Any, AsyncIterator, Callable, Hashable
 
 import anyio
@@ -21,6 +20,7 @@ from anyio import to_thread
 
 from .. import api
 from ..backends import Backend
+from ..cache import LRUCache
 from ..description import Description
 from ..faithfulness import check
 from ..guard import correction
@@ -51,27 +51,6 @@ class ApiError(Exception):
 MAX_CACHED_KEY_CHARS = 32_768
 
 
-class _LRU:
-    """A small LRU used only from the event loop thread (so it needs no lock)."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        v = self._data.get(key)
-        if v is not None:
-            self._data.move_to_end(key)
-        return v
-
-    def put(self, key: Hashable, value: Any) -> None:
-        if sum(len(k) for k in key if isinstance(k, (str, bytes))) > MAX_CACHED_KEY_CHARS:  # type: ignore[union-attr]
-            return  # a few huge requests must not pin gigabytes in the cache
-        self._data[key] = value
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-
 def description_payload(d: Description, facts: bool = True) -> dict[str, Any]:
     """The JSON answer for one description: text, warnings, facts, faithfulness (always scored).
 
@@ -99,7 +78,7 @@ class DescribeService:
         self.backend = backend if backend is not None else api.resolve_backend(config.backend,
                                                                                 config.backend_options)
         self.limiter = anyio.CapacityLimiter(config.max_concurrency)
-        self.cache = _LRU(4096)
+        self.cache = LRUCache(4096, max_key_chars=MAX_CACHED_KEY_CHARS)  # answers, by request
         self._computing: dict[Hashable, asyncio.Future] = {}  # keys of cached() being computed now
         self.waiting = 0  # calls admitted and not finished (running or queued for a thread)
         self._abandoned = 0  # threads still running calls whose request already timed out

@@ -29,6 +29,7 @@ from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, trainin
 
 from .config import TrainConfig
 from .data import Pair, dedupe, load_pairs, split_by_database, write_jsonl
+from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
 from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
@@ -96,43 +97,6 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
 
 
 # --- model ----------------------------------------------------------------------------------------
-
-def resolve_engine(engine: str) -> str:
-    """``unsloth`` if asked for or importable (``auto``), else ``peft``.
-
-    ``auto`` on a GPU whose PyTorch lacks grouped-query varlen attention (before 2.12) picks
-    ``peft``: Unsloth's packed attention then runs one SDPA call per example and per layer, and on an
-    H100 with torch 2.11 that pipeline was several times slower than PEFT with
-    :mod:`sql2nl_training.packing` (benchmarks/RESULTS.md, Training).
-    """
-    if engine == "peft":
-        return "peft"
-    if engine == "auto" and _slow_unsloth_packing():
-        return "peft"
-    try:
-        import unsloth  # noqa: F401  (import first: it patches transformers/TRL)
-        return "unsloth"
-    except Exception as e:  # ImportError, or no supported device
-        if engine == "unsloth":
-            from sql2nl.errors import BackendUnavailableError
-
-            raise BackendUnavailableError("unsloth", "pip install 'sql2nl-training[unsloth]'", str(e)) from None
-        return "peft"
-
-
-def _slow_unsloth_packing() -> bool:
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return False
-        from .packing import _torch_varlen
-
-        fast = _torch_varlen()
-        return fast is None or not fast.gqa
-    except Exception:
-        return False
-
 
 def _dtype(config: TrainConfig):
     import torch
@@ -372,7 +336,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
     state.wait_for_everyone()  # every process has checked before the main one writes anything
 
-    engine = resolve_engine(config.engine)  # before transformers/TRL are imported below
+    choice = choose_engine(config.engine, log if main else None)  # before transformers/TRL are imported below
+    engine = choice["used"]
     if resume and (run / "data" / "train.jsonl").is_file() and is_run(run):
         # the exact pairs the run started with, even if the source file changed since
         train_pairs = load_pairs(run / "data" / "train.jsonl").pairs
@@ -410,7 +375,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
 
     manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
-                "engine": engine, "status": "training", "config": config.to_dict(), "data": data_summary,
+                "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(), "data": data_summary,
                 "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes}
     if main:
         run.mkdir(parents=True, exist_ok=True)
