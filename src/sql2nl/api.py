@@ -68,11 +68,11 @@ class _Prepared:
     def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool):
         trees = parse_text(text, dialect)
         try:
-            self.facts = [statement_facts(t, dialect) for t in trees]
-            # Facts first: they may rewrite Spider-style "strings" into literals, which redaction must see.
-            self.redaction = _redact(trees) if redact else None
+            self.facts = [statement_facts(t, dialect, schema=schema) for t in trees]
+            # Redact the trees the facts read: they have Spider-style "strings" as literals, which redaction must see.
+            self.redaction = _redact([f.tree for f in self.facts]) if redact else None
             if self.redaction is not None:
-                rfacts = tuple(statement_facts(t, dialect) for t in self.redaction.trees)
+                rfacts = tuple(statement_facts(t, dialect, schema=schema) for t in self.redaction.trees)
                 self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
             else:
                 self.request = Request(text, tuple(self.facts), language, dialect, schema)

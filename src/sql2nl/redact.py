@@ -5,8 +5,8 @@ hex/bit/byte strings, N'...') becomes ``:v1``, ``:v2``... (the same value gets t
 placeholder), comments are dropped (they can hold anything), and :meth:`Redaction.restore` puts
 the values back into a description locally, after the backend answered.
 
-Spider/SQLite-style ``"strings"`` are values too: :mod:`sql2nl.facts` rewrites them into string
-literals in the tree, so redaction runs after the facts are extracted.
+Spider/SQLite-style ``"strings"`` are values too: :mod:`sql2nl.facts` reads them as string
+literals in its (copied) tree, so redaction runs on ``facts.tree``, after the facts are extracted.
 
 >>> import sqlglot
 >>> r = redact([sqlglot.parse_one("SELECT name FROM users WHERE city = 'Oslo' LIMIT 5")])

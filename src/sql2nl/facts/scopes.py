@@ -1,0 +1,187 @@
+"""Which table an alias or a column means, per scope, through :mod:`sqlglot.optimizer.scope`.
+
+sqlglot's scopes cover queries (SELECT, set operations, CTEs, derived tables, subqueries, and
+correlated references through ``Scope.parent``). The statements around a query (UPDATE,
+DELETE, MERGE and INSERT targets) are not queries to sqlglot, so their own sources are added
+here. With a schema, an unqualified column in a join is placed in the one table that has it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+if TYPE_CHECKING:
+    from ..schema import Schema
+
+#: Nodes that open a scope of their own.
+SCOPE_NODES = (exp.Select, exp.Update, exp.Delete, exp.Merge, exp.Union, exp.Intersect, exp.Except)
+_QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+
+
+class Scopes:
+    """Alias and column resolution for one statement (built on first use, memoised per node).
+
+    >>> import sqlglot
+    >>> tree = sqlglot.parse_one("SELECT u.name FROM users AS u JOIN orders AS o ON o.uid = u.id")
+    >>> Scopes(tree).table_of(tree.find(exp.Column))
+    'users'
+    """
+
+    def __init__(self, tree: exp.Expression | None = None, schema: "Schema | None" = None) -> None:
+        self.tree = tree
+        self.schema = schema
+        self._sources: dict[int, dict[str, str]] | None = None   # id(scope node) -> {alias: table}
+        self._parents: dict[int, exp.Expression | None] = {}
+        self._resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
+        self._enclosing: dict[int, exp.Expression | None] = {}
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> dict[int, dict[str, str]]:
+        sources: dict[int, dict[str, str]] = {}
+        tree = self.tree
+        if tree is None:
+            self._sources = sources
+            return sources
+        for root in _query_roots(tree):
+            try:
+                scopes = traverse_scope(root)
+            except Exception:  # sqlglot refuses some inputs (e.g. duplicate aliases): resolve those by hand
+                scopes = []
+                for sel in root.find_all(exp.Select):
+                    sources.setdefault(id(sel), _own_sources(sel))
+            for scope in scopes:
+                sources[id(scope.expression)] = _scope_sources(scope)
+                if scope.parent is not None:
+                    self._parents[id(scope.expression)] = scope.parent.expression
+        for node in (tree, *tree.find_all(exp.Update, exp.Delete, exp.Merge)):
+            if isinstance(node, (exp.Update, exp.Delete, exp.Merge)) and id(node) not in sources:
+                sources[id(node)] = _own_sources(node)
+        self._sources = sources
+        return sources
+
+    def scope(self, node: exp.Expression) -> dict[str, str]:
+        """``{alias or name (lower case): table name}`` for the sources of one SELECT/UPDATE/DELETE/MERGE."""
+        sources = self._sources if self._sources is not None else self._build()
+        found = sources.get(id(node))
+        if found is None:  # a node outside the tree the resolver was built for
+            found = sources[id(node)] = _own_sources(node)
+        return found
+
+    # -- resolving --------------------------------------------------------------------------
+
+    def resolve(self, col: exp.Expression | None) -> tuple[str | None, dict[str, str] | None]:
+        """The table a column reads and the scope that said so (``(None, None)`` when unknown)."""
+        if not isinstance(col, exp.Column):
+            return None, None
+        hit = self._resolved.get(id(col))
+        if hit is None:
+            hit = self._resolved[id(col)] = self._resolve(col)
+        return hit
+
+    def table_of(self, col: exp.Expression | None) -> str | None:
+        """The table a column reads: through its qualifier's alias, or the only table in its scope."""
+        return self.resolve(col)[0]
+
+    def enclosing(self, node: exp.Expression) -> exp.Expression | None:
+        """The nearest SELECT/UPDATE/DELETE/MERGE above ``node`` (memoised for every node on the way,
+        so long AND/OR chains cost linear time, not quadratic)."""
+        path: list[int] = []
+        cur = node.parent
+        found: exp.Expression | None = None
+        while cur is not None:
+            if isinstance(cur, (exp.Select, exp.Update, exp.Delete, exp.Merge)):
+                found = cur
+                break
+            memo = self._enclosing.get(id(cur), False)
+            if memo is not False:
+                found = memo  # type: ignore[assignment]
+                break
+            path.append(id(cur))
+            cur = cur.parent
+        for i in path:
+            self._enclosing[i] = found
+        return found
+
+    def _outer(self, node: exp.Expression) -> exp.Expression | None:
+        if self._sources is None:
+            self._build()
+        parent = self._parents.get(id(node))
+        return parent if parent is not None else self.enclosing(node)
+
+    def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None]:
+        qual = col.table
+        node = self.enclosing(col)
+        while node is not None:
+            s = self.scope(node)
+            if qual:
+                hit = s.get(qual.lower())
+                if hit is not None:
+                    return hit, s
+            elif s:
+                tables = list(dict.fromkeys(s.values()))
+                if len(tables) == 1:
+                    return tables[0], s
+                owner = self._owner(col.name, tables)
+                return (owner, s) if owner else (None, None)
+            node = self._outer(node)
+        return qual or None, None
+
+    def _owner(self, column: str, tables: list[str]) -> str | None:
+        # Several tables and an unqualified column: only a schema can say whose it is.
+        if self.schema is None:
+            return None
+        owners = [t for t in tables if (st := self.schema.table(t)) is not None and st.column(column) is not None]
+        return owners[0] if len(owners) == 1 else None
+
+
+def _query_roots(tree: exp.Expression) -> list[exp.Expression]:
+    """The outermost queries in ``tree`` (the tree itself when it is one)."""
+    if isinstance(tree, _QUERIES):
+        return [tree]
+    roots = []
+    stack = list(tree.iter_expressions())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _QUERIES):
+            roots.append(node)
+        else:
+            stack.extend(node.iter_expressions())
+    return roots
+
+
+def _scope_sources(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, source in scope.sources.items():
+        if isinstance(source, exp.Table):
+            if source.name:
+                out[name.lower()] = source.name
+                out.setdefault(source.name.lower(), source.name)
+        else:  # a CTE or derived table: its rows are its own
+            out[name.lower()] = name
+    return out
+
+
+def _own_sources(node: exp.Expression) -> dict[str, str]:
+    """The sources of one SELECT/UPDATE/DELETE/MERGE, read off its FROM, JOINs and target."""
+    args = node.args
+    frm = args.get("from_") or args.get("from")
+    sources = [frm.this] if frm is not None else []
+    sources += [j.this for j in args.get("joins") or ()]
+    if not isinstance(node, exp.Select):
+        sources.append(args.get("this"))
+        if isinstance(node, exp.Merge):
+            sources.append(args.get("using"))
+        elif isinstance(node, exp.Delete):
+            sources += list(args.get("using") or ())
+    out: dict[str, str] = {}
+    for src in sources:
+        if isinstance(src, exp.Table) and src.name:
+            out[src.alias_or_name.lower()] = src.name
+            out.setdefault(src.name.lower(), src.name)
+        elif isinstance(src, exp.Expression) and src.alias:
+            out[src.alias.lower()] = src.alias
+    return out
