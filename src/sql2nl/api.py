@@ -19,12 +19,28 @@ from .description import Description
 from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
-from .prompt import LANGUAGES, check_language
+from .prompt import DETAILS, LANGUAGES, STYLES, check_language
 from .redact import redact as _redact
 from .schema import Schema
 
 DEFAULT_BACKEND = "rules"
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextShape:
+    """How the description reads: ``detail`` ("summary" or "steps") and ``style`` ("statement" or "question")."""
+
+    detail: str = "summary"
+    style: str = "statement"
+
+    @classmethod
+    def checked(cls, detail: str, style: str) -> "TextShape":
+        if detail not in DETAILS:
+            raise InvalidInputError(f"detail must be one of {', '.join(map(repr, DETAILS))}, got {detail!r}.")
+        if style not in STYLES:
+            raise InvalidInputError(f"style must be one of {', '.join(map(repr, STYLES))}, got {style!r}.")
+        return cls(detail, style)
 
 
 def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, Any]) -> Backend:
@@ -55,9 +71,9 @@ def _check_language(language: str) -> None:
 
 
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-               redact: bool) -> tuple:
+               redact: bool, shape: TextShape = TextShape()) -> tuple:
     return (_cache.normalize(sql), be.identity, language, dialect,
-            schema.fingerprint if schema is not None else None, redact)
+            schema.fingerprint if schema is not None else None, redact, shape.detail, shape.style)
 
 
 class _Prepared:
@@ -65,7 +81,8 @@ class _Prepared:
 
     __slots__ = ("sql", "facts", "request", "redaction")
 
-    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool):
+    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool,
+                 shape: TextShape = TextShape()):
         trees = parse_text(text, dialect)
         try:
             self.facts = [statement_facts(t, dialect, schema=schema) for t in trees]
@@ -73,9 +90,10 @@ class _Prepared:
             self.redaction = _redact([f.tree for f in self.facts]) if redact else None
             if self.redaction is not None:
                 rfacts = tuple(statement_facts(t, dialect, schema=schema) for t in self.redaction.trees)
-                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
+                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema, shape.detail,
+                                       shape.style)
             else:
-                self.request = Request(text, tuple(self.facts), language, dialect, schema)
+                self.request = Request(text, tuple(self.facts), language, dialect, schema, shape.detail, shape.style)
         except (Sql2NLError, RecursionError):
             raise
         except Exception as e:  # a bug in sql2nl, not in the user's SQL
@@ -110,8 +128,8 @@ def _deep_ok(fn: Callable[..., T], *args: Any) -> T:
 
 
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-                  redact: bool) -> Description:
-    prep = _Prepared(text, language, dialect, schema, redact)
+                  redact: bool, shape: TextShape = TextShape()) -> Description:
+    prep = _Prepared(text, language, dialect, schema, redact, shape)
     return prep.finish(_call(be, be.describe, prep.request), be)
 
 
@@ -140,7 +158,7 @@ def _store(key: tuple | None, d: Description) -> None:
 
 def describe(sql: str, *, backend: str | Backend | None = None, language: str = "en", dialect: str | None = None,
              schema: Any = None, redact: bool = False, cache: bool = True, max_chars: int = MAX_CHARS,
-             **backend_options: Any) -> Description:
+             detail: str = "summary", style: str = "statement", **backend_options: Any) -> Description:
     """Describe ``sql`` (one statement or a script of several) in plain language.
 
     >>> from sql2nl import describe
@@ -154,21 +172,27 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
     dict or a SQLAlchemy ``MetaData``). ``redact=True`` replaces literal values with placeholders
     before the backend sees the SQL and puts them back into the text locally. ``cache=False``
     neither reads nor fills the cache. Inputs over ``max_chars`` characters are refused.
+    ``detail="summary"`` (default) gives one short paragraph (about 60 words at most) saying what
+    comes out and the main conditions; ``detail="steps"`` a numbered outline, one step per CTE or
+    derived table, then the result. ``style="statement"`` (default) reads "List the names of ...";
+    ``style="question"`` reads "What are the names of ...?".
 
     Raises a :class:`~sql2nl.errors.Sql2NLError` subclass, and nothing else, for anything that
     goes wrong: :class:`~sql2nl.errors.SQLParseError` (with line, column and snippet),
     :class:`~sql2nl.errors.InvalidInputError`, :class:`~sql2nl.errors.UnknownBackendError`...
     """
     _check_language(language)
+    shape = TextShape.checked(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact, shape) if cache and isinstance(sql, str) \
+        else None
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return hit
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    d = _deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact)
+    d = _deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact, shape)
     _store(key, d)
     return d
 
@@ -176,7 +200,7 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
 def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
                   language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
                   cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  **backend_options: Any) -> list[Description]:
+                  detail: str = "summary", style: str = "statement", **backend_options: Any) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -194,6 +218,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a whole number of at least 1.")
     _check_language(language)
+    shape = TextShape.checked(detail, style)
     check_dialect(dialect)
     try:
         sqls = list(sqls)
@@ -211,7 +236,8 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
 
     with _progress(len(sqls), progress, f"describing with {be.name}") as bar:
         for i, sql in enumerate(sqls):
-            key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+            key = _cache_key(sql, be, language, dialect, schema_obj, redact, shape) \
+                if cache and isinstance(sql, str) else None
             try:
                 hit = _cached(key, sql, dialect)
                 if hit is not None:
@@ -219,7 +245,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
                     bar.update(1)
                     continue
                 text = check_text(sql, max_chars=max_chars)
-                todo.append((i, key, _deep_ok(_Prepared, text, language, dialect, schema_obj, redact)))
+                todo.append((i, key, _deep_ok(_Prepared, text, language, dialect, schema_obj, redact, shape)))
             except Sql2NLError as e:
                 failed(i, sql, e)
                 bar.update(1)
@@ -256,7 +282,8 @@ def _error_description(sql: Any, e: Exception, be: Backend, language: str) -> De
 
 def describe_stream(sql: str, *, backend: str | Backend | None = None, language: str = "en",
                     dialect: str | None = None, schema: Any = None, redact: bool = False, cache: bool = True,
-                    max_chars: int = MAX_CHARS, **backend_options: Any) -> Iterator[str]:
+                    max_chars: int = MAX_CHARS, detail: str = "summary", style: str = "statement",
+                    **backend_options: Any) -> Iterator[str]:
     """Yield the description as it is produced (backends that cannot stream yield it once).
 
     >>> "".join(describe_stream("SELECT name FROM users"))  # doctest: +SKIP
@@ -266,14 +293,15 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
     equal :func:`describe`'s text (streamed text is not cached).
     """
     _check_language(language)
+    shape = TextShape.checked(detail, style)
     be = resolve_backend(backend, backend_options)
     if not be.streams:
         d = describe(sql, backend=be, language=language, dialect=dialect, schema=schema, redact=redact,
-                     cache=cache, max_chars=max_chars)
+                     cache=cache, max_chars=max_chars, detail=detail, style=style)
         return iter([d.text])
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    prep = _deep_ok(_Prepared, text, language, dialect, Schema.from_any(schema), redact)
+    prep = _deep_ok(_Prepared, text, language, dialect, Schema.from_any(schema), redact, shape)
     return _stream(be, prep)
 
 

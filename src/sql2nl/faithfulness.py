@@ -122,7 +122,7 @@ class _Text:
     def has_name(self, name: str, *words: str | None) -> bool:
         """``name`` humanized, as written, or in any of the schema's ``words`` for it."""
         return (any(f in self.tokens for f in _name_forms(name)) or name.lower() in self.raw
-                or any(w and self.has_phrase(w) for w in words))
+                or any(w and self.has_phrase(w) for w in words) or _glossary_word(name) in self.raw)
 
     def has_value(self, value: str) -> bool:
         v = value.strip().strip("%").lower()
@@ -135,6 +135,14 @@ class _Text:
             return re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", self.raw) is not None or \
                 re.search(r"(?<![a-z0-9])" + re.escape(v) + r"(?![a-z0-9])", self.raw) is not None
         return False
+
+
+def _glossary_word(name: str) -> str:
+    """The Chinese describer's word for a schema name (its glossary), or a marker no text contains."""
+    from .rules.glossary import zh_words
+
+    words = zh_words(name)
+    return words if _CJK.search(words) else "\x00"
 
 
 def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None = None) -> list[tuple[str, object]]:

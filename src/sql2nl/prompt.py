@@ -21,6 +21,10 @@ from .schema import Schema
 PROMPT_VERSION = "sql2nl-prompt-1"
 
 LANGUAGES = ("en", "zh")
+#: ``detail=``: one short paragraph, or a numbered outline (one step per CTE / derived table, then the result).
+DETAILS = ("summary", "steps")
+#: ``style=``: "List the names of ..." or "What are the names of ...?".
+STYLES = ("statement", "question")
 
 SYSTEM = {
     "en": ("You explain SQL to people who do not read SQL. Answer with one or a few plain-English "

@@ -97,7 +97,9 @@ class _Extractor:
             elif typ is exp.Alias or typ is exp.TableAlias:
                 self.names.add(node.alias.lower() if typ is exp.Alias else node.name.lower())
             elif typ is exp.Literal:
-                f.literals.append(node.this)
+                # Not values: the 2 of $2 (a parameter's number), ORDER BY 2 / GROUP BY 1 (column positions).
+                if not isinstance(node.parent, (exp.Parameter, exp.Ordered, exp.Group)):
+                    f.literals.append(node.this)
             elif typ is exp.Not or typ is exp.NEQ or typ is exp.NullSafeNEQ:
                 f.negations += 1
             elif (typ is exp.Like or typ is exp.ILike or typ is exp.In or typ is exp.Between) and node.args.get("negate"):

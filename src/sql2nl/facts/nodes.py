@@ -96,6 +96,18 @@ def unparen(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def and_terms(cond: exp.Expression) -> list[exp.Expression]:
+    """The terms of an AND chain, in order, parentheses removed (iterative: long chains are fine)."""
+    out, stack = [], [cond]
+    while stack:
+        n = unparen(stack.pop())
+        if isinstance(n, exp.And):
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out
+
+
 def is_count_star(node: exp.Expression | None) -> bool:
     """``COUNT(*)`` (or ``COUNT()``): counts rows, not values."""
     return isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star))

@@ -75,8 +75,14 @@ class Scopes:
 
     def resolve(self, col: exp.Expression | None) -> tuple[str | None, dict[str, str] | None]:
         """The table a column reads and the scope that said so (``(None, None)`` when unknown)."""
+        table, scope, _ = self.locate(col)
+        return table, scope
+
+    def locate(self, col: exp.Expression | None) -> tuple[str | None, dict[str, str] | None, str | None]:
+        """``(table, scope, source name)``: the source name is the alias (lower case) the column
+        reads through, which tells apart the two sides of a self-join."""
         if not isinstance(col, exp.Column):
-            return None, None
+            return None, None, None
         hit = self._resolved.get(id(col))
         if hit is None:
             hit = self._resolved[id(col)] = self._resolve(col)
@@ -84,7 +90,19 @@ class Scopes:
 
     def table_of(self, col: exp.Expression | None) -> str | None:
         """The table a column reads: through its qualifier's alias, or the only table in its scope."""
-        return self.resolve(col)[0]
+        return self.locate(col)[0]
+
+    def source_of(self, col: exp.Expression | None) -> str | None:
+        """The alias (or table name), lower case, that a column reads through."""
+        return self.locate(col)[2]
+
+    def is_outer(self, col: exp.Expression) -> bool:
+        """Whether a column reads a source of an enclosing query (a correlated reference)."""
+        if not isinstance(col, exp.Column):
+            return False
+        table, scope, source = self.locate(col)
+        node = self.enclosing(col)
+        return scope is not None and node is not None and scope is not self.scope(node)
 
     def enclosing(self, node: exp.Expression) -> exp.Expression | None:
         """The nearest SELECT/UPDATE/DELETE/MERGE above ``node`` (memoised for every node on the way,
@@ -93,7 +111,9 @@ class Scopes:
         cur = node.parent
         found: exp.Expression | None = None
         while cur is not None:
-            if isinstance(cur, (exp.Select, exp.Update, exp.Delete, exp.Merge)):
+            # (MERGE's WHEN ... THEN UPDATE/DELETE has no table of its own: the MERGE is the scope.)
+            if isinstance(cur, (exp.Select, exp.Merge)) or (isinstance(cur, (exp.Update, exp.Delete))
+                                                            and isinstance(cur.this, exp.Table)):
                 found = cur
                 break
             memo = self._enclosing.get(id(cur), False)
@@ -112,7 +132,7 @@ class Scopes:
         parent = self._parents.get(id(node))
         return parent if parent is not None else self.enclosing(node)
 
-    def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None]:
+    def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None, str | None]:
         qual = col.table
         node = self.enclosing(col)
         while node is not None:
@@ -120,15 +140,19 @@ class Scopes:
             if qual:
                 hit = s.get(qual.lower())
                 if hit is not None:
-                    return hit, s
+                    return hit, s, qual.lower()
             elif s:
-                tables = list(dict.fromkeys(s.values()))
-                if len(tables) == 1:
-                    return tables[0], s
-                owner = self._owner(col.name, tables)
-                return (owner, s) if owner else (None, None)
+                names = _distinct_sources(s)
+                if len(names) == 1:
+                    name = next(iter(names))
+                    return names[name], s, name
+                owner = self._owner(col.name, list(dict.fromkeys(names.values())))
+                if owner is None:
+                    return None, None, None
+                aliases = [a for a, t in names.items() if t == owner]
+                return owner, s, aliases[0] if len(aliases) == 1 else None
             node = self._outer(node)
-        return qual or None, None
+        return qual or None, None, qual.lower() if qual else None
 
     def _owner(self, column: str, tables: list[str]) -> str | None:
         # Several tables and an unqualified column: only a schema can say whose it is.
@@ -136,6 +160,17 @@ class Scopes:
             return None
         owners = [t for t in tables if (st := self.schema.table(t)) is not None and st.column(column) is not None]
         return owners[0] if len(owners) == 1 else None
+
+
+def _distinct_sources(scope: dict[str, str]) -> dict[str, str]:
+    """``{alias: table}`` with each source once (a scope also lists an aliased table under its own name)."""
+    out: dict[str, str] = {}
+    tables_with_alias = {t for a, t in scope.items() if a != t.lower()}
+    for alias, table in scope.items():
+        if alias == table.lower() and table in tables_with_alias:
+            continue
+        out[alias] = table
+    return out
 
 
 def _query_roots(tree: exp.Expression) -> list[exp.Expression]:
@@ -160,8 +195,10 @@ def _scope_sources(scope: Scope) -> dict[str, str]:
             if source.name:
                 out[name.lower()] = source.name
                 out.setdefault(source.name.lower(), source.name)
-        else:  # a CTE or derived table: its rows are its own
-            out[name.lower()] = name
+        else:  # a CTE (known by its name, whatever the alias) or a derived table (by its alias)
+            parent = getattr(source, "expression", None)
+            parent = parent.parent if parent is not None else None
+            out[name.lower()] = parent.alias_or_name if isinstance(parent, exp.CTE) else name
     return out
 
 
@@ -172,7 +209,10 @@ def _own_sources(node: exp.Expression) -> dict[str, str]:
     sources = [frm.this] if frm is not None else []
     sources += [j.this for j in args.get("joins") or ()]
     if not isinstance(node, exp.Select):
-        sources.append(args.get("this"))
+        target = args.get("this")
+        sources.append(target)
+        if isinstance(target, exp.Table):  # DELETE t FROM t JOIN u (MySQL): the joins hang off the target
+            sources += [j.this for j in target.args.get("joins") or ()]
         if isinstance(node, exp.Merge):
             sources.append(args.get("using"))
         elif isinstance(node, exp.Delete):
