@@ -19,7 +19,7 @@ from .description import Description
 from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
-from .prompt import DETAILS, LANGUAGES, STYLES, check_language
+from .prompt import LANGUAGES, check_language, check_shape
 from .redact import redact as _redact
 from .schema import Schema
 
@@ -36,10 +36,7 @@ class TextShape:
 
     @classmethod
     def checked(cls, detail: str, style: str) -> "TextShape":
-        if detail not in DETAILS:
-            raise InvalidInputError(f"detail must be one of {', '.join(map(repr, DETAILS))}, got {detail!r}.")
-        if style not in STYLES:
-            raise InvalidInputError(f"style must be one of {', '.join(map(repr, STYLES))}, got {style!r}.")
+        check_shape(detail, style)
         return cls(detail, style)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from .errors import Sql2NLError
-from .prompt import LANGUAGES
+from .prompt import DETAILS, LANGUAGES, STYLES
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -119,6 +119,15 @@ def backend_params(f):
     return f
 
 
+def text_shape_params(f):
+    """``--detail`` and ``--style``: how the description reads (the API's ``detail=``/``style=``)."""
+    f = click.option("--style", default="statement", show_default=True, type=click.Choice(STYLES),
+                     help="'statement' (List the names of ...) or 'question' (What are the names of ...?).")(f)
+    return click.option("--detail", default="summary", show_default=True, type=click.Choice(DETAILS),
+                        help="'summary' (one short paragraph) or 'steps' (a numbered outline, one step per "
+                             "CTE / derived table, then the result).")(f)
+
+
 def read_sql(sql: tuple[str, ...], file: Any) -> str:
     """The SQL from the arguments, ``-f FILE`` (``-`` for stdin) or standard input."""
     if file is not None and sql:
@@ -142,7 +151,9 @@ def read_sql(sql: tuple[str, ...], file: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the description, facts and warnings as JSON.")
 @click.option("--redact", is_flag=True, help="Hide literal values from the backend.")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
-def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache):
+@text_shape_params
+def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache, detail,
+             style):
     """Describe SQL given as arguments, with -f FILE, or on standard input.
 
     A script of several statements is described statement by statement.
@@ -151,7 +162,8 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
 
     text = read_sql(sql, file)
     be = api.resolve_backend(backend, backend_options(model, adapter, options))
-    kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache)
+    kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache,
+              detail=detail, style=style)
     if as_json:
         click.echo(api.describe(text, **kw).to_json(indent=2))
         return

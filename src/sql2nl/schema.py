@@ -58,10 +58,11 @@ class Schema:
     def is_key(self, table: str | None, column: str) -> bool | None:
         """Whether ``column`` is ``table``'s primary key (``None`` when the schema does not say)."""
         t = self.table(table)
-        if t is None or not any(c.primary_key for c in t.columns):
+        keys = [c for c in t.columns if c.primary_key] if t is not None else []
+        if not keys:
             return None
-        c = t.column(column)
-        return bool(c and c.primary_key)
+        # One column of a composite key does not name a row on its own.
+        return len(keys) == 1 and keys[0].name.lower() == column.lower()
 
     def table_words(self, name: str) -> str | None:
         """The description a user gave for table ``name``, if any."""

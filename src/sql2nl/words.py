@@ -90,7 +90,9 @@ def plural_phrase(words: str) -> str:
 
 
 _UNCOUNTABLE = frozenset("""information info data staff equipment money music software hardware news
-details status series species gender sex weather feedback stock revenue""".split())
+details status series species gender sex weather feedback stock revenue
+made paid sent held built taken given done seen known born won lost sold bought shown found spent kept told
+first last next previous own""".split())
 
 
 #: Endings of a foreign-key column that name the key, not the thing it points at ("manager_id").

@@ -178,7 +178,7 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
             words = self.schema.column_words(table, identifier)
             if words:
                 return words
-        return self.identifier_words(identifier)
+        return self.identifier_words(identifier, kind="column", table=table)
 
     def table_name(self, table: str) -> str:
         """A table's words: the schema's description if given, else the identifier in words."""
@@ -186,10 +186,11 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
             words = self.schema.table_words(table)
             if words:
                 return words
-        return self.identifier_words(table)
+        return self.identifier_words(table, kind="table")
 
-    def identifier_words(self, identifier: str) -> str:
-        """An identifier in the language's words (``born_state`` → "born state")."""
+    def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
+        """An identifier (``kind``: column, table, cte or alias) in words when no schema names it:
+        humanized here (``born_state`` → "born state"); a language may translate it."""
         return humanize(identifier)
 
     def noun(self, table: str | None, many: bool = True) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Union
 from sqlglot import exp
 
 from ..facts import and_terms, is_count_star, is_value, pattern_of, unparen
-from ..words import is_key_name
+from ..words import humanize, is_key_name, key_role, singular
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -191,8 +191,11 @@ class ConditionsMixin:
             # `x = NULL` is never true in SQL (IS NULL was probably meant): say what it does.
             self.warnings.append("a comparison with NULL is never true; IS NULL tests for a missing value")
             return Test("compare_null", (self.text(left),))
-        if is_count_star(left) and is_value(right) and key in ("eq", "neq", "gt", "gte", "lt", "lte"):
-            return Test("count_" + key, (self.operand(right), self.counted_noun(node)))
+        if isinstance(unparen(left), exp.Count) and is_value(right) and key in ("eq", "neq", "gt", "gte", "lt", "lte"):
+            # HAVING COUNT(*) > 2: "more than 2 airports"; COUNT(DISTINCT city) >= 3: "at least 3 different cities"
+            noun, distinct = self.count_noun(unparen(left))
+            return Test("count_" + key, (self.operand(right), self.PHRASES["different"].format(noun) if distinct
+                                         else noun))
         if isinstance(right, exp.Any) and key in ("eq", "neq") and isinstance(unparen(right.this), (exp.Array, exp.Tuple)):
             values = [self.operand(v) for v in unparen(right.this).expressions]
             return Test("in", (self.text(left), self.join_list(values, self.PHRASES["or_last"])), key == "neq")
@@ -252,11 +255,19 @@ class ConditionsMixin:
         col = node.this
         if (isinstance(col, exp.Column) and isinstance(sub, exp.Select) and len(sub.expressions) == 1
                 and isinstance(sub.expressions[0], exp.Column)
-                and sub.expressions[0].name.lower() == col.name.lower()
                 and self.scopes.source_of(col) == self.subject_source(self.scopes.enclosing(col))):
-            # "StuID NOT IN (SELECT StuID FROM enrolled)": the subject's rows that (do not) appear there.
-            rows = self.rows_words(sub)
-            return Test("appear", (rows, rows))
+            inner = sub.expressions[0]
+            table, inner_table = self.scopes.table_of(col), self.scopes.table_of(inner)
+            real = bool(inner_table) and inner_table.lower() not in self.cte_names(sub) and \
+                not self.is_key_column(inner_table, inner.name)  # a key pointing at the outer row, in a table
+            if real and table and self.is_key_column(table, col.name) and (
+                    inner.name.lower() == col.name.lower() or key_role(inner.name) == singular(humanize(table))):
+                # "id NOT IN (SELECT enzyme_id FROM interactions)": enzymes that have no interactions.
+                return Test("has", self.rows_forms(sub))
+            if inner.name.lower() == col.name.lower():
+                # "city NOT IN (SELECT city FROM offices)": the rows whose value (does not) appear there.
+                rows = self.rows_words(sub)
+                return Test("appear", (rows, rows))
         return Test("in_query", (self.text(col), self.noun_phrase(query)))
 
     def between_cond(self: "Describer", node: exp.Between) -> Cond:

@@ -54,7 +54,7 @@ class EnglishDescriber(Describer):
         "not_all_sep": ", ", "not_all_last": " and ", "not_all_frame": "not both {0}",
         "not": "it is not the case that {0}", "many_values": "one of {n} values such as {sample}",
         # expressions
-        "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}",
+        "count_star": "the number of {0}", "count": "the number of {0}", "count_distinct": "the number of different {0}", "different": "different {0}",
         "sum": "the total {0}", "avg": "the average {0}", "min": "the minimum {0}", "max": "the maximum {0}",
         "sum_of": "the total of {0}", "avg_of": "the average of {0}", "min_of": "the minimum of {0}",
         "max_of": "the maximum of {0}", "sum_again": "the sum of {0}", "avg_again": "the mean {0}",
@@ -253,6 +253,16 @@ class EnglishDescriber(Describer):
 
     # -- sentence pieces ----------------------------------------------------------------------------
 
+    def own_column_words(self, words: str, table: str | None) -> str:
+        if not table or (self.schema is not None and self.schema.column_words(table, words)):
+            return words
+        noun = singular(self.table_name(table)).lower()
+        if words.lower().startswith(noun + " ") and len(words) > len(noun) + 1:
+            rest = words[len(noun) + 1:]
+            # "customer id", "flight no" stay: a bare key word says less than the whole name.
+            return words if rest in ("id", "ids", "no", "nos", "number", "numbers", "code", "codes", "key") else rest
+        return words
+
     def reads_as_clause(self, test) -> bool:
         # "created at at least 2020": a name ending in a preposition needs its verb ("where created at is ...").
         return bool(test.args) and test.args[0].rsplit(" ", 1)[-1] in _PREPOSITIONS
@@ -362,9 +372,9 @@ class EnglishDescriber(Describer):
                 agg_words = self.join_list(aggs)
                 be = "is" if len(aggs) == 1 else "are"
                 grouping = f", {p.grouping}" if p.grouping else ""
-                return f"For each {keys}{grouping}, what {be} {agg_words}{self.of_subject(p, agg_words + keys)}" \
-                       f"{where}{rest}?"
-            cols = self.grouped_columns(p)
+                return f"What {be} {agg_words}{self.of_subject(p, agg_words + keys)}{where} for each {keys}" \
+                       f"{grouping}{rest}?"
+            cols = self.grouped_columns(p) if aggs else "the different " + _bare(self.join_list(p.columns))
             grouping = f", {p.grouping}" if p.grouping else ""
             lead = "What are" if question else "Find"
             return f"{lead} {cols}{self.of_subject(p, cols)}{where}{grouping}{rest}{'?' if question else ''}"

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, unparen
 from ..facts import literal_text as literal_value
-from ..words import humanize, is_key_name, singular
+from ..words import humanize, is_key_name, key_role, singular
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -48,7 +48,7 @@ class ExpressionsMixin:
         sel = self.scopes.enclosing(col)
         here = self._memo.get(("viewpoint", id(col))) or (self.subject_source(sel) if sel is not None else None)
         if source is None or here is None or source == here:
-            return words
+            return self.own_column_words(words, table) if source is not None and source == here else words
         if isinstance(sel, exp.Select):
             src = self.graph(sel).sources.get(source)
             if src is not None and src.table is None:  # a derived table's column is its own name
@@ -65,7 +65,15 @@ class ExpressionsMixin:
             owner = self.source_words(sel, source)
         if not owner or owner.lower() in words.lower():
             return words
+        head, _, last = owner.rpartition(" ")
+        if head and words.split()[0] == last:  # "apartment booking" + "booking start date"
+            return self.PHRASES["qualified"].format(table=head, column=words)
         return self.PHRASES["qualified"].format(table=owner, column=words)
+
+    def own_column_words(self: "Describer", words: str, table: str | None) -> str:
+        """A column said on its own table's rows, without the table's name in front: the customers'
+        ``customer_name`` is their "name" (languages without this habit keep the words)."""
+        return words
 
     def is_key_column(self: "Describer", table: str | None, column: str) -> bool:
         if not table:
@@ -167,19 +175,29 @@ class ExpressionsMixin:
     # -- aggregates --------------------------------------------------------------------------------
 
     def count_text(self: "Describer", node: exp.Count) -> str:
+        noun, distinct = self.count_noun(node)
+        if is_count_star(node):
+            return self.PHRASES["count_star"].format(noun)
+        return self.PHRASES["count_distinct" if distinct else "count"].format(noun)
+
+    def count_noun(self: "Describer", node: exp.Count) -> tuple[str, bool]:
+        """What a COUNT counts, as a plural noun, and whether only different values count:
+        ``COUNT(*)`` the rows of the join's grain, ``COUNT(o.id)`` orders, ``COUNT(t.track_id)``
+        tracks (a key of another table), ``COUNT(email)`` emails."""
         arg = node.this
         distinct = isinstance(arg, exp.Distinct)
         if distinct:
             arg = arg.expressions[0] if arg.expressions else None
         if is_count_star(node) or arg is None:
-            return self.PHRASES["count_star"].format(self.counted_noun(node))
+            return self.counted_noun(node), False
         if isinstance(arg, exp.Column) and not isinstance(arg.this, exp.Star):
             table = self.scopes.table_of(arg)
             if table and self.is_key_column(table, arg.name):
-                # COUNT(o.id) counts orders; COUNT(DISTINCT s.id) counts different students.
-                return self.PHRASES["count_distinct" if distinct else "count"].format(self.noun(table))
-        what = self.text(arg)
-        return self.PHRASES["count_distinct" if distinct else "count"].format(self.many(what))
+                return self.noun(table), distinct
+            pointed = key_role(arg.name) if humanize(arg.name) != key_role(arg.name) else ""
+            if pointed and self.schema is None:
+                return self.many(self.identifier_words(pointed)), distinct
+        return self.many(self.text(arg)), distinct
 
     def sum_text(self: "Describer", node: exp.Expression) -> str:
         func = AGGREGATES[type(node)]

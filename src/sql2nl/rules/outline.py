@@ -70,11 +70,11 @@ class OutlineMixin:
                 visit(child)
             if isinstance(node, exp.CTE) and id(node) not in seen:
                 seen.add(id(node))
-                out.append((humanize(node.alias_or_name), self.noun_phrase(node.this)))
+                out.append((self.identifier_words(node.alias_or_name, kind="cte"), self.noun_phrase(node.this)))
             elif (isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join))
                   and id(node) not in seen):
                 seen.add(id(node))
-                label = humanize(node.alias) if node.alias else self.PHRASES["subquery_label"].format(len(out) + 1)
+                label = self.identifier_words(node.alias, kind="cte") if node.alias else self.PHRASES["subquery_label"].format(len(out) + 1)
                 out.append((label, self.noun_phrase(node.this)))
 
         visit(tree)

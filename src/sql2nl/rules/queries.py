@@ -103,8 +103,8 @@ class QueriesMixin:
             inner = e.this if isinstance(e, exp.Alias) else e
             phrase = self.projection(inner, many=not (limit is not None and _is_one(limit)))
             if isinstance(e, exp.Alias) and not isinstance(inner, (exp.Column, exp.Star)) and \
-                    humanize(e.alias) not in phrase:
-                phrase = self.PHRASES["alias"].format(phrase, humanize(e.alias))
+                    self.identifier_words(e.alias, kind="alias") not in phrase:
+                phrase = self.PHRASES["alias"].format(phrase, self.identifier_words(e.alias, kind="alias"))
             p.columns.append(phrase)
             p.is_aggregate.append(is_aggregate(inner))
             p.notes.extend(self.star_changes(inner))
@@ -117,6 +117,8 @@ class QueriesMixin:
                                                for e in exprs) and bool(graph.sources)
         group = sel.args.get("group")
         group_nodes = self.group_keys(group) if group is not None else []
+        if group_nodes and self.groups_by_subject(sel, group_nodes, subject, p.is_aggregate):
+            group_nodes = []  # GROUP BY the subject's own key: one row per subject, nothing more to say
         if group_nodes:
             keys = {self.key_of(g) for g in group_nodes}
             plain = [self.key_of(unparen(e.this if isinstance(e, exp.Alias) else e))
@@ -146,6 +148,34 @@ class QueriesMixin:
         subject_table = self.subject_table(sel)
         p.subject_is_counted = bool(subject_table) and p.counted == self.noun(subject_table)
         return p
+
+    def groups_by_subject(self: "Describer", sel: exp.Select, keys: list[exp.Expression], subject: str | None,
+                          aggregate: list[bool]) -> bool:
+        """Whether ``GROUP BY`` only makes one group per row of the subject: every key is the subject's
+        own key (``p.id``) or a key pointing at it (``t.playlist_id`` joined on it), and every other
+        selected column is the subject's (``SELECT p.name ... GROUP BY t.playlist_id``)."""
+        graph = self.graph(sel)
+        src = graph.sources.get(subject or "")
+        if src is None or not src.table or len(graph.sources) < 2 or sel.args["group"].find(
+                exp.Rollup, exp.Cube, exp.GroupingSets) is not None:
+            return False
+        identifies = False  # at least one key names the subject row; the others are its own columns
+        for key in keys:
+            if not isinstance(key, exp.Column):
+                return False
+            source = self.scopes.source_of(key)
+            own = source == subject and self.is_key_column(src.table, key.name)
+            points = any(e.many == source and e.one == subject and e.fk.lower() == key.name.lower()
+                         for e in graph.edges)
+            if not (own or points or source == subject):
+                return False
+            identifies = identifies or own or points
+        if not identifies:
+            return False
+        for e, agg in zip(sel.expressions, aggregate):
+            if not agg and any(self.scopes.source_of(c) != subject for c in e.find_all(exp.Column)):
+                return False
+        return True
 
     def where_terms(self: "Describer", sel: exp.Select) -> list[exp.Expression]:
         """The AND terms of WHERE (and of ClickHouse's PREWHERE, which filters the same way, earlier)."""
@@ -295,9 +325,10 @@ class QueriesMixin:
         if self.options.detail == "steps":  # the steps before this one define them
             return text
         if not self.options.inline:  # named, not spelled out: say where the names come from
-            names = self.join_list([humanize(cte.alias_or_name) for cte in w.expressions])
+            names = self.join_list([self.identifier_words(cte.alias_or_name, kind="cte") for cte in w.expressions])
             return text + self.PHRASES["cte_names"].format(names)
-        parts = [self.PHRASES["cte"].format(name=humanize(cte.alias_or_name), query=self.noun_phrase(cte.this))
+        parts = [self.PHRASES["cte"].format(name=self.identifier_words(cte.alias_or_name, kind="cte"),
+                                            query=self.noun_phrase(cte.this))
                  for cte in w.expressions]
         key = "with_recursive" if w.args.get("recursive") else "with"
         return self.PHRASES[key].format(self.join_list(parts)) + self.continue_sentence(text)
@@ -351,7 +382,7 @@ class QueriesMixin:
         return self.PHRASES["values_sentence"].format(self.values_text(node))
 
     def cte_text(self: "Describer", node: exp.CTE) -> str:
-        return humanize(node.alias_or_name)
+        return self.identifier_words(node.alias_or_name, kind="cte")
 
 
 def is_aggregate(node: exp.Expression) -> bool:

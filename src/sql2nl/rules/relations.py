@@ -73,11 +73,11 @@ class RelationsMixin:
                 return self.many(role) if many else role
             if src is not None and src.table:
                 if src.table.lower() in self.cte_names(sel):
-                    return humanize(src.table)
+                    return self.identifier_words(src.table, kind="cte")
                 return self.noun(src.table, many)
             if src is not None:
                 return self.derived_source_words(src)
-        return humanize(alias)
+        return self.identifier_words(alias, kind="cte")
 
     def derived_source_words(self: "Describer", src: Source) -> str:
         """A FROM item that is not a table: a subquery, VALUES, UNNEST or a table function."""
@@ -86,9 +86,10 @@ class RelationsMixin:
         if isinstance(node, exp.Unnest):
             return self.PHRASES["unnest"].format(self.join_list([self.text(e) for e in node.expressions]))
         if node.alias and self.options.inline and isinstance(unparen(inner), (exp.Select, *_SET_OPS, exp.Values)):
-            return self.PHRASES["named_rows"].format(humanize(node.alias), self.noun_phrase(inner))
+            return self.PHRASES["named_rows"].format(self.identifier_words(node.alias, kind="cte"),
+                                                     self.noun_phrase(inner))
         if node.alias:
-            return humanize(node.alias)
+            return self.identifier_words(node.alias, kind="cte")
         return self.PHRASES["rows_of"].format(self.noun_phrase(inner))
 
     def cte_names(self: "Describer", node: exp.Expression) -> set[str]:

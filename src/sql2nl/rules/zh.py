@@ -36,7 +36,7 @@ class ChineseDescriber(Describer):
         "neither_sep": "，也不满足", "neither_last": "，也不满足", "neither_frame": "既不满足{0}",
         "not_all_sep": "、", "not_all_last": "且", "not_all_frame": "并非同时满足{0}",
         "not": "并非{0}", "many_values": "{n}个值之一（例如{sample}）",
-        "count_star": "{0}的数量", "count": "{0}的数量", "count_distinct": "不同{0}的数量",
+        "count_star": "{0}的数量", "count": "{0}的数量", "count_distinct": "不同{0}的数量", "different": "不同的{0}",
         "sum": "{0}的总和", "avg": "平均{0}", "min": "最小{0}", "max": "最大{0}",
         "sum_of": "{0}的总和", "avg_of": "{0}的平均值", "min_of": "{0}的最小值", "max_of": "{0}的最大值",
         "sum_again": "{0}之和", "avg_again": "{0}的平均值", "min_again": "{0}的最小值", "max_again": "{0}的最大值",
@@ -143,7 +143,9 @@ class ChineseDescriber(Describer):
 
     # -- names -----------------------------------------------------------------------------------
 
-    def identifier_words(self, identifier: str) -> str:
+    def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
+        if kind in ("cte", "alias"):  # names the query makes up are shown as written
+            return humanize(identifier)
         return zh_words(identifier)
 
     def noun(self, table: str | None, many: bool = True) -> str:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..backends import Backend
 from ..errors import Sql2NLError
-from ..prompt import check_language
+from ..prompt import DETAILS, STYLES, check_language
 from . import ollama_api, openai_api
 from .config import ServerConfig
 from .http import (Guard, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
@@ -32,13 +32,24 @@ def _language(data: dict[str, Any], default: str) -> str:
     return check_language(default if lang is None else lang)
 
 
+def _shape(data: dict[str, Any], default: tuple[str, str] = ("summary", "statement")) -> tuple[str, str]:
+    """``(detail, style)`` from a request (``"summary"``/``"steps"``, ``"statement"``/``"question"``)."""
+    detail, style = field(data, "detail", str) or default[0], field(data, "style", str) or default[1]
+    for name, value, allowed in (("detail", detail, DETAILS), ("style", style, STYLES)):
+        if value not in allowed:
+            raise ApiError(422, f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.",
+                           code="invalid_value", param=name)
+    return detail, style
+
+
 async def describe(request: Request) -> Response:
     service: DescribeService = request.app.state.service
     data = await read_json(request)
     sql = field(data, "sql", str, required=True)
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     facts = field(data, "facts", bool, default=True)
-    return json_response(await service.describe_json(sql, language, dialect, facts))
+    detail, style = _shape(data)
+    return json_response(await service.describe_json(sql, language, dialect, facts, detail, style))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -49,6 +60,7 @@ async def describe_batch(request: Request) -> Response:
         raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
                             "Split it into several requests.", code="batch_too_large", param="items")
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
+    shape = _shape(data)
     plans = []
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -57,11 +69,12 @@ async def describe_batch(request: Request) -> Response:
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
         plans.append((field(item, "sql", str, required=True), _language(item, language),
-                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True)))
+                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
+                      _shape(item, shape)))
     results = []
-    for sql, lang, dia, facts in plans:  # one bad statement costs only its own slot
+    for sql, lang, dia, facts, (detail, style) in plans:  # one bad statement costs only its own slot
         try:
-            results.append(await service.describe_payload(sql, lang, dia, facts))
+            results.append(await service.describe_payload(sql, lang, dia, facts, detail, style))
         except Sql2NLError as e:
             results.append(api_error(e).body())
         except ApiError as e:

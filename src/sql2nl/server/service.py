@@ -144,29 +144,33 @@ class DescribeService:
         return self._abandoned
 
     # -- describing ---------------------------------------------------------------------------
-    def describe_sync(self, sql: str, language: str, dialect: str | None) -> Description:
-        return api.describe(sql, backend=self.backend, language=language, dialect=dialect)
+    def describe_sync(self, sql: str, language: str, dialect: str | None, detail: str = "summary",
+                      style: str = "statement") -> Description:
+        return api.describe(sql, backend=self.backend, language=language, dialect=dialect, detail=detail, style=style)
 
-    async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
-        return await self.run(self.describe_sync, sql, language, dialect)
+    async def describe(self, sql: str, language: str, dialect: str | None, detail: str = "summary",
+                       style: str = "statement") -> Description:
+        return await self.run(self.describe_sync, sql, language, dialect, detail, style)
 
-    async def describe_payload(self, sql: str, language: str, dialect: str | None,
-                               facts: bool = True) -> dict[str, Any]:
+    async def describe_payload(self, sql: str, language: str, dialect: str | None, facts: bool = True,
+                               detail: str = "summary", style: str = "statement") -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
-        key = ("describe", sql, language, dialect, facts)
+        key = ("describe", sql, language, dialect, facts, detail, style)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect), facts))
+        payload = await self.run(lambda: description_payload(
+            self.describe_sync(sql, language, dialect, detail, style), facts))
         self.cache.put(key, payload)
         return payload
 
-    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True) -> bytes:
+    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True,
+                            detail: str = "summary", style: str = "statement") -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
-        key = ("describe-json", sql, language, dialect, facts)
+        key = ("describe-json", sql, language, dialect, facts, detail, style)
         hit = self.cache.get(key)
         if hit is None:
-            payload = await self.describe_payload(sql, language, dialect, facts)
+            payload = await self.describe_payload(sql, language, dialect, facts, detail, style)
             hit = json.dumps(payload, ensure_ascii=False).encode()
             self.cache.put(key, hit)
         return hit
