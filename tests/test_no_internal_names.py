@@ -14,40 +14,11 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlglot import exp
 
 from sql2nl import describe
 from sql2nl.errors import Sql2NLError
+from sql2nl.rules.sqlglot_names import internal_names as sqlglot_names
 
-
-def _class_names() -> set[str]:
-    out, todo = set(), [exp.Expression]
-    while todo:
-        cls = todo.pop()
-        for sub in cls.__subclasses__():
-            if sub.__name__ not in out:
-                out.add(sub.__name__)
-                todo.append(sub)
-    return out
-
-
-CLASS_NAMES = _class_names()
-# Class names that are also plain English words the wording may use ("the rank", "in upper case").
-ENGLISH = frozenset("""
-add alias aliases all alter and any apply array attach between block boolean bracket cache case cast changes check
-clone cluster collate collation column columns command comment commit compress connect contains convert copy count
-create cube date day declare decode degrees delete describe detach directory distance distinct dot drop encode
-escape except execute exists export extract fetch filter final first flatten floor format from generator get grant
-greatest group grouping having hex hint host hour if in index inline insert install interval into is iterate join
-kill lag lambda last lateral lead least leave left length like limit list lock log lower map match max median merge
-min minute mode month negative normal normalize not null offset operator or order ordered overlaps overlay pad
-parameter partition per pi pivot predict prior property put quarter radians rank reduce reference refresh repeat
-replace return returning reverse revoke right rollback rollup round schema search second secret select set show
-shuffle sign slice sort space split stack star stream string stuff sum summarize table tag tags time timestamp
-transform translate trim true union unique update upper use values week when where window with within year zone
-""".split())
-LOWER_NAMES = {n.lower() for n in CLASS_NAMES if len(n) > 3} - ENGLISH
-GLUED = {n for n in CLASS_NAMES if sum(c.isupper() for c in n) >= 2}  # CamelCase: DateSub, JSONExtractScalar
 
 # Ordinary words, none of them a sqlglot class name.
 TABLES = ["customers", "orders", "products", "employees", "invoices", "shipments"]
@@ -128,10 +99,9 @@ _FALLBACKS = re.compile(r"`[^`]*`|the result of [A-Z_][A-Z0-9_.$]*\([^)]*\)|[A-Z
 
 
 def internal_names(text: str) -> list[str]:
-    """The sqlglot class names in ``text``, after the describer's deliberate fallbacks are removed."""
-    text = _FALLBACKS.sub(" ", text)
-    words = re.findall(r"[A-Za-z][A-Za-z0-9]*", text)
-    return [w for w in words if w in GLUED or w.lower() in LOWER_NAMES]
+    """The sqlglot class names in ``text`` (:mod:`sql2nl.rules.sqlglot_names`), after the describer's
+    deliberate fallbacks are removed."""
+    return sqlglot_names(_FALLBACKS.sub(" ", text))
 
 
 def test_the_check_catches_what_the_issue_saw():

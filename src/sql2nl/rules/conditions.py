@@ -134,6 +134,8 @@ class ConditionsMixin:
 
         name = method_for(type(self), type(node), "cond")
         if name is None:
+            if isinstance(node, exp.Predicate):  # a boolean operator worded as a clause ("tags contain "vip"")
+                return Test("raw", (self.text(node),))
             return Test("true", (self.text(node),))
         return getattr(self, name)(node)
 

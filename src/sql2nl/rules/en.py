@@ -164,7 +164,7 @@ class EnglishDescriber(Describer):
         "like_all": "{0} matches all of the patterns {1}",
         "regex": "{0} matches the regular expression {1}", "not_regex": "{0} does not match the regular expression {1}",
         "exists": "there is {0}", "not_exists": "there are no {1}", "has": "they have {0}", "not_has": "they have no {1}",
-        "true": "{0} is true", "not_true": "{0} is false",
+        "true": "{0} is true", "not_true": "{0} is false", "raw": "{0}", "not_raw": "it is not the case that {0}",
         "same_as_outer": "{0} is the same", "eq_outer": "{0} is equal to the {1}'s {2}",
     }
 
@@ -193,27 +193,6 @@ class EnglishDescriber(Describer):
     AGGREGATE_WORDS = {"sum": frozenset({"total", "sum"}), "avg": frozenset({"average", "avg", "mean"}),
                        "min": frozenset({"minimum", "min", "lowest", "smallest"}),
                        "max": frozenset({"maximum", "max", "highest", "largest"})}
-
-    TYPE_WORDS = {
-        "int": "a whole number", "integer": "a whole number", "bigint": "a whole number", "smallint": "a whole number",
-        "tinyint": "a whole number", "int64": "a whole number", "decimal": "a decimal number",
-        "numeric": "a decimal number", "float": "a decimal number", "double": "a decimal number",
-        "real": "a decimal number", "float64": "a decimal number", "text": "text", "varchar": "text",
-        "char": "text", "string": "text", "nvarchar": "text", "date": "a date", "timestamp": "a timestamp",
-        "datetime": "a timestamp", "timestamptz": "a timestamp", "time": "a time of day", "boolean": "true or false",
-        "bool": "true or false", "json": "JSON", "jsonb": "JSON",
-    }
-
-    # The function phrases of the current release (one table, one method: ``function_words``).
-    FUNCTION_WORDS = {
-        "upper": "{0} in upper case", "lower": "{0} in lower case", "length": "the length of {0}",
-        "abs": "the absolute value of {0}", "round": "{0} rounded", "coalesce": "the first non-null of {all}",
-        "rownumber": "the row number", "rank": "the rank", "denserank": "the dense rank",
-        "currentdate": "today's date", "currenttimestamp": "the current time", "year": "the year of {0}",
-        "month": "the month of {0}", "day": "the day of {0}", "concat": "{all} joined together",
-        "substring": "part of {0}", "trim": "{0} trimmed", "lag": "the previous {0}", "lead": "the next {0}",
-        "now": "the current time", "getdate": "the current time", "count": "the number of {0}",
-    }
 
     def join_list(self, items: list[str], last: str | None = None) -> str:
         items = [i for i in items if i]

@@ -1,12 +1,12 @@
 """Values and expressions: one ``<node>_text`` method per expression type.
 
-Function calls are worded by one method, :meth:`ExpressionsMixin.func_text`, so the table of
-function phrases lives in one place (the language's ``FUNCTION_WORDS`` for now).
+Function calls (and casts, intervals and function-like operators) are worded by one method,
+:meth:`ExpressionsMixin.func_text`, which asks :mod:`sql2nl.rules.functions`: the one table of
+function phrases, per language.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -14,6 +14,8 @@ from sqlglot import exp
 from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, unparen
 from ..facts import literal_text as literal_value
 from ..words import humanize, is_key_name, key_role, singular
+from .functions import phrase as function_phrase
+from .functions import type_words
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -26,7 +28,6 @@ _FAMILY = {exp.Add: "additive", exp.Sub: "additive", exp.Mul: "multiplicative"}
 _POSITIONAL = tuple(getattr(exp, n) for n in ("RowNumber", "Rank", "DenseRank", "NTile", "PercentRank", "CumeDist",
                                               "Lag", "Lead", "FirstValue", "LastValue", "NthValue")
                     if hasattr(exp, n))
-_CALL_NAME = re.compile(r"\s*([A-Za-z_][\w.$]*)\s*\(")
 _FRAME_BOUNDS = {("UNBOUNDED", "PRECEDING"): "first", ("CURRENT ROW", None): "current",
                  ("UNBOUNDED", "FOLLOWING"): "last"}
 
@@ -51,8 +52,8 @@ class ExpressionsMixin:
             return self.own_column_words(words, table) if source is not None and source == here else words
         if isinstance(sel, exp.Select):
             src = self.graph(sel).sources.get(source)
-            if src is not None and src.table is None:  # a derived table's column is its own name
-                return words
+            if src is not None and (src.table is None or src.table.lower() in self.cte_names(sel)):
+                return words  # a derived table's or CTE's column is its own name ("spent", not "spend spent")
         role = self.roles(sel).get(source) if isinstance(sel, exp.Select) else None
         if role:
             owner = role
@@ -148,26 +149,8 @@ class ExpressionsMixin:
         return self.PHRASES["tuple"].format(self.PHRASES["tuple_sep"].join(self.operand(e) for e in node.expressions))
 
     def datatype_text(self: "Describer", node: exp.DataType) -> str:
-        """A type in words ("a whole number", "text"); the SQL name when the language has no word for it."""
-        name = node.this.name.lower() if hasattr(node.this, "name") else str(node.this).lower()
-        return self.TYPE_WORDS.get(name) or node.sql(dialect=self.dialect).lower()
-
-    TYPE_WORDS: dict[str, str] = {}
-
-    def interval_text(self: "Describer", node: exp.Interval) -> str:
-        unit = node.args.get("unit")
-        amount = node.this.this if isinstance(node.this, exp.Literal) else self.text(node.this)
-        unit_words = unit.name.lower() if unit is not None else ""
-        if not unit_words and " " in amount:  # INTERVAL '7 days'
-            amount, unit_words = amount.split(" ", 1)
-        return self.quantity(amount, unit_words)
-
-    def quantity(self: "Describer", amount: str, unit: str) -> str:
-        """"7 days", "1 day" (languages without plurals override)."""
-        unit = singular(unit.lower()) if unit else ""
-        if not unit:
-            return amount
-        return f"{amount} {unit if amount in ('1', '-1') else self.many(unit)}"
+        """A type in words ("a whole number", "text"), from the function-phrase tables."""
+        return type_words(node, self.language)
 
     def distinct_text(self: "Describer", node: exp.Distinct) -> str:
         return self.PHRASES["distinct"].format(self.join_list([self.text(e) for e in node.expressions]))
@@ -316,9 +299,6 @@ class ExpressionsMixin:
         text += self.PHRASES["case_else"].format(self.case_value(false) if false is not None else self.PHRASES["null"])
         return self.PHRASES["case"].format(text)
 
-    def cast_text(self: "Describer", node: exp.Cast) -> str:
-        return self.PHRASES["cast"].format(self.operand(node.this), self.text(node.to))
-
     # -- windows -------------------------------------------------------------------------------------
 
     def window_text(self: "Describer", node: exp.Window) -> str:
@@ -357,28 +337,19 @@ class ExpressionsMixin:
 
     # -- functions -------------------------------------------------------------------------------------
 
-    FUNCTION_WORDS: dict[str, str] = {}
-
-    def func_text(self: "Describer", node: exp.Func) -> str:
-        """A function call, worded by the one function-phrase table (``FUNCTION_WORDS``), or
-        "the result of NAME(...)" with a warning when there is no phrase for it."""
+    def func_text(self: "Describer", node: exp.Expression) -> str:
+        """A function call, cast or operator like ``->>``: worded by :mod:`~sql2nl.rules.functions`
+        (one phrase table for every language), or "the result of NAME(...)" with a warning."""
         if isinstance(node, exp.Anonymous):
             values = self.values_in_upsert(node)
             if values is not None:
                 return values
-        return self.function_words(node)
-
-    def function_words(self: "Describer", node: exp.Func) -> str:
-        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-        args = [a for a in node.iter_expressions() if not isinstance(a, exp.TableAlias)]
-        template = self.FUNCTION_WORDS.get(name.lower().replace("_", ""))
-        if template is not None:
-            return template.format(*[self.operand(a) for a in args] + ["", "", ""],
-                                   all=self.join_list([self.operand(a) for a in args]))
-        written = _CALL_NAME.match(node.sql(dialect=self.dialect))  # the name as the user's dialect spells it
-        name = written.group(1) if written else name
-        self.warnings.append(f"no phrase for the function {name.upper()}; said as a call")
-        return self.PHRASES["function"].format(name.upper(), ", ".join(self.operand(a) for a in args))
+        p = function_phrase(node, self.operand, self.language, dialect=self.dialect)
+        if p is None:
+            return self.expression_text(node)
+        if p.warning:
+            self.warnings.append(p.warning)
+        return p.text
 
     def any_text(self: "Describer", node: exp.Expression) -> str:
         key = "any" if isinstance(node, exp.Any) else "all"

@@ -1,14 +1,17 @@
-"""Chinese wording (中文): "查询年龄大于18岁的用户的姓名和年龄". Schema words come from the schema
-when given, else from the glossary (:func:`zh_words`); literal values are kept verbatim."""
+"""Chinese wording (中文): "查询年龄大于18岁的用户的姓名和年龄". Names are the schema's words, else
+the glossary's Chinese for the identifier (:mod:`~sql2nl.rules.glossary_zh`), else the identifier
+as written in 「」; every literal value is kept verbatim."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
-from ..facts import is_value
+from sqlglot import exp
+
 from ..words import humanize
 from .base import Describer
-from .glossary import zh_words
+from .glossary_zh import MARK, translate_identifier, value_unit
 from .queries import OrderKey, SelectPlan
 
 
@@ -23,7 +26,7 @@ class ChineseDescriber(Describer):
         "star_rename": "其中{0}", "star_rename_item": "{1}重命名为{0}", "constant": "值{0}",
         "for_each_row": "对{1}的每一行返回{0}",
         "qualified": "{table}的{column}", "labelled": "{table} {alias}的{column}",
-        "string": "“{0}”", "param": "给定值", "param_named": "给定的{0}", "given_number": "给定数量",
+        "string": "\"{0}\"", "param": "给定值", "param_named": "给定的{0}", "given_number": "给定数量",
         "null": "空值", "negative": "负{0}", "paren": "（{0}）", "desc_suffix": "（降序）", "tuple": "（{0}）", "tuple_sep": "，", "outer_row": "外层行", "unnest_join": "{0}中的每个元素各占一行",
         "running": "累计{0}", "count_filtered": "{0}的数量", "grouping_set": "按{0}",
         "sql": "`{0}`", "alias": "{1}（{0}）", "unnest": "{0}中的元素", "joined_rows": "{0}连接后的行",
@@ -122,31 +125,26 @@ class ChineseDescriber(Describer):
         "like_all": "{0}匹配{1}中的所有模式",
         "regex": "{0}匹配正则表达式{1}", "not_regex": "{0}不匹配正则表达式{1}",
         "exists": "存在{0}", "not_exists": "不存在{1}", "has": "有{0}", "not_has": "没有{1}",
-        "true": "{0}为真", "not_true": "{0}为假",
+        "true": "{0}为真", "not_true": "{0}为假", "raw": "{0}", "not_raw": "并非{0}",
         "same_as_outer": "{0}相同", "eq_outer": "{0}等于该{1}的{2}",
     }
 
-    TYPE_WORDS = {
-        "int": "整数", "integer": "整数", "bigint": "整数", "smallint": "整数", "tinyint": "整数", "decimal": "小数",
-        "numeric": "小数", "float": "小数", "double": "小数", "real": "小数", "text": "文本", "varchar": "文本",
-        "char": "文本", "string": "文本", "date": "日期", "timestamp": "时间戳", "datetime": "时间戳", "boolean": "布尔值",
-    }
 
-    FUNCTION_WORDS = {
-        "upper": "{0}的大写形式", "lower": "{0}的小写形式", "length": "{0}的长度", "abs": "{0}的绝对值",
-        "round": "{0}四舍五入后的值", "coalesce": "{all}中第一个非空值", "rownumber": "行号", "rank": "排名",
-        "denserank": "密集排名", "currentdate": "当前日期", "currenttimestamp": "当前时间", "year": "{0}的年份",
-        "month": "{0}的月份", "day": "{0}的日", "concat": "{all}拼接起来", "substring": "{0}的一部分",
-        "trim": "{0}去掉空格后", "lag": "上一个{0}", "lead": "下一个{0}",
-        "now": "当前时间", "getdate": "当前时间", "count": "{0}的数量",
-    }
 
     # -- names -----------------------------------------------------------------------------------
 
     def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
-        if kind in ("cte", "alias"):  # names the query makes up are shown as written
-            return humanize(identifier)
-        return zh_words(identifier)
+        if kind == "cte" or (kind == "table" and identifier.lower() in self.query_names):
+            return MARK.format(identifier)  # a name the query makes up ("WITH old AS ..."): shown as written
+        kind = "column" if kind == "alias" else kind
+        if table is None and kind == "column" and len(self.facts.tables) == 1:
+            table = self.facts.tables[0]  # INSERT INTO users (name): the statement's one table
+        return translate_identifier(identifier, kind=kind, table=table)
+
+    @functools.cached_property
+    def query_names(self) -> frozenset[str]:
+        """The CTE names of the statement: not schema words, so never translated."""
+        return frozenset(c.lower() for c in self.facts.ctes)
 
     def noun(self, table: str | None, many: bool = True) -> str:
         return self.table_name(table) if table else self.PHRASES["rows"]
@@ -154,24 +152,21 @@ class ChineseDescriber(Describer):
     def many(self, words: str) -> str:
         return words
 
-    def quantity(self, amount: str, unit: str) -> str:
-        units = {"day": "天", "days": "天", "month": "个月", "months": "个月", "year": "年", "years": "年",
-                 "hour": "小时", "hours": "小时", "minute": "分钟", "minutes": "分钟", "second": "秒",
-                 "seconds": "秒", "week": "周", "weeks": "周"}
-        return f"{amount}{units.get(unit.lower(), humanize(unit))}"
-
     def compared_value(self, left, right) -> str:
-        # Ages read with their unit: 年龄大于18岁.
+        # A number compared with a person's age reads with its unit: 年龄大于18岁.
         value = self.operand(right)
-        if is_value(right) and value.replace(".", "", 1).isdigit() and self.text(left).endswith("年龄"):
-            return value + "岁"
+        if isinstance(left, exp.Column) and isinstance(right, exp.Literal) and not right.is_string:
+            unit = value_unit(left.name, table=self.scopes.table_of(left) or
+                              (self.facts.tables[0] if len(self.facts.tables) == 1 else None))
+            if unit:
+                return value + unit
         return value
 
     def grain_noun(self, table: str) -> str:
         # "has_pet" rows are pets (had by someone).
         words = humanize(table).split()
         if len(words) > 1 and words[0] in ("has", "have", "owns") and self.schema is None:
-            return zh_words("_".join(words[1:]))
+            return translate_identifier("_".join(words[1:]), kind="table")
         return self.noun(table)
 
     def link_words(self, link_table: str, far: str, rows: str) -> str:

@@ -48,8 +48,10 @@ async def describe(request: Request) -> Response:
     sql = field(data, "sql", str, required=True)
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     facts = field(data, "facts", bool, default=True)
+    options = field(data, "options", dict)
+    service.backend_for(options)
     detail, style = _shape(data)
-    return json_response(await service.describe_json(sql, language, dialect, facts, detail, style))
+    return json_response(await service.describe_json(sql, language, dialect, facts, options, detail, style))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -60,6 +62,8 @@ async def describe_batch(request: Request) -> Response:
         raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
                             "Split it into several requests.", code="batch_too_large", param="items")
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
+    options = field(data, "options", dict)
+    service.backend_for(options)  # wrong options are the request's mistake (422), even with no items
     shape = _shape(data)
     plans = []
     for i, item in enumerate(items):
@@ -68,13 +72,15 @@ async def describe_batch(request: Request) -> Response:
         if not isinstance(item, dict):
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
+        item_options = field(item, "options", dict)
+        service.backend_for(item_options)
         plans.append((field(item, "sql", str, required=True), _language(item, language),
                       field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
-                      _shape(item, shape)))
+                      item_options or options, _shape(item, shape)))
     results = []
-    for sql, lang, dia, facts, (detail, style) in plans:  # one bad statement costs only its own slot
+    for sql, lang, dia, facts, opts, (detail, style) in plans:  # one bad statement costs only its own slot
         try:
-            results.append(await service.describe_payload(sql, lang, dia, facts, detail, style))
+            results.append(await service.describe_payload(sql, lang, dia, facts, opts, detail, style))
         except Sql2NLError as e:
             results.append(api_error(e).body())
         except ApiError as e:
@@ -137,7 +143,7 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
         Exception: handle_unexpected})
     app.state.service = service
     app.state.config = config
-    app.state.openapi = openapi_document(config)
+    app.state.openapi = openapi_document(config, service.backend)
     return app
 
 
