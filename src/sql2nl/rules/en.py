@@ -299,7 +299,11 @@ class EnglishDescriber(Describer):
         return f"the {'highest' if key.descending else 'lowest'} {_bare(key.phrase)}"
 
     def of_subject(self, p: SelectPlan, cols: str) -> str:
-        return "" if not p.subject or p.subject in cols else f" of {p.subject}"
+        return "" if not p.subject or p.subject in cols else f" of {self.subject_words(p)}"
+
+    def subject_words(self, p: SelectPlan) -> str:
+        """The rows a sentence is about: "students", or "each student" when grouped by its own key."""
+        return f"each {p.subject_one}" if p.per_subject and p.subject_one else p.subject
 
     def grouped_columns(self, p: SelectPlan) -> str:
         """"each city and the number of airports": the keys said once, with "each"."""
@@ -341,8 +345,8 @@ class EnglishDescriber(Describer):
                 return f"How many different {what}{self.of_subject(p, cols)} are there{where}{self.tail(p)}?"
             return f"Count the different {what}{self.of_subject(p, cols)}{where}{self.tail(p)}"
         if p.aggregates_only:
-            return f"{verb} {cols} of {p.subject}{where}{self.tail(p)}?" if question else \
-                f"Find {cols} of {p.subject}{where}{self.tail(p)}"
+            return f"{verb} {cols} of {self.subject_words(p)}{where}{self.tail(p)}?" if question else \
+                f"Find {cols} of {self.subject_words(p)}{where}{self.tail(p)}"
         if p.group and p.keys_selected:
             aggs = [c for c, a in zip(p.columns, p.is_aggregate) if a]
             rest = self.tail(self.rest(p, group=[]))
@@ -358,9 +362,9 @@ class EnglishDescriber(Describer):
             lead = "What are" if question else "Find"
             return f"{lead} {cols}{self.of_subject(p, cols)}{where}{grouping}{rest}{'?' if question else ''}"
         if question:
-            return f"{'What are' if len(p.columns) > 1 or not p.limit_one else verb} {cols} of {p.subject}" \
+            return f"{'What are' if len(p.columns) > 1 or not p.limit_one else verb} {cols} of {self.subject_words(p)}" \
                    f"{where}{self.tail(p)}?"
-        return f"List {cols} of {p.subject}{where}{self.tail(p)}"
+        return f"List {cols} of {self.subject_words(p)}{where}{self.tail(p)}"
 
     def compose_top(self, p: SelectPlan, cols: str, where: str) -> str:
         question = self.options.style == "question"
@@ -382,7 +386,7 @@ class EnglishDescriber(Describer):
             rest = self.rest(rest, offset=None, offset_given=False)
             skipped = "a given number" if p.offset_given else f"the first {p.offset}"
             shown = "a given number" if p.limit_given else f"the next {p.limit}"
-            return (f"{lead} {cols} of {p.subject}{where}{self.tail(rest)}, {order}{more}, skipping {skipped} "
+            return (f"{lead} {cols} of {self.subject_words(p)}{where}{self.tail(rest)}, {order}{more}, skipping {skipped} "
                     f"and showing {shown}{'?' if question else ''}")
         top = "top" if key.descending else "first"
         rows = f"the {top} {p.subject} (a given number of them)" if p.limit_given else \
@@ -429,7 +433,7 @@ class EnglishDescriber(Describer):
         if p.group and p.keys_selected and not p.order:
             cols = self.grouped_columns(p)
             return f"{cols}{self.of_subject(p, cols)}{where}{self.tail(self.rest(p, group=[]))}"
-        return f"{cols} of {p.subject}{where}{self.tail(p)}"
+        return f"{cols} of {self.subject_words(p)}{where}{self.tail(p)}"
 
 
 DESCRIBER = EnglishDescriber

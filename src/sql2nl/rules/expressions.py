@@ -173,12 +173,16 @@ class ExpressionsMixin:
             arg = arg.expressions[0] if arg.expressions else None
         if is_count_star(node) or arg is None:
             return self.counted_noun(node), False
-        if isinstance(arg, exp.Column) and not isinstance(arg.this, exp.Star):
+        sel = self.scopes.enclosing(node)
+        joined = isinstance(sel, exp.Select) and len(self.graph(sel).sources) > 1
+        if isinstance(arg, exp.Column) and not isinstance(arg.this, exp.Star) and (joined or not distinct):
+            # COUNT(DISTINCT c.id) over a join counts customers; on one table DISTINCT says the column
+            # is not its key after all (or nobody would have asked), so the column is said.
             table = self.scopes.table_of(arg)
             if table and self.is_key_column(table, arg.name):
                 return self.noun(table), distinct
             pointed = key_role(arg.name) if humanize(arg.name) != key_role(arg.name) else ""
-            if pointed and self.schema is None:
+            if len(pointed) > 2 and self.schema is None:
                 return self.many(self.identifier_words(pointed)), distinct
         return self.many(self.text(arg)), distinct
 

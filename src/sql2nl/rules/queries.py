@@ -63,6 +63,7 @@ class SelectPlan:
     subject_is_counted: bool = False
     no_from: bool = False             # SELECT 1 + 1
     constants_only: bool = False      # SELECT 1 FROM t: one constant row per row of t
+    per_subject: bool = False         # grouped by the subject's own key: one row per subject
 
     @property
     def limit_one(self) -> bool:
@@ -118,7 +119,8 @@ class QueriesMixin:
         group = sel.args.get("group")
         group_nodes = self.group_keys(group) if group is not None else []
         if group_nodes and self.groups_by_subject(sel, group_nodes, subject, p.is_aggregate):
-            group_nodes = []  # GROUP BY the subject's own key: one row per subject, nothing more to say
+            group_nodes = []  # GROUP BY the subject's own key: one row per subject ("of each student")
+            p.per_subject = True
         if group_nodes:
             keys = {self.key_of(g) for g in group_nodes}
             plain = [self.key_of(unparen(e.this if isinstance(e, exp.Alias) else e))

@@ -5,6 +5,7 @@ as written in 「」; every literal value is kept verbatim."""
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import replace
 
 from sqlglot import exp
@@ -15,10 +16,12 @@ from .glossary_zh import MARK, translate_identifier, value_unit
 from .queries import OrderKey, SelectPlan
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
 class ChineseDescriber(Describer):
     language = "zh"
-    #: A summary this many characters long reads like 60 English words.
-    SUMMARY_LIMIT = 120
 
     PHRASES = {
         "rows": "行", "row": "行", "the": "{0}", "rows_of": "{0}的结果", "database": "数据库", "star": "所有信息", "star_joined": "以及{0}的所有信息",
@@ -182,7 +185,8 @@ class ChineseDescriber(Describer):
         return text if not text or text[-1] in "。？！.?!" else text + "。"
 
     def size(self, text: str) -> int:
-        return len(text)
+        """About two Chinese characters make a word; an identifier or number kept as written is one."""
+        return len(_CJK.findall(text)) // 2 + len(_ASCII_WORD.findall(text))
 
     def join_list(self, items: list[str], last: str | None = None) -> str:
         items = [i for i in items if i]
@@ -236,8 +240,8 @@ class ChineseDescriber(Describer):
         return text
 
     def subject_words(self, p: SelectPlan) -> str:
-        """The rows with their relations: "有宠物的学生"."""
-        return "".join(r + "的" for r in p.relations) + p.subject
+        """The rows with their relations: "有宠物的学生" (grouped by their own key: "每个学生")."""
+        return "".join(r + "的" for r in p.relations) + ("每个" if p.per_subject else "") + p.subject
 
     def columns_words(self, p: SelectPlan) -> str:
         cols = self.join_list(self.clip_list(p.columns, "columns"))
@@ -251,7 +255,7 @@ class ChineseDescriber(Describer):
             return f"{where}{p.counted}的数量"
         if p.group and p.keys_selected:
             aggs = [c for c, a in zip(p.columns, p.is_aggregate) if a]
-            keys = "每个" + self.join_list(p.group)
+            keys = ("不同的" if p.distinct else "") + "每个" + self.join_list(p.group)
             if not aggs:
                 return f"{where}{subject}中的{keys}"
             return f"{where}{subject}中{keys}的{self.join_list(aggs)}"
@@ -262,7 +266,7 @@ class ChineseDescriber(Describer):
         key = p.order[0]
         rest = self.rest(p)
         where = self.where_words(p)
-        subject = self.subject_words(p)
+        subject = self.subject_words(replace(p, per_subject=False))  # "the one with the most": not "each"
         group = f"按{self.join_list(p.group)}分组后" if p.group else ""
         if p.limit_one:
             if p.group and p.keys_selected:
