@@ -64,11 +64,15 @@ class _Extractor:
         self.scopes = Scopes(tree, schema)
         self.normalise = normalise
         self.quoted: list[exp.Column] = []   # quoted names that may be Spider-style strings
+        self.selects = 0                     # SELECTs seen, and whether anything nests queries
+        self.nested = False
         self.columns: set[str] = set()       # every other column name (lower case)
         self.names: set[str] = set()         # aliases and table names (lower case)
 
-    def table_of(self, col: exp.Expression | None) -> str | None:
-        return self.scopes.table_of(col)
+    def table_of(self, col: exp.Expression | None) -> _Later:
+        """The table ``col`` reads, resolved once the walk is over (it tells the resolver how
+        simple the statement is, which saves it most of its work)."""
+        return _Later(col)
 
     # -- the walk ------------------------------------------------------------------------------
 
@@ -89,6 +93,8 @@ class _Extractor:
                 else:
                     self.columns.add(node.name.lower())
             elif typ is exp.Table:
+                if not isinstance(node.this, exp.Identifier):
+                    self.nested = True  # a table function: not a plain source
                 if node.name:
                     tables[node.name] = None
                     if node.alias:
@@ -110,11 +116,15 @@ class _Extractor:
                 self.window(f, node)
             elif typ is exp.Subquery:
                 f.subqueries += 1
+                if isinstance(node.parent, (exp.From, exp.Join)):  # a derived table
+                    self.nested = True
             elif typ is exp.Select:
+                self.selects += 1
                 if node is not main and not isinstance(node.parent, (exp.Subquery, *_SET_NODES, exp.CTE)):
                     f.subqueries += 1  # IN (SELECT ...), EXISTS (SELECT ...)
                 self.select(f, node, node is main)
             elif typ in SET_OPERATIONS:
+                self.nested = True
                 name = SET_OPERATIONS[typ]
                 if typ is exp.Union and not node.args.get("distinct", True):
                     name = "union all"
@@ -123,7 +133,9 @@ class _Extractor:
                     self.set_clauses(f, node)
                 if typ is exp.Except:
                     f.negations += 1
-            elif typ is exp.CTE:
+            elif typ is exp.CTE or typ is exp.Lateral or typ is exp.Unnest:
+                self.nested = True
+            if typ is exp.CTE:
                 ctes.add(node.alias_or_name)
                 f.ctes.append(node.alias_or_name)
             elif typ is exp.With:
@@ -134,10 +146,18 @@ class _Extractor:
                 f.returning = [column_name(e) or e.sql() for e in node.expressions]
         if isinstance(t, (exp.Update, exp.Delete)) and t.args.get("where") is not None:
             self.flatten(t.args["where"].this, "where", False, f.filters)
+        self.scopes.simple = not self.nested
+        self.resolve_tables(f)
         f.tables = [n for n in tables if n not in ctes]
         f.aliases = {a: n for a, n in f.aliases.items() if a != n}
         self.dml_ddl(f)
         return f
+
+    def resolve_tables(self, f: StatementFacts) -> None:
+        """Fill in the tables the walk left for later (see :meth:`table_of`)."""
+        for item in (*f.selected, *f.filters, *f.having, *f.aggregates, *f.order_by):
+            if isinstance(item.table, _Later):
+                item.table = self.scopes.table_of(item.table.col)
 
     def select(self, f: StatementFacts, sel: exp.Select, is_main: bool) -> None:
         where = sel.args.get("where")
@@ -337,6 +357,15 @@ class _Extractor:
                 for row in vals.expressions:
                     items = row.expressions if isinstance(row, exp.Tuple) else [row]
                     f.values.extend(literal_text(v) for v in items if is_value(v))
+
+
+class _Later:
+    """A column whose table is looked up after the walk."""
+
+    __slots__ = ("col",)
+
+    def __init__(self, col: exp.Expression | None):
+        self.col = col
 
 
 def _top_set(t: exp.Expression) -> exp.Expression | None:

@@ -3,7 +3,6 @@ redaction: what a literal says, whether a node is a value, which column an expre
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 from sqlglot import exp
@@ -44,17 +43,9 @@ def literal_text(node: exp.Expression) -> str:
     return node.sql()
 
 
-_REDACTION_NAME = re.compile(r":v\d+")
-
-
-def is_redaction_placeholder(text: str) -> bool:
-    """Whether ``text`` is a placeholder that :mod:`sql2nl.redact` put in (``:v1``...), not a user's parameter."""
-    return _REDACTION_NAME.fullmatch(text) is not None
-
-
 def is_parameter(text: str) -> bool:
     """Whether a fact value is a bound parameter written by the user (``?``, ``:name``, ``@name``), not a constant."""
-    return (text == "?" or text.startswith((":", "@"))) and not is_redaction_placeholder(text)
+    return (text == "?" or text.startswith((":", "@")))
 
 
 def is_parameter_node(node: exp.Expression | None) -> bool:

@@ -1,9 +1,13 @@
-"""Which table an alias or a column means, per scope, through :mod:`sqlglot.optimizer.scope`.
+"""Which table an alias or a column means, per scope.
 
-sqlglot's scopes cover queries (SELECT, set operations, CTEs, derived tables, subqueries, and
-correlated references through ``Scope.parent``). The statements around a query (UPDATE,
-DELETE, MERGE and INSERT targets) are not queries to sqlglot, so their own sources are added
-here. With a schema, an unqualified column in a join is placed in the one table that has it.
+A column is looked up in the sources (FROM and JOINs) of the query around it, then in the queries
+around that one (a correlated reference), as SQL scoping does. Statements with CTEs, derived
+tables, set operations or LATERAL are handed to :mod:`sqlglot.optimizer.scope`, which knows which
+names each scope can see; the rest (one SELECT, joins, IN/EXISTS subqueries: most statements)
+read their sources directly, because sqlglot's scope walk costs about a quarter of a parse and
+would tell them nothing more. The statements around a query (UPDATE, DELETE, MERGE targets) are
+not queries to sqlglot, so their sources are read here too. With a schema, an unqualified column
+in a join is placed in the one table that has it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class Scopes:
         self._parents: dict[int, exp.Expression | None] = {}
         self._resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
+        #: Set by whoever knows (the facts' walk): no CTE, derived table, set operation or LATERAL,
+        #: so every query's own FROM and JOINs say all there is to know.
+        self.simple = False
 
     # -- building ---------------------------------------------------------------------------
 
@@ -44,6 +51,12 @@ class Scopes:
         sources: dict[int, dict[str, str]] = {}
         tree = self.tree
         if tree is None:
+            self._sources = sources
+            return sources
+        if self.simple or (isinstance(tree, exp.Select) and _one_scope(tree)):
+            for node in (tree, *tree.find_all(exp.Select, exp.Update, exp.Delete, exp.Merge)):
+                if isinstance(node, (exp.Select, exp.Update, exp.Delete, exp.Merge)):
+                    sources.setdefault(id(node), _own_sources(node))
             self._sources = sources
             return sources
         for root in _query_roots(tree):
@@ -171,6 +184,21 @@ def _distinct_sources(scope: dict[str, str]) -> dict[str, str]:
             continue
         out[alias] = table
     return out
+
+
+_NESTING = (exp.Subquery, exp.With, exp.Union, exp.Intersect, exp.Except, exp.Lateral, exp.Unnest, exp.Exists, exp.Table)
+
+
+def _one_scope(sel: exp.Select) -> bool:
+    """Whether ``sel`` holds no other query (no subquery, CTE, set operation, LATERAL...) and reads
+    plain tables only."""
+    for node in sel.iter_expressions():
+        for inner in node.walk():
+            if isinstance(inner, exp.Select):
+                return False
+            if isinstance(inner, _NESTING) and not (isinstance(inner, exp.Table) and isinstance(inner.this, exp.Identifier)):
+                return False
+    return True
 
 
 def _query_roots(tree: exp.Expression) -> list[exp.Expression]:

@@ -53,6 +53,9 @@ class Options:
         return self.detail == "summary" and self.compact == 0
 
 
+_MISSING = object()
+
+
 @functools.lru_cache(maxsize=None)
 def method_for(cls: type, node_type: type, suffix: str) -> str | None:
     """The name of ``cls``'s ``<node>_<suffix>`` method for ``node_type``: the first match along the
@@ -109,12 +112,13 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         self.scopes: Scopes = facts.scopes if facts.scopes is not None else Scopes(facts.tree, schema)
         self._memo: dict[tuple[str, int], Any] = {}  # derived facts per node (subject, counted rows...)
 
-    def derived(self, kind: str, node: exp.Expression, make: Callable[[], Any]) -> Any:
-        """``make()``, computed once per (kind, node): facts derived from the tree, not walk state."""
+    def derived(self, kind: str, node: exp.Expression, make: Callable[..., Any], *args: Any) -> Any:
+        """``make(*args)``, computed once per (kind, node): facts derived from the tree, not walk state."""
         key = (kind, id(node))
-        if key not in self._memo:
-            self._memo[key] = make()
-        return self._memo[key]
+        value = self._memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._memo[key] = make(*args)
+        return value
 
     # -- entry points ---------------------------------------------------------------------------
 

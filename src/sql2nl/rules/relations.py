@@ -27,17 +27,20 @@ class RelationsMixin:
     # -- what a SELECT is about ----------------------------------------------------------------
 
     def graph(self: "Describer", sel: exp.Select) -> JoinGraph:
-        return self.derived("graph", sel, lambda: join_graph(sel, self.scopes, self.schema))
+        return self.derived("graph", sel, join_graph, sel, self.scopes, self.schema)
 
     def roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
-        return self.derived("roles", sel, lambda: self.graph(sel).roles())
+        return self.derived("roles", sel, self._roles, sel)
+
+    def _roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
+        return self.graph(sel).roles()
 
     def subject_source(self: "Describer", node: exp.Expression | None) -> str | None:
         """The source (alias, lower case) whose rows a SELECT is about: that of its first plain
         column, else its FROM; for UPDATE/DELETE/MERGE, the target."""
         if node is None:
             return None
-        return self.derived("subject", node, lambda: self._subject_source(node))
+        return self.derived("subject", node, self._subject_source, node)
 
     def _subject_source(self: "Describer", node: exp.Expression) -> str | None:
         if isinstance(node, (exp.Update, exp.Delete, exp.Merge)):
@@ -111,7 +114,7 @@ class RelationsMixin:
         """What ``COUNT(*)`` counts in ``sel``: the rows of its join's grain."""
         if not isinstance(sel, exp.Select):
             return self.PHRASES["rows"]
-        return self.derived("counted", sel, lambda: self._counted(sel))
+        return self.derived("counted", sel, self._counted, sel)
 
     def _counted(self: "Describer", sel: exp.Select) -> str:
         graph = self.graph(sel)
