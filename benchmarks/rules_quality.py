@@ -8,6 +8,7 @@ multi-reference), ROUGE-L, per construct and per language, and where the time go
     python benchmarks/rules_quality.py --split valid --json out.json    # the numbers, for before/after tables
     python benchmarks/rules_quality.py --functions               # function calls per dialect (tests/fixtures)
     python benchmarks/rules_quality.py --speed                   # describe time vs sqlglot.parse_one
+    python benchmarks/rules_quality.py --split valid --humans --constructs --checker-speed --no-rules
 
 Goals (valid): 0 errors, mean faithfulness >= 0.99 by the checker, sacreBLEU (single reference)
 >= 20. Spider's references are questions ("What are ...?") or instructions ("Find ..."); by
@@ -23,6 +24,12 @@ ending in "?" against ``style="question"``, the others against ``style="statemen
   combines sets, aggregates without grouping, or none of these ("simple");
 * ``sqlglot_names``: texts holding a sqlglot class name; ``generic_functions``: texts with a
   function said only as "the result of F(...)".
+
+Calibrating the checker: ``--humans`` scores Spider's own human descriptions with the faithfulness
+checker (people paraphrase and leave things out: a checker that gives them 1.0 everywhere is too
+lax, one that gives them < 0.8 on average too strict); ``--constructs`` breaks every checker score
+down by SQL construct, with the most frequent missing / contradicted checks; ``--checker-speed``
+times one check (plan built, and plan reused as the guard does); ``--no-rules`` skips the describer.
 
 It runs against whatever ``sql2nl`` is importable, so the same command on an older checkout
 (``PYTHONPATH=<old>/src``) gives the "before" figures; options the old describer lacks are left out.
@@ -125,7 +132,7 @@ def run(rows: list[dict], language: str, style: str, describer: Describer, worst
     from sql2nl.faithfulness import check
 
     res: dict = {"errors": [], "texts": [], "scores": [], "kinds": [], "warned": 0, "leaks": [], "generic": 0,
-                 "bad": []}
+                 "bad": [], "verdicts": []}
     t0 = time.perf_counter()
     for r in tqdm(rows, desc=f"rules/{language}", unit="query", file=sys.stderr):
         try:
@@ -145,8 +152,9 @@ def run(rows: list[dict], language: str, style: str, describer: Describer, worst
         res["scores"].append(f.score)
         res["texts"].append(d.text)
         res["kinds"].append(constructs(d.facts))
+        res["verdicts"].append((r["sql"], f))
         if f.score < 1:
-            res["bad"].append((f.score, r["sql"], d.text, f.missing))
+            res["bad"].append((f.score, r["sql"], d.text, f.missing + [f"CONTRADICTED {c}" for c in _contradicted(f)]))
     res["ms_per_query"] = (time.perf_counter() - t0) / max(1, len(rows)) * 1e3
     return res
 
@@ -207,6 +215,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", default=None, help="also write the figures (and texts) here")
     ap.add_argument("--speed", action="store_true",
                     help="also time parse vs facts vs describer per query (min of 5 interleaved runs)")
+    ap.add_argument("--humans", action="store_true", help="also score Spider's human descriptions with the checker")
+    ap.add_argument("--constructs", action="store_true", help="break the checker's verdicts down by SQL construct")
+    ap.add_argument("--checker-speed", action="store_true", help="time the faithfulness checker (us per check)")
+    ap.add_argument("--no-rules", action="store_true", help="skip describing with the rules describer")
     args = ap.parse_args(argv)
 
     import sql2nl.faithfulness as checker
@@ -222,8 +234,13 @@ def main(argv=None) -> int:
     describer = Describer(DATA / "tables.json" if args.schema else None)
     if args.speed:
         speed([r["sql"] for r in rows])
+    described = [r for r in rows if r.get("description")]  # Spider pairs (the --functions corpus has none)
+    if args.humans and described:
+        humans(described, args.constructs, args.worst)
+    if args.checker_speed and described:
+        checker_speed(described)
     report: dict = {"style": args.style, "schema": args.schema, "split": args.split, "languages": {}}
-    for lang in args.languages.split(","):
+    for lang in ([] if args.no_rules else args.languages.split(",")):
         res = run(rows, lang, args.style, describer, args.worst)
         mean = sum(res["scores"]) / len(res["scores"])
         fig = {"queries": len(rows), "errors": len(res["errors"]), "faithfulness": mean,
@@ -247,6 +264,8 @@ def main(argv=None) -> int:
             for k, v in fig["constructs"].items()))
         for sql, text, names in res["leaks"][:args.worst]:
             print(f"  NAMES {names}: {sql}\n       -> {text}")
+        if args.constructs:
+            by_construct(res["verdicts"], f"rules/{lang}")
         for sql, err in res["errors"][:5]:
             print("  ERROR", sql, "->", err)
         for score, sql, text, missing in sorted(res["bad"], key=lambda b: b[0])[:args.worst]:
@@ -255,6 +274,114 @@ def main(argv=None) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
+
+
+def _contradicted(f) -> list[str]:
+    return list(getattr(f, "contradicted", None) or [])  # an older checker has no such field
+
+
+def checker_constructs(sql: str) -> list[str]:
+    """The constructs a statement uses, for per-construct figures (a statement may have several)."""
+    from sqlglot import exp
+
+    from sql2nl.facts import extract
+
+    out = set()
+    for f in extract(sql):
+        t = f.tree
+        if f.joins:
+            out.add("join")
+        if f.group_by:
+            out.add("group by")
+        if f.having:
+            out.add("having")
+        if f.order_by:
+            out.add("order by")
+        if f.limit is not None:
+            out.add("limit")
+        if f.subqueries:
+            out.add("subquery")
+        if f.set_operations:
+            out.add("set operation")
+        if f.distinct or t.find(exp.Distinct) is not None:
+            out.add("distinct")
+        if f.aggregates:
+            out.add("aggregate")
+        if any(x.op in (">", ">=", "<", "<=", "between") for x in f.filters + f.having):
+            out.add("comparison")
+        if any(x.op in ("like", "ilike") for x in f.filters):
+            out.add("like")
+        if f.negations:
+            out.add("negation")
+    return sorted(out) or ["simple"]
+
+
+def by_construct(verdicts: list[tuple[str, object]], title: str) -> None:
+    """Mean score, share at 1.0, and the most frequent missing / contradicted checks, per construct."""
+    from collections import Counter, defaultdict
+
+    groups: dict[str, list] = defaultdict(list)
+    for sql, f in verdicts:
+        for c in ["all"] + checker_constructs(sql):
+            groups[c].append(f)
+    print(f"\n[{title}] by construct: n, mean, share at 1.0, statements with a contradiction, "
+          "most missing / contradicted")
+    for c in sorted(groups, key=lambda k: (k != "all", -len(groups[k]))):
+        fs = groups[c]
+        miss = Counter(m.split(" ")[0] for f in fs for m in f.missing)
+        con = Counter(x.split(" (")[0].split(" ")[0] for f in fs for x in _contradicted(f))
+        print(f"  {c:14s} n={len(fs):5d} mean={sum(f.score for f in fs) / len(fs):.4f} "
+              f"at1={sum(f.score == 1 for f in fs) / len(fs):6.1%} contra={sum(bool(_contradicted(f)) for f in fs):4d} "
+              f"missing={dict(miss.most_common(3))} contradicted={dict(con.most_common(3))}")
+
+
+def humans(rows: list[dict], per_construct: bool, worst: int) -> None:
+    """Spider's human descriptions scored by the checker against their own SQL."""
+    from tqdm import tqdm
+
+    from sql2nl.facts import extract
+    from sql2nl.faithfulness import check
+
+    verdicts = []
+    for r in tqdm(rows, desc="humans", unit="pair", file=sys.stderr):
+        verdicts.append((r["sql"], check(r["description"], extract(r["sql"]))))
+    scores = [f.score for _, f in verdicts]
+    print(f"\n[humans/en] mean_faithfulness={sum(scores) / len(scores):.4f} "
+          f"at_1.0={sum(s == 1 for s in scores)}/{len(scores)} "
+          f"with_contradiction={sum(bool(_contradicted(f)) for _, f in verdicts)}")
+    if per_construct:
+        by_construct(verdicts, "humans/en")
+    low = sorted(zip(rows, verdicts), key=lambda x: x[1][1].score)[:worst]
+    for r, (sql, f) in low:
+        print(f"  {f.score:.2f} {sql}\n       -> {r['description']}\n       missing: {f.missing} "
+              f"contradicted: {_contradicted(f)}")
+
+
+def checker_speed(rows: list[dict]) -> None:
+    """Microseconds per check of a human description: facts reused, the checker's own work only."""
+    from time import perf_counter as pc
+
+    from sql2nl.facts import extract
+    from sql2nl.faithfulness import check
+
+    from time import process_time as cpu
+
+    check("x", extract("SELECT 1"))  # lexicon and caches built once per process, not per check
+    n = len(rows)
+    for clock, name in ((pc, "wall"), (cpu, "cpu")):  # cpu: this process's own time, whatever the load
+        pairs = [(r["description"], extract(r["sql"])) for r in rows]
+        t = clock()
+        for text, facts in pairs:
+            check(text, facts)
+        first = clock() - t
+        best = float("inf")
+        for _ in range(3):  # again on the same facts: what the guard pays for each further answer
+            t = clock()
+            for text, facts in pairs:
+                check(text, facts)
+            best = min(best, clock() - t)
+        print(f"\n[checker/{name}] {first / n * 1e6:.0f} us per check on new facts, {best / n * 1e6:.0f} us per "
+              f"further check of the same statement (min of 3), over {n} human descriptions")
 
 
 def speed(sqls: list[str]) -> None:

@@ -224,3 +224,9 @@ def test_scopes_place_unqualified_columns_with_a_schema():
     col = tree.find(exp.Column)
     assert Scopes(tree).table_of(col) is None
     assert Scopes(tree, Schema.from_any({"orders": ["cid", "total"], "customers": ["id"]})).table_of(col) == "orders"
+
+
+def test_group_by_position_names_the_selected_column():
+    # GROUP BY 1 groups by the first selected expression; the fact names it, not "1".
+    assert extract("SELECT city, COUNT(*) FROM shops GROUP BY 1")[0].group_by == ["city"]
+    assert extract("SELECT UPPER(city) AS c, COUNT(*) FROM shops GROUP BY 1")[0].group_by == ["UPPER(city)"]

@@ -44,6 +44,52 @@ def test_golden_cases_warn_only_where_marked(language):
         assert bool(d.warnings) == (case.options.get("warns") == "yes"), (str(case), d.warnings)
 
 
+# Golden descriptions that are right but that the meaning checker misreads (its gaps, reported to its
+# owner; the describer's wording is kept because it is the clearer sentence). Keyed by (language, SQL).
+CHECKER_GAPS = {
+    ("en", "SELECT * FROM t WHERE NOT (status = 'open' OR priority > 3)"): "'neither ... nor' not read as a grouped NOT",
+    ("en", "SELECT name FROM users WHERE NOT (age > 18 OR city = 'Paris')"): "'neither ... nor' not read as a grouped NOT",
+    ("en", "SELECT name FROM parts WHERE code LIKE '[A-C]%'"): "T-SQL character classes are not decoded",
+    ("en", "SELECT * FROM users WHERE manager_id = NULL"): "'never true' taken for a negation the SQL lacks",
+    ("zh", "SELECT * FROM users WHERE manager_id = NULL"): "永远不成立 taken for a negation the SQL lacks",
+    ("en", "SELECT * FROM users WHERE NOT active"): "'active is false' not accepted for NOT active",
+    ("en", "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
+           "WHERE o.total > 100"): "'the different customers' not accepted for COUNT(DISTINCT c.id)",
+    ("zh", "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
+           "WHERE o.total > 100"): "不同客户 not accepted for COUNT(DISTINCT c.id)",
+    ("en", "CREATE TABLE IF NOT EXISTS t (a INT)"): "IF NOT EXISTS is not a negation to it",
+    ("en", "CREATE INDEX IF NOT EXISTS idx_orders ON orders (customer_id, created_at DESC)"):
+        "IF NOT EXISTS is not a negation to it",
+    ("zh", "SELECT * FROM t WHERE a IS DISTINCT FROM b"): "IS DISTINCT FROM is not a negation to it",
+    ("en", "SELECT * FROM users LIMIT ? OFFSET ?"): "a parameter OFFSET must be said as '?'",
+    ("zh", "SELECT * FROM users LIMIT ? OFFSET ?"): "a parameter OFFSET must be said as '?'; 给定 not found",
+    ("en", "SELECT * FROM users ORDER BY created_at DESC LIMIT $1 OFFSET $2"): "a parameter OFFSET must be said as '@2'",
+    ("zh", "SELECT name FROM users ORDER BY age DESC LIMIT :n"): "给定 not found in 由参数给定",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_golden_cases_are_faithful_by_the_meaning_checker(language):
+    # The meaning checker (sql2nl.faithfulness) finds every golden description complete and uncontradicted.
+    failures = []
+    for case in cases(language):
+        if (language, case.sql) in CHECKER_GAPS:
+            continue
+        d = describe(case.sql, language=language, cache=False, **case.kwargs)
+        result = check(d.text, d.facts, language=language)
+        if result.score < 1.0:
+            failures.append(f"{case}\n  {d.text!r}\n  missing {result.missing} contradicted {result.contradicted}")
+    assert not failures, f"{len(failures)} unfaithful:\n" + "\n".join(failures)
+
+
+@pytest.mark.xfail(reason="the meaning checker's gaps (see CHECKER_GAPS)", strict=False)
+@pytest.mark.parametrize("language, sql", sorted(CHECKER_GAPS))
+def test_checker_gaps(language, sql):
+    case = next(c for c in cases(language) if c.sql == sql)
+    d = describe(sql, language=language, cache=False, **case.kwargs)
+    assert check(d.text, d.facts, language=language).score == 1.0, CHECKER_GAPS[language, sql]
+
+
 def test_golden_files_cover_every_statement_kind_and_many_dialects():
     all_cases = cases("en")
     kinds = {f.kind for c in all_cases for f in extract(c.sql, c.options.get("dialect"))}

@@ -15,7 +15,7 @@ from sqlglot import exp
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
 from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, column_name, count_value, first_column,
-                    is_value, literal_text, main_select, preorder)
+                    is_value, literal_text, main_select, preorder, selected_at)
 from .normalize import SPIDER_VALUE_DIALECTS, is_quoted_name, value_names, with_string_values
 from .scopes import Scopes
 
@@ -172,7 +172,8 @@ class _Extractor:
         f.selected = [self.selected(e) for e in sel.expressions]
         g = sel.args.get("group")
         if g is not None:
-            f.group_by = [column_name(e) or e.sql() for e in g.expressions]
+            keys = [selected_at(e, sel) for e in g.expressions]  # GROUP BY 1: the first selected expression
+            f.group_by = [column_name(e) or e.sql() for e in keys]
         o = sel.args.get("order")
         if o is not None:
             f.order_by = [self.order(e) for e in o.expressions]

@@ -149,3 +149,13 @@ def count_value(node: exp.Expression | None) -> int | str | None:
     if isinstance(node, exp.Paren):
         return count_value(node.this)
     return node.sql()
+
+
+def selected_at(key: exp.Expression, sel: exp.Expression) -> exp.Expression:
+    """``GROUP BY 2`` / ``ORDER BY 2``: the second selected expression (its alias dropped); any
+    other key as it is."""
+    exprs = sel.expressions if isinstance(sel, exp.Select) else []
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.this) <= len(exprs):
+        chosen = exprs[int(key.this) - 1]
+        return chosen.this if isinstance(chosen, exp.Alias) else chosen
+    return key

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, unparen
+from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, selected_at, unparen
 from ..facts import literal_text as literal_value
 from ..words import humanize, singular
 from .conditions import Cond, Junction
@@ -249,23 +249,34 @@ class QueriesMixin:
         inner = unparen(o.this if isinstance(o, exp.Ordered) else o)
         desc = bool(o.args.get("desc")) if isinstance(o, exp.Ordered) else False
         if isinstance(sel, exp.Select):
-            inner = self.selected_by(inner, sel)
+            chosen = self.selected_by(inner, sel)
+            shown = self.shown_alias(inner, chosen, sel)
+            if shown:  # "spent (the sum of total)" was said: "in descending order of spent"
+                return OrderKey(shown, desc, "agg" if type(chosen) in AGGREGATES else "value")
+            inner = chosen
         if is_count_star(inner):
             return OrderKey(self.counted_noun(inner), desc, "count")
         return OrderKey(self.text(inner), desc, "agg" if type(inner) in AGGREGATES else "value")
 
     def selected_by(self: "Describer", key: exp.Expression, sel: exp.Select) -> exp.Expression:
         """``ORDER BY 2`` or ``ORDER BY total`` (a select alias): the selected expression meant."""
-        exprs = sel.expressions
-        if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.this) <= len(exprs):
-            chosen = exprs[int(key.this) - 1]
-            return unparen(chosen.this if isinstance(chosen, exp.Alias) else chosen)
+        chosen = selected_at(key, sel)
+        if chosen is not key:
+            return unparen(chosen)
         if isinstance(key, exp.Column) and not key.table:
-            for e in exprs:
+            for e in sel.expressions:
                 if isinstance(e, exp.Alias) and e.alias.lower() == key.name.lower() \
                         and not isinstance(unparen(e.this), exp.Column):
                     return unparen(e.this)
         return key
+
+    def shown_alias(self: "Describer", key: exp.Expression, chosen: exp.Expression, sel: exp.Select) -> str | None:
+        """The alias's words when ``key`` names a selected expression whose alias the sentence says
+        (see :meth:`select_plan`), else None."""
+        if chosen is key or not isinstance(key, exp.Column) or is_count_star(chosen):
+            return None
+        words = self.identifier_words(key.name, kind="alias")
+        return None if words in self.projection(chosen, many=True) else words
 
     def limit_words(self: "Describer", node: exp.Expression) -> tuple[str | None, str | None]:
         """``(limit, offset)`` as words: numbers as written, bound parameters as "a given number"."""
