@@ -82,11 +82,7 @@ UNNAMED_B = "SELECT T2.name, count(*) FROM a AS T1 JOIN b AS T2 ON T1.b_id = T2.
     "UPDATE users SET status = 'gone' WHERE last_seen < '2020-01-01'",
     "INSERT INTO users (name, age) VALUES ('Ann', 30)",
 ])
-def test_rules_describer_is_faithful(sql, language, request):
-    if sql == UNNAMED_B and language == "en":
-        request.node.add_marker(pytest.mark.xfail(reason="rules describer (en): the names are b's, but b is never "
-                                                  "named (the old checker found the letter b inside 'number'); "
-                                                  "issue 14", strict=False))
+def test_rules_describer_is_faithful(sql, language):
     d = describe(sql, language=language, cache=False)
     r = check(d.text, d.facts, language=language)
     assert r.score == 1.0, (d.text, r.missing, r.contradicted)

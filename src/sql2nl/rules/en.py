@@ -3,6 +3,8 @@ with ``style="question"``, as a question ("What are the names of ...?")."""
 
 from __future__ import annotations
 
+import re
+
 from ..words import humanize, plural, plural_phrase, singular
 from .base import Describer
 from .queries import OrderKey, SelectPlan
@@ -22,6 +24,11 @@ _PREPOSITIONS = frozenset("at on in by of for to from with".split())
 
 def _bare(phrase: str) -> str:
     return phrase[4:] if phrase.startswith("the ") else phrase
+
+
+def _says(text: str, words: str) -> bool:
+    """Whether ``words`` occur in ``text`` as whole words (table "b" is not in "number")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
 
 
 def _article(words: str) -> str:
@@ -299,7 +306,7 @@ class EnglishDescriber(Describer):
         return f"the {'highest' if key.descending else 'lowest'} {_bare(key.phrase)}"
 
     def of_subject(self, p: SelectPlan, cols: str) -> str:
-        return "" if not p.subject or p.subject in cols else f" of {self.subject_words(p)}"
+        return "" if not p.subject or _says(cols, p.subject) else f" of {self.subject_words(p)}"
 
     def subject_words(self, p: SelectPlan) -> str:
         """The rows a sentence is about: "students", or "each student" when grouped by its own key."""
@@ -355,7 +362,7 @@ class EnglishDescriber(Describer):
                 agg_words = self.join_list(aggs)
                 be = "is" if len(aggs) == 1 else "are"
                 grouping = f", {p.grouping}" if p.grouping else ""
-                return f"What {be} {agg_words}{self.of_subject(p, agg_words + keys)}{where} for each {keys}" \
+                return f"What {be} {agg_words}{self.of_subject(p, agg_words + ' ' + keys)}{where} for each {keys}" \
                        f"{grouping}{rest}?"
             cols = self.grouped_columns(p) if aggs else "the different " + _bare(self.join_list(p.columns))
             grouping = f", {p.grouping}" if p.grouping else ""
@@ -398,11 +405,11 @@ class EnglishDescriber(Describer):
         if p.group:
             rest = self.rest(rest, group=[])
             if p.keys_selected:
-                of = "" if not p.subject or p.subject in cols + sup else f" of the {p.subject_one}"
+                of = "" if not p.subject or _says(cols + " " + sup, p.subject) else f" of the {p.subject_one}"
                 return f"{cols}{of} with {sup}{where}{self.tail(rest)}"
             if not p.subject_is_counted and p.subject_one:
                 return f"{cols} of the {p.subject_one} with {sup}{where}{self.tail(rest)}"
-            return (f"{cols}{self.of_subject(p, cols + sup)} for the {self.join_list(p.group)} with {sup}"
+            return (f"{cols}{self.of_subject(p, cols + ' ' + sup)} for the {self.join_list(p.group)} with {sup}"
                     f"{where}{self.tail(rest)}")
         return f"{cols} of the {p.subject_one}{where} with {sup}{self.tail(rest)}"
 
