@@ -131,6 +131,16 @@ def test_facts_never_change_the_callers_tree():
     assert f.filters[0].values == ["Male"]
 
 
+def test_a_tree_the_caller_owns_is_normalised_in_place():
+    # owned=True: the caller parsed the tree for this alone (describe() does), so no copy is made.
+    tree = parse('SELECT name FROM people WHERE gender = "Male" AND age > 3')[0]
+    f = statement_facts(tree, owned=True)
+    assert f.tree is tree and isinstance(tree.find(exp.EQ).expression, exp.Literal)
+    assert f.filters[0].values == ["Male"]
+    # extract() parses the text itself, so it owns its trees
+    assert extract('SELECT name FROM people WHERE gender = "Male"')[0].filters[0].values == ["Male"]
+
+
 def test_plain_statements_are_not_copied():
     tree = parse("SELECT name FROM people WHERE gender = 'Male'")[0]
     assert statement_facts(tree).tree is tree

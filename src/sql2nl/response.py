@@ -50,9 +50,10 @@ class Prepared:
                  detail: str = "summary", style: str = "statement"):
         trees = parse_text(text, dialect)
         try:
-            self.facts = [statement_facts(t, dialect, schema=schema) for t in trees]
-            # Redact the trees the facts read: they have Spider-style "strings" as literals (on a copy:
-            # the facts never change the parsed trees), which redaction must hide too.
+            # The trees were parsed just now, for this: the facts may normalise them in place.
+            self.facts = [statement_facts(t, dialect, schema=schema, owned=True) for t in trees]
+            # Redact the trees the facts read: they have Spider-style "strings" as literals, which
+            # redaction must hide too.
             self.redaction = _redact([f.tree for f in self.facts], text, dialect) if redact else None
             if self.redaction is not None:
                 rfacts = tuple(statement_facts(t, dialect, schema=schema) for t in self.redaction.trees)

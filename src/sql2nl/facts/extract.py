@@ -1,9 +1,9 @@
 """The walk: one pass over a statement's tree that fills a :class:`StatementFacts`.
 
 Speed matters (describing must cost less than parsing), so the walk visits each node once and
-SQL text for parts is generated lazily. Spider-style double-quoted values are found on the way;
-when there are any, the statement is read again from a normalised copy (see
-:mod:`sql2nl.facts.normalize`), so the caller's tree is never changed.
+SQL text for parts is generated lazily. Spider-style double-quoted values are found first (a
+quick pass, :func:`sql2nl.facts.normalize.spider_values`) and made string literals in a copy, so
+the caller's tree is never changed (in place only for a tree the caller says is its own).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
 from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, column_name, count_value, first_column,
                     is_value, literal_text, main_select, preorder, selected_at)
-from .normalize import SPIDER_VALUE_DIALECTS, is_quoted_name, value_names, with_string_values
+from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
 
 if TYPE_CHECKING:
@@ -33,41 +33,31 @@ def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str |
     >>> f.kind, f.tables, [x.values for x in f.filters]
     ('select', ['users'], [['18']])
     """
-    if isinstance(sql, str):
-        trees = parse(sql, dialect)
-    elif isinstance(sql, exp.Expression):
-        trees = [sql]
-    else:
-        trees = list(sql)
+    if isinstance(sql, str):  # trees parsed here belong to nobody else: normalised in place
+        return [statement_facts(t, dialect, schema=schema, owned=True) for t in parse(sql, dialect)]
+    trees = [sql] if isinstance(sql, exp.Expression) else list(sql)
     return [statement_facts(t, dialect, schema=schema) for t in trees]
 
 
 def statement_facts(tree: exp.Expression, dialect: str | None = None, *,
-                    schema: "Schema | None" = None) -> StatementFacts:
-    """Facts for one parsed statement. ``tree`` is never changed; ``facts.tree`` may be a normalised copy."""
-    ex = _Extractor(tree, dialect, schema, normalise=dialect in SPIDER_VALUE_DIALECTS)
-    facts = ex.run()
-    if ex.quoted:
-        known = ex.columns | ex.names
-        if schema is not None:
-            known |= {c.name.lower() for t in schema.tables for c in t.columns}
-        values = value_names(ex.quoted, known)
+                    schema: "Schema | None" = None, owned: bool = False) -> StatementFacts:
+    """Facts for one parsed statement. ``tree`` is never changed (``facts.tree`` may be a normalised
+    copy) unless ``owned`` says the caller has just parsed it and holds it nowhere else: then the
+    normalisation happens in place, sparing a copy."""
+    if dialect in SPIDER_VALUE_DIALECTS:
+        values = spider_values(tree, schema)
         if values:
-            return _Extractor(with_string_values(tree, values), dialect, schema, normalise=False).run()
-    return facts
+            tree = with_string_values(tree, values, in_place=owned)
+    return _Extractor(tree, dialect, schema).run()
 
 
 class _Extractor:
-    def __init__(self, tree: exp.Expression, dialect: str | None, schema: "Schema | None", normalise: bool):
+    def __init__(self, tree: exp.Expression, dialect: str | None, schema: "Schema | None"):
         self.tree = tree
         self.dialect = dialect
         self.scopes = Scopes(tree, schema)
-        self.normalise = normalise
-        self.quoted: list[exp.Column] = []   # quoted names that may be Spider-style strings
         self.selects = 0                     # SELECTs seen, and whether anything nests queries
         self.nested = False
-        self.columns: set[str] = set()       # every other column name (lower case)
-        self.names: set[str] = set()         # aliases and table names (lower case)
 
     def table_of(self, col: exp.Expression | None) -> _Later:
         """The table ``col`` reads, resolved once the walk is over (it tells the resolver how
@@ -85,23 +75,16 @@ class _Extractor:
         tables: dict[str, None] = {}
         ctes: set[str] = set()
         main = main_select(t)
+        queries: list[exp.Expression] = []  # every SELECT/UPDATE/DELETE/MERGE: the resolver's scopes
         for node in preorder(t):
             typ = type(node)
-            if typ is exp.Column:
-                if self.normalise and is_quoted_name(node):
-                    self.quoted.append(node)
-                else:
-                    self.columns.add(node.name.lower())
-            elif typ is exp.Table:
+            if typ is exp.Table:
                 if not isinstance(node.this, exp.Identifier):
                     self.nested = True  # a table function: not a plain source
                 if node.name:
                     tables[node.name] = None
                     if node.alias:
                         f.aliases.setdefault(node.alias, node.name)
-                        self.names.add(node.alias.lower())
-            elif typ is exp.Alias or typ is exp.TableAlias:
-                self.names.add(node.alias.lower() if typ is exp.Alias else node.name.lower())
             elif typ is exp.Literal:
                 # Not values: the 2 of $2 (a parameter's number), ORDER BY 2 / GROUP BY 1 (column positions).
                 if not isinstance(node.parent, (exp.Parameter, exp.Ordered, exp.Group)):
@@ -119,6 +102,7 @@ class _Extractor:
                 if isinstance(node.parent, (exp.From, exp.Join)):  # a derived table
                     self.nested = True
             elif typ is exp.Select:
+                queries.append(node)
                 self.selects += 1
                 if node is not main and not isinstance(node.parent, (exp.Subquery, *_SET_NODES, exp.CTE)):
                     f.subqueries += 1  # IN (SELECT ...), EXISTS (SELECT ...)
@@ -135,6 +119,8 @@ class _Extractor:
                     f.negations += 1
             elif typ is exp.CTE or typ is exp.Lateral or typ is exp.Unnest:
                 self.nested = True
+            elif typ is exp.Update or typ is exp.Delete or typ is exp.Merge:
+                queries.append(node)
             if typ is exp.CTE:
                 ctes.add(node.alias_or_name)
                 f.ctes.append(node.alias_or_name)
@@ -146,7 +132,8 @@ class _Extractor:
                 f.returning = [column_name(e) or e.sql() for e in node.expressions]
         if isinstance(t, (exp.Update, exp.Delete)) and t.args.get("where") is not None:
             self.flatten(t.args["where"].this, "where", False, f.filters)
-        self.scopes.simple = not self.nested
+        if not self.nested:
+            self.scopes.simple_queries = queries
         self.resolve_tables(f)
         f.tables = [n for n in tables if n not in ctes]
         f.aliases = {a: n for a, n in f.aliases.items() if a != n}

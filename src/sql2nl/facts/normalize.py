@@ -11,14 +11,20 @@ column. The two readings are told apart by position and by what else the query n
 * never for a name the query (or the schema) uses as a column, alias or table.
 
 When a name qualifies, a copy of the tree is made with a string literal in its place; the caller's
-tree is never touched.
+tree is never touched, unless the caller says it owns the tree (``statement_facts(..., owned=True)``:
+describe() and extract() parse the text themselves), and then the copy is spared.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from sqlglot import exp
+
+from .nodes import preorder
+
+if TYPE_CHECKING:
+    from ..schema import Schema
 
 #: Dialects in which a double-quoted name in a value position may be a string.
 SPIDER_VALUE_DIALECTS = frozenset({None, "", "sqlite"})
@@ -52,12 +58,56 @@ def value_names(candidates: Iterable[exp.Column], known: set[str]) -> list[exp.C
     return [c for c, value in placed if value and c.name.lower() not in known]
 
 
-def with_string_values(tree: exp.Expression, names: list[exp.Column]) -> exp.Expression:
-    """A copy of ``tree`` in which each of ``names`` (nodes of ``tree``) is a string literal."""
-    wanted = {id(n) for n in names}
-    copy = tree.copy()
-    # The copy has the same shape, so walking both in step pairs each node with its copy.
-    targets = [b for a, b in zip(tree.walk(), copy.walk()) if id(a) in wanted]
+def spider_values(tree: exp.Expression, schema: "Schema | None" = None) -> list[exp.Column]:
+    """The double-quoted names in ``tree`` that are Spider-style strings (see the module docstring):
+    one quick pass over the tree, before the facts are read."""
+    quoted: list[exp.Column] = []
+    known: set[str] = set()  # column names, aliases (lower case)
+    for node in preorder(tree):
+        typ = type(node)
+        if typ is exp.Column:
+            if is_quoted_name(node):
+                quoted.append(node)
+            else:
+                known.add(node.name.lower())
+        elif typ is exp.TableAlias:
+            known.add(node.name.lower())
+        elif typ is exp.Alias:
+            known.add(node.alias.lower())
+    if not quoted:
+        return []
+    if schema is not None:
+        known |= {c.name.lower() for t in schema.tables for c in t.columns}
+    return value_names(quoted, known)
+
+
+def with_string_values(tree: exp.Expression, names: list[exp.Column], *, in_place: bool = False) -> exp.Expression:
+    """A copy of ``tree`` in which each of ``names`` (nodes of ``tree``) is a string literal; with
+    ``in_place``, ``tree`` itself changed (only for a tree nobody else holds: one just parsed)."""
+    if in_place:
+        targets = list(names)
+        copy = tree
+    else:
+        # The copy has the same shape: each node's path from the root finds its copy.
+        paths = [_path(n, tree) for n in names]
+        copy = tree.copy()
+        targets = [_follow(copy, path) for path in paths]
     for node in targets:
         node.replace(exp.Literal.string(node.name))
     return copy
+
+
+def _path(node: exp.Expression, root: exp.Expression) -> list[tuple[str, int | None]]:
+    """The (argument, list position) steps from ``root`` down to ``node``."""
+    steps = []
+    while node is not root and node.parent is not None:
+        steps.append((node.arg_key, node.index))
+        node = node.parent
+    return steps[::-1]
+
+
+def _follow(node: exp.Expression, path: list[tuple[str, int | None]]) -> exp.Expression:
+    for key, index in path:
+        child = node.args[key]
+        node = child if index is None else child[index]
+    return node

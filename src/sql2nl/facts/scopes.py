@@ -41,9 +41,10 @@ class Scopes:
         self._parents: dict[int, exp.Expression | None] = {}
         self._resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
-        #: Set by whoever knows (the facts' walk): no CTE, derived table, set operation or LATERAL,
-        #: so every query's own FROM and JOINs say all there is to know.
-        self.simple = False
+        #: Set by whoever knows (the facts' walk, which has just visited them): every SELECT, UPDATE,
+        #: DELETE and MERGE of a statement with no CTE, derived table, set operation or LATERAL, so
+        #: each query's own FROM and JOINs say all there is to know. None: not known.
+        self.simple_queries: list[exp.Expression] | None = None
 
     # -- building ---------------------------------------------------------------------------
 
@@ -53,10 +54,12 @@ class Scopes:
         if tree is None:
             self._sources = sources
             return sources
-        if self.simple or (isinstance(tree, exp.Select) and _one_scope(tree)):
-            for node in (tree, *tree.find_all(exp.Select, exp.Update, exp.Delete, exp.Merge)):
-                if isinstance(node, (exp.Select, exp.Update, exp.Delete, exp.Merge)):
-                    sources.setdefault(id(node), _own_sources(node))
+        queries = self.simple_queries
+        if queries is None and isinstance(tree, exp.Select) and _one_scope(tree):
+            queries = [tree]
+        if queries is not None:
+            for node in queries:
+                sources.setdefault(id(node), _own_sources(node))
             self._sources = sources
             return sources
         for root in _query_roots(tree):
@@ -147,7 +150,9 @@ class Scopes:
 
     def _resolve(self, col: exp.Column) -> tuple[str | None, dict[str, str] | None, str | None]:
         qual = col.table
-        node = self.enclosing(col)
+        only = self.simple_queries
+        # The statement is one query with nothing nested: every column is its (no walk up the tree).
+        node = self.tree if only is not None and len(only) == 1 and only[0] is self.tree else self.enclosing(col)
         while node is not None:
             s = self.scope(node)
             if qual:

@@ -21,7 +21,7 @@ its ``COUNT(*)`` counts) is derived from the tree and memoised per SELECT node.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from sqlglot import exp
@@ -54,6 +54,9 @@ class Options:
 
 
 _MISSING = object()
+#: The kinds of :meth:`Describer.derived` facts, all read off the tree (none depends on the options,
+#: so a describer for another compact level reuses them).
+DERIVED_KINDS = frozenset({"graph", "roles", "subject", "counted"})
 
 
 @functools.lru_cache(maxsize=None)
@@ -119,6 +122,14 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         if value is _MISSING:
             value = self._memo[key] = make(*args)
         return value
+
+    def with_options(self, **changes: Any) -> "Describer":
+        """A describer of the same statement with other options; it shares the facts and what was
+        derived from the tree (join graphs, subjects: they do not depend on the options)."""
+        other = type(self)(self.facts, schema=self.schema, dialect=self.dialect,
+                           options=replace(self.options, **changes))
+        other._memo.update((k, v) for k, v in self._memo.items() if k[0] in DERIVED_KINDS)
+        return other
 
     # -- entry points ---------------------------------------------------------------------------
 

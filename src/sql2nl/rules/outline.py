@@ -11,7 +11,6 @@ each builds, from what), then the final result, which refers to the earlier step
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -27,11 +26,6 @@ COMPACT_ITEMS = 3
 
 class OutlineMixin:
     """``summary_text`` and ``steps_text``, and the list-shortening they rely on."""
-
-    def with_options(self: "Describer", **changes) -> "Describer":
-        """A describer of the same statement with other options (nothing is shared but the facts)."""
-        return type(self)(self.facts, schema=self.schema, dialect=self.dialect,
-                          options=replace(self.options, **changes))
 
     def statement_text(self: "Describer") -> str:
         """The whole statement as one finished sentence."""

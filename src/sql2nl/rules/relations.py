@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import unparen
+from ..facts import preorder, unparen
 from ..words import humanize
 from .conditions import Junction
 from .joins import JoinGraph, Source, anti_join_term, join_graph, outer_join_matters
@@ -151,8 +151,7 @@ class RelationsMixin:
             return
         where_terms = self.where_terms(sel)
         skip.update(id(t) for t in where_terms if self.joins_two_sources(t, graph))
-        used = self.used_columns(sel, skip)
-        used_elsewhere = self.used_columns(sel, skip, parts=("expressions", "group", "having", "order", "qualify"))
+        used, used_elsewhere = self.used_columns(sel, skip)
         sources_used = {source for source, _ in used}
         links = {link: ends for link, ends in graph.links(
             sources_used - {a for a in graph.sources if self.only_filtered(a, used, used_elsewhere)}).items()
@@ -291,20 +290,24 @@ class RelationsMixin:
             return any({e.many, e.one} == {a, b} for e in graph.edges)
         return True
 
-    def used_columns(self: "Describer", sel: exp.Select, skip: set[int],
-                     parts: tuple[str, ...] = ("expressions", "where", "group", "having", "order", "qualify"),
-                     ) -> set[tuple[str, str]]:
-        """``(source, column)`` pairs a SELECT uses outside its join conditions (and ``skip``)."""
+    def used_columns(self: "Describer", sel: exp.Select, skip: set[int]
+                     ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """``(source, column)`` pairs a SELECT uses outside its join conditions (and ``skip``): in
+        all its clauses, and in those other than WHERE (one walk for both)."""
         used: set[tuple[str, str]] = set()
-        for key in parts:
+        elsewhere: set[tuple[str, str]] = set()
+        scopes = self.scopes
+        for key in ("expressions", "where", "group", "having", "order", "qualify"):
             part = sel.args.get(key)
             for root in (part if isinstance(part, list) else [part] if part is not None else []):
-                for node in root.walk():
-                    if isinstance(node, exp.Column) and self.scopes.enclosing(node) is sel:
-                        source = self.scopes.source_of(node)
+                for node in preorder(root):
+                    if isinstance(node, exp.Column) and scopes.enclosing(node) is sel:
+                        source = scopes.source_of(node)
                         if source is not None and not self.skipped(node, skip):
                             used.add((source, node.name.lower()))
-        return used
+                            if key != "where":
+                                elsewhere.add((source, node.name.lower()))
+        return used, elsewhere
 
     def skipped(self: "Describer", node: exp.Expression, skip: set[int]) -> bool:
         cur = node.parent
