@@ -76,7 +76,7 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
     if hit is None and _cache.persistent is not None:
         data = _cache.persistent.get(key)
         if data is not None:
-            facts = deep_ok(lambda: [statement_facts(t, dialect, owned=True) for t in parse_text(sql, dialect)])
+            facts = deep_ok(lambda: [statement_facts(t, dialect, owned=True, text=sql) for t in parse_text(sql, dialect)])
             hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
                               facts=facts, warnings=list(data.get("warnings") or []),
                               faithfulness=data.get("faithfulness"), guard=data.get("guard"))

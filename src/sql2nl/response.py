@@ -51,7 +51,7 @@ class Prepared:
         trees = parse_text(text, dialect)
         try:
             # The trees were parsed just now, for this: the facts may normalise them in place.
-            self.facts = [statement_facts(t, dialect, schema=schema, owned=True) for t in trees]
+            self.facts = [statement_facts(t, dialect, schema=schema, owned=True, text=text) for t in trees]
             # Redact the trees the facts read: they have Spider-style "strings" as literals, which
             # redaction must hide too.
             self.redaction = _redact([f.tree for f in self.facts], text, dialect) if redact else None

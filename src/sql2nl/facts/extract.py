@@ -34,17 +34,18 @@ def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str |
     ('select', ['users'], [['18']])
     """
     if isinstance(sql, str):  # trees parsed here belong to nobody else: normalised in place
-        return [statement_facts(t, dialect, schema=schema, owned=True) for t in parse(sql, dialect)]
+        return [statement_facts(t, dialect, schema=schema, owned=True, text=sql) for t in parse(sql, dialect)]
     trees = [sql] if isinstance(sql, exp.Expression) else list(sql)
     return [statement_facts(t, dialect, schema=schema) for t in trees]
 
 
 def statement_facts(tree: exp.Expression, dialect: str | None = None, *,
-                    schema: "Schema | None" = None, owned: bool = False) -> StatementFacts:
+                    schema: "Schema | None" = None, owned: bool = False, text: str | None = None) -> StatementFacts:
     """Facts for one parsed statement. ``tree`` is never changed (``facts.tree`` may be a normalised
     copy) unless ``owned`` says the caller has just parsed it and holds it nowhere else: then the
-    normalisation happens in place, sparing a copy."""
-    if dialect in SPIDER_VALUE_DIALECTS:
+    normalisation happens in place, sparing a copy. ``text``, the SQL the tree was parsed from when
+    the caller has it, spares the search for Spider-style "values" when it has no double quote."""
+    if dialect in SPIDER_VALUE_DIALECTS and (text is None or '"' in text):
         values = spider_values(tree, schema)
         if values:
             tree = with_string_values(tree, values, in_place=owned)
