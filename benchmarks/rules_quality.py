@@ -124,6 +124,10 @@ class Describer:
             kw["schema"] = self.schemas[row["db_id"]]
         return self.describe(row["sql"], **kw)
 
+    def schema_for(self, row: dict):
+        """The schema describe() was given for ``row`` (the checker must read the same names)."""
+        return self.schemas.get(row.get("db_id") or "") if self.tables is not None else None
+
 
 def run(rows: list[dict], language: str, style: str, describer: Describer, worst: int) -> dict:
     """Describe every row; the figures for one language."""
@@ -148,7 +152,8 @@ def run(rows: list[dict], language: str, style: str, describer: Describer, worst
         names = leaked_names(d)
         if names:
             res["leaks"].append((r["sql"], d.text, names))
-        f = check(d.text, d.facts, language=language)
+        schema = describer.schema_for(r)
+        f = check(d.text, d.facts, language=language, **({"schema": schema} if schema is not None else {}))
         res["scores"].append(f.score)
         res["texts"].append(d.text)
         res["kinds"].append(constructs(d.facts))

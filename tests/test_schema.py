@@ -90,3 +90,22 @@ def test_spider_tables_file(tmp_path):
     assert Schema.from_spider_tables(path, "dorm_1").table_words("Dorm") is None
     with pytest.raises(InvalidInputError, match="No database 'x'"):
         Schema.from_spider_tables(path, "x")
+
+
+def test_spider_key_listed_for_a_composite_key_is_not_a_key_of_its_own():
+    # Spider lists one column of Vocals' composite key (SongId, Bandmate); both point at other
+    # tables, so SongId is part of a composite key: a song has many vocals.
+    entry = {
+        "db_id": "music_2",
+        "table_names_original": ["Songs", "Band", "Vocals"],
+        "column_names_original": [[-1, "*"], [0, "SongId"], [0, "Title"], [1, "Id"], [2, "SongId"],
+                                  [2, "Bandmate"], [2, "Type"]],
+        "primary_keys": [1, 3, 4],
+        "foreign_keys": [[4, 1], [5, 3]],
+    }
+    s = Schema.from_any(entry)
+    assert s.is_key("Songs", "SongId") is True
+    assert not s.is_key("Vocals", "SongId")
+    d = describe("SELECT title FROM vocals AS T1 JOIN songs AS T2 ON T1.songid = T2.songid "
+                 "GROUP BY T1.songid ORDER BY count(*) DESC LIMIT 1", schema=s, cache=False)
+    assert d.text == "Find the title of the song with the most vocals."

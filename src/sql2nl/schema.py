@@ -147,6 +147,14 @@ def _from_spider(entry: Mapping) -> Schema:
         refs = {int(a): int(b) for a, b in entry.get("foreign_keys") or ()}
     except (KeyError, TypeError, ValueError) as e:
         raise InvalidInputError(f"The Spider-style schema is malformed ({type(e).__name__}: {e}).") from None
+    # Spider lists one column of a composite key (Vocals(SongId, Bandmate) has "SongId"): a listed
+    # key that points at another table, in a table with two or more such columns, is part of a
+    # composite key, not a key of its own (else every vocal would be one song's only vocal).
+    fks_per_table: dict[int, int] = {}
+    for a in refs:
+        if 0 <= a < len(cols):
+            fks_per_table[cols[a][0]] = fks_per_table.get(cols[a][0], 0) + 1
+    primary = {k for k in primary if not (k in refs and 0 <= k < len(cols) and fks_per_table.get(cols[k][0], 0) >= 2)}
     tables = []
     for ti, tname in enumerate(tnames):
         columns = []
