@@ -283,7 +283,7 @@ def test_public_names():
 def test_a_bug_in_the_core_is_an_internal_error_not_a_raw_exception(monkeypatch):
     from sql2nl import InternalError, response
 
-    def broken(tree, dialect=None):
+    def broken(tree, dialect=None, **options):
         raise KeyError("oops")
 
     monkeypatch.setattr(response, "statement_facts", broken)

@@ -187,8 +187,9 @@ def test_every_describe_setting_is_in_the_cache_key():
     params = set(inspect.signature(api.describe).parameters) - not_settings
     assert params == set(api.DESCRIBE_SETTINGS)
     be = Counting()
-    base = dict(language="en", dialect=None, schema=None, redact=False)
-    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True)
+    base = dict(language="en", dialect=None, schema=None, redact=False, detail="summary", style="statement")
+    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True,
+                 detail="steps", style="question")
     assert set(base) == set(api.DESCRIBE_SETTINGS)
     for name in api.DESCRIBE_SETTINGS:
         assert api._cache_key(SQL, be, **{**base, name: other[name]}) != api._cache_key(SQL, be, **base), name

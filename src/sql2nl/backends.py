@@ -32,6 +32,10 @@ class Request:
     language: str = "en"
     dialect: str | None = None
     schema: "Schema | None" = None
+    #: "summary" (one short paragraph) or "steps" (a numbered outline, one step per CTE/derived table).
+    detail: str = "summary"
+    #: "statement" ("List the names of ...") or "question" ("What are the names of ...?").
+    style: str = "statement"
 
 
 @dataclass

@@ -137,33 +137,36 @@ class DescribeService:
         return self.backend.with_options(**options) if options else self.backend
 
     def describe_sync(self, sql: str, language: str, dialect: str | None,
-                      options: dict[str, Any] | None = None) -> Description:
+                      options: dict[str, Any] | None = None, detail: str = "summary",
+                      style: str = "statement") -> Description:
         return api.describe(sql, backend=self.backend_for(options), language=language, dialect=dialect,
-                            redact=self.config.redact)
+                            redact=self.config.redact, detail=detail, style=style)
 
     async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
         return await self.run(self.describe_sync, sql, language, dialect)
 
     async def describe_payload(self, sql: str, language: str, dialect: str | None,
-                               facts: bool = True, options: dict[str, Any] | None = None) -> dict[str, Any]:
+                               facts: bool = True, options: dict[str, Any] | None = None,
+                               detail: str = "summary", style: str = "statement") -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
-        key = ("describe", sql, language, dialect, facts, freeze(options or {}))
+        key = ("describe", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         self.backend_for(options)  # a bad option is the client's mistake: 422 before queueing
-        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect, options),
-                                                             facts))
+        payload = await self.run(lambda: description_payload(
+            self.describe_sync(sql, language, dialect, options, detail, style), facts))
         self.cache.put(key, payload)
         return payload
 
     async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True,
-                            options: dict[str, Any] | None = None) -> bytes:
+                            options: dict[str, Any] | None = None, detail: str = "summary",
+                            style: str = "statement") -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
-        key = ("describe-json", sql, language, dialect, facts, freeze(options or {}))
+        key = ("describe-json", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
         if hit is None:
-            payload = await self.describe_payload(sql, language, dialect, facts, options)
+            payload = await self.describe_payload(sql, language, dialect, facts, options, detail, style)
             hit = json.dumps(payload, ensure_ascii=False).encode()
             self.cache.put(key, hit)
         return hit

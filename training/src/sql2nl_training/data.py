@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
 from sql2nl.parsing import parse
+from sql2nl.prompt import DETAILS, STYLES
 
 SQL_KEYS = ("sql", "query", "SQL")
 TEXT_KEYS = ("description", "question", "text", "nl", "utterance")
@@ -36,9 +37,18 @@ class Pair:
     db_id: str | None = None
     language: str = "en"
     source: str = ""
+    #: How the description reads: "summary" (one short paragraph) or "steps" (a numbered outline).
+    detail: str = "summary"
+    #: "question" or "statement"; by default read off the description (a question ends with "?").
+    style: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.style:
+            self.style = "question" if self.description.rstrip().endswith(("?", "？")) else "statement"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sql": self.sql, "description": self.description, "db_id": self.db_id, "language": self.language}
+        return {"sql": self.sql, "description": self.description, "db_id": self.db_id, "language": self.language,
+                "detail": self.detail, "style": self.style}
 
 
 @dataclass
@@ -99,8 +109,12 @@ def _check(rows: Iterable[tuple[str, dict[str, Any]]], source: str, language: st
             bad.append((where, str(e).split(" Check the statement")[0]))
             continue
         db = row.get("db_id") or row.get("table_id")
+        detail, style = row.get("detail") or "summary", row.get("style") or ""
+        if detail not in DETAILS or (style and style not in STYLES):
+            bad.append((where, f"detail must be one of {DETAILS} and style one of {STYLES}"))
+            continue
         pairs.append(Pair(sql.strip(), text.strip(), str(db) if db else None,
-                          row.get("language") or language, where))
+                          row.get("language") or language, where, detail, style))
     kept, dropped = dedupe(pairs)
     return Dataset(kept, bad, dropped, source)
 

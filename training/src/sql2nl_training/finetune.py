@@ -87,7 +87,8 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
     """Prompt/completion rows for TRL; pairs longer than ``max_len`` tokens are counted and skipped."""
     rows, skipped = [], 0
     for p in pairs:
-        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer)
+        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer, detail=p.detail,
+                              style=p.style)
         n = len(tokenizer(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
         if n > max_len:
             skipped += 1
@@ -203,7 +204,8 @@ def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
     size = config.base.split(":", 1)[1] or "tiny"
     if size not in scratch.SIZES:
         raise InvalidInputError(f"Unknown scratch size {size!r}; choose one of {', '.join(scratch.SIZES)}.")
-    texts = [render_prompt(build_messages(p.sql, language=p.language)) + p.description for p in train]
+    texts = [render_prompt(build_messages(p.sql, language=p.language, detail=p.detail, style=p.style)) + p.description
+             for p in train]
     with atomic_dir(out) as tmp:
         scratch.build(size, texts, tmp, seed=config.seed, max_positions=max(2048, config.max_seq_length))
     return out
