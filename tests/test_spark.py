@@ -245,6 +245,31 @@ def test_rules_backend_in_chinese_with_a_schema(spark):
         assert got(r.d) == expected(r.sql, "postgres", language="zh", schema=schema), r.sql
 
 
+def test_the_neural_path_through_an_openai_compatible_server(spark):
+    """backend="openai", base_url=...: what a cluster does with vLLM or llama-server. Here the server
+    is sql2nl's own (its OpenAI-compatible API on loopback) and every executor process talks to it."""
+    for mod in ("sql2nl_openai", "openai", "uvicorn", "starlette"):
+        try:
+            __import__(mod)
+        except ImportError:
+            _missing(mod)
+    from sql2nl.integrations.spark import describe_udf
+    from sql2nl.server.app import create_app
+    from sql2nl.server.config import ServerConfig
+    from sql2nl.server.runner import ServerThread
+
+    rows = [(s, None) for s in statements(120, seed=5)] + [(BAD[0], None), (None, None)]
+    with ServerThread(create_app(ServerConfig())) as url:
+        options = dict(backend="openai", base_url=f"{url}/v1", model="sql2nl", api_key="sk-local", max_new_tokens=96)
+        result = run_udf(spark, rows, describe_udf(**options), partitions=2)
+        for r in result:
+            if r.sql is not None:
+                assert got(r.d) == expected(r.sql, None, **options), r.sql
+    described = [r for r in result if r.d.error is None]
+    assert len(described) == 120
+    assert all(r.d.backend == "openai" and r.d.faithfulness is not None for r in described)
+
+
 def test_a_backend_that_cannot_start_on_the_executors_gives_error_rows(spark, test_backends, tmp_path):
     from sql2nl.integrations.spark import describe_udf
 

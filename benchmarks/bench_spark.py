@@ -1,0 +1,85 @@
+"""The Spark engine of benchmarks/bench_logs.py: describe a JSON-lines query log with Spark ``local[N]``.
+
+    python benchmarks/bench_logs.py --engines workers2,spark2          # side by side with the pool
+    python benchmarks/bench_spark.py IN.jsonl OUT.jsonl [--cores 2]     # this engine alone
+
+A fresh process starts a SparkSession (``local[N]``, Arrow on, loopback, no UI), reads the log with
+Spark's JSON reader split into 2N partitions (no shuffle), adds ``describe_udf(cache=False)`` (as
+the other engines run with ``--no-cache``), writes JSON lines with Spark's writer and joins the part
+files, in order, into OUT. Its wall time therefore includes the JVM's start, reading and writing:
+what a user waits for, as for the other engines. It prints the session's start-up and the job's
+own time on stderr, so the per-row overhead can be told apart from the fixed cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+
+def spark_engine(cores: int) -> Callable[[Path, Path], None]:
+    """An engine for bench_logs.ENGINES: ``run(src, out)`` returns when ``out`` is complete."""
+    def run(src: Path, out: Path) -> None:
+        subprocess.run([sys.executable, __file__, str(src), str(out), "--cores", str(cores)], check=True)
+    return run
+
+
+def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
+    """Describe the JSON-lines log ``src`` into ``out`` with Spark ``local[cores]``; the timings."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    t0 = time.perf_counter()
+    from pyspark.sql import SparkSession
+    from pyspark.sql.functions import col
+
+    from sql2nl.integrations.spark import describe_udf
+
+    split = max(1 << 16, math.ceil(src.stat().st_size / (2 * cores)))  # 2 partitions per core
+    spark = (SparkSession.builder.master(f"local[{cores}]").appName("sql2nl-bench")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.sql.files.maxPartitionBytes", str(split))
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    t1 = time.perf_counter()
+    log = spark.read.schema("id long, sql string").json(str(src))
+    d = describe_udf(cache=False)(col("sql"))
+    described = log.select("id", "sql", d.alias("d")).select(
+        "id", "sql", col("d.text").alias("description"), col("d.warnings").alias("warnings"),
+        col("d.faithfulness").alias("faithfulness"), col("d.fingerprint").alias("fingerprint"),
+        col("d.error.message").alias("error"))
+    with tempfile.TemporaryDirectory(prefix="sql2nl-bench-spark-", dir=out.parent) as tmp:
+        parts = Path(tmp) / "out"
+        described.write.option("ignoreNullFields", "false").json(str(parts))
+        partitions = sorted(parts.glob("part-*"))
+        t2 = time.perf_counter()
+        with open(out, "wb") as f:  # part files are numbered in the input's order
+            for p in partitions:
+                with open(p, "rb") as part:
+                    shutil.copyfileobj(part, f)
+    spark.stop()
+    t3 = time.perf_counter()
+    return {"start": t1 - t0, "job": t2 - t1, "join_stop": t3 - t2, "partitions": len(partitions)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("src", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--cores", type=int, default=2)
+    args = ap.parse_args()
+    t = describe_log(args.src, args.out, args.cores)
+    print(f"spark local[{args.cores}]: session start {t['start']:.1f} s, job {t['job']:.1f} s over "
+          f"{t['partitions']:.0f} partitions, join + stop {t['join_stop']:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
