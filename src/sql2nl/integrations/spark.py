@@ -191,17 +191,25 @@ class _Describer:
             self.backend, self.failure = None, BackendError(f"Could not start the backend on this executor: "
                                                             f"{type(e).__name__}: {e}")
 
-    def describe(self, sql: str, dialect: Optional[str]) -> dict[str, Any]:
+    def describe(self, statements: list[tuple[Any, Optional[str]]]) -> list[dict[str, Any]]:
+        """The rows for ``(sql, dialect)`` pairs, in order; never raises for a statement."""
         from ..api import describe
+        from ..cache import fingerprint
 
-        if self.failure is not None:
-            return _error_row(self.failure)
-        try:
-            d = describe(sql, backend=self.backend, dialect=dialect, **self.settings)
-        except Sql2NLError as e:
-            return _error_row(e)
-        return {"text": d.text, "warnings": list(d.warnings), "faithfulness": d.faithfulness, "backend": d.backend,
-                "error": None}
+        rows = []
+        for sql, dialect in statements:
+            fp = fingerprint(sql) if isinstance(sql, str) else None
+            if self.failure is not None:
+                rows.append({**_error_row(self.failure), "fingerprint": fp})
+                continue
+            try:
+                d = describe(sql, backend=self.backend, dialect=dialect, **self.settings)
+            except Sql2NLError as e:
+                rows.append({**_error_row(e), "fingerprint": fp})
+                continue
+            rows.append({"text": d.text, "warnings": list(d.warnings), "faithfulness": d.faithfulness,
+                         "fingerprint": fp, "backend": d.backend, "error": None})
+        return rows
 
 
 _describers: dict[str, _Describer] = {}  # one per UDF, in each executor Python worker process
@@ -232,7 +240,7 @@ def _is_null(value: Any) -> bool:
         return True
 
 
-_NULL_SQL = InvalidInputError("The statement is null: there is no SQL to describe.")
+_NULL_ROW = {**_error_row(InvalidInputError("The statement is null: there is no SQL to describe.")), "fingerprint": None}
 
 
 def _describe_partition(spec: _Spec, batches: Iterable[tuple[Any, Any]]) -> Iterator[Any]:
@@ -244,28 +252,37 @@ def _describe_partition(spec: _Spec, batches: Iterable[tuple[Any, Any]]) -> Iter
     # (fingerprint, dialect) -> (the text described, its row). A description holds for every
     # spacing of a statement, but an error's message and position are those of the text itself.
     seen: OrderedDict[tuple[str, Optional[str]], tuple[str, dict[str, Any]]] = OrderedDict()
-    for sqls, dialects in batches:
-        rows = []
-        for i, sql in enumerate(sqls):
-            dialect = dialects.iloc[i] if dialects is not None else None
-            dialect = spec.dialect if _is_null(dialect) or dialect == "" else dialect
+    for sql_series, dialect_series in batches:
+        sqls = sql_series.tolist()
+        dialects = dialect_series.tolist() if dialect_series is not None else [None] * len(sqls)
+        rows: list[Any] = [None] * len(sqls)
+        todo: dict[tuple[str, Optional[str]], list[tuple[int, str]]] = {}  # new statements -> (row, text)
+        for i, (sql, dialect) in enumerate(zip(sqls, dialects)):
+            if _is_null(dialect) or dialect == "":
+                dialect = spec.dialect
             if _is_null(sql):
-                rows.append({**_error_row(_NULL_SQL), "fingerprint": None})
-                continue
-            if not isinstance(sql, str):
-                rows.append({**describer.describe(sql, dialect), "fingerprint": None})  # describe() says why
-                continue
-            fp = fingerprint(sql)
-            key = (fp, dialect)
-            hit = seen.get(key)
-            if hit is not None and (hit[1]["error"] is None or hit[0] == sql):
-                seen.move_to_end(key)
-                rows.append(hit[1])
-                continue
-            row = {**describer.describe(sql, dialect), "fingerprint": fp}
-            if hit is None:
-                seen[key] = (sql, row)
+                rows[i] = _NULL_ROW
+            elif not isinstance(sql, str):
+                rows[i] = describer.describe([(sql, dialect)])[0]  # describe() says why it cannot
+            else:
+                key = (fingerprint(sql), dialect)
+                hit = seen.get(key)
+                if hit is not None and (hit[1]["error"] is None or hit[0] == sql):
+                    rows[i] = hit[1]
+                else:
+                    todo.setdefault(key, []).append((i, sql))
+        firsts = [(group[0][1], key[1]) for key, group in todo.items()]
+        respelled = []  # other spellings of a statement whose first spelling is an error
+        for (key, group), row in zip(todo.items(), describer.describe(firsts)):
+            if key not in seen:
+                seen[key] = (group[0][1], row)
                 if len(seen) > PARTITION_CACHE:
                     seen.popitem(last=False)
-            rows.append(row)
+            for i, sql in group:
+                if row["error"] is None or sql == group[0][1]:
+                    rows[i] = row
+                else:
+                    respelled.append((i, sql, key[1]))
+        for (i, _, _), row in zip(respelled, describer.describe([(sql, d) for _, sql, d in respelled])):
+            rows[i] = row
         yield pd.DataFrame.from_records(rows, columns=list(RESULT_FIELDS))
