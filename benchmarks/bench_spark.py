@@ -14,6 +14,7 @@ own time on stderr, so the per-row overhead can be told apart from the fixed cos
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -25,33 +26,16 @@ from pathlib import Path
 from typing import Callable
 
 
-def spark_engine(cores: int) -> Callable[[Path, Path], None]:
-    """An engine for bench_logs.ENGINES: ``run(src, out)`` returns when ``out`` is complete."""
-    def run(src: Path, out: Path) -> None:
-        subprocess.run([sys.executable, __file__, str(src), str(out), "--cores", str(cores)], check=True)
+def spark_engine(cores: int) -> Callable[[Path, Path], float]:
+    """An engine for bench_logs.ENGINES: ``run(src, out)`` returns when ``out`` is complete, with the
+    CPU seconds of every process Spark started (the JVM, its Python daemon and workers): some of
+    them are not reaped through the engine's process, so its children's rusage would miss them."""
+    def run(src: Path, out: Path) -> float:
+        stats = out.with_name(out.name + ".stats.json")
+        subprocess.run([sys.executable, __file__, str(src), str(out), "--cores", str(cores), "--stats", str(stats)],
+                       check=True)
+        return json.loads(stats.read_text())["cpu"]
     return run
-
-
-def _adopt_descendants() -> None:
-    """Make this process the reaper of its orphaned descendants (Linux), so that the CPU time of the
-    JVM, Spark's Python daemon and its workers is counted in this process's children's time."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def _reap_all(timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.05)
 
 
 def tree_cpu() -> float:
@@ -78,7 +62,6 @@ def tree_cpu() -> float:
 
 def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
     """Describe the JSON-lines log ``src`` into ``out`` with Spark ``local[cores]``; the timings."""
-    _adopt_descendants()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
@@ -113,13 +96,13 @@ def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
     gateway = spark.sparkContext._gateway
     spark.stop()
     proc = getattr(gateway, "proc", None)
-    if proc is not None:  # the JVM exits when its stdin closes
+    if proc is not None:  # the JVM exits when its stdin closes: gone before the next engine starts
         proc.stdin.close()
         proc.wait(60)
-    _reap_all()
     t3 = time.perf_counter()
+    # (CPU sampled before stopping: Spark's Python workers die with its daemon, unreaped by this tree.)
     return {"start": t1 - t0, "job": t2 - t1, "join_stop": t3 - t2, "partitions": len(partitions),
-            "cpu_start": cpu1, "cpu_job": cpu2 - cpu1, "cpu": tree_cpu()}
+            "cpu_start": cpu1, "cpu_job": cpu2 - cpu1, "cpu": cpu2}
 
 
 def main() -> None:
@@ -127,8 +110,11 @@ def main() -> None:
     ap.add_argument("src", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--stats", type=Path, help="write the timings here (JSON)")
     args = ap.parse_args()
     t = describe_log(args.src, args.out, args.cores)
+    if args.stats:
+        args.stats.write_text(json.dumps(t))
     print(f"spark local[{args.cores}]: session start {t['start']:.1f} s, job {t['job']:.1f} s over "
           f"{t['partitions']:.0f} partitions, join + stop {t['join_stop']:.1f} s; CPU s in all its processes: "
           f"{t['cpu']:.1f} ({t['cpu_start']:.1f} starting the session, {t['cpu_job']:.1f} in the job)",

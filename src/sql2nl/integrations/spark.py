@@ -1,9 +1,12 @@
 """Describe SQL in Spark DataFrames: a pandas UDF (Arrow batches) that adds a description per row.
 
->>> from pyspark.sql.functions import col                       # doctest: +SKIP
->>> from sql2nl.integrations.spark import describe_udf
->>> described = df.withColumn("description", describe_udf(language="en")(col("query_text")))
->>> described.select("query_text", "description.text", "description.error.message").show()
+::
+
+    from pyspark.sql.functions import col
+    from sql2nl.integrations.spark import describe_udf
+
+    described = df.withColumn("description", describe_udf(language="en")(col("query_text")))
+    described.select("query_text", "description.text", "description.error.message").show()
 
 Each row gets a struct (:data:`RESULT_TYPE`): ``text``, ``warnings``, ``faithfulness``,
 ``fingerprint`` (:func:`sql2nl.cache.fingerprint`), ``backend``, and ``error``: null when the
