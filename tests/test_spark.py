@@ -293,6 +293,10 @@ def test_wrong_settings_fail_on_the_driver_before_any_job():
         describe_udf(dialect="no_such_dialect")
     with pytest.raises(InvalidInputError, match="language"):
         describe_udf(language="xx")
+    with pytest.raises(InvalidInputError, match="schema"):
+        describe_udf(schema=["users"])
+    with pytest.raises(InvalidInputError, match="max_chars"):
+        describe_udf(max_chars=0)
 
 
 def test_importing_sql2nl_does_not_import_pyspark_and_a_missing_pyspark_says_what_to_install():

@@ -60,7 +60,7 @@ class _Spec:
 
 def describe_udf(*, backend: Any = None, language: str = "en", dialect: Optional[str] = None, schema: Any = None,
                  redact: bool = False, cache: bool = True, max_chars: Optional[int] = None,
-                 **backend_options: Any) -> Callable[..., Any]:
+                 **options: Any) -> Callable[..., Any]:
     """A function of a SQL column (and optionally a dialect column) giving the description struct.
 
     >>> udf = describe_udf(language="zh")                                 # doctest: +SKIP
@@ -70,20 +70,26 @@ def describe_udf(*, backend: Any = None, language: str = "en", dialect: Optional
     Arguments are :func:`sql2nl.describe`'s: ``backend`` (a name, else ``$SQL2NL_BACKEND`` on the
     driver, else ``"rules"``; or a :class:`~sql2nl.Backend` class or picklable instance),
     ``language``, ``dialect`` (for rows without one of their own), ``schema``, ``redact``,
-    ``cache`` (the executors' in-process cache), ``max_chars``, and the backend's options
-    (``base_url=``, ``model=``...). They are checked here, on the driver: a wrong one raises a
+    ``cache`` (the executors' in-process cache), ``max_chars``, any other setting of
+    describe() (:data:`sql2nl.api.DESCRIBE_SETTINGS`), and the backend's options (``base_url=``,
+    ``model=``...). They are checked here, on the driver: a wrong one raises a
     :class:`~sql2nl.errors.Sql2NLError` before any job runs.
     """
-    from ..api import _check_language
-    from ..parsing import MAX_CHARS, check_dialect
+    from ..api import DESCRIBE_SETTINGS, describe
+    from ..parsing import MAX_CHARS
     from ..schema import Schema
 
-    _check_language(language)
-    check_dialect(dialect)
     if not isinstance(redact, bool) or not isinstance(cache, bool):
         raise InvalidInputError("redact= and cache= take True or False.")
+    if max_chars is not None and (type(max_chars) is not int or max_chars < 1):
+        raise InvalidInputError(f"max_chars= must be a whole number of at least 1, got {max_chars!r}.")
     settings = dict(language=language, schema=Schema.from_any(schema), redact=redact, cache=cache,
                     max_chars=MAX_CHARS if max_chars is None else max_chars)
+    settings.update({k: options.pop(k) for k in list(options) if k in DESCRIBE_SETTINGS})  # (detail=, style=...)
+    # describe() itself checks its settings (language, dialect, schema...) with the rules describer:
+    # the same messages as on the executors, here and now.
+    describe("SELECT 1", backend="rules", dialect=dialect, **{**settings, "cache": False, "max_chars": MAX_CHARS})
+    backend_options = options
     spec = _Spec(*_checked_backend(backend, backend_options), settings=settings, dialect=dialect)
     pandas_udf = _pyspark_pandas_udf()
     udfs: dict[bool, Any] = {}
