@@ -4,8 +4,8 @@ Spark's executors import this module by name (the tests ship it with ``SparkCont
 as a user ships a plugin with ``spark-submit --py-files``).
 
 * ``counting``: the rules describer, plus one line per statement it is asked to describe appended
-  to the file its ``log`` option names (process id, Spark partition, fingerprint), so a test can
-  count the describing done in executor processes; ``style="shout"`` upper-cases the text (an
+  to the file its ``log`` option names (process id, Spark partition, fingerprint), and one when it
+  is built (process id, ``built``), so a test can count the work done in executor processes; ``style="shout"`` upper-cases the text (an
   option that changes the text, to show options reach the executors).
 * ``needs-model``: refuses to start unless its ``model`` file exists (a model missing on the
   executors is a row error, not a failed job).
@@ -34,18 +34,25 @@ class CountingBackend(Backend):
     name = "counting"
     Options = CountingOptions
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        self._log("built", "-")
+
+    def _log(self, what: str, fp: str) -> None:
+        if self.options.log:
+            fd = os.open(self.options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:  # one short O_APPEND write: lines from several processes do not interleave
+                os.write(fd, f"{os.getpid()}\t{what}\t{fp}\n".encode())
+            finally:
+                os.close(fd)
+
     def describe(self, request: Request) -> Draft:
         draft = RulesBackend().describe(request)
         if self.options.log:
             from pyspark import TaskContext
 
             ctx = TaskContext.get()
-            line = f"{os.getpid()}\t{ctx.partitionId() if ctx else -1}\t{fingerprint(request.sql)}\n"
-            fd = os.open(self.options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            try:  # one short O_APPEND write: lines from several processes do not interleave
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
+            self._log(str(ctx.partitionId() if ctx else -1), fingerprint(request.sql))
         if self.options.style == "shout":
             draft.text = draft.text.upper()
         return draft

@@ -207,12 +207,15 @@ def test_repeats_described_once_per_partition(spark, test_backends, tmp_path):
     # cache=False: only the UDF's own per-partition cache stands between a repeat and the backend.
     result = run_udf(spark, rows, describe_udf(backend="counting", log=str(log), cache=False), partitions=3)
     assert len(result) == len(rows) and all(r.d.error is None for r in result)
-    calls = [line.split("\t") for line in log.read_text().splitlines()]
-    described = Counter((int(part), fp) for _, part, fp in calls)
+    lines = [line.split("\t") for line in log.read_text().splitlines()]
+    calls = [(pid, int(part), fp) for pid, part, fp in lines if part != "built"]
+    described = Counter((part, fp) for _, part, fp in calls)
     assert max(described.values()) == 1  # no statement twice in one partition
     assert set(described) == {(r.part, r.d.fingerprint) for r in result}  # and every one once
     assert len(calls) < len(rows) * 0.7
-    assert len({pid for pid, _, _ in calls}) >= 1
+    # One backend per executor process, however many of the 3 partitions (tasks) it ran.
+    built = Counter(pid for pid, what, _ in lines if what == "built")
+    assert set(built) == {pid for pid, _, _ in calls} and set(built.values()) == {1}
     # The texts are the counting backend's, as describe() gives them on the driver.
     for r in result[:300]:
         assert got(r.d) == expected(r.sql, None, backend="counting"), r.sql
