@@ -238,6 +238,20 @@ def test_backend_options_reach_the_executors(spark, test_backends):
     assert all(r.d.text == r.d.text.upper() and r.d.text != r.d.text.lower() for r in shout)
 
 
+def test_a_backend_class_or_instance_instead_of_a_name(spark, test_backends):
+    from sql2nl.integrations.spark import describe_udf
+
+    rows = [(s, None) for s in statements(40, seed=13)]
+    by_class = run_udf(spark, rows, describe_udf(backend=test_backends.CountingBackend, style="shout"), partitions=2)
+    by_instance = run_udf(spark, rows, describe_udf(backend=test_backends.CountingBackend(style="shout")), partitions=2)
+    for result in (by_class, by_instance):
+        assert len(result) == 40
+        for r in result:
+            assert got(r.d) == expected(r.sql, None, backend="counting", style="shout"), r.sql
+    with pytest.raises(InvalidInputError, match="cannot be passed with a Backend instance"):
+        describe_udf(backend=test_backends.CountingBackend(), style="shout")
+
+
 def test_rules_backend_in_chinese_with_a_schema(spark):
     from sql2nl.integrations.spark import describe_udf
 
