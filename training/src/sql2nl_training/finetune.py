@@ -79,9 +79,11 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
     if config.synthetic:
         from .synthetic import from_spider_tables, generate_many
 
-        held_out = set(databases(valid))
+        # databases only validation has (all of them, split by database) get no synthetic queries;
+        # where training and validation share databases (a --valid file that overlaps), nothing is hidden
+        held_out = set(databases(valid)) - set(databases(train))
         specs = [s for s in from_spider_tables(config.tables) if s.name not in held_out]
-        syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages))
+        syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
         summary["synthetic"] = len(syn)
         train = train + syn
     if config.rename_augment:
