@@ -317,7 +317,8 @@ def write_split(sources: list[str | Path], out: str | Path, *, holdout: float = 
     train, valid = split_by_database(pooled, holdout, seed, by="databases")
     per_source = [set(databases(ds.pairs)) for ds in sets]
     shared = set.intersection(*per_source) if len(per_source) > 1 else set()
-    record = {"sources": [str(s) for s in sources], "holdout": holdout, "seed": seed,
+    record = {"sources": [{"file": str(s), "pairs": len(ds.pairs), "bad_rows": len(ds.bad), "duplicates": ds.duplicates}
+                          for s, ds in zip(sources, sets)], "holdout": holdout, "seed": seed,
               "pairs": {"train": len(train), "valid": len(valid), "duplicates_removed": dropped},
               "statements": {"train": len({p.sql for p in train}), "valid": len({p.sql for p in valid})},
               "databases": {"train": databases(train), "valid": databases(valid)},
