@@ -74,10 +74,23 @@ def test_smollm2_dequantized_with_consistent_special_tokens(smollm2):
     assert again.model_dir == base.model_dir and (base.model_dir / "model.safetensors").stat().st_mtime_ns == stamp
 
 
-def _write_gguf(path: Path, *, arch: str = "llama", template: str | None = CHATML, eos: int = 2,
-                tensors: bool = True) -> Path:
-    """A tiny GGUF file: Llama hyperparameters, a 9-token byte-level BPE vocabulary, one embedding tensor."""
+def _tensors(seed: int = 0) -> dict:
+    """Every tensor of a 1-layer Llama (hidden 8, 2 heads of 4, 1 KV head, MLP 16, 9 tokens), llama.cpp names."""
     import numpy as np
+
+    r = np.random.default_rng(seed)
+    w = lambda *shape: (r.standard_normal(shape) * 0.1).astype(np.float32)  # noqa: E731
+    ones = np.ones(8, np.float32)
+    return {"token_embd.weight": w(9, 8), "output_norm.weight": ones, "output.weight": w(9, 8),
+            "blk.0.attn_norm.weight": ones, "blk.0.ffn_norm.weight": ones, "blk.0.attn_q.weight": w(8, 8),
+            "blk.0.attn_k.weight": w(4, 8), "blk.0.attn_v.weight": w(4, 8), "blk.0.attn_output.weight": w(8, 8),
+            "blk.0.ffn_gate.weight": w(16, 8), "blk.0.ffn_up.weight": w(16, 8), "blk.0.ffn_down.weight": w(8, 16)}
+
+
+def _write_gguf(path: Path, *, arch: str = "llama", template: str | None = CHATML, eos: int = 2,
+                tensors: str = "embedding") -> Path:
+    """A tiny GGUF file: Llama hyperparameters, a 9-token byte-level BPE vocabulary, and the embedding
+    tensor only (``tensors="embedding"``) or every tensor of the model (``"all"``)."""
 
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(1)
@@ -101,8 +114,9 @@ def _write_gguf(path: Path, *, arch: str = "llama", template: str | None = CHATM
     w.add_unk_token_id(0)
     if template:
         w.add_chat_template(template)
-    if tensors:
-        w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
+    for name, value in _tensors().items():
+        if tensors == "all" or name == "token_embd.weight":
+            w.add_tensor(name, value)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -136,6 +150,29 @@ def test_bad_gguf_files_raise_model_error(tmp_path, kind, message):
     assert not any((tmp_path / "cache").glob("*/config.json"))  # nothing half-made is left to be reused
     with pytest.raises(InvalidInputError, match="No GGUF file"):
         prepare(f"gguf:{tmp_path / 'missing.gguf'}", cache=tmp_path / "cache")
+
+
+def test_a_complete_gguf_file_beside_stray_files(tmp_path):
+    """A whole (tiny) model converts: its own tokenizer and weights, whatever else lies in its folder
+    (transformers would take a tokenizer_config.json beside the file for the file's tokenizer)."""
+    import numpy as np
+    from sql2nl_training.gguf_base import prepare
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    f = _write_gguf(tmp_path / "tiny.gguf", eos=1, tensors="all")
+    (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer", "eos_token": "[SEP]"}')
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2", "n_layer": 3}')
+    base = prepare(f"gguf:{f}", cache=tmp_path / "cache", log=lambda m: None)
+    tok = AutoTokenizer.from_pretrained(base.model_dir)
+    assert len(tok) == 9 and tok.eos_token == "<|im_end|>" and tok.pad_token == "<|im_end|>"
+    assert tok.convert_ids_to_tokens(tok("ab a", add_special_tokens=False)["input_ids"]) == ["ab", "Ġa"]
+    model = AutoModelForCausalLM.from_pretrained(base.model_dir)
+    assert model.config.num_hidden_layers == 1 and model.config.eos_token_id == 2
+    assert model.generation_config.eos_token_id[0] == 2  # the turn's end first; the file's own EOS kept after it
+    emb = model.get_input_embeddings().weight.detach().numpy()
+    assert np.array_equal(emb, _tensors()["token_embd.weight"])  # float32 tensors come through exactly
+    info = json.loads((base.model_dir / "sql2nl-gguf-base.json").read_text())
+    assert info["sha256"] == base.sha256 and info["eos"] == "<|im_end|>" and info["source"] == str(f)
 
 
 def test_declared_eos_is_overridden_by_the_template_end(tmp_path):

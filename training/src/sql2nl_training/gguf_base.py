@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -180,11 +182,23 @@ def special_tokens(tokenizer, model_config, meta: dict[str, Any], path: Path) ->
 
 def dequantize(path: Path, out: Path, meta: dict[str, Any], arch: str, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Load ``path`` through transformers (dequantized, float32), fix its special tokens, save it to ``out``."""
+    log(f"dequantizing {path.name} ({arch}) into a Hugging Face model directory (once per file)")
+    # transformers reads a GGUF file from a folder, and would also pick up any config.json or
+    # tokenizer files lying beside it (in /tmp, say): give it a folder holding only the file
+    with tempfile.TemporaryDirectory(prefix="sql2nl-gguf-") as alone:
+        link = Path(alone) / path.name
+        try:
+            link.symlink_to(path)
+        except OSError:  # no symlinks here (some Windows setups): a copy does as well
+            shutil.copyfile(path, link)
+        return _convert(link, out, meta)
+
+
+def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     kw = {"gguf_file": path.name}
-    log(f"dequantizing {path.name} ({arch}) into a Hugging Face model directory (once per file)")
     try:  # tokenizer and config first: an inconsistent file fails before any tensor is read
         tok = AutoTokenizer.from_pretrained(str(path.parent), **kw)
         config = AutoConfig.from_pretrained(str(path.parent), **kw)
