@@ -12,16 +12,16 @@ pytest.importorskip("sql2nl_training")
 from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
 from sql2nl_training.data import Pair, databases, split_by_database  # noqa: E402
-from sql2nl_training.targets import improve, omissions, repair, teacher_pairs  # noqa: E402
+from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs  # noqa: E402
 
 # 20 databases of very different sizes (1..20 pairs each), as in Spider
 MANY = [Pair(f"SELECT c{i} FROM t{db} WHERE k = {i}", f"The c{i} of t{db} with k {i}.", f"db{db:02d}")
         for db in range(20) for i in range(db + 1)]
 
-# People's descriptions that leave something out, and ones that do not
-HOTEL = Pair('SELECT price_range FROM hotels WHERE star_rating_code = "5"', "What are the price ranges of five star hotels?",
-             "hotels")
+# People's descriptions that leave something out, contradict the SQL, or are fine
 SINGER = Pair("SELECT name FROM singer WHERE age > 30 ORDER BY name", "List the singers' names in alphabetical order.", "music")
+CITIES = Pair("SELECT DISTINCT city FROM customers", "Which cities do customers live in?", "shop")
+COUNT = Pair("SELECT count(*) FROM customers", "Return the total number of distinct customers.", "shop")
 GOOD = Pair("SELECT name FROM singer WHERE country = 'France'", "Names of singers from France.", "music")
 PARAPHRASE = Pair("SELECT customer_phone FROM available_policies", "Find all the phone numbers.", "insurance")
 
@@ -62,45 +62,47 @@ def test_split_command_pools_files_and_reports_shared_databases(tmp_path):
 
 
 def test_omissions_count_meaning_not_paraphrased_names():
-    assert omissions(HOTEL) == ["value 5"]
-    assert omissions(SINGER) == ["value 30"]
+    assert omissions(SINGER) == ["value 30"] and omissions(CITIES) == ["distinct"]
+    assert omissions(COUNT) == [] and contradictions(COUNT) == ["distinct (not in the SQL)"]
     assert omissions(GOOD) == [] and omissions(PARAPHRASE) == []  # "phone numbers" for customer_phone is fine
+    assert [is_faithful(p) for p in (SINGER, CITIES, COUNT, GOOD, PARAPHRASE)] == [False, False, False, True, True]
 
 
 def test_repair_appends_the_rules_clause_that_says_what_is_missing():
     from sql2nl_training.targets import verdict
 
-    fixed = repair(HOTEL)
-    assert fixed.description.startswith("What are the price ranges of five star hotels, ")
-    assert fixed.description.endswith("?") and '"5"' in fixed.description
-    assert omissions(fixed) == [] and fixed.sql == HOTEL.sql and fixed.source.endswith(":repaired")
-    assert verdict(fixed.sql, fixed.description).score > verdict(HOTEL.sql, HOTEL.description).score
+    fixed = repair(SINGER)
+    assert fixed.description == "List the singers' names in alphabetical order, with age greater than 30."
+    assert is_faithful(fixed) and fixed.sql == SINGER.sql and fixed.source.endswith(":repaired")
+    assert verdict(fixed.sql, fixed.description).score > verdict(SINGER.sql, SINGER.description).score
     # the clause comes from the teacher's text, and only that clause (not its head)
-    taught = repair(SINGER, teacher="What are the names of singers with age greater than 30, in ascending order of name?")
-    assert taught.description == "List the singers' names in alphabetical order, with age greater than 30."
+    taught = repair(SINGER, teacher="What are the names of singers whose age is greater than 30, in ascending order of name?")
+    assert taught.description == "List the singers' names in alphabetical order, whose age is greater than 30."
+    assert repair(SINGER, teacher="Which singers are older than 30, in ascending order of name?") is None  # all head
     assert repair(GOOD) is None  # nothing left out
+    assert repair(CITIES) is None  # "different" sits in the teacher's head, not in a clause
     assert repair(SINGER, teacher="Singers.") is None  # the teacher says nothing that helps
-    assert repair(Pair(HOTEL.sql, "五星级酒店的价格范围是什么？", language="zh")) is None  # English only
+    assert repair(Pair(SINGER.sql, "按名字排序列出歌手的名字。", language="zh")) is None  # English only
 
 
 def test_teacher_pairs_take_unfaithful_statements_first():
-    pairs = [HOTEL, SINGER, GOOD, PARAPHRASE, Pair(GOOD.sql, "Singers from France.", "music")]
+    pairs = [SINGER, COUNT, GOOD, PARAPHRASE, Pair(GOOD.sql, "Singers from France.", "music")]
     few = teacher_pairs(pairs, 0.5, seed=0)
-    assert {p.sql for p in few} == {HOTEL.sql, SINGER.sql}  # the 2 of 4 statements people described unfaithfully
-    assert all(p.source == "rules-teacher" and not omissions(p) for p in few)
+    assert {p.sql for p in few} == {SINGER.sql, COUNT.sql}  # the 2 of 4 statements people described unfaithfully
+    assert all(p.source == "rules-teacher" and is_faithful(p) for p in few)
     every = teacher_pairs(pairs, 1.0, seed=0)
     assert {p.sql for p in every} == {p.sql for p in pairs} and teacher_pairs(pairs, 0.0) == []
 
 
 def test_improve_repairs_drops_and_teaches_training_pairs_only():
     syn = Pair("SELECT a FROM t WHERE b = 1", "The a of t.", "x", source="synthetic:x")  # left alone
-    pairs = [HOTEL, SINGER, GOOD, PARAPHRASE, syn]
+    pairs = [SINGER, COUNT, GOOD, PARAPHRASE, syn]
     out, s = improve(pairs, drop_unfaithful=True)
     assert [p.sql for p in out] == [GOOD.sql, PARAPHRASE.sql, syn.sql]
-    assert s["with_omissions"] == 2 and s["dropped_unfaithful"] == 2 and s["with_omissions_after"] == 0
+    assert (s["with_omissions"], s["with_contradictions"], s["dropped_unfaithful"], s["unfaithful_after"]) == (1, 1, 2, 0)
     out, s = improve(pairs, repair_targets=True, drop_unfaithful=True, rules_teacher=0.25, seed=1)
-    assert s["repaired"] == 2 and s["dropped_unfaithful"] == 0 and s["rules_teacher"] == 1
-    assert sum(p.source.endswith(":repaired") for p in out) == 2 and syn in out
+    assert s["repaired"] == 1 and s["dropped_unfaithful"] == 1 and s["rules_teacher"] == 1  # COUNT contradicts: no repair
+    assert sum(p.source.endswith(":repaired") for p in out) == 1 and syn in out and COUNT not in out
     with pytest.raises(InvalidInputError, match="rules_teacher"):
         TrainConfig(rules_teacher=1.5)
 

@@ -1,28 +1,30 @@
 """Faithful training targets: find what a description leaves out, repair it, drop it, or add a teacher's.
 
-People who write descriptions for a dataset leave things out — a filter value ("five star hotels"
-for ``star_rating_code = "5"``), a limit, a "not" — and a model trained on their text learns to
-leave the same things out. Judged by sql2nl's faithfulness checker (:func:`sql2nl.faithfulness.check`,
-the same judge as evaluation and the backends' guard):
+People who write descriptions for a dataset leave things out — a filter value ("the singers' names
+in alphabetical order" for ``WHERE age > 30 ORDER BY name``), a DISTINCT, a limit, a "not" — and
+a model trained on their text learns to leave the same things out. Judged by sql2nl's
+faithfulness checker (:func:`sql2nl.faithfulness.check`, the same judge as evaluation and the
+backends' guard):
 
 - :func:`omissions` — what a description leaves out that changes the result (values, limits,
-  ordering, negation, aggregates, grouping, set operations). Table and column names are not
-  counted: people paraphrase them ("phone numbers" for ``customer_phone``) without changing
-  the meaning.
+  ordering, negation, aggregates, grouping, set operations, DISTINCT). Table and column names are
+  not counted: people paraphrase them ("phone numbers" for ``customer_phone``) without changing
+  the meaning. :func:`contradictions` — what it says the opposite of; :func:`is_faithful` — neither.
 - :func:`repair` — append the clause of the rules describer's text for the same SQL that says
   what is missing ("…of five star hotels, with star rating code "5"?").
 - :func:`teacher_pairs` — extra pairs whose target is the rules describer's text (``style="question"``
   where the describer has it), for a share of the statements, those people described
   unfaithfully first.
+- ``--drop-unfaithful`` drops pairs that still leave something out or contradict the SQL.
 - :func:`improve` — all three as ``sql2nl train`` applies them (``--repair-targets``,
   ``--drop-unfaithful``, ``--rules-teacher``) to the training pairs only; validation pairs stay as
   people wrote them.
 
->>> p = Pair('SELECT price_range FROM hotels WHERE star_rating_code = "5"', "What are the price ranges of five star hotels?")
+>>> p = Pair("SELECT name FROM singer WHERE age > 30 ORDER BY name", "List the singers' names in alphabetical order.")
 >>> omissions(p)
-['value 5']
->>> repair(p).description                                     # doctest: +SKIP
-'What are the price ranges of five star hotels, with star rating code "5"?'
+['value 30']
+>>> repair(p).description
+"List the singers' names in alphabetical order, with age greater than 30."
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ NAME_ITEMS = ("table", "column")
 #: Words a clause of a rules description starts with ("with age greater than 18", "for each city").
 _CLAUSE_START = ("with", "where", "whose", "who", "which", "that", "having", "without", "except", "excluding",
                  "sorted", "ordered", "grouped", "for")
-_CLAUSE = re.compile(r"\s+(?=(?:" + "|".join(_CLAUSE_START) + r")\b)", re.I)
+_CLAUSE = re.compile(r"\s+(?=(?:" + "|".join(_CLAUSE_START) + r"|in (?:ascending|descending|alphabetical|reverse) order)\b)",
+                     re.IGNORECASE)
 _END = re.compile(r"[\s.?!。？！]+$")
 SYNTHETIC_SOURCES = ("synthetic:", "rules-teacher")
 
@@ -62,16 +65,27 @@ def verdict(sql: str, text: str, language: str = "en"):
 
 def omissions(pair: Pair) -> list[str]:
     """The checker items ``pair.description`` leaves out, names (tables, columns) not counted."""
-    return list(_omissions(pair.sql, pair.description, pair.language))
+    return list(_judged(pair.sql, pair.description, pair.language)[0])
+
+
+def contradictions(pair: Pair) -> list[str]:
+    """The checker items ``pair.description`` says the opposite of (or claims without the SQL)."""
+    return list(_judged(pair.sql, pair.description, pair.language)[1])
+
+
+def is_faithful(pair: Pair) -> bool:
+    """Nothing left out that changes the result, nothing contradicted."""
+    return not any(_judged(pair.sql, pair.description, pair.language))
 
 
 @lru_cache(maxsize=65536)
-def _omissions(sql: str, text: str, language: str) -> tuple[str, ...]:
+def _judged(sql: str, text: str, language: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
-        missing = verdict(sql, text, language).missing
+        v = verdict(sql, text, language)
     except Sql2NLError:
-        return ()
-    return tuple(m for m in missing if m.split(" ", 1)[0] not in NAME_ITEMS)
+        return (), ()
+    missing = tuple(m for m in v.missing if m.split(" ", 1)[0] not in NAME_ITEMS)
+    return missing, tuple(getattr(v, "contradicted", ()))
 
 
 @lru_cache(maxsize=1)
@@ -134,7 +148,8 @@ def repair(pair: Pair, *, teacher: str | None = None) -> Pair | None:
     body = _END.sub("", pair.description)
     end = pair.description[len(body):].strip() or "."
     fixed = Pair(pair.sql, f"{body}, {', '.join(chosen)}{end}", pair.db_id, pair.language, pair.source + ":repaired")
-    return fixed if len(omissions(fixed)) < len(missing) else None
+    better = len(omissions(fixed)) < len(missing) and set(contradictions(fixed)) <= set(contradictions(pair))
+    return fixed if better else None
 
 
 def teacher_pairs(pairs: Iterable[Pair], share: float, *, seed: int = 0, style: str = "question") -> list[Pair]:
@@ -152,7 +167,7 @@ def teacher_pairs(pairs: Iterable[Pair], share: float, *, seed: int = 0, style: 
     rng = random.Random(seed)
     keys = sorted(by_sql)
     rng.shuffle(keys)
-    keys.sort(key=lambda k: not any(omissions(p) for p in by_sql[k]))  # stable: unfaithful first
+    keys.sort(key=lambda k: all(is_faithful(p) for p in by_sql[k]))  # stable: unfaithful first
     out = []
     for k in keys[:max(1, round(share * len(keys)))]:
         first = by_sql[k][0]
@@ -161,7 +176,7 @@ def teacher_pairs(pairs: Iterable[Pair], share: float, *, seed: int = 0, style: 
         except Sql2NLError:
             continue
         p = Pair(k, text, first.db_id, first.language, "rules-teacher")
-        if text and not omissions(p):
+        if text and is_faithful(p):
             out.append(p)
     return out
 
@@ -173,8 +188,8 @@ def improve(pairs: list[Pair], *, repair_targets: bool = False, drop_unfaithful:
     Synthetic pairs (written by the rules describer already) pass through untouched.
     """
     human = [p for p in pairs if not p.source.startswith(SYNTHETIC_SOURCES)]
-    summary: dict[str, Any] = {"checked": len(human),
-                               "with_omissions": sum(1 for p in human if omissions(p))}
+    summary: dict[str, Any] = {"checked": len(human), "with_omissions": sum(1 for p in human if omissions(p)),
+                               "with_contradictions": sum(1 for p in human if contradictions(p))}
     out: list[Pair] = []
     repaired = dropped = 0
     for p in pairs:
@@ -185,11 +200,11 @@ def improve(pairs: list[Pair], *, repair_targets: bool = False, drop_unfaithful:
             fixed = repair(p)
             if fixed is not None:
                 p, repaired = fixed, repaired + 1
-        if drop_unfaithful and omissions(p):
+        if drop_unfaithful and not is_faithful(p):
             dropped += 1
             continue
         out.append(p)
     teacher = teacher_pairs(human, rules_teacher, seed=seed) if rules_teacher else []
     summary.update(repaired=repaired, dropped_unfaithful=dropped, rules_teacher=len(teacher),
-                   with_omissions_after=sum(1 for p in out if not p.source.startswith(SYNTHETIC_SOURCES) and omissions(p)))
+                   unfaithful_after=sum(1 for p in out if not p.source.startswith(SYNTHETIC_SOURCES) and not is_faithful(p)))
     return out + teacher, summary
