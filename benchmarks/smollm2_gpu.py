@@ -109,6 +109,8 @@ class Driver:
         cfg = {**recipe, "base": f"gguf:{Path(self.a.gguf).resolve()}", "data": str(self.data / "train.jsonl"),
                "valid": str(self.data / ("valid-tiny.jsonl" if self.tiny else "valid.jsonl")),
                "tables": str(self.spider / "tables.json"), "out": str(self.out / "runs" / name), **over}
+        if self.a.train_minutes:
+            cfg["max_minutes"] = self.a.train_minutes
         if self.tiny:
             cfg.update(max_steps=2, batch_size=2, logging_steps=1, max_seq_length=384,
                        synthetic=min(cfg["synthetic"], 10))
@@ -425,6 +427,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=",".join(STAGES), help=f"Comma-separated stages, of: {', '.join(STAGES)}.")
     p.add_argument("--deadline-minutes", type=float, default=9.0,
                    help="Start no stage or run past this many minutes (the device allows 10 per command).")
+    p.add_argument("--train-minutes", type=float, default=0.0,
+                   help="Budget of each training in minutes (a checkpoint, then stop) [default: the recipe's max_minutes].")
     p.add_argument("--eval-limit", type=int, default=0, help="Validation pairs scored per ablation/grid run (0: all).")
     p.add_argument("--ablations", default="", help=f"Data ablations to run [default: all of {', '.join(ABLATIONS)}].")
     p.add_argument("--grid", default="", help=f"Grid points to run [default: all of {', '.join(GRID)}].")
