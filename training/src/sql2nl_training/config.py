@@ -33,7 +33,7 @@ class TrainConfig:
     synthetic: int = field(default=0, metadata={"help": "Add this many synthetic pairs generated from --tables with the rules describer as teacher."})
     rename_augment: float = field(default=0.0, metadata={"help": "Add this share of extra pairs with tables/columns renamed consistently in SQL and text."})
     repair_targets: bool = field(default=False, metadata={"help": "Append what a training description leaves out (a filter value, limit, ordering, negation...) from the rules describer's text for the same SQL, where one of its clauses says it (English)."})
-    drop_unfaithful: bool = field(default=False, metadata={"help": "Drop training pairs whose description (after any repair) still leaves out something that changes the result, by sql2nl's checker; paraphrased table and column names do not count."})
+    drop_unfaithful: bool = field(default=False, metadata={"help": "Drop training pairs whose description (after any repair) still leaves out or contradicts something that changes the result, by sql2nl's checker; paraphrased table and column names do not count."})
     rules_teacher: float = field(default=0.0, metadata={"help": "Add a rules-describer target (question style) for this share of the training statements, those people described unfaithfully first."})
     languages: list[str] = field(default_factory=lambda: ["en"], metadata={"help": "Target languages; zh targets for synthetic pairs come from the rules describer."})
     engine: str = field(default="auto", metadata={"help": "auto (Unsloth if it imports, else PEFT), unsloth, or peft."})
