@@ -11,10 +11,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("trl")
+require("sql2nl_training")
 
 from training_pairs import MUSIC, MUSIC_MORE, SHOP_SCHOOL  # noqa: E402
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("sql2nl_training")
 
 from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
