@@ -19,10 +19,10 @@ require("sql2nl_training")
 
 from training_pairs import MUSIC, MUSIC_MORE, SHOP_SCHOOL  # noqa: E402
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_driver_runs_every_stage_on_cpu(tmp_path):
     out, work, data = tmp_path / "out", tmp_path / "work", tmp_path / "pairs"
     data.mkdir()
@@ -60,3 +60,82 @@ def test_driver_runs_every_stage_on_cpu(tmp_path):
     assert "scaling/training_throughput.json" in names and "real/runs/g2/data_order/rank-1.jsonl" in names
     assert not any("checkpoints/" in n for n in names)
     assert "## scaling (done" in (out / "issue18.md").read_text()
+
+
+# A stage script that writes its results file at once (as ddp_real.py does after each job), then
+# works on past any budget; the driver must stop it in time and keep what it wrote.
+SLOW_STAGE = """
+import json, pathlib, sys, time
+res = pathlib.Path(sys.argv[1])
+res.parent.mkdir(parents=True, exist_ok=True)
+res.with_suffix(".tmp").write_text(json.dumps({"runs": {"g1": {"steps": 4}}}))
+res.with_suffix(".tmp").replace(res)
+print("first job done", flush=True)
+time.sleep(600)
+"""
+
+
+def _driver(tmp_path, seconds_left: float):
+    """The driver with its call's deadline ``seconds_left`` from now, --out refreshed twice a second."""
+    import argparse
+    import sys
+    import time
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_issue18
+
+    a = argparse.Namespace(out=str(tmp_path / "out"), work=str(tmp_path / "work"), tiny=True, gpus_max=1,
+                           total_s=600.0, call_deadline=time.time() + seconds_left, publish_every=0.5,
+                           min_stage_s=5.0)
+    return gpu_issue18.Driver(a), gpu_issue18.PUBLISH_RESERVE_S
+
+
+def test_a_stage_ends_at_the_calls_deadline_and_its_results_so_far_are_published(tmp_path):
+    import sys
+    import threading
+    import time
+
+    d, reserve = _driver(tmp_path, 0)
+    d.a.call_deadline = time.time() + reserve + 8  # the stage gets 8 s
+    seen = []
+    done = threading.Event()
+
+    def watch():  # what --out holds while the stage runs
+        while not done.wait(0.2):
+            f = d.out / "issue18.json"
+            if f.is_file():
+                st = json.loads(f.read_text())["stages"].get("real", {})
+                if st.get("status") == "running" and "result" in st:
+                    seen.append(st["result"])
+
+    threading.Thread(target=watch, daemon=True).start()
+    t0 = time.monotonic()
+    budgets = []
+
+    def build(budget):
+        budgets.append(budget)
+        return [sys.executable, "-c", SLOW_STAGE, str(d.work / "real" / "ddp_real.json")]
+
+    d.stage("real", build, None, "ddp_real.md", "ddp_real.json")
+    took = time.monotonic() - t0
+    done.set()
+    assert budgets and budgets[0] <= 8.5  # the stage was given only what was left before the deadline
+    assert took < 8 + 25  # stopped at its budget (SIGTERM, then the process group is gone)
+    st = json.loads((d.out / "issue18.json").read_text())["stages"]["real"]
+    assert st["status"] == "timed out" and st["result"] == {"runs": {"g1": {"steps": 4}}}
+    assert seen and seen[0] == st["result"]  # published while the stage still ran
+    assert "first job done" in (d.work / "real" / "stage.log").read_text()
+    assert {p.name for p in d.out.iterdir()} == {"issue18.json", "issue18.md", "logs.tar.gz"}
+
+
+def test_no_stage_starts_without_time_for_it(tmp_path):
+    import sys
+
+    d, reserve = _driver(tmp_path, 0)
+    d.a.call_deadline += reserve + 3  # less than the 5 s a stage needs at least (30 s by default)
+    started = []
+    d.stage("scaling", lambda b: started.append(b) or [sys.executable, "-c", "print(1)"], None,
+            "training_throughput.md", "training_throughput.json")
+    st = json.loads((d.out / "issue18.json").read_text())["stages"]["scaling"]
+    assert st["status"] == "skipped" and "left before the call's deadline" in st["error"]
+    assert not (d.work / "scaling" / "stage.log").exists()

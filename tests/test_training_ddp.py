@@ -139,3 +139,23 @@ def test_comm_profile_splits_a_step_into_compute_nccl_and_idle(tmp_path):
     assert got == {"device": "cuda", "steps": 2, "wall_ms": 10.0, "compute_ms": 6.0, "nccl_ms": 4.0,
                    "nccl_exposed_ms": 2.0, "idle_ms": 2.0, "nccl_kernels": 1.0,
                    "nccl_kernel_names": ["ncclDevKernel_AllReduce_Sum_f32_RING_LL"]}
+
+
+def test_a_dataset_without_column_names_keeps_the_trainers_own_sampler(tmp_path):
+    """An iterable dataset (column_names None) is not one the global-batch sampler can index: the
+    Trainer's own choice stands (before the fix: TypeError, 'NoneType' is not iterable)."""
+    import torch
+    from datasets import Dataset, IterableDataset
+    from transformers import Trainer, TrainingArguments
+
+    from sql2nl_training.distributed import DistributedOptions, distributed_trainer_class
+
+    cls = distributed_trainer_class(Trainer, DistributedOptions(global_batch=4))
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=2, gradient_accumulation_steps=2,
+                             use_cpu=True, report_to=[])
+    trainer = cls(model=torch.nn.Linear(2, 2), args=args)
+    stream = IterableDataset.from_generator(lambda: iter([{"input_ids": [1, 2]}]))
+    assert stream.column_names is None
+    assert trainer._get_train_sampler(stream) is None
+    rows = Dataset.from_list([{"input_ids": [1] * n} for n in (3, 5, 2, 7)])
+    assert type(trainer._get_train_sampler(rows)).__name__ == "GlobalBatchSampler"
