@@ -29,7 +29,9 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OF
 wheels=${SQL2NL_WHEELS:-.whl}
 site=${SQL2NL_SITE:-/tmp/site}
 py=${PYTHON:-python3}
-if ls "$wheels"/*.whl >/dev/null 2>&1 && [ ! -f "$site/.sql2nl-kit" ]; then
+# (skipped when an earlier call on this warm machine installed the kit there: ours, or the SmolLM2 driver's)
+installed() { [ -f "$site/.sql2nl-kit" ] || { [ -d "$site/sql2nl_training" ] && [ -d "$site/trl" ] && [ -d "$site/sqlglot" ]; }; }
+if ls "$wheels"/*.whl >/dev/null 2>&1 && ! installed; then
   echo "installing $(ls "$wheels"/*.whl | wc -l) wheels into $site"
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$wheels"/*.whl \
     || { echo "wheel install failed" >&2; exit 1; }
