@@ -38,7 +38,7 @@ if ls "$wheels"/*.whl >/dev/null 2>&1 && ! installed; then
   touch "$site/.sql2nl-kit"
 fi
 # /tmp/site from this kit, or from an earlier call that installed the same wheels there (the SmolLM2 calls)
-[ -d "$site" ] && export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+installed && export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONPATH="$PWD/src:$PWD/training/src:$PWD/plugins/sql2nl-transformers/src${PYTHONPATH:+:$PYTHONPATH}"
 if [ -d "$wheels/spider_s2t" ] && [ ! -f /tmp/spider_s2t/train.jsonl ]; then cp -r "$wheels/spider_s2t" /tmp/ 2>/dev/null || true; fi
 gguf=.base/SmolLM2-135M-Instruct.Q4_1.gguf

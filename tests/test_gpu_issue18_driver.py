@@ -28,7 +28,8 @@ def test_driver_runs_every_stage_on_cpu(tmp_path):
     data.mkdir()
     (data / "train.jsonl").write_text("".join(json.dumps(p) + "\n" for p in SHOP_SCHOOL + MUSIC))
     (data / "valid.jsonl").write_text("".join(json.dumps(p) + "\n" for p in MUSIC_MORE))
-    env = {**os.environ, "SQL2NL_WHEELS": str(tmp_path / "no-wheels"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "SQL2NL_WHEELS": str(tmp_path / "no-wheels"), "SQL2NL_SITE": str(tmp_path / "no-site"),
+           "OMP_NUM_THREADS": "1"}
     env.pop("NCCL_NVLS_ENABLE", None)
     r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_issue18.sh"), "--tiny", "--out", str(out),
                         "--work", str(work), "--data", str(data)], env=env, capture_output=True, text=True,
