@@ -136,6 +136,11 @@ def load_model(base: str, config: TrainConfig, engine: str, build=None):
     """
     train_emb = config.train_embeddings if config.train_embeddings is not None else config.is_scratch
     extra = {"modules_to_save": EMBEDDINGS} if train_emb else {}
+    from transformers import set_seed
+
+    # the adapters' random initialisation depends on the seed alone, not on what this process did
+    # before (a GGUF base dequantized just now or read from the cache; one process or several)
+    set_seed(config.seed)
     try:
         if engine == "unsloth":
             from unsloth import FastLanguageModel
