@@ -212,12 +212,17 @@ def test_tiny_training_step_on_smollm2(smollm2, tmp_path):
     assert man["base_file"]["sha256"] == SHA256 and man["base_file"]["eos"] == "<|im_end|>"
     assert man["config"]["base"] == f"gguf:{path}"  # the config keeps what the user asked for
     # every step trained on both examples: 3 x their tokens (prompt + description + EOS), no padding
+    # (each pair's style is read off its description: the question gets the question-style prompt)
     from sql2nl.prompt import training_example
+    from sql2nl_training.data import load_pairs
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(base.model_dir)
+    read = load_pairs(data).pairs
+    assert [p.style for p in read] == ["statement", "question"]
     n = sum(len(tok(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
-            for ex in (training_example(p["sql"], p["description"], tokenizer=tok) for p in pairs))
+            for ex in (training_example(p.sql, p.description, tokenizer=tok, detail=p.detail, style=p.style)
+                       for p in read))
     assert abs(man["metrics"]["train_tokens"] - 3 * n) <= 6 and man["metrics"]["useful_tok_s"] > 0
     adapter = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert adapter["r"] == 8 and Path(adapter["base_model_name_or_path"]) == base.model_dir
