@@ -18,6 +18,7 @@ from .errors import (
     Sql2NLError,
     SQLParseError,
     UnknownBackendError,
+    UnknownModelError,
 )
 from .hookspecs import hookimpl
 
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "describe", "describe_many", "describe_stream", "Description", "Backend", "Draft", "Request",
-    "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
+    "Sql2NLError", "SQLParseError", "UnknownBackendError", "UnknownModelError", "BackendUnavailableError", "BackendError",
     "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
 ]
 

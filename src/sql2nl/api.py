@@ -18,6 +18,7 @@ from .backends import Backend, Draft, Request, get_backend
 from .description import Description
 from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
+from .models import resolve_model
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
 from .prompt import LANGUAGES, check_language
 from .redact import redact as _redact
@@ -28,7 +29,11 @@ T = TypeVar("T")
 
 
 def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, Any]) -> Backend:
-    """The backend instance for ``backend=`` (else ``$SQL2NL_BACKEND``, else ``"rules"``) and options."""
+    """The backend instance for ``backend=`` (else ``$SQL2NL_BACKEND``, else ``"rules"``) and options.
+
+    A registered model name in ``model=`` (:mod:`sql2nl.models`) picks its backend and options first.
+    """
+    backend, options = resolve_model(backend, options)
     if isinstance(backend, Backend):
         if options:
             raise InvalidInputError(f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "

@@ -107,7 +107,9 @@ def backend_params(f):
     """The options every command that describes accepts."""
     for opt in reversed([
         click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None, help="Model: hub id, directory, run directory or GGUF file."),
+        click.option("-m", "--model", default=None,
+                     help="Model: a registered name (`sql2nl models`; picks its backend), or for the chosen "
+                          "backend a hub id, directory, run directory or GGUF file."),
         click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
         click.option("-l", "--language", default="en", show_default=True,
                      type=click.Choice(LANGUAGES, case_sensitive=False), help="Output language."),
@@ -171,21 +173,48 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
 def backends(as_json):
     """List the installed backends (and known ones that are not installed)."""
     from .backends import KNOWN_EXTERNAL, available_backends
+    from .models import available_models
     from .plugins import plugin_errors
 
     infos = available_backends()
     missing = {n: how for n, how in KNOWN_EXTERNAL.items() if n not in infos}
+    models: dict[str, list[str]] = {}
+    for m in available_models().values():
+        models.setdefault(m.backend, []).append(m.name)
     if as_json:
         click.echo(json.dumps({
-            "installed": {n: {"description": i.description, "plugin": i.plugin} for n, i in sorted(infos.items())},
+            "installed": {n: {"description": i.description, "plugin": i.plugin, "models": sorted(models.get(n, []))}
+                          for n, i in sorted(infos.items())},
             "not_installed": missing, "failed_plugins": plugin_errors()}, indent=2))
         return
     for name, info in sorted(infos.items()):
-        click.echo(f"{name:14} {info.description}  [{info.plugin}]")
+        named = f"  models: {', '.join(sorted(models[name]))}" if models.get(name) else ""
+        click.echo(f"{name:14} {info.description}  [{info.plugin}]{named}")
     for name, how in sorted(missing.items()):
         click.echo(f"{name:14} not installed: {how}")
     for name, why in sorted(plugin_errors().items()):
         click.secho(f"plugin {name!r} failed to load: {why}", fg="yellow", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def models(as_json):
+    """List the registered model names (use one with -m NAME; it picks its backend)."""
+    from .backends import available_backends
+    from .models import available_models
+
+    found = available_models()
+    backends = available_backends()
+    if as_json:
+        click.echo(json.dumps({n: {"backend": m.backend, "description": m.description, "plugin": m.plugin,
+                                   "backend_installed": m.backend in backends}
+                               for n, m in sorted(found.items())}, indent=2))
+        return
+    if not found:
+        click.echo("No models registered. Install a model plugin, e.g. pip install ./plugins/sql2nl-smollm2")
+    for name, m in sorted(found.items()):
+        missing = "" if m.backend in backends else f"  (its backend {m.backend!r} is not installed)"
+        click.echo(f"{name:14} {m.description}  [backend {m.backend}, plugin {m.plugin}]{missing}")
 
 
 @cli.command()

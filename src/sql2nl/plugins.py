@@ -79,12 +79,11 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 def reset_plugin_manager() -> None:
     """Forget the plugin manager and shared backend instances (the next use rebuilds them)."""
     global _pm
-    from . import backends
 
     with _lock:
         _pm = None
         _errors.clear()
-    backends.clear_backend_instances()
+    _forget_instances()
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
@@ -93,24 +92,28 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
     The same as an entry point, without packaging: handy in notebooks and tests.
     Returns the name it was registered under; :func:`unregister_plugin` removes it.
     """
-    from . import backends
-
     with _lock:
         registered = get_plugin_manager().register(plugin, name=name)
-    backends.clear_backend_instances()
+    _forget_instances()
     return registered
 
 
 def unregister_plugin(name: str) -> None:
     """Remove a plugin registered with :func:`register_plugin` (or any plugin, by name)."""
-    from . import backends
-
     with _lock:
         pm = get_plugin_manager()
         plugin = pm.get_plugin(name)
         if plugin is not None:
             pm.unregister(plugin, name=name)
+    _forget_instances()
+
+
+def _forget_instances() -> None:
+    # What plugins built (backend instances, resolved model options) may change with the plugin set.
+    from . import backends, models
+
     backends.clear_backend_instances()
+    models.clear_resolved()
 
 
 def plugin_names() -> list[str]:

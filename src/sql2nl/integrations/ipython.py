@@ -205,7 +205,7 @@ class ExplainSQLMagics(Magics):
     @argument("-d", "--dialect", default=None, help="SQL dialect (postgres, mysql, sqlite, tsql...)")
     @argument("-l", "--language", default="en", help="language of the description (default en)")
     @argument("-b", "--backend", default=None, help="describer backend (default $SQL2NL_BACKEND or rules)")
-    @argument("-m", "--model", default=None, help="model for the backend (a path, a name...)")
+    @argument("-m", "--model", default=None, help="model: a registered name (picks its backend) or a path for the backend")
     @argument("--json", action="store_true", help="show the result as JSON")
     @argument("target", nargs="*", help="`var <<` stores the result in var; the line magic takes the SQL here")
     @no_var_expand  # IPython's own $name/{name} expansion would also rewrite {{...}} and $1 placeholders

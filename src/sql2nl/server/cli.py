@@ -21,7 +21,8 @@ def _need(modules: tuple[str, ...], extra: str) -> None:
 def _backend_opts(f):
     for opt in reversed([
         click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None, help="Model for the backend (hub id, directory or GGUF file)."),
+        click.option("-m", "--model", default=None,
+                     help="Model: a registered name (`sql2nl models`), or for the backend a hub id, directory or GGUF file."),
         click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
         click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
                      help="Extra backend option, e.g. -o n_ctx=4096 (repeatable)."),
@@ -70,7 +71,8 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, ti
                           max_queue=max_queue, cors_origins=tuple(cors_origins))
     app = create_app(config)  # also in the parent with --workers: a bad backend or model fails here, once
     where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend at {where} "
+    named = f" with model {model!r}" if model else ""
+    click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend{named} at {where} "
                f"(OpenAI base URL: {where}/v1/)", err=True)
     run = dict(host=host, port=port, uds=uds, log_level=log_level, access_log=access_log, server_header=False,
                timeout_graceful_shutdown=5)

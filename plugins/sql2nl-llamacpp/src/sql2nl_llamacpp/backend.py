@@ -20,6 +20,7 @@ from sql2nl import prompt as prompt_format
 from sql2nl.errors import InvalidInputError, ModelError
 from sql2nl.llm import LLMBackend
 
+from .gguf_file import check_lora
 from .models import LoadedModel, load, resolve_gguf
 
 _GUARD_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
@@ -36,6 +37,7 @@ class LlamaCppBackend(LLMBackend):
     * ``n_threads`` (default: llama.cpp's choice), ``n_gpu_layers`` (default 0; -1 = all on the GPU),
       ``n_batch`` (default 512);
     * ``chat_template``: override the template stored in the GGUF;
+    * ``lora``: a GGUF LoRA adapter for ``model`` (``sql2nl export --lora-gguf``), applied at load;
     * the guard and sampling options of :class:`~sql2nl.llm.LLMBackend`.
     """
 
@@ -43,12 +45,13 @@ class LlamaCppBackend(LLMBackend):
 
     def __init__(self, model: str | Path | None = None, *, quant: str | None = None, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0, n_batch: int = 512,
-                 chat_template: str | None = None, verbose: bool = False, **options: Any):
+                 chat_template: str | None = None, lora: str | Path | None = None, verbose: bool = False,
+                 **options: Any):
         unknown = sorted(set(options) - set(_GUARD_OPTIONS))
         if unknown:
             raise InvalidInputError(
                 f"The llamacpp backend has no option {', '.join(map(repr, unknown))}. It takes model, quant, n_ctx, "
-                f"n_threads, n_gpu_layers, n_batch, chat_template, verbose, {', '.join(_GUARD_OPTIONS)}.")
+                f"n_threads, n_gpu_layers, n_batch, chat_template, lora, verbose, {', '.join(_GUARD_OPTIONS)}.")
         super().__init__(**options)
         if model is None or str(model).strip() == "":
             raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
@@ -59,9 +62,11 @@ class LlamaCppBackend(LLMBackend):
         if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int):
             raise InvalidInputError(f"n_gpu_layers must be a whole number (-1 = all layers), got {n_gpu_layers!r}.")
         self.path = resolve_gguf(model, quant)
+        self.lora = check_lora(lora, self.path) if lora is not None else None
+        extra = {"lora_path": str(self.lora)} if self.lora is not None else {}
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
         self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                       n_batch=n_batch, verbose=verbose)
+                                       n_batch=n_batch, verbose=verbose, **extra)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()
@@ -69,7 +74,11 @@ class LlamaCppBackend(LLMBackend):
     @property
     def identity(self) -> str:
         st = self.path.stat()
-        return (f"llamacpp:{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{self.max_new_tokens}:"
+        lora = ""
+        if self.lora is not None:
+            ls = self.lora.stat()
+            lora = f"+lora:{self.lora.resolve()}:{ls.st_size}:{ls.st_mtime_ns}"
+        return (f"llamacpp:{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}{lora}:{self.max_new_tokens}:"
                 f"{self.temperature}:{self.top_p}:{self.on_unfaithful}:{self.min_faithfulness}:{hash(self.chat_template)}")
 
     def _stop_strings(self) -> list[str]:
