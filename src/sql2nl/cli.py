@@ -157,7 +157,8 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
     if as_json:
         click.echo(api.describe(text, **kw).to_json(indent=2))
         return
-    if be.streams:  # LLM backends: print the text as it is generated
+    # LLM backends print the text as it is generated, unless their guard may replace it (the stream is unguarded).
+    if be.streams and getattr(be, "on_unfaithful", "warn") == "warn":
         for piece in api.describe_stream(text, **kw):
             click.echo(piece, nl=False)
         click.echo()

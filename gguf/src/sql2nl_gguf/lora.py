@@ -74,6 +74,10 @@ def base_config_dir(base: Path, into: Path) -> Path:
         config = AutoConfig.from_pretrained(base.parent, gguf_file=base.name)
     except Exception as e:  # transformers says what it cannot read; keep its words
         raise ExportError(f"Could not read the model config from {base}: {type(e).__name__}: {e}") from None
+    if not getattr(config, "architectures", None):  # the converter picks its model class by this name
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
     config.save_pretrained(into)
     return into
 
