@@ -64,6 +64,7 @@ def build_manifest(run: Path, run_manifest: dict, base: Path, base_sha: str, ada
         "prompt_version": run_manifest.get("prompt_version"),
         "languages": run_manifest.get("languages") or ["en"],
         "training": {"run": run.name, "base_model": run_manifest.get("base_model"),
+                     "base_file": run_manifest.get("base_file"),
                      "engine": run_manifest.get("engine"), "data": run_manifest.get("data"),
                      "config": {k: cfg[k] for k in keep if k in cfg}, "stages": run_manifest.get("stages") or []},
         "metrics": {**(run_manifest.get("metrics") or {}), **extra},
@@ -147,7 +148,8 @@ def main() -> None:
     if run_manifest.get("prompt_version") != PROMPT_VERSION:
         fail(f"{run} was trained with prompt format {run_manifest.get('prompt_version')!r}, but this sql2nl "
              f"builds prompts with {PROMPT_VERSION!r}: the model would see other text than it learned on.")
-    recorded = run_manifest.get("base_sha256") or (run_manifest.get("base") or {}).get("sha256")
+    # `sql2nl train --base gguf:FILE` records the file it dequantized (manifest "base_file").
+    recorded = (run_manifest.get("base_file") or {}).get("sha256")
     base = files.base_file()
     base_sha = files.sha256_of(base)
     if recorded and recorded != base_sha:

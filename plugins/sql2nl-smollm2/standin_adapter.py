@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from sql2nl_smollm2.files import base_file
+    from sql2nl_smollm2.files import base_file, sha256_of
     from sql2nl_training.config import TrainConfig
     from sql2nl_training.finetune import train
     from sql2nl_training.rundir import update_manifest
@@ -92,7 +92,9 @@ def main() -> None:
                           logging_steps=5, save_steps=max(args.steps, 1), seed=args.seed, bf16=False)
         train(cfg, progress=True)
     # The temporary base is gone: record what it was made from, and that this run is a stand-in.
+    # (base_file as `sql2nl train --base gguf:FILE` records it, so build_adapter.py can check the hash.)
     update_manifest(args.run_dir, base_model=f"gguf:{gguf}", stand_in=True,
+                    base_file={"file": str(gguf), "sha256": sha256_of(gguf), "eos": END_OF_TURN, "pad": END_OF_TURN},
                     data={"source": f"{SPIDER}/train.jsonl", "train_pairs": len(train_pairs),
                           "valid_source": f"{SPIDER}/valid.jsonl", "valid_pairs": len(valid_pairs),
                           "sampling": f"random.Random({args.seed}).shuffle, first {len(train_pairs)}"})
