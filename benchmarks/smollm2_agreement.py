@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR", ROOT.parent / "shared" / "data" / "spider_s2t"))
+# The shared Spider pairs beside the checkout (or a worktree of it), unless $SQL2NL_SPIDER_DIR says otherwise.
+DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
+    (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"))
 END_OF_TURN = "<|im_end|>"
 
 

@@ -21,32 +21,9 @@ from typing import Any
 
 import click
 
+from .clioptions import backend_options, backend_params
 from .errors import Sql2NLError
 from .prompt import LANGUAGES
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``-o key=value`` pairs as backend options (values parsed as JSON where they are JSON)."""
-    out: dict[str, Any] = {}
-    for p in pairs:
-        if "=" not in p:
-            raise click.BadParameter(f"{p!r} is not key=value", param_hint="-o/--option")
-        k, v = p.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
-def backend_options(model: str | None, adapter: str | None, options: tuple[str, ...]) -> dict[str, Any]:
-    """The keyword arguments for the backend from ``-m``, ``--adapter`` and ``-o`` options."""
-    opts = parse_options(options)
-    if model:
-        opts["model"] = model
-    if adapter:
-        opts["adapter"] = adapter
-    return opts
 
 
 def _debug() -> bool:
@@ -103,24 +80,6 @@ def cli():
     """Turn SQL into faithful plain language."""
 
 
-def backend_params(f):
-    """The options every command that describes accepts."""
-    for opt in reversed([
-        click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None,
-                     help="Model: a registered name (`sql2nl models`; picks its backend), or for the chosen "
-                          "backend a hub id, directory, run directory or GGUF file."),
-        click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
-        click.option("-l", "--language", default="en", show_default=True,
-                     type=click.Choice(LANGUAGES, case_sensitive=False), help="Output language."),
-        click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive."),
-        click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                     help="Extra backend option, e.g. -o n_ctx=4096 (repeatable)."),
-    ]):
-        f = opt(f)
-    return f
-
-
 def read_sql(sql: tuple[str, ...], file: Any) -> str:
     """The SQL from the arguments, ``-f FILE`` (``-`` for stdin) or standard input."""
     if file is not None and sql:
@@ -141,8 +100,12 @@ def read_sql(sql: tuple[str, ...], file: Any) -> str:
 @click.argument("sql", nargs=-1)
 @click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8"), help="Read the SQL from a file ('-': stdin).")
 @backend_params
+@click.option("-l", "--language", default="en", show_default=True, type=click.Choice(LANGUAGES, case_sensitive=False),
+              help="Output language.")
+@click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description, facts and warnings as JSON.")
-@click.option("--redact", is_flag=True, help="Hide literal values from the backend.")
+@click.option("--redact", is_flag=True,
+              help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
 def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache):
     """Describe SQL given as arguments, with -f FILE, or on standard input.
@@ -152,26 +115,29 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
     from . import api
 
     text = read_sql(sql, file)
-    be = api.resolve_backend(backend, backend_options(model, adapter, options))
+    be = api.resolve_backend(backend, backend_options(backend, model, adapter, options))
     kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache)
     if as_json:
         click.echo(api.describe(text, **kw).to_json(indent=2))
         return
-    # LLM backends print the text as it is generated, unless their guard may replace it (the stream is unguarded).
-    if be.streams and getattr(be, "on_unfaithful", "warn") == "warn":
-        for piece in api.describe_stream(text, **kw):
+    if be.streams:  # LLM backends: print the text as it is generated (or once the guard has chosen)
+        response = api.describe_stream(text, **kw)
+        for piece in response:
             click.echo(piece, nl=False)
         click.echo()
-        return
-    d = api.describe(text, **kw)
-    click.echo(d.text)
-    for w in d.warnings:
+        d = response.description()
+    else:
+        d = api.describe(text, **kw)
+        click.echo(d.text)
+    for w in d.warnings:  # the same warnings whether the text was streamed or not
         click.secho(f"warning: {w}", fg="yellow", err=True)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def backends(as_json):
+@click.option("--options", "show_options", is_flag=True, help="Also list each backend's options.")
+@click.option("--markdown", is_flag=True, help="With --options: Markdown tables (as in docs/backends.md).")
+def backends(as_json, show_options, markdown):
     """List the installed backends (and known ones that are not installed)."""
     from .backends import KNOWN_EXTERNAL, available_backends
     from .models import available_models
@@ -184,17 +150,37 @@ def backends(as_json):
         models.setdefault(m.backend, []).append(m.name)
     if as_json:
         click.echo(json.dumps({
-            "installed": {n: {"description": i.description, "plugin": i.plugin, "models": sorted(models.get(n, []))}
+            "installed": {n: {"description": i.description, "plugin": i.plugin, "models": sorted(models.get(n, [])),
+                              "options": i.options.json_schema()["properties"] if i.options else None}
                           for n, i in sorted(infos.items())},
             "not_installed": missing, "failed_plugins": plugin_errors()}, indent=2))
+        return
+    if show_options and markdown:
+        click.echo(options_markdown(infos))
         return
     for name, info in sorted(infos.items()):
         named = f"  models: {', '.join(sorted(models[name]))}" if models.get(name) else ""
         click.echo(f"{name:14} {info.description}  [{info.plugin}]{named}")
+        if show_options:
+            for spec in info.options.specs() if info.options else ():
+                default = "" if spec.secret else f" = {json.dumps(spec.default)}"
+                text = "" if spec.changes_text else " (does not change the text)"
+                click.echo(f"    -o {spec.name}: {spec.type_name}{default}  {spec.help}{text}")
+            if info.options is None:
+                click.echo("    (options not declared by its plugin)")
     for name, how in sorted(missing.items()):
         click.echo(f"{name:14} not installed: {how}")
     for name, why in sorted(plugin_errors().items()):
         click.secho(f"plugin {name!r} failed to load: {why}", fg="yellow", err=True)
+
+
+def options_markdown(infos: dict) -> str:
+    """Every backend's options as Markdown tables: docs/backends.md holds exactly this."""
+    parts = []
+    for name, info in sorted(infos.items()):
+        if info.options is not None:
+            parts.append(f"### `{name}`\n\n{info.description}\n\n{info.options.markdown()}\n")
+    return "\n".join(parts)
 
 
 @cli.command()

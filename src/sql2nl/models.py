@@ -85,15 +85,13 @@ def _is_path_like(value: str) -> bool:
     return "/" in value or "\\" in value or Path(value).expanduser().exists()
 
 
-def resolve_model(backend: "str | Backend | type | None", options: Mapping[str, Any]
-                  ) -> tuple["str | Backend | type | None", Mapping[str, Any]]:
-    """``(backend, options)`` with a registered ``model=`` name replaced by its backend and options.
+def named_model(model: str, backend: str | None = None) -> ModelInfo | None:
+    """The registered model ``model`` names, or ``None`` when it is something for ``backend`` (a path, a hub id).
 
-    The user's other options override the model's defaults (``-o on_unfaithful=warn``).
+    Raises :class:`UnknownModelError` when ``model`` can only be a mistyped name (no backend is
+    chosen, or it is close to a registered name and is no path), and :class:`InvalidInputError`
+    when ``backend`` is not the one the name runs on.
     """
-    model = options.get("model")
-    if not isinstance(model, str) or not model or (backend is not None and not isinstance(backend, str)):
-        return backend, options
     models = available_models()
     info = models.get(model)
     if info is None:
@@ -103,10 +101,25 @@ def resolve_model(backend: "str | Backend | type | None", options: Mapping[str, 
                 "(backend= in Python). "))
         if not _is_path_like(model) and closest_name(model, list(models)):
             raise UnknownModelError(model, list(models), why=f"(There is no file or directory {model!r} either.) ")
-        return backend, options
+        return None
     if backend is not None and backend != info.backend:
         raise InvalidInputError(f"The model {model!r} runs on the {info.backend!r} backend, not {backend!r}: leave "
                                 f"out -b/backend= (the name picks its backend) or pass {info.backend!r}.")
+    return info
+
+
+def resolve_model(backend: "str | Backend | type | None", options: Mapping[str, Any]
+                  ) -> tuple["str | Backend | type | None", Mapping[str, Any]]:
+    """``(backend, options)`` with a registered ``model=`` name replaced by its backend and options.
+
+    The user's other options override the model's defaults (``-o on_unfaithful=warn``).
+    """
+    model = options.get("model")
+    if not isinstance(model, str) or not model or (backend is not None and not isinstance(backend, str)):
+        return backend, options
+    info = named_model(model, backend)
+    if info is None:
+        return backend, options
     merged = dict(model_options(info))
     merged.update((k, v) for k, v in options.items() if k != "model")
     return info.backend, merged
