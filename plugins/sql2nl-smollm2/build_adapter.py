@@ -102,7 +102,8 @@ def model_card(m: dict) -> str:
         f"GGUF LoRA ({a['outtype']}, {a['bytes'] / 1e6:.1f} MB) applied by llama.cpp at load.",
         f"- Prompt format: `{m['prompt_version']}` (sql2nl.prompt), rendered with SmolLM2's ChatML template.",
         "- Runs on the CPU through the `llamacpp` backend; the faithfulness guard is on by default "
-        "(`on_unfaithful=\"retry\"`: an incomplete answer is sampled again, then the rules describer answers).",
+        "(`on_unfaithful=\"retry\"`, `candidates=3`, `retries=1`: when the greedy answer is incomplete, two more "
+        "are sampled and the checker's best kept, then one more try, then the rules describer answers).",
         "", "## Use", "```console", "pip install ./plugins/sql2nl-smollm2",
         "sql2nl describe -m smollm2 \"SELECT name FROM singer WHERE age > 30\"", "```",
         "", "## Training",
