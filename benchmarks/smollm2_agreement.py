@@ -12,7 +12,9 @@ Greedy decoding of the same prompts (sql2nl.prompt, rendered with the GGUF's Cha
   llamacpp backend exactly as ``describe(model="smollm2")`` runs it.
 
 Reported: the share of statements whose text is identical (goal ≥ 95 %), the share of identical
-prompt tokens (the two tokenizers), the mean share of the transformers answer's tokens that llama.cpp
+prompt tokens (the run's tokenizer against llama.cpp's), the text agreement among those (what is
+left is the arithmetic: Q4_1 weights and 8-bit activations in llama.cpp against the float32
+dequantized weights in transformers), the mean share of the transformers answer's tokens that llama.cpp
 reproduces before the first difference, and the first few differences. Each side stops at
 ``<|im_end|>`` (the chat template's end of turn; the GGUF's tokenizer metadata, as transformers
 reads it, names ``<|im_start|>`` instead).
@@ -53,9 +55,18 @@ def transformers_side(base: Path, adapter: Path, threads: int):
     from sql2nl_gguf.lora import adapter_dir
 
     torch.set_num_threads(threads)
-    tok = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
+    # The tokenizer the run trained with (sql2nl train saves it with the adapter), else the GGUF's as
+    # transformers reads it with llama.cpp's pre-tokenizer put back (sql2nl_gguf.pretokenizer).
+    src = adapter_dir(adapter)
+    if (src / "tokenizer.json").is_file():
+        tok = AutoTokenizer.from_pretrained(src)
+    else:
+        from sql2nl_gguf.pretokenizer import match_llama_cpp
+
+        tok = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
+        match_llama_cpp(tok, base)
     model = AutoModelForCausalLM.from_pretrained(base.parent, gguf_file=base.name, dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, str(adapter_dir(adapter))).eval()
+    model = PeftModel.from_pretrained(model, str(src)).eval()
     eot = tok.convert_tokens_to_ids(END_OF_TURN)
 
     def generate(prompt: str, max_new: int) -> tuple[str, list[int]]:
@@ -100,14 +111,16 @@ def main(argv: list[str] | None = None) -> int:
                      n_threads=args.threads, temperature=0.0)
     hf_generate, tok = transformers_side(base, args.adapter, args.threads)
     sqls = statements(args.data, args.limit)
-    same_text = same_prompt = 0
+    same_text = same_prompt = same_both = 0
     shares, diffs = [], []
     t0 = time.perf_counter()
     for sql in tqdm(sqls, desc="greedy, both sides", unit="stmt", file=sys.stderr):
         prompt = render_prompt(build_messages(sql), chat_template=be.chat_template)
         hf_text, prompt_ids = hf_generate(prompt, args.max_new)
         cpp_text = be.generate([prompt], temperature=0.0)[0].strip()
-        same_prompt += prompt_ids == be._tokens(prompt)
+        ids_equal = prompt_ids == be._tokens(prompt)
+        same_prompt += ids_equal
+        same_both += ids_equal and hf_text == cpp_text
         # Where the answers part, in tokens of one tokenizer (the texts, not each side's ids, are what users get).
         shares.append(prefix_share(tok(hf_text)["input_ids"], tok(cpp_text)["input_ids"]))
         if hf_text == cpp_text:
@@ -117,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(sqls)
     report = {"agreement": {
         "identical_text": round(same_text / n, 4), "n": n, "identical_prompt_tokens": round(same_prompt / n, 4),
+        # what the two runtimes' arithmetic alone gives: the statements both tokenized the same way
+        "identical_text_given_identical_prompt_tokens": round(same_both / max(same_prompt, 1), 4),
         "token_prefix_agreement": round(sum(shares) / n, 4), "max_new_tokens": args.max_new,
         "data": str(args.data), "adapter": str(args.adapter), "lora": lora.name, "base": base.name,
         "seconds": round(time.perf_counter() - t0, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores",

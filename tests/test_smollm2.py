@@ -212,3 +212,23 @@ def test_explain_sql_magic_in_a_real_kernel(tmp_path, monkeypatch):
     assert len(got) == 2
     for backend, text, faithfulness in got:
         assert backend in ("llamacpp", "rules") and text and faithfulness >= 1.0
+
+
+def test_transformers_tokenizes_the_gguf_as_llama_cpp_does_once_its_pre_tokenizer_is_put_back():
+    """Training on the dequantized GGUF must see the token ids llama.cpp will see at inference."""
+    from transformers import AutoTokenizer
+
+    from sql2nl.prompt import build_messages, encode_prompt, render_prompt
+    from sql2nl_gguf.pretokenizer import match_llama_cpp
+
+    base = files.base_file()
+    be = resolve_backend(None, {"model": "smollm2", **GUARD_OFF})
+    texts = [render_prompt(build_messages(s), chat_template=be.chat_template) for s in STATEMENTS]
+    texts += ["SELECT count(*) FROM t WHERE year  =  2014 AND id  >  3", "Sales grew 12.5% in 2021:  1,024 units"]
+    tok = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
+    as_read = [encode_prompt(tok, t) for t in texts]
+    assert match_llama_cpp(tok, base) == "smollm"
+    fixed = [encode_prompt(tok, t) for t in texts]
+    llama = [be._tokens(t) for t in texts]
+    assert fixed == llama
+    assert as_read != llama  # transformers alone splits "  2014" otherwise (the reason for the fix)

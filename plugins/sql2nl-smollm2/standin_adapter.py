@@ -9,7 +9,10 @@ comes from the GPU recipe (docs/training.md), dropped in with ``build_adapter.py
 
 The GGUF's tokenizer, as transformers reads it, calls ``<|im_start|>`` its EOS while the chat
 template ends every turn with ``<|im_end|>``; the dequantized copy is saved with ``<|im_end|>`` as
-EOS (and PAD), so training ends each description with the token llama.cpp stops on.
+EOS (and PAD), so training ends each description with the token llama.cpp stops on. transformers
+also splits text with plain ByteLevel, not SmolLM2's digits-first pre-tokenizer that llama.cpp
+uses (``sql2nl_gguf.pretokenizer.match_llama_cpp`` puts it back): otherwise "  = 1" and the like,
+common in Spider, tokenize differently in training and in llama.cpp.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ def dequantized_base(gguf: Path, out: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from sql2nl_gguf.pretokenizer import match_llama_cpp
+
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers reads the vocabulary but not how SmolLM2 splits digits; llama.cpp does (and pretraining did).
+    if match_llama_cpp(tok, gguf) is None:
+        sys.exit(f"{gguf}: no known llama.cpp pre-tokenizer; training would tokenize unlike llama.cpp.")
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     end = tok.convert_tokens_to_ids(END_OF_TURN)
     if end is None or end == tok.unk_token_id:
