@@ -70,6 +70,23 @@ def test_shipped_adapter_is_small_and_described_by_its_manifest_and_card():
     assert manifest["base"]["sha256"] in card and "## Limits" in card and "## Scores" in card
 
 
+def test_the_adapter_is_in_the_repository_and_in_the_wheel(tmp_path):
+    """A checkout (git) and an install (wheel) both carry the adapter, not only this working tree."""
+    import zipfile
+    from pathlib import Path
+
+    plugin = Path(__file__).resolve().parents[1] / "plugins" / "sql2nl-smollm2"
+    name = files.read_manifest()["adapter"]["file"]
+    tracked = subprocess.run(["git", "ls-files", "src/sql2nl_smollm2/data"], cwd=plugin, capture_output=True,
+                             text=True)
+    assert tracked.returncode == 0 and f"src/sql2nl_smollm2/data/{name}" in tracked.stdout.split()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(plugin)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("sql2nl_smollm2-*.whl"))
+    assert {f"sql2nl_smollm2/data/{n}" for n in (name, files.MANIFEST, files.MODEL_CARD)} <= set(
+        zipfile.ZipFile(wheel).namelist())
+
+
 def test_describes_a_handful_of_statements_faithfully_offline(offline):
     for d in describe_many(STATEMENTS, model="smollm2", cache=False):
         assert d.text and check(d.text, d.facts).score >= 1.0, (d.sql, d.text)
