@@ -19,7 +19,7 @@ from .errors import BackendError, InvalidInputError, Sql2NLError, UnknownBackend
 from .facts import statement_facts
 from .models import resolve_model
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text
-from .prompt import LANGUAGES, check_language
+from .prompt import LANGUAGES, check_language, check_shape
 from .response import Prepared, Response, call_backend, deep_ok
 from .schema import Schema
 
@@ -59,19 +59,19 @@ def _check_language(language: str) -> None:
 
 #: describe()'s own settings that can change the text: every one is part of the cache key (a test
 #: checks that describe()'s signature has no other setting, so a new one cannot be forgotten).
-DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact")
+DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact", "detail", "style")
 
 
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-               redact: bool) -> tuple:
+               redact: bool, detail: str = "summary", style: str = "statement") -> tuple:
     # Flat, in DESCRIBE_SETTINGS order: a cached describe() costs little more than hashing this.
     return (_cache.normalize(sql), be.identity, language, dialect,
-            schema.fingerprint if schema is not None else None, redact)
+            schema.fingerprint if schema is not None else None, redact, detail, style)
 
 
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-                  redact: bool) -> Description:
-    return Response(be, Prepared(text, language, dialect, schema, redact)).description()
+                  redact: bool, detail: str, style: str) -> Description:
+    return Response(be, Prepared(text, language, dialect, schema, redact, detail, style)).description()
 
 
 def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | None:
@@ -81,7 +81,7 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
     if hit is None and _cache.persistent is not None:
         data = _cache.persistent.get(key)
         if data is not None:
-            facts = deep_ok(lambda: [statement_facts(t, dialect) for t in parse_text(sql, dialect)])
+            facts = deep_ok(lambda: [statement_facts(t, dialect, owned=True, text=sql) for t in parse_text(sql, dialect)])
             hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
                               facts=facts, warnings=list(data.get("warnings") or []),
                               faithfulness=data.get("faithfulness"), guard=data.get("guard"))
@@ -100,7 +100,7 @@ def _store(key: tuple | None, d: Description) -> None:
 
 def describe(sql: str, *, backend: str | Backend | None = None, language: str = "en", dialect: str | None = None,
              schema: Any = None, redact: bool = False, cache: bool = True, max_chars: int = MAX_CHARS,
-             **backend_options: Any) -> Description:
+             detail: str = "summary", style: str = "statement", **backend_options: Any) -> Description:
     """Describe ``sql`` (one statement or a script of several) in plain language.
 
     >>> from sql2nl import describe
@@ -114,21 +114,27 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
     dict or a SQLAlchemy ``MetaData``). ``redact=True`` replaces literal values with placeholders
     before the backend sees the SQL and puts them back into the text locally. ``cache=False``
     neither reads nor fills the cache. Inputs over ``max_chars`` characters are refused.
+    ``detail="summary"`` (default) gives one short paragraph (about 60 words at most) saying what
+    comes out and the main conditions; ``detail="steps"`` a numbered outline, one step per CTE or
+    derived table, then the result. ``style="statement"`` (default) reads "List the names of ...";
+    ``style="question"`` reads "What are the names of ...?".
 
     Raises a :class:`~sql2nl.errors.Sql2NLError` subclass, and nothing else, for anything that
     goes wrong: :class:`~sql2nl.errors.SQLParseError` (with line, column and snippet),
     :class:`~sql2nl.errors.InvalidInputError`, :class:`~sql2nl.errors.UnknownBackendError`...
     """
     _check_language(language)
+    check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+        if cache and isinstance(sql, str) else None
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return hit
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    d = deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact)
+    d = deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact, detail, style)
     _store(key, d)
     return d
 
@@ -136,7 +142,7 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
 def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
                   language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
                   cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  **backend_options: Any) -> list[Description]:
+                  detail: str = "summary", style: str = "statement", **backend_options: Any) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -154,6 +160,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a whole number of at least 1.")
     _check_language(language)
+    check_shape(detail, style)
     check_dialect(dialect)
     try:
         sqls = list(sqls)
@@ -171,7 +178,8 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
 
     with _progress(len(sqls), progress, f"describing with {be.name}") as bar:
         for i, sql in enumerate(sqls):
-            key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+            key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+                if cache and isinstance(sql, str) else None
             try:
                 hit = _cached(key, sql, dialect)
                 if hit is not None:
@@ -179,7 +187,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
                     bar.update(1)
                     continue
                 text = check_text(sql, max_chars=max_chars)
-                todo.append((i, key, deep_ok(Prepared, text, language, dialect, schema_obj, redact)))
+                todo.append((i, key, deep_ok(Prepared, text, language, dialect, schema_obj, redact, detail, style)))
             except Sql2NLError as e:
                 failed(i, sql, e)
                 bar.update(1)
@@ -216,7 +224,8 @@ def _error_description(sql: Any, e: Exception, be: Backend, language: str) -> De
 
 def describe_stream(sql: str, *, backend: str | Backend | None = None, language: str = "en",
                     dialect: str | None = None, schema: Any = None, redact: bool = False, cache: bool = True,
-                    max_chars: int = MAX_CHARS, **backend_options: Any) -> Response:
+                    max_chars: int = MAX_CHARS, detail: str = "summary", style: str = "statement",
+                    **backend_options: Any) -> Response:
     """The description as it is produced: a :class:`~sql2nl.response.Response` to iterate over.
 
     >>> "".join(describe_stream("SELECT name FROM users"))  # doctest: +SKIP
@@ -230,15 +239,17 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
     text streams live and the warnings come with the description.
     """
     _check_language(language)
+    check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+        if cache and isinstance(sql, str) else None
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return Response(be, description=hit)
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    prep = deep_ok(Prepared, text, language, dialect, schema_obj, redact)
+    prep = deep_ok(Prepared, text, language, dialect, schema_obj, redact, detail, style)
     return Response(be, prep, on_done=lambda d: _store(key, d))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .clioptions import backend_options, backend_params
+from .clioptions import backend_options, backend_params, text_shape_params
 from .errors import Sql2NLError
 from .prompt import LANGUAGES
 
@@ -107,7 +107,9 @@ def read_sql(sql: tuple[str, ...], file: Any) -> str:
 @click.option("--redact", is_flag=True,
               help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
-def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache):
+@text_shape_params
+def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache, detail,
+             style):
     """Describe SQL given as arguments, with -f FILE, or on standard input.
 
     A script of several statements is described statement by statement.
@@ -116,7 +118,8 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
 
     text = read_sql(sql, file)
     be = api.resolve_backend(backend, backend_options(backend, model, adapter, options))
-    kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache)
+    kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache,
+              detail=detail, style=style)
     if as_json:
         click.echo(api.describe(text, **kw).to_json(indent=2))
         return

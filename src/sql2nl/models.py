@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from .errors import InvalidInputError, ModelError, Sql2NLError, UnknownModelError, closest_name
+from .plugins import get_plugin_manager, on_plugins_changed
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -50,8 +51,6 @@ _lock = threading.Lock()
 
 def available_models() -> dict[str, ModelInfo]:
     """Every model the installed plugins register, by name."""
-    from .plugins import get_plugin_manager
-
     found: dict[str, ModelInfo] = {}
     for impl in get_plugin_manager().hook.register_models.get_hookimpls():
         def register(name, backend, options=None, description="", install="", _plugin=impl.plugin_name):
@@ -125,6 +124,7 @@ def resolve_model(backend: "str | Backend | type | None", options: Mapping[str, 
     return info.backend, merged
 
 
+@on_plugins_changed  # a new plugin set may register the name differently
 def clear_resolved() -> None:
     """Forget resolved model options (the next use finds and checks the files again)."""
     with _lock:
