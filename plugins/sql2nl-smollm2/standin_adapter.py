@@ -11,7 +11,7 @@ The GGUF's tokenizer, as transformers reads it, calls ``<|im_start|>`` its EOS w
 template ends every turn with ``<|im_end|>``; the dequantized copy is saved with ``<|im_end|>`` as
 EOS (and PAD), so training ends each description with the token llama.cpp stops on. transformers
 also splits text with plain ByteLevel, not SmolLM2's digits-first pre-tokenizer that llama.cpp
-uses (``sql2nl_gguf.pretokenizer.match_llama_cpp`` puts it back): otherwise "  = 1" and the like,
+uses (``sql2nl_training.gguf_base.match_llama_cpp`` puts it back): otherwise "  = 1" and the like,
 common in Spider, tokenize differently in training and in llama.cpp.
 """
 
@@ -34,7 +34,7 @@ def dequantized_base(gguf: Path, out: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from sql2nl_gguf.pretokenizer import match_llama_cpp
+    from sql2nl_training.gguf_base import match_llama_cpp
 
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # transformers reads the vocabulary but not how SmolLM2 splits digits; llama.cpp does (and pretraining did).

@@ -103,38 +103,5 @@ def byte_level_type(spec: dict) -> tuple[str | None, str]:
         return None, "its Split regex is not one llama.cpp implements"
     return None, f"its pre-tokenizer ({pre.get('type')}) is not a standard byte-level one"
 
-
-# The other direction: llama.cpp pre type (GGUF ``tokenizer.ggml.pre``) -> the Hugging Face pre-tokenizer that
-# splits text as llama.cpp does (its llama-vocab.cpp regexes). transformers' GGUF reader gives every
-# byte-level BPE vocabulary plain ByteLevel splitting, which is wrong for types that split digits first.
-DIGITS_FIRST = ("smollm", "codeshell", "exaone", "minerva")
-
-
-def hf_pre_tokenizer(pre: str):
-    """The ``tokenizers`` pre-tokenizer for llama.cpp pre type ``pre``, or ``None`` if it is not one we map."""
-    from tokenizers import pre_tokenizers as pt
-
-    byte_level = pt.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
-    if pre in DIGITS_FIRST:  # "\p{N}" first, then the GPT-2 regex: every digit is its own piece
-        return pt.Sequence([pt.Digits(individual_digits=True), byte_level])
-    if pre == "gpt-2":
-        return byte_level
-    return None
-
-
-def match_llama_cpp(tokenizer, gguf: str | Path) -> str | None:
-    """Give ``tokenizer`` (read by transformers from the GGUF file ``gguf``) the splitting llama.cpp uses for it.
-
-    Returns the pre type applied, or ``None`` when the file names none we map (the tokenizer is left as
-    it is). Training on a GGUF base needs this: SmolLM2's file says ``smollm`` (digits split first), and
-    without it 17 % of Spider prompts tokenize differently in training than in llama.cpp.
-    """
-    from gguf import GGUFReader
-
-    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.pre")
-    pre = field.contents() if field is not None else None
-    new = hf_pre_tokenizer(pre) if isinstance(pre, str) else None
-    if new is None:
-        return None
-    tokenizer.backend_tokenizer.pre_tokenizer = new
-    return pre
+# The other direction (llama.cpp's pre type -> a Hugging Face pre-tokenizer, for training on a GGUF
+# file) lives with the GGUF training base: sql2nl_training.gguf_base.match_llama_cpp.
