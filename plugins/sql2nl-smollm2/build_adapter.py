@@ -68,7 +68,8 @@ def bundle_metrics(bundle: Path) -> dict:
     final = res.get("final") or {}
     if "eval" not in final:
         fail(f"{bundle} has no evaluation of the final run (the driver's eval stage did not finish: "
-             f"{(res.get('errors') or {}).get('eval', 'not run')!r:.200}); run `--only eval` again, then build.")
+             f"{str((res.get('errors') or {}).get('eval', 'not run'))[:200]}); run the driver with `--only eval`, or "
+             f"build from {bundle / 'runs' / 'final'} without its scores.")
     ev = final["eval"]
     unseen = {"fine_tuned": {k: ev[k] for k in keys if k in ev}}
     if "rules" in ev:
@@ -104,7 +105,8 @@ def build_manifest(run: Path, run_manifest: dict, base: Path, base_sha: str, ada
 
     cfg = run_manifest.get("config") or {}
     keep = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "max_steps", "batch_size",
-            "grad_accum", "learning_rate", "max_seq_length", "synthetic", "rename_augment", "seed", "data", "valid")
+            "grad_accum", "learning_rate", "max_seq_length", "synthetic", "rename_augment", "repair_targets",
+            "drop_unfaithful", "rules_teacher", "train_embeddings", "seed", "data", "valid")
     return {
         "format": files.MANIFEST_FORMAT,
         "name": "smollm2",
@@ -148,9 +150,10 @@ def score_table(unseen: dict | None, guard: dict | None, split: dict | None) -> 
             rows.append((label, guard[key]))
     if not rows:
         return []
-    where = (f"{split['valid_pairs']} validation pairs over {split['valid_databases']} databases no training "
-             f"pair comes from" if split else "databases unseen in training")
-    out = [f"On {where} (Spider, split by database). BLEU is sacreBLEU against every reference; "
+    where = (f"the validation side of Spider split by database ({split['valid_pairs']} pairs over "
+             f"{split['valid_databases']} databases no training pair comes from)" if split
+             else "Spider databases unseen in training")
+    out = [f"On {where}; statements are the distinct ones scored. BLEU is sacreBLEU against every reference; "
            "BLEU 1-ref scores each (statement, description) pair alone; faithfulness is sql2nl's checker (0-100).", "",
            "| describer | statements | BLEU | BLEU 1-ref | ROUGE-L | faithfulness |", "|---|---:|---:|---:|---:|---:|"]
     out += [f"| {label} | {r.get('n', '')} | {r.get('bleu', '')} | {r.get('bleu_single', '')} | {r.get('rouge_l', '')} | "

