@@ -92,6 +92,14 @@ def test_options_are_computed_once_per_process(plugin):
     assert plugin.computed == 1
 
 
+def test_resolved_options_are_forgotten_when_the_plugins_change(plugin):
+    """Another plugin may register the name differently (plugins.on_plugins_changed clears them)."""
+    describe(SQL, model="tiny-lazy", cache=False)
+    unregister_plugin(register_plugin(object(), name="unrelated-plugin"))
+    describe(SQL, model="tiny-lazy", cache=False)
+    assert plugin.computed == 2
+
+
 def test_explicit_backend_that_agrees_is_fine_and_one_that_disagrees_is_an_error(plugin):
     assert describe(SQL, backend="tagged", model="tiny-fixed").backend == "tagged"
     with pytest.raises(InvalidInputError, match="'tiny-fixed' runs on the 'tagged' backend, not 'rules'"):
