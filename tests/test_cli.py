@@ -91,7 +91,7 @@ def test_model_and_options_reach_the_backend_and_llm_backends_stream(slow):
     (["describe", "please list the users"], "does not look like a SQL statement"),
     (["describe", "SELECT 'abc FROM t"], "line 1, column 8"),
     (["describe", "-b", "rule", SQL], "Did you mean 'rules'?"),
-    (["describe", "-m", "x", SQL], "takes no options"),
+    (["describe", "-m", "x", SQL], "Unknown model 'x'"),  # not a registered name, and no backend chosen
     (["describe", "-d", "postgress", SQL], "Did you mean postgres?"),
     (["describe", "-l", "fr", SQL], "'fr' is not one of"),
     (["describe", ""], "empty"),

@@ -142,7 +142,7 @@ def test_bad_query_shows_a_short_error_and_the_shell_keeps_working(ip):
 def test_other_errors_are_short_too(ip):
     for cell, expect in [("%explain_sql -b no-such SELECT 1", "UnknownBackendError"),
                          ("%explain_sql", "no SQL to explain"),
-                         ("%explain_sql -m some-model SELECT 1", "takes no options"),
+                         ("%explain_sql -m some-model SELECT 1", "Unknown model 'some-model'"),
                          ("%explain_sql --bogus SELECT 1", "UsageError")]:
         res, out = run(ip, cell)
         text = out.stdout + out.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from skips import require
 
+
 require("sql2nl_training")
 
 DRIVER = Path(__file__).resolve().parents[1] / "benchmarks" / "smollm2_gpu.py"
@@ -76,3 +77,43 @@ def test_a_second_call_skips_finished_stages(driver, tmp_path, capsys):
     assert "split: done earlier" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         driver.main(args[:-4] + ["--only", "nonsense"])
+
+
+def test_build_adapter_finds_the_final_run_and_its_scores_in_the_unpacked_bundle(driver, tmp_path):
+    """plugins/sql2nl-smollm2/build_adapter.py takes the bundle as it comes back from the GPU."""
+    spec = importlib.util.spec_from_file_location(
+        "build_adapter", Path(__file__).resolve().parents[1] / "plugins" / "sql2nl-smollm2" / "build_adapter.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    out = tmp_path / "out"
+    rules = {"n": 710, "bleu": 25.1, "bleu_single": 14.0, "rouge_l": 50.2, "faithfulness": 99.1}
+    tuned = {"n": 710, "bleu": 37.3, "bleu_single": 21.5, "rouge_l": 58.0, "faithfulness": 93.4}
+    summary = {"split": {"pairs": {"train": 5629, "valid": 1342}, "databases": {"train": 119, "valid": 21},
+                         "holdout": 0.15, "seed": 0, "statements": {}, "sources_shared_databases": 140},
+               "base": {**dict(rules, bleu=3.0), "by_construct": {"joins": {}}},
+               "final": {"train": {"engine": "unsloth", "steps": 352, "train_seconds": 201.5, "useful_tok_s": 9000.0,
+                                   "train_loss": 1.1, "eval_loss": 1.3},
+                         "eval": {**tuned, "by_construct": {"joins": {}}, "rules": {**rules, "by_construct": {}}}},
+               "machine": {"gpu": "NVIDIA H200"}}
+    for rel, text in {"results/summary.json": json.dumps(summary), "runs/final/manifest.json": "{}",
+                      "runs/final/adapter/adapter_config.json": "{}"}.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(text)
+    parts = driver.bundle(out, tmp_path / "back")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts)), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    for given in (tmp_path / "unpacked", tmp_path / "unpacked" / "smollm2"):  # the folder tar made, or the one above
+        assert build.find_run(given) == (tmp_path / "unpacked/smollm2/runs/final", tmp_path / "unpacked/smollm2")
+    assert build.find_run(tmp_path / "unpacked/smollm2/runs/final") == (tmp_path / "unpacked/smollm2/runs/final", None)
+    m = build.bundle_metrics(tmp_path / "unpacked" / "smollm2")
+    assert m["unseen_databases"] == {"fine_tuned": tuned, "rules": rules, "base_zero_shot": dict(rules, bleu=3.0)}
+    assert m["split"]["valid_databases"] == 21 and m["training_run"]["gpu"] == "NVIDIA H200"
+    table = "\n".join(build.score_table(m["unseen_databases"], None, m["split"]))
+    assert "| fine-tuned, greedy (transformers) | 710 | 37.3 | 21.5 | 58.0 | 93.4 |" in table
+    assert "1342 validation pairs over 21 databases" in table
+    with pytest.raises(SystemExit, match="neither a training run"):
+        build.find_run(tmp_path / "back")  # the packed parts themselves: unpack first
+    del summary["final"]["eval"]
+    (tmp_path / "unpacked/smollm2/results/summary.json").write_text(json.dumps(summary))
+    with pytest.raises(SystemExit, match="no evaluation of the final run"):
+        build.bundle_metrics(tmp_path / "unpacked" / "smollm2")

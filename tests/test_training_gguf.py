@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from skips import require
 
+
 require("torch")
 require("trl")
 require("sql2nl_training")
@@ -73,6 +74,30 @@ def test_smollm2_dequantized_with_consistent_special_tokens(smollm2):
     stamp = (base.model_dir / "model.safetensors").stat().st_mtime_ns
     again = prepare(f"gguf:{path}", log=lambda m: pytest.fail(f"converted again: {m}"))
     assert again.model_dir == base.model_dir and (base.model_dir / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_smollm2_dequantized_tokenizer_splits_text_as_llama_cpp_does(smollm2):
+    """The adapter is trained on the saved tokenizer's ids and run on llama.cpp's: they must be the same."""
+    from transformers import AutoTokenizer
+
+    require("llama_cpp")
+    from sql2nl.prompt import build_messages, encode_prompt, render_prompt
+    from sql2nl_llamacpp.cpu import open_llama
+
+    path, base = smollm2
+    tok = AutoTokenizer.from_pretrained(base.model_dir)
+    assert base.pre_tokenizer == "smollm"  # the file's tokenizer.ggml.pre: digits split one by one
+    llm = open_llama(str(path), vocab_only=True, verbose=False)
+    texts = [render_prompt(build_messages(s), tok) for s in
+             ("SELECT count(*) FROM concert WHERE year  =  2014 AND stadium_id  >  10",
+              "SELECT name FROM singer WHERE age BETWEEN 20 AND 35.5 ORDER BY 2 DESC LIMIT 100")]
+    texts.append("Sales grew 12.5% in 2021:  1,024 units")
+    ours = [encode_prompt(tok, t) for t in texts]
+    # llama.cpp's ids for the same text, tokenized as the llamacpp backend does (sql2nl_llamacpp.backend)
+    assert ours == [llm.tokenize(t.encode(), add_bos=True, special=True) for t in texts]
+    # what transformers alone makes of the file differs (the reason prepare() sets the pre-tokenizer)
+    raw = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    assert [encode_prompt(raw, t) for t in texts] != ours
 
 
 def _tensors(seed: int = 0) -> dict:

@@ -25,6 +25,7 @@ from .errors import (
     Sql2NLError,
     SQLParseError,
     UnknownBackendError,
+    UnknownModelError,
 )
 from .hookspecs import hookimpl
 from .response import Response
@@ -34,7 +35,8 @@ __version__ = "0.1.0"
 __all__ = [
     "describe", "describe_many", "describe_stream", "Description", "Response", "Backend", "Draft", "Request",
     "check_faithfulness", "Faithfulness",
-    "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
+    "Sql2NLError", "SQLParseError", "UnknownBackendError", "UnknownModelError", "BackendUnavailableError",
+    "BackendError",
     "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
 ]
 

@@ -17,6 +17,7 @@ from .backends import Backend, Draft, get_backend
 from .description import Description
 from .errors import BackendError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
+from .models import resolve_model
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text
 from .prompt import LANGUAGES, check_language, check_shape
 from .response import Prepared, Response, call_backend, deep_ok
@@ -26,7 +27,11 @@ DEFAULT_BACKEND = "rules"
 
 
 def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, Any]) -> Backend:
-    """The backend instance for ``backend=`` (else ``$SQL2NL_BACKEND``, else ``"rules"``) and options."""
+    """The backend instance for ``backend=`` (else ``$SQL2NL_BACKEND``, else ``"rules"``) and options.
+
+    A registered model name in ``model=`` (:mod:`sql2nl.models`) picks its backend and options first.
+    """
+    backend, options = resolve_model(backend, options)
     if isinstance(backend, Backend):
         if options:
             raise InvalidInputError(f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "

@@ -143,13 +143,17 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
 def backends(as_json, show_options, markdown):
     """List the installed backends (and known ones that are not installed)."""
     from .backends import KNOWN_EXTERNAL, available_backends
+    from .models import available_models
     from .plugins import plugin_errors
 
     infos = available_backends()
     missing = {n: how for n, how in KNOWN_EXTERNAL.items() if n not in infos}
+    models: dict[str, list[str]] = {}
+    for m in available_models().values():
+        models.setdefault(m.backend, []).append(m.name)
     if as_json:
         click.echo(json.dumps({
-            "installed": {n: {"description": i.description, "plugin": i.plugin,
+            "installed": {n: {"description": i.description, "plugin": i.plugin, "models": sorted(models.get(n, [])),
                               "options": i.options.json_schema()["properties"] if i.options else None}
                           for n, i in sorted(infos.items())},
             "not_installed": missing, "failed_plugins": plugin_errors()}, indent=2))
@@ -158,7 +162,8 @@ def backends(as_json, show_options, markdown):
         click.echo(options_markdown(infos))
         return
     for name, info in sorted(infos.items()):
-        click.echo(f"{name:14} {info.description}  [{info.plugin}]")
+        named = f"  models: {', '.join(sorted(models[name]))}" if models.get(name) else ""
+        click.echo(f"{name:14} {info.description}  [{info.plugin}]{named}")
         if show_options:
             for spec in info.options.specs() if info.options else ():
                 default = "" if spec.secret else f" = {json.dumps(spec.default)}"
@@ -179,6 +184,27 @@ def options_markdown(infos: dict) -> str:
         if info.options is not None:
             parts.append(f"### `{name}`\n\n{info.description}\n\n{info.options.markdown()}\n")
     return "\n".join(parts)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def models(as_json):
+    """List the registered model names (use one with -m NAME; it picks its backend)."""
+    from .backends import available_backends
+    from .models import available_models
+
+    found = available_models()
+    backends = available_backends()
+    if as_json:
+        click.echo(json.dumps({n: {"backend": m.backend, "description": m.description, "plugin": m.plugin,
+                                   "backend_installed": m.backend in backends}
+                               for n, m in sorted(found.items())}, indent=2))
+        return
+    if not found:
+        click.echo("No models registered. Install a model plugin, e.g. pip install ./plugins/sql2nl-smollm2")
+    for name, m in sorted(found.items()):
+        missing = "" if m.backend in backends else f"  (its backend {m.backend!r} is not installed)"
+        click.echo(f"{name:14} {m.description}  [backend {m.backend}, plugin {m.plugin}]{missing}")
 
 
 @cli.command()

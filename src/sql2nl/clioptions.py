@@ -32,13 +32,15 @@ def backend_options(backend: str | None, model: str | None, adapter: str | None,
                     options: tuple[str, ...]) -> dict[str, Any]:
     """The backend's keyword arguments from ``-m``, ``--adapter`` and ``-o``, checked against its declaration."""
     from .backends import available_backends
+    from .models import named_model
 
     opts: dict[str, Any] = parse_pairs(options)
     if model:
         opts["model"] = model
     if adapter:
         opts["adapter"] = adapter
-    name = backend or os.environ.get("SQL2NL_BACKEND") or "rules"
+    named = named_model(model, backend) if model else None  # a registered name picks its backend
+    name = named.backend if named else backend or os.environ.get("SQL2NL_BACKEND") or "rules"
     info = available_backends().get(name)
     if info is None or info.options is None:
         # Not installed (the error comes when it is built) or declares nothing: JSON where it is JSON.
@@ -60,7 +62,9 @@ def backend_params(f: Callable) -> Callable:
     """Decorator: the ``-b``, ``-m``, ``--adapter`` and ``-o`` options."""
     for opt in reversed([
         click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None, help="Model: hub id, directory, run directory or GGUF file."),
+        click.option("-m", "--model", default=None,
+                     help="Model: a registered name (`sql2nl models`; picks its backend), or for the chosen "
+                          "backend a hub id, directory, run directory or GGUF file."),
         click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
         click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
                      help="Backend option, e.g. -o n_ctx=4096 (repeatable; `sql2nl backends --options` lists them)."),

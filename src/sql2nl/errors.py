@@ -9,6 +9,7 @@ __all__ = [
     "InvalidInputError",
     "SQLParseError",
     "UnknownBackendError",
+    "UnknownModelError",
     "BackendUnavailableError",
     "BackendError",
     "ModelError",
@@ -58,11 +59,7 @@ class UnknownBackendError(Sql2NLError, LookupError):
         self.name = name
         self.available = sorted(available)
         pool = self.available + [s for s in suggestions or [] if s not in self.available]
-        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
-        if not close:  # case or separator slips: "Rules", "llama-cpp"
-            key = name.lower().replace("-", "").replace("_", "")
-            close = [p for p in pool if p.lower().replace("-", "").replace("_", "") == key][:1]
-        self.suggestion = close[0] if close else None
+        self.suggestion = closest_name(name, pool)
         hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
         listing = ", ".join(self.available) or "none"
         failed = ""
@@ -70,6 +67,28 @@ class UnknownBackendError(Sql2NLError, LookupError):
             failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in sorted(broken.items())) + "."
         super().__init__(f"Unknown backend {name!r}.{hint} Installed backends: {listing}.{failed} "
                          "Run `sql2nl backends` to list them.")
+
+
+class UnknownModelError(Sql2NLError, LookupError):
+    """``model=`` is neither a registered model name nor something a backend was chosen for; suggests the closest name."""
+
+    def __init__(self, name: str, available: list[str], *, why: str = ""):
+        self.name = name
+        self.available = sorted(available)
+        self.suggestion = closest_name(name, self.available)
+        hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
+        listing = ", ".join(self.available) or "none (install a model plugin, e.g. pip install sql2nl-smollm2)"
+        super().__init__(f"Unknown model {name!r}.{hint} Registered models: {listing}. {why}"
+                         "Run `sql2nl models` to list them.")
+
+
+def closest_name(name: str, pool: list[str]) -> str | None:
+    """The name in ``pool`` that ``name`` most likely misspells, if any."""
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
+    if not close:  # case or separator slips: "Rules", "llama-cpp"
+        key = name.lower().replace("-", "").replace("_", "")
+        close = [p for p in pool if p.lower().replace("-", "").replace("_", "") == key][:1]
+    return close[0] if close else None
 
 
 class BackendUnavailableError(Sql2NLError, ImportError):

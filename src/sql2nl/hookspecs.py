@@ -16,3 +16,8 @@ def register_backends(register):
 @hookspec
 def register_commands(cli):
     """Add commands to the ``sql2nl`` click group ``cli`` (training adds train/eval/export this way)."""
+
+
+@hookspec
+def register_models(register):
+    """Register named models: call ``register(name, backend=..., options=..., description=..., install=...)``."""

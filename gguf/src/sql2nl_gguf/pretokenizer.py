@@ -102,3 +102,6 @@ def byte_level_type(spec: dict) -> tuple[str | None, str]:
             return SPLIT_REGEX_TYPES[regex], "Split regex + ByteLevel"
         return None, "its Split regex is not one llama.cpp implements"
     return None, f"its pre-tokenizer ({pre.get('type')}) is not a standard byte-level one"
+
+# The other direction (llama.cpp's pre type -> a Hugging Face pre-tokenizer, for training on a GGUF
+# file) lives with the GGUF training base: sql2nl_training.gguf_base.match_llama_cpp.

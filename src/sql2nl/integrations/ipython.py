@@ -206,7 +206,7 @@ class ExplainSQLMagics(Magics):
     @argument("-d", "--dialect", default=None, help="SQL dialect (postgres, mysql, sqlite, tsql...)")
     @argument("-l", "--language", default="en", help="language of the description (default en)")
     @argument("-b", "--backend", default=None, help="describer backend (default $SQL2NL_BACKEND or rules)")
-    @argument("-m", "--model", default=None, help="model for the backend (a path, a name...)")
+    @argument("-m", "--model", default=None, help="model: a registered name (picks its backend) or a path for the backend")
     @argument("--detail", default="summary", help="summary (one short paragraph) or steps (a numbered outline)")
     @argument("--style", default="statement", help="statement (List the names ...) or question (What are ...?)")
     @argument("--json", action="store_true", help="show the result as JSON")

@@ -68,7 +68,8 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, re
                           allowed_hosts=LOOPBACK_NAMES + tuple(allow_hosts) if allow_hosts else None)
     app = create_app(config)  # also in the parent with --workers: a bad backend or model fails here, once
     where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend at {where} "
+    named = f" with model {model!r}" if model else ""
+    click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend{named} at {where} "
                f"(OpenAI base URL: {where}/v1/)", err=True)
     run = dict(host=host, port=port, uds=uds, log_level=log_level, access_log=access_log, server_header=False,
                timeout_graceful_shutdown=5)

@@ -20,6 +20,7 @@ from sql2nl import prompt as prompt_format
 from sql2nl.errors import InvalidInputError, ModelError
 from sql2nl.llm import LLMBackend
 
+from .gguf_file import check_lora
 from .models import LoadedModel, load, resolve_gguf
 from .options import LlamaCppOptions
 
@@ -44,9 +45,11 @@ class LlamaCppBackend(LLMBackend):
             raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
                                     "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`.")
         self.path = resolve_gguf(model, quant)
+        self.lora = check_lora(o.lora, self.path) if o.lora is not None else None
+        extra = {"lora_path": str(self.lora)} if self.lora is not None else {}
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
         self.model: LoadedModel = load(self.path, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers,
-                                       n_batch=o.n_batch, verbose=o.verbose, extra_buffers=o.extra_buffers)
+                                       n_batch=o.n_batch, verbose=o.verbose, extra_buffers=o.extra_buffers, **extra)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()
@@ -54,7 +57,11 @@ class LlamaCppBackend(LLMBackend):
     def fingerprint(self):
         # Which file the options resolved to, and whether it changed since: the options cannot say.
         st = self.path.stat()
-        return (super().fingerprint(), str(self.path.resolve()), st.st_size, st.st_mtime_ns, self.chat_template)
+        lora = None
+        if self.lora is not None:  # the adapter file too: replaced in place, it gives other answers
+            ls = self.lora.stat()
+            lora = (str(self.lora.resolve()), ls.st_size, ls.st_mtime_ns)
+        return (super().fingerprint(), str(self.path.resolve()), st.st_size, st.st_mtime_ns, self.chat_template, lora)
 
     def _stop_strings(self) -> list[str]:
         # llama.cpp stops on the model's end-of-generation tokens by itself; these catch the same

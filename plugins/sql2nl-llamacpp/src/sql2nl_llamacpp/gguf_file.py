@@ -208,3 +208,21 @@ def _not_gguf_message(p: Path, head: bytes) -> str:
     return (f"{p} is {what} (a GGUF file starts with the bytes 'GGUF'). The llamacpp backend needs a GGUF "
             "model: convert a Hugging Face model directory with `sql2nl export --model DIR --gguf q8_0 --out OUT`, "
             "or use the transformers backend for it.")
+
+
+def check_lora(lora: str | os.PathLike, base: str | os.PathLike) -> Path:
+    """Check that ``lora`` is a GGUF LoRA adapter for ``base``'s architecture; return its path.
+
+    llama.cpp's own message for a wrong adapter is a bare "failed to initialize LoRA adapter".
+    """
+    p = Path(lora).expanduser()
+    info = read_gguf(p)
+    kind = (info.metadata.get("general.type"), info.metadata.get("adapter.type"))
+    if kind != ("adapter", "lora"):
+        raise ModelError(f"{p} is not a GGUF LoRA adapter (general.type={kind[0]!r}). Convert a PEFT adapter "
+                         "with `sql2nl export --lora-gguf OUT.gguf --adapter ADAPTER_DIR --base BASE`.")
+    base_arch = read_gguf(base).architecture
+    if info.architecture != base_arch:
+        raise ModelError(f"{p} is a LoRA adapter for a {info.architecture} model, but {base} is a {base_arch} "
+                         "model; use the base model the adapter was trained on.")
+    return p

@@ -22,6 +22,7 @@ class LlamaCppOptions(LLMOptions):
     n_gpu_layers: int = option(0, "Layers offloaded to the GPU (-1: all).", changes_text=False, minimum=-1)
     n_batch: int = option(512, "Prompt tokens evaluated per batch.", changes_text=False, minimum=1)
     chat_template: str | None = option(None, "A Jinja chat template to use instead of the one in the GGUF.")
+    lora: str | None = option(None, "A GGUF LoRA adapter for the model (sql2nl export --lora-gguf), applied at load.")
     verbose: bool = option(False, "Let llama.cpp log to stderr.", changes_text=False)
     # Other CPU kernels may round differently, so it counts as changing the text (cache key).
     extra_buffers: bool | Literal["auto", "on", "off"] | None = option(

@@ -1,0 +1,56 @@
+"""The options the name ``smollm2`` stands for: the llamacpp backend, the base GGUF, the LoRA, fast defaults.
+
+>>> from sql2nl import describe
+>>> describe("SELECT name FROM singer WHERE age > 30", model="smollm2")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from sql2nl.prompt import PROMPT_VERSION
+
+from . import files
+
+log = logging.getLogger("sql2nl.smollm2")
+
+MODEL_NAME = "smollm2"
+BACKEND = "llamacpp"
+
+# Spider's descriptions are one sentence (the longest few dozen tokens); a shorter budget keeps a
+# runaway answer from costing seconds. The system prompt is the same for every statement, so
+# llama.cpp reuses its cached keys and values and each call only evaluates the statement's tokens.
+MAX_NEW_TOKENS = 64
+N_CTX = 2048
+# A 135M model leaves things out; sampling a few answers and keeping the one the checker scores
+# best costs little next to answering with the rules describer (which throws the model's wording away).
+GUARD = {"on_unfaithful": "retry", "candidates": 3, "retries": 1}  # prompts are ~100-300 tokens; 8,192 (trained) would reserve 4x the KV memory for nothing
+
+
+def default_threads() -> int:
+    """Every core this process may use, at most 8 (a 135M model gains nothing beyond)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def model_options() -> dict[str, Any]:
+    """Backend options for ``smollm2``: checks that the installed base is the one the adapter was trained on.
+
+    The faithfulness guard is on: when the greedy answer is not perfect by the checker, two more
+    are sampled and the best kept (best of 3), then one more try; if none is complete, the rules
+    describer answers instead (each said in ``warnings`` and ``Description.guard``).
+    """
+    manifest = files.read_manifest()
+    base = files.base_file()
+    files.check_base(base, manifest)
+    pv = manifest.get("prompt_version")
+    if pv != PROMPT_VERSION:
+        log.warning("the smollm2 adapter was trained with prompt format %s but this sql2nl uses %s; "
+                    "its answers may degrade (upgrade sql2nl-smollm2)", pv, PROMPT_VERSION)
+    return {"model": str(base), "lora": str(files.adapter_file(manifest)), **GUARD,
+            "max_new_tokens": MAX_NEW_TOKENS, "n_ctx": N_CTX, "n_threads": default_threads()}
