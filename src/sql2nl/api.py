@@ -18,7 +18,7 @@ from .backends import Backend, Draft, Request, get_backend
 from .description import Description
 from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
-from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep
+from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep, unsupported_sql
 from .prompt import LANGUAGES, check_language
 from .redact import redact as _redact
 from .schema import Schema
@@ -78,9 +78,10 @@ class _Prepared:
                 self.request = Request(text, tuple(self.facts), language, dialect, schema)
         except (Sql2NLError, RecursionError):
             raise
-        except Exception as e:  # a bug in sql2nl, not in the user's SQL
-            raise InternalError(f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
-                                "in sql2nl; please report it together with the SQL.") from e
+        except Exception as e:  # a bug in sql2nl, not in the user's SQL (unless sqlglot cannot write it)
+            raise unsupported_sql(text, trees, dialect) or InternalError(
+                f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
+                "in sql2nl; please report it together with the SQL.") from e
         self.sql = text
 
     def finish(self, draft: Draft, be: Backend) -> Description:
@@ -92,13 +93,23 @@ class _Prepared:
                            sql=self.sql, facts=self.facts, warnings=warnings, faithfulness=draft.faithfulness)
 
 
-def _call(be: Backend, fn: Callable[..., T], *args: Any) -> T:
+def _call(be: Backend, fn: Callable[..., T], *args: Any, blame: Sequence[_Prepared] = ()) -> T:
     try:
         return fn(*args)
     except (Sql2NLError, RecursionError):
         raise
     except Exception as e:  # a backend bug or an outside failure; never leak another exception type
-        raise BackendError(f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
+        raise _statement_error(blame) or BackendError(
+            f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
+
+
+def _statement_error(preps: Sequence[_Prepared]) -> Sql2NLError | None:
+    # A statement sqlglot parses but cannot write back as SQL fails in any backend: the input's fault.
+    for p in preps:
+        err = unsupported_sql(p.sql, [f.tree for f in p.facts if f.tree is not None], p.request.dialect)
+        if err is not None:
+            return err
+    return None
 
 
 def _deep_ok(fn: Callable[..., T], *args: Any) -> T:
@@ -112,7 +123,7 @@ def _deep_ok(fn: Callable[..., T], *args: Any) -> T:
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
                   redact: bool) -> Description:
     prep = _Prepared(text, language, dialect, schema, redact)
-    return prep.finish(_call(be, be.describe, prep.request), be)
+    return prep.finish(_call(be, be.describe, prep.request, blame=(prep,)), be)
 
 
 def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | None:
@@ -176,7 +187,7 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
 def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
                   language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
                   cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  **backend_options: Any) -> list[Description]:
+                  workers: int | None = None, **backend_options: Any) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -185,6 +196,11 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     ``on_error="raise"`` (default) raises the first error; ``"keep"`` puts, for a bad statement, a
     description with empty text and the error in ``warnings``, so one bad query loses no other
     work. ``progress=True`` shows a progress bar on stderr. Other arguments as in :func:`describe`.
+
+    ``workers=N`` (N > 1) describes in N processes (:mod:`sql2nl.pool`): same texts, same order, each
+    repeated statement described once; each process builds its own backend from the name (or class)
+    and options. Small inputs stay in this process. The descriptions' ``facts`` are extracted again
+    here when first read.
     """
     if isinstance(sqls, (str, bytes)):
         raise InvalidInputError("describe_many() takes a list of SQL strings; for a single statement "
@@ -201,6 +217,13 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
         raise InvalidInputError(f"describe_many() takes a list of SQL strings, got {type(sqls).__name__}.") from None
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
+    if workers is not None and workers != 1:
+        from .pool import describe_many_in_workers, job_for
+
+        job = job_for(backend, be, backend_options, dict(language=language, schema=schema_obj, redact=redact,
+                                                         cache=cache, batch_size=batch_size, max_chars=max_chars))
+        return describe_many_in_workers(sqls, job, dialect=dialect, on_error=on_error, workers=workers,
+                                        progress=progress)
     results: list[Description | None] = [None] * len(sqls)
     todo: list[tuple[int, tuple | None, _Prepared]] = []
 
@@ -226,7 +249,8 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             try:
-                drafts: Sequence[Draft | Sql2NLError] = _call(be, be.describe_batch, [p.request for _, _, p in chunk])
+                drafts: Sequence[Draft | Sql2NLError] = _call(be, be.describe_batch, [p.request for _, _, p in chunk],
+                                                                   blame=[p for _, _, p in chunk])
                 if len(drafts) != len(chunk):
                     raise BackendError(f"The {be.name!r} backend answered {len(drafts)} of {len(chunk)} requests.")
             except (Sql2NLError, RecursionError):
@@ -244,7 +268,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
 
 def _one(be: Backend, prep: _Prepared) -> Draft | Sql2NLError:
     try:
-        return _deep_ok(_call, be, be.describe, prep.request)
+        return _deep_ok(lambda: _call(be, be.describe, prep.request, blame=(prep,)))
     except Sql2NLError as e:
         return e
 
@@ -295,7 +319,8 @@ def _stream(be: Backend, prep: _Prepared) -> Iterator[str]:
     except (Sql2NLError, GeneratorExit):
         raise
     except Exception as e:
-        raise BackendError(f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
+        raise _statement_error((prep,)) or BackendError(
+            f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
 
 
 def _safe_cut(text: str) -> int:
