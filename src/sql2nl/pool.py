@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
+import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,11 +65,14 @@ class Result(NamedTuple):
         """``"SQLParseError: Could not parse ..."``, as ``describe_many(on_error="keep")`` reports it."""
         return f"{self.error[0]}: {self.error[1]}" if self.error else None
 
-    def exception(self) -> Sql2NLError | None:
-        """The error as the :class:`~sql2nl.errors.Sql2NLError` subclass the worker raised."""
+    def exception(self, where: str | None = None) -> Sql2NLError | None:
+        """The error as the :class:`~sql2nl.errors.Sql2NLError` subclass the worker raised (its message
+        prefixed with ``where``, e.g. ``"line 17"``, if given)."""
         if self.error is None:
             return None
         name, message, fields = self.error
+        if where:
+            message = f"{where}: {message}"
         cls = getattr(_errors, name, None)
         if not (isinstance(cls, type) and issubclass(cls, Sql2NLError)):
             cls = Sql2NLError
@@ -180,9 +185,18 @@ class _Worker:
 _worker: _Worker | None = None  # the one in a pool's worker process
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, parent: int) -> None:
     global _worker
     _worker = _Worker(job)
+    threading.Thread(target=_exit_with, args=(parent,), name="sql2nl-orphan-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    # A parent killed with SIGKILL cannot shut its pool down, and a worker forked beside its siblings
+    # never sees its task pipe close: without this it would wait for tasks forever.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_in_worker(chunk: list[tuple[str, str | None]]) -> list[Result]:
@@ -210,6 +224,8 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
                    dedupe_window: int = DEDUPE_WINDOW) -> Iterator[tuple[P, str | None, Result]]:
     """Describe ``(payload, sql, dialect)`` items; yield ``(payload, fingerprint, Result)`` in input order.
 
+    An item whose ``sql`` is a :class:`~sql2nl.errors.Sql2NLError` comes back with that error.
+
     ``items`` is read lazily and at most a few chunks per worker are in flight, so input of any
     length streams through in bounded memory. With ``workers=1``, or when ``items`` ends within
     the first ``min_parallel``, everything runs in this process. ``start_method`` is a
@@ -228,7 +244,7 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
         import multiprocessing
 
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
-                                       initializer=_init_worker, initargs=(job,))
+                                       initializer=_init_worker, initargs=(job, os.getpid()))
     finished = False
     try:
         yield from _ordered(chain(head, it), executor, workers, chunk_size, dedupe_window)
@@ -273,7 +289,9 @@ def _ordered(items: Iterator[tuple[P, Any, str | None]], executor: Any, workers:
             yield payload, fp, cell[0]
 
     for payload, sql, dialect in items:
-        if not isinstance(sql, str):
+        if isinstance(sql, Sql2NLError):  # the caller already knows why this item has no statement
+            pending.append((payload, None, [error_result(sql)]))
+        elif not isinstance(sql, str):
             pending.append((payload, None, [_not_text(sql)]))
         else:
             fp = fingerprint(sql)

@@ -94,12 +94,14 @@ def _semicolons(text: str, dialect: str | None) -> list[int]:
 
 
 def describe_script(text: str, *, dialect: str | None = None, max_chars: int = MAX_CHARS,
-                    on_error: str = "keep", **options: Any) -> Iterator[Outcome]:
+                    on_error: str = "keep", statements: list[Statement] | None = None,
+                    **options: Any) -> Iterator[Outcome]:
     """Describe each statement of ``text`` on its own, in order, as :class:`Outcome` objects.
 
     ``on_error="keep"`` (default) yields an outcome with the error for a bad statement and goes on;
     ``"raise"`` raises it (with its position in the script). Other keyword arguments go to
     :func:`~sql2nl.describe`. Whole-input problems (empty, only comments, too long) raise at once.
+    ``statements`` is :func:`split_script`'s answer for ``text`` when the caller already has it.
     """
     from .api import describe
 
@@ -107,7 +109,8 @@ def describe_script(text: str, *, dialect: str | None = None, max_chars: int = M
         raise ValueError(f"on_error must be 'raise' or 'keep', got {on_error!r}.")
     text = check_text(text, max_chars=max_chars)
     check_dialect(dialect)
-    statements = split_script(text, dialect)
+    if statements is None:
+        statements = split_script(text, dialect)
     if not statements:  # e.g. only ';' and GO lines: let describe() say what is wrong
         describe(text, dialect=dialect, max_chars=max_chars, **options)
     for st in statements:
