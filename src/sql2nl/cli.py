@@ -315,10 +315,21 @@ def plugins():
 @click.option("--clear", "do_clear", is_flag=True, help="Empty the persistent cache.")
 @click.option("--path", "cache_path", default=None, help="The persistent cache file (default: user cache dir).")
 def cache_command(do_clear, cache_path):
-    """Show (or --clear) the persistent description cache."""
-    from .cache import SQLiteCache
+    """Show (or --clear) the persistent description cache, and whether it is on."""
+    from . import cache
 
-    store = SQLiteCache(cache_path)
+    if cache_path is None and cache.persistent is None:
+        path = cache.default_path()
+        click.echo("The persistent cache is off: descriptions are cached in memory only, per process. Turn it on "
+                   "with SQL2NL_CACHE=persistent (in Python: sql2nl.cache.configure(persistent_cache=True)); it "
+                   f"would live in {path} (SQL2NL_CACHE_PATH sets another file).")
+        if not path.exists():
+            return
+        click.echo("A cache file from an earlier run is there:")
+    elif cache_path is None:
+        click.echo("The persistent cache is on (SQL2NL_CACHE=persistent or configure()).")
+    store = cache.persistent if cache_path is None and cache.persistent is not None else cache.SQLiteCache(
+        cache_path)
     if do_clear:
         store.clear()
     click.echo(f"{store.path}: {len(store)} descriptions")

@@ -479,10 +479,15 @@ def _deepest_failing(tree: exp.Expression, dialect: str | None) -> exp.Expressio
             return node
 
 
-def _start_of(node: exp.Expression) -> int | None:
-    # Tokens leave their offset in .meta; reading ._meta does not create an empty dict on every node.
-    starts = [n._meta["start"] for n in node.walk() if n._meta and "start" in n._meta]
-    return min(starts) if starts else None
+def _start_of(node: exp.Expression | None) -> int | None:
+    # Tokens leave their offset in .meta (reading ._meta does not create an empty dict on every node);
+    # a part without any (a type name, say) is placed where the smallest part around it starts.
+    while node is not None:
+        starts = [n._meta["start"] for n in node.walk() if n._meta and "start" in n._meta]
+        if starts:
+            return min(starts)
+        node = node.parent
+    return None
 
 
 # -- deep input ------------------------------------------------------------------------------------
