@@ -99,7 +99,8 @@ class Job:
 
 
 def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], options: dict[str, Any]) -> Job:
-    """The :class:`Job` for ``backend`` as the caller gave it (``resolved`` is the instance it names here).
+    """The :class:`Job` for ``backend`` as the caller gave it (``resolved``: the instance it names here,
+    built if None).
 
     Workers get what they can rebuild it from: the registered class when it pickles by reference
     (so a backend a program registered at run time also works with ``spawn``), else the name; an
@@ -107,8 +108,11 @@ def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], option
     """
     import pickle
 
+    from .api import resolve_backend
     from .backends import Backend, available_backends
 
+    if resolved is None:
+        resolved = resolve_backend(backend, backend_options)
     if isinstance(backend, Backend):
         try:
             pickle.dumps(backend)
@@ -220,7 +224,7 @@ class _Inline:
 
 
 def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, workers: int | None = None,
-                   chunk_size: int = CHUNK_SIZE, min_parallel: int = MIN_PARALLEL, start_method: str | None = None,
+                   chunk_size: int = CHUNK_SIZE, min_parallel: int | None = None, start_method: str | None = None,
                    dedupe_window: int = DEDUPE_WINDOW) -> Iterator[tuple[P, str | None, Result]]:
     """Describe ``(payload, sql, dialect)`` items; yield ``(payload, fingerprint, Result)`` in input order.
 
@@ -228,13 +232,14 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
 
     ``items`` is read lazily and at most a few chunks per worker are in flight, so input of any
     length streams through in bounded memory. With ``workers=1``, or when ``items`` ends within
-    the first ``min_parallel``, everything runs in this process. ``start_method`` is a
+    the first ``min_parallel`` (default :data:`MIN_PARALLEL`), everything runs in this process. ``start_method`` is a
     :mod:`multiprocessing` start method (default: the platform's). A worker process that dies
     raises :class:`~sql2nl.errors.BackendError` here; results yielded before it stay valid.
     """
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
+    min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
     it = iter(items)
     head = list(islice(it, min_parallel)) if workers > 1 else []
     if workers == 1 or len(head) < min_parallel:
@@ -366,7 +371,7 @@ def _extract(sql: str, dialect: str | None) -> list:
 
 def describe_many_in_workers(sqls: list[Any], job: Job, *, dialect: str | None, on_error: str, workers: int | None,
                              progress: bool, start_method: str | None = None,
-                             min_parallel: int = MIN_PARALLEL) -> list[Description]:
+                             min_parallel: int | None = None) -> list[Description]:
     """:func:`sql2nl.describe_many` with ``workers=``: same results, same order, same errors."""
     from .api import _progress
 
