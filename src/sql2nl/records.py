@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, install_extra
 
 FORMATS = ("jsonl", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -47,7 +47,7 @@ def _pyarrow() -> Any:
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise InvalidInputError("Parquet files need pyarrow, which is not installed. Install it with: "
-                                "pip install 'sql2nl[parquet]' (from a checkout: pip install '.[parquet]')") from None
+                                + install_extra("parquet")) from None
     return pyarrow
 
 

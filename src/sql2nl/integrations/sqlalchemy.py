@@ -43,7 +43,7 @@ from typing import Any
 from ..api import resolve_backend
 from ..backends import Backend
 from ..cache import fingerprint
-from ..errors import InvalidInputError, SQLParseError
+from ..errors import InvalidInputError, SQLParseError, install_extra
 from ..prompt import check_language
 
 __all__ = ["instrument", "uninstrument", "Instrumentation", "LOGGER_NAME", "comment_text"]
@@ -406,7 +406,7 @@ def _resolve_target(target: Any) -> Any:
     try:
         from sqlalchemy.engine import Engine
     except ImportError:  # pragma: no cover - sqlalchemy is an extra
-        raise InvalidInputError("SQLAlchemy is not installed; pip install 'sql2nl[sqlalchemy]'.") from None
+        raise InvalidInputError(f"SQLAlchemy is not installed; {install_extra('sqlalchemy')}.") from None
     if target is None:
         return Engine
     if target is Engine or isinstance(target, Engine):
