@@ -1,0 +1,163 @@
+"""Query logs at scale on one host: statements/s of a plain describe() loop vs `sql2nl describe --workers N`.
+
+    python benchmarks/bench_logs.py                       # 100,000 statements; loop, --workers 1, --workers 2
+    python benchmarks/bench_logs.py --n 5000 --engines loop,workers2
+    python benchmarks/bench_logs.py --json out.json
+
+The input is a JSON-lines log of ``--n`` distinct Spider-like statements: the training
+subpackage's synthetic query writer over every schema of Spider's ``tables.json``
+(``sql2nl_training.synthetic.queries``), spread evenly, made distinct. Each engine reads that file
+and writes the described records; the time is wall time of a fresh process (startup, reading,
+describing, writing: what a user waits for), one engine after the other in one run, with the CPU
+time of all its processes (workers included) beside it. The load average is read before and after
+each, because the machine may be shared. It prints a markdown table.
+
+An engine is one function taking the input file and an output path and returning when the output
+is complete; add one to ENGINES (e.g. Spark ``local[2]`` through ``sql2nl.integrations.spark``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+# Beside the checkout (../shared), or beside the folder of worktrees it is in (../../shared).
+DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
+    (p / "shared" / "data" / "spider_s2t" for p in Path(__file__).resolve().parents[2:4]
+     if (p / "shared" / "data" / "spider_s2t").is_dir()), "spider_s2t"))
+
+
+def make_log(path: Path, n: int, seed: int = 0) -> int:
+    """Write ``n`` distinct statements (fewer if the schemas cannot give that many) as JSON lines."""
+    from sql2nl.cache import fingerprint
+    from sql2nl_training.synthetic import from_spider_tables, queries
+
+    specs = [s for s in from_spider_tables(DATA / "tables.json") if any(s.tables.values())]
+    seen: set[str] = set()
+    sqls: list[str] = []
+    per = n // len(specs) + 1
+    rounds = 0
+    while len(sqls) < n and rounds < 20:  # another seed round where small schemas ran out of variety
+        for i, spec in enumerate(specs):
+            for sql in queries(spec, per, seed=seed + 1000 * rounds + i):
+                fp = fingerprint(sql)
+                if fp not in seen:
+                    seen.add(fp)
+                    sqls.append(sql)
+        rounds += 1
+    sqls = sqls[:n]
+    with open(path, "w", encoding="utf-8") as f:
+        for i, sql in enumerate(sqls):
+            f.write(json.dumps({"id": i, "sql": sql}) + "\n")
+    return len(sqls)
+
+
+# -- engines: each runs in a fresh process and returns when OUT is complete -----------------------
+
+def _cli(workers: int) -> Callable[[Path, Path], None]:
+    def run(src: Path, out: Path) -> None:
+        subprocess.run([sys.executable, "-m", "sql2nl.cli", "describe", "--jsonl", str(src), "--out", str(out),
+                        "--workers", str(workers), "--no-cache", "--no-progress"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return run
+
+
+def loop(src: Path, out: Path) -> None:
+    """The plain way: read each record, describe() it, write it; one process."""
+    subprocess.run([sys.executable, __file__, "--loop", str(src), str(out)], check=True)
+
+
+def _loop_body(src: str, out: str) -> None:
+    from sql2nl import Sql2NLError, describe
+
+    with open(src, encoding="utf-8") as fin, open(out, "w", encoding="utf-8") as fout:
+        for line in fin:
+            rec = json.loads(line)
+            try:
+                d = describe(rec["sql"], cache=False)
+                rec.update(description=d.text, warnings=d.warnings, error=None)
+            except Sql2NLError as e:
+                rec.update(description=None, warnings=[], error=str(e))
+            fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+ENGINES: dict[str, tuple[str, Callable[[Path, Path], None]]] = {
+    "loop": ("plain `describe()` loop, 1 process", loop),
+    "workers1": ("`sql2nl describe --jsonl --workers 1`", _cli(1)),
+    "workers2": ("`sql2nl describe --jsonl --workers 2`", _cli(2)),
+    # "spark2": ("Spark `local[2]`, pandas UDF", spark_local2),   <- the Spark integration adds its engine here
+}
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+def load() -> str:
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "?"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="distinct statements (default 100,000)")
+    ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of {', '.join(ENGINES)}")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.loop:
+        _loop_body(*args.loop)
+        return
+    with tempfile.TemporaryDirectory(prefix="sql2nl-bench-logs-") as tmp:
+        src = Path(tmp) / "log.jsonl"
+        n = make_log(src, args.n)
+        print(f"{n:,} distinct statements; {machine()}", file=sys.stderr)
+        results = []
+        for name in args.engines.split(","):
+            label, fn = ENGINES[name]
+            out = Path(tmp) / f"{name}.jsonl"
+            before = load()
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            fn(src, out)
+            seconds = time.perf_counter() - t0
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
+            cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+            lines = sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
+            results.append({"engine": name, "label": label, "seconds": seconds, "cpu_seconds": cpu, "records": lines,
+                            "per_s": n / seconds, "load_before": before, "load_after": load()})
+            print(f"{label}: {seconds:.1f} s, {n / seconds:,.0f}/s (load {before} -> {load()})", file=sys.stderr)
+    base = next((r["per_s"] for r in results if r["engine"] == "loop"), results[0]["per_s"])
+    print(f"\n{n:,} distinct Spider-like statements; {machine()}\n")
+    print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg before → after |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        print(f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
+              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_before']} → {r['load_after']} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
