@@ -60,13 +60,15 @@ def scratch_gguf(size: str) -> Path:
     return out / "gguf"
 
 
-def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int | None, n_gpu_layers: int) -> dict:
+def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int | None, n_gpu_layers: int,
+          extra_buffers: str = "auto") -> dict:
     from sql2nl import describe
     from sql2nl.api import describe_stream
     from sql2nl.backends import get_backend, clear_backend_instances
     from sql2nl.prompt import build_messages, render_prompt
 
-    opts = dict(model=str(gguf), max_new_tokens=max_new, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+    opts = dict(model=str(gguf), max_new_tokens=max_new, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                extra_buffers=extra_buffers)
     be = get_backend("llamacpp", **opts)
     llm = be.model.llm
     prompts = [render_prompt(build_messages(s), chat_template=be.chat_template) for s in sqls]
@@ -108,7 +110,7 @@ def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int
     n_threads = llm.n_threads
     fixed = fixed_costs(be, sqls, texts["raw"])
     clear_backend_instances()
-    return {"gguf": gguf.name, "bytes": gguf.stat().st_size, "best_s": {k: sum(v) for k, v in best.items()},
+    return {"gguf": gguf.name, "extra_buffers": extra_buffers, "bytes": gguf.stat().st_size, "best_s": {k: sum(v) for k, v in best.items()},
             "best_cpu_s": {k: sum(v) for k, v in best_cpu.items()},
             "completion_tokens": n_tok, "prompt_tokens": n_prompt, "prompts": len(prompts), "same_text": same,
             "stream_same_text": texts["stream"] == texts["describe"], "n_threads": n_threads, "fixed_ms": fixed}
@@ -145,9 +147,9 @@ def table(results: list[dict], args) -> str:
         f"n_gpu_layers={args.n_gpu_layers}; llama-cpp-python {_version()}; {results[0]['prompts']} Spider queries, "
         f"max_new_tokens={args.max_new}, greedy, per prompt the best of {args.rounds} interleaved runs (wall time; CPU time of the whole process alongside), summed; tok/s = generated tokens / wall time including prompt processing.",
         "",
-        "| GGUF | size | prompt tok | gen tok | raw Llama s | describe s | overhead | stream s | overhead "
+        "| GGUF | extra CPU buffers | size | prompt tok | gen tok | raw Llama s | describe s | overhead | stream s | overhead "
         "| overhead in CPU time (describe / stream) | tok/s raw | tok/s describe | same text |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         b, c = r["best_s"], r["best_cpu_s"]
@@ -156,7 +158,7 @@ def table(results: list[dict], args) -> str:
             return f"{(d[m] - d['raw']) / d['raw'] * 100:+.1f} %"
 
         lines.append(
-            f"| {r['gguf']} | {r['bytes'] / 2**20:.1f} MiB | {r['prompt_tokens']} | {r['completion_tokens']} | "
+            f"| {r['gguf']} | {r['extra_buffers']} | {r['bytes'] / 2**20:.1f} MiB | {r['prompt_tokens']} | {r['completion_tokens']} | "
             f"{b['raw']:.3f} | {b['describe']:.3f} | {ov(b, 'describe')} | {b['stream']:.3f} | {ov(b, 'stream')} | "
             f"{ov(c, 'describe')} / {ov(c, 'stream')} | "
             f"{r['completion_tokens'] / b['raw']:.0f} | {r['completion_tokens'] / b['describe']:.0f} | "
@@ -189,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="n_threads (default: llama.cpp's choice)")
     ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--extra-buffers", default="auto",
+                    help="comma list of llama.cpp extra-CPU-buffer settings to compare: auto, on, off (default auto; "
+                         "on crashes quantized files on AMX CPUs)")
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args(argv)
     args.prompts = args.prompts or (6 if args.quick else 24)
@@ -196,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     args.max_new = args.max_new or (64 if args.quick else 128)
     files = args.gguf or [scratch_gguf(args.size) / f"model.{q}.gguf" for q in ("q8_0", "f16")]
     sqls = [r["sql"] for r in spider("valid", args.prompts)]
-    results = [bench(f, sqls, args.rounds, args.max_new, args.threads, args.n_gpu_layers) for f in files]
+    from sql2nl_llamacpp.cpu import describe_setting
+
+    print(describe_setting(), file=sys.stderr)
+    results = [bench(f, sqls, args.rounds, args.max_new, args.threads, args.n_gpu_layers, eb)
+               for f in files for eb in args.extra_buffers.split(",")]
     print(table(results, args))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

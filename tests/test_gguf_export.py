@@ -76,7 +76,7 @@ def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
     """What every export must satisfy: files under final names, honest manifest, verified, loadable."""
     import hashlib
 
-    import llama_cpp
+    from sql2nl_llamacpp.cpu import open_llama
     from transformers import AutoTokenizer
 
     assert json.loads((out / "manifest.json").read_text()) == manifest
@@ -90,7 +90,7 @@ def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
         assert path.stat().st_size == entry["bytes"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
         assert 0.0 <= entry["greedy_agreement"]["token_agreement"] <= 1.0
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, verbose=False)
+        llm = open_llama(str(path), n_ctx=256, verbose=False)
         try:
             assert llm.metadata["tokenizer.ggml.pre"] == manifest["pre_tokenizer"]["mapped_to"] == "gpt-2"
             tok = AutoTokenizer.from_pretrained(hf_model)

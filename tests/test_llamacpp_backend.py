@@ -102,11 +102,11 @@ def test_prompt_is_rendered_by_the_gguf_template_exactly_as_training_renders_it(
 
 
 def test_same_text_as_raw_llama_cpp(q8):
-    from llama_cpp import Llama
+    from sql2nl_llamacpp.cpu import open_llama
 
     be = get_backend("llamacpp", model=q8, max_new_tokens=24)
     prompt = render_prompt(build_messages(SQL), chat_template=be.chat_template)
-    raw = Llama(q8, n_ctx=512, verbose=False, n_threads=1)
+    raw = open_llama(str(q8), n_ctx=512, verbose=False, n_threads=1)
     out = raw.create_completion(prompt, max_tokens=24, temperature=0.0, stop=["\n### "])["choices"][0]["text"]
     assert describe(SQL, backend="llamacpp", model=q8, max_new_tokens=24).text == strip_thinking(out, prompt)
 
@@ -205,7 +205,9 @@ def _arch_renamed(data: bytes) -> bytes:
     ("header_cut", "not a valid GGUF file"),
     ("bad_version", "unsupported GGUF version 99"),
     ("garbage_counts", "implausible counts"),
-    ("unknown_arch", "llama.cpp could not load"),
+    ("unknown_arch", r"not a loadable model: llamX.block_count"),
+    ("no_vocab", r"not a loadable model: it has no vocabulary"),
+    ("no_layers", r"not a loadable model: llama.block_count"),
     ("empty_dir", "holds no GGUF file"),
 ])
 def test_bad_model_files_raise_model_error(q8, tmp_path, case, match):
@@ -228,6 +230,9 @@ def test_bad_model_files_raise_model_error(q8, tmp_path, case, match):
         path.write_bytes(data[:8] + b"\xff" * 16 + data[24:])
     elif case == "unknown_arch":
         path.write_bytes(_arch_renamed(data))
+    elif case in ("no_vocab", "no_layers"):  # the key renamed in place (same length): checked before llama.cpp
+        key = b"tokenizer.ggml.tokens" if case == "no_vocab" else b"llama.block_count"
+        path.write_bytes(data.replace(key, key[:-1] + b"Z", 1))
     elif case == "empty_dir":
         path = tmp_path / "nothing-here"
         path.mkdir()

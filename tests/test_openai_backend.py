@@ -1,6 +1,6 @@
 """The openai backend against a real OpenAI-compatible peer: llama-cpp-python's server on loopback.
 
-The server (``python -m llama_cpp.server``, extras: fastapi, sse-starlette, starlette-context,
+The server (``python -m sql2nl_llamacpp.llama_server`` — llama_cpp.server loading models safely on AMX CPUs; extras: fastapi, sse-starlette, starlette-context,
 pydantic-settings) serves the same tiny GGUF the llama.cpp backend tests use, so the two backends
 can be compared token for token.
 """
@@ -54,7 +54,7 @@ def llama_server(gguf_file, log_dir):
     """``python -m llama_cpp.server`` on a free loopback port, requiring an API key; always stopped."""
     port = free_port()
     log = log_dir / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_file), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "sql2nl_llamacpp.llama_server", "--model", str(gguf_file), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--api_key", KEY]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

@@ -1,6 +1,6 @@
 """Is the GGUF the same model? Tokenizer parity and greedy agreement against the Hugging Face original.
 
-* Tokenizer parity: the HF tokenizer and the GGUF vocabulary (``llama_cpp.Llama(vocab_only=True)``)
+* Tokenizer parity: the HF tokenizer and the GGUF vocabulary (read alone, without weights or context)
   must give identical ids on a sample of SQL, English and Chinese prose, and sql2nl prompts —
   this is what proves a pre-tokenizer mapping (:mod:`sql2nl_gguf.pretokenizer`) right.
 * Greedy agreement: the same prompt ids (built with :mod:`sql2nl.prompt`) decoded greedily by the
@@ -8,13 +8,17 @@
   the GGUF reproduces before diverging, ``exact`` the fraction of prompts reproduced entirely, and
   ``teacher_forced`` the fraction of the HF continuation's tokens that are also the GGUF's top-1
   when it is given the same prefix (robust to one early near-tie derailing the rest).
+
+llama.cpp runs in a child process (:mod:`sql2nl_gguf.llama_child`), so a native crash on some CPU becomes
+an :class:`~sql2nl_gguf.errors.ExportError` naming the file instead of a dead process.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
+
+from . import llama_child
 
 SAMPLE_SQL = [
     "SELECT name, country, age FROM singer ORDER BY age DESC",
@@ -46,25 +50,21 @@ def _prompts(tokenizer) -> list[str]:
 
 
 def tokenizer_parity(gguf: str | os.PathLike, tokenizer, texts: list[str] | None = None) -> dict:
-    """Compare HF and GGUF token ids on ``texts`` (default: the SQL/prose/prompt sample)."""
-    import llama_cpp
+    """Compare HF and GGUF token ids on ``texts`` (default: the SQL/prose/prompt sample).
 
+    The GGUF side reads only the vocabulary (no weights, no context), in a child process.
+    """
     texts = texts or SAMPLE_SQL + SAMPLE_PROSE + _prompts(tokenizer)
-    llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
-    try:
-        mismatches = []
-        for t in texts:
-            hf = tokenizer.encode(t, add_special_tokens=False)
-            gg = llm.tokenize(t.encode("utf-8"), add_bos=False, special=True)
-            if hf != gg:
-                mismatches.append({"text": t[:80], "hf": hf[:24], "gguf": gg[:24]})
-        # What each side adds by itself (BOS) must agree too, or prompts would differ by one token.
-        hf_bos = tokenizer.encode("x", add_special_tokens=True) != tokenizer.encode("x", add_special_tokens=False)
-        gg_bos = llm.tokenize(b"x", add_bos=True) != llm.tokenize(b"x", add_bos=False)
-    finally:
-        llm.close()
-    if hf_bos != gg_bos:
-        mismatches.append({"text": "<BOS handling>", "hf": [int(hf_bos)], "gguf": [int(gg_bos)]})
+    gg = llama_child.run("tokenize", gguf, "the tokenizer", texts=texts)
+    mismatches = []
+    for t, gg_ids in zip(texts, gg["ids"]):
+        hf = tokenizer.encode(t, add_special_tokens=False)
+        if hf != gg_ids:
+            mismatches.append({"text": t[:80], "hf": hf[:24], "gguf": gg_ids[:24]})
+    # What each side adds by itself (BOS) must agree too, or prompts would differ by one token.
+    hf_bos = tokenizer.encode("x", add_special_tokens=True) != tokenizer.encode("x", add_special_tokens=False)
+    if hf_bos != gg["adds_bos"]:
+        mismatches.append({"text": "<BOS handling>", "hf": [int(hf_bos)], "gguf": [int(gg["adds_bos"])]})
     return {"ok": not mismatches, "samples": len(texts) + 1, "mismatches": len(mismatches), "examples": mismatches[:3]}
 
 
@@ -76,27 +76,6 @@ def _hf_greedy(model, tokenizer, ids: list[int], n: int) -> list[int]:
         out = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=n, do_sample=False, eos_token_id=eos,
                              pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos)
     return out[0, len(ids):].tolist()
-
-
-def _gguf_greedy(llm, ids: list[int], n: int, eos: int | None) -> list[int]:
-    out: list[int] = []
-    for tok in llm.generate(ids, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0, reset=True):
-        out.append(int(tok))
-        if tok == eos or len(out) >= n:
-            break
-    return out
-
-
-def _teacher_forced(llm, ids: list[int], ref: list[int]) -> tuple[int, int]:
-    """How many of the HF model's greedy tokens are also the GGUF's top-1 when fed the same prefix."""
-    import numpy as np
-
-    if not ref:
-        return 0, 0
-    llm.reset()
-    llm.eval(ids + ref)
-    scores = np.asarray(llm.scores[len(ids) - 1:len(ids) - 1 + len(ref)])
-    return int((scores.argmax(axis=-1) == np.asarray(ref)).sum()), len(ref)
 
 
 def _agreement(ref: list[list[int]], got: list[list[int]]) -> dict:
@@ -114,7 +93,6 @@ def _agreement(ref: list[list[int]], got: list[list[int]]) -> dict:
 def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.PathLike], tokenizer, *,
                      n_tokens: int = 16, model: Any = None) -> dict[str, dict]:
     """Greedy continuations of sql2nl prompts: HF model vs each GGUF in ``ggufs`` (``{quant: path}``)."""
-    import llama_cpp
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -131,26 +109,11 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
     n_ctx = max(len(i) for i in prompt_ids) + n_tokens + 16
     out = {}
     for quant, path in ggufs.items():
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_gpu_layers=-1, verbose=False,
-                              seed=0, logits_all=True)
-        try:
-            got = [_gguf_greedy(llm, ids, n_tokens, tokenizer.eos_token_id) for ids in prompt_ids]
-            forced = [_teacher_forced(llm, ids, r) for ids, r in zip(prompt_ids, ref)]
-        finally:
-            llm.close()
-        out[quant] = _agreement(ref, got)
+        gg = llama_child.run("greedy", path, f"the {quant} GGUF", prompts=prompt_ids, refs=ref, n_tokens=n_tokens,
+                             eos=tokenizer.eos_token_id, n_ctx=n_ctx)
+        out[quant] = _agreement(ref, gg["got"])
         # Free-running agreement stops counting at the first flip, which a near-tie in a barely trained model
         # causes; teacher-forced top-1 agreement judges every position on its own.
+        forced = gg["forced"]
         out[quant]["teacher_forced"] = round(sum(k for k, _ in forced) / max(sum(n for _, n in forced), 1), 4)
     return out
-
-
-def verify_export(model_dir: str | os.PathLike, staged: Mapping[str, Path], *, tokenizer=None) -> dict:
-    """Both checks for an export (``staged`` must include ``"f16"``); returns the report stored in the manifest."""
-    if tokenizer is None:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    parity = tokenizer_parity(staged["f16"], tokenizer)
-    greedy = greedy_agreement(model_dir, staged, tokenizer)
-    return {"tokenizer_parity": parity, "greedy": greedy}

@@ -36,6 +36,8 @@ class LlamaCppBackend(LLMBackend):
     * ``n_threads`` (default: llama.cpp's choice), ``n_gpu_layers`` (default 0; -1 = all on the GPU),
       ``n_batch`` (default 512);
     * ``chat_template``: override the template stored in the GGUF;
+    * ``extra_buffers``: ``auto`` (default: off on CPUs with AMX, where llama.cpp's extra CPU buffer types
+      crash), ``on`` or ``off`` — see :mod:`sql2nl_llamacpp.cpu`;
     * the guard and sampling options of :class:`~sql2nl.llm.LLMBackend`.
     """
 
@@ -43,12 +45,12 @@ class LlamaCppBackend(LLMBackend):
 
     def __init__(self, model: str | Path | None = None, *, quant: str | None = None, n_ctx: int | None = None,
                  n_threads: int | None = None, n_gpu_layers: int = 0, n_batch: int = 512,
-                 chat_template: str | None = None, verbose: bool = False, **options: Any):
+                 chat_template: str | None = None, verbose: bool = False, extra_buffers: Any = None, **options: Any):
         unknown = sorted(set(options) - set(_GUARD_OPTIONS))
         if unknown:
             raise InvalidInputError(
                 f"The llamacpp backend has no option {', '.join(map(repr, unknown))}. It takes model, quant, n_ctx, "
-                f"n_threads, n_gpu_layers, n_batch, chat_template, verbose, {', '.join(_GUARD_OPTIONS)}.")
+                f"n_threads, n_gpu_layers, n_batch, chat_template, verbose, extra_buffers, {', '.join(_GUARD_OPTIONS)}.")
         super().__init__(**options)
         if model is None or str(model).strip() == "":
             raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
@@ -61,7 +63,8 @@ class LlamaCppBackend(LLMBackend):
         self.path = resolve_gguf(model, quant)
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
         self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                       n_batch=n_batch, verbose=verbose)
+                                       n_batch=n_batch, verbose=verbose,
+                                       extra_buffers=extra_buffers)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()

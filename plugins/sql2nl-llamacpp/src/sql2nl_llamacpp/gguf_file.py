@@ -171,6 +171,28 @@ def read_gguf(path: str | os.PathLike) -> GGUFInfo:
     return info
 
 
+def check_model(info: GGUFInfo) -> GGUFInfo:
+    """Reject a well-formed GGUF that is not a model llama.cpp can run: no architecture, no layers, no
+    context length, no vocabulary, or a LoRA adapter given where a model is expected."""
+    def bad(what: str, hint: str = "export the model again with `sql2nl export`") -> ModelError:
+        return ModelError(f"{info.path} is a GGUF file but not a loadable model: {what}; {hint}.")
+
+    if str(info.metadata.get("general.type", "model")) == "adapter":
+        raise bad("it is a LoRA adapter", "load it on top of its base model (the model plugin does this), "
+                  "not as the model itself")
+    arch = info.metadata.get("general.architecture")
+    if not arch:
+        raise bad("general.architecture is missing")
+    if not info.metadata.get(f"{arch}.block_count"):
+        raise bad(f"{arch}.block_count (its number of layers) is missing or 0")
+    ctx = info.metadata.get(f"{arch}.context_length")
+    if ctx is not None and int(ctx) <= 0:
+        raise bad(f"{arch}.context_length is {ctx}")
+    if not info.array_lengths.get("tokenizer.ggml.tokens"):
+        raise bad("it has no vocabulary (tokenizer.ggml.tokens)")
+    return info
+
+
 def _not_gguf_message(p: Path, head: bytes) -> str:
     if not head:
         return f"{p} is empty, not a GGUF model file; export or download it again."

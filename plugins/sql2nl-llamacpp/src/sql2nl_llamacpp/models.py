@@ -20,7 +20,8 @@ from typing import Any
 from sql2nl.errors import BackendUnavailableError, ModelError
 from sql2nl.prompt import PROMPT_VERSION
 
-from .gguf_file import GGUFInfo, read_gguf
+from .cpu import extra_buffers_enabled, open_llama
+from .gguf_file import GGUFInfo, check_model, read_gguf
 
 log = logging.getLogger("sql2nl.llamacpp")
 
@@ -114,13 +115,18 @@ _loaded_lock = threading.Lock()
 
 
 def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: int, n_batch: int,
-         verbose: bool = False, **llama_kwargs: Any) -> LoadedModel:
-    """The shared :class:`LoadedModel` for ``path`` with these settings, loading it on first use."""
-    info = read_gguf(path)
+         verbose: bool = False, extra_buffers: Any = None, **llama_kwargs: Any) -> LoadedModel:
+    """The shared :class:`LoadedModel` for ``path`` with these settings, loading it on first use.
+
+    ``extra_buffers`` (``"auto"``/``"on"``/``"off"``): llama.cpp's extra CPU buffer types, off by default on
+    CPUs with AMX where they crash (:mod:`sql2nl_llamacpp.cpu`).
+    """
+    info = check_model(read_gguf(path))
     stat = path.stat()
     trained = info.context_length or 4096
     ctx = int(n_ctx) if n_ctx else min(4096, trained)
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, ctx, n_threads, n_gpu_layers, n_batch,
+    extra = extra_buffers_enabled(extra_buffers)
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, ctx, n_threads, n_gpu_layers, n_batch, extra,
            tuple(sorted(llama_kwargs.items())))
     with _loaded_lock:
         hit = _loaded.get(key)
@@ -130,12 +136,11 @@ def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: 
             import llama_cpp
         except ImportError as e:
             raise BackendUnavailableError("llamacpp", INSTALL, f"llama_cpp cannot be imported: {e}") from None
-        kw = dict(model_path=str(path), n_ctx=ctx, n_gpu_layers=n_gpu_layers, n_batch=n_batch, verbose=verbose,
-                  **llama_kwargs)
+        kw = dict(n_ctx=ctx, n_gpu_layers=n_gpu_layers, n_batch=n_batch, verbose=verbose, **llama_kwargs)
         if n_threads:
             kw.update(n_threads=int(n_threads), n_threads_batch=int(n_threads))
         try:
-            llm = llama_cpp.Llama(**kw)
+            llm = open_llama(str(path), extra_buffers=extra, **kw)
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelError(f"llama.cpp could not load {path} ({info.architecture} model, GGUF v{info.version}): "
                              f"{e}. The file may be for a newer llama.cpp than the installed llama-cpp-python "
