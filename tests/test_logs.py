@@ -264,3 +264,17 @@ def test_a_killed_run_resumes_without_losing_or_repeating_a_record(tmp_path):
     for g in got[::97]:
         assert g["description"] == describe(g["sql"]).text
     assert not (tmp_path / "out.jsonl.partial").exists() and not ckpt.exists()
+
+
+def test_on_error_raise_stops_at_the_bad_record_and_resumes_once_it_is_fixed(tmp_path):
+    sqls = statements(8)
+    rows = [{"id": i, "sql": s} for i, s in enumerate(sqls)]
+    rows[5]["sql"] = "SELECT name FROM users WHERE"
+    src, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    r = run("describe", "--jsonl", src, "--out", out, "--on-error", "raise")
+    assert r.exit_code == 1 and "Error: line 6: Could not parse the SQL" in r.output and not out.exists()
+    rows[5]["sql"] = sqls[5]  # fixed
+    write_jsonl(src, rows)
+    r = run("describe", "--jsonl", src, "--out", out, "--resume", "--on-error", "raise")
+    assert r.exit_code == 0 and "after 5 from the interrupted run" in r.stderr
+    assert [g["description"] for g in read_jsonl(out)] == [describe(s).text for s in sqls]

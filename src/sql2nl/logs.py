@@ -115,6 +115,9 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
                 bar.update(done_before)
             for (pos, rec), fp, result in describe_items(items, job, workers=workers, start_method=start_method):
                 message = result.error_message
+                if message is not None and on_error == "raise":  # saved up to the record before: fix it, resume
+                    sink.checkpoint({"digest": digest.hexdigest()})
+                    raise result.exception(where=_where(fmt, pos))  # type: ignore[misc]
                 out_rec = dict(rec) if isinstance(rec, dict) else {}
                 out_rec.update(description=result.text, warnings=result.warnings, faithfulness=result.faithfulness,
                                fingerprint=fp, error=message)
@@ -126,9 +129,6 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
                     summary.errors += 1
                     if len(summary.bad) < max_bad:
                         summary.bad.append((_where(fmt, pos), message))
-                    if on_error == "raise":
-                        sink.checkpoint({"digest": digest.hexdigest()})
-                        raise result.exception(where=_where(fmt, pos))  # type: ignore[misc]
                 if summary.records % checkpoint_records == 0 or time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                     sink.checkpoint({"digest": digest.hexdigest()})
                     last_checkpoint = time.monotonic()
