@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -142,7 +143,7 @@ def read_schema(value: str | None) -> Any:
     text = value
     if not value.lstrip().startswith("{"):
         try:
-            text = open(value, encoding="utf-8-sig").read()
+            text = Path(value).read_text(encoding="utf-8-sig")
         except OSError as e:
             raise click.BadParameter(f"cannot read {value}: {e.strerror or e}", param_hint="--schema") from None
     try:
