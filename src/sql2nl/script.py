@@ -32,10 +32,10 @@ from .parsing import (_LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, 
 class Statement:
     """One statement of a script: its text, its 1-based ``number`` and where it starts."""
 
-    text: str
+    text: str  # from its first token (comments before it are left out) to before its ';'
     number: int
     start: int  # offset of ``text`` in the script
-    line: int  # where its code starts (after any comments in front of it)
+    line: int
     column: int
 
 
@@ -67,11 +67,11 @@ def split_script(text: str, dialect: str | None = None) -> list[Statement]:
         piece = cut[begin:end]
         lead = len(piece) - len(piece.lstrip())
         body = piece.strip()
-        code = _LEADING_JUNK.match(body).end()  # comments before a statement are kept with it
+        code = _LEADING_JUNK.match(body).end()  # a statement starts at its code, after comments
         if code < len(body):  # (comments after the last ';' are no statement of their own)
-            start = begin + lead
-            line, col = line_col(text, start + code)
-            out.append(Statement(text[start:start + len(body)], len(out) + 1, start, line, col))
+            start = begin + lead + code
+            line, col = line_col(text, start)
+            out.append(Statement(text[start:begin + lead + len(body)], len(out) + 1, start, line, col))
         begin = end + 1
     return out
 
