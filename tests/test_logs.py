@@ -278,3 +278,18 @@ def test_on_error_raise_stops_at_the_bad_record_and_resumes_once_it_is_fixed(tmp
     r = run("describe", "--jsonl", src, "--out", out, "--resume", "--on-error", "raise")
     assert r.exit_code == 0 and "after 5 from the interrupted run" in r.stderr
     assert [g["description"] for g in read_jsonl(out)] == [describe(s).text for s in sqls]
+
+
+def test_a_dead_worker_stops_the_run_with_what_was_written_kept(recording, tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "MIN_PARALLEL", 0)
+    monkeypatch.setattr(pool, "CHUNK_SIZE", 4)
+    rows = [{"id": i, "sql": s} for i, s in enumerate(statements(300))]
+    rows[250]["sql"] = "SELECT boom FROM t"
+    src, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    r = run("describe", "--jsonl", src, "--out", out, "--workers", "2", "-b", "test-recording",
+            "-o", f"log={recording}", "-o", "die_on=boom")
+    assert r.exit_code == 1 and "worker process died" in r.output and "--resume" in r.output
+    saved = json.loads((tmp_path / "out.jsonl.partial.ckpt").read_text())["records"]
+    assert 0 < saved <= 250 and not out.exists()
+    kept = read_jsonl(tmp_path / "out.jsonl.partial")
+    assert [g["id"] for g in kept[:saved]] == list(range(saved))

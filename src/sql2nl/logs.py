@@ -108,7 +108,7 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
     items = _items(records, field_name, dialect, dialect_field)
     from .api import _progress
 
-    bar = _progress(total or 0, progress, f"describing {src.name}")
+    bar = _progress(total, progress, f"describing {src.name}")  # (total None: CSV, unknown)
     try:
         with bar:
             if done_before:
@@ -132,8 +132,8 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
                 if summary.records % checkpoint_records == 0 or time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                     sink.checkpoint({"digest": digest.hexdigest()})
                     last_checkpoint = time.monotonic()
-    except KeyboardInterrupt:
-        sink.checkpoint({"digest": digest.hexdigest()})  # every record written so far is whole: keep them
+    except (KeyboardInterrupt, Sql2NLError):  # (not from writing:) every record written so far is whole
+        sink.checkpoint({"digest": digest.hexdigest()})
         sink.close()
         raise
     except BaseException:

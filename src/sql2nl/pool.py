@@ -224,22 +224,24 @@ class _Inline:
 
 
 def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, workers: int | None = None,
-                   chunk_size: int = CHUNK_SIZE, min_parallel: int | None = None, start_method: str | None = None,
+                   chunk_size: int | None = None, min_parallel: int | None = None, start_method: str | None = None,
                    dedupe_window: int = DEDUPE_WINDOW) -> Iterator[tuple[P, str | None, Result]]:
     """Describe ``(payload, sql, dialect)`` items; yield ``(payload, fingerprint, Result)`` in input order.
 
     An item whose ``sql`` is a :class:`~sql2nl.errors.Sql2NLError` comes back with that error.
-
     ``items`` is read lazily and at most a few chunks per worker are in flight, so input of any
-    length streams through in bounded memory. With ``workers=1``, or when ``items`` ends within
-    the first ``min_parallel`` (default :data:`MIN_PARALLEL`), everything runs in this process. ``start_method`` is a
-    :mod:`multiprocessing` start method (default: the platform's). A worker process that dies
-    raises :class:`~sql2nl.errors.BackendError` here; results yielded before it stay valid.
+    length streams through in bounded memory; ``chunk_size`` statements go to a worker at a time
+    (default :data:`CHUNK_SIZE`). With ``workers=1``, or when ``items`` ends within the first
+    ``min_parallel`` (default :data:`MIN_PARALLEL`), everything runs in this process.
+    ``start_method`` is a :mod:`multiprocessing` start method (default: the platform's). A worker
+    process that dies raises :class:`~sql2nl.errors.BackendError` here; results yielded before it
+    stay valid.
     """
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
     min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
+    chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
     it = iter(items)
     head = list(islice(it, min_parallel)) if workers > 1 else []
     if workers == 1 or len(head) < min_parallel:
@@ -281,7 +283,7 @@ def _ordered(items: Iterator[tuple[P, Any, str | None]], executor: Any, workers:
             results = future.result()
         except BrokenProcessPool as e:
             raise BackendError("A worker process died (killed, out of memory, or a crash in the backend); "
-                               f"the statements described before it are kept ({e}).") from None
+                               f"what was described before is kept: with --out, rerun with --resume ({e}).") from None
         for key, result in zip(keys, results):
             cells.pop(key)[0] = result
             done[key] = result
