@@ -137,6 +137,16 @@ class _Text:
         return False
 
 
+def _local_names(name: str, language: str, kind: str = "column", table: str | None = None) -> tuple[str, ...]:
+    """The describer's own words for an identifier in ``language`` (zh: the glossary's Chinese)."""
+    if language != "zh":
+        return ()
+    from .rules.glossary_zh import translate  # the one glossary the Chinese describer names things with
+
+    forms = {translate(name, kind=kind, table=table), translate(name, kind=kind)}
+    return tuple(f.text for f in forms if f.complete)
+
+
 def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None = None) -> list[tuple[str, object]]:
     """What a faithful description must mention: ``(label, test)`` pairs; a test is a callable on the text.
 
@@ -146,11 +156,13 @@ def items_for(facts: StatementFacts, language: str = "en", schema: Schema | None
     items: list[tuple[str, object]] = []
     for t in facts.tables:
         words = schema.table_words(t) if schema is not None else None
-        items.append((f"table {t}", lambda x, t=t, w=words: x.has_name(t, w)))
+        local = _local_names(t, language, kind="table")
+        items.append((f"table {t}", lambda x, t=t, w=words, loc=local: x.has_name(t, w, *loc)))
     for s in facts.selected:
         if s.column and not s.star:
             words = schema.column_words(s.table, s.column) if schema is not None else None
-            items.append((f"column {s.column}", lambda x, c=s.column, w=words: x.has_name(c, w)))
+            local = _local_names(s.column, language, table=s.table)
+            items.append((f"column {s.column}", lambda x, c=s.column, w=words, loc=local: x.has_name(c, w, *loc)))
         if s.aggregate:
             items.append((f"aggregate {s.aggregate}", lambda x, a=s.aggregate: x.has_any(syn[a])))
     for flt in facts.filters + facts.having:

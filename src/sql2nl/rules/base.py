@@ -17,6 +17,8 @@ from ..facts import AGGREGATES, Scopes, StatementFacts, is_redaction_placeholder
 from ..schema import Schema
 from ..words import humanize, plural, singular
 from .changes import ChangesMixin
+from .functions import OPERATORS
+from .functions import phrase as function_phrase
 
 #: IN lists longer than this are summarised ("one of 200,000 values such as ...").
 MAX_LISTED_VALUES = 8
@@ -70,20 +72,25 @@ class Describer(ChangesMixin):
     # -- names --------------------------------------------------------------------------------
 
     def name(self, identifier: str, table: str | None = None) -> str:
-        """A column's words: the schema's description if given, else the humanized identifier."""
+        """A column's words: the schema's description if given, else the identifier's own words."""
         if self.schema is not None:
             words = self.schema.column_words(table, identifier)
             if words:
                 return words
-        return humanize(identifier)
+        return self.identifier_words(identifier, kind="column", table=table)
 
     def table_name(self, table: str) -> str:
-        """A table's words: the schema's description if given, else the humanized identifier."""
+        """A table's words: the schema's description if given, else the identifier's own words."""
         if self.schema is not None:
             words = self.schema.table_words(table)
             if words:
                 return words
-        return humanize(table)
+        return self.identifier_words(table, kind="table")
+
+    def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
+        """An identifier (``kind``: column, table or cte) as words when no schema names it: humanized
+        here; a language may translate it (zh)."""
+        return humanize(identifier)
 
     def noun(self, table: str | None, many: bool = True) -> str:
         """The rows of ``table`` as a noun ("students"); languages without plurals override."""
@@ -187,7 +194,8 @@ class Describer(ChangesMixin):
             return ""
         parts = []
         for cte in w.expressions:
-            parts.append(self.W["cte"].format(name=humanize(cte.alias_or_name), query=self.noun_phrase(cte.this)))
+            parts.append(self.W["cte"].format(name=self.identifier_words(cte.alias_or_name, kind="cte"),
+                                              query=self.noun_phrase(cte.this)))
         key = "with_recursive" if w.args.get("recursive") else "with"
         return self.W[key].format(self.join_list(parts))
 
@@ -249,7 +257,7 @@ class Describer(ChangesMixin):
             inner = e.this if isinstance(e, exp.Alias) else e
             phrase = self.projection(inner, many=not one_row)
             if isinstance(e, exp.Alias) and not isinstance(inner, (exp.Column, exp.Star)) and W.get("alias"):
-                phrase = W["alias"].format(phrase, humanize(e.alias))
+                phrase = W["alias"].format(phrase, self.identifier_words(e.alias))
             p.columns.append(phrase)
         aggs = [type(e.this if isinstance(e, exp.Alias) else e) in AGGREGATES for e in exprs]
         p.is_aggregate = aggs
@@ -452,7 +460,7 @@ class Describer(ChangesMixin):
         method = self.EXPRESSIONS.get(type(node))
         if method is not None:
             return getattr(self, method)(node)
-        if isinstance(node, exp.Func):
+        if isinstance(node, exp.Func) or type(node) in OPERATORS:
             return self.function(node)
         if isinstance(node, exp.Binary):
             return self.W["binary"].format(self.expr(node.left), node.key.lower(), self.expr(node.right))
@@ -524,8 +532,7 @@ class Describer(ChangesMixin):
         return node.sql().lower()
 
     def interval_expr(self, node: exp.Interval) -> str:
-        unit = node.args.get("unit")
-        return self.W["interval"].format(self.expr(node.this).strip("\"'"), unit.name.lower() if unit else "")
+        return self.function(node)
 
     def connective(self, node: exp.Expression) -> str:
         key = {exp.And: "and", exp.Or: "or", exp.Xor: "xor"}[type(node)]
@@ -708,7 +715,7 @@ class Describer(ChangesMixin):
         return self.W["case"].format(text)
 
     def cast_expr(self, node: exp.Cast) -> str:
-        return self.W["cast"].format(self.operand(node.this), node.to.sql().lower())
+        return self.function(node)
 
     def arithmetic(self, node: exp.Binary) -> str:
         return self.W[ARITHMETIC_KEYS[type(node)]].format(self.operand(node.left), self.operand(node.right))
@@ -727,19 +734,14 @@ class Describer(ChangesMixin):
             parts.append(self.W["window_frame"].format(spec.sql().lower()))
         return self.W["window"].format(func=func, over=self.W["window_sep"].join(parts) if parts else self.W["window_all"])
 
-    FUNCTION_WORDS: dict[str, str] = {}
-
     def function(self, node: exp.Expression) -> str:
-        """A function call: a known word from ``FUNCTION_WORDS`` or "the <name> of <arguments>"."""
-        name = node.name if isinstance(node, exp.Anonymous) else node.key
-        args = [a for a in node.iter_expressions() if not isinstance(a, exp.TableAlias)]
-        words = self.join_list([self.operand(a) for a in args])
-        template = self.FUNCTION_WORDS.get(name.lower())
-        if template is not None:
-            return template.format(words)
-        if not args:
-            return self.W["function0"].format(humanize(name))
-        return self.W["function"].format(humanize(name), words)
+        """A function call or operator, in the words of ``rules/functions.py`` (generic, with a warning, if none)."""
+        p = function_phrase(node, self.operand, self.language, self.dialect)
+        if p is None:
+            return self.unknown(node)
+        if p.warning:
+            self.warnings.append(p.warning)
+        return p.text
 
     # -- wording hooks every language provides -------------------------------------------------
 

@@ -100,16 +100,6 @@ class EnglishDescriber(Describer):
         "fallback": "Run the {kind} statement on {tables}: {sql}",
     }
 
-    FUNCTION_WORDS = {
-        "upper": "{0} in upper case", "lower": "{0} in lower case", "length": "the length of {0}",
-        "abs": "the absolute value of {0}", "round": "{0} rounded", "coalesce": "the first non-null of {0}",
-        "rownumber": "the row number", "rank": "the rank", "denserank": "the dense rank",
-        "currentdate": "today's date", "currenttimestamp": "the current time", "year": "the year of {0}",
-        "month": "the month of {0}", "day": "the day of {0}", "concat": "{0} joined together",
-        "substring": "part of {0}", "trim": "{0} trimmed", "lag": "the previous {0}", "lead": "the next {0}",
-        "now": "the current time", "getdate": "the current time", "count": "the number of {0}",
-    }
-
     def join_list(self, items: list[str], last: str | None = None) -> str:
         items = [i for i in items if i]
         if len(items) > 1 and last is None and all(i.startswith("the ") for i in items):

@@ -1,9 +1,16 @@
-"""Chinese wording (中文). Names stay as the schema's words (or the humanized identifiers); every
-literal value is kept verbatim."""
+"""Chinese wording (中文). Names are the schema's words, else the glossary's Chinese for the
+identifier (``glossary_zh``), else the identifier as written in 「」; every literal value is kept
+verbatim."""
 
 from __future__ import annotations
 
+import functools
+
+from sqlglot import exp
+
+from ..facts import is_value
 from .base import Describer, SelectPlan
+from .glossary_zh import MARK, translate_identifier, value_unit
 
 
 class ChineseDescriber(Describer):
@@ -68,14 +75,30 @@ class ChineseDescriber(Describer):
         "fallback": "对{tables}执行{kind}语句：{sql}",
     }
 
-    FUNCTION_WORDS = {
-        "upper": "{0}的大写形式", "lower": "{0}的小写形式", "length": "{0}的长度", "abs": "{0}的绝对值",
-        "round": "{0}四舍五入后的值", "coalesce": "{0}中第一个非空值", "rownumber": "行号", "rank": "排名",
-        "denserank": "密集排名", "currentdate": "当前日期", "currenttimestamp": "当前时间", "year": "{0}的年份",
-        "month": "{0}的月份", "day": "{0}的日", "concat": "{0}拼接起来", "substring": "{0}的一部分",
-        "trim": "{0}去掉空格后", "lag": "上一个{0}", "lead": "下一个{0}",
-        "now": "当前时间", "getdate": "当前时间", "count": "{0}的数量",
-    }
+    def identifier_words(self, identifier: str, *, kind: str = "column", table: str | None = None) -> str:
+        if kind == "cte" or (kind == "table" and identifier.lower() in self.query_names):
+            return MARK.format(identifier)  # a name the query makes up ("WITH old AS ..."): shown as written
+        if table is None and kind == "column" and len(self.facts.tables) == 1:
+            table = self.facts.tables[0]  # INSERT INTO users (name): the statement's one table
+        return translate_identifier(identifier, kind=kind, table=table)
+
+    @functools.cached_property
+    def query_names(self) -> frozenset[str]:
+        """The CTE names of the statement: not schema words, so never translated."""
+        return frozenset(c.lower() for c in self.facts.ctes)
+
+    def comparison(self, node: exp.Expression, negated: bool = False) -> str:
+        text = super().comparison(node, negated)
+        left, right = node.this, node.expression
+        if is_value(left) and not is_value(right):
+            left, right = right, left
+        if isinstance(left, exp.Column) and isinstance(right, exp.Literal) and not right.is_string \
+                and text.endswith(right.this):
+            # "年龄大于18岁": a person's age is counted in 岁.
+            unit = value_unit(left.name, table=self.scopes.table_of(left))
+            if unit:
+                text += unit
+        return text
 
     def noun(self, table: str | None, many: bool = True) -> str:
         return self.table_name(table) if table else self.W["rows"]
