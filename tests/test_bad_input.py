@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sql2nl import Description, InvalidInputError, SQLParseError, Sql2NLError, describe, describe_many, describe_stream
+from sql2nl import (Backend, Description, Draft, InvalidInputError, SQLParseError, Sql2NLError, describe, describe_many,
+                    describe_stream, hookimpl)
 from sql2nl.parsing import MAX_DEPTH, parse
 
 
@@ -305,11 +306,29 @@ def test_empty_hex_string_is_an_input_error_with_its_position():
     assert kept[0].warnings[0].startswith("SQLParseError") and kept[1].text
 
 
+class _SQLReader(Backend):
+    """Reads each statement's SQL from its facts, as prompt-building backends do."""
+
+    name = "test-sql-reader"
+
+    def describe(self, request):
+        return Draft(text=" ".join(f"Run {f.sql}." for f in request.facts))
+
+
+class _SQLReaderPlugin:
+    @hookimpl
+    def register_backends(self, register):
+        register("test-sql-reader", _SQLReader)
+
+
 def test_any_generator_failure_is_blamed_on_the_statement_not_the_backend(monkeypatch):
     # Whatever part of a statement sqlglot's generator trips on (here: type names, made to fail), the
-    # caller learns which part and where -- from describe, describe_many and describe_stream alike.
+    # caller learns which part and where -- from redaction, from a backend that reads the SQL, from
+    # describe, describe_many and describe_stream alike.
     from sqlglot import exp
     from sqlglot.generator import Generator
+
+    from sql2nl.plugins import register_plugin, unregister_plugin
 
     real = Generator.sql
 
@@ -320,14 +339,20 @@ def test_any_generator_failure_is_blamed_on_the_statement_not_the_backend(monkey
 
     monkeypatch.setattr(Generator, "sql", broken)
     sql = "SELECT name\nFROM users WHERE CAST(age AS INT) > 3"
-    e = _error(sql, SQLParseError)
+    e = _error(sql, SQLParseError, redact=True)
     assert (e.line, e.column) == (2, 23) and "DataType" in str(e) and "generator bug" in str(e)
-    assert isinstance(_error(sql, redact=True), SQLParseError)
-    with pytest.raises(SQLParseError):
-        describe_many([sql], cache=False)
-    with pytest.raises(SQLParseError):
-        "".join(describe_stream(sql, cache=False))
-    assert describe("SELECT name FROM users", cache=False).text  # statements without a type are untouched
+    name = register_plugin(_SQLReaderPlugin(), name="test-sql-reader-plugin")
+    try:
+        e = _error(sql, SQLParseError, backend="test-sql-reader")
+        assert (e.line, e.column) == (2, 23)
+        with pytest.raises(SQLParseError):
+            describe_many([sql], backend="test-sql-reader", cache=False)
+        with pytest.raises(SQLParseError):
+            "".join(describe_stream(sql, backend="test-sql-reader", cache=False))
+        assert describe("SELECT name FROM users", backend="test-sql-reader", cache=False).text == \
+            "Run SELECT name FROM users."  # statements without a type are untouched
+    finally:
+        unregister_plugin(name)
 
 
 # -- what files bring along: a byte order mark, T-SQL's GO -----------------------------------------
