@@ -74,7 +74,7 @@ def calls(log: Path) -> list[list[str]]:
 
 # -- the pool ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["spawn", "fork"])
+@pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
 def test_pool_keeps_order_describes_each_statement_once_and_matches_describe(method, recording):
     sqls = statements(40)
     spaced = [s.replace(" ", "  ", 1) + " ;" for s in sqls[:10]]  # the same statements, spelled otherwise
@@ -235,8 +235,29 @@ def test_an_interrupted_run_is_not_overwritten_and_a_changed_input_not_resumed(l
     assert r.exit_code == 1 and "not the input the interrupted run read" in r.output
 
 
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 def test_a_killed_run_resumes_without_losing_or_repeating_a_record(tmp_path):
     n = 6000
     src = write_jsonl(tmp_path / "big.jsonl", [{"id": i, "sql": s} for i, s in enumerate(statements(n))])
@@ -253,8 +274,17 @@ def test_a_killed_run_resumes_without_losing_or_repeating_a_record(tmp_path):
                 break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-run, with no chance to clean up
+    workers = children(proc.pid)
+    assert workers, "the run should describe in worker processes"
+    os.kill(proc.pid, signal.SIGKILL)  # mid-run, with no chance to clean up or to stop its workers
     proc.wait()
+    deadline = time.monotonic() + 30
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if alive(w)]
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, "worker processes outlived the killed run"
     assert not out.exists() and (tmp_path / "out.jsonl.partial").exists() and saved >= 300
     resumed = subprocess.run(exe + ["--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr

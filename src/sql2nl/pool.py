@@ -189,10 +189,11 @@ class _Worker:
 _worker: _Worker | None = None  # the one in a pool's worker process
 
 
-def _init_worker(job: Job, parent: int) -> None:
+def _init_worker(job: Job) -> None:
     global _worker
     _worker = _Worker(job)
-    threading.Thread(target=_exit_with, args=(parent,), name="sql2nl-orphan-watch", daemon=True).start()
+    # The process that started this one: the caller (fork, spawn) or its fork server, which ends with it.
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="sql2nl-orphan-watch", daemon=True).start()
 
 
 def _exit_with(parent: int) -> None:
@@ -251,7 +252,7 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
         import multiprocessing
 
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
-                                       initializer=_init_worker, initargs=(job, os.getpid()))
+                                       initializer=_init_worker, initargs=(job,))
     finished = False
     try:
         yield from _ordered(chain(head, it), executor, workers, chunk_size, dedupe_window)
