@@ -178,12 +178,12 @@ def run_backend(backend, prompts, repeats, device, warmups: int = 2) -> dict:
     tokens = sum(len(r) for r in out)
     e2e, _ = time_calls(lambda: backend.generate(prompts), 1, device)  # tokenize + generate + decode
     # Prefill alone (one new token, same cache shape): splits a call into prefill + per-token decode steps.
-    new = backend.max_new_tokens
-    backend.max_new_tokens = 1
+    options = backend.options
+    backend.options = options.replace(max_new_tokens=1)
     try:
         prefill, _ = time_calls(call, repeats, device)
     finally:
-        backend.max_new_tokens = new
+        backend.options = options
     prefill_s = statistics.median(prefill)
     steps = max(max(map(len, out)) - 1, 1)
     peak = peak_gib(device)  # before the untimed reference run below

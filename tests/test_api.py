@@ -281,12 +281,12 @@ def test_public_names():
 
 
 def test_a_bug_in_the_core_is_an_internal_error_not_a_raw_exception(monkeypatch):
-    from sql2nl import InternalError, api
+    from sql2nl import InternalError, response
 
     def broken(tree, dialect=None):
         raise KeyError("oops")
 
-    monkeypatch.setattr(api, "statement_facts", broken)
+    monkeypatch.setattr(response, "statement_facts", broken)
     with pytest.raises(InternalError, match="bug in sql2nl") as e:
         describe(SQL, cache=False)
     assert isinstance(e.value.__cause__, KeyError)

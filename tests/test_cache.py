@@ -10,6 +10,7 @@ import pytest
 
 from sql2nl import Backend, Draft, InvalidInputError, cache, describe
 from sql2nl.cache import LRUCache, SQLiteCache, fingerprint, normalize
+from sql2nl.schema import Schema
 
 SQL = "SELECT name FROM users WHERE age > 18"
 
@@ -144,3 +145,66 @@ def test_fingerprint_is_stable_and_spacing_insensitive():
     assert fingerprint("SELECT a  FROM t;") == fingerprint("SELECT a FROM t")
     assert fingerprint("SELECT a FROM t") != fingerprint("SELECT b FROM t")
     assert len(fingerprint(SQL)) == 40
+
+
+@pytest.mark.parametrize("a, b", [
+    ("SELECT [a  b] FROM t", "SELECT [a b] FROM t"),                      # T-SQL quoted names
+    ("SELECT $$a  b$$ FROM t", "SELECT $$a b$$ FROM t"),                  # dollar-quoted strings
+    ("SELECT $q$a  b$q$ FROM t", "SELECT $q$a b$q$ FROM t"),
+    ("SELECT E'a  b' FROM t", "SELECT E'a b' FROM t"),
+    ('SELECT "a  b" FROM t', 'SELECT "a b" FROM t'),
+    ("SELECT `a  b` FROM t", "SELECT `a b` FROM t"),
+])
+def test_whitespace_inside_every_quoting_style_is_kept(a, b):
+    assert normalize(a) != normalize(b)
+    assert normalize(a.replace(" FROM", "   FROM")) == normalize(a)  # outside quotes it still collapses
+
+
+def test_every_describe_setting_is_in_the_cache_key():
+    # describe()'s own settings that can change the text must be in the key; a new one (say
+    # detail= or style=) fails here until it is added to DESCRIBE_SETTINGS and the key.
+    import inspect
+
+    from sql2nl import api
+
+    not_settings = {"sql", "backend", "cache", "max_chars", "backend_options"}
+    params = set(inspect.signature(api.describe).parameters) - not_settings
+    assert params == set(api.DESCRIBE_SETTINGS)
+    be = Counting()
+    base = dict(language="en", dialect=None, schema=None, redact=False)
+    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True)
+    assert set(base) == set(api.DESCRIBE_SETTINGS)
+    for name in api.DESCRIBE_SETTINGS:
+        assert api._cache_key(SQL, be, **{**base, name: other[name]}) != api._cache_key(SQL, be, **base), name
+
+
+def test_backend_options_are_in_the_key():
+    # Two instances of one backend class that differ only in an option that changes the text.
+    from sql2nl.llm import LLMBackend
+
+    class Echo(LLMBackend):
+        name = "echo-options"
+
+        def generate(self, prompts, *, temperature=None):
+            return [f"users ({self.on_unfaithful})" for _ in prompts]
+
+    assert describe("SELECT name FROM users", backend=Echo()).text.endswith("(warn)")
+    assert describe("SELECT name FROM users", backend=Echo(on_unfaithful="fallback")).backend == "rules"
+    assert Echo().identity != Echo(on_unfaithful="fallback").identity
+    assert Echo().identity == Echo().identity
+
+
+def test_persistent_cache_keeps_the_guard_record(persistent):
+    from sql2nl.llm import LLMBackend
+
+    class Echo(LLMBackend):
+        name = "echo-guard"
+
+        def generate(self, prompts, *, temperature=None):
+            return ["users" for _ in prompts]
+
+    be = Echo()
+    first = describe("SELECT name FROM users", backend=be)
+    cache.memory.clear()
+    again = describe("SELECT name FROM users", backend=be)
+    assert again is not first and again.guard == first.guard and again.guard["candidates"] == 1

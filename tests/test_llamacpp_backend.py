@@ -246,11 +246,11 @@ def test_context_too_small_is_a_model_error(q8):
 
 
 @pytest.mark.parametrize("opts, match", [
-    (dict(n_ctx=0), "n_ctx must be a positive"),
-    (dict(n_threads="many"), "n_threads must be a positive"),
-    (dict(n_gpu_layers="all"), "n_gpu_layers must be a whole number"),
-    (dict(temperatur=0.5), "no option 'temperatur'"),
-    (dict(on_unfaithful="ignore"), "on_unfaithful must be one of"),
+    (dict(n_ctx=0), "n_ctx must be at least 1"),
+    (dict(n_threads="many"), "n_threads must be integer / null, got 'many'"),
+    (dict(n_gpu_layers="all"), "n_gpu_layers must be integer"),
+    (dict(temperatur=0.5), "no option 'temperatur' \\(did you mean 'temperature'\\?\\)"),
+    (dict(on_unfaithful="ignore"), "on_unfaithful must be \"warn\" / \"fallback\" / \"retry\""),
 ])
 def test_bad_options(q8, opts, match):
     with pytest.raises(InvalidInputError, match=match):

@@ -233,7 +233,7 @@ def test_timeout():
 
 @pytest.mark.parametrize("bad, match", [
     (dict(base_url="ftp://example.org"), "must be an http"),
-    (dict(base_url="http://127.0.0.1:1/v1", timeout=0), "timeout must be more than 0"),
+    (dict(base_url="http://127.0.0.1:1/v1", timeout=0), "timeout must be at least 0.001"),
     (dict(base_url="http://127.0.0.1:1/v1", max_retries=-1), "max_retries must be"),
     (dict(base_url="http://127.0.0.1:1/v1", concurrency=0), "concurrency must be"),
     (dict(base_url="http://127.0.0.1:1/v1", temprature=1), "no option 'temprature'"),

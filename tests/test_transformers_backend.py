@@ -377,6 +377,19 @@ def test_guard_fallback_and_retry_answer_with_rules(models, mode):
     assert any("answered with the rules describer" in w for w in d.warnings)
 
 
+def test_cache_keeps_guard_and_sampling_options_apart(models):
+    # Issue 16: the plugin's hand-built identity left out the guard options, top_p and seed, so a
+    # warn call's cached answer came back to a later fallback call. The key is now derived.
+    warn = describe(SQLS[1], backend="transformers", model=models["base"], **FAST)
+    assert warn.backend == "transformers" and warn.faithfulness < 1.0
+    fallback = describe(SQLS[1], backend="transformers", model=models["base"], on_unfaithful="fallback", **FAST)
+    assert fallback.backend == "rules" and fallback.guard["fell_back"]
+    for opts in ({"top_p": 0.5}, {"seed": 7}, {"candidates": 2}, {"min_faithfulness": 0.5}):
+        a = get_backend("transformers", model=models["base"], **FAST)
+        b = get_backend("transformers", model=models["base"], **FAST, **opts)
+        assert a.identity != b.identity, opts
+
+
 def test_guard_keeps_a_faithful_answer(models):
     sql, desc = tm.PAIRS[1]
     d = describe(sql, backend="transformers", model=models["fit"], on_unfaithful="fallback", max_new_tokens=40,
@@ -467,7 +480,7 @@ def test_cuda_out_of_memory_says_what_to_lower(models, caplog):
 
 
 def test_bad_options(models):
-    with pytest.raises(InvalidInputError, match="Unknown option.*n_ctx"):
+    with pytest.raises(InvalidInputError, match="no option .n_ctx."):
         describe("SELECT 1", backend="transformers", model=models["base"], n_ctx=4096, cache=False)
     with pytest.raises(InvalidInputError, match="dtype"):
         describe("SELECT 1", backend="transformers", model=models["base"], dtype="int3", cache=False)

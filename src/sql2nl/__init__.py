@@ -20,11 +20,12 @@ from .errors import (
     UnknownBackendError,
 )
 from .hookspecs import hookimpl
+from .response import Response
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "describe", "describe_many", "describe_stream", "Description", "Backend", "Draft", "Request",
+    "describe", "describe_many", "describe_stream", "Description", "Response", "Backend", "Draft", "Request",
     "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
     "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
 ]

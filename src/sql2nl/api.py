@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Mapping, Sequence
 
 from . import cache as _cache
-from .backends import Backend, Draft, Request, get_backend
+from .backends import Backend, Draft, get_backend
 from .description import Description
-from .errors import BackendError, InternalError, InvalidInputError, Sql2NLError, UnknownBackendError
+from .errors import BackendError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
-from .parsing import MAX_CHARS, check_dialect, check_text, parse_text, run_deep, unsupported_sql
+from .parsing import MAX_CHARS, check_dialect, check_text, parse_text
 from .prompt import LANGUAGES, check_language
-from .redact import redact as _redact
+from .response import Prepared, Response, call_backend, deep_ok
 from .schema import Schema
 
 DEFAULT_BACKEND = "rules"
-T = TypeVar("T")
 
 
 def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, Any]) -> Backend:
@@ -54,76 +52,21 @@ def _check_language(language: str) -> None:
         check_language(language)  # raises with the message
 
 
+#: describe()'s own settings that can change the text: every one is part of the cache key (a test
+#: checks that describe()'s signature has no other setting, so a new one cannot be forgotten).
+DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact")
+
+
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
                redact: bool) -> tuple:
+    # Flat, in DESCRIBE_SETTINGS order: a cached describe() costs little more than hashing this.
     return (_cache.normalize(sql), be.identity, language, dialect,
             schema.fingerprint if schema is not None else None, redact)
 
 
-class _Prepared:
-    """A statement parsed, its facts extracted and (if asked) redacted: what the backend gets."""
-
-    __slots__ = ("sql", "facts", "request", "redaction")
-
-    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool):
-        trees = parse_text(text, dialect)
-        try:
-            self.facts = [statement_facts(t, dialect) for t in trees]
-            # Facts first: they may rewrite Spider-style "strings" into literals, which redaction must see.
-            self.redaction = _redact(trees) if redact else None
-            if self.redaction is not None:
-                rfacts = tuple(statement_facts(t, dialect) for t in self.redaction.trees)
-                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
-            else:
-                self.request = Request(text, tuple(self.facts), language, dialect, schema)
-        except (Sql2NLError, RecursionError):
-            raise
-        except Exception as e:  # a bug in sql2nl, not in the user's SQL (unless sqlglot cannot write it)
-            raise unsupported_sql(text, trees, dialect) or InternalError(
-                f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
-                "in sql2nl; please report it together with the SQL.") from e
-        self.sql = text
-
-    def finish(self, draft: Draft, be: Backend) -> Description:
-        text, warnings = draft.text, list(draft.warnings)
-        if self.redaction is not None:
-            text = self.redaction.restore(text)
-            warnings = [self.redaction.restore(w) for w in warnings]
-        return Description(text=text, backend=draft.backend or be.name, language=self.request.language,
-                           sql=self.sql, facts=self.facts, warnings=warnings, faithfulness=draft.faithfulness)
-
-
-def _call(be: Backend, fn: Callable[..., T], *args: Any, blame: Sequence[_Prepared] = ()) -> T:
-    try:
-        return fn(*args)
-    except (Sql2NLError, RecursionError):
-        raise
-    except Exception as e:  # a backend bug or an outside failure; never leak another exception type
-        raise _statement_error(blame) or BackendError(
-            f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
-
-
-def _statement_error(preps: Sequence[_Prepared]) -> Sql2NLError | None:
-    # A statement sqlglot parses but cannot write back as SQL fails in any backend: the input's fault.
-    for p in preps:
-        err = unsupported_sql(p.sql, [f.tree for f in p.facts if f.tree is not None], p.request.dialect)
-        if err is not None:
-            return err
-    return None
-
-
-def _deep_ok(fn: Callable[..., T], *args: Any) -> T:
-    # Input nested deeper than Python's default recursion limit allows is retried on a big stack.
-    try:
-        return fn(*args)
-    except RecursionError:
-        return run_deep(fn, *args)
-
-
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
                   redact: bool) -> Description:
-    prep = _Prepared(text, language, dialect, schema, redact)
-    return prep.finish(_call(be, be.describe, prep.request, blame=(prep,)), be)
+    return Response(be, Prepared(text, language, dialect, schema, redact)).description()
 
 
 def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | None:
@@ -133,9 +76,10 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
     if hit is None and _cache.persistent is not None:
         data = _cache.persistent.get(key)
         if data is not None:
-            facts = _deep_ok(lambda: [statement_facts(t, dialect) for t in parse_text(sql, dialect)])
-            hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql, facts=facts,
-                              warnings=list(data.get("warnings") or []), faithfulness=data.get("faithfulness"))
+            facts = deep_ok(lambda: [statement_facts(t, dialect) for t in parse_text(sql, dialect)])
+            hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
+                              facts=facts, warnings=list(data.get("warnings") or []),
+                              faithfulness=data.get("faithfulness"), guard=data.get("guard"))
             _cache.memory.put(key, hit)
     if hit is not None and hit.sql != sql:  # same statement, other spacing: report the caller's text
         hit = dataclasses.replace(hit, sql=sql)
@@ -179,7 +123,7 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
         return hit
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    d = _deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact)
+    d = deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact)
     _store(key, d)
     return d
 
@@ -225,7 +169,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
         return describe_many_in_workers(sqls, job, dialect=dialect, on_error=on_error, workers=workers,
                                         progress=progress)
     results: list[Description | None] = [None] * len(sqls)
-    todo: list[tuple[int, tuple | None, _Prepared]] = []
+    todo: list[tuple[int, tuple | None, Prepared]] = []
 
     def failed(i: int, sql: Any, e: Sql2NLError) -> None:
         if on_error == "raise":
@@ -242,15 +186,16 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
                     bar.update(1)
                     continue
                 text = check_text(sql, max_chars=max_chars)
-                todo.append((i, key, _deep_ok(_Prepared, text, language, dialect, schema_obj, redact)))
+                todo.append((i, key, deep_ok(Prepared, text, language, dialect, schema_obj, redact)))
             except Sql2NLError as e:
                 failed(i, sql, e)
                 bar.update(1)
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             try:
-                drafts: Sequence[Draft | Sql2NLError] = _call(be, be.describe_batch, [p.request for _, _, p in chunk],
-                                                                   blame=[p for _, _, p in chunk])
+                preps = [p for _, _, p in chunk]
+                drafts: Sequence[Draft | Sql2NLError] = call_backend(be, be.describe_batch, [p.request for p in preps],
+                                                                     blame=preps)
                 if len(drafts) != len(chunk):
                     raise BackendError(f"The {be.name!r} backend answered {len(drafts)} of {len(chunk)} requests.")
             except (Sql2NLError, RecursionError):
@@ -266,9 +211,9 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     return results  # type: ignore[return-value]
 
 
-def _one(be: Backend, prep: _Prepared) -> Draft | Sql2NLError:
+def _one(be: Backend, prep: Prepared) -> Draft | Sql2NLError:
     try:
-        return _deep_ok(lambda: _call(be, be.describe, prep.request, blame=(prep,)))
+        return deep_ok(lambda: call_backend(be, be.describe, prep.request, blame=(prep,)))
     except Sql2NLError as e:
         return e
 
@@ -280,55 +225,30 @@ def _error_description(sql: Any, e: Exception, be: Backend, language: str) -> De
 
 def describe_stream(sql: str, *, backend: str | Backend | None = None, language: str = "en",
                     dialect: str | None = None, schema: Any = None, redact: bool = False, cache: bool = True,
-                    max_chars: int = MAX_CHARS, **backend_options: Any) -> Iterator[str]:
-    """Yield the description as it is produced (backends that cannot stream yield it once).
+                    max_chars: int = MAX_CHARS, **backend_options: Any) -> Response:
+    """The description as it is produced: a :class:`~sql2nl.response.Response` to iterate over.
 
     >>> "".join(describe_stream("SELECT name FROM users"))  # doctest: +SKIP
     'List the name of every user.'
 
-    Errors in the input are raised here, before the first piece is yielded; the joined pieces
-    equal :func:`describe`'s text (streamed text is not cached).
+    Errors in the input are raised here, before the first piece. The joined pieces equal
+    :func:`describe`'s text, and after the last piece ``.description()`` gives the whole
+    :class:`~sql2nl.Description` (warnings, faithfulness, what the guard did), which is cached.
+    An LLM backend whose guard may still replace its answer (``on_unfaithful="fallback"`` or
+    ``"retry"``, ``candidates`` > 1) sends nothing until the guard has chosen; with ``"warn"`` the
+    text streams live and the warnings come with the description.
     """
     _check_language(language)
     be = resolve_backend(backend, backend_options)
-    if not be.streams:
-        d = describe(sql, backend=be, language=language, dialect=dialect, schema=schema, redact=redact,
-                     cache=cache, max_chars=max_chars)
-        return iter([d.text])
+    schema_obj = Schema.from_any(schema)
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    hit = _cached(key, sql, dialect)
+    if hit is not None:
+        return Response(be, description=hit)
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    prep = _deep_ok(_Prepared, text, language, dialect, Schema.from_any(schema), redact)
-    return _stream(be, prep)
-
-
-def _stream(be: Backend, prep: _Prepared) -> Iterator[str]:
-    try:
-        if prep.redaction is None:
-            yield from be.stream(prep.request)
-            return
-        # A placeholder (":v12") may arrive split over pieces; hold back a possible partial one.
-        pending = ""
-        for piece in be.stream(prep.request):
-            pending += piece
-            cut = _safe_cut(pending)
-            if cut:
-                yield prep.redaction.restore(pending[:cut])
-                pending = pending[cut:]
-        if pending:
-            yield prep.redaction.restore(pending)
-    except (Sql2NLError, GeneratorExit):
-        raise
-    except Exception as e:
-        raise _statement_error((prep,)) or BackendError(
-            f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
-
-
-def _safe_cut(text: str) -> int:
-    m = _PARTIAL_PLACEHOLDER.search(text)
-    return m.start() if m else len(text)
-
-
-_PARTIAL_PLACEHOLDER = re.compile(r":(?:v\d*)?$")
+    prep = deep_ok(Prepared, text, language, dialect, schema_obj, redact)
+    return Response(be, prep, on_done=lambda d: _store(key, d))
 
 
 class _NoBar:

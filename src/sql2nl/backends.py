@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Sequence
 
 from .errors import BackendError, BackendUnavailableError, InvalidInputError, Sql2NLError, UnknownBackendError
+from .options import Options, freeze
 
 if TYPE_CHECKING:
     from .facts import StatementFacts
@@ -39,28 +41,57 @@ class Draft:
     warnings: list[str] = field(default_factory=list)
     faithfulness: float | None = None
     backend: str | None = None  # set when a guard answered with another backend
+    #: What the faithfulness guard did (LLM backends): see :mod:`sql2nl.guard`.
+    guard: dict[str, Any] | None = None
 
 
 class Backend:
     """Base class for backends. Subclasses set ``name`` and implement :meth:`describe`.
 
-    One instance is built per distinct set of options and reused for the whole process, so a
-    backend that loads a model does it once; instances must be safe to call from several threads.
+    A backend's options are declared once, as its :attr:`Options` dataclass (see
+    :mod:`sql2nl.options`); ``Backend.__init__`` checks the keyword arguments against it and
+    keeps them in ``self.options``. One instance is built per distinct set of options and reused
+    for the whole process, so a backend that loads a model does it once; instances must be safe
+    to call from several threads.
     """
 
     name: ClassVar[str] = "backend"
     #: Whether :meth:`stream` yields text as it is produced (LLM backends) or all at once.
     streams: ClassVar[bool] = False
+    #: The declared options (a dataclass subclassing :class:`sql2nl.options.Options`).
+    Options: ClassVar[type[Options]] = Options
 
     def __init__(self, **options: Any):
-        if options:
-            raise InvalidInputError(f"The {self.name!r} backend takes no options; got {', '.join(sorted(options))}. "
-                                    "Options such as model= are for model backends (see `sql2nl backends`).")
+        self.options = self.Options.parse(options, backend=self.name)
 
     @property
     def identity(self) -> str:
-        """What distinguishes this backend's outputs in the cache (its name plus model, adapter...)."""
-        return self.name
+        """What distinguishes this backend's outputs in the cache: its name, every declared option
+        that can change the text (by construction), and :meth:`fingerprint`."""
+        cached = self.__dict__.get("_identity")
+        opts = getattr(self, "options", None)
+        if cached is None or cached[0] is not opts:  # computed once per options object (hot path)
+            # A backend that keeps undeclared options of its own (an older plugin) is keyed by all of them.
+            key = opts.key() if isinstance(opts, Options) else freeze(opts) if isinstance(opts, dict) else ()
+            static = type(self).fingerprint is Backend.fingerprint
+            # A string: it hashes once, and the cache key is hashed on every describe().
+            cached = self.__dict__["_identity"] = (opts, repr((self.name, type(self).__qualname__, key)), static)
+        return cached[1] if cached[2] else f"{cached[1]}|{self.fingerprint()!r}"
+
+    def fingerprint(self) -> Any:
+        """What the options cannot say but the text depends on: the contents of the model file they
+        name, the prompt format's version... (default: nothing)."""
+        return ""
+
+    def with_options(self, **changes: Any) -> "Backend":
+        """A copy that shares everything loaded but has other values for options a request may set
+        (``per_request`` ones, such as the guard's); the server uses it for per-request options."""
+        if not changes:
+            return self
+        given = self.Options.convert(changes, backend=self.name, only=lambda s: s.per_request)
+        new = copy.copy(self)
+        new.options = self.options.replace(**given)
+        return new
 
     def describe(self, request: Request) -> Draft:
         """Describe every statement of ``request`` (``request.facts`` has one entry per statement)."""
@@ -70,9 +101,15 @@ class Backend:
         """Describe several requests; backends that batch override this."""
         return [self.describe(r) for r in requests]
 
-    def stream(self, request: Request) -> Iterator[str]:
-        """Yield the description in pieces; backends that cannot stream yield it once."""
-        yield self.describe(request).text
+    def stream(self, request: Request) -> Generator[str, None, Draft | None]:
+        """Yield the description in pieces; backends that cannot stream yield it once.
+
+        The generator may return the final :class:`Draft` (with warnings, faithfulness...); if it
+        returns nothing, the joined pieces are the text.
+        """
+        draft = self.describe(request)
+        yield draft.text
+        return draft
 
 
 @dataclass(frozen=True)
@@ -84,6 +121,9 @@ class BackendInfo:
     description: str = ""
     plugin: str = ""
     install: str = ""  # the pip install that provides what it needs, if anything
+    #: The backend's declared options (checked before the backend is built, so a typo costs no model
+    #: load); ``None`` when a plugin's factory did not say (its backend checks them when built).
+    options: type[Options] | None = None
 
 
 _instances: dict[tuple, Backend] = {}
@@ -97,8 +137,13 @@ def available_backends() -> dict[str, BackendInfo]:
     pm = get_plugin_manager()
     found: dict[str, BackendInfo] = {}
     for impl in pm.hook.register_backends.get_hookimpls():
-        def register(name, factory, description="", install="", _plugin=impl.plugin_name):
-            found[name] = BackendInfo(name, factory, description, _plugin, install)
+        def register(name, factory, description="", install="", options=None, _plugin=impl.plugin_name):
+            if options is None and isinstance(factory, type) and issubclass(factory, Backend):
+                # A Backend class registered as its own factory declares them, unless it takes options
+                # of its own without declaring them (then it checks them itself when built).
+                if factory.Options is not Options or factory.__init__ is Backend.__init__:
+                    options = factory.Options
+            found[name] = BackendInfo(name, factory, description, _plugin, install, options)
 
         impl.function(register=register)
     return found
@@ -139,7 +184,14 @@ def get_backend(name: str, **options: Any) -> Backend:
 
                 raise UnknownBackendError(name, list(infos), suggestions=list(KNOWN_EXTERNAL),
                                           broken=plugin_errors())
-            inst = _build(infos[name], options)
+            info = infos[name]
+            # Checked against the declaration first: a typo fails before any model is loaded, and
+            # "4096" from the command line becomes 4096 (one instance for both spellings).
+            given = info.options.convert(options, backend=name) if info.options is not None else dict(options)
+            inst = _instances.get((name, _freeze(given) if given else ()))
+            if inst is None:
+                inst = _build(info, given)
+                _instances[(name, _freeze(given) if given else ())] = inst
             _instances[key] = inst
     return inst
 

@@ -1,8 +1,10 @@
 r"""Caching descriptions: an in-memory LRU always, and an optional persistent SQLite cache.
 
 Entries are keyed by the statement's normalized text (:func:`normalize`: spacing and trailing
-``;`` do not matter, text inside quotes does), the backend's identity (its name plus model,
-adapter...), the language, the dialect, the schema hints and whether values were redacted.
+``;`` do not matter; text inside strings and quoted names of every quoting style does), the
+backend's identity (its name, every declared option that can change the text — see
+:mod:`sql2nl.options` — and its fingerprint: model file, prompt version), and describe()'s own
+settings (language, dialect, schema hints, redaction; :data:`sql2nl.api.DESCRIBE_SETTINGS`).
 
 The persistent cache is off unless ``SQL2NL_CACHE=persistent`` is set or :func:`configure` turns it
 on; it lives in the user cache dir (:func:`default_path`; ``SQL2NL_CACHE_PATH`` overrides it).
@@ -30,8 +32,10 @@ from typing import Any, Hashable
 from .description import Description
 from .errors import InvalidInputError
 
-# A quoted string or name (kept verbatim) or a run of whitespace (collapsed).
-_QUOTED_OR_SPACE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\s+")
+# A quoted string or name in any dialect's quoting (kept verbatim: 'a  b', "a  b", `a  b`, [a  b],
+# $$a  b$$ and $tag$a  b$tag$ differ from their one-space forms) or a run of whitespace (collapsed).
+_QUOTED_OR_SPACE = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\s+",
+                              re.DOTALL)
 
 
 def normalize(sql: str) -> str:
@@ -166,7 +170,7 @@ class SQLiteCache:
 
     def put(self, key: Hashable, value: Description) -> None:
         data = {"text": value.text, "backend": value.backend, "warnings": value.warnings,
-                "faithfulness": value.faithfulness}
+                "faithfulness": value.faithfulness, "guard": value.guard}
         try:
             with self._conn() as c:
                 c.execute("INSERT OR REPLACE INTO descriptions VALUES (?, ?)",

@@ -22,32 +22,9 @@ from typing import Any
 
 import click
 
+from .clioptions import backend_options, backend_params
 from .errors import Sql2NLError
 from .prompt import LANGUAGES
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``-o key=value`` pairs as backend options (values parsed as JSON where they are JSON)."""
-    out: dict[str, Any] = {}
-    for p in pairs:
-        if "=" not in p:
-            raise click.BadParameter(f"{p!r} is not key=value", param_hint="-o/--option")
-        k, v = p.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
-def backend_options(model: str | None, adapter: str | None, options: tuple[str, ...]) -> dict[str, Any]:
-    """The keyword arguments for the backend from ``-m``, ``--adapter`` and ``-o`` options."""
-    opts = parse_options(options)
-    if model:
-        opts["model"] = model
-    if adapter:
-        opts["adapter"] = adapter
-    return opts
 
 
 def _debug() -> bool:
@@ -102,22 +79,6 @@ class Sql2NLGroup(click.Group):
 @click.version_option(package_name="sql2nl")
 def cli():
     """Turn SQL into faithful plain language."""
-
-
-def backend_params(f):
-    """The options every command that describes accepts."""
-    for opt in reversed([
-        click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None, help="Model: hub id, directory, run directory or GGUF file."),
-        click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
-        click.option("-l", "--language", default="en", show_default=True,
-                     type=click.Choice(LANGUAGES, case_sensitive=False), help="Output language."),
-        click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive."),
-        click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                     help="Extra backend option, e.g. -o n_ctx=4096 (repeatable)."),
-    ]):
-        f = opt(f)
-    return f
 
 
 def read_sql(sql: tuple[str, ...], file: Any) -> str:
@@ -178,10 +139,14 @@ def log_params(f):
 @click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8-sig"),
               help="Read the SQL from a file ('-': stdin).")
 @backend_params
+@click.option("-l", "--language", default="en", show_default=True, type=click.Choice(LANGUAGES, case_sensitive=False),
+              help="Output language.")
+@click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: the description, facts and warnings (a list when there are several statements).")
 @click.option("--json-lines", is_flag=True, help="Print one JSON object per statement, one per line.")
-@click.option("--redact", is_flag=True, help="Hide literal values from the backend.")
+@click.option("--redact", is_flag=True,
+              help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
 @click.option("--schema", "schema_src", default=None, metavar="FILE|JSON",
               help="Words for tables and columns: a JSON file or text, e.g. '{\"users\": {\"dob\": \"birth date\"}}'.")
@@ -213,7 +178,8 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
         summary = log_files.describe_file(
             logs[0][1], logs[0][0], out, field_name=field_name, dialect=dialect, dialect_field=dialect_field,
             workers=workers, resume=resume, progress=_progress_on(progress), on_error=on_error, backend=backend,
-            backend_options=backend_options(model, adapter, options), options=kw, checkpoint_records=checkpoint_every)
+            backend_options=backend_options(backend, model, adapter, options), options=kw,
+            checkpoint_records=checkpoint_every)
         log_files.report(summary, out, lambda line: click.echo(line, err=True))
         sys.exit(1 if summary.errors else 0)
     if out or resume or workers or dialect_field:
@@ -221,7 +187,7 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
                                "(--jsonl/--csv/--parquet IN).")
     from . import api
 
-    kw.update(backend=api.resolve_backend(backend, backend_options(model, adapter, options)), dialect=dialect)
+    kw.update(backend=api.resolve_backend(backend, backend_options(backend, model, adapter, options)), dialect=dialect)
     sys.exit(print_script(read_sql(sql, file), kw, as_json=as_json, json_lines=json_lines, on_error=on_error,
                           progress=progress))
 
@@ -241,15 +207,18 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
     if len(statements) <= 1 and not json_lines:  # one statement: just its description
         if as_json:
             click.echo(api.describe(text, **kw).to_json(indent=2))
-        elif kw["backend"].streams:  # LLM backends: print the text as it is generated
-            for piece in api.describe_stream(text, **kw):
+            return 0
+        if kw["backend"].streams:  # LLM backends: print the text as it is generated (or once the guard has chosen)
+            response = api.describe_stream(text, **kw)
+            for piece in response:
                 click.echo(piece, nl=False)
             click.echo()
+            d = response.description()
         else:
             d = api.describe(text, **kw)
             click.echo(d.text)
-            for w in d.warnings:
-                click.secho(f"warning: {w}", fg="yellow", err=True)
+        for w in d.warnings:  # the same warnings whether the text was streamed or not
+            click.secho(f"warning: {w}", fg="yellow", err=True)
         return 0
     outcomes = describe_script(text, statements=statements, on_error=on_error, **kw)
     failed, listing = 0, []
@@ -281,7 +250,9 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def backends(as_json):
+@click.option("--options", "show_options", is_flag=True, help="Also list each backend's options.")
+@click.option("--markdown", is_flag=True, help="With --options: Markdown tables (as in docs/backends.md).")
+def backends(as_json, show_options, markdown):
     """List the installed backends (and known ones that are not installed)."""
     from .backends import KNOWN_EXTERNAL, available_backends
     from .plugins import plugin_errors
@@ -290,15 +261,36 @@ def backends(as_json):
     missing = {n: how for n, how in KNOWN_EXTERNAL.items() if n not in infos}
     if as_json:
         click.echo(json.dumps({
-            "installed": {n: {"description": i.description, "plugin": i.plugin} for n, i in sorted(infos.items())},
+            "installed": {n: {"description": i.description, "plugin": i.plugin,
+                              "options": i.options.json_schema()["properties"] if i.options else None}
+                          for n, i in sorted(infos.items())},
             "not_installed": missing, "failed_plugins": plugin_errors()}, indent=2))
+        return
+    if show_options and markdown:
+        click.echo(options_markdown(infos))
         return
     for name, info in sorted(infos.items()):
         click.echo(f"{name:14} {info.description}  [{info.plugin}]")
+        if show_options:
+            for spec in info.options.specs() if info.options else ():
+                default = "" if spec.secret else f" = {json.dumps(spec.default)}"
+                text = "" if spec.changes_text else " (does not change the text)"
+                click.echo(f"    -o {spec.name}: {spec.type_name}{default}  {spec.help}{text}")
+            if info.options is None:
+                click.echo("    (options not declared by its plugin)")
     for name, how in sorted(missing.items()):
         click.echo(f"{name:14} not installed: {how}")
     for name, why in sorted(plugin_errors().items()):
         click.secho(f"plugin {name!r} failed to load: {why}", fg="yellow", err=True)
+
+
+def options_markdown(infos: dict) -> str:
+    """Every backend's options as Markdown tables: docs/backends.md holds exactly this."""
+    parts = []
+    for name, info in sorted(infos.items()):
+        if info.options is not None:
+            parts.append(f"### `{name}`\n\n{info.description}\n\n{info.options.markdown()}\n")
+    return "\n".join(parts)
 
 
 @cli.command()

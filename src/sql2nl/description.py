@@ -27,13 +27,16 @@ class Description:
     facts: list[StatementFacts] = field(default_factory=list, repr=False)
     warnings: list[str] = field(default_factory=list)
     faithfulness: float | None = None
+    #: What the faithfulness guard did for an LLM backend (``None`` otherwise): how many candidates
+    #: were generated, retries, whether it fell back to the rules describer... (see :mod:`sql2nl.guard`).
+    guard: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return self.text
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "backend": self.backend, "language": self.language, "sql": self.sql,
-                "warnings": list(self.warnings), "faithfulness": self.faithfulness,
+                "warnings": list(self.warnings), "faithfulness": self.faithfulness, "guard": self.guard,
                 "facts": [f.to_dict() for f in self.facts]}
 
     def to_json(self, **kw: Any) -> str:

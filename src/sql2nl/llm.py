@@ -1,49 +1,69 @@
-"""What every LLM backend shares: prompt building, think-stripping, and the faithfulness guard.
+"""What every LLM backend shares: options, prompt building, think-stripping, and the guard.
 
 A plugin subclasses :class:`LLMBackend` and implements :meth:`~LLMBackend.generate` (a batch of
-rendered prompts to texts), :meth:`~LLMBackend.generate_stream` and :meth:`~LLMBackend.render`.
+rendered prompts to texts), :meth:`~LLMBackend.generate_stream` and :meth:`~LLMBackend.render`;
+its options class subclasses :class:`LLMOptions`. Every answer, batched or streamed, goes through
+:func:`sql2nl.guard.choose` in :meth:`~LLMBackend.describe_batch` or :meth:`~LLMBackend.stream`:
+a plugin cannot skip the guard.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generator, Iterator, Literal, Sequence
 
+from . import guard as _guard
 from . import prompt as prompt_format
 from .backends import Backend, Draft, Request
-from .errors import InvalidInputError
+from .options import Options, option
 
 log = logging.getLogger("sql2nl.llm")
 
-GUARD_MODES = ("warn", "fallback", "retry")
+GUARD_MODES = _guard.GUARD_MODES
+
+
+@dataclass
+class LLMOptions(Options):
+    """Options every LLM backend takes: the faithfulness guard and sampling."""
+
+    on_unfaithful: Literal["warn", "fallback", "retry"] = option(
+        "warn", "What the guard does with an answer that leaves something out: warn (keep it, list what is "
+        "missing in warnings), fallback (answer with the rules describer), retry (sample again, then fall back).",
+        per_request=True)
+    min_faithfulness: float = option(1.0, "The checker's score below which the guard acts.", minimum=0.0,
+                                     maximum=1.0, per_request=True)
+    candidates: int = option(1, "Best of n: when the first answer is not perfect, sample n-1 more and keep the one "
+                             "the checker scores best (ties keep the greedy one).", minimum=1, maximum=64,
+                             per_request=True)
+    retries: int = option(2, "With on_unfaithful=retry: how many more samples before falling back.", minimum=0,
+                          maximum=32, per_request=True)
+    sample_temperature: float = option(0.7, "Temperature of the extra candidates and retries.", minimum=0.0,
+                                       per_request=True)
+    max_new_tokens: int = option(160, "Most tokens generated for one answer.", minimum=1, per_request=True)
+    temperature: float = option(0.0, "Temperature of the first answer (0: greedy).", minimum=0.0, per_request=True)
+    top_p: float = option(0.95, "Nucleus sampling when sampling.", minimum=0.0, maximum=1.0, per_request=True)
+    seed: int | None = option(0, "Sampling seed (null: a fresh one each call).", per_request=True)
 
 
 class LLMBackend(Backend):
-    """Base for model-driven backends. Options common to all of them:
-
-    * ``on_unfaithful``: ``"warn"`` (default: keep the text, list what is missing in ``warnings``),
-      ``"fallback"`` (answer with the rules describer) or ``"retry"`` (sample again, keep the best,
-      then fall back);
-    * ``min_faithfulness`` (default 1.0): the score below which the guard acts;
-    * ``max_new_tokens`` (default 160), ``temperature`` (default 0: greedy), ``retries`` (default 2).
-    """
+    """Base for model-driven backends; its options (:class:`LLMOptions`) are the guard's and sampling's."""
 
     streams = True
+    Options = LLMOptions
 
-    def __init__(self, *, on_unfaithful: str = "warn", min_faithfulness: float = 1.0,
-                 max_new_tokens: int = 160, temperature: float = 0.0, top_p: float = 0.95,
-                 retries: int = 2, seed: int | None = 0):
-        if on_unfaithful not in GUARD_MODES:
-            raise InvalidInputError(f"on_unfaithful must be one of {', '.join(GUARD_MODES)}, got {on_unfaithful!r}.")
-        if max_new_tokens < 1:
-            raise InvalidInputError("max_new_tokens must be at least 1.")
-        self.on_unfaithful = on_unfaithful
-        self.min_faithfulness = float(min_faithfulness)
-        self.max_new_tokens = int(max_new_tokens)
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.retries = int(retries)
-        self.seed = seed
+    # The options every plugin reads, as attributes (read-only: build another backend to change them).
+    on_unfaithful = property(lambda self: self.options.on_unfaithful)
+    min_faithfulness = property(lambda self: self.options.min_faithfulness)
+    candidates = property(lambda self: self.options.candidates)
+    retries = property(lambda self: self.options.retries)
+    max_new_tokens = property(lambda self: self.options.max_new_tokens)
+    temperature = property(lambda self: self.options.temperature)
+    top_p = property(lambda self: self.options.top_p)
+    seed = property(lambda self: self.options.seed)
+
+    def fingerprint(self) -> Any:
+        return prompt_format.PROMPT_VERSION
 
     # -- what a plugin implements -------------------------------------------------------------
     def render(self, messages: list[dict[str, str]]) -> str:
@@ -51,17 +71,28 @@ class LLMBackend(Backend):
         return prompt_format.render_prompt(messages)
 
     def generate(self, prompts: Sequence[str], *, temperature: float | None = None) -> list[str]:
+        """One answer per prompt (the same prompt may come several times: sample each anew)."""
         raise NotImplementedError
 
     def generate_stream(self, prompt: str) -> Iterator[str]:
         yield self.generate([prompt])[0]
 
     # -- shared behaviour ---------------------------------------------------------------------
-    def prompt_for(self, request: Request) -> str:
+    def prompt_for(self, request: Request) -> Any:
         tables = [t for f in request.facts for t in f.tables]
         messages = prompt_format.build_messages(request.sql, language=request.language,
                                                 schema=request.schema, tables=tables)
         return self.render(messages)
+
+    def clean(self, prompt: Any, raw: str) -> str:
+        """A raw generation without its reasoning (and without an echoed prompt)."""
+        # A chat backend's "prompt" is its message list: no prompt text can be echoed back then.
+        return prompt_format.strip_thinking(raw, prompt if isinstance(prompt, str) else None)
+
+    def sample(self, prompts: Sequence[Any]) -> list[str]:
+        """Sampled (not greedy) answers for the guard's extra candidates and retries, cleaned."""
+        outs = self.generate(prompts, temperature=max(self.temperature, self.options.sample_temperature))
+        return [self.clean(p, o) for p, o in zip(prompts, outs)]
 
     def describe(self, request: Request) -> Draft:
         return self.describe_batch([request])[0]
@@ -69,55 +100,37 @@ class LLMBackend(Backend):
     def describe_batch(self, requests: Sequence[Request]) -> list[Draft]:
         prompts = [self.prompt_for(r) for r in requests]
         outputs = self.generate(prompts)
-        return [self.guard(r, p, o) for r, p, o in zip(requests, prompts, outputs)]
+        return _guard.choose(self, requests, prompts, [self.clean(p, o) for p, o in zip(prompts, outputs)])
 
-    def stream(self, request: Request) -> Iterator[str]:
+    def stream(self, request: Request) -> Generator[str, None, Draft]:  # type: ignore[override]
+        """The answer in pieces, then (as the generator's return value) the guarded :class:`Draft`.
+
+        When the guard may still replace the text (``fallback``/``retry``, ``candidates`` > 1) nothing
+        is sent until it has chosen; with ``warn`` the text streams live and the draft carries the
+        warnings, which every front end shows after the text.
+        """
+        if _guard.buffers(self):
+            draft = self.describe(request)
+            if draft.text:
+                yield draft.text
+            return draft
         prompt = self.prompt_for(request)
         filt = ThinkFilter()
+        sent = []
         for piece in self.generate_stream(prompt):
             out = filt.feed(piece)
             if out:
+                sent.append(out)
                 yield out
         tail = filt.finish()
         if tail:
+            sent.append(tail)
             yield tail
+        return _guard.choose(self, [request], [prompt], ["".join(sent)])[0]
 
-    def guard(self, request: Request, prompt: str, raw: str) -> Draft:
-        """Strip reasoning, score faithfulness and act on ``on_unfaithful``."""
-        from .faithfulness import check
-
-        # A chat backend's "prompt" is its message list: no prompt text can be echoed back then.
-        echo = prompt if isinstance(prompt, str) else None
-        text = prompt_format.strip_thinking(raw, echo)
-        result = check(text, request.facts, language=request.language, schema=request.schema)
-        draft = Draft(text=text, faithfulness=result.score, warnings=_missing_warnings(result.missing, text))
-        if result.score >= self.min_faithfulness:
-            return draft
-        if self.on_unfaithful == "retry":
-            for i in range(self.retries):
-                again = prompt_format.strip_thinking(
-                    self.generate([prompt], temperature=max(self.temperature, 0.7))[0], echo)
-                r2 = check(again, request.facts, language=request.language, schema=request.schema)
-                if r2.score > (draft.faithfulness or 0):
-                    draft = Draft(text=again, faithfulness=r2.score, warnings=_missing_warnings(r2.missing, again))
-                if r2.score >= self.min_faithfulness:
-                    return draft
-        if self.on_unfaithful in ("fallback", "retry"):
-            from .rules import RulesBackend
-
-            rules = RulesBackend().describe(request)
-            rules.warnings = [f"the {self.name} backend's answer left out: {', '.join(result.missing) or 'everything'}; "
-                              "answered with the rules describer instead"] + rules.warnings
-            rules.backend = "rules"
-            rules.faithfulness = check(rules.text, request.facts, language=request.language, schema=request.schema).score
-            return rules
-        return draft
-
-
-def _missing_warnings(missing: list[str], text: str) -> list[str]:
-    if not text:
-        return ["the model produced no answer (its reasoning did not finish within max_new_tokens)"]
-    return [f"the description may not mention: {m}" for m in missing]
+    def guard(self, request: Request, prompt: Any, raw: str) -> Draft:
+        """The guarded draft for one raw answer (strip reasoning, check, act on ``on_unfaithful``)."""
+        return _guard.choose(self, [request], [prompt], [self.clean(prompt, raw)])[0]
 
 
 class ThinkFilter:

@@ -19,11 +19,12 @@ ACTION_TITLE = "sql2nl: insert description as a comment"
 class SqlLanguageServer(LanguageServer):
     """Keeps the backend, and the statement spans of each document version (found once per edit)."""
 
-    def __init__(self, *, backend: str | None, backend_options: dict[str, Any], language: str):
+    def __init__(self, *, backend: str | None, backend_options: dict[str, Any], language: str, redact: bool = False):
         super().__init__("sql2nl", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.backend_name = backend
         self.backend_options = backend_options
         self.language = language
+        self.redact = redact
         self._spans: dict[str, tuple[int | None, str, list[Span]]] = {}
 
     def spans(self, doc: TextDocument) -> tuple[str | None, list[Span]]:
@@ -39,7 +40,7 @@ class SqlLanguageServer(LanguageServer):
 
     def describe(self, sql: str):
         backend = api.resolve_backend(self.backend_name, self.backend_options)
-        return api.describe(sql, backend=backend, language=self.language)
+        return api.describe(sql, backend=backend, language=self.language, redact=self.redact)
 
 
 def _position(doc: TextDocument, offset: int) -> types.Position:
@@ -68,9 +69,10 @@ def _markdown(d) -> str:
 
 
 def build_server(*, backend: str | None = None, backend_options: dict[str, Any] | None = None,
-                 language: str = "en") -> SqlLanguageServer:
+                 language: str = "en", redact: bool = False) -> SqlLanguageServer:
     """The language server, features registered; call ``.start_io()`` to run it."""
-    server = SqlLanguageServer(backend=backend, backend_options=backend_options or {}, language=language)
+    server = SqlLanguageServer(backend=backend, backend_options=backend_options or {}, language=language,
+                               redact=redact)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: SqlLanguageServer, params: types.HoverParams) -> types.Hover | None:

@@ -38,7 +38,9 @@ async def describe(request: Request) -> Response:
     sql = field(data, "sql", str, required=True)
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     facts = field(data, "facts", bool, default=True)
-    return json_response(await service.describe_json(sql, language, dialect, facts))
+    options = field(data, "options", dict)
+    service.backend_for(options)
+    return json_response(await service.describe_json(sql, language, dialect, facts, options))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -49,6 +51,8 @@ async def describe_batch(request: Request) -> Response:
         raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
                             "Split it into several requests.", code="batch_too_large", param="items")
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
+    options = field(data, "options", dict)
+    service.backend_for(options)  # wrong options are the request's mistake (422), even with no items
     plans = []
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -56,12 +60,15 @@ async def describe_batch(request: Request) -> Response:
         if not isinstance(item, dict):
             raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
                            param="items")
+        item_options = field(item, "options", dict)
+        service.backend_for(item_options)
         plans.append((field(item, "sql", str, required=True), _language(item, language),
-                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True)))
+                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
+                      item_options or options))
     results = []
-    for sql, lang, dia, facts in plans:  # one bad statement costs only its own slot
+    for sql, lang, dia, facts, opts in plans:  # one bad statement costs only its own slot
         try:
-            results.append(await service.describe_payload(sql, lang, dia, facts))
+            results.append(await service.describe_payload(sql, lang, dia, facts, opts))
         except Sql2NLError as e:
             results.append(api_error(e).body())
         except ApiError as e:
@@ -124,7 +131,7 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
         Exception: handle_unexpected})
     app.state.service = service
     app.state.config = config
-    app.state.openapi = openapi_document(config)
+    app.state.openapi = openapi_document(config, service.backend)
     return app
 
 

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 
 from ..errors import InvalidInputError, SQLParseError
 from .messages import CANNOT_DESCRIBE, NO_SQL, detect_language, dialect_hint, find_sql
-from .service import ApiError, DescribeService
+from .service import ApiError, DescribeService, reply_text
 from .sse import pieces
 
 
@@ -57,12 +57,12 @@ def _answer_sync(service: DescribeService, turn: Turn) -> tuple[str, str]:
     for sql in sqls:
         try:
             try:
-                parts.append(service.describe_sync(sql, lang, dialect).text)
+                parts.append(reply_text(service.describe_sync(sql, lang, dialect)))
             except SQLParseError:
                 if dialect is None:
                     raise
                 # The statement was found with the permissive parser; the named dialect may be wrong.
-                parts.append(service.describe_sync(sql, lang, None).text)
+                parts.append(reply_text(service.describe_sync(sql, lang, None)))
         except (InvalidInputError, SQLParseError) as e:  # the user's SQL, not the server, is at fault
             parts.append(CANNOT_DESCRIBE[lang].format(error=e))
     if len(parts) == 1:

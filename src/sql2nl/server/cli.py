@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from ..clioptions import backend_options, backend_params
+
 
 def _need(modules: tuple[str, ...], extra: str) -> None:
     import importlib.util
@@ -21,17 +23,9 @@ def _need(modules: tuple[str, ...], extra: str) -> None:
 
 
 def _backend_opts(f):
-    for opt in reversed([
-        click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None, help="Model for the backend (hub id, directory or GGUF file)."),
-        click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
-        click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                     help="Extra backend option, e.g. -o n_ctx=4096 (repeatable)."),
-        click.option("-l", "--language", default="en", show_default=True,
-                     help="Language when a request names none and its message gives no hint."),
-    ]):
-        f = opt(f)
-    return f
+    f = click.option("-l", "--language", default="en", show_default=True,
+                     help="Language when a request names none and its message gives no hint.")(f)
+    return backend_params(f)
 
 
 @click.command()
@@ -41,6 +35,7 @@ def _backend_opts(f):
 @click.option("--token", default=None, envvar="SQL2NL_SERVER_TOKEN",
               help="Require 'Authorization: Bearer TOKEN' (needed to bind off loopback). Env: SQL2NL_SERVER_TOKEN.")
 @_backend_opts
+@click.option("--redact", is_flag=True, help="Hide literal values, comments and passwords from the backend.")
 @click.option("--timeout", default=25.0, show_default=True, type=float, help="Seconds a backend call may take (504 after).")
 @click.option("--max-body", default=1_000_000, show_default=True, type=int, help="Largest request body in bytes (413 above).")
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Backend calls at once (others queue).")
@@ -52,7 +47,7 @@ def _backend_opts(f):
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host, port, uds, token, backend, model, adapter, options, language, timeout, max_body, concurrency,
+def serve(host, port, uds, token, backend, model, adapter, options, language, redact, timeout, max_body, concurrency,
           max_queue, cors_origins, workers, access_log, log_level):
     """Serve descriptions over HTTP: JSON, OpenAI-compatible (/v1) and Ollama-compatible (/api) routes.
 
@@ -62,13 +57,12 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, ti
     _need(("starlette", "uvicorn"), "server")
     import uvicorn
 
-    from ..cli import backend_options
     from .app import create_app
     from .config import ServerConfig
 
     config = ServerConfig(host=host, port=port, uds=uds, token=token, backend=backend,
-                          backend_options=backend_options(model, adapter, options), language=language,
-                          timeout_s=timeout, max_body_bytes=max_body, max_concurrency=concurrency,
+                          backend_options=backend_options(backend, model, adapter, options), language=language,
+                          redact=redact, timeout_s=timeout, max_body_bytes=max_body, max_concurrency=concurrency,
                           max_queue=max_queue, cors_origins=tuple(cors_origins))
     app = create_app(config)  # also in the parent with --workers: a bad backend or model fails here, once
     where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
@@ -91,14 +85,15 @@ def serve(host, port, uds, token, backend, model, adapter, options, language, ti
 
 @click.command()
 @_backend_opts
-def lsp(backend, model, adapter, options, language):
+@click.option("--redact", is_flag=True, help="Hide literal values, comments and passwords from the backend.")
+def lsp(backend, model, adapter, options, language, redact):
     """Run the language server over stdio: hover a SQL statement to read its description.
 
     Works in .sql files and in Python string literals that hold SQL; a code action inserts the
     description as a comment above the statement.
     """
     _need(("pygls", "lsprotocol"), "lsp")
-    from ..cli import backend_options
     from ..lsp import serve_stdio
 
-    serve_stdio(backend=backend, backend_options=backend_options(model, adapter, options), language=language)
+    serve_stdio(backend=backend, backend_options=backend_options(backend, model, adapter, options), language=language,
+                redact=redact)

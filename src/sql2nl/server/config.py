@@ -33,6 +33,8 @@ class ServerConfig:
     backend: str | None = field(default=None, metadata={"help": "Backend name (default $SQL2NL_BACKEND or rules)."})
     backend_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Options for the backend."})
     language: str = field(default="en", metadata={"help": "Language when a request names none and has no hint."})
+    redact: bool = field(default=False, metadata={"help": "Hide literal values, comments and passwords from the "
+                                                          "backend (see sql2nl.redact); restored in the answers."})
     max_body_bytes: int = field(default=1_000_000, metadata={"help": "Larger request bodies get 413."})
     timeout_s: float = field(default=25.0, metadata={"help": "Per-request limit on the backend (504 after it); "
                                                                "below DBeaver's 30 s so it sees our message."})

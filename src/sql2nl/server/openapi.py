@@ -1,10 +1,15 @@
-"""The server's OpenAPI 3.0 document, written by hand to match the routes (tests fuzz it with schemathesis)."""
+"""The server's OpenAPI 3.0 document, written by hand to match the routes (tests fuzz it with schemathesis).
+
+The ``options`` a describe request may carry come from the served backend's declared options
+(:meth:`sql2nl.options.Options.json_schema`), so the document cannot drift from the backend.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .. import __version__
+from ..backends import Backend
 from ..prompt import LANGUAGES
 from .config import ServerConfig
 
@@ -42,15 +47,19 @@ SCHEMAS: dict[str, Any] = {
         "dialect": {**_NULLABLE_STR, "description": "sqlglot dialect name; default: permissive."},
         "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]},
         "facts": {"type": "boolean", "nullable": True, "default": True,
-                  "description": "false leaves the facts out of the answer (faster)."}}},
+                  "description": "false leaves the facts out of the answer (faster)."},
+        "options": _ref("BackendOptions")}},
     "Description": {"type": "object", "required": ["text", "warnings", "facts", "faithfulness"], "properties": {
         "text": {"type": "string"}, "warnings": {"type": "array", "items": {"type": "string"}},
         "facts": {"type": "array", "items": {"type": "object"}},
         "faithfulness": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
-        "backend": {"type": "string"}, "language": {"type": "string"}}},
+        "backend": {"type": "string"}, "language": {"type": "string"},
+        "guard": {"type": "object", "nullable": True, "description": "What the faithfulness guard did (LLM "
+                  "backends): mode, candidates, retries, fell_back, first_faithfulness, faithful, missing."}}},
     "BatchRequest": {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "items": {"oneOf": [{"type": "string"}, _ref("DescribeRequest")]}},
-        "dialect": _NULLABLE_STR, "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]}}},
+        "dialect": _NULLABLE_STR, "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]},
+        "options": _ref("BackendOptions")}},
     "BatchResponse": {"type": "object", "required": ["results"], "properties": {
         "results": {"type": "array", "items": {"oneOf": [_ref("Description"), _ref("Error")]}}}},
     "Health": {"type": "object", "required": ["status", "backend"], "properties": {
@@ -119,8 +128,14 @@ def _streamable(schema: str, stream_type: str, description: str) -> dict[str, An
                                                      stream_type: {"schema": _STREAM_ITEM[stream_type]}}}
 
 
-def openapi_document(config: ServerConfig) -> dict[str, Any]:
-    """The OpenAPI 3.0 document served at ``/openapi.json``."""
+def openapi_document(config: ServerConfig, backend: Backend | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0 document served at ``/openapi.json`` (``options``: what ``backend`` lets a request set)."""
+    from ..options import Options
+
+    options_cls = type(backend).Options if backend is not None else Options
+    backend_options = {**options_cls.json_schema(per_request_only=True), "nullable": True,
+                       "description": f"Per-request options of the {backend.name if backend else 'served'!s} backend "
+                                      "(`sql2nl backends --options`)."}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "sql2nl server", "version": __version__,
@@ -149,7 +164,7 @@ def openapi_document(config: ServerConfig) -> dict[str, Any]:
             "/api/generate": _post("Ollama generate", "OllamaGenerateRequest",
                                    _streamable("OllamaReply", "application/x-ndjson", "Reply or NDJSON stream")),
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, "BackendOptions": backend_options}},
     }
     if config.token:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}

@@ -23,6 +23,8 @@ from .. import api
 from ..backends import Backend
 from ..description import Description
 from ..faithfulness import check
+from ..guard import correction
+from ..options import freeze
 from .config import ServerConfig
 
 
@@ -80,7 +82,13 @@ def description_payload(d: Description, facts: bool = True) -> dict[str, Any]:
     if faith is None and d.text:
         faith = check(d.text, d.facts, language=d.language).score
     return {"text": d.text, "warnings": list(d.warnings), "facts": [f.to_dict() for f in d.facts] if facts else [],
-            "faithfulness": faith, "backend": d.backend, "language": d.language}
+            "faithfulness": faith, "backend": d.backend, "language": d.language, "guard": d.guard}
+
+
+def reply_text(d: Description) -> str:
+    """The text a chat client is shown: the description, plus the guard's note when it let an
+    unfaithful answer through (``on_unfaithful="warn"``) — the same streamed or not."""
+    return d.text + correction(d.guard, d.language)
 
 
 class DescribeService:
@@ -144,29 +152,38 @@ class DescribeService:
         return self._abandoned
 
     # -- describing ---------------------------------------------------------------------------
-    def describe_sync(self, sql: str, language: str, dialect: str | None) -> Description:
-        return api.describe(sql, backend=self.backend, language=language, dialect=dialect)
+    def backend_for(self, options: dict[str, Any] | None) -> Backend:
+        """The served backend, with a request's own values for the options a request may set."""
+        return self.backend.with_options(**options) if options else self.backend
+
+    def describe_sync(self, sql: str, language: str, dialect: str | None,
+                      options: dict[str, Any] | None = None) -> Description:
+        return api.describe(sql, backend=self.backend_for(options), language=language, dialect=dialect,
+                            redact=self.config.redact)
 
     async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
         return await self.run(self.describe_sync, sql, language, dialect)
 
     async def describe_payload(self, sql: str, language: str, dialect: str | None,
-                               facts: bool = True) -> dict[str, Any]:
+                               facts: bool = True, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
-        key = ("describe", sql, language, dialect, facts)
+        key = ("describe", sql, language, dialect, facts, freeze(options or {}))
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect), facts))
+        self.backend_for(options)  # a bad option is the client's mistake: 422 before queueing
+        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect, options),
+                                                             facts))
         self.cache.put(key, payload)
         return payload
 
-    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True) -> bytes:
+    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True,
+                            options: dict[str, Any] | None = None) -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
-        key = ("describe-json", sql, language, dialect, facts)
+        key = ("describe-json", sql, language, dialect, facts, freeze(options or {}))
         hit = self.cache.get(key)
         if hit is None:
-            payload = await self.describe_payload(sql, language, dialect, facts)
+            payload = await self.describe_payload(sql, language, dialect, facts, options)
             hit = json.dumps(payload, ensure_ascii=False).encode()
             self.cache.put(key, hit)
         return hit
@@ -181,13 +198,14 @@ class DescribeService:
         return value
 
     async def stream(self, sql: str, language: str, dialect: str | None) -> AsyncIterator[str]:
-        """The description in pieces as a streaming backend produces them (one piece otherwise).
+        """The reply in pieces as a streaming backend produces them (one piece otherwise), then the
+        guard's note if it let an unfaithful answer through (:func:`reply_text`: same as unstreamed).
 
         The backend's iterator runs in a worker thread that stops at its next piece once the
         client has gone away (the generator is closed) or the time limit has passed.
         """
         if not self.backend.streams:
-            yield (await self.describe(sql, language, dialect)).text
+            yield reply_text(await self.describe(sql, language, dialect))
             return
         self._admit()
         self.waiting += 1
@@ -197,10 +215,17 @@ class DescribeService:
 
         def work():
             try:
-                for piece in api.describe_stream(sql, backend=self.backend, language=language, dialect=dialect):
+                response = api.describe_stream(sql, backend=self.backend, language=language, dialect=dialect,
+                                               redact=self.config.redact)
+                for piece in response:
                     if stop.is_set():
+                        response.close()
                         return
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                d = response.description()
+                note = correction(d.guard, d.language)
+                if note:
+                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", note))
                 loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
             except BaseException as e:  # handed to the event loop, re-raised there
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", e))

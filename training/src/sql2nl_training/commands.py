@@ -112,12 +112,12 @@ def launch(n: int, train_args: list[str]) -> int:
 @click.option("--option", "-o", "options", multiple=True, help="Backend option key=value (repeatable).")
 def eval_command(model, data, out, backend, limit, batch_size, no_baseline, no_progress, options):
     """Score a model: prints one JSON line of metrics (bleu, rouge_l, faithfulness...) and writes a report."""
-    from sql2nl.cli import parse_options
+    from sql2nl.clioptions import backend_options
 
     from .evaluation import evaluate
 
     m = evaluate(model, data, out=out, backend=backend, limit=limit, baseline=not no_baseline,
-                 progress=not no_progress, batch_size=batch_size, **parse_options(options))
+                 progress=not no_progress, batch_size=batch_size, **backend_options(backend, None, None, options))
     click.echo(json.dumps(m, ensure_ascii=False))
 
 

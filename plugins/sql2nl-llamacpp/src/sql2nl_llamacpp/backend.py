@@ -21,59 +21,40 @@ from sql2nl.errors import InvalidInputError, ModelError
 from sql2nl.llm import LLMBackend
 
 from .models import LoadedModel, load, resolve_gguf
-
-_GUARD_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
+from .options import LlamaCppOptions
 
 
 class LlamaCppBackend(LLMBackend):
     """Describe with a GGUF model on CPU or GPU (llama.cpp).
 
     Options (``describe(..., backend="llamacpp", **options)``, CLI ``-m FILE -o key=value``):
-
-    * ``model`` (required): a ``.gguf`` file, a training run directory or an export directory;
-    * ``quant``: which GGUF of a directory to use (default: q8_0, else q4_k_m, else f16);
-    * ``n_ctx``: context window in tokens (default: the model's, at most 4096);
-    * ``n_threads`` (default: llama.cpp's choice), ``n_gpu_layers`` (default 0; -1 = all on the GPU),
-      ``n_batch`` (default 512);
-    * ``chat_template``: override the template stored in the GGUF;
-    * ``extra_buffers``: ``auto`` (default: off on CPUs with AMX, where llama.cpp's extra CPU buffer types
-      crash), ``on`` or ``off`` — see :mod:`sql2nl_llamacpp.cpu`;
-    * the guard and sampling options of :class:`~sql2nl.llm.LLMBackend`.
+    :class:`~sql2nl_llamacpp.options.LlamaCppOptions` (``sql2nl backends --options``).
     """
 
     name = "llamacpp"
+    Options = LlamaCppOptions
 
-    def __init__(self, model: str | Path | None = None, *, quant: str | None = None, n_ctx: int | None = None,
-                 n_threads: int | None = None, n_gpu_layers: int = 0, n_batch: int = 512,
-                 chat_template: str | None = None, verbose: bool = False, extra_buffers: Any = None, **options: Any):
-        unknown = sorted(set(options) - set(_GUARD_OPTIONS))
-        if unknown:
-            raise InvalidInputError(
-                f"The llamacpp backend has no option {', '.join(map(repr, unknown))}. It takes model, quant, n_ctx, "
-                f"n_threads, n_gpu_layers, n_batch, chat_template, verbose, extra_buffers, {', '.join(_GUARD_OPTIONS)}.")
+    def __init__(self, model: str | Path | None = None, **options: Any):
+        if model is not None:
+            options["model"] = str(model)
         super().__init__(**options)
+        o = self.options
+        model, quant, chat_template = o.model, o.quant, o.chat_template
         if model is None or str(model).strip() == "":
             raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
                                     "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`.")
-        for opt, val in (("n_ctx", n_ctx), ("n_threads", n_threads), ("n_batch", n_batch)):
-            if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
-                raise InvalidInputError(f"{opt} must be a positive whole number, got {val!r}.")
-        if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int):
-            raise InvalidInputError(f"n_gpu_layers must be a whole number (-1 = all layers), got {n_gpu_layers!r}.")
         self.path = resolve_gguf(model, quant)
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
-        self.model: LoadedModel = load(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                       n_batch=n_batch, verbose=verbose,
-                                       extra_buffers=extra_buffers)
+        self.model: LoadedModel = load(self.path, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers,
+                                       n_batch=o.n_batch, verbose=o.verbose, extra_buffers=o.extra_buffers)
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()
 
-    @property
-    def identity(self) -> str:
+    def fingerprint(self):
+        # Which file the options resolved to, and whether it changed since: the options cannot say.
         st = self.path.stat()
-        return (f"llamacpp:{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{self.max_new_tokens}:"
-                f"{self.temperature}:{self.top_p}:{self.on_unfaithful}:{self.min_faithfulness}:{hash(self.chat_template)}")
+        return (super().fingerprint(), str(self.path.resolve()), st.st_size, st.st_mtime_ns, self.chat_template)
 
     def _stop_strings(self) -> list[str]:
         # llama.cpp stops on the model's end-of-generation tokens by itself; these catch the same

@@ -2,6 +2,8 @@
 
 from sql2nl.hookspecs import hookimpl
 
+from .options import LlamaCppOptions
+
 
 def _factory(**options):
     from .backend import LlamaCppBackend
@@ -11,4 +13,4 @@ def _factory(**options):
 
 @hookimpl
 def register_backends(register):
-    register("llamacpp", _factory, description="GGUF models through llama.cpp (llama-cpp-python), CPU or GPU")
+    register("llamacpp", _factory, options=LlamaCppOptions, description="GGUF models through llama.cpp (llama-cpp-python), CPU or GPU")

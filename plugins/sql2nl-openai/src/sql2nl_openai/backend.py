@@ -24,8 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 from sql2nl.errors import BackendError, BackendUnavailableError, InvalidInputError, ModelError, Sql2NLError
 from sql2nl.llm import LLMBackend
 
-_LLM_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
-_OWN_OPTIONS = ("base_url", "model", "api_key", "timeout", "max_retries", "concurrency", "stop", "extra_body")
+from .options import OpenAIOptions
+
 #: Sent as the key when none is configured: local servers ignore it, the client refuses an empty one.
 DUMMY_KEY = "sk-no-key-required"
 INSTALL = "pip install sql2nl-openai  (from plugins/sql2nl-openai; it needs the `openai` client)"
@@ -44,47 +44,29 @@ class OpenAIBackend(LLMBackend):
     """Describe with a model served over the OpenAI chat-completions API.
 
     Options (``describe(..., backend="openai", **options)``, CLI ``-b openai -m MODEL -o base_url=...``):
-
-    * ``base_url`` (or ``$OPENAI_BASE_URL``; required): e.g. ``http://127.0.0.1:11434/v1`` (Ollama),
-      ``http://127.0.0.1:8000/v1`` (vLLM, llama-cpp-python), ``http://127.0.0.1:8080/v1`` (llama-server);
-    * ``model``: the served model's name (default: the server's only model, if it lists exactly one);
-    * ``api_key`` (or ``$OPENAI_API_KEY``; local servers need none);
-    * ``timeout`` (seconds per request, default 60), ``max_retries`` (on connection errors, timeouts,
-      429 and 5xx, with backoff; default 2), ``concurrency`` (requests in flight for ``describe_many``,
-      default 4);
-    * ``stop`` (extra stop strings), ``extra_body`` (server-specific fields, e.g.
-      ``{"chat_template_kwargs": {"enable_thinking": false}}`` for vLLM);
-    * the guard and sampling options of :class:`~sql2nl.llm.LLMBackend`.
+    :class:`~sql2nl_openai.options.OpenAIOptions` (``sql2nl backends --options``), e.g. ``base_url``
+    ``http://127.0.0.1:11434/v1`` (Ollama), ``http://127.0.0.1:8000/v1`` (vLLM, llama-cpp-python),
+    ``http://127.0.0.1:8080/v1`` (llama-server).
     """
 
     name = "openai"
+    Options = OpenAIOptions
 
-    def __init__(self, base_url: str | None = None, model: str | None = None, *, api_key: str | None = None,
-                 timeout: float = 60.0, max_retries: int = 2, concurrency: int = 4,
-                 stop: str | Sequence[str] | None = None, extra_body: dict[str, Any] | None = None, **options: Any):
-        unknown = sorted(set(options) - set(_LLM_OPTIONS))
-        if unknown:
-            raise InvalidInputError(f"The openai backend has no option {', '.join(map(repr, unknown))}. "
-                                    f"It takes {', '.join(_OWN_OPTIONS + _LLM_OPTIONS)}.")
+    def __init__(self, base_url: str | None = None, model: str | None = None, **options: Any):
+        if base_url is not None:
+            options["base_url"] = base_url
+        if model is not None:
+            options["model"] = model
         super().__init__(**options)
-        url = base_url or os.environ.get("OPENAI_BASE_URL")
+        o = self.options
+        url = o.base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
             raise InvalidInputError(
                 "The openai backend needs the address of the server to use: base_url='http://127.0.0.1:11434/v1' "
                 "(CLI: -o base_url=...) or OPENAI_BASE_URL. sql2nl has no default endpoint and sends your SQL "
                 "nowhere you did not name.")
-        try:
-            timeout = float(timeout)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"timeout must be a number of seconds, got {timeout!r}.") from None
-        if timeout <= 0:
-            raise InvalidInputError("timeout must be more than 0 seconds.")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidInputError(f"max_retries must be a whole number ≥ 0, got {max_retries!r}.")
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}.")
-        if extra_body is not None and not isinstance(extra_body, dict):
-            raise InvalidInputError("extra_body must be a mapping of extra request fields.")
+        timeout, max_retries, concurrency, stop, extra_body = o.timeout, o.max_retries, o.concurrency, o.stop, o.extra_body
+        api_key, model = o.api_key, o.model
         try:
             import openai
         except ImportError as e:
@@ -127,10 +109,9 @@ class OpenAIBackend(LLMBackend):
         raise InvalidInputError(f"Say which model to use: the server at {self.base_url} serves {listing}. "
                                 "Pass model=NAME (CLI: -m NAME).")
 
-    @property
-    def identity(self) -> str:
-        return (f"openai:{self.base_url}:{self.model}:{self.max_new_tokens}:{self.temperature}:{self.top_p}:"
-                f"{self.on_unfaithful}:{self.min_faithfulness}:{sorted(self.extra_body.items())!r}")
+    def fingerprint(self):
+        # The model the server resolved when none was named, and the normalized URL.
+        return (super().fingerprint(), self.base_url, self.model)
 
     # -- LLMBackend ---------------------------------------------------------------------------
     def render(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:  # type: ignore[override]

@@ -2,6 +2,8 @@
 
 from sql2nl.hookspecs import hookimpl
 
+from .options import OpenAIOptions
+
 
 def _factory(**options):
     from .backend import OpenAIBackend
@@ -11,5 +13,5 @@ def _factory(**options):
 
 @hookimpl
 def register_backends(register):
-    register("openai", _factory,
+    register("openai", _factory, options=OpenAIOptions,
              description="Any OpenAI-compatible chat server you point it at (Ollama, vLLM, llama-server); needs base_url")

@@ -18,6 +18,7 @@ from sql2nl.llm import LLMBackend
 from sql2nl.prompt import encode_prompt
 
 from . import decoding, loading
+from .options import TransformersOptions
 
 log = logging.getLogger("sql2nl.transformers")
 
@@ -26,8 +27,6 @@ log = logging.getLogger("sql2nl.transformers")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128)
 CACHE_STEP = 256
 MAX_CACHES = 4
-
-_LLM_OPTIONS = ("on_unfaithful", "min_faithfulness", "max_new_tokens", "temperature", "top_p", "retries", "seed")
 
 
 def _bucket(n: int, buckets: Sequence[int]) -> int:
@@ -40,32 +39,18 @@ class TransformersBackend(LLMBackend):
     >>> from sql2nl import describe
     >>> describe("SELECT name FROM users", backend="transformers", model="runs/spider")  # doctest: +SKIP
 
-    Options: ``adapter`` (PEFT LoRA dir), ``device`` ("auto"), ``dtype`` ("auto": bf16 on GPU, fp32
-    on CPU), ``compile`` ("auto": on for CUDA — static KV cache + compiled decode step with CUDA
-    graphs), ``static_cache`` ("auto": follows ``compile``), ``fast_decode`` ("auto": follows
-    ``compile`` — the backend's own decode loop instead of HF ``generate``; needs the static cache),
-    ``batch_size`` (largest batch generated at once, 32), ``merge_adapter`` (True), plus the shared
-    LLM options (``on_unfaithful``, ``max_new_tokens``, ``temperature``, ``top_p``, ``retries``, ``seed``...).
+    Options: :class:`~sql2nl_transformers.options.TransformersOptions` (``sql2nl backends --options``).
     """
 
     name = "transformers"
+    Options = TransformersOptions
 
-    def __init__(self, *, model: str | None = None, adapter: str | None = None, device: str = "auto",
-                 dtype: Any = "auto", compile: Any = "auto", static_cache: Any = "auto", fast_decode: Any = "auto",
-                 batch_size: int = 32, merge_adapter: bool = True, _loaded: loading.LoadedModel | None = None,
-                 **llm_options: Any):
-        unknown = sorted(set(llm_options) - set(_LLM_OPTIONS))
-        if unknown:
-            known = ["model", "adapter", "device", "dtype", "compile", "static_cache", "fast_decode", "batch_size",
-                     "merge_adapter", *_LLM_OPTIONS]
-            raise InvalidInputError(f"Unknown option(s) for the transformers backend: {', '.join(unknown)}. "
-                                    f"It accepts: {', '.join(known)}.")
-        super().__init__(**llm_options)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError("batch_size must be a positive integer.")
-        for opt, value in (("compile", compile), ("static_cache", static_cache), ("fast_decode", fast_decode)):
-            if value not in ("auto", True, False):
-                raise InvalidInputError(f"{opt} must be 'auto', true or false, got {value!r}.")
+    def __init__(self, *, _loaded: loading.LoadedModel | None = None, **options: Any):
+        super().__init__(**options)
+        o = self.options
+        model, adapter, device, dtype = o.model, o.adapter, o.device, o.dtype
+        compile, static_cache, fast_decode, batch_size = o.compile, o.static_cache, o.fast_decode, o.batch_size
+        merge_adapter = o.merge_adapter
         self.batch_size = batch_size
         if _loaded is None:
             spec = loading.resolve(model, adapter)
@@ -96,11 +81,9 @@ class TransformersBackend(LLMBackend):
         """A backend around a model and tokenizer already in memory (same generation path as ``model=``)."""
         return cls(_loaded=loading.from_objects(model, tokenizer), **options)
 
-    @property
-    def identity(self) -> str:
-        dtype = str(getattr(self.model, "dtype", ""))
-        return (f"transformers:{self.loaded.spec.label}:{dtype}:n={self.max_new_tokens}:t={self.temperature}"
-                f":p={prompt_format.PROMPT_VERSION}")
+    def fingerprint(self):
+        # What the options cannot say: which weights were resolved and loaded, in which dtype.
+        return (super().fingerprint(), self.loaded.spec.label, str(getattr(self.model, "dtype", "")))
 
     # -- prompts --------------------------------------------------------------------------------
     def render(self, messages: list[dict[str, str]]) -> str:

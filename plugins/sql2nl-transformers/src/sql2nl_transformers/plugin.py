@@ -7,6 +7,8 @@ import importlib.util
 from sql2nl import hookimpl
 from sql2nl.errors import BackendUnavailableError
 
+from .options import TransformersOptions
+
 INSTALL = "pip install sql2nl-transformers  (from plugins/sql2nl-transformers)"
 REQUIRED = ("torch", "transformers", "peft", "accelerate")
 
@@ -23,5 +25,5 @@ def create_backend(**options):
 
 @hookimpl
 def register_backends(register):
-    register("transformers", create_backend,
+    register("transformers", create_backend, options=TransformersOptions,
              description="Hugging Face transformers model, LoRA adapter, merged model or training run (GPU/CPU)")

@@ -1,0 +1,143 @@
+"""The faithfulness guard: check a model's answers against the statement's facts and act on it.
+
+Every LLM answer passes through :func:`choose`, whichever way it was asked for (``describe``,
+``describe_many``, ``describe_stream``, the server, the LSP): :class:`sql2nl.llm.LLMBackend`
+calls it from its one batch path and from its one stream path. In order:
+
+1. **Check** the first (greedy) answer with :func:`sql2nl.faithfulness.check`.
+2. **Best of n** (``candidates=N``): when it is not perfect, sample ``N - 1`` more answers (in one
+   batch for all the statements of the call, where the backend batches) and keep the one the
+   checker scores best; on a tie the greedy answer stays.
+3. **Retry** (``on_unfaithful="retry"``): while the best is below ``min_faithfulness``, sample
+   again, up to ``retries`` rounds.
+4. **Fall back** (``"fallback"`` or ``"retry"``): if none is good enough, answer with the rules
+   describer. ``"warn"`` keeps the best answer and lists what it may leave out in ``warnings``.
+
+What happened is recorded in the draft's ``guard`` dict (and so on ``Description.guard``):
+``mode``, ``candidates`` (answers generated, first one included), ``retries``, ``fell_back``,
+``first_faithfulness`` (the greedy answer's score), ``faithful`` (whether the kept text passed),
+``missing`` and ``contradicted``. Benchmarks add these up to report how often it retried or fell back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .backends import Draft, Request
+
+if TYPE_CHECKING:
+    from .llm import LLMBackend
+
+GUARD_MODES = ("warn", "fallback", "retry")
+
+
+@dataclass
+class _Candidate:
+    text: str
+    score: float
+    missing: list[str]
+    contradicted: list[str]
+    order: int  # 0 = the greedy answer: wins ties
+
+    @property
+    def rank(self) -> tuple:
+        return (self.score, -len(self.contradicted), -self.order)
+
+
+def _score(request: Request, text: str, order: int) -> _Candidate:
+    from .faithfulness import check
+
+    r = check(text, request.facts, language=request.language, schema=request.schema)
+    return _Candidate(text, float(r.score), list(r.missing), list(getattr(r, "contradicted", []) or []), order)
+
+
+def _passes(c: _Candidate, minimum: float) -> bool:
+    return c.score >= minimum and not c.contradicted
+
+
+def buffers(backend: "LLMBackend") -> bool:
+    """Whether a stream must be held back until the guard has chosen: when the text the user
+    would see can still be replaced (by a better candidate, a retry or the rules describer)."""
+    o = backend.options
+    return o.on_unfaithful in ("fallback", "retry") or o.candidates > 1  # type: ignore[attr-defined]
+
+
+def choose(backend: "LLMBackend", requests: Sequence[Request], prompts: Sequence[Any],
+           texts: Sequence[str]) -> list[Draft]:
+    """The guarded drafts for ``requests``, given the prompts and the first (greedy) answers."""
+    o: Any = backend.options
+    best = [_score(r, t, 0) for r, t in zip(requests, texts)]
+    first = [c.score for c in best]
+    made = [1] * len(best)
+    retries = [0] * len(best)
+
+    def sample(todo: list[int], n: int) -> None:
+        # One generate call for every statement that still needs answers: batched where the backend can.
+        batch = [prompts[i] for i in todo for _ in range(n)]
+        outs = backend.sample(batch)
+        for k, i in enumerate(todo):
+            for j in range(n):
+                c = _score(requests[i], outs[k * n + j], made[i] + j)
+                if c.rank > best[i].rank:
+                    best[i] = c
+            made[i] += n
+
+    # A perfect greedy answer cannot be beaten (ties keep it), so only imperfect ones are sampled.
+    todo = [i for i, c in enumerate(best) if c.score < 1.0 or c.contradicted]
+    if o.candidates > 1 and todo:
+        sample(todo, o.candidates - 1)
+    if o.on_unfaithful == "retry":
+        for _ in range(o.retries):
+            todo = [i for i, c in enumerate(best) if not _passes(c, o.min_faithfulness)]
+            if not todo:
+                break
+            for i in todo:
+                retries[i] += 1
+            sample(todo, 1)
+    out = []
+    for i, (r, c) in enumerate(zip(requests, best)):
+        info = {"mode": o.on_unfaithful, "candidates": made[i], "retries": retries[i], "fell_back": False,
+                "first_faithfulness": first[i], "faithful": _passes(c, o.min_faithfulness),
+                "missing": c.missing, "contradicted": c.contradicted}
+        if not info["faithful"] and o.on_unfaithful in ("fallback", "retry"):
+            out.append(_fallback(backend, r, c, info))
+        else:
+            out.append(Draft(text=c.text, faithfulness=c.score, warnings=_warnings(c), guard=info))
+    return out
+
+
+def _warnings(c: _Candidate) -> list[str]:
+    if not c.text:
+        return ["the model produced no answer (its reasoning did not finish within max_new_tokens)"]
+    return ([f"the description may not mention: {m}" for m in c.missing]
+            + [f"the description may contradict the SQL: {m}" for m in c.contradicted])
+
+
+def _fallback(backend: "LLMBackend", request: Request, c: _Candidate, info: dict[str, Any]) -> Draft:
+    from .rules import RulesBackend
+
+    rules = RulesBackend().describe(request)
+    left = ", ".join(c.missing + c.contradicted) or "everything"
+    rules.warnings = [f"the {backend.name} backend's answer left out or contradicted: {left}; answered with the "
+                      "rules describer instead"] + rules.warnings
+    rules.backend = "rules"
+    checked = _score(request, rules.text, 0)
+    rules.faithfulness = checked.score
+    rules.guard = {**info, "fell_back": True,
+                   "faithful": _passes(checked, backend.options.min_faithfulness)}  # type: ignore[attr-defined]
+    return rules
+
+
+def correction(guard: dict[str, Any] | None, language: str = "en") -> str:
+    """The note a chat client is shown after a text the guard let through with ``warn`` ("" if none).
+
+    Streams cannot take back what they sent, so in ``warn`` mode the server appends this to the
+    reply (streamed or not, the same), and the CLI prints the warnings after the text.
+    """
+    if not guard or guard.get("faithful", True) or guard.get("fell_back"):
+        return ""
+    items = ", ".join(guard.get("missing", []) + guard.get("contradicted", []))
+    if language == "zh":
+        return f"\n\n（sql2nl 提示：此描述可能遗漏或误述：{items}。）"
+    return f"\n\n(sql2nl warning: this description may leave out or misstate: {items}.)"
