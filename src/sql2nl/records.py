@@ -208,23 +208,35 @@ class StdoutSink(Sink):
         self.stream.flush()
 
 
-class TextSink(Sink):
-    """JSON lines or CSV into ``OUT.partial``, renamed to ``OUT`` when done."""
+class FileSink(Sink):
+    """A sink that builds ``OUT.partial`` (with its checkpoint ``OUT.partial.ckpt``) and renames it."""
 
-    def __init__(self, out: Path, fmt: str, columns: list[str]):
-        self.out, self.fmt = out, fmt
+    def __init__(self, out: Path):
+        self.out = out
         self.partial = out.with_name(out.name + ".partial")
         self.ckpt = Checkpoint(out.with_name(out.name + ".partial.ckpt"))
-        self.columns = columns  # CSV header; for JSON lines only the added fields matter
-        self.file: Any = None
-        self.writer: Any = None
-        self.dropped: set[str] = set()
+        self.dropped: set[str] = set()  # fields that had no column (CSV)
 
     def existing(self) -> dict[str, Any] | None:
         """The checkpoint of an interrupted run, ``{}`` for one interrupted before its first, else None."""
         if not self.partial.exists():
             return None
         return self.ckpt.load() or {}
+
+    def start(self, resume_from: dict[str, Any] | None) -> None:
+        """Start fresh, or continue from the checkpoint ``resume_from``."""
+        raise NotImplementedError
+
+
+class TextSink(FileSink):
+    """JSON lines or CSV into ``OUT.partial``, renamed to ``OUT`` when done."""
+
+    def __init__(self, out: Path, fmt: str, columns: list[str]):
+        super().__init__(out)
+        self.fmt = fmt
+        self.columns = columns  # CSV header; for JSON lines only the added fields matter
+        self.file: Any = None
+        self.writer: Any = None
 
     def start(self, resume_from: dict[str, Any] | None) -> None:
         """Open the partial file: fresh, or cut back to the checkpoint ``resume_from``."""
@@ -279,23 +291,15 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False, default=to_json)  # lists (warnings), dicts, dates...
 
 
-class ParquetSink(Sink):
+class ParquetSink(FileSink):
     """Parquet through ``OUT.partial/part-NNNNNN.parquet`` (one per checkpoint), joined at the end."""
 
     def __init__(self, out: Path, typed: dict[str, str] | None = None):
+        super().__init__(out)
         self.pa = _pyarrow()
         self.typed = {k: _arrow_type(self.pa, t) for k, t in (typed or {}).items()}
-        self.out = out
-        self.partial = out.with_name(out.name + ".partial")
-        self.ckpt = Checkpoint(out.with_name(out.name + ".partial.ckpt"))
         self.rows: list[dict[str, Any]] = []
         self.parts = 0
-        self.dropped: set[str] = set()
-
-    def existing(self) -> dict[str, Any] | None:
-        if not self.partial.exists():
-            return None
-        return self.ckpt.load() or {}
 
     def start(self, resume_from: dict[str, Any] | None) -> None:
         if resume_from:
