@@ -8,8 +8,9 @@ The input is a JSON-lines log of ``--n`` distinct Spider-like statements: the tr
 subpackage's synthetic query writer over every schema of Spider's ``tables.json``
 (``sql2nl_training.synthetic.queries``), spread evenly, made distinct. Each engine reads that file
 and writes the described records; the time is wall time of a fresh process (startup, reading,
-describing, writing: what a user waits for), one engine after the other in one run, with the CPU
-time of all its processes (workers included) beside it. The load average is read before and after
+describing, writing: what a user waits for), one engine after the other in one run (``--rounds R``:
+on R slices of the log, each engine first in turn, times summed), with the CPU time of all its
+processes (workers included) beside it. The load average is read before and after
 each, because the machine may be shared. It prints a markdown table.
 
 An engine is one function taking the input file and an output path and returning when the output
@@ -59,6 +60,19 @@ def make_log(path: Path, n: int, seed: int = 0) -> int:
         for i, sql in enumerate(sqls):
             f.write(json.dumps({"id": i, "sql": sql}) + "\n")
     return len(sqls)
+
+
+def _slices(src: Path, rounds: int) -> list[Path]:
+    if rounds <= 1:
+        return [src]
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    size = -(-len(lines) // rounds)
+    parts = []
+    for i in range(rounds):
+        part = src.with_name(f"slice{i}.jsonl")
+        part.write_text("".join(lines[i * size:(i + 1) * size]), encoding="utf-8")
+        parts.append(part)
+    return parts
 
 
 # -- engines: each runs in a fresh process and returns when OUT is complete -----------------------
@@ -123,38 +137,48 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="distinct statements (default 100,000)")
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of {', '.join(ENGINES)}")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split the log into this many slices and run the engines on each in turn (fairer on a "
+                         "machine whose load changes); times are summed")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.loop:
         _loop_body(*args.loop)
         return
+    names = args.engines.split(",")
     with tempfile.TemporaryDirectory(prefix="sql2nl-bench-logs-") as tmp:
         src = Path(tmp) / "log.jsonl"
         n = make_log(src, args.n)
-        print(f"{n:,} distinct statements; {machine()}", file=sys.stderr)
-        results = []
-        for name in args.engines.split(","):
-            label, fn = ENGINES[name]
-            out = Path(tmp) / f"{name}.jsonl"
-            before = load()
-            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            fn(src, out)
-            seconds = time.perf_counter() - t0
-            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
-            cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
-            lines = sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
-            results.append({"engine": name, "label": label, "seconds": seconds, "cpu_seconds": cpu, "records": lines,
-                            "per_s": n / seconds, "load_before": before, "load_after": load()})
-            print(f"{label}: {seconds:.1f} s, {n / seconds:,.0f}/s (load {before} -> {load()})", file=sys.stderr)
+        slices = _slices(src, args.rounds)
+        print(f"{n:,} distinct statements in {len(slices)} slices; {machine()}", file=sys.stderr)
+        results = {name: {"engine": name, "label": ENGINES[name][0], "seconds": 0.0, "cpu_seconds": 0.0,
+                          "records": 0, "load": []} for name in names}
+        for r, part in enumerate(slices):
+            for name in names[r % len(names):] + names[:r % len(names)]:  # each engine first in turn
+                res, fn = results[name], ENGINES[name][1]
+                out = Path(tmp) / f"{name}.jsonl"
+                res["load"].append(load())
+                c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t0 = time.perf_counter()
+                fn(part, out)
+                res["seconds"] += time.perf_counter() - t0
+                c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
+                res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+                res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
+                res["load"].append(load())
+                print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load()})", file=sys.stderr)
+        results = list(results.values())
+        for res in results:
+            res["per_s"] = n / res["seconds"]
+            res["load_before"], res["load_after"] = min(res["load"]), max(res["load"])
     base = next((r["per_s"] for r in results if r["engine"] == "loop"), results[0]["per_s"])
     print(f"\n{n:,} distinct Spider-like statements; {machine()}\n")
-    print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg before → after |")
+    print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         print(f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
-              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_before']} → {r['load_after']} |")
+              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_before']}–{r['load_after']} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
 
