@@ -2,6 +2,7 @@
 
     python benchmarks/bench_server.py            # 64 clients x 500 requests per scenario
     python benchmarks/bench_server.py --quick    # 64 clients x 50 requests
+    python benchmarks/bench_server.py --scenarios chat-4k --requests 20 --pace 2   # users who read answers
 
 The server runs as its own process (`python -m sql2nl.cli serve`, uvicorn with uvloop and
 httptools when installed, access log off), so it has one core and the load generator the
@@ -14,6 +15,16 @@ Scenarios:
   distinct  - /v1/describe with a different Spider statement each time (parse + describe per request)
   distinct-text - the same, with "facts": false (an editor that shows only the text)
   chat      - /v1/chat/completions, DBeaver-like "explain" message, repeated statement
+  chat-4k   - /v1/chat/completions, a different ~4 KB message each time, in turn each kind of
+              benchmarks/chat_messages.py: prose without SQL, a valid query, one with a typo, an
+              unclosed quote, an unclosed parenthesis, lines of broken statements, a ```sql block
+              in prose (the server's cache cannot answer them: every one is searched and described)
+  chat-4k-same - the same, one message of each kind sent again and again (answered from the cache
+              after the first; clients asking the same at once share one computation)
+
+Clients send their requests back to back (a closed loop: latency is then mostly the wait behind
+the other 63 clients' requests), or with ``--pace S`` pause a random time averaging S seconds
+before each request, as people reading the answers do (latency is then the request's own).
 
 Prints a markdown table: requests/s, p50/p99/max latency, errors, and the CPU seconds the server
 and the load generator used. On a shared machine the wall-clock rate depends on what else runs;
@@ -28,12 +39,14 @@ import asyncio
 import json
 import os
 import platform
+import random
 import re
 import resource
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 SPIDER = Path(os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "spider_s2t"))
@@ -71,10 +84,17 @@ def statements(n: int) -> list[str]:
     return out[:n]
 
 
-async def client(port: int, reqs: list[bytes], latencies: list[float], errors: list[str]) -> None:
+async def client(port: int, reqs: list[bytes], latencies: list[float], errors: list[str], pace: float = 0.0,
+                 rng: random.Random | None = None) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for req in reqs:
+            if pace and rng is not None:
+                await asyncio.sleep(rng.expovariate(1 / pace))  # a person reading the last answer
+                # The server closes a connection idle for 5 s (uvicorn's keep-alive): connect afresh,
+                # as a browser or IDE would after a pause (loopback: well under a millisecond).
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             t0 = time.perf_counter()
             writer.write(req)
             try:
@@ -91,11 +111,13 @@ async def client(port: int, reqs: list[bytes], latencies: list[float], errors: l
         writer.close()
 
 
-async def run_load(port: int, per_client: list[list[bytes]]) -> tuple[float, list[float], list[str]]:
+async def run_load(port: int, per_client: list[list[bytes]],
+                   pace: float = 0.0) -> tuple[float, list[float], list[str]]:
     latencies: list[float] = []
     errors: list[str] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(client(port, reqs, latencies, errors) for reqs in per_client))
+    await asyncio.gather(*(client(port, reqs, latencies, errors, pace, random.Random(i))
+                           for i, reqs in enumerate(per_client)))
     return time.perf_counter() - t0, latencies, errors
 
 
@@ -143,6 +165,17 @@ def start_server(port: int, workers: int, concurrency: int) -> subprocess.Popen:
     raise SystemExit("server did not start within 60 s")
 
 
+def chat_requests(total: int, port: int, distinct: bool = True) -> list[bytes]:
+    """``total`` ~4 KB chat messages, the kinds of chat_messages.py in turn: all different, or
+    (``distinct=False``) the same one message of each kind again and again."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from chat_messages import KINDS, message
+
+    return [request("/v1/chat/completions", {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": message(KINDS[i % len(KINDS)], 4000, seed=i if distinct else 0)}]}, port)
+        for i in range(total)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=64)
@@ -150,7 +183,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="50 requests per client.")
     ap.add_argument("--workers", type=int, default=1, help="Server processes (serve --workers).")
     ap.add_argument("--concurrency", type=int, default=4, help="Backend threads per process (serve --concurrency).")
-    ap.add_argument("--scenarios", default="repeated,distinct,distinct-text,chat")
+    ap.add_argument("--scenarios", default="repeated,distinct,distinct-text,chat,chat-4k,chat-4k-same")
+    ap.add_argument("--pace", type=float, default=0.0,
+                    help="Mean seconds a client pauses before each request (0: back to back).")
     args = ap.parse_args()
     if args.quick:
         args.requests = 50
@@ -186,22 +221,27 @@ def main() -> None:
                 reqs = [request("/v1/describe", {"sql": s, "facts": False}, port) for s in statements(2 * total)[total:]]
             elif name == "chat":
                 reqs = [request("/v1/chat/completions", chat_msg, port)] * total
+            elif name == "chat-4k":
+                reqs = chat_requests(total, port)
+            elif name == "chat-4k-same":
+                reqs = chat_requests(total, port, distinct=False)
             else:
                 raise SystemExit(f"unknown scenario {name!r}")
             per_client = [reqs[i::args.clients] for i in range(args.clients)]
             s0, c0 = cpu_seconds(proc.pid), own_cpu()
-            wall, lat, errors = asyncio.run(run_load(port, per_client))
+            wall, lat, errors = asyncio.run(run_load(port, per_client, args.pace))
             s1, c1 = cpu_seconds(proc.pid), own_cpu()
             lat.sort()
             rows.append((name, len(lat), len(errors), len(lat) / wall, pct(lat, 50) * 1e3, pct(lat, 99) * 1e3,
                          lat[-1] * 1e3 if lat else float("nan"), s1 - s0, c1 - c0, wall))
             print(f"{name}: {len(lat)} requests in {wall:.1f} s, {len(errors)} errors", file=sys.stderr)
             if errors:
-                print(f"{name}: errors {sorted(set(errors))[:5]}", file=sys.stderr)
+                print(f"{name}: errors {dict(Counter(errors))}", file=sys.stderr)
     finally:
         proc.terminate()
         proc.wait(10)
-    print(f"\n{args.clients} concurrent clients x {args.requests} requests per scenario, rules backend; "
+    pacing = f", each pausing {args.pace:g} s on average before a request" if args.pace else ", back to back"
+    print(f"\n{args.clients} concurrent clients x {args.requests} requests per scenario{pacing}, rules backend; "
           f"server: uvicorn {server_stack}, {args.workers} process(es), {args.concurrency} backend threads each; load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
           f"same machine ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"load average before: {load_before:.1f}).\n")

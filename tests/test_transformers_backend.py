@@ -397,6 +397,30 @@ def test_guard_keeps_a_faithful_answer(models):
     assert (d.text, d.backend, d.faithfulness, d.warnings) == (desc, "transformers", 1.0, [])
 
 
+# An answer that says the opposite of its SQL: the guard must call it a contradiction, not an omission.
+CONTRADICTING = ("SELECT name FROM singer WHERE age > 30", "Find the names of singers younger than 30.")
+
+
+@pytest.fixture(scope="module")
+def liar(models):
+    return str(tm.overfit(models["base"], [CONTRADICTING], out_dir=Path(models["root"]) / "liar"))
+
+
+def test_guard_warns_about_a_contradiction(liar):
+    sql, taught = CONTRADICTING
+    d = describe(sql, backend="transformers", model=liar, max_new_tokens=40, cache=False)
+    assert d.text == taught and d.backend == "transformers" and d.faithfulness < 1
+    assert "the description may contradict the SQL: comparison age > 30" in d.warnings
+
+
+def test_guard_falls_back_on_a_contradiction_even_below_its_threshold(liar):
+    sql, _ = CONTRADICTING
+    d = describe(sql, backend="transformers", model=liar, max_new_tokens=40, cache=False,
+                 on_unfaithful="fallback", min_faithfulness=0.1)
+    assert d.backend == "rules" and d.text == describe(sql, cache=False).text
+    assert any("contradicted" in w and "comparison age > 30" in w for w in d.warnings)
+
+
 # -- errors -------------------------------------------------------------------------------------
 def test_missing_model_path(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):

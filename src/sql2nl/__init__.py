@@ -4,11 +4,18 @@
 >>> d = describe("SELECT name FROM users")
 >>> d.backend
 'rules'
+
+Whether a text says what a statement says (the checker every LLM answer passes):
+
+>>> from sql2nl import check_faithfulness
+>>> check_faithfulness("SELECT name FROM users WHERE age > 18", "Names of users younger than 18.").contradicted
+['comparison age > 18']
 """
 
 from .api import describe, describe_many, describe_stream
 from .backends import Backend, Draft, Request
 from .description import Description
+from .faithfulness import Faithfulness, check_faithfulness
 from .errors import (
     BackendError,
     BackendUnavailableError,
@@ -26,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "describe", "describe_many", "describe_stream", "Description", "Response", "Backend", "Draft", "Request",
+    "check_faithfulness", "Faithfulness",
     "Sql2NLError", "SQLParseError", "UnknownBackendError", "BackendUnavailableError", "BackendError",
     "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
 ]

@@ -154,11 +154,13 @@ def check_dialect(dialect: str | None) -> str | None:
     return dialect
 
 
-def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS) -> list[exp.Expression]:
+def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS,
+          max_dialects: int | None = None) -> list[exp.Expression]:
     """Parse ``sql`` into one sqlglot tree per statement.
 
     With ``dialect=None`` a permissive chain is tried (see the module docstring) and the first
-    dialect that parses the whole input wins.
+    dialect that parses the whole input wins; ``max_dialects`` tries only the first few of it
+    (the server's chat finder bounds its work this way).
 
     Raises :class:`InvalidInputError` for input that is not SQL text and :class:`SQLParseError`
     (with line, column and snippet) for text that does not parse. Deeply nested input is parsed
@@ -167,16 +169,16 @@ def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
     try:
-        return parse_text(text, dialect)
+        return parse_text(text, dialect, max_dialects)
     except RecursionError:
-        return run_deep(parse_text, text, dialect)
+        return run_deep(parse_text, text, dialect, max_dialects)
 
 
-def parse_text(text: str, dialect: str | None = None) -> list[exp.Expression]:
+def parse_text(text: str, dialect: str | None = None, max_dialects: int | None = None) -> list[exp.Expression]:
     """:func:`parse` for text that passed :func:`check_text`; lets ``RecursionError`` through."""
     text = go_to_semicolons(text, dialect)
     errors: list[Exception] = []
-    for d in dialect_order(text, dialect):
+    for d in dialect_order(text, dialect)[:max_dialects]:
         try:
             trees = [t for t in sqlglot.parse(text, read=d) if t is not None]
         except (ParseError, TokenError) as e:

@@ -1,5 +1,8 @@
 """Answering a chat turn: find the SQL in the last user message and describe it in the wanted language.
 
+Finding is linear in the message and capped (:mod:`.finder`); a statement that does not parse is
+answered with its error and position, the rest are described.
+
 Shared by the OpenAI-compatible and Ollama-compatible routes, which differ only in their JSON.
 """
 
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from ..errors import InvalidInputError, SQLParseError
-from .messages import CANNOT_DESCRIBE, NO_SQL, detect_language, dialect_hint, find_sql
+from .finder import Search, find_statements
+from .messages import CANNOT_DESCRIBE, CAPPED, NO_SQL, detect_language, dialect_hint
 from .service import ApiError, DescribeService, reply_text
 from .sse import pieces
 
@@ -43,31 +47,29 @@ def now() -> int:
     return int(time.time())
 
 
-def _plan(service: DescribeService, turn: Turn) -> tuple[list[str], str]:
-    sqls = find_sql(turn.user)
-    return sqls, detect_language(turn.user, turn.system, sqls, default=service.config.language)
+def _plan(service: DescribeService, turn: Turn) -> tuple[Search, str]:
+    search = find_statements(turn.user, dialect_hint(turn.system))
+    lang = detect_language(turn.user, turn.system, [f.sql for f in search.found], default=service.config.language)
+    return search, lang
 
 
 def _answer_sync(service: DescribeService, turn: Turn) -> tuple[str, str]:
-    sqls, lang = _plan(service, turn)
-    if not sqls:
-        return NO_SQL[lang], lang
-    dialect = dialect_hint(turn.system)
+    search, lang = _plan(service, turn)
+    note = CAPPED[lang][search.capped] if search.capped else ""
+    if not search.found:
+        return NO_SQL[lang] + (f"\n\n{note}" if note else ""), lang
     parts = []
-    for sql in sqls:
+    for found in search.found:
+        if found.error is not None:  # the user's SQL, not the server, is at fault: say where
+            parts.append(CANNOT_DESCRIBE[lang].format(error=found.error))
+            continue
         try:
-            try:
-                parts.append(reply_text(service.describe_sync(sql, lang, dialect)))
-            except SQLParseError:
-                if dialect is None:
-                    raise
-                # The statement was found with the permissive parser; the named dialect may be wrong.
-                parts.append(reply_text(service.describe_sync(sql, lang, None)))
-        except (InvalidInputError, SQLParseError) as e:  # the user's SQL, not the server, is at fault
+            # Parsed already, in this dialect (None: the permissive chain, which will parse it the same way).
+            parts.append(reply_text(service.describe_sync(found.sql, lang, found.dialect)))
+        except (InvalidInputError, SQLParseError) as e:
             parts.append(CANNOT_DESCRIBE[lang].format(error=e))
-    if len(parts) == 1:
-        return parts[0], lang
-    return "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1)), lang
+    text = parts[0] if len(parts) == 1 else "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))
+    return text + (f"\n\n{note}" if note else ""), lang
 
 
 async def answer(service: DescribeService, turn: Turn) -> tuple[str, str]:
@@ -79,11 +81,11 @@ async def answer(service: DescribeService, turn: Turn) -> tuple[str, str]:
 async def answer_stream(service: DescribeService, turn: Turn) -> AsyncIterator[str]:
     """The reply in pieces: live from a streaming backend when there is one statement, else cut up."""
     if service.backend.streams:
-        sqls, lang = await service.cached(("plan", turn.user, turn.system), lambda: _plan(service, turn))
-        if len(sqls) == 1:
+        search, lang = await service.cached(("plan", turn.user, turn.system), lambda: _plan(service, turn))
+        if len(search.found) == 1 and search.found[0].error is None and not search.capped:
             started = False
             try:
-                async for piece in service.stream(sqls[0], lang, None):
+                async for piece in service.stream(search.found[0].sql, lang, search.found[0].dialect):
                     started = True
                     yield piece
                 return

@@ -100,6 +100,7 @@ class DescribeService:
                                                                                 config.backend_options)
         self.limiter = anyio.CapacityLimiter(config.max_concurrency)
         self.cache = _LRU(4096)
+        self._computing: dict[Hashable, asyncio.Future] = {}  # keys of cached() being computed now
         self.waiting = 0  # calls admitted and not finished (running or queued for a thread)
         self._abandoned = 0  # threads still running calls whose request already timed out
         self._abandoned_lock = threading.Lock()
@@ -189,13 +190,26 @@ class DescribeService:
         return hit
 
     async def cached(self, key: Hashable, fn: Callable[[], Any]) -> Any:
-        """``fn()`` in a worker thread, remembered under ``key`` (for chat answers)."""
+        """``fn()`` in a worker thread, remembered under ``key`` (for chat answers).
+
+        Requests for a key already being computed wait for that computation instead of starting
+        their own: 64 clients sending the same message at once cost one thread and one queue
+        slot, not 64. The computation goes on if the request that started it goes away.
+        """
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        value = await self.run(fn)
-        self.cache.put(key, value)
-        return value
+        task = self._computing.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.run(fn))
+            self._computing[key] = task
+            task.add_done_callback(lambda t: self._finished(key, t))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: Hashable, task: asyncio.Future) -> None:
+        del self._computing[key]
+        if not task.cancelled() and task.exception() is None:  # (reading the exception marks it seen)
+            self.cache.put(key, task.result())
 
     async def stream(self, sql: str, language: str, dialect: str | None) -> AsyncIterator[str]:
         """The reply in pieces as a streaming backend produces them (one piece otherwise), then the
