@@ -219,6 +219,14 @@ def test_csv_and_parquet_in_and_out(tmp_path):
     assert [json.loads(x)["description"] for x in r.stdout.splitlines()] == [describe(s).text for s in sqls[:6]]
 
 
+def test_an_output_that_cannot_be_written_is_a_clear_error(log_file, tmp_path):
+    r = run("describe", "--jsonl", log_file, "--out", tmp_path / "no" / "such" / "dir" / "out.jsonl")
+    assert r.exit_code == 1 and "Cannot write" in r.output and "No such file or directory" in r.output
+    assert "unexpected" not in r.output
+    r = run("describe", "--jsonl", tmp_path / "missing.jsonl")
+    assert r.exit_code == 1 and "does not exist" in r.output
+
+
 def test_an_interrupted_run_is_not_overwritten_and_a_changed_input_not_resumed(log_file, tmp_path):
     out = tmp_path / "out.jsonl"
     (tmp_path / "out.jsonl.partial").write_text('{"id": 0}\n')

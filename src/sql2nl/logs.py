@@ -93,7 +93,10 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
             done = state.get("records", 0)
             raise InvalidInputError(f"{sink.partial} is left from an interrupted run ({done:,} records saved): "
                                     "pass --resume to continue it, or delete it to start over.")
-        sink.start(state or None)
+        try:
+            sink.start(state or None)
+        except OSError as e:
+            raise InvalidInputError(f"Cannot write {sink.partial}: {e.strerror or e}.") from None
     if first is not None:
         records = _chained(first, records)
 
@@ -136,6 +139,10 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
         sink.checkpoint({"digest": digest.hexdigest()})
         sink.close()
         raise
+    except OSError as e:  # a full disk, say: what the last checkpoint holds is safe
+        sink.close()
+        raise InvalidInputError(f"Cannot write {getattr(sink, 'partial', 'the output')}: {e.strerror or e}. What "
+                                "was saved at the last checkpoint is kept: rerun with --resume.") from None
     except BaseException:
         sink.close()
         raise
