@@ -14,7 +14,10 @@ processes (workers included) beside it. The load average is read before and afte
 each, because the machine may be shared. It prints a markdown table.
 
 An engine is one function taking the input file and an output path and returning when the output
-is complete; add one to ENGINES (e.g. Spark ``local[2]`` through ``sql2nl.integrations.spark``).
+is complete; add one to ENGINES. An engine whose processes are not all reaped through it (Spark's
+Python workers die with their daemon) returns its own CPU seconds instead of None.
+The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``) lives in
+bench_spark.py; ``--engines workers2,spark2`` puts it beside the pool.
 """
 
 from __future__ import annotations
@@ -104,12 +107,22 @@ def _loop_body(src: str, out: str) -> None:
             fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-ENGINES: dict[str, tuple[str, Callable[[Path, Path], None]]] = {
+def spark2(src: Path, out: Path) -> float:
+    """Spark ``local[2]`` with ``describe_udf`` (see bench_spark.py); its CPU seconds."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_spark import spark_engine
+
+    return spark_engine(2)(src, out)
+
+
+#: name -> (label in the table, engine); the default run is the one-host engines (Spark only when asked).
+ENGINES: dict[str, tuple[str, Callable[[Path, Path], float | None]]] = {
     "loop": ("plain `describe()` loop, 1 process", loop),
     "workers1": ("`sql2nl describe --jsonl --workers 1`", _cli(1)),
     "workers2": ("`sql2nl describe --jsonl --workers 2`", _cli(2)),
-    # "spark2": ("Spark `local[2]`, pandas UDF", spark_local2),   <- the Spark integration adds its engine here
+    "spark2": ("Spark `local[2]`, `describe_udf` (pandas UDF)", spark2),
 }
+DEFAULT_ENGINES = "loop,workers1,workers2"
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -136,7 +149,8 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="distinct statements (default 100,000)")
-    ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of {', '.join(ENGINES)}")
+    ap.add_argument("--engines", default=DEFAULT_ENGINES,
+                    help=f"comma-separated, of {', '.join(ENGINES)} (default {DEFAULT_ENGINES})")
     ap.add_argument("--rounds", type=int, default=1,
                     help="split the log into this many slices and run the engines on each in turn (fairer on a "
                          "machine whose load changes); times are summed")
@@ -147,6 +161,9 @@ def main() -> None:
         _loop_body(*args.loop)
         return
     names = args.engines.split(",")
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        ap.error(f"unknown engine(s) {', '.join(unknown)}; choose among {', '.join(ENGINES)}")
     with tempfile.TemporaryDirectory(prefix="sql2nl-bench-logs-") as tmp:
         src = Path(tmp) / "log.jsonl"
         n = make_log(src, args.n)
@@ -161,10 +178,10 @@ def main() -> None:
                 res["load"].append(load())
                 c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
-                fn(part, out)
+                own_cpu = fn(part, out)
                 res["seconds"] += time.perf_counter() - t0
                 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
-                res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+                res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
                 res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
                 res["load"].append(load())
                 print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load()})", file=sys.stderr)

@@ -172,7 +172,8 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     padding-free collator and loss (full logits), the pipeline before packing.py, for comparison.
     ``ckpt``: None, no gradient checkpointing; else the share of decoder layers checkpointed."""
     from sql2nl_training.config import TrainConfig
-    from sql2nl_training.finetune import _collator, _trainer_class, load_model, resolve_engine, sft_args
+    from sql2nl_training.engines import resolve_engine
+    from sql2nl_training.finetune import _collator, _trainer_class, load_model, sft_args
 
     engine = resolve_engine(engine)  # imports Unsloth first where it is used
     import torch

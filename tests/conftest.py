@@ -1,14 +1,13 @@
-"""Shared test fixtures. Area-specific fixtures live in their own test modules."""
+"""Shared test fixtures. Area-specific fixtures live in their own test modules.
+
+The skip policy lives in ``skips.py``: a test module needing an optional dependency calls
+``skips.require("module")`` (never ``pytest.importorskip``), which skips on a developer's machine
+without it and fails under ``CI=true``; a missing service calls ``skips.unavailable(why)``.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-# The shared Spider pairs (never copied into the repo); benchmarks and a few slow tests read them.
-SPIDER_DIR = Path(os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spider_s2t"))
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,7 @@ def persistent(tmp_path):
 def test_repeated_describe_is_a_hit():
     first = describe(SQL)
     assert describe(SQL) is first
-    assert cache.memory.hits >= 1
+    assert (cache.memory.hits, cache.memory.misses) == (1, 1)  # each test starts with an empty cache
 
 
 def test_cache_false_bypasses_reading_and_writing():
@@ -91,7 +91,23 @@ def test_lru_evicts_the_least_recently_used():
     lru.put(3, d3)
     assert lru.get(2) is None and lru.get(1) is d1 and lru.get(3) is d3
     lru.resize(1)
-    assert len(lru) == 1
+    assert len(lru) == 1 and lru.get(3) is d3  # the most recently used stays
+    lru.resize(3)
+    lru.put(1, d1)
+    lru.put(2, d2)
+    assert lru.get(3) is d3 and len(lru) == 3
+    lru.resize(2)
+    assert lru.get(1) is None and lru.get(2) is d2 and lru.get(3) is d3
+    lru.resize(0)
+    lru.put(1, d1)
+    assert len(lru) == 0 and lru.get(1) is None
+
+
+def test_lru_counts_hits_and_misses():
+    lru = LRUCache(maxsize=2)
+    lru.put("a", "x")
+    lru.get("a"), lru.get("a"), lru.get("b")
+    assert (lru.hits, lru.misses) == (2, 1)
 
 
 def test_persistent_cache_survives_a_new_process(tmp_path):
@@ -171,8 +187,9 @@ def test_every_describe_setting_is_in_the_cache_key():
     params = set(inspect.signature(api.describe).parameters) - not_settings
     assert params == set(api.DESCRIBE_SETTINGS)
     be = Counting()
-    base = dict(language="en", dialect=None, schema=None, redact=False)
-    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True)
+    base = dict(language="en", dialect=None, schema=None, redact=False, detail="summary", style="statement")
+    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True,
+                 detail="steps", style="question")
     assert set(base) == set(api.DESCRIBE_SETTINGS)
     for name in api.DESCRIBE_SETTINGS:
         assert api._cache_key(SQL, be, **{**base, name: other[name]}) != api._cache_key(SQL, be, **base), name

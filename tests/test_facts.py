@@ -118,3 +118,125 @@ def test_long_or_chain_does_not_recurse_deeply():
     sql = "SELECT a FROM t WHERE " + " OR ".join(f"b = {i}" for i in range(3000))
     f = one(sql)
     assert len(f.filters) == 3000
+
+
+# -- identifiers stay identifiers; the caller's tree is never changed --------------------------------
+
+def test_facts_never_change_the_callers_tree():
+    tree = parse('SELECT name FROM people WHERE gender = "Male"')[0]
+    before = tree.sql()
+    f = statement_facts(tree)
+    assert tree.sql() == before and isinstance(tree.find(exp.EQ).expression, exp.Column)
+    assert f.tree is not tree and isinstance(f.tree.find(exp.EQ).expression, exp.Literal)
+    assert f.filters[0].values == ["Male"]
+
+
+def test_a_tree_the_caller_owns_is_normalised_in_place():
+    # owned=True: the caller parsed the tree for this alone (describe() does), so no copy is made.
+    tree = parse('SELECT name FROM people WHERE gender = "Male" AND age > 3')[0]
+    f = statement_facts(tree, owned=True)
+    assert f.tree is tree and isinstance(tree.find(exp.EQ).expression, exp.Literal)
+    assert f.filters[0].values == ["Male"]
+    # extract() parses the text itself, so it owns its trees
+    assert extract('SELECT name FROM people WHERE gender = "Male"')[0].filters[0].values == ["Male"]
+
+
+def test_plain_statements_are_not_copied():
+    tree = parse("SELECT name FROM people WHERE gender = 'Male'")[0]
+    assert statement_facts(tree).tree is tree
+
+
+def test_two_quoted_names_compared_are_two_columns():
+    f = one('SELECT * FROM users WHERE "updatedAt" = "createdAt"')
+    assert f.filters[0].values == [] and isinstance(f.tree.find(exp.EQ).expression, exp.Column)
+
+
+def test_quoted_names_are_identifiers_in_dialects_that_say_so():
+    for dialect in ("postgres", "snowflake", "duckdb", "oracle"):
+        f = one('SELECT * FROM users WHERE status = "active"', dialect)
+        assert f.filters[0].values == [], dialect
+        assert isinstance(f.tree.find(exp.EQ).expression, exp.Column), dialect
+
+
+def test_a_quoted_name_the_query_uses_as_a_column_stays_a_column():
+    f = one('SELECT "createdAt" FROM users WHERE updated > "createdAt"')
+    assert f.filters[0].values == []
+
+
+def test_a_quoted_name_the_schema_knows_stays_a_column():
+    from sql2nl.schema import Schema
+
+    schema = Schema.from_any({"users": ["id", "signup", "createdAt"]})
+    f = extract('SELECT id FROM users WHERE signup > "createdAt"', schema=schema)[0]
+    assert f.filters[0].values == []
+    f = extract('SELECT id FROM users WHERE signup > "yesterday"', schema=schema)[0]
+    assert f.filters[0].values == ["yesterday"]
+
+
+def test_sqlite_reads_spider_strings_as_values():
+    assert one('SELECT id FROM t WHERE kind = "fish"', "sqlite").filters[0].values == ["fish"]
+
+
+# -- parameters, RETURNING, star modifiers, patterns -------------------------------------------------
+
+def test_bound_parameters_in_limit_and_offset_are_parameters():
+    from sql2nl.facts import is_parameter
+
+    f = one("SELECT * FROM users LIMIT ? OFFSET ?")
+    assert (f.limit, f.offset) == ("?", "?") and is_parameter(f.limit)
+    f = one("SELECT * FROM users WHERE id = $1 LIMIT $2", "postgres")
+    assert is_parameter(str(f.limit)) and is_parameter(f.filters[0].values[0])
+    f = one("SELECT * FROM users LIMIT :n")
+    assert f.limit == ":n"
+
+
+def test_returning_columns():
+    f = one("UPDATE accounts SET balance = balance - 100 WHERE id = 5 RETURNING id, balance", "postgres")
+    assert f.returning == ["id", "balance"]
+
+
+def test_star_except_and_replace():
+    f = one("SELECT * EXCEPT (ssn, password_hash) FROM employees", "bigquery")
+    assert f.selected[0].star and f.selected[0].except_columns == ["ssn", "password_hash"]
+    f = one("SELECT * REPLACE (UPPER(name) AS name) FROM employees", "bigquery")
+    assert f.selected[0].replaced_columns == ["name"]
+
+
+def test_like_with_escape_is_one_predicate():
+    f = one(r"SELECT name FROM products WHERE discount LIKE '50\%' ESCAPE '\'")
+    assert [(x.op, x.column) for x in f.filters] == [("like", "discount")]
+
+
+def test_like_patterns_are_decoded():
+    from sql2nl.facts import like_pattern
+
+    assert (like_pattern("Jo%").shape, like_pattern("Jo%").text) == ("starts", "Jo")
+    assert (like_pattern("%son").shape, like_pattern("%son").text) == ("ends", "son")
+    assert (like_pattern("%a%").shape, like_pattern("%a%").text) == ("contains", "a")
+    assert (like_pattern(r"50\%", None, "mysql").shape, like_pattern(r"50\%", None, "mysql").text) == ("exact", "50%")
+    assert like_pattern(r"50!%", "!").text == "50%" and like_pattern(r"50!%", "!").shape == "exact"
+    assert like_pattern(r"50\%", None, "sqlite").shape == "starts"  # SQLite has no default escape
+    assert like_pattern("a_c").shape == "pattern" and like_pattern("A%B").shape == "starts_ends"
+    assert like_pattern("[0-9]%", None, "tsql") is None
+
+
+def test_scopes_resolve_correlated_columns_to_the_outer_table():
+    f = one("SELECT name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)")
+    inner = f.tree.find(exp.Exists).find(exp.EQ)
+    assert [f.scopes.table_of(c) for c in (inner.this, inner.expression)] == ["orders", "customers"]
+
+
+def test_scopes_place_unqualified_columns_with_a_schema():
+    from sql2nl.facts import Scopes
+    from sql2nl.schema import Schema
+
+    tree = parse("SELECT total FROM customers JOIN orders ON orders.cid = customers.id")[0]
+    col = tree.find(exp.Column)
+    assert Scopes(tree).table_of(col) is None
+    assert Scopes(tree, Schema.from_any({"orders": ["cid", "total"], "customers": ["id"]})).table_of(col) == "orders"
+
+
+def test_group_by_position_names_the_selected_column():
+    # GROUP BY 1 groups by the first selected expression; the fact names it, not "1".
+    assert extract("SELECT city, COUNT(*) FROM shops GROUP BY 1")[0].group_by == ["city"]
+    assert extract("SELECT UPPER(city) AS c, COUNT(*) FROM shops GROUP BY 1")[0].group_by == ["UPPER(city)"]

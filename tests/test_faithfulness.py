@@ -82,11 +82,7 @@ UNNAMED_B = "SELECT T2.name, count(*) FROM a AS T1 JOIN b AS T2 ON T1.b_id = T2.
     "UPDATE users SET status = 'gone' WHERE last_seen < '2020-01-01'",
     "INSERT INTO users (name, age) VALUES ('Ann', 30)",
 ])
-def test_rules_describer_is_faithful(sql, language, request):
-    if sql == UNNAMED_B and language == "en":
-        request.node.add_marker(pytest.mark.xfail(reason="rules describer (en): the names are b's, but b is never "
-                                                  "named (the old checker found the letter b inside 'number'); "
-                                                  "issue 14", strict=False))
+def test_rules_describer_is_faithful(sql, language):
     d = describe(sql, language=language, cache=False)
     r = check(d.text, d.facts, language=language)
     assert r.score == 1.0, (d.text, r.missing, r.contradicted)
@@ -142,3 +138,9 @@ def test_scripts_are_checked_statement_by_statement():
     assert check("Delete the logs before 2020-01-01, then count the logs.", f).score == 1.0
     r = check("Delete the logs after 2020-01-01, then count the logs.", f)
     assert "comparison day < 2020-01-01" in r.contradicted
+
+
+def test_group_by_position_wants_the_column_not_the_number():
+    facts = extract("SELECT city, COUNT(*) FROM shops GROUP BY 1")
+    assert check("Count the shops for each city.", facts).score == 1.0
+    assert "grouping" in check("Count the shops for each 1.", facts).missing

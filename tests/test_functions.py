@@ -173,8 +173,8 @@ def test_date_units_and_signs_follow_the_dialect(dialect, sql, words):
 
 
 @pytest.mark.parametrize("sql, en, zh", [
-    ("SELECT DATE_TRUNC('month', MAX(order_date)) FROM orders", "the month of the maximum order date",
-     "最大订单日期所在的月份"),
+    ("SELECT DATE_TRUNC('month', MAX(shipped_date)) FROM orders", "the month of the maximum shipped date",
+     "最大发货日期所在的月份"),
     ("SELECT ROUND(AVG(price), 1) FROM products", "the average price rounded to 1 decimal place",
      "平均价格四舍五入保留1位小数"),
     ("SELECT UPPER(TRIM(name)) FROM products", "name with spaces trimmed from both ends in upper case",

@@ -13,10 +13,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("sql2nl_gguf")
-pytest.importorskip("sql2nl_training")
+require("llama_cpp")
+require("sql2nl_gguf")
+require("sql2nl_training")
 
 import tinymodels  # noqa: E402
 from sql2nl.errors import Sql2NLError  # noqa: E402
@@ -67,7 +68,7 @@ def run_export(tools, hf_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def unsloth_export(tools, run_export, tmp_path_factory):
     """Unsloth's exporter on the same merged model (so both paths can be compared weight for weight)."""
-    pytest.importorskip("unsloth")
+    require("unsloth")
     out = tmp_path_factory.mktemp("gguf-unsloth")
     return out, export(run_export[0] / "merged", out, QUANTS, method="unsloth", tools=tools)
 

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from skips import require
 from click.testing import CliRunner
 
 from sql2nl import describe, describe_many, describe_stream
@@ -120,7 +121,7 @@ def test_cli_streams_the_fallback_and_warns_in_warn_mode():
 
 # -- the server: official openai client, Ollama routes ----------------------------------------------
 def _server(**options):
-    pytest.importorskip("uvicorn")
+    require("uvicorn")
     from sql2nl.server.app import create_app
     from sql2nl.server.config import ServerConfig
     from sql2nl.server.runner import ServerThread
@@ -129,8 +130,8 @@ def _server(**options):
 
 
 def _all_routes(url: str) -> dict[str, str]:
-    openai = pytest.importorskip("openai")
-    httpx = pytest.importorskip("httpx")
+    openai = require("openai")
+    httpx = require("httpx")
     c = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=30)
     msgs = [{"role": "user", "content": f"Explain: {SQL}"}]
     out = {"chat": c.chat.completions.create(model="m", messages=msgs).choices[0].message.content,
@@ -163,7 +164,7 @@ def test_server_warn_appends_the_same_note_streamed_or_not():
 
 
 def test_server_per_request_options_and_their_schema():
-    httpx = pytest.importorskip("httpx")
+    httpx = require("httpx")
     with _server() as url:
         r = httpx.post(f"{url}/v1/describe", json={"sql": SQL, "options": {"on_unfaithful": "fallback"}})
         assert r.status_code == 200 and r.json()["text"] == RULES and r.json()["guard"]["fell_back"]
@@ -178,7 +179,7 @@ def test_server_per_request_options_and_their_schema():
 
 
 # -- the language server ----------------------------------------------------------------------------
-pytest_lsp = pytest.importorskip("pytest_lsp")
+pytest_lsp = require("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("IPython")
+require("IPython")
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 

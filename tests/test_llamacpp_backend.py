@@ -9,8 +9,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from skips import require
 
-pytest.importorskip("llama_cpp")
+require("llama_cpp")
 
 import ggufmodels  # noqa: E402
 import tinymodels  # noqa: E402

@@ -12,9 +12,10 @@ import stat
 import sys
 
 import pytest
+from skips import require
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("sql2nl_gguf")
+require("llama_cpp")
+require("sql2nl_gguf")
 
 import ggufmodels  # noqa: E402
 from sql2nl.errors import InvalidInputError  # noqa: E402

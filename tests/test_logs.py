@@ -22,7 +22,9 @@ from sql2nl.backends import clear_backend_instances
 from sql2nl.cli import cli
 from sql2nl.errors import BackendError, InvalidInputError, SQLParseError
 from sql2nl.plugins import register_plugin, unregister_plugin
-from sql2nl import pool
+from sql2nl import api, pool
+
+from skips import require
 
 
 def statements(n: int, start: int = 0) -> list[str]:
@@ -79,7 +81,7 @@ def test_pool_keeps_order_describes_each_statement_once_and_matches_describe(met
     sqls = statements(40)
     spaced = [s.replace(" ", "  ", 1) + " ;" for s in sqls[:10]]  # the same statements, spelled otherwise
     items = sqls + spaced + ["SELEC x FROM t", None] + sqls[5:15]
-    job = pool.job_for("test-recording", None, {"log": str(recording)}, {"cache": False})
+    job = api.worker_job("test-recording", None, {"log": str(recording)}, {"cache": False})
     out = list(pool.describe_items(((i, s, None) for i, s in enumerate(items)), job, workers=2, chunk_size=8,
                                    min_parallel=0, start_method=method))
     assert [i for i, _, _ in out] == list(range(len(items)))
@@ -115,7 +117,7 @@ def test_describe_many_with_workers_is_describe_many(monkeypatch):
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(recording):
     sqls = statements(20) + ["SELECT boom FROM t"] + statements(20, start=20)
-    job = pool.job_for("test-recording", None, {"log": str(recording), "die_on": "boom"}, {"cache": False})
+    job = api.worker_job("test-recording", None, {"log": str(recording), "die_on": "boom"}, {"cache": False})
     seen = []
     with pytest.raises(BackendError, match="worker process died"):
         for i, _, r in pool.describe_items(((i, s, None) for i, s in enumerate(sqls)), job, workers=2,
@@ -192,8 +194,7 @@ def test_jsonl_log_in_order_with_every_field_and_the_bad_records_reported(log_fi
 
 
 def test_csv_and_parquet_in_and_out(tmp_path):
-    pytest.importorskip("pyarrow")
-    import pyarrow as pa
+    pa = require("pyarrow")
     import pyarrow.parquet as pq
 
     sqls = statements(6) + ["SELEC broken"]

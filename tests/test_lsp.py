@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from skips import require
 
-pytest.importorskip("pygls")
-pytest_lsp = pytest.importorskip("pytest_lsp")
+require("pygls")
+pytest_lsp = require("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
@@ -130,3 +131,19 @@ def test_document_kind():
     assert document_kind("file:///a/b.txt", "postgres") == "sql"
     assert document_kind("file:///a/b.py") == "python"
     assert document_kind("file:///a/b.txt") is None
+
+
+STAGED = ("WITH big AS (SELECT customer_id, SUM(total) AS spent FROM orders GROUP BY customer_id) "
+          "SELECT c.name FROM big b JOIN customers c ON c.id = b.customer_id WHERE b.spent > 1000")
+
+
+@pytest.mark.asyncio
+async def test_hover_shows_the_steps_below_the_summary(client: LanguageClient):
+    uri = "file:///tmp/staged.sql"
+    _open(client, uri, STAGED + ";\nSELECT name FROM users WHERE age > 18;\n", "sql")
+    staged = await _hover(client, uri, 0, 5)
+    summary, _, steps = staged.contents.value.partition("\n\n---\n\n**Steps**\n\n")
+    assert describe(STAGED).text in summary
+    assert steps.startswith(describe(STAGED, detail="steps").text)
+    simple = await _hover(client, uri, 1, 5)
+    assert "**Steps**" not in simple.contents.value  # one step only: nothing to unfold

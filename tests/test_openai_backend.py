@@ -1,97 +1,59 @@
-"""The openai backend against a real OpenAI-compatible peer: llama-cpp-python's server on loopback.
+"""The openai backend against real OpenAI-compatible peers that need no model: sql2nl's own server
+(``sql2nl serve``: rules describer behind the OpenAI API) and a canned server that records what it
+is sent (``tests/openai_peer.py``). Both speak HTTP to the official ``openai`` client.
 
-The server (``python -m sql2nl_llamacpp.llama_server`` — llama_cpp.server loading models safely on AMX CPUs; extras: fastapi, sse-starlette, starlette-context,
-pydantic-settings) serves the same tiny GGUF the llama.cpp backend tests use, so the two backends
-can be compared token for token.
+Against a model served by llama-cpp-python's server: ``tests/test_openai_llamacpp.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 
 import pytest
+from skips import require
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("openai")
-pytest.importorskip("fastapi")  # llama_cpp.server's extras
-pytest.importorskip("sse_starlette")
-pytest.importorskip("starlette_context")
-pytest.importorskip("pydantic_settings")
+require("openai")
+require("starlette")
+require("uvicorn")
 
-import ggufmodels  # noqa: E402
+from openai_peer import CannedOpenAI  # noqa: E402
 from sql2nl import describe, describe_many  # noqa: E402
 from sql2nl.api import describe_stream  # noqa: E402
 from sql2nl.backends import available_backends, get_backend  # noqa: E402
-from sql2nl.errors import BackendError, InvalidInputError  # noqa: E402
+from sql2nl.errors import BackendError, InvalidInputError, ModelError  # noqa: E402
+from sql2nl.prompt import build_messages  # noqa: E402
+from sql2nl.server.app import create_app  # noqa: E402
+from sql2nl.server.config import ServerConfig  # noqa: E402
+from sql2nl.server.runner import ServerThread, free_port  # noqa: E402
 
 SQL = "SELECT name FROM singer WHERE age > 30"
 KEY = "sk-test-local"
-# llama-cpp-python's server defaults to repeat_penalty 1.1; 1.0 makes it sample exactly like the llamacpp backend.
-SAME_SAMPLING = {"repeat_penalty": 1.0}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def gguf(tmp_path_factory):
-    return ggufmodels.tiny_gguf(tmp_path_factory.mktemp("tiny-gguf"))
-
-
-@contextlib.contextmanager
-def llama_server(gguf_file, log_dir):
-    """``python -m llama_cpp.server`` on a free loopback port, requiring an API key; always stopped."""
-    port = free_port()
-    log = log_dir / "server.log"
-    cmd = [sys.executable, "-m", "sql2nl_llamacpp.llama_server", "--model", str(gguf_file), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--api_key", KEY]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"})
-                with urllib.request.urlopen(req, timeout=2) as r:
-                    models = [m["id"] for m in json.load(r)["data"]]
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not come up in 120 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
-        yield {"url": url, "models": models}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
-def server(gguf, tmp_path_factory):
-    with llama_server(gguf.file("q8_0"), tmp_path_factory.mktemp("llama-server")) as srv:
-        yield {**srv, "gguf": gguf}
+@pytest.fixture(scope="module")
+def own():
+    """``sql2nl serve`` with a token: the rules describer behind the OpenAI API."""
+    with ServerThread(create_app(ServerConfig(token=KEY))) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture
-def opts(server):
-    return dict(backend="openai", base_url=server["url"], api_key=KEY, max_new_tokens=16)
+def opts(own):
+    return dict(backend="openai", base_url=own, api_key=KEY, model="sql2nl")
+
+
+@pytest.fixture(scope="module")
+def canned_server():
+    with CannedOpenAI() as peer:
+        yield peer
+
+
+@pytest.fixture
+def canned(canned_server):
+    canned_server.reset()
+    yield canned_server
+    canned_server.reset()
 
 
 def test_registered_through_the_entry_point_hook():
@@ -104,79 +66,146 @@ def test_nothing_is_sent_without_a_base_url(monkeypatch):
         describe(SQL, backend="openai", model="m")
 
 
+# -- a peer that describes: sql2nl's own server ----------------------------------------------------------
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_same_description_as_the_llamacpp_backend(server, opts, language):
-    # Same messages, the same chat template (from the GGUF), the same greedy decoding: the same words.
-    via_server = describe(SQL, language=language, extra_body=SAME_SAMPLING, **opts)
-    local = describe(SQL, language=language, backend="llamacpp", model=str(server["gguf"].file("q8_0")),
-                     max_new_tokens=16)
-    assert via_server.backend == "openai"
-    assert via_server.text and via_server.text == local.text
-    assert via_server.faithfulness == local.faithfulness
+def test_the_peers_answer_is_the_description(opts, language):
+    d = describe(SQL, language=language, **opts)
+    assert d.backend == "openai" and d.text == describe(SQL, language=language).text
+    assert d.faithfulness == 1.0
 
 
-def test_model_defaults_to_the_servers_only_model(server, opts):
-    be = get_backend(**{k: v for k, v in opts.items() if k != "backend"}, name="openai")
-    assert be.model == server["models"][0]
-    assert be.served_models() == server["models"]
+def test_stream_yields_the_peers_pieces(opts):
+    pieces = list(describe_stream(SQL, cache=False, **opts))
+    assert len(pieces) > 1 and "".join(pieces) == describe(SQL).text
 
 
-def test_env_configuration(server, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", server["url"])
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    assert describe(SQL, backend="openai", max_new_tokens=8).text
-
-
-def test_wrong_api_key_is_reported(server):
-    with pytest.raises(BackendError, match=r"refused the request \(HTTP 401\).*api_key"):
-        describe(SQL, backend="openai", base_url=server["url"], api_key="wrong", model="m", max_new_tokens=4)
-
-
-def test_stream_yields_the_described_text(opts):
-    pieces = list(describe_stream(SQL, **opts))
-    assert len(pieces) > 1
-    streamed, whole = "".join(pieces), describe(SQL, cache=False, **opts).text
-    # llama-cpp-python's server drops characters whose UTF-8 bytes span tokens when it streams (random
-    # weights produce many); everything else must arrive, in order.
-    def ascii_only(t):
-        return "".join(c for c in t if c.isascii())
-
-    assert ascii_only(streamed) == ascii_only(whole) and ascii_only(whole)
-
-
-def test_describe_many_in_parallel_matches_describe(opts):
+def test_describe_many_matches_describe(opts):
     sqls = [SQL, "SELECT count(*) FROM concert WHERE year = 2014", "SELECT title FROM song LIMIT 3"]
     many = describe_many(sqls, concurrency=3, cache=False, **opts)
     assert [d.sql for d in many] == sqls
-    assert [d.text for d in many] == [describe(s, cache=False, **opts).text for s in sqls]
+    assert [d.text for d in many] == [describe(s).text for s in sqls]
 
 
-def test_guard_fallback(opts):
-    d = describe(SQL, on_unfaithful="fallback", **opts)
-    assert d.backend == "rules" and d.text == describe(SQL).text
+def test_a_server_with_several_models_needs_one_named(own):
+    be = get_backend("openai", base_url=own, api_key=KEY)
+    assert be.served_models() == ["sql2nl", "sql2nl-rules", "gpt-sql2nl"]
+    with pytest.raises(InvalidInputError, match="Say which model to use.*serves sql2nl, sql2nl-rules"):
+        describe(SQL, backend="openai", base_url=own, api_key=KEY)
 
 
-def test_wrong_path_is_a_404_with_a_hint(server):
+def test_env_configuration(own, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", own)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert describe(SQL, backend="openai", model="sql2nl").text == describe(SQL).text
+
+
+def test_wrong_api_key_is_reported(own):
+    with pytest.raises(BackendError, match=r"refused the request \(HTTP 401\).*api_key"):
+        describe(SQL, backend="openai", base_url=own, api_key="wrong", model="sql2nl")
+
+
+def test_wrong_path_is_a_404_with_a_hint(own):
     with pytest.raises(BackendError, match="answered 404.*usually ending in /v1"):
-        describe(SQL, backend="openai", base_url=server["url"].replace("/v1", "/nope/v1"), api_key=KEY, model="m")
+        describe(SQL, backend="openai", base_url=own.replace("/v1", "/nope/v1"), api_key=KEY, model="sql2nl")
 
 
-@pytest.mark.slow
-def test_overfitted_model_through_the_server(tmp_path_factory):
-    # Messages in, the server's template (from the GGUF), the taught answers out, <think> blocks stripped.
-    import tinymodels
-    from sql2nl.prompt import strip_thinking
+def test_cli(own):
+    from click.testing import CliRunner
 
-    fit = ggufmodels.overfit_gguf(tmp_path_factory.mktemp("overfit-gguf"))
-    with llama_server(fit.file("f16"), tmp_path_factory.mktemp("overfit-server")) as srv:
-        for sql, taught in tinymodels.PAIRS + tinymodels.THINK_PAIRS:
-            d = describe(sql, backend="openai", base_url=srv["url"], api_key=KEY, extra_body=SAME_SAMPLING)
-            assert d.text == strip_thinking(taught)
+    from sql2nl.cli import cli
+
+    ok = CliRunner(env={"OPENAI_API_KEY": KEY}).invoke(
+        cli, ["describe", "-b", "openai", "-m", "sql2nl", "-o", f"base_url={own}", SQL])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.strip() == describe(SQL).text
+    bad = CliRunner(env={"OPENAI_BASE_URL": ""}).invoke(cli, ["describe", "-b", "openai", SQL])
+    assert bad.exit_code == 1 and "base_url" in bad.output and "Traceback" not in bad.output
+
+
+# -- what is sent: the canned peer records it --------------------------------------------------------------
+def test_the_request_carries_the_prompt_and_the_options(canned):
+    d = describe(SQL, backend="openai", base_url=canned.url, language="zh", max_new_tokens=7, top_p=0.5,
+                 stop=["\n\n"], extra_body={"repeat_penalty": 1.0}, seed=3)
+    assert d.text == canned.answer
+    (headers, body), = canned.requests
+    assert body["model"] == "canned"  # the server's only model, asked for once
+    assert body["messages"] == build_messages(SQL, language="zh", tables=["singer"])
+    assert (body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == (7, 0.0, 0.5, 3)
+    assert body["stop"] == ["\n\n"] and body["repeat_penalty"] == 1.0 and "stream" not in body
+    assert headers["authorization"] == "Bearer sk-no-key-required"  # local servers ignore it; the client needs one
+
+
+def test_the_api_key_is_sent_as_a_bearer_token(canned):
+    describe(SQL, backend="openai", base_url=canned.url, api_key="sk-mine")
+    assert canned.requests[0][0]["authorization"] == "Bearer sk-mine"
+
+
+def test_sampled_retries_draw_new_seeds(canned):
+    canned.answer = "Something else entirely."  # never faithful: every retry is asked for
+    d = describe(SQL, backend="openai", base_url=canned.url, on_unfaithful="retry", retries=2, seed=5)
+    assert d.backend == "rules" and d.guard["retries"] == 2 and d.guard["fell_back"]
+    temps = [b["temperature"] for b in canned.bodies()]
+    seeds = [b["seed"] for b in canned.bodies()]
+    assert temps[0] == 0.0 and seeds[0] == 5 and all(t > 0 for t in temps[1:]) and len(temps) == 3
+    assert len(set(seeds[1:])) == 2  # a retry must not draw the very same sample again
+
+
+def test_a_reasoning_block_is_stripped(canned):
+    canned.answer = "<think>singers, age over 30</think>Lists the names of singers older than 30."
+    assert describe(SQL, backend="openai", base_url=canned.url).text == "Lists the names of singers older than 30."
+
+
+def test_the_guard_falls_back_to_the_rules(canned):
+    canned.answer = "Counts the concerts."
+    d = describe(SQL, backend="openai", base_url=canned.url, on_unfaithful="fallback")
+    assert d.backend == "rules" and d.text == describe(SQL).text
+    assert "left out or contradicted" in d.warnings[0]
+
+
+def test_describe_many_runs_requests_in_parallel(canned):
+    canned.delay_s = 0.3
+    sqls = [f"SELECT a{i} FROM t" for i in range(6)]
+    describe_many(sqls, backend="openai", base_url=canned.url, concurrency=3, cache=False)
+    assert len(canned.requests) == 6 and canned.most_in_flight == 3
+
+
+def test_a_prompt_over_the_context_window_is_a_model_error(canned):
+    canned.fail = (400, "This model's maximum context length is 512 tokens")
+    with pytest.raises(ModelError, match="does not fit the served model's context window.*larger context"):
+        describe(SQL, backend="openai", base_url=canned.url)
+    assert len(canned.requests) == 1  # a 400 is not retried
+
+
+def test_server_errors_are_retried_then_reported(canned):
+    canned.fail = (500, "out of memory")
+    with pytest.raises(BackendError, match="answered HTTP 500 while describing: out of memory"):
+        describe(SQL, backend="openai", base_url=canned.url, max_retries=2)
+    assert len(canned.requests) == 3
+    canned.reset()
+    canned.fail, canned.fail_times = (503, "loading"), 1  # a passing hiccup costs nothing visible
+    assert describe(SQL, backend="openai", base_url=canned.url, cache=False).text == canned.answer
+
+
+def test_an_answer_without_choices_is_reported(canned):
+    canned.no_choices = True
+    with pytest.raises(BackendError, match="answered with no choices for model 'canned'"):
+        describe(SQL, backend="openai", base_url=canned.url)
+
+
+def test_a_stream_arrives_piece_by_piece(canned):
+    pieces = list(describe_stream(SQL, backend="openai", base_url=canned.url, cache=False))
+    assert pieces == ["Lists ", "the ", "names ", "of ", "singers ", "older ", "than ", "30."]
+    assert canned.bodies()[0]["stream"] is True
+
+
+def test_a_failing_stream_is_reported(canned):
+    canned.fail = (401, "bad key")
+    with pytest.raises(BackendError, match=r"refused the request \(HTTP 401\): bad key"):
+        list(describe_stream(SQL, backend="openai", base_url=canned.url, cache=False))
 
 
 # -- unreachable and silent servers: retries, timeouts, clear errors --------------------------------------
-
-def test_connection_refused(monkeypatch):
+def test_connection_refused():
     port = free_port()  # nothing listens there
     with pytest.raises(BackendError, match=r"Could not connect .*127\.0\.0\.1:%d.*\(3 attempts\).*running" % port):
         describe(SQL, backend="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2)
@@ -245,17 +274,3 @@ def test_bad_options(bad, match):
 
 def test_bare_host_gets_v1():
     assert get_backend("openai", base_url="http://127.0.0.1:9").base_url == "http://127.0.0.1:9/v1"
-
-
-def test_cli(server):
-    from click.testing import CliRunner
-
-    from sql2nl.cli import cli
-
-    env = {"OPENAI_API_KEY": KEY}
-    ok = CliRunner(env=env).invoke(cli, ["describe", "-b", "openai", "-o", f"base_url={server['url']}",
-                                        "-o", "max_new_tokens=8", SQL])
-    assert ok.exit_code == 0, ok.output
-    assert ok.output.strip()
-    bad = CliRunner(env={"OPENAI_BASE_URL": ""}).invoke(cli, ["describe", "-b", "openai", SQL])
-    assert bad.exit_code == 1 and "base_url" in bad.output and "Traceback" not in bad.output

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from skips import require
 from click.testing import CliRunner
 
 from sql2nl import Backend, Draft, InvalidInputError, describe, hookimpl
@@ -34,7 +35,7 @@ def _project_backends():
     infos = available_backends()
     missing = set(NOT_TEXT) - set(infos)
     if missing:  # CI installs every plugin; a developer without one still checks the rest
-        pytest.importorskip("sql2nl_" + sorted(missing)[0])
+        require("sql2nl_" + sorted(missing)[0])
     return {n: i for n, i in infos.items() if n in NOT_TEXT}
 
 
@@ -85,7 +86,7 @@ def test_no_backend_takes_an_option_it_does_not_declare():
 
 
 def test_cli_options_are_typed_and_typos_fail_before_a_model_loads(tmp_path):
-    pytest.importorskip("sql2nl_llamacpp")
+    require("sql2nl_llamacpp")
     r = CliRunner().invoke(cli, ["describe", "-b", "llamacpp", "-m", str(tmp_path / "none.gguf"), "-o", "n_tcx=4096",
                                  "SELECT 1"])
     assert r.exit_code == 2 and "did you mean 'n_ctx'" in r.output  # not "file not found": no load tried

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sql2nl import Backend, Draft, UnknownBackendError, describe, hookimpl
-from sql2nl.backends import available_backends
+from sql2nl.backends import available_backends, get_backend
 from sql2nl.plugins import (PluginLoadWarning, get_plugin_manager, plugin_errors, plugin_names, register_plugin,
                             reset_plugin_manager, unregister_plugin)
 
@@ -68,6 +68,16 @@ def test_unregistering_removes_the_backend():
     unregister_plugin(name)
     with pytest.raises(UnknownBackendError):
         describe("SELECT 1 FROM t", backend="echo")
+
+
+def test_changing_the_plugins_forgets_shared_backend_instances(echo_plugin):
+    first = get_backend("echo")
+    assert get_backend("echo") is first  # one shared instance per set of options
+    other = register_plugin(object(), name="no-hooks")
+    assert get_backend("echo") is not first  # a plugin change may replace the factory: built anew
+    second = get_backend("echo")
+    unregister_plugin(other)
+    assert get_backend("echo") is not second
 
 
 def test_register_commands_hook_adds_click_commands(echo_plugin):

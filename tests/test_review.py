@@ -9,17 +9,17 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
+from skips import require, unavailable
 
-pytest.importorskip("torch")
-pytest.importorskip("sql2nl_training")
-pytest.importorskip("krippendorff")
-pytest.importorskip("scipy")
+require("torch")
+require("sql2nl_training")
+require("krippendorff")
+require("scipy")
 
 import part2_fixtures as fx  # noqa: E402
 from sql2nl.errors import InvalidInputError  # noqa: E402
@@ -77,13 +77,11 @@ def test_export_writes_a_self_contained_page_and_a_sheet(sheet):
 
 
 def _chromium():
-    pytest.importorskip("selenium")
+    require("selenium")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        if os.environ.get("CI"):  # .ci/run installs them: a missing browser in CI is a failure, not a skip
-            pytest.fail("CI must provide Debian's chromium and chromium-driver")
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    if not chromium or not driver:  # .ci/run installs them
+        unavailable("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     return chromium, driver
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from skips import require
 
 from sql2nl import InvalidInputError, describe
 from sql2nl.schema import Schema
@@ -25,7 +26,7 @@ def test_dict_of_column_descriptions_and_table_descriptions():
 
 
 def test_sqlalchemy_metadata():
-    sa = pytest.importorskip("sqlalchemy")
+    sa = require("sqlalchemy")
     md = sa.MetaData()
     sa.Table("emp", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("sal", sa.Integer, comment="monthly salary"),
@@ -58,3 +59,54 @@ def test_fingerprint_changes_with_the_words():
 def test_none_and_schema_pass_through():
     s = Schema.from_any({"t": ["a"]})
     assert Schema.from_any(None) is None and Schema.from_any(s) is s
+
+
+SPIDER_ENTRY = {
+    "db_id": "dorm_1",
+    "table_names_original": ["Student", "Dorm", "Lives_in"],
+    "table_names": ["student", "dorm", "lives in"],
+    "column_names_original": [[-1, "*"], [0, "StuID"], [0, "LName"], [1, "dormid"], [1, "dorm_name"],
+                              [2, "stuid"], [2, "dormid"], [2, "room_number"]],
+    "column_names": [[-1, "*"], [0, "stuid"], [0, "last name"], [1, "dorm id"], [1, "dorm name"],
+                     [2, "stuid"], [2, "dorm id"], [2, "room number"]],
+    "primary_keys": [1, 3],
+    "foreign_keys": [[5, 1], [6, 3]],
+}
+
+
+def test_spider_tables_entry_gives_natural_names_and_keys():
+    s = Schema.from_any(SPIDER_ENTRY)
+    assert [t.name for t in s.tables] == ["Student", "Dorm", "Lives_in"]
+    assert s.column_words("Student", "LName") == "last name"
+    assert s.column_words("Student", "StuID") is None  # "stuid" says no more than the identifier
+    assert s.is_key("Student", "StuID") is True and s.is_key("Lives_in", "stuid") is None
+    assert s.table("Lives_in").column("dormid").references == ("Dorm", "dormid")
+
+
+def test_spider_tables_file(tmp_path):
+    import json
+
+    path = tmp_path / "tables.json"
+    path.write_text(json.dumps([SPIDER_ENTRY]))
+    assert Schema.from_spider_tables(path, "dorm_1").table_words("Dorm") is None
+    with pytest.raises(InvalidInputError, match="No database 'x'"):
+        Schema.from_spider_tables(path, "x")
+
+
+def test_spider_key_listed_for_a_composite_key_is_not_a_key_of_its_own():
+    # Spider lists one column of Vocals' composite key (SongId, Bandmate); both point at other
+    # tables, so SongId is part of a composite key: a song has many vocals.
+    entry = {
+        "db_id": "music_2",
+        "table_names_original": ["Songs", "Band", "Vocals"],
+        "column_names_original": [[-1, "*"], [0, "SongId"], [0, "Title"], [1, "Id"], [2, "SongId"],
+                                  [2, "Bandmate"], [2, "Type"]],
+        "primary_keys": [1, 3, 4],
+        "foreign_keys": [[4, 1], [5, 3]],
+    }
+    s = Schema.from_any(entry)
+    assert s.is_key("Songs", "SongId") is True
+    assert not s.is_key("Vocals", "SongId")
+    d = describe("SELECT title FROM vocals AS T1 JOIN songs AS T2 ON T1.songid = T2.songid "
+                 "GROUP BY T1.songid ORDER BY count(*) DESC LIMIT 1", schema=s, cache=False)
+    assert d.text == "Find the title of the song with the most vocals."

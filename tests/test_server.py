@@ -12,10 +12,11 @@ import threading
 import time
 
 import pytest
+from skips import require
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-httpx = pytest.importorskip("httpx")
+require("starlette")
+require("uvicorn")
+httpx = require("httpx")
 
 from click.testing import CliRunner  # noqa: E402
 
@@ -237,7 +238,71 @@ def test_cors_when_asked():
 def test_dns_rebinding_guard(http):
     r = http.get("/health", headers={"Host": "attacker.example"})
     assert r.status_code == 403 and "localhost" in r.json()["error"]["message"]
-    assert http.get("/health", headers={"Host": "localhost:1234"}).status_code == 200
+    assert r.json()["error"]["code"] == "host_not_allowed"
+    for foreign in ("localhost.attacker.example", "127.0.0.1.nip.io:8765", "[::2]", "local host", "evil@localhost"):
+        assert http.post("/v1/describe", json={"sql": SQL}, headers={"Host": foreign}).status_code == 403, foreign
+    for loopback in ("localhost:1234", "LOCALHOST", "127.0.0.1", "127.0.0.1:8765", "[::1]:8765"):
+        assert http.get("/health", headers={"Host": loopback}).status_code == 200, loopback
+
+
+def _raw(url, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(request)
+        return b"".join(iter(lambda: s.recv(65536), b""))
+
+
+def test_a_request_without_a_host_header_passes_the_rebinding_guard(url):
+    # HTTP/1.0 may omit Host; a browser (the rebinding attack's only way in) always sends one.
+    assert _raw(url, b"GET /health HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 200")
+    assert _raw(url, b"GET /health HTTP/1.0\r\nHost: evil.example\r\n\r\n").startswith(b"HTTP/1.1 403")
+
+
+def test_the_host_check_remembers_a_bounded_set_of_allowed_hosts():
+    import asyncio
+
+    from sql2nl.server.config import LOOPBACK_NAMES
+    from sql2nl.server.http import HostCheck
+
+    async def ok(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def status(check, host):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        await check({"type": "http", "path": "/", "headers": [(b"host", host)]}, None, send)
+        return sent[0]["status"]
+
+    async def flood():
+        check = HostCheck(ok, LOOPBACK_NAMES)
+        allowed = [await status(check, f"localhost:{port}".encode()) for port in range(1, 201)]
+        refused = [await status(check, f"evil{i}.example".encode()) for i in range(50)]
+        again = await status(check, b"localhost:200")  # past the bound: asked again, still allowed
+        return check, allowed, refused, again
+
+    check, allowed, refused, again = asyncio.run(flood())
+    assert set(allowed) == {200} and set(refused) == {403} and again == 200
+    assert len(check.passed) == HostCheck.REMEMBERED and not any(h.startswith(b"evil") for h in check.passed)
+
+
+def test_a_bad_host_pattern_is_refused_at_start():
+    with pytest.raises(InvalidInputError, match=r"\*\.example\.com"):
+        ServerConfig(allowed_hosts=("ex*ample.com",))
+    r = CliRunner().invoke(cli, ["serve", "--allow-host", "*example.com"])
+    assert r.exit_code != 0 and "'*.example.com'" in r.output and "Traceback" not in r.output
+
+
+def test_allowed_hosts_are_configurable():
+    with serve(allowed_hosts=("sql2nl.internal", "*.corp.example")) as u:
+        def status(host):
+            return httpx.get(f"{u}/health", headers={"Host": host}).status_code
+        assert status("sql2nl.internal:8765") == 200 and status("box.corp.example") == 200
+        assert status("localhost") == 403 and status("corp.example.evil") == 403
+    with serve(host="0.0.0.0", token="s3cret") as u:  # off loopback the token guards; any Host is fine
+        assert httpx.get(f"{u}/health", headers={"Host": "box.lan"}).status_code == 200
 
 
 # -- security ------------------------------------------------------------------------------------------
@@ -384,6 +449,54 @@ def test_streaming_backend_streams_through_and_times_out_cleanly():
         Chunky.stall.set()
 
 
+def test_event_stream_wire_format(http):
+    """What OpenAI clients and DBeaver parse: LF-framed events, one JSON data line each, [DONE] last."""
+    r = http.post("/v1/chat/completions", json={"stream": True, "messages": [{"role": "user", "content": SQL}]})
+    assert r.headers["content-type"].startswith("text/event-stream") and r.headers["cache-control"] == "no-cache"
+    assert "\r" not in r.text and r.text.endswith("data: [DONE]\n\n")
+    events = r.text.split("\n\n")[:-1]
+    assert all(e.startswith("data: ") and "\n" not in e for e in events)
+    deltas = [json.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[:-1]]
+    assert "".join(d for d in deltas if d) == sql2nl.describe(SQL).text
+    r = http.post("/v1/responses", json={"stream": True, "input": SQL})
+    events = r.text.split("\n\n")[:-1]
+    kinds = [e.split("\n")[0].removeprefix("event: ") for e in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert all(json.loads(e.split("\n")[1].removeprefix("data: "))["type"] == k for e, k in zip(events, kinds))
+
+
+def test_a_slow_model_keeps_the_stream_alive_with_comments(monkeypatch):
+    from sql2nl.server import sse
+
+    monkeypatch.setattr(sse, "PING_S", 0.2)
+    Chunky.stall.clear()
+    try:
+        with serve(backend="chunky") as u:
+            stalled = {"role": "user", "content": "```sql\nSELECT stall FROM users\n```"}
+            got = b""
+            with httpx.stream("POST", f"{u}/v1/chat/completions", json={"stream": True, "messages": [stalled]},
+                              timeout=10) as r:
+                for raw in r.iter_raw():
+                    got += raw
+                    if got.count(b": ping") >= 2:
+                        Chunky.stall.set()  # the model "answers" once the client has seen it is alive
+            comments = [e for e in got.decode().split("\n\n") if e.startswith(":")]
+            assert len(comments) >= 2 and all(c.startswith(": ping") for c in comments)
+            data = [json.loads(e[6:]) for e in got.decode().split("\n\n") if e.startswith("data: {")]
+            text = "".join(c["choices"][0]["delta"].get("content") or "" for c in data if c["choices"])
+            assert text == "Lists the names of users." and got.endswith(b"data: [DONE]\n\n")
+
+            openai = require("openai")  # the official client reads past the comments
+            Chunky.stall.clear()
+            threading.Timer(1.0, Chunky.stall.set).start()
+            client = openai.OpenAI(base_url=f"{u}/v1", api_key="x", max_retries=0)
+            pieces = [c.choices[0].delta.content for c in client.chat.completions.create(
+                model="m", stream=True, messages=[stalled]) if c.choices]
+            assert "".join(p or "" for p in pieces) == "Lists the names of users."
+    finally:
+        Chunky.stall.set()
+
+
 # -- Ollama-compatible routes ---------------------------------------------------------------------------
 def test_ollama_tags_chat_generate(http):
     assert "sql2nl" in [m["name"] for m in http.get("/api/tags").json()["models"]]
@@ -463,9 +576,9 @@ def test_chat_falls_back_when_the_named_dialect_does_not_parse(http):
 
 
 def test_huge_requests_are_not_cached():
-    from sql2nl.server.service import MAX_CACHED_KEY_CHARS, _LRU
+    from sql2nl.server.service import MAX_CACHED_KEY_CHARS, DescribeService
 
-    lru = _LRU(10)
+    lru = DescribeService(ServerConfig()).cache
     lru.put(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en"), "big")
     lru.put(("describe", "SELECT 1", "en"), "small")
     assert lru.get(("describe", "x" * (MAX_CACHED_KEY_CHARS + 1), "en")) is None
@@ -480,7 +593,8 @@ def test_the_serve_command_end_to_end():
     from sql2nl.server.runner import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh"],
+    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh",
+                             "--allow-host", "sql2nl.internal"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -494,6 +608,9 @@ def test_the_serve_command_end_to_end():
             time.sleep(0.1)
         r = httpx.post(f"http://127.0.0.1:{port}/v1/describe", json={"sql": SQL})
         assert r.json()["text"] == sql2nl.describe(SQL, language="zh").text  # -l zh is the default language
+        hosts = {h: httpx.get(f"http://127.0.0.1:{port}/health", headers={"Host": h}).status_code
+                 for h in ("sql2nl.internal", "localhost", "evil.example")}
+        assert hosts == {"sql2nl.internal": 200, "localhost": 200, "evil.example": 403}  # --allow-host adds one
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)

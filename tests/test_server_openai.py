@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-openai = pytest.importorskip("openai")
-httpx = pytest.importorskip("httpx")
+require("starlette")
+require("uvicorn")
+openai = require("openai")
+httpx = require("httpx")
 
 import sql2nl  # noqa: E402
 from sql2nl import Backend, hookimpl  # noqa: E402
@@ -258,7 +259,7 @@ def test_dbeaver_language_setting_is_followed(url):
 def test_a_real_llm_backend_is_served_and_streams_token_pieces(tmp_path):
     """The transformers backend on a tiny scratch model: the client gets the model's own stream pieces."""
     for mod in ("torch", "transformers", "sql2nl_transformers", "sql2nl_training"):
-        pytest.importorskip(mod)
+        require(mod)
     import sys
     from pathlib import Path
 

@@ -7,10 +7,10 @@ Bounded (few examples, no shrinking deadline) so the whole file runs in well und
 
 from __future__ import annotations
 
-import pytest
+from skips import require
 
-pytest.importorskip("starlette")
-schemathesis = pytest.importorskip("schemathesis")
+require("starlette")
+schemathesis = require("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 

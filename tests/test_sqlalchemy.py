@@ -12,8 +12,9 @@ import threading
 import time
 
 import pytest
+from skips import require, unavailable
 
-sqlalchemy = pytest.importorskip("sqlalchemy")
+sqlalchemy = require("sqlalchemy")
 from sqlalchemy import (  # noqa: E402
     Column, Integer, MetaData, String, Table, create_engine, event, insert, select, text)
 from sqlalchemy.engine import Engine  # noqa: E402
@@ -28,7 +29,6 @@ from sql2nl.integrations.sqlalchemy import (  # noqa: E402
 from sql2nl.plugins import get_plugin_manager  # noqa: E402
 
 PG_DSN = os.environ.get("SQL2NL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:54329/sql2nl_test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 # -- backends registered through the plugin hook: one that counts, one that raises, one that hangs --
@@ -115,10 +115,7 @@ def _pg_engine():
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     except Exception as e:
         engine.dispose()
-        msg = f"no PostgreSQL reachable at {PG_DSN} ({type(e).__name__}); run .ci/start-postgres.sh"
-        if IN_CI:
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+        unavailable(f"no PostgreSQL reachable at {PG_DSN} ({type(e).__name__}); run .ci/start-postgres.sh")
     return engine
 
 
@@ -302,7 +299,7 @@ def test_raising_backend_falls_back_and_queries_run(engine, records):
     assert hook.flush()
     rec = described(records, "+ 1")[0]
     assert "injected failure" in rec.sql2nl_warning and rec.backend == "rules"
-    assert hook.stats()["failures"] >= 1
+    assert hook.stats()["failures"] == 1  # one distinct statement, described (and failed) once
 
 
 def test_hanging_backend_does_not_delay_queries(engine, records):
@@ -342,7 +339,7 @@ def test_listener_failures_never_reach_the_user(engine, records):
     hook._queue = Broken()  # every enqueue now raises inside the listener
     with engine.connect() as conn:
         assert conn.execute(text("SELECT 41 + 1")).scalar() == 42
-    assert hook.counts["listener_errors"] >= 1
+    assert hook.counts["listener_errors"] == 1  # the one query, whose listener raised
 
 
 def test_logger_off_means_no_describing(engine):
@@ -458,7 +455,7 @@ def test_forked_child_gets_a_working_hook(tmp_path):
     logging.getLogger(LOGGER_NAME).setLevel(logging.NOTSET)
     assert p.exitcode == 0
     flushed, logged, alive = out.get(timeout=5)
-    assert flushed and logged >= 1 and alive
+    assert flushed and logged == 1 and alive  # the child's one statement, by the child's own worker
 
 
 def test_routine_statements_are_logged_at_debug_only(engine, records):

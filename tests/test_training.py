@@ -16,13 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("trl")
+require("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 
+from sql2nl_training.data import Pair  # noqa: E402
 from training_pairs import MUSIC, SHOP_SCHOOL  # noqa: E402
 
 TRAIN = [dict(p) for p in SHOP_SCHOOL] + [
@@ -51,11 +53,11 @@ def run(tmp_path_factory):
     return train(cfg, progress=False)
 
 
-def _greedy(model, tok, sql: str) -> str:
+def _greedy(model, tok, sql: str, style: str = "statement") -> str:
     import torch
     from sql2nl.prompt import build_messages, render_prompt
 
-    ids = tok(render_prompt(build_messages(sql), tok), return_tensors="pt", add_special_tokens=False)
+    ids = tok(render_prompt(build_messages(sql, style=style), tok), return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=40, do_sample=False, eos_token_id=tok.eos_token_id,
                              pad_token_id=tok.pad_token_id)
@@ -87,7 +89,7 @@ def test_overfitted_model_reproduces_its_pairs(run):
 
     tok = AutoTokenizer.from_pretrained(run / "adapter")
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(run / "base"), run / "adapter").eval()
-    got = [_greedy(model, tok, p["sql"]) for p in GOOD]
+    got = [_greedy(model, tok, p["sql"], Pair(p["sql"], p["description"]).style) for p in GOOD]
     exact = sum(g == p["description"] for g, p in zip(got, GOOD))
     assert exact >= 5, list(zip(got, [p["description"] for p in GOOD]))
 
@@ -102,13 +104,13 @@ def test_merge_run_matches_the_adapter(run):
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"
     tok = AutoTokenizer.from_pretrained(merged)
     model = AutoModelForCausalLM.from_pretrained(merged, dtype="float32").eval()
-    got = [_greedy(model, tok, p["sql"]) for p in GOOD[:3]]
+    got = [_greedy(model, tok, p["sql"], Pair(p["sql"], p["description"]).style) for p in GOOD[:3]]
     assert sum(g == p["description"] for g, p in zip(got, GOOD[:3])) >= 2, got
     assert merge_run(run) == merged  # idempotent: an existing merge is reused
 
 
 def test_eval_through_transformers_backend(run, tmp_path):
-    pytest.importorskip("sql2nl_transformers", reason="the transformers backend plugin is not installed")
+    require("sql2nl_transformers", reason="the transformers backend plugin is not installed")
     from sql2nl_training.evaluation import evaluate
 
     m = evaluate(run, run.parent / "valid.jsonl", progress=False)
@@ -120,7 +122,7 @@ def test_eval_through_transformers_backend(run, tmp_path):
 
 
 def test_train_pairs_through_transformers_backend_with_run_dir(run):
-    pytest.importorskip("sql2nl_transformers", reason="the transformers backend plugin is not installed")
+    require("sql2nl_transformers", reason="the transformers backend plugin is not installed")
     from sql2nl import describe_many
 
     ds = describe_many([p["sql"] for p in GOOD], backend="transformers", model=str(run), cache=False)
@@ -128,7 +130,7 @@ def test_train_pairs_through_transformers_backend_with_run_dir(run):
 
 
 def test_export_gguf_and_describe_with_llamacpp(run):
-    pytest.importorskip("sql2nl_gguf", reason="the gguf export package is not installed")
+    require("sql2nl_gguf", reason="the gguf export package is not installed")
     from sql2nl_training.export import export_run
 
     from sql2nl_gguf.tools import prepare_llama_cpp_tools
@@ -137,7 +139,7 @@ def test_export_gguf_and_describe_with_llamacpp(run):
     gg = run / m["artifacts"]["gguf"]["q8_0"]
     assert gg.is_file() and gg.stat().st_size > 10_000
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"
-    pytest.importorskip("sql2nl_llamacpp", reason="the llamacpp backend plugin is not installed")
+    require("sql2nl_llamacpp", reason="the llamacpp backend plugin is not installed")
     from sql2nl import describe_many
 
     ds = describe_many([p["sql"] for p in GOOD], backend="llamacpp", model=str(run), cache=False)

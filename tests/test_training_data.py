@@ -10,8 +10,9 @@ import json
 import sqlite3
 
 import pytest
+from skips import require
 
-pytest.importorskip("sql2nl_training")
+require("sql2nl_training")
 
 from sql2nl.errors import InvalidInputError, Sql2NLError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
@@ -168,7 +169,7 @@ def test_synthetic_queries_without_descriptions(tmp_path):
 
 
 def test_synthetic_from_sqlalchemy_metadata_and_live_database(tmp_path):
-    sa = pytest.importorskip("sqlalchemy")
+    sa = require("sqlalchemy")
     from sql2nl_training.synthetic import from_database, from_metadata, generate
 
     md = sa.MetaData()
@@ -214,6 +215,9 @@ def test_scores_multi_reference_and_constructs():
     assert len(sqls) == 2 and len(refs[0]) == 2
     perfect = score(sqls, [refs[0][1], refs[1][0]], refs, langs)
     assert perfect["bleu"] == pytest.approx(100) and perfect["rouge_l"] == pytest.approx(100)
+    # one reference at a time: statement 0's text matches only one of its two descriptions
+    assert 20 < perfect["bleu_single"] < 90
+    assert score(sqls, [refs[0][0], refs[1][0]], [refs[0][:1], refs[1]], langs)["bleu_single"] == pytest.approx(100)
     worse = score(sqls, ["Nothing.", "Nothing."], refs, langs)
     assert worse["bleu"] < 5 and worse["rouge_l"] < 20 and worse["faithfulness"] < perfect["faithfulness"]
     assert constructs_of(sqls[1]) == ["joins", "grouping"]

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("trl")
+require("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,11 @@ and the PEFT path keeps activations in half precision on CUDA. CPU, tiny random 
 from __future__ import annotations
 
 import pytest
+from skips import require
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("sql2nl_training")
+torch = require("torch")
+require("transformers")
+require("sql2nl_training")
 
 import torch.nn.functional as F  # noqa: E402
 
@@ -156,7 +157,7 @@ def test_compiled_layers_give_the_same_loss():
 
 def test_trainer_packs_and_learns(tmp_path):
     """The pipeline's trainer with the packed collator: the loss on a few pairs goes down."""
-    pytest.importorskip("trl")
+    require("trl")
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from trl import SFTConfig, SFTTrainer

@@ -9,11 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("peft")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("transformers")
+require("peft")
+require("sql2nl_training")
 
 import torch  # noqa: E402
 

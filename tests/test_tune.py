@@ -6,10 +6,11 @@ import csv
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("optuna")
-pytest.importorskip("sql2nl_training")
+require("torch")
+require("optuna")
+require("sql2nl_training")
 
 import part2_fixtures as fx  # noqa: E402
 from sql2nl.errors import InvalidInputError  # noqa: E402

@@ -18,7 +18,8 @@ from .description import Description
 from .errors import BackendError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .facts import statement_facts
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text
-from .prompt import LANGUAGES, check_language
+from .progress import progress_bar
+from .prompt import LANGUAGES, check_language, check_shape
 from .response import Prepared, Response, call_backend, deep_ok
 from .schema import Schema
 
@@ -54,19 +55,19 @@ def _check_language(language: str) -> None:
 
 #: describe()'s own settings that can change the text: every one is part of the cache key (a test
 #: checks that describe()'s signature has no other setting, so a new one cannot be forgotten).
-DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact")
+DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact", "detail", "style")
 
 
 def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-               redact: bool) -> tuple:
+               redact: bool, detail: str = "summary", style: str = "statement") -> tuple:
     # Flat, in DESCRIBE_SETTINGS order: a cached describe() costs little more than hashing this.
     return (_cache.normalize(sql), be.identity, language, dialect,
-            schema.fingerprint if schema is not None else None, redact)
+            schema.fingerprint if schema is not None else None, redact, detail, style)
 
 
 def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-                  redact: bool) -> Description:
-    return Response(be, Prepared(text, language, dialect, schema, redact)).description()
+                  redact: bool, detail: str, style: str) -> Description:
+    return Response(be, Prepared(text, language, dialect, schema, redact, detail, style)).description()
 
 
 def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | None:
@@ -76,7 +77,7 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
     if hit is None and _cache.persistent is not None:
         data = _cache.persistent.get(key)
         if data is not None:
-            facts = deep_ok(lambda: [statement_facts(t, dialect) for t in parse_text(sql, dialect)])
+            facts = deep_ok(lambda: [statement_facts(t, dialect, owned=True, text=sql) for t in parse_text(sql, dialect)])
             hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
                               facts=facts, warnings=list(data.get("warnings") or []),
                               faithfulness=data.get("faithfulness"), guard=data.get("guard"))
@@ -95,7 +96,7 @@ def _store(key: tuple | None, d: Description) -> None:
 
 def describe(sql: str, *, backend: str | Backend | None = None, language: str = "en", dialect: str | None = None,
              schema: Any = None, redact: bool = False, cache: bool = True, max_chars: int = MAX_CHARS,
-             **backend_options: Any) -> Description:
+             detail: str = "summary", style: str = "statement", **backend_options: Any) -> Description:
     """Describe ``sql`` (one statement or a script of several) in plain language.
 
     >>> from sql2nl import describe
@@ -109,21 +110,27 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
     dict or a SQLAlchemy ``MetaData``). ``redact=True`` replaces literal values with placeholders
     before the backend sees the SQL and puts them back into the text locally. ``cache=False``
     neither reads nor fills the cache. Inputs over ``max_chars`` characters are refused.
+    ``detail="summary"`` (default) gives one short paragraph (about 60 words at most) saying what
+    comes out and the main conditions; ``detail="steps"`` a numbered outline, one step per CTE or
+    derived table, then the result. ``style="statement"`` (default) reads "List the names of ...";
+    ``style="question"`` reads "What are the names of ...?".
 
     Raises a :class:`~sql2nl.errors.Sql2NLError` subclass, and nothing else, for anything that
     goes wrong: :class:`~sql2nl.errors.SQLParseError` (with line, column and snippet),
     :class:`~sql2nl.errors.InvalidInputError`, :class:`~sql2nl.errors.UnknownBackendError`...
     """
     _check_language(language)
+    check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+        if cache and isinstance(sql, str) else None
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return hit
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    d = deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact)
+    d = deep_ok(_describe_now, text, be, language, dialect, schema_obj, redact, detail, style)
     _store(key, d)
     return d
 
@@ -131,7 +138,8 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
 def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
                   language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
                   cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  workers: int | None = None, **backend_options: Any) -> list[Description]:
+                  detail: str = "summary", style: str = "statement", workers: int | None = None,
+                  **backend_options: Any) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -154,6 +162,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a whole number of at least 1.")
     _check_language(language)
+    check_shape(detail, style)
     check_dialect(dialect)
     try:
         sqls = list(sqls)
@@ -162,10 +171,11 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
     if workers is not None and workers != 1:
-        from .pool import describe_many_in_workers, job_for
+        from .pool import describe_many_in_workers
 
-        job = job_for(backend, be, backend_options, dict(language=language, schema=schema_obj, redact=redact,
-                                                         cache=cache, batch_size=batch_size, max_chars=max_chars))
+        job = worker_job(backend, be, backend_options, dict(language=language, schema=schema_obj, redact=redact,
+                                                            cache=cache, batch_size=batch_size, max_chars=max_chars,
+                                                            detail=detail, style=style))
         return describe_many_in_workers(sqls, job, dialect=dialect, on_error=on_error, workers=workers,
                                         progress=progress)
     results: list[Description | None] = [None] * len(sqls)
@@ -176,9 +186,10 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
             raise e
         results[i] = _error_description(sql, e, be, language)
 
-    with _progress(len(sqls), progress, f"describing with {be.name}") as bar:
+    with progress_bar(len(sqls), progress, f"describing with {be.name}") as bar:
         for i, sql in enumerate(sqls):
-            key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+            key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+                if cache and isinstance(sql, str) else None
             try:
                 hit = _cached(key, sql, dialect)
                 if hit is not None:
@@ -186,7 +197,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
                     bar.update(1)
                     continue
                 text = check_text(sql, max_chars=max_chars)
-                todo.append((i, key, deep_ok(Prepared, text, language, dialect, schema_obj, redact)))
+                todo.append((i, key, deep_ok(Prepared, text, language, dialect, schema_obj, redact, detail, style)))
             except Sql2NLError as e:
                 failed(i, sql, e)
                 bar.update(1)
@@ -225,7 +236,8 @@ def _error_description(sql: Any, e: Exception, be: Backend, language: str) -> De
 
 def describe_stream(sql: str, *, backend: str | Backend | None = None, language: str = "en",
                     dialect: str | None = None, schema: Any = None, redact: bool = False, cache: bool = True,
-                    max_chars: int = MAX_CHARS, **backend_options: Any) -> Response:
+                    max_chars: int = MAX_CHARS, detail: str = "summary", style: str = "statement",
+                    **backend_options: Any) -> Response:
     """The description as it is produced: a :class:`~sql2nl.response.Response` to iterate over.
 
     >>> "".join(describe_stream("SELECT name FROM users"))  # doctest: +SKIP
@@ -239,32 +251,63 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
     text streams live and the warnings come with the description.
     """
     _check_language(language)
+    check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact) if cache and isinstance(sql, str) else None
+    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
+        if cache and isinstance(sql, str) else None
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return Response(be, description=hit)
     text = check_text(sql, max_chars=max_chars)
     check_dialect(dialect)
-    prep = deep_ok(Prepared, text, language, dialect, schema_obj, redact)
+    prep = deep_ok(Prepared, text, language, dialect, schema_obj, redact, detail, style)
     return Response(be, prep, on_done=lambda d: _store(key, d))
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
+# -- worker processes (sql2nl.pool): the job they get, and what each builds from it ----------------
 
-    def __enter__(self) -> "_NoBar":
-        return self
+def worker_job(backend: Any, resolved: Backend | None, backend_options: Mapping[str, Any],
+               options: dict[str, Any]) -> Any:
+    """The :class:`sql2nl.pool.Job` that describes with ``backend`` (as the caller gave it; ``resolved``:
+    the instance it names here, built if None) and :func:`describe`'s keyword arguments ``options``."""
+    from .pool import job_for
 
-    def __exit__(self, *exc: Any) -> None:
-        pass
+    if resolved is None:
+        resolved = resolve_backend(backend, backend_options)
+    return job_for(backend, resolved, dict(backend_options), options, ChunkDescriber)
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
+class ChunkDescriber:
+    """What one worker process describes chunks of ``(sql, dialect)`` with: the job's backend, built
+    once per process, and the job's options; one :class:`sql2nl.pool.Result` per statement."""
 
-    return tqdm(total=total, desc=desc, unit="query")
+    def __init__(self, job: Any):
+        self.backend = resolve_backend(job.backend, job.backend_options)
+        self.options = job.options
+        self.single = {k: v for k, v in job.options.items() if k != "batch_size"}  # describe()'s share
+
+    def __call__(self, chunk: list[tuple[str, str | None]]) -> list[Any]:
+        from .pool import Result, error_result
+
+        out: list[Any] = [None] * len(chunk)
+        by_dialect: dict[str | None, list[int]] = {}
+        for i, (_, dialect) in enumerate(chunk):
+            by_dialect.setdefault(dialect, []).append(i)
+        for dialect, idx in by_dialect.items():
+            sqls = [chunk[i][0] for i in idx]
+            try:  # describe_many batches for backends that can; a bad statement costs only itself
+                ds = describe_many(sqls, backend=self.backend, dialect=dialect, on_error="keep", **self.options)
+            except Sql2NLError as e:  # e.g. a dialect name sqlglot does not know: every statement of it
+                for i in idx:
+                    out[i] = error_result(e)
+                continue
+            for i, sql, d in zip(idx, sqls, ds):
+                if not (d.facts or d.text):
+                    try:  # on_error="keep" gave the message only; describing alone again gives the error itself
+                        d = describe(sql, backend=self.backend, dialect=dialect, **self.single)
+                    except Sql2NLError as e:
+                        out[i] = error_result(e)
+                        continue
+                out[i] = Result(d.text, d.backend, list(d.warnings), d.faithfulness, guard=d.guard)
+        return out

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Sequence
 
 from .errors import BackendError, BackendUnavailableError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .options import Options, freeze
+from .plugins import get_plugin_manager, on_plugins_changed, plugin_errors
 
 if TYPE_CHECKING:
     from .facts import StatementFacts
@@ -31,6 +32,10 @@ class Request:
     language: str = "en"
     dialect: str | None = None
     schema: "Schema | None" = None
+    #: "summary" (one short paragraph) or "steps" (a numbered outline, one step per CTE/derived table).
+    detail: str = "summary"
+    #: "statement" ("List the names of ...") or "question" ("What are the names of ...?").
+    style: str = "statement"
 
 
 @dataclass
@@ -132,8 +137,6 @@ _instances_lock = threading.Lock()
 
 def available_backends() -> dict[str, BackendInfo]:
     """Every backend the installed plugins register, by name."""
-    from .plugins import get_plugin_manager
-
     pm = get_plugin_manager()
     found: dict[str, BackendInfo] = {}
     for impl in pm.hook.register_backends.get_hookimpls():
@@ -180,8 +183,6 @@ def get_backend(name: str, **options: Any) -> Backend:
             if name not in infos:
                 if name in KNOWN_EXTERNAL:
                     raise BackendUnavailableError(name, KNOWN_EXTERNAL[name], "its plugin is not installed")
-                from .plugins import plugin_errors
-
                 raise UnknownBackendError(name, list(infos), suggestions=list(KNOWN_EXTERNAL),
                                           broken=plugin_errors())
             info = infos[name]
@@ -212,6 +213,7 @@ def _build(info: BackendInfo, options: dict[str, Any]) -> Backend:
         raise BackendError(f"Could not start the {info.name!r} backend: {type(e).__name__}: {e}") from e
 
 
+@on_plugins_changed
 def clear_backend_instances() -> None:
     """Drop every shared backend instance (their models are freed once nothing else holds them)."""
     with _instances_lock:

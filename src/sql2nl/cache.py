@@ -22,12 +22,12 @@ import json
 import os
 import re
 import sqlite3
-import sys
 import threading
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Hashable
+
+import cachetools
 
 from .description import Description
 from .errors import InvalidInputError
@@ -77,50 +77,57 @@ def fingerprint(sql: str) -> str:
 
 
 def default_path() -> Path:
-    """Where the persistent cache lives: ``$SQL2NL_CACHE_PATH``, else the platform's user cache dir."""
+    """Where the persistent cache lives: ``$SQL2NL_CACHE_PATH``, else the platform's user cache dir
+    (``platformdirs``: ``$XDG_CACHE_HOME/sql2nl`` or ``~/.cache/sql2nl`` on Linux,
+    ``~/Library/Caches/sql2nl`` on macOS, ``%LOCALAPPDATA%\\sql2nl\\Cache`` on Windows)."""
     explicit = os.environ.get("SQL2NL_CACHE_PATH")
     if explicit:
         return Path(explicit)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "sql2nl" / "Cache"
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches" / "sql2nl"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sql2nl"
-    return base / "descriptions.sqlite3"
+    import platformdirs  # only when the persistent cache is used
+
+    return platformdirs.user_cache_path("sql2nl", appauthor=False) / "descriptions.sqlite3"
 
 
 class LRUCache:
-    """A thread-safe LRU of descriptions (``maxsize`` entries; 0 turns it off)."""
+    """A thread-safe LRU with hit counts: ``cachetools.LRUCache`` behind a lock.
 
-    def __init__(self, maxsize: int = 4096):
+    ``maxsize`` entries (0 turns it off). With ``max_key_chars``, an entry whose key holds more
+    text than that (its ``str``/``bytes`` parts) is not kept: a few huge requests must not pin
+    gigabytes in a server's cache.
+    """
+
+    def __init__(self, maxsize: int = 4096, *, max_key_chars: int | None = None):
+        self._data: cachetools.LRUCache[Hashable, Any] = cachetools.LRUCache(max(maxsize, 1))
         self.maxsize = maxsize
-        self._data: OrderedDict[Hashable, Description] = OrderedDict()
+        self.max_key_chars = max_key_chars
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: Hashable) -> Description | None:
+    def get(self, key: Hashable) -> Any:
+        """The value kept under ``key`` (now the most recently used), or ``None``."""
         with self._lock:
             d = self._data.get(key)
             if d is None:
                 self.misses += 1
                 return None
-            self._data.move_to_end(key)
             self.hits += 1
             return d
 
-    def put(self, key: Hashable, value: Description) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep ``value`` under ``key``, evicting the least recently used entry when full."""
+        if self.maxsize == 0 or (self.max_key_chars is not None and _key_chars(key) > self.max_key_chars):
+            return
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
 
     def resize(self, maxsize: int) -> None:
+        """Keep at most ``maxsize`` entries from now on (the most recently used stay)."""
         with self._lock:
+            entries = [self._data.popitem() for _ in range(len(self._data))]  # least recent first
+            self._data = cachetools.LRUCache(max(maxsize, 1))
             self.maxsize = maxsize
-            while len(self._data) > maxsize:
-                self._data.popitem(last=False)
+            for k, v in entries[max(0, len(entries) - maxsize):] if maxsize else ():
+                self._data[k] = v
 
     def clear(self) -> None:
         with self._lock:
@@ -129,6 +136,11 @@ class LRUCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def _key_chars(key: Hashable) -> int:
+    parts = key if isinstance(key, tuple) else (key,)
+    return sum(len(k) for k in parts if isinstance(k, (str, bytes)))
 
 
 class SQLiteCache:

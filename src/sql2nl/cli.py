@@ -22,8 +22,9 @@ from typing import Any
 
 import click
 
-from .clioptions import backend_options, backend_params
+from .clioptions import backend_options, backend_params, text_shape_params
 from .errors import Sql2NLError
+from .progress import progress_bar
 from .prompt import LANGUAGES
 
 
@@ -157,16 +158,17 @@ def log_params(f):
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal and there is much to do).")
 @log_params
+@text_shape_params
 def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, json_lines, redact, no_cache,
              schema_src, max_chars, on_error, progress, log_jsonl, log_csv, log_parquet, out, field_name,
-             dialect_field, workers, resume, checkpoint_every):
+             dialect_field, workers, resume, checkpoint_every, detail, style):
     """Describe SQL given as arguments, with -f FILE, or on standard input; or a query log (--jsonl IN).
 
     A script of several statements is described statement by statement, numbered; a bad one is
     reported with its line and column, the others are still described (exit code 1 if any failed).
     """
     kw: dict[str, Any] = dict(language=language.lower(), redact=redact, cache=not no_cache,
-                              schema=read_schema(schema_src))
+                              schema=read_schema(schema_src), detail=detail, style=style)
     if max_chars is not None:
         kw["max_chars"] = max_chars
     logs = [(fmt, path) for fmt, path in (("jsonl", log_jsonl), ("csv", log_csv), ("parquet", log_parquet)) if path]
@@ -222,7 +224,7 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
         return 0
     outcomes = describe_script(text, statements=statements, on_error=on_error, **kw)
     failed, listing = 0, []
-    with api._progress(len(statements), _progress_on(progress, len(statements) >= 100), "describing") as bar:
+    with progress_bar(len(statements), _progress_on(progress, len(statements) >= 100), "describing") as bar:
         for o in outcomes:
             bar.update(1)
             st = o.statement

@@ -67,3 +67,14 @@ def backend_params(f: Callable) -> Callable:
     ]):
         f = opt(f)
     return f
+
+
+def text_shape_params(f: Callable) -> Callable:
+    """Decorator: ``--detail`` and ``--style``, how the description reads (the API's ``detail=``/``style=``)."""
+    from .prompt import DETAILS, STYLES
+
+    f = click.option("--style", default="statement", show_default=True, type=click.Choice(STYLES),
+                     help="'statement' (List the names of ...) or 'question' (What are the names of ...?).")(f)
+    return click.option("--detail", default="summary", show_default=True, type=click.Choice(DETAILS),
+                        help="'summary' (one short paragraph) or 'steps' (a numbered outline, one step per "
+                             "CTE / derived table, then the result).")(f)

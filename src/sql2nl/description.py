@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .display import description_html, description_markdown
 from .facts import StatementFacts
 
 
@@ -44,11 +45,7 @@ class Description:
 
     # Rich display in notebooks (IPython calls these).
     def _repr_markdown_(self) -> str:
-        from .display import description_markdown
-
         return description_markdown(self)
 
     def _repr_html_(self) -> str:
-        from .display import description_html
-
         return description_html(self)

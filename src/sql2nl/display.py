@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 if TYPE_CHECKING:
-    from .description import Description
     from .facts import StatementFacts
+
+
+class Shown(Protocol):
+    """What the renderings read from a :class:`~sql2nl.Description` (named here, not imported:
+    ``Description`` renders itself with these functions)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def facts(self) -> Sequence["StatementFacts"]: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+    @property
+    def faithfulness(self) -> float | None: ...
 
 
 def fact_rows(f: "StatementFacts") -> list[tuple[str, str]]:
@@ -43,7 +58,7 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def description_markdown(d: "Description") -> str:
+def description_markdown(d: Shown) -> str:
     parts = [d.text, ""]
     for i, f in enumerate(d.facts):
         if len(d.facts) > 1:
@@ -72,7 +87,7 @@ def warnings_html(warnings: Iterable[str]) -> str:
                    f"border-left:4px solid #ffc107;margin:4px 0'>⚠ {html.escape(w)}</div>" for w in warnings)
 
 
-def description_html(d: "Description") -> str:
+def description_html(d: Shown) -> str:
     meta = f"backend {html.escape(d.backend)}"
     if d.faithfulness is not None:
         meta += f" · faithfulness {d.faithfulness:.2f}"

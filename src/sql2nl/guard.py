@@ -22,12 +22,20 @@ What happened is recorded in the draft's ``guard`` dict (and so on ``Description
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from .backends import Draft, Request
 
-if TYPE_CHECKING:
-    from .llm import LLMBackend
+
+class GuardedBackend(Protocol):
+    """What the guard reads of :class:`sql2nl.llm.LLMBackend` (which calls it, so it is named here,
+    not imported): its name, its options and more sampled answers."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def options(self) -> Any: ...
+    def sample(self, prompts: Sequence[Any]) -> list[str]: ...
 
 GUARD_MODES = ("warn", "fallback", "retry")
 
@@ -56,14 +64,14 @@ def _passes(c: _Candidate, minimum: float) -> bool:
     return c.score >= minimum and not c.contradicted
 
 
-def buffers(backend: "LLMBackend") -> bool:
+def buffers(backend: GuardedBackend) -> bool:
     """Whether a stream must be held back until the guard has chosen: when the text the user
     would see can still be replaced (by a better candidate, a retry or the rules describer)."""
     o = backend.options
     return o.on_unfaithful in ("fallback", "retry") or o.candidates > 1  # type: ignore[attr-defined]
 
 
-def choose(backend: "LLMBackend", requests: Sequence[Request], prompts: Sequence[Any],
+def choose(backend: GuardedBackend, requests: Sequence[Request], prompts: Sequence[Any],
            texts: Sequence[str]) -> list[Draft]:
     """The guarded drafts for ``requests``, given the prompts and the first (greedy) answers."""
     o: Any = backend.options
@@ -114,7 +122,7 @@ def _warnings(c: _Candidate) -> list[str]:
             + [f"the description may contradict the SQL: {m}" for m in c.contradicted])
 
 
-def _fallback(backend: "LLMBackend", request: Request, c: _Candidate, info: dict[str, Any]) -> Draft:
+def _fallback(backend: GuardedBackend, request: Request, c: _Candidate, info: dict[str, Any]) -> Draft:
     from .rules import RulesBackend
 
     rules = RulesBackend().describe(request)

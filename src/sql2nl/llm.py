@@ -81,7 +81,8 @@ class LLMBackend(Backend):
     def prompt_for(self, request: Request) -> Any:
         tables = [t for f in request.facts for t in f.tables]
         messages = prompt_format.build_messages(request.sql, language=request.language,
-                                                schema=request.schema, tables=tables)
+                                                schema=request.schema, tables=tables, detail=request.detail,
+                                                style=request.style)
         return self.render(messages)
 
     def clean(self, prompt: Any, raw: str) -> str:

@@ -58,9 +58,9 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
     records it already wrote are verified against the input (positions and fingerprints); without
     it, an interrupted run's files make this raise instead of being overwritten.
     """
-    from .api import resolve_backend
+    from .api import resolve_backend, worker_job
     from .parsing import check_dialect
-    from .pool import describe_items, job_for
+    from .pool import describe_items
     from .records import ParquetSink, StdoutSink, TextSink, count_records, format_of, read_records
 
     if on_error not in ("keep", "raise"):
@@ -72,7 +72,7 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
     options = dict(options or {})
     backend_options = dict(backend_options or {})
     be = resolve_backend(backend, backend_options)
-    job = job_for(backend, be, backend_options, options)
+    job = worker_job(backend, be, backend_options, options)
 
     records = read_records(src, fmt)
     first = _peek(records)
@@ -109,9 +109,9 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
     total = count_records(src, fmt)
     started = last_checkpoint = time.monotonic()
     items = _items(records, field_name, dialect, dialect_field)
-    from .api import _progress
+    from .progress import progress_bar
 
-    bar = _progress(total, progress, f"describing {src.name}")  # (total None: CSV, unknown)
+    bar = progress_bar(total, progress, f"describing {src.name}")  # (total None: CSV, unknown)
     try:
         with bar:
             if done_before:

@@ -15,6 +15,7 @@ import os
 import threading
 import warnings
 from importlib import metadata
+from typing import Callable
 
 import pluggy
 
@@ -27,6 +28,9 @@ ENTRY_POINT_GROUP = "sql2nl"
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
 _errors: dict[str, str] = {}
+# Called when the set of plugins changes; modules that keep what plugins built (backend instances)
+# subscribe, so this module needs to know none of them (and they may import it freely).
+_listeners: list[Callable[[], None]] = []
 
 
 class PluginLoadWarning(UserWarning):
@@ -76,15 +80,27 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
                           f"{type(e).__name__}: {e}", PluginLoadWarning, stacklevel=3)
 
 
+def on_plugins_changed(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback()`` whenever the plugins change (:func:`reset_plugin_manager`,
+    :func:`register_plugin`, :func:`unregister_plugin`); usable as a decorator."""
+    _listeners.append(callback)
+    return callback
+
+
+def _forget_instances() -> None:
+    # What plugins built (backend instances...) may change with the plugin set.
+    for callback in list(_listeners):
+        callback()
+
+
 def reset_plugin_manager() -> None:
     """Forget the plugin manager and shared backend instances (the next use rebuilds them)."""
     global _pm
-    from . import backends
 
     with _lock:
         _pm = None
         _errors.clear()
-    backends.clear_backend_instances()
+    _forget_instances()
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
@@ -93,24 +109,20 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
     The same as an entry point, without packaging: handy in notebooks and tests.
     Returns the name it was registered under; :func:`unregister_plugin` removes it.
     """
-    from . import backends
-
     with _lock:
         registered = get_plugin_manager().register(plugin, name=name)
-    backends.clear_backend_instances()
+    _forget_instances()
     return registered
 
 
 def unregister_plugin(name: str) -> None:
     """Remove a plugin registered with :func:`register_plugin` (or any plugin, by name)."""
-    from . import backends
-
     with _lock:
         pm = get_plugin_manager()
         plugin = pm.get_plugin(name)
         if plugin is not None:
             pm.unregister(plugin, name=name)
-    backends.clear_backend_instances()
+    _forget_instances()
 
 
 def plugin_names() -> list[str]:

@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
-from typing import Any, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from . import errors as _errors
 from .cache import fingerprint
@@ -59,6 +59,7 @@ class Result(NamedTuple):
     warnings: list[str]
     faithfulness: float | None
     error: tuple[str, str, dict[str, Any]] | None = None
+    guard: dict[str, Any] | None = None  # what the faithfulness guard did (LLM backends)
 
     @property
     def error_message(self) -> str | None:
@@ -91,16 +92,19 @@ def error_result(e: BaseException) -> Result:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """What every worker needs to describe: the backend by name (or class) and all the options."""
+    """What every worker needs to describe: the backend by name (or class), all the options, and the
+    class each process builds once from this job to describe chunks (:class:`sql2nl.api.ChunkDescriber`:
+    given here, by reference, so that this module does not import the API that calls it)."""
 
     backend: Any
     backend_options: dict[str, Any]
     options: dict[str, Any]  # describe()'s keyword arguments: language, schema, redact, cache, max_chars...
+    describer: Callable[[Job], Callable[[list[tuple[str, str | None]]], list[Result]]]
 
 
-def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], options: dict[str, Any]) -> Job:
-    """The :class:`Job` for ``backend`` as the caller gave it (``resolved``: the instance it names here,
-    built if None).
+def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], options: dict[str, Any],
+            describer: Any) -> Job:
+    """The :class:`Job` for ``backend`` as the caller gave it (``resolved``: the instance it names here).
 
     Workers get what they can rebuild it from: the registered class when it pickles by reference
     (so a backend a program registered at run time also works with ``spawn``), else the name; an
@@ -108,11 +112,8 @@ def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], option
     """
     import pickle
 
-    from .api import resolve_backend
     from .backends import Backend, available_backends
 
-    if resolved is None:
-        resolved = resolve_backend(backend, backend_options)
     if isinstance(backend, Backend):
         try:
             pickle.dumps(backend)
@@ -120,70 +121,40 @@ def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], option
             raise InvalidInputError(
                 f"workers= needs a backend each process can build: pass its name (or class) and options instead "
                 f"of this {type(backend).__name__} instance, which cannot be sent to another process ({e}).") from None
-        return Job(backend, {}, options)
+        return Job(backend, {}, options, describer)
     if backend is None or isinstance(backend, str):
         info = available_backends().get(resolved.name)
         if info is not None and info.factory is type(resolved):
             try:
                 pickle.dumps(info.factory)
-                return Job(info.factory, dict(backend_options), options)
+                return Job(info.factory, dict(backend_options), options, describer)
             except Exception:
                 pass
-        return Job(resolved.name, dict(backend_options), options)
-    return Job(backend, dict(backend_options), options)
+        return Job(resolved.name, dict(backend_options), options, describer)
+    return Job(backend, dict(backend_options), options, describer)
 
 
 class _Worker:
-    """The backend and options one process describes with (built once per process)."""
+    """One process's describer, built once; a failure to build it (or to describe a chunk) becomes
+    every statement's error instead of killing the process."""
 
     def __init__(self, job: Job):
-        from .api import resolve_backend
-
         logging.getLogger("sqlglot").setLevel(logging.ERROR)  # as the CLI does; spawned workers start fresh
-        self.options = job.options
-        self.single = {k: v for k, v in job.options.items() if k != "batch_size"}  # describe()'s share
         self.failure: Result | None = None
         try:
-            self.backend = resolve_backend(job.backend, job.backend_options)
+            self.describe = job.describer(job)
         except Exception as e:  # reported for every statement instead of killing the process
-            self.backend = None
             self.failure = error_result(e)
 
     def run(self, chunk: list[tuple[str, str | None]]) -> list[Result]:
         if self.failure is not None:
             return [self.failure] * len(chunk)
         try:
-            return self._run(chunk)
+            return self.describe(chunk)
         except BaseException as e:  # a worker must answer every statement, whatever happens
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             return [error_result(BackendError(f"The worker failed on this chunk: {type(e).__name__}: {e}"))] * len(chunk)
-
-    def _run(self, chunk: list[tuple[str, str | None]]) -> list[Result]:
-        from .api import describe, describe_many
-
-        out: list[Result | None] = [None] * len(chunk)
-        by_dialect: dict[str | None, list[int]] = {}
-        for i, (_, dialect) in enumerate(chunk):
-            by_dialect.setdefault(dialect, []).append(i)
-        for dialect, idx in by_dialect.items():
-            sqls = [chunk[i][0] for i in idx]
-            try:  # describe_many batches for backends that can; a bad statement costs only itself
-                ds = describe_many(sqls, backend=self.backend, dialect=dialect, on_error="keep", **self.options)
-            except Sql2NLError as e:  # e.g. a dialect name sqlglot does not know: every statement of it
-                for i in idx:
-                    out[i] = error_result(e)
-                continue
-            for i, sql, d in zip(idx, sqls, ds):
-                if d.facts or d.text:
-                    out[i] = Result(d.text, d.backend, list(d.warnings), d.faithfulness)
-                    continue
-                try:  # on_error="keep" gave the message only; describing alone again gives the error itself
-                    d = describe(sql, backend=self.backend, dialect=dialect, **self.single)
-                    out[i] = Result(d.text, d.backend, list(d.warnings), d.faithfulness)
-                except Sql2NLError as e:
-                    out[i] = error_result(e)
-        return out  # type: ignore[return-value]
 
 
 _worker: _Worker | None = None  # the one in a pool's worker process
@@ -376,12 +347,12 @@ def describe_many_in_workers(sqls: list[Any], job: Job, *, dialect: str | None, 
                              progress: bool, start_method: str | None = None,
                              min_parallel: int | None = None) -> list[Description]:
     """:func:`sql2nl.describe_many` with ``workers=``: same results, same order, same errors."""
-    from .api import _progress
+    from .progress import progress_bar
 
     language = job.options.get("language", "en")
     out: list[Description] = []
     items = ((i, sql, dialect) for i, sql in enumerate(sqls))
-    with _progress(len(sqls), progress, f"describing with {workers or default_workers()} processes") as bar:
+    with progress_bar(len(sqls), progress, f"describing with {workers or default_workers()} processes") as bar:
         for i, _, r in describe_items(items, job, workers=workers, start_method=start_method,
                                       min_parallel=min_parallel):
             sql = sqls[i]
@@ -394,7 +365,7 @@ def describe_many_in_workers(sqls: list[Any], job: Job, *, dialect: str | None, 
             else:
                 d = PooledDescription(text=r.text or "", backend=r.backend or _backend_name(job), language=language,
                                       sql=sql, facts=None, warnings=list(r.warnings),  # type: ignore[arg-type]
-                                      faithfulness=r.faithfulness)
+                                      faithfulness=r.faithfulness, guard=r.guard)
                 d._dialect = dialect
                 out.append(d)
             bar.update(1)

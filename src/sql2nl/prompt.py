@@ -18,9 +18,13 @@ from typing import Any, Iterable, Mapping
 from .schema import Schema
 
 #: Bumped whenever the text below changes; stored in every training run and export manifest.
-PROMPT_VERSION = "sql2nl-prompt-1"
+PROMPT_VERSION = "sql2nl-prompt-2"  # 2: the user message says the detail and style asked for
 
 LANGUAGES = ("en", "zh")
+#: ``detail=``: one short paragraph, or a numbered outline (one step per CTE / derived table, then the result).
+DETAILS = ("summary", "steps")
+#: ``style=``: "List the names of ..." or "What are the names of ...?".
+STYLES = ("statement", "question")
 
 SYSTEM = {
     "en": ("You explain SQL to people who do not read SQL. Answer with one or a few plain-English "
@@ -35,6 +39,18 @@ INSTRUCTION = {
     "zh": "将以下SQL语句转换为自然语言描述：",
 }
 SCHEMA_HEADER = {"en": "Schema hints:", "zh": "表结构说明："}
+# How the answer reads: ``detail`` and ``style`` (the same options the rules describer takes).
+DETAIL_INSTRUCTION = {
+    "en": {"summary": "Answer in one short paragraph (at most about 60 words): what comes out and the main conditions.",
+           "steps": "Answer with a numbered outline in execution order: one step per CTE or derived table "
+                    "(what it builds from what), then the final result."},
+    "zh": {"summary": "用一小段话回答（不超过约120个字）：说明输出什么以及主要条件。",
+           "steps": "按执行顺序用编号列表回答：每个CTE或派生表一步（由什么构建出什么），最后一步是最终结果。"},
+}
+STYLE_INSTRUCTION = {
+    "en": {"statement": "Phrase it as a statement or instruction, not a question.", "question": "Phrase it as a question."},
+    "zh": {"statement": "用陈述句表达，不要用问句。", "question": "用问句表达。"},
+}
 
 # Used when a tokenizer has no chat template (e.g. a scratch model trained from zero).
 PLAIN_TEMPLATE = "### System\n{system}\n\n### User\n{user}\n\n### Assistant\n"
@@ -75,15 +91,29 @@ def schema_lines(schema: Schema | None, tables: Iterable[str] = ()) -> list[str]
 
 
 def build_messages(sql: str, *, language: str = "en", schema: Schema | Mapping | None = None,
-                   tables: Iterable[str] = ()) -> list[dict[str, str]]:
-    """The chat messages for describing ``sql`` (system + user)."""
+                   tables: Iterable[str] = (), detail: str = "summary", style: str = "statement",
+                   ) -> list[dict[str, str]]:
+    """The chat messages for describing ``sql`` (system + user), asking for ``detail``
+    ("summary" or "steps") in ``style`` ("statement" or "question")."""
     check_language(language)
+    check_shape(detail, style)
     schema = Schema.from_any(schema)
-    user = f"{INSTRUCTION[language]}\n\n{sql.strip()}"
+    how = f"{DETAIL_INSTRUCTION[language][detail]} {STYLE_INSTRUCTION[language][style]}"
+    user = f"{INSTRUCTION[language]}\n{how}\n\n{sql.strip()}"
     hints = schema_lines(schema, tables)
     if hints:
         user += f"\n\n{SCHEMA_HEADER[language]}\n" + "\n".join(hints)
     return [{"role": "system", "content": SYSTEM[language]}, {"role": "user", "content": user}]
+
+
+def check_shape(detail: str, style: str) -> None:
+    """Raise :class:`~sql2nl.errors.InvalidInputError` unless ``detail``/``style`` are known values."""
+    from .errors import InvalidInputError
+
+    if detail not in DETAILS:
+        raise InvalidInputError(f"detail must be one of {', '.join(map(repr, DETAILS))}, got {detail!r}.")
+    if style not in STYLES:
+        raise InvalidInputError(f"style must be one of {', '.join(map(repr, STYLES))}, got {style!r}.")
 
 
 def has_chat_template(tokenizer: Any) -> bool:
@@ -145,9 +175,11 @@ def encode_prompt(tokenizer: Any, text: str) -> list[int]:
 
 
 def training_example(sql: str, description: str, *, language: str = "en", tokenizer: Any = None,
-                     schema: Schema | Mapping | None = None, eos_token: str | None = None) -> dict[str, str]:
+                     schema: Schema | Mapping | None = None, eos_token: str | None = None,
+                     detail: str = "summary", style: str = "statement") -> dict[str, str]:
     """The prompt/completion pair a model is trained on: loss goes on ``completion`` only."""
-    prompt = render_prompt(build_messages(sql, language=language, schema=schema), tokenizer)
+    prompt = render_prompt(build_messages(sql, language=language, schema=schema, detail=detail, style=style),
+                           tokenizer)
     eos = eos_token if eos_token is not None else (getattr(tokenizer, "eos_token", None) or "")
     return {"prompt": prompt, "completion": description.strip() + eos}
 

@@ -16,6 +16,9 @@ What a backend sees with ``redact=True``:
   dialect that misreads a quoting style it does not know) is **redacted wholesale**: the backend
   sees the statement kind and object names only (``CREATE USER bob``). Nothing is passed through.
 
+Spider/SQLite-style ``"strings"`` are values too: :mod:`sql2nl.facts` reads them as string literals in
+its own copy of the tree, so the core redacts ``facts.tree`` (after the facts are extracted).
+
 :meth:`Redaction.restore` puts the values back into the description (quotes the model put around a
 number are dropped) in one pass, and :meth:`Redaction.hold_back` tells a stream how much of its
 tail may be the start of a placeholder that the next piece completes.

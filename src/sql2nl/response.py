@@ -58,17 +58,20 @@ class Prepared:
 
     __slots__ = ("sql", "facts", "request", "redaction")
 
-    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool):
+    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool,
+                 detail: str = "summary", style: str = "statement"):
         trees = parse_text(text, dialect)
         try:
-            self.facts = [statement_facts(t, dialect) for t in trees]
-            # Facts first: they may rewrite Spider-style "strings" into literals, which redaction must see.
-            self.redaction = _redact(trees, text, dialect) if redact else None
+            # The trees were parsed just now, for this: the facts may normalise them in place.
+            self.facts = [statement_facts(t, dialect, schema=schema, owned=True, text=text) for t in trees]
+            # Redact the trees the facts read: they have Spider-style "strings" as literals, which
+            # redaction must hide too.
+            self.redaction = _redact([f.tree for f in self.facts], text, dialect) if redact else None
             if self.redaction is not None:
-                rfacts = tuple(statement_facts(t, dialect) for t in self.redaction.trees)
-                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema)
+                rfacts = tuple(statement_facts(t, dialect, schema=schema) for t in self.redaction.trees)
+                self.request = Request(self.redaction.sql(dialect), rfacts, language, dialect, schema, detail, style)
             else:
-                self.request = Request(text, tuple(self.facts), language, dialect, schema)
+                self.request = Request(text, tuple(self.facts), language, dialect, schema, detail, style)
         except (Sql2NLError, RecursionError):
             raise
         except Exception as e:  # a bug in sql2nl, not in the user's SQL (unless sqlglot cannot write it)

@@ -90,4 +90,48 @@ def plural_phrase(words: str) -> str:
 
 
 _UNCOUNTABLE = frozenset("""information info data staff equipment money music software hardware news
-details status series species gender sex weather feedback stock revenue""".split())
+details status series species gender sex weather feedback stock revenue
+made paid sent held built taken given done seen known born won lost sold bought shown found spent kept told
+first last next previous own""".split())
+
+
+#: Endings of a foreign-key column that name the key, not the thing it points at ("manager_id").
+_KEY_ENDINGS = ("id", "key", "code", "no", "number", "num", "fk", "ref")
+
+
+@lru_cache(maxsize=65536)
+def key_role(column: str) -> str:
+    """What a key column points at, in words: ``manager_id`` → "manager", ``dest_airport_code`` →
+    "dest airport"; "" when nothing is left (``id``)."""
+    words = humanize(column).split()
+    while words and words[-1] in _KEY_ENDINGS:
+        words.pop()
+    if words and _glued_id(words[-1]):
+        words[-1] = words[-1][:-2]  # "petid" → "pet"
+    return " ".join(words)
+
+
+_ID_WORDS = frozenset("""paid valid invalid liquid squid rapid avid acid hybrid pyramid android orchid druid
+solid humid timid vivid said raid maid braid grid kid lid bid mid skid fluid rigid placid lucid""".split())
+
+
+def _glued_id(word: str) -> bool:
+    """"petid", "dormid": a noun with "id" glued on (but not "paid", "valid"...)."""
+    return len(word) > 4 and word.endswith("id") and word.isalpha() and word not in _ID_WORDS
+
+
+@lru_cache(maxsize=65536)
+def is_key_name(table: str, column: str) -> bool:
+    """Whether ``column`` is, by its name, ``table``'s own key: ``id``, ``rowid``, or the table's
+    singular name followed by a key word (``students.stuid``, ``countries.CountryId``)."""
+    col = humanize(column)
+    if col in ("id", "rowid", "pk", "key", "uuid", "oid", "code"):
+        return True
+    noun = singular(humanize(table))
+    if _glued_id(col) and col[:-2] == noun.replace(" ", ""):
+        return True
+    words = col.split()
+    if len(words) < 2 or words[-1] not in ("id", "key", "code", "no", "number"):
+        return False
+    subject = " ".join(words[:-1])
+    return noun.replace(" ", "") == subject.replace(" ", "")

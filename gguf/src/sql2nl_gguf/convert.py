@@ -13,9 +13,6 @@ from pathlib import Path
 from .errors import ExportError
 from .tools import PRE_TOKENIZER_ENV
 
-# What the converter can write itself; everything else is quantized from its f16 output.
-CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")
-
 
 def child_env(tools_dir: Path, pre_env: str | None) -> dict[str, str]:
     """Environment for converter/quantizer subprocesses: the tool folder's gguf-py, our Python, the pre-tokenizer map."""

@@ -6,7 +6,8 @@ package and ``gguf-py/``); without them it clones and builds llama.cpp from GitH
 offline. We build that folder from the sdist of the *installed* llama-cpp-python — whose vendored
 llama.cpp is exactly the one that will run the GGUF — and give it a ``llama-quantize`` backed by
 ``llama_cpp.llama_model_quantize``. It is cached per version under
-``$SQL2NL_LLAMA_CPP_CACHE`` (default ``~/.cache/sql2nl/llama.cpp``) and is relocatable: prepare
+``$SQL2NL_LLAMA_CPP_CACHE`` (default: ``llama.cpp`` in the user cache dir, ``~/.cache/sql2nl/llama.cpp``
+on Linux; see :func:`cache_root`) and is relocatable: prepare
 it where PyPI is reachable, copy it anywhere, and point ``SQL2NL_LLAMA_CPP_TOOLS`` (or
 ``sql2nl export --tools DIR``) at it.
 
@@ -28,9 +29,11 @@ import sys
 import tarfile
 import tempfile
 import time
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+
+import platformdirs
+from filelock import FileLock
 
 from sql2nl.errors import ModelError
 
@@ -62,12 +65,13 @@ class ToolsError(ModelError):
 
 
 def cache_root() -> Path:
-    """Where prepared tool folders are cached (``$SQL2NL_LLAMA_CPP_CACHE`` or the user cache dir)."""
+    """Where prepared tool folders are cached: ``$SQL2NL_LLAMA_CPP_CACHE``, else ``llama.cpp`` in the
+    platform's user cache dir (``platformdirs``: ``$XDG_CACHE_HOME/sql2nl`` or ``~/.cache/sql2nl`` on
+    Linux, ``~/Library/Caches/sql2nl`` on macOS, ``%LOCALAPPDATA%\\sql2nl\\Cache`` on Windows)."""
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sql2nl" / "llama.cpp"
+    return platformdirs.user_cache_path("sql2nl", appauthor=False) / "llama.cpp"
 
 
 def installed_version() -> str:
@@ -101,6 +105,10 @@ def resolve_tools(tools: str | os.PathLike | None = None, *, prepare: bool = Tru
     folder = cache_root() / installed_version()
     if _usable(folder):
         return folder.resolve()
+    # Before the platform's cache dir was used, every OS cached under ~/.cache (differs off Linux).
+    legacy = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sql2nl" / "llama.cpp" / folder.name
+    if not os.environ.get(CACHE_ENV) and _usable(legacy):
+        return legacy.resolve()
     if not prepare:
         raise ToolsError(f"No prepared llama.cpp tools at {folder}. Run `sql2nl export --prepare-tools` first.")
     return prepare_llama_cpp_tools()
@@ -122,8 +130,9 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
     if dest.exists() and any(dest.iterdir()) and not (dest / INFO_FILE).is_file():
         raise ToolsError(f"{dest} exists and is not a sql2nl llama.cpp tool folder; choose an empty or new directory.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # One preparer at a time (parallel test workers, two exports at once): the others wait, then reuse it.
-    with _lock(dest.parent / f".lock-{dest.name}"):
+    # One preparer at a time (parallel test workers, two exports at once, on every OS): the others
+    # wait, then reuse it.
+    with FileLock(dest.parent / f".lock-{dest.name}"):
         if not force and _usable(dest):
             return dest.resolve()
         work = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
@@ -161,21 +170,6 @@ def _usable(folder: Path) -> bool:
         return tools_info(folder).get("format") == TOOLS_FORMAT
     except (ToolsError, ValueError, OSError):
         return False
-
-
-@contextmanager
-def _lock(path: Path):
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory lock; the rename above is still atomic
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _download_sdist(version: str, where: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..facts import AGGREGATES, StatementFacts, is_parameter, is_value, literal_text
+from ..facts import AGGREGATES, StatementFacts, is_parameter, is_value, literal_text, selected_at
 from ..words import humanize
 from .structure import Structure
 from .structure import build as structure_of
@@ -442,6 +442,7 @@ def _group_keys(f: StatementFacts, tree: exp.Expression,
     table_of = (lambda c: scopes.table_of(c)) if scopes is not None else (lambda c: None)
     out = []
     for e in group.expressions:
+        e = selected_at(e, main[0])  # GROUP BY 1: the key is the first selected expression, not "1"
         col = e if isinstance(e, exp.Column) else e.find(exp.Column)
         name = col.name if col is not None else e.sql()
         own = table_of(col) if col is not None else None

@@ -10,7 +10,8 @@
     SELECT 1
 
 Options follow jupysql's conventions: ``-d/--dialect``, ``-l/--language``, ``-b/--backend``,
-``-m/--model`` (passed to the backend), ``--json`` (show the result as JSON), and ``var <<`` to
+``-m/--model`` (passed to the backend), ``--detail summary|steps``, ``--style statement|question``,
+``--json`` (show the result as JSON), and ``var <<`` to
 store the result in ``var`` instead of showing it. ``{name}`` is replaced by the value of the
 notebook variable ``name``; braces that do not name a variable are left alone.
 
@@ -41,7 +42,7 @@ __all__ = ["Explanation", "ExplainSQLMagics", "interpolate", "split_statements",
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _TOKEN = re.compile(r"\s*(\S+)")
 _STORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*<<(.*)\Z", re.S)
-_VALUED = {"-d", "--dialect", "-l", "--language", "-b", "--backend", "-m", "--model"}
+_VALUED = {"-d", "--dialect", "-l", "--language", "-b", "--backend", "-m", "--model", "--detail", "--style"}
 _FLAGS = {"--json"}
 
 
@@ -121,7 +122,7 @@ class Explanation:
                 meta += f" · faithfulness {d.faithfulness:.2f}"
             out.append(f"<div class='sql2nl-statement' style='margin-bottom:0.8em'>{head}"
                        f"<pre style='margin:0 0 4px 0'><code>{html.escape(d.sql.strip())}</code></pre>"
-                       f"<p style='margin:2px 0'><strong>{html.escape(d.text)}</strong></p>"
+                       f"<p style='margin:2px 0;white-space:pre-line'><strong>{html.escape(d.text)}</strong></p>"
                        f"{warnings_html(d.warnings)}{facts_table_html(d.facts)}"
                        f"<small style='color:#888'>{meta}</small></div>")
         return f"<div class='sql2nl-explanation'>{''.join(out)}</div>"
@@ -192,6 +193,8 @@ class ExplainSQLMagics(Magics):
     @argument("-l", "--language", default="en", help="language of the description (default en)")
     @argument("-b", "--backend", default=None, help="describer backend (default $SQL2NL_BACKEND or rules)")
     @argument("-m", "--model", default=None, help="model for the backend (a path, a name...)")
+    @argument("--detail", default="summary", help="summary (one short paragraph) or steps (a numbered outline)")
+    @argument("--style", default="statement", help="statement (List the names ...) or question (What are ...?)")
     @argument("--json", action="store_true", help="show the result as JSON")
     @argument("target", nargs="*", help="`var <<` stores the result in var; the line magic takes the SQL here")
     @no_var_expand  # IPython's own $name/{name} expansion would also rewrite {{...}} and $1 placeholders
@@ -228,7 +231,7 @@ class ExplainSQLMagics(Magics):
                 e._sql = piece  # type: ignore[attr-defined]
                 raise
         descriptions = describe_many(statements, backend=args.backend, language=args.language,
-                                     dialect=args.dialect, **options)
+                                     dialect=args.dialect, detail=args.detail, style=args.style, **options)
         result = Explanation(descriptions)
         return JSONResult(result.to_dict()) if args.json else result
 

@@ -38,9 +38,15 @@ class SqlLanguageServer(LanguageServer):
             self._spans[doc.uri] = cached
         return kind, cached[2]
 
-    def describe(self, sql: str):
+    def describe(self, sql: str, detail: str = "summary"):
         backend = api.resolve_backend(self.backend_name, self.backend_options)
-        return api.describe(sql, backend=backend, language=self.language, redact=self.redact)
+        return api.describe(sql, backend=backend, language=self.language, redact=self.redact, detail=detail)
+
+    def hover_text(self, sql: str) -> str:
+        """The summary, with the step-by-step outline in a second section when there is more than one step."""
+        d = self.describe(sql)
+        steps = self.describe(sql, detail="steps").text if d.text else ""
+        return _markdown(d, steps if steps.count("\n") else "")
 
 
 def _position(doc: TextDocument, offset: int) -> types.Position:
@@ -61,8 +67,10 @@ def _at(ls: SqlLanguageServer, uri: str, pos: types.Position) -> tuple[TextDocum
     return doc, kind, next((s for s in spans if s.contains(offset)), None)
 
 
-def _markdown(d) -> str:
+def _markdown(d, steps: str = "") -> str:
     out = f"**{d.text}**" if d.text else "_(no description)_"
+    if steps:  # below a rule, so the summary stays what the eye meets first
+        out += "\n\n---\n\n**Steps**\n\n" + steps
     for w in d.warnings:
         out += f"\n\n- ⚠ {w}"
     return out + f"\n\n<sub>sql2nl · {d.backend}</sub>"
@@ -80,8 +88,7 @@ def build_server(*, backend: str | None = None, backend_options: dict[str, Any] 
         if span is None:
             return None
         try:  # backends block (a model generates): keep the server answering other messages
-            d = await asyncio.to_thread(ls.describe, span.sql)
-            value = _markdown(d)
+            value = await asyncio.to_thread(ls.hover_text, span.sql)
         except Sql2NLError as e:
             value = f"sql2nl could not describe this statement: {e}"
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),

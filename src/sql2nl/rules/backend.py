@@ -9,6 +9,8 @@ from ..errors import InvalidInputError
 from .base import Describer
 
 _LANGUAGE_MODULES = {"en": "sql2nl.rules.en", "zh": "sql2nl.rules.zh"}
+#: Bumped when the rules' wording changes, so a persistent cache does not serve older texts.
+RULES_VERSION = "2"
 _describers: dict[str, type[Describer]] = {}
 
 
@@ -29,11 +31,15 @@ class RulesBackend(Backend):
 
     name = "rules"
 
+    @property
+    def identity(self) -> str:
+        return f"rules@{RULES_VERSION}"
+
     def describe(self, request: Request) -> Draft:
         cls = describer_for(request.language)
         texts, warnings = [], []
         for facts in request.facts:
-            d = cls(facts, schema=request.schema, dialect=request.dialect)
+            d = cls(facts, schema=request.schema, dialect=request.dialect, style=request.style, detail=request.detail)
             try:
                 texts.append(d.describe())
             except RecursionError:
@@ -43,4 +49,5 @@ class RulesBackend(Backend):
                                   "described generically")
                 texts.append(d.fallback_text())
             warnings.extend(d.warnings)
-        return Draft(text=" ".join(texts) if len(texts) < 2 else "\n".join(texts), warnings=warnings)
+        # One statement per line; a script's outlines are set apart by a blank line.
+        return Draft(text=("\n\n" if request.detail == "steps" else "\n").join(texts), warnings=warnings)

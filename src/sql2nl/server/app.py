@@ -18,10 +18,10 @@ from starlette.routing import Route
 from .. import __version__
 from ..backends import Backend
 from ..errors import Sql2NLError
-from ..prompt import check_language
+from ..prompt import DETAILS, STYLES, check_language
 from . import ollama_api, openai_api
 from .config import ServerConfig
-from .http import (Guard, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
+from .http import (Guard, HostCheck, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
                    handle_unexpected, json_response, read_json)
 from .openapi import openapi_document
 from .service import ApiError, DescribeService
@@ -32,6 +32,16 @@ def _language(data: dict[str, Any], default: str) -> str:
     return check_language(default if lang is None else lang)
 
 
+def _shape(data: dict[str, Any], default: tuple[str, str] = ("summary", "statement")) -> tuple[str, str]:
+    """``(detail, style)`` from a request (``"summary"``/``"steps"``, ``"statement"``/``"question"``)."""
+    detail, style = field(data, "detail", str) or default[0], field(data, "style", str) or default[1]
+    for name, value, allowed in (("detail", detail, DETAILS), ("style", style, STYLES)):
+        if value not in allowed:
+            raise ApiError(422, f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.",
+                           code="invalid_value", param=name)
+    return detail, style
+
+
 async def describe(request: Request) -> Response:
     service: DescribeService = request.app.state.service
     data = await read_json(request)
@@ -40,7 +50,8 @@ async def describe(request: Request) -> Response:
     facts = field(data, "facts", bool, default=True)
     options = field(data, "options", dict)
     service.backend_for(options)
-    return json_response(await service.describe_json(sql, language, dialect, facts, options))
+    detail, style = _shape(data)
+    return json_response(await service.describe_json(sql, language, dialect, facts, options, detail, style))
 
 
 async def describe_batch(request: Request) -> Response:
@@ -53,6 +64,7 @@ async def describe_batch(request: Request) -> Response:
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     options = field(data, "options", dict)
     service.backend_for(options)  # wrong options are the request's mistake (422), even with no items
+    shape = _shape(data)
     plans = []
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -64,11 +76,11 @@ async def describe_batch(request: Request) -> Response:
         service.backend_for(item_options)
         plans.append((field(item, "sql", str, required=True), _language(item, language),
                       field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
-                      item_options or options))
+                      item_options or options, _shape(item, shape)))
     results = []
-    for sql, lang, dia, facts, opts in plans:  # one bad statement costs only its own slot
+    for sql, lang, dia, facts, opts, (detail, style) in plans:  # one bad statement costs only its own slot
         try:
-            results.append(await service.describe_payload(sql, lang, dia, facts, opts))
+            results.append(await service.describe_payload(sql, lang, dia, facts, opts, detail, style))
         except Sql2NLError as e:
             results.append(api_error(e).body())
         except ApiError as e:
@@ -121,6 +133,8 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
     config = config or ServerConfig()
     service = DescribeService(config, backend)
     middleware = [Middleware(Guard, config=config)]
+    if config.allowed_hosts:  # None: off loopback with a token, any Host
+        middleware.insert(0, Middleware(HostCheck, allowed_hosts=config.allowed_hosts))
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -42,28 +42,32 @@ def _backend_opts(f):
 @click.option("--max-queue", default=256, show_default=True, type=int, help="Queued backend calls before 503.")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Allow this browser origin (CORS is off by default; repeatable).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests whose Host is NAME (loopback names always pass; '*.example.com' "
+                   "patterns work; repeatable). Others get 403: a guard against DNS rebinding.")
 @click.option("--workers", default=1, show_default=True, type=int,
               help="Server processes (each loads its own backend and cache; helps with many distinct statements).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host, port, uds, token, backend, model, adapter, options, language, redact, timeout, max_body, concurrency,
-          max_queue, cors_origins, workers, access_log, log_level):
+          max_queue, cors_origins, allow_hosts, workers, access_log, log_level):
     """Serve descriptions over HTTP: JSON, OpenAI-compatible (/v1) and Ollama-compatible (/api) routes.
 
     Point DBeaver (AI settings -> OpenAI -> base URL http://127.0.0.1:8765/v1/) or an IDE assistant at it.
     The SQL in requests is never executed.
     """
-    _need(("starlette", "uvicorn"), "server")
+    _need(("starlette", "uvicorn", "sse_starlette"), "server")
     import uvicorn
 
     from .app import create_app
-    from .config import ServerConfig
+    from .config import LOOPBACK_NAMES, ServerConfig
 
     config = ServerConfig(host=host, port=port, uds=uds, token=token, backend=backend,
                           backend_options=backend_options(backend, model, adapter, options), language=language,
                           redact=redact, timeout_s=timeout, max_body_bytes=max_body, max_concurrency=concurrency,
-                          max_queue=max_queue, cors_origins=tuple(cors_origins))
+                          max_queue=max_queue, cors_origins=tuple(cors_origins),
+                          allowed_hosts=LOOPBACK_NAMES + tuple(allow_hosts) if allow_hosts else None)
     app = create_app(config)  # also in the parent with --workers: a bad backend or model fails here, once
     where = f"unix:{uds}" if uds else f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"sql2nl serving the {app.state.service.backend.name!r} backend at {where} "

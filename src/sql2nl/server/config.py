@@ -61,3 +61,10 @@ class ServerConfig:
             raise InvalidInputError(f"timeout_s must be positive, got {self.timeout_s}.")
         if self.allowed_hosts is None and (self.uds is not None or is_loopback(self.host)):
             self.allowed_hosts = LOOPBACK_NAMES
+        if self.allowed_hosts is not None:
+            self.allowed_hosts = tuple(self.allowed_hosts)  # a list when read back from JSON (--workers)
+            for name in self.allowed_hosts:
+                # The patterns Starlette's TrustedHostMiddleware accepts (it asserts on the others).
+                if "*" in name[1:] or (name.startswith("*") and name != "*" and not name.startswith("*.")):
+                    raise InvalidInputError(f"Allowed host {name!r} is not a host name or a pattern like "
+                                            "'*.example.com' (a '*' may only start it).")

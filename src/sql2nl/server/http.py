@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import anyio
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -131,8 +132,59 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
                                         "see its log for details.", type="server_error", code="internal"))
 
 
+class HostCheck:
+    """The guard against DNS rebinding: only requests addressed to an allowed Host pass.
+
+    Starlette's ``TrustedHostMiddleware`` decides (``*.example.com`` patterns work too), asked with
+    a scope holding just the Host header; a refusal is answered like every other API error (403,
+    JSON saying why) instead of its bare 400. Hosts that passed are remembered (a few), so the
+    usual request costs a set lookup. A request with no Host header at all (HTTP/1.0) passes:
+    browsers, the only way in for a rebinding attack, always send one.
+    """
+
+    REMEMBERED = 64  # allowed Host values kept (name:port spellings); bounded against floods of new ones
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...]):
+        self.app = app
+        self.trusted = TrustedHostMiddleware(self._mark, allowed_hosts=list(allowed_hosts), www_redirect=False)
+        self.names = ", ".join(allowed_hosts)
+        self.passed: set[bytes] = set()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = next((v for k, v in scope["headers"] if k == b"host"), None)
+            if host is not None and host not in self.passed:
+                if not await self.allows(host):
+                    return await error_response(ApiError(
+                        403, f"Host {host.decode('latin-1')!r} is not allowed: this server only answers requests "
+                             f"addressed to {self.names} (a guard against DNS rebinding from web pages; "
+                             "`sql2nl serve --allow-host NAME` adds a name).", type="permission_error",
+                        code="host_not_allowed"))(scope, receive, send)
+                if len(self.passed) < self.REMEMBERED:
+                    self.passed.add(host)
+        return await self.app(scope, receive, send)
+
+    async def allows(self, host: bytes) -> bool:
+        """Whether ``TrustedHostMiddleware`` lets a request addressed to ``host`` through."""
+        probe: dict[str, Any] = {"type": "http", "headers": [(b"host", host)]}
+        await self.trusted(probe, _no_body, _discard)
+        return probe.get("sql2nl.host_allowed", False)
+
+    @staticmethod
+    async def _mark(scope, receive, send) -> None:
+        scope["sql2nl.host_allowed"] = True
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _discard(message) -> None:
+    pass
+
+
 class Guard:
-    """Pure ASGI middleware: Host check (DNS rebinding), bearer token, early 413 on Content-Length.
+    """Pure ASGI middleware: bearer token, early 413 on Content-Length (after :class:`HostCheck`).
 
     Written without ``BaseHTTPMiddleware``, which would cost a task per request.
     """
@@ -142,7 +194,6 @@ class Guard:
     def __init__(self, app, config: ServerConfig):
         self.app = app
         self.token = config.token.encode() if config.token else None
-        self.hosts = {h.lower() for h in config.allowed_hosts} if config.allowed_hosts else None
         self.limit = config.max_body_bytes
 
     async def __call__(self, scope, receive, send):
@@ -155,13 +206,6 @@ class Guard:
         return await self.app(scope, receive, send)
 
     def check(self, scope, headers: dict[bytes, bytes]) -> ApiError | None:
-        if self.hosts is not None:
-            host = headers.get(b"host", b"").decode("latin-1").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if host and name not in self.hosts:
-                return ApiError(403, f"Host {host!r} is not allowed: this server only answers requests addressed "
-                                     "to localhost (a guard against DNS rebinding from web pages).",
-                                type="permission_error", code="host_not_allowed")
         if self.token is not None and scope["path"] not in self.OPEN_PATHS:
             auth = headers.get(b"authorization", b"")
             scheme, _, given = auth.partition(b" ")

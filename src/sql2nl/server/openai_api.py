@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from .. import __version__
 from ..errors import Sql2NLError
 from .chat import Turn, answer, answer_stream, estimate_tokens, new_id, now, turn_from_messages
 from .http import api_error, field, json_response, read_json
 from .service import ApiError, DescribeService
-from .sse import STREAM_HEADERS, sse
+from .sse import event_stream, sse
 
 STARTED = now()
 
@@ -62,8 +62,7 @@ async def chat_completions(request: Request) -> Response:
     opts = field(data, "stream_options", dict, default={})
     cid, created = new_id("chatcmpl"), now()
     if turn.stream:
-        return StreamingResponse(_chat_stream(service, turn, cid, created, opts.get("include_usage") is True),
-                                 media_type="text/event-stream", headers=STREAM_HEADERS)
+        return event_stream(_chat_stream(service, turn, cid, created, opts.get("include_usage") is True))
     text, _ = await answer(service, turn)
     return json_response({
         "id": cid, "object": "chat.completion", "created": created, "model": turn.model,
@@ -79,8 +78,8 @@ def _chat_usage(turn: Turn, text: str) -> dict[str, int]:
 
 
 async def _chat_stream(service: DescribeService, turn: Turn, cid: str, created: int,
-                       include_usage: bool) -> AsyncIterator[bytes]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
+                       include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": turn.model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
         if usage is not None:
@@ -115,8 +114,7 @@ async def responses(request: Request) -> Response:
     temperature = field(data, "temperature", (int, float))
     rid, mid, created = new_id("resp"), new_id("msg"), now()
     if turn.stream:
-        return StreamingResponse(_responses_stream(service, turn, rid, mid, created, temperature),
-                                 media_type="text/event-stream", headers=STREAM_HEADERS)
+        return event_stream(_responses_stream(service, turn, rid, mid, created, temperature))
     text, _ = await answer(service, turn)
     return json_response(_response_object(turn, rid, mid, created, temperature, "completed", text))
 
@@ -147,10 +145,10 @@ def _response_object(turn: Turn, rid: str, mid: str, created: int, temperature: 
 
 
 async def _responses_stream(service: DescribeService, turn: Turn, rid: str, mid: str, created: int,
-                            temperature: Any) -> AsyncIterator[bytes]:
+                            temperature: Any) -> AsyncIterator[dict[str, Any]]:
     seq = 0
 
-    def event(kind: str, **body: Any) -> bytes:
+    def event(kind: str, **body: Any) -> dict[str, Any]:
         nonlocal seq
         body = {"type": kind, "sequence_number": seq, **body}
         seq += 1

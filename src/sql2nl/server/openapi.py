@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..backends import Backend
-from ..prompt import LANGUAGES
+from ..prompt import DETAILS, LANGUAGES, STYLES
 from .config import ServerConfig
 
 
@@ -35,6 +35,13 @@ _POST_ERRORS = (400, 401, 403, 408, 413, 422, 502, 503, 504)
 _GET_ERRORS = (401, 403)
 
 _NULLABLE_STR = {"type": "string", "nullable": True}
+_SHAPE = {
+    "detail": {"type": "string", "nullable": True, "enum": [*DETAILS, None], "default": "summary",
+               "description": "'summary': one short paragraph; 'steps': a numbered outline (one step per CTE or "
+                              "derived table, then the result)."},
+    "style": {"type": "string", "nullable": True, "enum": [*STYLES, None], "default": "statement",
+              "description": "'statement' (List the names of ...) or 'question' (What are the names of ...?)."},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -48,7 +55,7 @@ SCHEMAS: dict[str, Any] = {
         "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]},
         "facts": {"type": "boolean", "nullable": True, "default": True,
                   "description": "false leaves the facts out of the answer (faster)."},
-        "options": _ref("BackendOptions")}},
+        "options": _ref("BackendOptions"), **_SHAPE}},
     "Description": {"type": "object", "required": ["text", "warnings", "facts", "faithfulness"], "properties": {
         "text": {"type": "string"}, "warnings": {"type": "array", "items": {"type": "string"}},
         "facts": {"type": "array", "items": {"type": "object"}},
@@ -59,7 +66,7 @@ SCHEMAS: dict[str, Any] = {
     "BatchRequest": {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "items": {"oneOf": [{"type": "string"}, _ref("DescribeRequest")]}},
         "dialect": _NULLABLE_STR, "language": {"type": "string", "nullable": True, "enum": [*LANGUAGES, None]},
-        "options": _ref("BackendOptions")}},
+        "options": _ref("BackendOptions"), **_SHAPE}},
     "BatchResponse": {"type": "object", "required": ["results"], "properties": {
         "results": {"type": "array", "items": {"oneOf": [_ref("Description"), _ref("Error")]}}}},
     "Health": {"type": "object", "required": ["status", "backend"], "properties": {

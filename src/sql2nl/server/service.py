@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections import OrderedDict
 from typing import Any, AsyncIterator, Callable, Hashable
 
 import anyio
@@ -21,6 +20,7 @@ from anyio import to_thread
 
 from .. import api
 from ..backends import Backend
+from ..cache import LRUCache
 from ..description import Description
 from ..faithfulness import check
 from ..guard import correction
@@ -51,27 +51,6 @@ class ApiError(Exception):
 MAX_CACHED_KEY_CHARS = 32_768
 
 
-class _LRU:
-    """A small LRU used only from the event loop thread (so it needs no lock)."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        v = self._data.get(key)
-        if v is not None:
-            self._data.move_to_end(key)
-        return v
-
-    def put(self, key: Hashable, value: Any) -> None:
-        if sum(len(k) for k in key if isinstance(k, (str, bytes))) > MAX_CACHED_KEY_CHARS:  # type: ignore[union-attr]
-            return  # a few huge requests must not pin gigabytes in the cache
-        self._data[key] = value
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-
 def description_payload(d: Description, facts: bool = True) -> dict[str, Any]:
     """The JSON answer for one description: text, warnings, facts, faithfulness (always scored).
 
@@ -99,7 +78,7 @@ class DescribeService:
         self.backend = backend if backend is not None else api.resolve_backend(config.backend,
                                                                                 config.backend_options)
         self.limiter = anyio.CapacityLimiter(config.max_concurrency)
-        self.cache = _LRU(4096)
+        self.cache = LRUCache(4096, max_key_chars=MAX_CACHED_KEY_CHARS)  # answers, by request
         self._computing: dict[Hashable, asyncio.Future] = {}  # keys of cached() being computed now
         self.waiting = 0  # calls admitted and not finished (running or queued for a thread)
         self._abandoned = 0  # threads still running calls whose request already timed out
@@ -158,33 +137,36 @@ class DescribeService:
         return self.backend.with_options(**options) if options else self.backend
 
     def describe_sync(self, sql: str, language: str, dialect: str | None,
-                      options: dict[str, Any] | None = None) -> Description:
+                      options: dict[str, Any] | None = None, detail: str = "summary",
+                      style: str = "statement") -> Description:
         return api.describe(sql, backend=self.backend_for(options), language=language, dialect=dialect,
-                            redact=self.config.redact)
+                            redact=self.config.redact, detail=detail, style=style)
 
     async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
         return await self.run(self.describe_sync, sql, language, dialect)
 
     async def describe_payload(self, sql: str, language: str, dialect: str | None,
-                               facts: bool = True, options: dict[str, Any] | None = None) -> dict[str, Any]:
+                               facts: bool = True, options: dict[str, Any] | None = None,
+                               detail: str = "summary", style: str = "statement") -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
-        key = ("describe", sql, language, dialect, facts, freeze(options or {}))
+        key = ("describe", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         self.backend_for(options)  # a bad option is the client's mistake: 422 before queueing
-        payload = await self.run(lambda: description_payload(self.describe_sync(sql, language, dialect, options),
-                                                             facts))
+        payload = await self.run(lambda: description_payload(
+            self.describe_sync(sql, language, dialect, options, detail, style), facts))
         self.cache.put(key, payload)
         return payload
 
     async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True,
-                            options: dict[str, Any] | None = None) -> bytes:
+                            options: dict[str, Any] | None = None, detail: str = "summary",
+                            style: str = "statement") -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
-        key = ("describe-json", sql, language, dialect, facts, freeze(options or {}))
+        key = ("describe-json", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
         if hit is None:
-            payload = await self.describe_payload(sql, language, dialect, facts, options)
+            payload = await self.describe_payload(sql, language, dialect, facts, options, detail, style)
             hit = json.dumps(payload, ensure_ascii=False).encode()
             self.cache.put(key, hit)
         return hit

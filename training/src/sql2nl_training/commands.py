@@ -1,4 +1,4 @@
-"""``sql2nl train`` and ``sql2nl eval`` (``sql2nl export`` comes from the gguf package)."""
+"""``sql2nl train``, ``sql2nl eval`` and ``sql2nl split`` (``sql2nl export`` comes from the gguf package)."""
 
 from __future__ import annotations
 
@@ -121,10 +121,32 @@ def eval_command(model, data, out, backend, limit, batch_size, no_baseline, no_p
     click.echo(json.dumps(m, ensure_ascii=False))
 
 
+@click.command("split")
+@click.option("--data", "sources", multiple=True, required=True,
+              help="Pairs to pool (any format `sql2nl train --data` reads); repeat to pool several files.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for train.jsonl, valid.jsonl and split.json (which databases went where).")
+@click.option("--holdout", type=float, default=0.15, show_default=True,
+              help="Share of the databases held out for validation.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tables", default=None, help="Spider/WikiSQL tables file, for formats that need one.")
+def split_command(sources, out, holdout, seed, tables):
+    """Pool pair files and split them by database: validation databases are unseen in training.
+
+    \b
+    sql2nl split --data spider/train.jsonl --data spider/valid.jsonl --holdout 0.15 --out data/spider-db
+    sql2nl train --data data/spider-db/train.jsonl --valid data/spider-db/valid.jsonl ...
+    """
+    from .data import write_split
+
+    click.echo(json.dumps(write_split(list(sources), out, holdout=holdout, seed=seed, tables=tables), ensure_ascii=False))
+
+
 def register(cli) -> None:
     """Add ``train`` and ``eval`` to the ``sql2nl`` command group."""
     cli.add_command(train_command)
     cli.add_command(eval_command)
+    cli.add_command(split_command)
     from . import cli_part2  # tune, review, compare (training part 2)
 
     cli_part2.register(cli)

@@ -23,7 +23,7 @@ ENGINES = ("auto", "unsloth", "peft")
 class TrainConfig:
     """Everything a training run depends on. ``sql2nl train`` exposes each field as ``--field-name``."""
 
-    base: str = field(default="scratch:tiny", metadata={"help": "Base model: a hub id, a local HF model dir, or scratch:<tiny|mini|small|base>."})
+    base: str = field(default="scratch:tiny", metadata={"help": "Base model: a hub id, a local HF model dir, gguf:<file.gguf> (dequantized once, cached by the file's hash), or scratch:<tiny|mini|small|base>."})
     data: str = field(default="", metadata={"help": "Training pairs: seed JSON list, JSONL, CSV, Spider/WikiSQL file, or hf:<dataset name>."})
     out: str = field(default="", metadata={"help": "Run directory to create (adapter, merged model, manifest, report)."})
     from_run: str | None = field(default=None, metadata={"help": "Multi-stage: start from this earlier run's merged model (instead of --base) with fresh LoRA adapters and this config; the manifest keeps the lineage."})
@@ -32,6 +32,9 @@ class TrainConfig:
     tables: str | None = field(default=None, metadata={"help": "Spider/WikiSQL tables file (schema hints in prompts; synthetic data)."})
     synthetic: int = field(default=0, metadata={"help": "Add this many synthetic pairs generated from --tables with the rules describer as teacher."})
     rename_augment: float = field(default=0.0, metadata={"help": "Add this share of extra pairs with tables/columns renamed consistently in SQL and text."})
+    repair_targets: bool = field(default=False, metadata={"help": "Append what a training description leaves out (a filter value, limit, ordering, negation...) from the rules describer's text for the same SQL, where one of its clauses says it (English)."})
+    drop_unfaithful: bool = field(default=False, metadata={"help": "Drop training pairs whose description (after any repair) still leaves out or contradicts something that changes the result, by sql2nl's checker; paraphrased table and column names do not count."})
+    rules_teacher: float = field(default=0.0, metadata={"help": "Add a rules-describer target (question style) for this share of the training statements, those people described unfaithfully first."})
     languages: list[str] = field(default_factory=lambda: ["en"], metadata={"help": "Target languages; zh targets for synthetic pairs come from the rules describer."})
     engine: str = field(default="auto", metadata={"help": "auto (Unsloth if it imports, else PEFT), unsloth, or peft."})
     load_in_4bit: bool = field(default=False, metadata={"help": "Load the base model in 4-bit (QLoRA; needs bitsandbytes and a GPU)."})
@@ -86,6 +89,8 @@ class TrainConfig:
             bad("checkpoint_layers", "must be in (0, 1]: the share of decoder layers to checkpoint")
         if not 0 <= self.rename_augment <= 1:
             bad("rename_augment", "must be between 0 and 1")
+        if not 0 <= self.rules_teacher <= 1:
+            bad("rules_teacher", "must be between 0 and 1")
         if self.learning_rate <= 0:
             bad("learning_rate", "must be positive")
         if self.max_steps == 0 or self.max_steps < -1:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
 from sql2nl.parsing import parse
+from sql2nl.prompt import DETAILS, STYLES
 
 SQL_KEYS = ("sql", "query", "SQL")
 TEXT_KEYS = ("description", "question", "text", "nl", "utterance")
@@ -36,9 +37,18 @@ class Pair:
     db_id: str | None = None
     language: str = "en"
     source: str = ""
+    #: How the description reads: "summary" (one short paragraph) or "steps" (a numbered outline).
+    detail: str = "summary"
+    #: "question" or "statement"; by default read off the description (a question ends with "?").
+    style: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.style:
+            self.style = "question" if self.description.rstrip().endswith(("?", "？")) else "statement"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sql": self.sql, "description": self.description, "db_id": self.db_id, "language": self.language}
+        return {"sql": self.sql, "description": self.description, "db_id": self.db_id, "language": self.language,
+                "detail": self.detail, "style": self.style}
 
 
 @dataclass
@@ -99,8 +109,12 @@ def _check(rows: Iterable[tuple[str, dict[str, Any]]], source: str, language: st
             bad.append((where, str(e).split(" Check the statement")[0]))
             continue
         db = row.get("db_id") or row.get("table_id")
+        detail, style = row.get("detail") or "summary", row.get("style") or ""
+        if detail not in DETAILS or (style and style not in STYLES):
+            bad.append((where, f"detail must be one of {DETAILS} and style one of {STYLES}"))
+            continue
         pairs.append(Pair(sql.strip(), text.strip(), str(db) if db else None,
-                          row.get("language") or language, where))
+                          row.get("language") or language, where, detail, style))
     kept, dropped = dedupe(pairs)
     return Dataset(kept, bad, dropped, source)
 
@@ -252,8 +266,21 @@ def group_of(p: Pair) -> str:
     return "tables:" + ",".join(tables)
 
 
-def split_by_database(pairs: list[Pair], valid_fraction: float = 0.1, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
-    """Split so that no database (schema) appears in both halves; about ``valid_fraction`` held out."""
+def split_by_database(pairs: list[Pair], valid_fraction: float = 0.1, seed: int = 0, *,
+                      by: str = "pairs") -> tuple[list[Pair], list[Pair]]:
+    """Split so that no database (schema) appears in both halves; deterministic for a ``seed``.
+
+    ``by="pairs"`` holds out whole databases until about ``valid_fraction`` of the *pairs* are held
+    out; ``by="databases"`` holds out ``round(valid_fraction * number of databases)`` databases
+    (at least one), whatever their size — the usual "unseen databases" evaluation split:
+
+    >>> ps = [Pair(f"SELECT {i}", "x", db) for i, db in enumerate("aabbbcdddd")]
+    >>> train, valid = split_by_database(ps, 0.25, seed=0, by="databases")
+    >>> sorted(databases(valid)), len(databases(train))
+    (['c'], 3)
+    """
+    if by not in ("pairs", "databases"):
+        raise InvalidInputError(f"split_by_database: by must be 'pairs' or 'databases', not {by!r}.")
     groups: dict[str, list[Pair]] = {}
     for p in pairs:
         groups.setdefault(group_of(p), []).append(p)
@@ -262,20 +289,58 @@ def split_by_database(pairs: list[Pair], valid_fraction: float = 0.1, seed: int 
                                 "pass a separate validation file (--valid).")
     names = sorted(groups)
     random.Random(seed).shuffle(names)
-    target = max(1, round(valid_fraction * len(pairs)))
-    valid_names: set[str] = set()
-    n = 0
-    for name in names:
-        if n >= target or len(valid_names) == len(names) - 1:
-            break
-        valid_names.add(name)
-        n += len(groups[name])
+    if by == "databases":
+        valid_names = set(names[:min(len(names) - 1, max(1, round(valid_fraction * len(names))))])
+    else:
+        target = max(1, round(valid_fraction * len(pairs)))
+        valid_names = set()
+        n = 0
+        for name in names:
+            if n >= target or len(valid_names) == len(names) - 1:
+                break
+            valid_names.add(name)
+            n += len(groups[name])
     train = [p for p in pairs if group_of(p) not in valid_names]
     valid = [p for p in pairs if group_of(p) in valid_names]
     return train, valid
+
+
+def databases(pairs: Iterable[Pair]) -> list[str]:
+    """The databases (see :func:`group_of`) the pairs come from, sorted."""
+    return sorted({group_of(p) for p in pairs})
 
 
 def write_jsonl(pairs: Iterable[Pair], path: str | Path) -> Path:
     from .rundir import atomic_write_text
 
     return atomic_write_text(path, "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in pairs))
+
+
+def write_split(sources: list[str | Path], out: str | Path, *, holdout: float = 0.15, seed: int = 0,
+                tables: str | Path | None = None) -> dict[str, Any]:
+    """Pool ``sources``, split them by database (:func:`split_by_database`, ``by="databases"``) and write
+    ``OUT/train.jsonl``, ``OUT/valid.jsonl`` and ``OUT/split.json``; returns the split.json record.
+
+    The record says which databases went where, the pair counts, and how many databases the
+    source files already shared (a split by file is not one by database when they share any).
+    """
+    if not 0 < holdout < 1:
+        raise InvalidInputError(f"holdout must be between 0 and 1 (a share of the databases), not {holdout!r}.")
+    sets = [load_pairs(s, tables=tables) for s in sources]
+    pooled, dropped = dedupe([p for ds in sets for p in ds.pairs])
+    train, valid = split_by_database(pooled, holdout, seed, by="databases")
+    per_source = [set(databases(ds.pairs)) for ds in sets]
+    shared = set.intersection(*per_source) if len(per_source) > 1 else set()
+    record = {"sources": [{"file": str(s), "pairs": len(ds.pairs), "bad_rows": len(ds.bad), "duplicates": ds.duplicates}
+                          for s, ds in zip(sources, sets)], "holdout": holdout, "seed": seed,
+              "pairs": {"train": len(train), "valid": len(valid), "duplicates_removed": dropped},
+              "statements": {"train": len({p.sql for p in train}), "valid": len({p.sql for p in valid})},
+              "databases": {"train": databases(train), "valid": databases(valid)},
+              "sources_shared_databases": len(shared)}
+    from .rundir import atomic_write_json
+
+    write_jsonl(train, Path(out) / "train.jsonl")
+    write_jsonl(valid, Path(out) / "valid.jsonl")
+    atomic_write_json(Path(out) / "split.json", record)
+    return record
+

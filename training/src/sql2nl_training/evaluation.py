@@ -65,7 +65,9 @@ def group_references(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]],
 
 def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]],
           langs: Sequence[str]) -> dict[str, Any]:
-    """BLEU (corpus, multi-reference), ROUGE-L F (best reference) and faithfulness, all in [0, 100]."""
+    """BLEU (corpus, multi-reference), BLEU with one reference per segment (``bleu_single``: each
+    (statement, description) pair scored on its own, as in most SQL-to-text papers), ROUGE-L F (best
+    reference) and faithfulness, all in [0, 100]."""
     import sacrebleu
     from rouge_score import rouge_scorer
 
@@ -73,11 +75,13 @@ def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]
     from sql2nl.faithfulness import check
 
     if not hyps:
-        return {"n": 0, "bleu": 0.0, "rouge_l": 0.0, "faithfulness": 0.0}
+        return {"n": 0, "bleu": 0.0, "bleu_single": 0.0, "rouge_l": 0.0, "faithfulness": 0.0}
     width = max(len(r) for r in refs)
     streams = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
     zh = any(lang == "zh" for lang in langs)
     bleu = sacrebleu.corpus_bleu(list(hyps), streams, tokenize="zh" if zh else "13a").score
+    single = sacrebleu.corpus_bleu([h for h, r in zip(hyps, refs) for _ in r], [[x for r in refs for x in r]],
+                                   tokenize="zh" if zh else "13a").score
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=not zh)
     if zh:  # rouge-score splits on non-letters; score Chinese by character
         tok = lambda s: " ".join(ch for ch in s if not ch.isspace())  # noqa: E731
@@ -85,7 +89,7 @@ def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]
     else:
         rl = [scorer.score_multi(list(r), h)["rougeL"].fmeasure for h, r in zip(hyps, refs)]
     faith = [check(h, extract(s), language=lang).score for s, h, lang in zip(sqls, hyps, langs)]
-    return {"n": len(hyps), "bleu": round(bleu, 2), "rouge_l": round(100 * sum(rl) / len(rl), 2),
+    return {"n": len(hyps), "bleu": round(bleu, 2), "bleu_single": round(single, 2), "rouge_l": round(100 * sum(rl) / len(rl), 2),
             "faithfulness": round(100 * sum(faith) / len(faith), 2)}
 
 
@@ -118,13 +122,14 @@ def generate(sqls: Sequence[str], langs: Sequence[str], *, backend: str, progres
 def evaluate(model: str | Path | None, data: str | Path | Sequence[Pair], *, out: str | Path | None = None,
              backend: str = "transformers", limit: int | None = None, baseline: bool = True,
              progress: bool = True, batch_size: int = 8, log: Callable[[str], None] | None = None,
-             **backend_options: Any) -> dict[str, Any]:
+             samples: int = 12, **backend_options: Any) -> dict[str, Any]:
     """Score ``model`` (a run directory or a model the backend accepts) on ``data``; write a report.
 
     Returns the metrics: ``bleu``, ``rouge_l``, ``faithfulness`` (0–100), ``n``, ``by_construct`` and,
     with ``baseline=True``, the same for the rules describer under ``baseline``. The report
     (``report.md``, ``report.html``, ``constructs.png``, ``samples.jsonl``) goes to ``out`` (default
-    ``RUN/eval`` for a run, else ``sql2nl-eval``); a run's manifest gets the metrics too.
+    ``RUN/eval`` for a run, else ``sql2nl-eval``), with the first ``samples`` statements written out in
+    ``report.md``; a run's manifest gets the metrics too.
     """
     pairs = list(data) if not isinstance(data, (str, Path)) else load_pairs(data).pairs
     if limit:
@@ -151,11 +156,11 @@ def evaluate(model: str | Path | None, data: str | Path | Sequence[Pair], *, out
                                "by_construct": by_construct(sqls, base_hyps, refs, langs)}
     run = Path(model) if model is not None and is_run(model) else None
     out_dir = Path(out) if out else (run / "eval" if run else Path("sql2nl-eval"))
-    write_report(out_dir, metrics, sqls, refs, hyps, base_hyps, data_name=str(data) if isinstance(data, (str, Path)) else "pairs")
+    write_report(out_dir, metrics, sqls, refs, hyps, base_hyps, data_name=str(data) if isinstance(data, (str, Path)) else "pairs", samples=samples)
     metrics["report"] = str(out_dir / "report.md")
     if run is not None:
-        update_manifest(run, metrics={"eval": {k: metrics[k] for k in ("bleu", "rouge_l", "faithfulness", "n")},
-                                      **({"baseline": {k: metrics["baseline"][k] for k in ("bleu", "rouge_l", "faithfulness")}}
+        update_manifest(run, metrics={"eval": {k: metrics[k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness", "n")},
+                                      **({"baseline": {k: metrics["baseline"][k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness")}}
                                          if "baseline" in metrics else {})})
     return metrics
 
@@ -184,11 +189,11 @@ def _plot(metrics: dict[str, Any], path: Path) -> Path | None:
 
 
 def _table(metrics: dict[str, Any]) -> list[list[str]]:
-    rows = [["describer", "construct", "n", "BLEU", "ROUGE-L", "faithfulness"]]
+    rows = [["describer", "construct", "n", "BLEU", "BLEU 1-ref", "ROUGE-L", "faithfulness"]]
     for name, m in [(metrics["model"], metrics)] + ([("rules (baseline)", metrics["baseline"])] if "baseline" in metrics else []):
-        rows.append([name, "all", str(m["n"]), f"{m['bleu']:.2f}", f"{m['rouge_l']:.2f}", f"{m['faithfulness']:.2f}"])
-        for c, s in m["by_construct"].items():
-            rows.append([name, c, str(s["n"]), f"{s['bleu']:.2f}", f"{s['rouge_l']:.2f}", f"{s['faithfulness']:.2f}"])
+        for c, s in [("all", m)] + list(m["by_construct"].items()):
+            rows.append([name, c, str(s["n"]), f"{s['bleu']:.2f}", f"{s.get('bleu_single', 0.0):.2f}",
+                         f"{s['rouge_l']:.2f}", f"{s['faithfulness']:.2f}"])
     return rows
 
 
@@ -199,7 +204,8 @@ def write_report(out: Path, metrics, sqls, refs, hyps, base_hyps, *, data_name: 
     rows = _table(metrics)
     md = [f"# Evaluation of `{metrics['model']}`", "", f"Data: `{data_name}`, {metrics['n']} distinct statements "
           f"({metrics.get('empty', 0)} empty generations). Scores are 0–100; faithfulness is the share of the "
-          "statement's facts (tables, columns, values, aggregates, grouping, ordering, limit, negation) the text mentions.",
+          "statement's facts (tables, columns, values, aggregates, grouping, ordering, limit, negation) the text mentions; "
+          "BLEU uses every description of a statement as a reference, BLEU 1-ref scores each (statement, description) pair alone.",
           "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     if plot:

@@ -28,7 +28,9 @@ from sql2nl.errors import InvalidInputError, ModelError, Sql2NLError
 from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, training_example
 
 from .config import TrainConfig
-from .data import Pair, dedupe, load_pairs, split_by_database, write_jsonl
+from .gguf_base import is_gguf_base, prepare as prepare_gguf
+from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
+from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
 from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
@@ -41,7 +43,13 @@ class TrainingInterrupted(Sql2NLError):
 # --- data -----------------------------------------------------------------------------------------
 
 def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
-    """Read, check, augment and split the data as ``config`` says; returns (train, valid, summary)."""
+    """Read, check, split and augment the data as ``config`` says; returns (train, valid, summary).
+
+    Everything that adds or changes pairs (target repair and filtering, rules-teacher pairs,
+    synthetic pairs, renaming) happens after the split and to the training half only, and
+    synthetic queries are written over the training databases only: validation stays as people
+    wrote it, over schemas the model has not seen (when the split is by database).
+    """
     lang = config.languages[0]
     ds = load_pairs(config.data, tables=config.tables, language=lang)
     log(ds.summary())
@@ -49,13 +57,6 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
     summary: dict[str, Any] = {"source": ds.source, "read": len(ds.pairs), "bad_rows": len(ds.bad),
                                "bad_examples": [f"{w}: {why}" for w, why in ds.bad[:5]],
                                "duplicates": ds.duplicates}
-    if config.synthetic:
-        from .synthetic import from_spider_tables, generate_many
-
-        syn = generate_many(from_spider_tables(config.tables), config.synthetic, seed=config.seed,
-                            languages=tuple(config.languages))
-        summary["synthetic"] = len(syn)
-        pairs += syn
     if config.valid:
         vds = load_pairs(config.valid, tables=config.tables, language=lang)
         log(vds.summary())
@@ -69,6 +70,23 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         train = pairs
     else:
         train, valid = split_by_database(pairs, config.valid_fraction, config.seed)
+    if config.repair_targets or config.drop_unfaithful or config.rules_teacher:
+        from .targets import improve
+
+        train, summary["targets"] = improve(train, repair_targets=config.repair_targets,
+                                            drop_unfaithful=config.drop_unfaithful,
+                                            rules_teacher=config.rules_teacher, seed=config.seed)
+        log(f"training targets: {summary['targets']}")
+    if config.synthetic:
+        from .synthetic import from_spider_tables, generate_many
+
+        # databases only validation has (all of them, split by database) get no synthetic queries;
+        # where training and validation share databases (a --valid file that overlaps), nothing is hidden
+        held_out = set(databases(valid)) - set(databases(train))
+        specs = [s for s in from_spider_tables(config.tables) if s.name not in held_out]
+        syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
+        summary["synthetic"] = len(syn)
+        train = train + syn
     if config.rename_augment:
         from .synthetic import augment
 
@@ -86,7 +104,8 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
     """Prompt/completion rows for TRL; pairs longer than ``max_len`` tokens are counted and skipped."""
     rows, skipped = [], 0
     for p in pairs:
-        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer)
+        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer, detail=p.detail,
+                              style=p.style)
         n = len(tokenizer(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
         if n > max_len:
             skipped += 1
@@ -96,43 +115,6 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
 
 
 # --- model ----------------------------------------------------------------------------------------
-
-def resolve_engine(engine: str) -> str:
-    """``unsloth`` if asked for or importable (``auto``), else ``peft``.
-
-    ``auto`` on a GPU whose PyTorch lacks grouped-query varlen attention (before 2.12) picks
-    ``peft``: Unsloth's packed attention then runs one SDPA call per example and per layer, and on an
-    H100 with torch 2.11 that pipeline was several times slower than PEFT with
-    :mod:`sql2nl_training.packing` (benchmarks/RESULTS.md, Training).
-    """
-    if engine == "peft":
-        return "peft"
-    if engine == "auto" and _slow_unsloth_packing():
-        return "peft"
-    try:
-        import unsloth  # noqa: F401  (import first: it patches transformers/TRL)
-        return "unsloth"
-    except Exception as e:  # ImportError, or no supported device
-        if engine == "unsloth":
-            from sql2nl.errors import BackendUnavailableError
-
-            raise BackendUnavailableError("unsloth", "pip install 'sql2nl-training[unsloth]'", str(e)) from None
-        return "peft"
-
-
-def _slow_unsloth_packing() -> bool:
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return False
-        from .packing import _torch_varlen
-
-        fast = _torch_varlen()
-        return fast is None or not fast.gqa
-    except Exception:
-        return False
-
 
 def _dtype(config: TrainConfig):
     import torch
@@ -192,7 +174,7 @@ def load_model(base: str, config: TrainConfig, engine: str):
                 compile_layers(model)
     except (OSError, ValueError) as e:
         raise ModelError(f"Could not load the base model {base!r}: {e}. Give a hub id (online), a local "
-                         "Hugging Face model directory, or scratch:<size>.") from None
+                         "Hugging Face model directory, gguf:<file.gguf>, or scratch:<size>.") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
@@ -239,7 +221,8 @@ def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
     size = config.base.split(":", 1)[1] or "tiny"
     if size not in scratch.SIZES:
         raise InvalidInputError(f"Unknown scratch size {size!r}; choose one of {', '.join(scratch.SIZES)}.")
-    texts = [render_prompt(build_messages(p.sql, language=p.language)) + p.description for p in train]
+    texts = [render_prompt(build_messages(p.sql, language=p.language, detail=p.detail, style=p.style)) + p.description
+             for p in train]
     with atomic_dir(out) as tmp:
         scratch.build(size, texts, tmp, seed=config.seed, max_positions=max(2048, config.max_seq_length))
     return out
@@ -325,6 +308,8 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
     lines = [f"# Training run `{run.name}`", "",
              f"- base model: `{manifest['base_model']}` (engine: {manifest.get('engine')})",
              f"- prompt format: `{manifest['prompt_version']}`; languages: {', '.join(manifest['languages'])}",
+             *([f"- base file: `{bf['file']}` (sha256 `{bf['sha256']}`, {bf['architecture']}, EOS `{bf['eos']}`, "
+                f"PAD `{bf['pad']}`), dequantized once into `{bf['model_dir']}`"] if (bf := manifest.get("base_file")) else []),
              f"- data: {d.get('train', 0)} training / {d.get('valid', 0)} validation pairs "
              f"({d.get('bad_rows', 0)} bad rows refused, {d.get('duplicates', 0)} duplicates removed, "
              f"{d.get('too_long', 0)} too long)"]
@@ -335,7 +320,8 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
                      "(lineage in manifest.json `stages`; `sql2nl compare` scores every stage on the same data)")
     lines += [f"- LoRA r={config.lora_r}, alpha={config.lora_alpha} on {', '.join(config.target_modules)}",
               f"- steps: {m.get('steps')}, final training loss: {m.get('train_loss')}, "
-              f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s", ""]
+              f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s "
+              f"({m.get('useful_tok_s')} useful tokens/s)", ""]
     if (run / "loss.png").exists():
         lines += ["![loss curve](loss.png)", ""]
     lines += ["```json", json.dumps(config.to_dict(), indent=2), "```", ""]
@@ -372,7 +358,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
     state.wait_for_everyone()  # every process has checked before the main one writes anything
 
-    engine = resolve_engine(config.engine)  # before transformers/TRL are imported below
+    choice = choose_engine(config.engine, log if main else None)  # before transformers/TRL are imported below
+    engine = choice["used"]
     if resume and (run / "data" / "train.jsonl").is_file() and is_run(run):
         # the exact pairs the run started with, even if the source file changed since
         train_pairs = load_pairs(run / "data" / "train.jsonl").pairs
@@ -394,11 +381,19 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         if main:
             state.wait_for_everyone()
     base = config.base
+    base_file = None
     if config.is_scratch:
         base = str(run / "base")
         if main and not (run / "base" / "config.json").is_file():
             build_scratch(config, train_pairs, run / "base")
         state.wait_for_everyone()
+    elif is_gguf_base(base):  # dequantized once into the cache (main process first; the others then read it)
+        if main:
+            gguf_base = prepare_gguf(base, log=log)
+        state.wait_for_everyone()
+        if not main:
+            gguf_base = prepare_gguf(base, log=log)
+        base, base_file = str(gguf_base.model_dir), gguf_base.to_dict()
     model, tok = load_model(base, config, engine)
     train_rows, too_long = examples(train_pairs, tok, config.max_seq_length)
     valid_rows, _ = examples(valid_pairs, tok, config.max_seq_length)
@@ -410,8 +405,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
 
     manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
-                "engine": engine, "status": "training", "config": config.to_dict(), "data": data_summary,
+                "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(), "data": data_summary,
                 "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes}
+    if base_file:
+        manifest["base_file"] = base_file
     if main:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run / "config.json", config.to_dict())
@@ -443,6 +440,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
         eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None, processing_class=tok,
         **_collator(config.padding_free))
+    counter = trainer.data_collator = _TokenCounter(trainer.data_collator, trainer.model)
     stopper = _StopOnSignal()
     trainer.add_callback(stopper.callback(config.max_minutes))
     for cb in callbacks:
@@ -464,7 +462,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     seconds = round(time.perf_counter() - t0, 2)
     metrics: dict[str, Any] = {"steps": trainer.state.global_step, "train_seconds": seconds,
                                "train_loss": _last_loss(trainer.state.log_history),
-                               "train_runtime_loss": round(result.training_loss, 4)}
+                               "train_runtime_loss": round(result.training_loss, 4),
+                               # tokens of the examples trained on (no padding counted), this process
+                               "train_tokens": counter.tokens, "useful_tok_s": round(counter.tokens / max(seconds, 1e-9), 1)}
     if valid_rows:
         metrics["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
     if main:
@@ -478,6 +478,19 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         atomic_write_text(run / "report.md", _report(run, config, manifest))
     state.wait_for_everyone()
     return run
+
+
+class _TokenCounter:
+    """Wraps the data collator and counts the tokens of the examples of training batches
+    (evaluation batches, collated while the model is in eval mode, are not counted)."""
+
+    def __init__(self, inner, model):
+        self.inner, self.model, self.tokens = inner, model, 0
+
+    def __call__(self, features):
+        if self.model.training:
+            self.tokens += sum(len(f["input_ids"]) for f in features)
+        return self.inner(features)
 
 
 def _collator(padding_free: bool) -> dict[str, Any]:

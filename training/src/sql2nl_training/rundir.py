@@ -4,6 +4,7 @@
 
     {"format": "sql2nl-run/1", "base_model": ..., "prompt_version": ..., "languages": [...],
      "config": {...}, "metrics": {...}, "engine": "unsloth"|"peft",
+     "engine_choice": {"requested": "auto"|"unsloth"|"peft", "used": ..., "why": ...},
      "artifacts": {"adapter": "adapter", "merged": "merged", "gguf": {"q8_0": "gguf/model-q8_0.gguf"}},
      "stages": [...]}
 

@@ -67,8 +67,10 @@ def starting_point(from_run: str | Path, log: Callable[[str], None] = print) -> 
 
 def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: str | Path | None = None,
             limit: int | None = None, baseline: bool = True, progress: bool = True,
-            batch_size: int = 8) -> dict[str, Any]:
+            batch_size: int = 8, **backend_options: Any) -> dict[str, Any]:
     """Evaluate each run on the same validation pairs; a table with each stage's gain over the one before.
+
+    ``backend_options`` go to the generating backend (e.g. ``compile=False``, ``max_new_tokens=``).
 
     ``data`` defaults to the last run's own validation split (``RUN/data/valid.jsonl``). Writes
     ``compare.md``, ``compare.json`` and ``compare.png`` to ``out`` (default ``LASTRUN/compare``);
@@ -88,7 +90,7 @@ def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: 
     rows: list[dict[str, Any]] = []
     for k, run in enumerate(paths):
         m = evaluate(run, data, out=out_dir / f"{k + 1}-{run.name}", limit=limit, baseline=baseline and k == 0,
-                     progress=progress, batch_size=batch_size)
+                     progress=progress, batch_size=batch_size, **backend_options)
         if "baseline" in m:
             rows.append({"stage": "rules describer (baseline)", "run": None, "n": m["baseline"]["n"],
                          **{x: m["baseline"][x] for x in METRICS}})

@@ -187,8 +187,9 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
     from .data import load_pairs
 
     valid_pairs = load_pairs(split / "valid.jsonl").pairs
+    # the split's training pairs already carry every addition (synthetic, renamed, repaired, teacher)
     cfg = replace(cfg, data=str(split / "train.jsonl"), valid=str(split / "valid.jsonl"), synthetic=0,
-                  rename_augment=0.0)
+                  rename_augment=0.0, repair_targets=False, drop_unfaithful=False, rules_teacher=0.0)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(f"sqlite:///{out / 'study.db'}", heartbeat_interval=60, grace_period=180)
