@@ -185,6 +185,22 @@ def test_a_bad_statement_in_a_file_costs_only_itself(script):
     assert "1 of 4 statements could not be described" in r.stderr and "Traceback" not in r.output
 
 
+def test_scripts_take_detail_and_style_and_outlines_are_not_numbered_twice(script):
+    from sql2nl import describe
+
+    shape = dict(detail="steps", style="question")
+    r = run("describe", "--detail", "steps", "--style", "question", "-f", str(script))
+    assert r.exit_code == 1
+    expected = []
+    for n, sql in zip((1, 3, 4), GOOD):
+        text = describe(sql, **shape).text
+        assert text.startswith("1. ") and text != describe(sql).text  # an outline, and not the default text
+        expected += [f"statement {n}:"] + ["   " + line for line in text.splitlines()]
+    assert r.stdout.splitlines() == expected
+    listing = json.loads(run("describe", "--json", "--detail", "steps", "-f", str(script)).stdout)
+    assert [x["text"] for x in listing if "text" in x] == [describe(sql, detail="steps").text for sql in GOOD]
+
+
 def test_several_statements_as_a_json_list_or_json_lines(script):
     listing = json.loads(run("describe", "--json", "-f", str(script)).stdout)
     assert [x["statement"] for x in listing] == [1, 2, 3, 4]
@@ -208,6 +224,11 @@ def test_on_error_raise_stops_at_the_first_bad_statement(script):
     r = run("describe", "--on-error", "raise", "-f", str(script))
     assert r.exit_code == 1 and r.stdout.splitlines() == [f"1. {run('describe', GOOD[0]).stdout.strip()}"]
     assert r.stderr.startswith("Error: Could not parse the SQL at line 3, column 1")
+    from sql2nl.errors import InvalidInputError
+    from sql2nl.script import describe_script
+
+    with pytest.raises(InvalidInputError, match="on_error must be 'raise' or 'keep'"):  # the library's own check
+        next(describe_script(SCRIPT, on_error="skip"))
 
 
 def test_a_file_with_a_byte_order_mark_is_sql(tmp_path):

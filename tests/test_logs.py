@@ -99,15 +99,18 @@ def test_pool_keeps_order_describes_each_statement_once_and_matches_describe(met
     assert sorted(described) == sorted(sqls)  # each distinct statement described once, in a worker
 
 
-def test_describe_many_with_workers_is_describe_many(monkeypatch):
+@pytest.mark.parametrize("shape", [{}, {"detail": "steps", "style": "question"}, {"language": "zh"}])
+def test_describe_many_with_workers_is_describe_many(monkeypatch, shape):
     monkeypatch.setattr(pool, "MIN_PARALLEL", 0)
     sqls = statements(30) + ["SELECT X''", "SELECT name FROM users WHERE"] + statements(5)
-    serial = describe_many(sqls, on_error="keep", cache=False)
-    parallel = describe_many(sqls, on_error="keep", cache=False, workers=2)
-    assert [d.text for d in parallel] == [d.text for d in serial]
-    assert [d.warnings for d in parallel] == [d.warnings for d in serial]
+    serial = describe_many(sqls, on_error="keep", cache=False, **shape)
+    parallel = describe_many(sqls, on_error="keep", cache=False, workers=2, **shape)
+    # Everything a Description holds (text, backend, language, warnings, score, guard, facts), in order.
+    assert [d.to_dict() for d in parallel] == [d.to_dict() for d in serial]
     assert [d.sql for d in parallel] == sqls
-    assert parallel[3].facts == serial[3].facts  # extracted here, on first read
+    if shape:  # the options reached the workers: the texts are not the default ones
+        plain = describe_many(sqls[:3], cache=False)
+        assert all(a.text != b.text for a, b in zip(parallel[:3], plain))
     with pytest.raises(SQLParseError) as e:
         describe_many(sqls, cache=False, workers=2)
     assert "HexString" in str(e.value) and (e.value.line, e.value.column) == (1, 8)
@@ -191,6 +194,20 @@ def test_jsonl_log_in_order_with_every_field_and_the_bad_records_reported(log_fi
     assert "line 10: SQLParseError: Could not parse the SQL at line 1" in r.stderr
     assert "line 12: InvalidInputError:" in r.stderr and "postgress" in r.stderr
     assert "18 records described" in r.stderr and "4 bad" in r.stderr
+
+
+def test_a_log_is_described_with_the_describe_options(tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "MIN_PARALLEL", 0)
+    sqls = ["WITH a AS (SELECT x FROM t WHERE y > 2) SELECT x FROM a"] + statements(5)
+    src = write_jsonl(tmp_path / "in.jsonl", [{"sql": s} for s in sqls])
+    out = tmp_path / "out.jsonl"
+    r = run("describe", "--jsonl", src, "--out", out, "--workers", "2", "-l", "zh", "--detail", "steps",
+            "--style", "question", "--no-cache")
+    assert r.exit_code == 0, r.output
+    shape = dict(language="zh", detail="steps", style="question")
+    got = [g["description"] for g in read_jsonl(out)]
+    assert got == [describe(s, **shape).text for s in sqls]
+    assert got[0] != describe(sqls[0], language="zh").text  # the options changed the text
 
 
 def test_csv_and_parquet_in_and_out(tmp_path):

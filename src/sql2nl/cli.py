@@ -239,8 +239,11 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
                 continue
             d = o.description
             if not (as_json or json_lines):
-                pad = " " * (len(str(st.number)) + 2)  # a text of several lines stays under its number
-                click.echo(f"{st.number}. " + d.text.replace("\n", "\n" + pad))
+                if kw.get("detail") == "steps":  # an outline is numbered itself: "1. 1. ..." would read badly
+                    click.echo(f"statement {st.number}:\n   " + d.text.replace("\n", "\n   "))
+                else:
+                    pad = " " * (len(str(st.number)) + 2)  # a text of several lines stays under its number
+                    click.echo(f"{st.number}. " + d.text.replace("\n", "\n" + pad))
                 for w in d.warnings:
                     click.secho(f"warning (statement {st.number}): {w}", fg="yellow", err=True)
     if as_json and not json_lines:

@@ -23,7 +23,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from .description import Description
-from .errors import SQLParseError, Sql2NLError
+from .errors import InvalidInputError, SQLParseError, Sql2NLError
 from .parsing import (_LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, dialect_order, go_to_semicolons,
                       line_col)
 
@@ -106,7 +106,7 @@ def describe_script(text: str, *, dialect: str | None = None, max_chars: int = M
     from .api import describe
 
     if on_error not in ("raise", "keep"):
-        raise ValueError(f"on_error must be 'raise' or 'keep', got {on_error!r}.")
+        raise InvalidInputError(f"on_error must be 'raise' or 'keep', got {on_error!r}.")
     text = check_text(text, max_chars=max_chars)
     check_dialect(dialect)
     if statements is None:
