@@ -127,11 +127,12 @@ DEFAULT_ENGINES = "loop,workers1,workers2"
 
 # -- the run ----------------------------------------------------------------------------------------
 
-def load() -> str:
+def load() -> float:
+    """The 1-minute load average (NaN where /proc is missing)."""
     try:
-        return open("/proc/loadavg").read().split()[0]
+        return float(open("/proc/loadavg").read().split()[0])
     except OSError:
-        return "?"
+        return float("nan")
 
 
 def machine() -> str:
@@ -184,18 +185,18 @@ def main() -> None:
                 res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
                 res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
                 res["load"].append(load())
-                print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load()})", file=sys.stderr)
+                print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load():.2f})", file=sys.stderr)
         results = list(results.values())
         for res in results:
             res["per_s"] = n / res["seconds"]
-            res["load_before"], res["load_after"] = min(res["load"]), max(res["load"])
+            res["load_min"], res["load_max"] = min(res["load"]), max(res["load"])  # (numbers: "10.3" < "9.9")
     base = next((r["per_s"] for r in results if r["engine"] == "loop"), results[0]["per_s"])
     print(f"\n{n:,} distinct Spider-like statements; {machine()}\n")
     print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         print(f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
-              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_before']}–{r['load_after']} |")
+              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_min']:.2f}–{r['load_max']:.2f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
 
