@@ -202,8 +202,9 @@ def test_a_log_is_described_with_the_describe_options(tmp_path, monkeypatch):
     src = write_jsonl(tmp_path / "in.jsonl", [{"sql": s} for s in sqls])
     out = tmp_path / "out.jsonl"
     r = run("describe", "--jsonl", src, "--out", out, "--workers", "2", "-l", "zh", "--detail", "steps",
-            "--style", "question", "--no-cache")
+            "--style", "question", "--no-cache", "--progress")
     assert r.exit_code == 0, r.output
+    assert "describing in.jsonl" in r.stderr and "6/6" in r.stderr  # the progress bar, on stderr
     shape = dict(language="zh", detail="steps", style="question")
     got = [g["description"] for g in read_jsonl(out)]
     assert got == [describe(s, **shape).text for s in sqls]
