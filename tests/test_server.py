@@ -334,6 +334,7 @@ def test_missing_extra_names_the_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
     r = CliRunner().invoke(cli, ["serve"])
     assert r.exit_code != 0 and "pip install 'sql2nl[server]'" in r.output
+    assert "from a checkout of sql2nl: pip install '.[server]'" in r.output
 
 
 def test_unix_socket(tmp_path):

@@ -456,3 +456,19 @@ def test_forked_child_gets_a_working_hook(tmp_path):
     assert p.exitcode == 0
     flushed, logged, alive = out.get(timeout=5)
     assert flushed and logged == 1 and alive  # the child's one statement, by the child's own worker
+
+
+def test_routine_statements_are_logged_at_debug_only(engine, records):
+    # The docs promise that PRAGMAs and other vendor commands are not worth an INFO record; the
+    # rules backend describes SQLite's PRAGMA generically, and that record used to come at INFO.
+    hook = instrument(engine)
+    routine = "PRAGMA table_info(people)" if engine.dialect.name == "sqlite" else "SET search_path TO public"
+    with engine.connect() as conn:
+        conn.exec_driver_sql(routine)
+        conn.execute(text("SELECT name FROM people WHERE age > 3"))
+    assert hook.flush()
+    admin = described(records, routine.split()[0])
+    query = described(records, "SELECT name FROM people")
+    assert admin and all(r.levelno == logging.DEBUG for r in admin)
+    assert admin[0].description  # still described, just quieter
+    assert query and all(r.levelno == logging.INFO for r in query)

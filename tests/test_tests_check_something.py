@@ -36,6 +36,15 @@ def _checks(fn: ast.AST, helpers: dict[str, bool]) -> bool:
     return False
 
 
+def _is_fixture(fn: ast.AST) -> bool:
+    # A fixture may be named test_* (test_spark.py's test_backends): pytest does not collect it as a test.
+    for d in fn.decorator_list:  # type: ignore[attr-defined]
+        target = d.func if isinstance(d, ast.Call) else d
+        if (target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)) == "fixture":
+            return True
+    return False
+
+
 def unchecked(paths: list[Path]) -> list[str]:
     """``file::test`` for every test function in ``paths`` that checks nothing."""
     trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in paths}
@@ -46,7 +55,8 @@ def unchecked(paths: list[Path]) -> list[str]:
         for _, n in funcs:
             if not n.name.startswith("test_"):
                 helpers[n.name] = helpers.get(n.name, False) or _checks(n, helpers)
-    return [f"{p.name}::{n.name}" for p, n in funcs if n.name.startswith("test_") and not _checks(n, helpers)]
+    return [f"{p.name}::{n.name}" for p, n in funcs
+            if n.name.startswith("test_") and not _is_fixture(n) and not _checks(n, helpers)]
 
 
 def test_every_test_checks_something():
@@ -64,5 +74,7 @@ def test_the_check_tells_a_checking_test_from_one_that_only_runs(tmp_path):
         "def test_raises():\n    with pytest.raises(ValueError):\n        int('x')\n"
         "def test_through_helpers():\n    indirect(2)\n"
         "def test_only_runs():\n    json.dumps({'a': 1})\n"
-        "async def test_async_only_runs():\n    await something()\n")
+        "async def test_async_only_runs():\n    await something()\n"
+        "@pytest.fixture\ndef test_data():\n    return 1\n"
+        "@pytest.fixture(scope='module')\ndef test_more():\n    yield 2\n")
     assert unchecked([tmp_path / "test_x.py"]) == ["test_x.py::test_only_runs", "test_x.py::test_async_only_runs"]

@@ -157,6 +157,17 @@ def test_synthetic_from_spider_tables_uses_rules_teacher(tmp_path):
     assert all(p.language == "zh" and any("\u4e00" <= ch <= "\u9fff" for ch in p.description) for p in zh)
 
 
+def test_synthetic_queries_without_descriptions(tmp_path):
+    from sql2nl_training.synthetic import from_spider_tables, generate, queries
+
+    t = tmp_path / "tables.json"
+    t.write_text(json.dumps(SPIDER_TABLES))
+    (spec,) = from_spider_tables(t)
+    sqls = queries(spec, 60, seed=5)
+    assert len(sqls) == len(set(sqls)) == 60 and queries(spec, 60, seed=5) == sqls  # distinct, reproducible
+    assert [p.sql for p in generate(spec, 60, seed=5)] == sqls  # the teacher describes exactly these
+
+
 def test_synthetic_from_sqlalchemy_metadata_and_live_database(tmp_path):
     sa = require("sqlalchemy")
     from sql2nl_training.synthetic import from_database, from_metadata, generate

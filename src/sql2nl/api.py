@@ -19,6 +19,7 @@ from .errors import BackendError, InvalidInputError, Sql2NLError, UnknownBackend
 from .facts import statement_facts
 from .models import resolve_model
 from .parsing import MAX_CHARS, check_dialect, check_text, parse_text
+from .progress import progress_bar
 from .prompt import LANGUAGES, check_language, check_shape
 from .response import Prepared, Response, call_backend, deep_ok
 from .schema import Schema
@@ -142,7 +143,8 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
 def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
                   language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
                   cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  detail: str = "summary", style: str = "statement", **backend_options: Any) -> list[Description]:
+                  detail: str = "summary", style: str = "statement", workers: int | None = None,
+                  **backend_options: Any) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -151,6 +153,11 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     ``on_error="raise"`` (default) raises the first error; ``"keep"`` puts, for a bad statement, a
     description with empty text and the error in ``warnings``, so one bad query loses no other
     work. ``progress=True`` shows a progress bar on stderr. Other arguments as in :func:`describe`.
+
+    ``workers=N`` (N > 1) describes in N processes (:mod:`sql2nl.pool`): same texts, same order, each
+    repeated statement described once; each process builds its own backend from the name (or class)
+    and options. Small inputs stay in this process. The descriptions' ``facts`` are extracted again
+    here when first read.
     """
     if isinstance(sqls, (str, bytes)):
         raise InvalidInputError("describe_many() takes a list of SQL strings; for a single statement "
@@ -168,6 +175,14 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
         raise InvalidInputError(f"describe_many() takes a list of SQL strings, got {type(sqls).__name__}.") from None
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
+    if workers is not None and workers != 1:
+        from .pool import describe_many_in_workers
+
+        job = worker_job(backend, be, backend_options, dict(language=language, schema=schema_obj, redact=redact,
+                                                            cache=cache, batch_size=batch_size, max_chars=max_chars,
+                                                            detail=detail, style=style))
+        return describe_many_in_workers(sqls, job, dialect=dialect, on_error=on_error, workers=workers,
+                                        progress=progress)
     results: list[Description | None] = [None] * len(sqls)
     todo: list[tuple[int, tuple | None, Prepared]] = []
 
@@ -176,7 +191,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
             raise e
         results[i] = _error_description(sql, e, be, language)
 
-    with _progress(len(sqls), progress, f"describing with {be.name}") as bar:
+    with progress_bar(len(sqls), progress, f"describing with {be.name}") as bar:
         for i, sql in enumerate(sqls):
             key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
                 if cache and isinstance(sql, str) else None
@@ -194,7 +209,9 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             try:
-                drafts: Sequence[Draft | Sql2NLError] = call_backend(be, be.describe_batch, [p.request for _, _, p in chunk])
+                preps = [p for _, _, p in chunk]
+                drafts: Sequence[Draft | Sql2NLError] = call_backend(be, be.describe_batch, [p.request for p in preps],
+                                                                     blame=preps)
                 if len(drafts) != len(chunk):
                     raise BackendError(f"The {be.name!r} backend answered {len(drafts)} of {len(chunk)} requests.")
             except (Sql2NLError, RecursionError):
@@ -212,7 +229,7 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
 
 def _one(be: Backend, prep: Prepared) -> Draft | Sql2NLError:
     try:
-        return deep_ok(call_backend, be, be.describe, prep.request)
+        return deep_ok(lambda: call_backend(be, be.describe, prep.request, blame=(prep,)))
     except Sql2NLError as e:
         return e
 
@@ -253,20 +270,49 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
     return Response(be, prep, on_done=lambda d: _store(key, d))
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
+# -- worker processes (sql2nl.pool): the job they get, and what each builds from it ----------------
 
-    def __enter__(self) -> "_NoBar":
-        return self
+def worker_job(backend: Any, resolved: Backend | None, backend_options: Mapping[str, Any],
+               options: dict[str, Any]) -> Any:
+    """The :class:`sql2nl.pool.Job` that describes with ``backend`` (as the caller gave it; ``resolved``:
+    the instance it names here, built if None) and :func:`describe`'s keyword arguments ``options``."""
+    from .pool import job_for
 
-    def __exit__(self, *exc: Any) -> None:
-        pass
+    if resolved is None:
+        resolved = resolve_backend(backend, backend_options)
+    return job_for(backend, resolved, dict(backend_options), options, ChunkDescriber)
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
+class ChunkDescriber:
+    """What one worker process describes chunks of ``(sql, dialect)`` with: the job's backend, built
+    once per process, and the job's options; one :class:`sql2nl.pool.Result` per statement."""
 
-    return tqdm(total=total, desc=desc, unit="query")
+    def __init__(self, job: Any):
+        self.backend = resolve_backend(job.backend, job.backend_options)
+        self.options = job.options
+        self.single = {k: v for k, v in job.options.items() if k != "batch_size"}  # describe()'s share
+
+    def __call__(self, chunk: list[tuple[str, str | None]]) -> list[Any]:
+        from .pool import Result, error_result
+
+        out: list[Any] = [None] * len(chunk)
+        by_dialect: dict[str | None, list[int]] = {}
+        for i, (_, dialect) in enumerate(chunk):
+            by_dialect.setdefault(dialect, []).append(i)
+        for dialect, idx in by_dialect.items():
+            sqls = [chunk[i][0] for i in idx]
+            try:  # describe_many batches for backends that can; a bad statement costs only itself
+                ds = describe_many(sqls, backend=self.backend, dialect=dialect, on_error="keep", **self.options)
+            except Sql2NLError as e:  # e.g. a dialect name sqlglot does not know: every statement of it
+                for i in idx:
+                    out[i] = error_result(e)
+                continue
+            for i, sql, d in zip(idx, sqls, ds):
+                if not (d.facts or d.text):
+                    try:  # on_error="keep" gave the message only; describing alone again gives the error itself
+                        d = describe(sql, backend=self.backend, dialect=dialect, **self.single)
+                    except Sql2NLError as e:
+                        out[i] = error_result(e)
+                        continue
+                out[i] = Result(d.text, d.backend, list(d.warnings), d.faithfulness, guard=d.guard)
+        return out

@@ -17,12 +17,14 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from .clioptions import backend_options, backend_params, text_shape_params
 from .errors import Sql2NLError
+from .progress import progress_bar
 from .prompt import LANGUAGES
 
 
@@ -96,44 +98,159 @@ def read_sql(sql: tuple[str, ...], file: Any) -> str:
     raise click.UsageError("Give the SQL as an argument, with -f FILE, or on standard input.")
 
 
+def read_schema(value: str | None) -> Any:
+    """``--schema``: a JSON file, or JSON text (``{"users": ["id", "name"]}``)."""
+    if value is None:
+        return None
+    text = value
+    if not value.lstrip().startswith("{"):
+        try:
+            text = Path(value).read_text(encoding="utf-8-sig")
+        except OSError as e:
+            raise click.BadParameter(f"cannot read {value}: {e.strerror or e}", param_hint="--schema") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not JSON ({e})", param_hint="--schema") from None
+
+
+def log_params(f):
+    """The options for describing a file of records (a query log) instead of SQL."""
+    for opt in reversed([
+        click.option("--jsonl", "log_jsonl", metavar="IN", default=None,
+                     help="Describe the records of a JSON-lines file (a query log); see --out, --field."),
+        click.option("--csv", "log_csv", metavar="IN", default=None, help="... of a CSV file (with a header)."),
+        click.option("--parquet", "log_parquet", metavar="IN", default=None, help="... of a Parquet file (pyarrow)."),
+        click.option("--out", default=None, metavar="OUT",
+                     help="Where the described records go (.jsonl, .csv, .parquet); default: JSON lines on stdout."),
+        click.option("--field", "field_name", default="sql", show_default=True, help="The field holding the SQL."),
+        click.option("--dialect-field", default=None, help="A field naming each record's dialect (else -d)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes (default: the number of CPUs)."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--checkpoint-every", type=click.IntRange(min=1), default=10_000, show_default=True,
+                     metavar="N", help="Make the output durable every N records (and every 10 s)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @cli.command()
 @click.argument("sql", nargs=-1)
-@click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8"), help="Read the SQL from a file ('-': stdin).")
+@click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8-sig"),
+              help="Read the SQL from a file ('-': stdin).")
 @backend_params
 @click.option("-l", "--language", default="en", show_default=True, type=click.Choice(LANGUAGES, case_sensitive=False),
               help="Output language.")
 @click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive.")
-@click.option("--json", "as_json", is_flag=True, help="Print the description, facts and warnings as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: the description, facts and warnings (a list when there are several statements).")
+@click.option("--json-lines", is_flag=True, help="Print one JSON object per statement, one per line.")
 @click.option("--redact", is_flag=True,
               help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
+@click.option("--schema", "schema_src", default=None, metavar="FILE|JSON",
+              help="Words for tables and columns: a JSON file or text, e.g. '{\"users\": {\"dob\": \"birth date\"}}'.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=None,
+              help="Refuse inputs longer than this (default 2,000,000 characters).")
+@click.option("--on-error", type=click.Choice(["keep", "raise"]), default="keep", show_default=True,
+              help="keep: describe the other statements or records, report the bad ones, exit 1; raise: stop at the first.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal and there is much to do).")
+@log_params
 @text_shape_params
-def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, redact, no_cache, detail,
-             style):
-    """Describe SQL given as arguments, with -f FILE, or on standard input.
+def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, json_lines, redact, no_cache,
+             schema_src, max_chars, on_error, progress, log_jsonl, log_csv, log_parquet, out, field_name,
+             dialect_field, workers, resume, checkpoint_every, detail, style):
+    """Describe SQL given as arguments, with -f FILE, or on standard input; or a query log (--jsonl IN).
 
-    A script of several statements is described statement by statement.
+    A script of several statements is described statement by statement, numbered; a bad one is
+    reported with its line and column, the others are still described (exit code 1 if any failed).
     """
+    kw: dict[str, Any] = dict(language=language.lower(), redact=redact, cache=not no_cache,
+                              schema=read_schema(schema_src), detail=detail, style=style)
+    if max_chars is not None:
+        kw["max_chars"] = max_chars
+    logs = [(fmt, path) for fmt, path in (("jsonl", log_jsonl), ("csv", log_csv), ("parquet", log_parquet)) if path]
+    if logs:
+        if len(logs) > 1 or sql or file is not None:
+            raise click.UsageError("Give one input: SQL, -f FILE, or one of --jsonl/--csv/--parquet.")
+        from . import logs as log_files
+
+        summary = log_files.describe_file(
+            logs[0][1], logs[0][0], out, field_name=field_name, dialect=dialect, dialect_field=dialect_field,
+            workers=workers, resume=resume, progress=_progress_on(progress), on_error=on_error, backend=backend,
+            backend_options=backend_options(backend, model, adapter, options), options=kw,
+            checkpoint_records=checkpoint_every)
+        log_files.report(summary, out, lambda line: click.echo(line, err=True))
+        sys.exit(1 if summary.errors else 0)
+    if out or resume or workers or dialect_field:
+        raise click.UsageError("--out, --resume, --workers and --dialect-field are for query logs "
+                               "(--jsonl/--csv/--parquet IN).")
     from . import api
 
-    text = read_sql(sql, file)
-    be = api.resolve_backend(backend, backend_options(backend, model, adapter, options))
-    kw = dict(backend=be, language=language.lower(), dialect=dialect, redact=redact, cache=not no_cache,
-              detail=detail, style=style)
-    if as_json:
-        click.echo(api.describe(text, **kw).to_json(indent=2))
-        return
-    if be.streams:  # LLM backends: print the text as it is generated (or once the guard has chosen)
-        response = api.describe_stream(text, **kw)
-        for piece in response:
-            click.echo(piece, nl=False)
-        click.echo()
-        d = response.description()
-    else:
-        d = api.describe(text, **kw)
-        click.echo(d.text)
-    for w in d.warnings:  # the same warnings whether the text was streamed or not
-        click.secho(f"warning: {w}", fg="yellow", err=True)
+    kw.update(backend=api.resolve_backend(backend, backend_options(backend, model, adapter, options)), dialect=dialect)
+    sys.exit(print_script(read_sql(sql, file), kw, as_json=as_json, json_lines=json_lines, on_error=on_error,
+                          progress=progress))
+
+
+def _progress_on(progress: bool | None, much: bool = True) -> bool:
+    return (much and sys.stderr.isatty()) if progress is None else progress
+
+
+def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bool, on_error: str,
+                 progress: bool | None) -> int:
+    """Print the description of one statement, or of each statement of a script (numbered, JSON list
+    or JSON lines); report bad statements on stderr with their position. The exit code: 1 if any failed."""
+    from . import api
+    from .script import describe_script, split_script
+
+    statements = split_script(text, kw["dialect"])
+    if len(statements) <= 1 and not json_lines:  # one statement: just its description
+        if as_json:
+            click.echo(api.describe(text, **kw).to_json(indent=2))
+            return 0
+        if kw["backend"].streams:  # LLM backends: print the text as it is generated (or once the guard has chosen)
+            response = api.describe_stream(text, **kw)
+            for piece in response:
+                click.echo(piece, nl=False)
+            click.echo()
+            d = response.description()
+        else:
+            d = api.describe(text, **kw)
+            click.echo(d.text)
+        for w in d.warnings:  # the same warnings whether the text was streamed or not
+            click.secho(f"warning: {w}", fg="yellow", err=True)
+        return 0
+    outcomes = describe_script(text, statements=statements, on_error=on_error, **kw)
+    failed, listing = 0, []
+    with progress_bar(len(statements), _progress_on(progress, len(statements) >= 100), "describing") as bar:
+        for o in outcomes:
+            bar.update(1)
+            st = o.statement
+            if as_json or json_lines:
+                listing.append(o.to_dict())
+                if json_lines:
+                    click.echo(json.dumps(listing.pop(), ensure_ascii=False))
+            if o.error is not None:
+                failed += 1
+                click.secho(f"statement {st.number} (line {st.line}): {o.error}", fg="red",
+                            err=True)
+                continue
+            d = o.description
+            if not (as_json or json_lines):
+                if kw.get("detail") == "steps":  # an outline is numbered itself: "1. 1. ..." would read badly
+                    click.echo(f"statement {st.number}:\n   " + d.text.replace("\n", "\n   "))
+                else:
+                    pad = " " * (len(str(st.number)) + 2)  # a text of several lines stays under its number
+                    click.echo(f"{st.number}. " + d.text.replace("\n", "\n" + pad))
+                for w in d.warnings:
+                    click.secho(f"warning (statement {st.number}): {w}", fg="yellow", err=True)
+    if as_json and not json_lines:
+        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+    if failed:
+        click.secho(f"{failed} of {len(statements)} statements could not be described.", fg="red", err=True)
+    return 1 if failed else 0
 
 
 @cli.command()
@@ -222,10 +339,21 @@ def plugins():
 @click.option("--clear", "do_clear", is_flag=True, help="Empty the persistent cache.")
 @click.option("--path", "cache_path", default=None, help="The persistent cache file (default: user cache dir).")
 def cache_command(do_clear, cache_path):
-    """Show (or --clear) the persistent description cache."""
-    from .cache import SQLiteCache
+    """Show (or --clear) the persistent description cache, and whether it is on."""
+    from . import cache
 
-    store = SQLiteCache(cache_path)
+    if cache_path is None and cache.persistent is None:
+        path = cache.default_path()
+        click.echo("The persistent cache is off: descriptions are cached in memory only, per process. Turn it on "
+                   "with SQL2NL_CACHE=persistent (in Python: sql2nl.cache.configure(persistent_cache=True)); it "
+                   f"would live in {path} (SQL2NL_CACHE_PATH sets another file).")
+        if not path.exists():
+            return
+        click.echo("A cache file from an earlier run is there:")
+    elif cache_path is None:
+        click.echo("The persistent cache is on (SQL2NL_CACHE=persistent or configure()).")
+    store = cache.persistent if cache_path is None and cache.persistent is not None else cache.SQLiteCache(
+        cache_path)
     if do_clear:
         store.clear()
     click.echo(f"{store.path}: {len(store)} descriptions")

@@ -21,6 +21,11 @@ class Sql2NLError(Exception):
     """Root of every error sql2nl raises on purpose."""
 
 
+def install_extra(extra: str) -> str:
+    """The command that installs the core's ``extra``, from PyPI and from a checkout."""
+    return f"pip install 'sql2nl[{extra}]' (from a checkout of sql2nl: pip install '.[{extra}]')"
+
+
 class InvalidInputError(Sql2NLError, ValueError):
     """The input is not something that can be described (empty, binary, too large, wrong type)."""
 

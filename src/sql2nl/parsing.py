@@ -26,6 +26,9 @@ MAX_CHARS = 2_000_000
 #: Deeper parenthesis nesting than this is refused up front instead of exhausting the stack.
 MAX_DEPTH = 1000
 
+#: The byte order mark some editors put at the start of UTF-8 files; dropped wherever input is read.
+BOM = "\ufeff"
+
 #: Tried in order when no dialect is given (after any dialect the text itself points at).
 FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "mysql", "postgres", "tsql", "sqlite")
 
@@ -71,13 +74,15 @@ def check_text(sql: object, *, max_chars: int = MAX_CHARS) -> str:
             raise InvalidInputError("The SQL is bytes that are not UTF-8 text; decode it first.") from None
     if not isinstance(sql, str):
         raise InvalidInputError(f"Expected the SQL as a string, got {type(sql).__name__}.")
+    if sql[:1] == BOM:  # editors on Windows start UTF-8 files with one; it is not part of the SQL
+        sql = sql[1:]
     if len(sql) > max_chars:
         raise InvalidInputError(
             f"The SQL is {len(sql):,} characters long, over the limit of {max_chars:,}; "
-            "describe a shorter statement or pass max_chars= to raise the limit.")
+            "describe a shorter statement or raise the limit with max_chars= (CLI: --max-chars).")
     if "\x00" in sql:
         pos = sql.index("\x00")
-        line, col = _line_col(sql, pos)
+        line, col = line_col(sql, pos)
         raise InvalidInputError(
             f"The SQL contains a NUL byte at line {line}, column {col}; it looks like binary data, not SQL "
             "text. Remove the NUL characters (or check the file's encoding) and try again.")
@@ -95,7 +100,8 @@ def _starts_with_comment(sql: str) -> bool:
     return s[:1] == "#" or s[:2] in ("--", "/*")
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
+def line_col(text: str, pos: int) -> tuple[int, int]:
+    """The 1-based line and column of offset ``pos`` in ``text``."""
     line = text.count("\n", 0, pos) + 1
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
@@ -170,6 +176,7 @@ def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS
 
 def parse_text(text: str, dialect: str | None = None, max_dialects: int | None = None) -> list[exp.Expression]:
     """:func:`parse` for text that passed :func:`check_text`; lets ``RecursionError`` through."""
+    text = go_to_semicolons(text, dialect)
     errors: list[Exception] = []
     for d in dialect_order(text, dialect)[:max_dialects]:
         try:
@@ -225,7 +232,7 @@ def _first_word(text: str) -> str | None:
 def _not_sql(text: str, dialect: str | None) -> SQLParseError:
     word = _first_word(text) or text.strip()[:20]
     start = _LEADING_JUNK.match(text).end()
-    line, col = _line_col(text, start)
+    line, col = line_col(text, start)
     return SQLParseError(f"this does not look like a SQL statement (it starts with {word!r})",
                          line=line, column=col, snippet=text[start:start + 40].strip(), dialect=dialect,
                          hint="sql2nl describes SQL statements such as SELECT, INSERT, UPDATE, DELETE or CREATE; "
@@ -245,7 +252,7 @@ def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQL
         where = unclosed_quote(text)
         if where is not None:
             pos, what = where
-            line, col = _line_col(text, pos)
+            line, col = line_col(text, pos)
             return SQLParseError(f"{what} is never closed", line=line, column=col,
                                  snippet=text[pos:pos + 30].split("\n")[0], dialect=dialect)
         return SQLParseError("the text could not be split into SQL tokens (an unclosed quote or comment?)",
@@ -267,7 +274,7 @@ def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQL
     paren = unbalanced_parenthesis(text)
     if paren is not None:
         pos, closes_nothing = paren
-        pline, pcol = _line_col(text, pos)
+        pline, pcol = line_col(text, pos)
         what = (f"the ')' at line {pline}, column {pcol} closes nothing" if closes_nothing
                 else f"the '(' at line {pline}, column {pcol} is never closed")
         reason = what if reason.startswith("Expecting )") or closes_nothing else f"{reason} ({what})"
@@ -387,6 +394,102 @@ def _escaped(text: str, pos: int) -> bool:
     while pos - n - 1 >= 0 and text[pos - n - 1] == "\\":
         n += 1
     return n % 2 == 1
+
+
+# -- T-SQL batches ---------------------------------------------------------------------------------
+
+#: Dialects whose scripts separate batches with ``GO`` lines (a client command, not SQL).
+GO_DIALECTS = frozenset({"tsql", "fabric"})
+_GO_LINE = re.compile(r"^[ \t]*(GO)(?:[ \t]+\d+)?[ \t]*;?[ \t]*$", re.I | re.M)
+
+
+def go_to_semicolons(text: str, dialect: str | None = None) -> str:
+    """``text`` with T-SQL ``GO`` batch separator lines turned into ``;`` (padded to the same length, so
+    every line and column stays where it was).
+
+    Only for T-SQL-like dialects and the permissive default (``dialect=None``), where a line that is
+    just ``GO`` (or ``GO 5``) cannot be anything else; a ``GO`` inside a string or comment stays.
+    """
+    if (dialect is not None and dialect not in GO_DIALECTS) or not (
+            "GO" in text or "go" in text or "Go" in text or "gO" in text):
+        return text
+    found = list(_GO_LINE.finditer(text))
+    if not found:
+        return text
+    tokenizer = sqlglot.Dialect.get_or_raise("tsql").tokenizer()
+    try:
+        tokens = tokenizer.tokenize(text)
+    except TokenError:
+        tokens = tokenizer.tokens  # the ones before the problem; the parser reports the problem itself
+    starts = {t.start for t in tokens if t.text.upper() == "GO"}  # a GO that is code, not a string or comment
+    out = list(text)
+    for m in found:
+        if m.start(1) in starts:
+            out[m.start(1):m.end()] = ";" + " " * (m.end() - m.start(1) - 1)
+    return "".join(out)
+
+
+# -- statements sqlglot reads but cannot write ----------------------------------------------------
+
+def unsupported_sql(text: str, trees: list[exp.Expression], dialect: str | None = None) -> SQLParseError | None:
+    """The error to report when sqlglot parsed ``text`` into ``trees`` but cannot write a part of
+    them back as SQL (its generator raises, as on ``X''``); ``None`` when every tree generates.
+
+    Describers, redaction and prompts all generate SQL from the trees, so such a statement fails
+    wherever it goes; this names the part and where it is instead of blaming the backend. Only
+    called after something failed: it generates each tree once more, and then its parts.
+    """
+    for tree in trees:
+        try:
+            _generate(tree, dialect)
+            continue
+        except RecursionError:
+            raise
+        except Exception as e:
+            error = e
+        node = _deepest_failing(tree, dialect)
+        start = _start_of(node)
+        line, col = line_col(text, start) if start is not None else (None, None)
+        snippet = text[start:start + 30].split("\n")[0] if start is not None else text.strip()[:40]
+        what = type(node).__name__
+        return SQLParseError(
+            f"sqlglot cannot handle this {what} ({type(error).__name__}: {error})",
+            line=line, column=col, snippet=snippet, dialect=dialect,
+            hint="Rewrite that part of the statement (an empty X'' or an unusual literal, say), or pass "
+                 "another dialect=... (CLI: -d); please report it if the SQL is valid for your database.")
+    return None
+
+
+def _generate(node: exp.Expression, dialect: str | None) -> None:
+    node.sql(dialect=dialect)
+    if dialect is not None:  # describers also generate in the default dialect
+        node.sql()
+
+
+def _deepest_failing(tree: exp.Expression, dialect: str | None) -> exp.Expression:
+    node = tree
+    while True:  # walk down while a child fails too: the deepest one is the part to name
+        for child in node.iter_expressions():
+            try:
+                _generate(child, dialect)
+            except RecursionError:
+                raise
+            except Exception:
+                node = child
+                break
+        else:
+            return node
+
+
+def _start_of(node: exp.Expression | None) -> int | None:
+    # Tokens leave their offset in .meta (reading ._meta does not create an empty dict on every node);
+    # a part without any (a type name, say) is placed where the smallest part around it starts.
+    while node is not None:
+        starts = [n._meta["start"] for n in node.walk() if n._meta and "start" in n._meta]
+        if starts:
+            return min(starts)
+        node = node.parent
+    return None
 
 
 # -- deep input ------------------------------------------------------------------------------------

@@ -10,27 +10,39 @@ batch path and one stream path, :mod:`sql2nl.guard`), placeholders restored
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterator, Sequence, TypeVar
 
 from .backends import Backend, Draft, Request
 from .description import Description
 from .errors import BackendError, InternalError, Sql2NLError
 from .facts import statement_facts
-from .parsing import parse_text, run_deep
+from .parsing import parse_text, run_deep, unsupported_sql
 from .redact import redact as _redact
 from .schema import Schema
 
 T = TypeVar("T")
 
 
-def call_backend(be: Backend, fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)``, with anything but a :class:`Sql2NLError` turned into a :class:`BackendError`."""
+def call_backend(be: Backend, fn: Callable[..., T], *args: Any, blame: Sequence[Prepared] = ()) -> T:
+    """``fn(*args)``, with anything but a :class:`Sql2NLError` turned into a :class:`BackendError` --
+    or, when one of the statements in ``blame`` is what failed, that statement's error."""
     try:
         return fn(*args)
     except (Sql2NLError, RecursionError):
         raise
     except Exception as e:  # a backend bug or an outside failure; never leak another exception type
-        raise BackendError(f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
+        raise statement_error(blame) or BackendError(
+            f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
+
+
+def statement_error(preps: Sequence[Prepared]) -> Sql2NLError | None:
+    """The error of a statement sqlglot parses but cannot write back as SQL: it fails in any backend,
+    so it is the input's fault (:func:`~sql2nl.parsing.unsupported_sql`); None if there is none."""
+    for p in preps:
+        err = unsupported_sql(p.sql, [f.tree for f in p.facts if f.tree is not None], p.request.dialect)
+        if err is not None:
+            return err
+    return None
 
 
 def deep_ok(fn: Callable[..., T], *args: Any) -> T:
@@ -62,9 +74,10 @@ class Prepared:
                 self.request = Request(text, tuple(self.facts), language, dialect, schema, detail, style)
         except (Sql2NLError, RecursionError):
             raise
-        except Exception as e:  # a bug in sql2nl, not in the user's SQL
-            raise InternalError(f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
-                                "in sql2nl; please report it together with the SQL.") from e
+        except Exception as e:  # a bug in sql2nl, not in the user's SQL (unless sqlglot cannot write it)
+            raise unsupported_sql(text, trees, dialect) or InternalError(
+                f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
+                "in sql2nl; please report it together with the SQL.") from e
         self.sql = text
 
     def finish(self, draft: Draft, be: Backend) -> Description:
@@ -121,7 +134,8 @@ class Response:
         if self._description is None:
             if self._gen is None:
                 assert self.prep is not None
-                draft = deep_ok(call_backend, self.backend, self.backend.describe, self.prep.request)
+                prep = self.prep
+                draft = deep_ok(lambda: call_backend(self.backend, self.backend.describe, prep.request, blame=(prep,)))
                 self._done(self.prep.finish(draft, self.backend))
             else:
                 for _ in self:
@@ -174,5 +188,6 @@ class Response:
         except Sql2NLError:
             raise
         except Exception as e:
-            raise BackendError(f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
+            raise statement_error((prep,)) or BackendError(
+                f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
         self._done(prep.finish(draft if draft is not None else Draft(text="".join(sent)), be))

@@ -58,27 +58,13 @@ def interpolate(sql: str, namespace: Mapping[str, Any]) -> str:
 
 
 def split_statements(sql: str, dialect: str | None = None) -> list[str]:
-    """Split ``sql`` at top-level ``;`` into the statements' own text (quotes and comments respected).
-
-    Text the tokenizer cannot read is returned whole, so that describing it reports the error.
+    """Split ``sql`` at top-level ``;`` into the statements' own text (quotes and comments respected;
+    :func:`sql2nl.script.split_script`). Text with no statement is returned whole, so that
+    describing it reports what is wrong.
     """
-    import sqlglot
+    from ..script import split_script
 
-    try:
-        tokens = sqlglot.tokenize(sql, read=dialect)
-    except Exception:
-        return [sql]
-    pieces, start = [], None
-    for tok in tokens:
-        if tok.token_type.name == "SEMICOLON":
-            if start is not None:
-                pieces.append(sql[start:tok.start].strip())
-            start = None
-        elif start is None:
-            start = tok.start
-    if start is not None:
-        pieces.append(sql[start:].strip())
-    return [p for p in pieces if p] or [sql]
+    return [s.text for s in split_script(sql, dialect)] or [sql]
 
 
 class Explanation:

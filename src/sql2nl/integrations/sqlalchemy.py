@@ -43,7 +43,7 @@ from typing import Any
 from ..api import resolve_backend
 from ..backends import Backend
 from ..cache import fingerprint
-from ..errors import InvalidInputError, SQLParseError
+from ..errors import InvalidInputError, SQLParseError, install_extra
 from ..prompt import check_language
 
 __all__ = ["instrument", "uninstrument", "Instrumentation", "LOGGER_NAME", "comment_text"]
@@ -101,6 +101,7 @@ class _Described:
     backend: str | None
     warning: str | None = None
     bad_input: bool = False  # the SQL itself could not be read: no other backend would do better
+    routine: bool = False  # only statements the facts know no kind for (PRAGMA, SET, SHOW...): DEBUG
 
 
 class Instrumentation:
@@ -298,7 +299,7 @@ class Instrumentation:
     def _fallback(self, statement: str, dialect: Any, why: str) -> _Described:
         self.counts["failures"] += 1
         d = self._describe_with(self._rules, statement, dialect)
-        return _Described(d.text, d.backend, f"{why}; described by the rules backend instead")
+        return _Described(d.text, d.backend, f"{why}; described by the rules backend instead", routine=d.routine)
 
     def _describe_with(self, be: Backend, statement: str, dialect: Any) -> _Described:
         from ..api import describe
@@ -307,7 +308,8 @@ class Instrumentation:
             sql = _describable(statement, getattr(dialect, "paramstyle", None))
             d = describe(sql, backend=be, language=self.language,
                          dialect=SQLGLOT_DIALECTS.get(getattr(dialect, "name", None)))
-            return _Described(d.text, d.backend, "; ".join(d.warnings) or None)
+            return _Described(d.text, d.backend, "; ".join(d.warnings) or None,
+                              routine=all(f.kind == "other" for f in d.facts))
         except (InvalidInputError, SQLParseError) as e:  # vendor syntax sqlglot does not read, say
             return _Described(None, None, f"{type(e).__name__}: {e}", bad_input=True)
         except Exception as e:
@@ -323,6 +325,8 @@ class Instrumentation:
         if known.text is None:
             # Statements sql2nl cannot read (vendor commands, PRAGMAs...) are not worth the user's eye.
             self.logger.debug("could not describe: %s | %s", known.warning, one_line, extra=extra)
+        elif known.routine:  # the driver's and the ORM's own PRAGMA / SET / SHOW: described generically
+            self.logger.debug("%s | %s", " ".join(known.text.split()), one_line, extra=extra)
         else:
             self.logger.log(self.level, "%s | %s", " ".join(known.text.split()), one_line, extra=extra)
         self.counts["logged"] += 1
@@ -402,7 +406,7 @@ def _resolve_target(target: Any) -> Any:
     try:
         from sqlalchemy.engine import Engine
     except ImportError:  # pragma: no cover - sqlalchemy is an extra
-        raise InvalidInputError("SQLAlchemy is not installed; pip install 'sql2nl[sqlalchemy]'.") from None
+        raise InvalidInputError(f"SQLAlchemy is not installed; {install_extra('sqlalchemy')}.") from None
     if target is None:
         return Engine
     if target is Engine or isinstance(target, Engine):

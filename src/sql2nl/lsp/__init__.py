@@ -15,8 +15,8 @@ def serve_stdio(*, backend: str | None = None, backend_options: dict[str, Any] |
     try:
         from .server import build_server
     except ImportError as e:
-        from ..errors import BackendUnavailableError
+        from ..errors import BackendUnavailableError, install_extra
 
-        raise BackendUnavailableError("lsp", "pip install 'sql2nl[lsp]'", str(e)) from None
+        raise BackendUnavailableError("lsp", install_extra("lsp"), str(e)) from None
     build_server(backend=backend, backend_options=backend_options or {}, language=language,
                  redact=redact).start_io()

@@ -15,7 +15,7 @@ def create_app(config: Any = None, **kw: Any):
     try:
         from .app import create_app as _create
     except ImportError as e:  # starlette missing
-        from ..errors import BackendUnavailableError
+        from ..errors import BackendUnavailableError, install_extra
 
-        raise BackendUnavailableError("server", "pip install 'sql2nl[server]'", str(e)) from None
+        raise BackendUnavailableError("server", install_extra("server"), str(e)) from None
     return _create(config, **kw)

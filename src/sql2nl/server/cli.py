@@ -14,10 +14,12 @@ from ..clioptions import backend_options, backend_params
 def _need(modules: tuple[str, ...], extra: str) -> None:
     import importlib.util
 
+    from ..errors import install_extra
+
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise click.ClickException(f"This command needs {', '.join(missing)}, which is not installed. "
-                                   f"Install it with: pip install 'sql2nl[{extra}]'")
+                                   f"Install it with: {install_extra(extra)}")
 
 
 def _backend_opts(f):

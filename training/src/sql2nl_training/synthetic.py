@@ -161,26 +161,26 @@ class _Writer:
         return f"SELECT {_ident(c1)} FROM {T} WHERE {self.where(t)}"
 
 
+def queries(spec: SchemaSpec, n: int, *, seed: int = 0) -> list[str]:
+    """Up to ``n`` distinct queries over ``spec``, without descriptions (fewer if the schema is too
+    small to vary that much); the same seed gives the same queries."""
+    if not any(spec.tables.values()):
+        raise InvalidInputError(f"Schema {spec.name!r} has no columns to write queries about.")
+    w = _Writer(spec, random.Random(seed))
+    seen: dict[str, None] = {}
+    for _ in range(n * 20):
+        if len(seen) >= n:
+            break
+        seen.setdefault(w.query(), None)
+    return list(seen)
+
+
 def generate(spec: SchemaSpec, n: int, *, seed: int = 0, language: str = "en") -> list[Pair]:
     """``n`` distinct queries over ``spec``, each described by the rules describer (the teacher)."""
     from sql2nl import describe
 
-    if not any(spec.tables.values()):
-        raise InvalidInputError(f"Schema {spec.name!r} has no columns to write queries about.")
-    rng = random.Random(seed)
-    w = _Writer(spec, rng)
-    seen: set[str] = set()
-    out: list[Pair] = []
-    for _ in range(n * 20):
-        if len(out) >= n:
-            break
-        sql = w.query()
-        if sql in seen:
-            continue
-        seen.add(sql)
-        text = describe(sql, backend="rules", language=language, cache=False).text
-        out.append(Pair(sql, text, spec.name, language, f"synthetic:{spec.name}"))
-    return out
+    return [Pair(sql, describe(sql, backend="rules", language=language, cache=False).text, spec.name, language,
+                 f"synthetic:{spec.name}") for sql in queries(spec, n, seed=seed)]
 
 
 def generate_many(specs: list[SchemaSpec], n: int, *, seed: int = 0, languages=("en",)) -> list[Pair]:

@@ -1,0 +1,205 @@
+"""Query logs at scale on one host: statements/s of a plain describe() loop vs `sql2nl describe --workers N`.
+
+    python benchmarks/bench_logs.py                       # 100,000 statements; loop, --workers 1, --workers 2
+    python benchmarks/bench_logs.py --n 5000 --engines loop,workers2
+    python benchmarks/bench_logs.py --json out.json
+
+The input is a JSON-lines log of ``--n`` distinct Spider-like statements: the training
+subpackage's synthetic query writer over every schema of Spider's ``tables.json``
+(``sql2nl_training.synthetic.queries``), spread evenly, made distinct. Each engine reads that file
+and writes the described records; the time is wall time of a fresh process (startup, reading,
+describing, writing: what a user waits for), one engine after the other in one run (``--rounds R``:
+on R slices of the log, each engine first in turn, times summed), with the CPU time of all its
+processes (workers included) beside it. The load average is read before and after
+each, because the machine may be shared. It prints a markdown table.
+
+An engine is one function taking the input file and an output path and returning when the output
+is complete; add one to ENGINES. An engine whose processes are not all reaped through it (Spark's
+Python workers die with their daemon) returns its own CPU seconds instead of None.
+The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``) lives in
+bench_spark.py; ``--engines workers2,spark2`` puts it beside the pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+# Beside the checkout (../shared), or beside the folder of worktrees it is in (../../shared).
+DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
+    (p / "shared" / "data" / "spider_s2t" for p in Path(__file__).resolve().parents[2:4]
+     if (p / "shared" / "data" / "spider_s2t").is_dir()), "spider_s2t"))
+
+
+def make_log(path: Path, n: int, seed: int = 0) -> int:
+    """Write ``n`` distinct statements (fewer if the schemas cannot give that many) as JSON lines."""
+    from sql2nl.cache import fingerprint
+    from sql2nl_training.synthetic import from_spider_tables, queries
+
+    specs = [s for s in from_spider_tables(DATA / "tables.json") if any(s.tables.values())]
+    seen: set[str] = set()
+    sqls: list[str] = []
+    per = n // len(specs) + 1
+    rounds = 0
+    while len(sqls) < n and rounds < 20:  # another seed round where small schemas ran out of variety
+        for i, spec in enumerate(specs):
+            for sql in queries(spec, per, seed=seed + 1000 * rounds + i):
+                fp = fingerprint(sql)
+                if fp not in seen:
+                    seen.add(fp)
+                    sqls.append(sql)
+        rounds += 1
+    sqls = sqls[:n]
+    with open(path, "w", encoding="utf-8") as f:
+        for i, sql in enumerate(sqls):
+            f.write(json.dumps({"id": i, "sql": sql}) + "\n")
+    return len(sqls)
+
+
+def _slices(src: Path, rounds: int) -> list[Path]:
+    if rounds <= 1:
+        return [src]
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    size = -(-len(lines) // rounds)
+    parts = []
+    for i in range(rounds):
+        part = src.with_name(f"slice{i}.jsonl")
+        part.write_text("".join(lines[i * size:(i + 1) * size]), encoding="utf-8")
+        parts.append(part)
+    return parts
+
+
+# -- engines: each runs in a fresh process and returns when OUT is complete -----------------------
+
+def _cli(workers: int) -> Callable[[Path, Path], None]:
+    def run(src: Path, out: Path) -> None:
+        subprocess.run([sys.executable, "-m", "sql2nl.cli", "describe", "--jsonl", str(src), "--out", str(out),
+                        "--workers", str(workers), "--no-cache", "--no-progress"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return run
+
+
+def loop(src: Path, out: Path) -> None:
+    """The plain way: read each record, describe() it, write it; one process."""
+    subprocess.run([sys.executable, __file__, "--loop", str(src), str(out)], check=True)
+
+
+def _loop_body(src: str, out: str) -> None:
+    from sql2nl import Sql2NLError, describe
+
+    with open(src, encoding="utf-8") as fin, open(out, "w", encoding="utf-8") as fout:
+        for line in fin:
+            rec = json.loads(line)
+            try:
+                d = describe(rec["sql"], cache=False)
+                rec.update(description=d.text, warnings=d.warnings, error=None)
+            except Sql2NLError as e:
+                rec.update(description=None, warnings=[], error=str(e))
+            fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def spark2(src: Path, out: Path) -> float:
+    """Spark ``local[2]`` with ``describe_udf`` (see bench_spark.py); its CPU seconds."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_spark import spark_engine
+
+    return spark_engine(2)(src, out)
+
+
+#: name -> (label in the table, engine); the default run is the one-host engines (Spark only when asked).
+ENGINES: dict[str, tuple[str, Callable[[Path, Path], float | None]]] = {
+    "loop": ("plain `describe()` loop, 1 process", loop),
+    "workers1": ("`sql2nl describe --jsonl --workers 1`", _cli(1)),
+    "workers2": ("`sql2nl describe --jsonl --workers 2`", _cli(2)),
+    "spark2": ("Spark `local[2]`, `describe_udf` (pandas UDF)", spark2),
+}
+DEFAULT_ENGINES = "loop,workers1,workers2"
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+def load() -> float:
+    """The 1-minute load average (NaN where /proc is missing)."""
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="distinct statements (default 100,000)")
+    ap.add_argument("--engines", default=DEFAULT_ENGINES,
+                    help=f"comma-separated, of {', '.join(ENGINES)} (default {DEFAULT_ENGINES})")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split the log into this many slices and run the engines on each in turn (fairer on a "
+                         "machine whose load changes); times are summed")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.loop:
+        _loop_body(*args.loop)
+        return
+    names = args.engines.split(",")
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        ap.error(f"unknown engine(s) {', '.join(unknown)}; choose among {', '.join(ENGINES)}")
+    with tempfile.TemporaryDirectory(prefix="sql2nl-bench-logs-") as tmp:
+        src = Path(tmp) / "log.jsonl"
+        n = make_log(src, args.n)
+        slices = _slices(src, args.rounds)
+        print(f"{n:,} distinct statements in {len(slices)} slices; {machine()}", file=sys.stderr)
+        results = {name: {"engine": name, "label": ENGINES[name][0], "seconds": 0.0, "cpu_seconds": 0.0,
+                          "records": 0, "load": []} for name in names}
+        for r, part in enumerate(slices):
+            for name in names[r % len(names):] + names[:r % len(names)]:  # each engine first in turn
+                res, fn = results[name], ENGINES[name][1]
+                out = Path(tmp) / f"{name}.jsonl"
+                res["load"].append(load())
+                c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t0 = time.perf_counter()
+                own_cpu = fn(part, out)
+                res["seconds"] += time.perf_counter() - t0
+                c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
+                res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
+                res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
+                res["load"].append(load())
+                print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load():.2f})", file=sys.stderr)
+        results = list(results.values())
+        for res in results:
+            res["per_s"] = n / res["seconds"]
+            res["load_min"], res["load_max"] = min(res["load"]), max(res["load"])  # (numbers: "10.3" < "9.9")
+    base = next((r["per_s"] for r in results if r["engine"] == "loop"), results[0]["per_s"])
+    print(f"\n{n:,} distinct Spider-like statements; {machine()}\n")
+    print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        print(f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
+              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_min']:.2f}–{r['load_max']:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
