@@ -80,7 +80,7 @@ class Driver:
         print(f"[{time.monotonic() - self.t0:7.1f}s] {msg}", flush=True)
 
     def save(self) -> None:
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+        from sql2nl.rundir import atomic_write_json, atomic_write_text
 
         atomic_write_json(self.results_file, self.res)
         atomic_write_text(self.out / "results" / "summary.md", markdown(self.res))
@@ -119,7 +119,7 @@ class Driver:
     def train(self, name: str, cfg) -> dict[str, Any]:
         """Train ``cfg`` into runs/NAME unless that run is done; its manifest's figures."""
         from sql2nl_training import train
-        from sql2nl_training.rundir import is_run, read_manifest
+        from sql2nl.rundir import is_run, read_manifest
 
         run = Path(cfg.out)
         if not (is_run(run) and read_manifest(run).get("status") == "done"):

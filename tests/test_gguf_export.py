@@ -283,7 +283,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, hf_model):
         export(hf_model, tmp_path / "out", ("f16", "q9_9"))
     with pytest.raises(ExportError, match="Unknown export method"):
         export(hf_model, tmp_path / "out", method="magic")
-    with pytest.raises(ExportError, match="not a training run"):
+    with pytest.raises(ExportError, match="not a sql2nl run directory"):
         export_run(tmp_path)
 
 

@@ -131,11 +131,14 @@ def test_train_pairs_through_transformers_backend_with_run_dir(run):
 
 def test_export_gguf_and_describe_with_llamacpp(run):
     require("sql2nl_gguf", reason="the gguf export package is not installed")
-    from sql2nl_training.export import export_run
+    from sql2nl.rundir import read_manifest
 
+    from sql2nl_gguf import export_run
     from sql2nl_gguf.tools import prepare_llama_cpp_tools
 
-    m = export_run(run, gguf=("q8_0",), tools=prepare_llama_cpp_tools())
+    exported = export_run(run, ("q8_0",), tools=prepare_llama_cpp_tools())
+    m = read_manifest(run)
+    assert m["artifacts"]["gguf"] == {"q8_0": f"gguf/{exported['quantizations']['q8_0']['file']}"}
     gg = run / m["artifacts"]["gguf"]["q8_0"]
     assert gg.is_file() and gg.stat().st_size > 10_000
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"

@@ -21,7 +21,9 @@ from typing import Any, Callable, Sequence
 from sql2nl.errors import InvalidInputError
 
 from .data import Pair, load_pairs
-from .rundir import atomic_write_json, atomic_write_text, is_run, save_figure, update_manifest
+from sql2nl.rundir import atomic_write_json, atomic_write_text, is_run, update_manifest
+
+from .figures import save_figure
 
 CONSTRUCTS = ("joins", "grouping", "nesting", "set_operations", "simple")
 

@@ -31,7 +31,9 @@ from .config import TrainConfig
 from .gguf_base import is_gguf_base, prepare as prepare_gguf
 from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
 from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
-from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
+from sql2nl.rundir import MANIFEST, RUN_FORMAT, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest
+
+from .figures import save_figure
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
 
@@ -331,7 +333,7 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
 # --- the run --------------------------------------------------------------------------------------
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None, callbacks=()) -> Path:
-    """Train as ``config`` says and return the run directory (see :mod:`sql2nl_training.rundir`).
+    """Train as ``config`` says and return the run directory (see :mod:`sql2nl.rundir`).
 
     Raises :class:`TrainingInterrupted` after a SIGTERM/SIGINT (a checkpoint is written first).
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (``sql2nl tune`` reports and prunes through one).
@@ -403,7 +405,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     if not train_rows:
         raise InvalidInputError(f"Every training pair is longer than max_seq_length={config.max_seq_length}.")
 
-    manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
+    manifest = {"format": RUN_FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
                 "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(), "data": data_summary,
                 "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes}

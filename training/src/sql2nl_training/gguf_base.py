@@ -240,7 +240,7 @@ def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
 
 def prepare(base: str, *, cache: str | Path | None = None, log: Callable[[str], None] = print) -> GGUFBase:
     """The Hugging Face copy of the GGUF file ``base`` names (``gguf:PATH`` or a path), made once and cached."""
-    from .rundir import atomic_dir, atomic_write_json
+    from sql2nl.rundir import atomic_dir, atomic_write_json
 
     path = gguf_file(base)
     meta = read_metadata(path)

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from sql2nl.errors import InvalidInputError
 
-from .rundir import atomic_write_text, read_manifest, update_manifest
+from sql2nl.rundir import atomic_write_text, read_manifest, update_manifest
 
 QUESTIONS = ("faithful", "fluent")
 CSV_FIELDS = ["review_id", "item_id", "rater", "faithful", "fluent", "comment", "sql", "model_description",

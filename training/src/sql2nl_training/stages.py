@@ -25,7 +25,9 @@ from typing import Any, Callable, Sequence
 
 from sql2nl.errors import InvalidInputError, ModelError
 
-from .rundir import atomic_write_json, atomic_write_text, read_manifest, save_figure
+from sql2nl.rundir import atomic_write_json, atomic_write_text, read_manifest
+
+from .figures import save_figure
 
 METRICS = ("faithfulness", "bleu", "rouge_l")
 

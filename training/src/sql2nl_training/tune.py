@@ -30,7 +30,9 @@ from typing import Any, Callable
 from sql2nl.errors import InvalidInputError, Sql2NLError
 
 from .config import TrainConfig
-from .rundir import atomic_write_json, atomic_write_text, save_figure
+from sql2nl.rundir import atomic_write_json, atomic_write_text, read_manifest
+
+from .figures import save_figure
 
 #: The search space: name -> ("int"|"float"|"categorical", low/choices, high, log). Override with ``space=``.
 DEFAULT_SPACE: dict[str, list[Any]] = {
@@ -129,7 +131,7 @@ def _objective_fn(base: TrainConfig, space, out: Path, valid_pairs, *, eval_limi
             f"batch={cfg.batch_size} epochs={cfg.epochs:.2f}")
         reporter = _Reporter(trial, evaluations)
         train(cfg, progress=progress, log=lambda m: None, callbacks=[reporter.callback()])
-        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(run)
         trial.set_user_attr("steps", manifest["metrics"].get("steps"))
         trial.set_user_attr("eval_loss", manifest["metrics"].get("eval_loss"))
         trial.set_user_attr("seconds", manifest["metrics"].get("train_seconds"))
