@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sql2nl import Description, InvalidInputError, SQLParseError, Sql2NLError, describe
+from sql2nl import Description, InvalidInputError, Sql2NLError, SQLParseError, describe
 from sql2nl.parsing import MAX_DEPTH, parse
 
 

@@ -11,8 +11,15 @@ from click.testing import CliRunner
 
 from sql2nl import Backend, Draft, UnknownBackendError, describe, hookimpl
 from sql2nl.backends import available_backends, get_backend
-from sql2nl.plugins import (PluginLoadWarning, get_plugin_manager, plugin_errors, plugin_names, register_plugin,
-                            reset_plugin_manager, unregister_plugin)
+from sql2nl.plugins import (
+    PluginLoadWarning,
+    get_plugin_manager,
+    plugin_errors,
+    plugin_names,
+    register_plugin,
+    reset_plugin_manager,
+    unregister_plugin,
+)
 
 
 class Echo(Backend):

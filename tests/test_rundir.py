@@ -9,8 +9,18 @@ import stat
 import pytest
 
 from sql2nl.errors import ModelError
-from sql2nl.rundir import (EXPORT_FORMAT, MANIFEST, RUN_FORMAT, artifact, atomic_dir, atomic_write_json,
-                           atomic_write_text, manifest_version, read_manifest, update_manifest)
+from sql2nl.rundir import (
+    EXPORT_FORMAT,
+    MANIFEST,
+    RUN_FORMAT,
+    artifact,
+    atomic_dir,
+    atomic_write_json,
+    atomic_write_text,
+    manifest_version,
+    read_manifest,
+    update_manifest,
+)
 
 
 def _write(directory, data) -> None:

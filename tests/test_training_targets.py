@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("sql2nl_training")
 
-from sql2nl.errors import InvalidInputError  # noqa: E402
-from sql2nl_training.config import TrainConfig  # noqa: E402
-from sql2nl_training.data import Pair, databases, split_by_database  # noqa: E402
-from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs  # noqa: E402
+from sql2nl.errors import InvalidInputError
+from sql2nl_training.config import TrainConfig
+from sql2nl_training.data import Pair, databases, split_by_database
+from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs
 
 # 20 databases of very different sizes (1..20 pairs each), as in Spider
 MANY = [Pair(f"SELECT c{i} FROM t{db} WHERE k = {i}", f"The c{i} of t{db} with k {i}.", f"db{db:02d}")
@@ -42,6 +42,7 @@ def test_split_by_database_share_is_disjoint_and_deterministic():
 
 def test_split_command_pools_files_and_reports_shared_databases(tmp_path):
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"

@@ -161,7 +161,7 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
                     f"at only {f16:.0%} of positions (need {min_f16_agreement:.0%}). Nothing was written.")
             report = {"tokenizer_parity": parity, "greedy": greedy}
         total_s = time.perf_counter() - started
-        entries = {}
+        entries: dict[str, dict[str, Any]] = {}
         for q in quants:
             src = staged[q]
             entries[q] = {"file": f"{stem}.{q}.gguf", "bytes": src.stat().st_size, "sha256": _sha256(src)}
@@ -223,7 +223,9 @@ def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = 
     manifest = export(merged, run_dir / "gguf", quantizations, **kw)
     # Re-read: training may have touched the manifest meanwhile; only the GGUF entries are ours.
     arts = read_manifest(run_dir).get("artifacts") or {}
-    old = arts.get("gguf") if isinstance(arts.get("gguf"), dict) else {}
+    old = arts.get("gguf")
+    if not isinstance(old, dict):
+        old = {}
     table = {q: p for q, p in old.items() if isinstance(p, str) and (run_dir / p).is_file()}
     table.update({q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()})
     update_manifest(run_dir, artifacts={"gguf": table, "gguf_manifest": f"gguf/{MANIFEST}", "modelfile": "gguf/Modelfile"})

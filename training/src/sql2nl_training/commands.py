@@ -16,7 +16,7 @@ def _option(f):
     """A click option for a :class:`TrainConfig` field, typed from its annotation, help from its metadata."""
     name = "--" + f.name.replace("_", "-")
     help_ = f.metadata.get("help", "")
-    default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    default = f.default if f.default is not MISSING else f.default_factory()
     help_ += f" [default: {','.join(default) if isinstance(default, list) else default}]"
     t = str(f.type)
     if t.startswith("bool"):

@@ -15,9 +15,10 @@ import csv
 import json
 import random
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
 from sql2nl.parsing import parse

@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 from sql2nl.errors import ModelError
-
 from sql2nl.rundir import artifact, atomic_dir, read_manifest, update_manifest
 
 

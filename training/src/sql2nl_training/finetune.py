@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError, Sql2NLError
-from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, training_example
-
-from .config import TrainConfig
-from .gguf_base import is_gguf_base, prepare as prepare_gguf
-from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
-from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
+from sql2nl.prompt import PROMPT_VERSION, build_messages, render_prompt, training_example
 from sql2nl.rundir import MANIFEST, RUN_FORMAT, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest
 
+from .config import TrainConfig
+from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
+from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
 from .figures import save_figure
+from .gguf_base import is_gguf_base
+from .gguf_base import prepare as prepare_gguf
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
 
@@ -85,7 +85,7 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         # databases only validation has (all of them, split by database) get no synthetic queries;
         # where training and validation share databases (a --valid file that overlaps), nothing is hidden
         held_out = set(databases(valid)) - set(databases(train))
-        specs = [s for s in from_spider_tables(config.tables) if s.name not in held_out]
+        specs = [s for s in from_spider_tables(config.tables or "") if s.name not in held_out]  # set: __post_init__
         syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
         summary["synthetic"] = len(syn)
         train = train + syn
@@ -131,7 +131,7 @@ def _dtype(config: TrainConfig):
 def load_model(base: str, config: TrainConfig, engine: str):
     """The base model with fresh LoRA adapters, and its tokenizer."""
     train_emb = config.train_embeddings if config.train_embeddings is not None else config.is_scratch
-    extra = {"modules_to_save": EMBEDDINGS} if train_emb else {}
+    extra: dict[str, Any] = {"modules_to_save": EMBEDDINGS} if train_emb else {}
     try:
         if engine == "unsloth":
             from unsloth import FastLanguageModel
@@ -213,7 +213,7 @@ def _keep_activations_in_half(model) -> None:
 
     for m in model.modules():
         if isinstance(m, BaseTunerLayer):
-            m.cast_input_dtype_enabled = False
+            m.cast_input_dtype_enabled = False  # type: ignore[attr-defined]  # set by each PEFT layer class, not declared on the base
 
 
 def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:

@@ -30,9 +30,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError
 
@@ -207,8 +208,10 @@ def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
                          f"({type(e).__name__}: {e}).") from None
     eos, pad = special_tokens(tok, config, meta, path)
     try:
-        model, loading = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch.float32,
-                                                              output_loading_info=True, **kw)
+        # with output_loading_info=True this is a (model, info) pair; transformers types it as the model
+        loaded: Any = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch.float32,
+                                                           output_loading_info=True, **kw)
+        model, loading = loaded
     except (ValueError, KeyError, OSError, RuntimeError, NotImplementedError) as e:
         raise ModelError(f"transformers could not load {path.name} ({type(e).__name__}: {e}). Only decoder-only "
                          "models of the supported GGUF architectures can be training bases.") from None

@@ -22,12 +22,12 @@ import html
 import json
 import math
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sql2nl.errors import InvalidInputError
-
 from sql2nl.rundir import atomic_write_text, read_manifest, update_manifest
 
 QUESTIONS = ("faithful", "fluent")

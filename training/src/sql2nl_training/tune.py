@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
-
-from .config import TrainConfig
 from sql2nl.rundir import atomic_write_json, atomic_write_text, read_manifest
 
+from .config import TrainConfig
 from .figures import save_figure
 
 #: The search space: name -> ("int"|"float"|"categorical", low/choices, high, log). Override with ``space=``.
@@ -178,8 +177,8 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
     out.mkdir(parents=True, exist_ok=True)
 
     # one split for every trial (and every later session of the study), so scores compare
-    from .finetune import prepare_data
     from .data import write_jsonl
+    from .finetune import prepare_data
 
     split = out / "data"
     if not (split / "train.jsonl").is_file():

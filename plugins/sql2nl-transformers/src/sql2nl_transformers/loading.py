@@ -233,6 +233,7 @@ def _load_tokenizer(spec: ModelSpec):
 def _attach_adapter(model, spec: ModelSpec, merge: bool):
     from peft import PeftModel
 
+    assert spec.adapter is not None  # called only for a spec with an adapter
     try:
         model = PeftModel.from_pretrained(model, spec.adapter)
     except Exception as e:
