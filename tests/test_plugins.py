@@ -50,6 +50,20 @@ def echo_plugin():
     unregister_plugin(name)
 
 
+def test_a_blocked_plugin_name_is_a_clear_error_not_a_silent_none():
+    from sql2nl.errors import InvalidInputError
+    from sql2nl.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    pm.set_blocked("blocked-plugin")
+    try:
+        with pytest.raises(InvalidInputError, match="'blocked-plugin' is blocked"):
+            register_plugin(EchoPlugin(), name="blocked-plugin")
+    finally:
+        pm.unblock("blocked-plugin")
+    assert "blocked-plugin" not in plugin_names()
+
+
 def test_rules_is_a_builtin_plugin_registered_like_any_other():
     assert "sql2nl.rules.plugin" in plugin_names()
     info = available_backends()["rules"]

@@ -101,8 +101,6 @@ class TrainConfig:
             bad("max_minutes", "cannot be negative")
         if self.synthetic < 0:
             bad("synthetic", "cannot be negative")
-        if self.synthetic and not self.tables:
-            bad("synthetic", "needs --tables (the schemas the synthetic queries are written over)")
         if self.from_run and self.out and Path(self.from_run).resolve() == Path(self.out).resolve():
             bad("from_run", "must be another run than --out")
         if self.synthetic and not self.tables:
