@@ -12,15 +12,15 @@ import textwrap
 
 import import_graph
 
-#: Cycles closed only by imports inside functions, each waiting for its fix (issue 17).
+#: Cycles closed only by imports inside functions (each waiting for its fix, issue 17) or only by
+#: ``TYPE_CHECKING`` imports.
 KNOWN_CYCLES = [
     # The meaning checker's word tables and scanner call each other through imports inside
     # functions (lexicon.py -> scan.py -> mentions.py -> both): for its owner to untangle.
     ["sql2nl.faithfulness.lexicon", "sql2nl.faithfulness.mentions", "sql2nl.faithfulness.scan"],
-    # The rules describer's mixins name their host class for the type checker (`self: "Describer"`,
-    # imports under TYPE_CHECKING) and conditions.py looks methods up through base.method_for (an
-    # import inside a function); base.py imports the mixins. Closing it needs the mixins typed by a
-    # Protocol, or method_for in a module of its own: for the describer's owner.
+    # Type-only, never executed: the describer's mixins (one per concern, sqlglot's Generator
+    # convention) annotate ``self`` as the :class:`Describer` that combines them, for the type
+    # checker; at run time only base.py imports the mixins.
     ["sql2nl.rules.base", "sql2nl.rules.changes", "sql2nl.rules.conditions", "sql2nl.rules.expressions",
      "sql2nl.rules.outline", "sql2nl.rules.queries", "sql2nl.rules.relations"],
 ]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("sql2nl_training")
+require("sql2nl_training")
 
-from sql2nl.errors import InvalidInputError
-from sql2nl_training.config import TrainConfig
-from sql2nl_training.data import Pair, databases, split_by_database
-from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs
+from sql2nl.errors import InvalidInputError  # noqa: E402
+from sql2nl_training.config import TrainConfig  # noqa: E402
+from sql2nl_training.data import Pair, databases, split_by_database  # noqa: E402
+from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs  # noqa: E402
 
 # 20 databases of very different sizes (1..20 pairs each), as in Spider
 MANY = [Pair(f"SELECT c{i} FROM t{db} WHERE k = {i}", f"The c{i} of t{db} with k {i}.", f"db{db:02d}")
