@@ -246,7 +246,7 @@ def scaling(rows: list[dict]) -> None:
 
 
 def _write(out: Path, res: dict) -> None:
-    from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+    from sql2nl.rundir import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / f"training_{res['mode']}.json", res)
     atomic_write_text(out / f"training_{res['mode']}.md", markdown({"device": "", "shape": "", "lora": "",

@@ -112,7 +112,7 @@ class Driver:
             self._publish()
 
     def _publish(self) -> None:
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+        from sql2nl.rundir import atomic_write_json, atomic_write_text
 
         atomic_write_json(self.out / "issue18.json", self.summary)
         atomic_write_text(self.out / "issue18.md", self.markdown())

@@ -90,9 +90,9 @@ def _check_processes(cfg: TrainConfig, gpus: int, resume: bool) -> None:
     from pathlib import Path
 
     from sql2nl.errors import InvalidInputError
+    from sql2nl.rundir import is_run, read_manifest
 
     from .distributed import cuda_devices, global_batch_of, split_global_batch
-    from .rundir import is_run, read_manifest
 
     have = cuda_devices()
     if have and gpus > have:
