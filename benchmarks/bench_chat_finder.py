@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chat_messages import KINDS, message  # noqa: E402
+from chat_messages import KINDS, message
 
 
 def main() -> None:

@@ -31,11 +31,10 @@ def main() -> None:
         args.sizes, args.methods, args.quants = "tiny", "direct", "f16,q8_0"
 
     from sql2nl.prompt import LANGUAGES, build_messages, render_prompt
-    from sql2nl_training.scratch import build
-
     from sql2nl_gguf import export
     from sql2nl_gguf.export import unsloth_available
     from sql2nl_gguf.tools import installed_version, prepare_llama_cpp_tools
+    from sql2nl_training.scratch import build
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -48,10 +48,9 @@ def scratch_gguf(size: str) -> Path:
     """A random-weight scratch model of ``size`` exported to GGUF (cached under benchmarks/out/)."""
     out = OUT / size
     if not (out / "gguf" / "manifest.json").is_file():
+        from sql2nl.prompt import build_messages, render_prompt
         from sql2nl_gguf import export
         from sql2nl_training.scratch import build
-
-        from sql2nl.prompt import build_messages, render_prompt
 
         print(f"building a {size} scratch model and exporting it to GGUF in {out} ...", file=sys.stderr)
         texts = [render_prompt(build_messages(r["sql"])) + r["description"] for r in spider("train", 3000)]
@@ -64,7 +63,7 @@ def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int
           extra_buffers: str = "auto") -> dict:
     from sql2nl import describe
     from sql2nl.api import describe_stream
-    from sql2nl.backends import get_backend, clear_backend_instances
+    from sql2nl.backends import clear_backend_instances, get_backend
     from sql2nl.prompt import build_messages, render_prompt
 
     opts = dict(model=str(gguf), max_new_tokens=max_new, n_threads=n_threads, n_gpu_layers=n_gpu_layers,

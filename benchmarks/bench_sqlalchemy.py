@@ -28,9 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select, update
-
-from sqlalchemy import event
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, func, insert, select, update
 
 from sql2nl import describe
 from sql2nl.integrations.sqlalchemy import LOGGER_NAME, Instrumentation
@@ -86,7 +84,7 @@ def listener_cost(engine, hooks) -> None:
             h._listener(conn, None, stmt, (), None, False)  # first sight: queued / commented once
             h.flush()
             n = 200_000
-            t = min(timeit.repeat(lambda: h._listener(conn, None, stmt, (), None, False), number=n, repeat=5))
+            t = min(timeit.repeat(lambda h=h: h._listener(conn, None, stmt, (), None, False), number=n, repeat=5))
             print(f"listener call ({name}): {t / n * 1e9:.0f} ns")
 
 

@@ -48,8 +48,7 @@ import sys
 import time
 from pathlib import Path
 
-from training_setups import (LLAMA3_8B, TINY, gpu_info, random_model, run_pipeline, run_plain,  # noqa: F401
-                             save_random_weights)
+from training_setups import LLAMA3_8B, TINY, gpu_info, random_model, run_pipeline, run_plain, save_random_weights  # noqa: F401
 
 # --- the model (config and tokenizer on disk; weights only where a setup loads them) ----------------
 
@@ -141,6 +140,7 @@ def _spawn(args: list[str], gpus: int = 1, timeout: float | None = None, log: Pa
     import tempfile
 
     from gpu_jobs import job_env, run_job
+
     from sql2nl_training.distributed import torchrun_command
 
     target = [__file__, *args]
@@ -246,7 +246,7 @@ def scaling(rows: list[dict]) -> None:
 
 
 def _write(out: Path, res: dict) -> None:
-    from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+    from sql2nl.rundir import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / f"training_{res['mode']}.json", res)
     atomic_write_text(out / f"training_{res['mode']}.md", markdown({"device": "", "shape": "", "lora": "",

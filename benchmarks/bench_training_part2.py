@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     hidden = {"tiny": 64, "mini": 256, "small": 512, "base": 1024}.get(a.size, 256)
     common = dict(engine=a.engine, lora_r=hidden, lora_alpha=hidden, train_embeddings=True, batch_size=16,
                   learning_rate=a.lr, warmup_ratio=0.03, max_seq_length=384, save_steps=10_000, logging_steps=20, seed=0)
-    from sql2nl_training.rundir import is_run
+    from sql2nl.rundir import is_run
 
     def train(cfg, **kw):  # with --reuse, a finished run is kept
         from sql2nl_training import train as _train

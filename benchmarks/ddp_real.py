@@ -49,7 +49,7 @@ class Driver:
         print(f"[ddp_real {time.monotonic() - self.t0:6.1f}s] {msg}", flush=True)
 
     def save(self) -> None:
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+        from sql2nl.rundir import atomic_write_json, atomic_write_text
 
         atomic_write_json(self.out / "ddp_real.json", self.res)
         atomic_write_text(self.out / "ddp_real.md", markdown(self.res))
@@ -188,7 +188,7 @@ def plot(res: dict, path: Path, one: str, many: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sql2nl_training.rundir import save_figure
+    from sql2nl_training.figures import save_figure
 
     runs = res["runs"]
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)

@@ -100,7 +100,6 @@ class Driver:
 
     def publish(self) -> None:
         """Write the summary and the bundle into --out (atomically: a killed call still returns them)."""
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
 
         with self.lock:
             for name, st in self.summary["stages"].items():  # each stage's results so far (written atomically)
@@ -113,7 +112,7 @@ class Driver:
             self._publish()
 
     def _publish(self) -> None:
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+        from sql2nl.rundir import atomic_write_json, atomic_write_text
 
         atomic_write_json(self.out / "issue18.json", self.summary)
         atomic_write_text(self.out / "issue18.md", self.markdown())
@@ -224,7 +223,7 @@ class Driver:
                 self.summary["real_base"] = base
                 self.summary["real_data"] = str(data)
 
-                def real(budget: float) -> list[str]:
+                def real(budget: float, data: Path | None = data, base: str = base) -> list[str]:
                     return [py, str(HERE / "ddp_real.py"), "--data", str(data), "--gpus", str(many), "--base", base,
                             "--steps", str(self.a.real_steps), "--eval-steps", str(self.a.eval_steps),
                             "--resume-check", "--job-timeout", str(self.a.job_timeout),

@@ -365,11 +365,10 @@ def humans(rows: list[dict], per_construct: bool, worst: int) -> None:
 def checker_speed(rows: list[dict]) -> None:
     """Microseconds per check of a human description: facts reused, the checker's own work only."""
     from time import perf_counter as pc
+    from time import process_time as cpu
 
     from sql2nl.facts import extract
     from sql2nl.faithfulness import check
-
-    from time import process_time as cpu
 
     check("x", extract("SELECT 1"))  # lexicon and caches built once per process, not per check
     n = len(rows)
@@ -405,10 +404,16 @@ def speed(sqls: list[str]) -> None:
     for sql in sqls:
         best = dict.fromkeys(total, float("inf"))
         for _ in range(5):  # interleaved and min-of-5, so a noisy shared machine does not skew the ratio
-            t = pc(); sqlglot.parse_one(sql); best["parse_one"] = min(best["parse_one"], pc() - t)
-            t = pc(); describe(sql, cache=False); best["describe"] = min(best["describe"], pc() - t)
+            t = pc()
+            sqlglot.parse_one(sql)
+            best["parse_one"] = min(best["parse_one"], pc() - t)
+            t = pc()
+            describe(sql, cache=False)
+            best["describe"] = min(best["describe"], pc() - t)
             trees = parse(sql)
-            t = pc(); facts = [statement_facts(x) for x in trees]; best["facts"] = min(best["facts"], pc() - t)
+            t = pc()
+            facts = [statement_facts(x) for x in trees]
+            best["facts"] = min(best["facts"], pc() - t)
             t = pc()
             for f in facts:
                 EnglishDescriber(f).describe()

@@ -80,7 +80,7 @@ class Driver:
         print(f"[{time.monotonic() - self.t0:7.1f}s] {msg}", flush=True)
 
     def save(self) -> None:
-        from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+        from sql2nl.rundir import atomic_write_json, atomic_write_text
 
         atomic_write_json(self.results_file, self.res)
         atomic_write_text(self.out / "results" / "summary.md", markdown(self.res))
@@ -118,8 +118,8 @@ class Driver:
 
     def train(self, name: str, cfg) -> dict[str, Any]:
         """Train ``cfg`` into runs/NAME unless that run is done; its manifest's figures."""
+        from sql2nl.rundir import is_run, read_manifest
         from sql2nl_training import train
-        from sql2nl_training.rundir import is_run, read_manifest
 
         run = Path(cfg.out)
         if not (is_run(run) and read_manifest(run).get("status") == "done"):
@@ -169,7 +169,7 @@ class Driver:
 
     # -- stages -------------------------------------------------------------------------------------
     def stage_split(self) -> None:
-        from sql2nl_training.data import load_pairs, write_split, write_jsonl
+        from sql2nl_training.data import load_pairs, write_jsonl, write_split
 
         rec = write_split([self.spider / "train.jsonl", self.spider / "valid.jsonl"], self.data, holdout=0.15, seed=0)
         valid = load_pairs(self.data / "valid.jsonl").pairs

@@ -149,8 +149,12 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     Under torchrun, one of N processes: ``batch`` per process, results summed / per GPU on rank 0.
     ``ddp``: TrainConfig's ddp_* fields. ``profile_comm``: a folder for the comm profile traces."""
     from sql2nl_training.config import TrainConfig
-    from sql2nl_training.distributed import (DistributedOptions, distributed_trainer_class, one_device_per_process,
-                                             trainer_args)
+    from sql2nl_training.distributed import (
+        DistributedOptions,
+        distributed_trainer_class,
+        one_device_per_process,
+        trainer_args,
+    )
     from sql2nl_training.engines import resolve_engine
     from sql2nl_training.finetune import _collator, _trainer_class, load_model, sft_args
 

@@ -8,9 +8,21 @@ import re
 import pytest
 
 import sql2nl
-from sql2nl import (Backend, BackendError, BackendUnavailableError, Description, Draft, InvalidInputError,
-                    SQLParseError, Sql2NLError, UnknownBackendError, describe, describe_many, describe_stream,
-                    hookimpl)
+from sql2nl import (
+    Backend,
+    BackendError,
+    BackendUnavailableError,
+    Description,
+    Draft,
+    InvalidInputError,
+    Sql2NLError,
+    SQLParseError,
+    UnknownBackendError,
+    describe,
+    describe_many,
+    describe_stream,
+    hookimpl,
+)
 from sql2nl import backends as backends_mod
 from sql2nl.facts import StatementFacts
 from sql2nl.plugins import register_plugin, unregister_plugin
@@ -53,8 +65,7 @@ class Streamer(Backend):
         return Draft(text="".join(self.stream(request)))
 
     def stream(self, request):
-        for word in ["Lists ", "the ", "names."]:
-            yield word
+        yield from ["Lists ", "the ", "names."]
 
 
 class RecordingPlugin:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sql2nl import (Backend, Description, Draft, InvalidInputError, SQLParseError, Sql2NLError, describe, describe_many,
+from sql2nl import (Backend, Description, Draft, InvalidInputError, Sql2NLError, SQLParseError, describe, describe_many,
                     describe_stream, hookimpl)
 from sql2nl.parsing import MAX_DEPTH, parse
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from skips import require
 from click.testing import CliRunner
+from skips import require
 
 from sql2nl import describe, describe_many, describe_stream
 from sql2nl.cli import cli

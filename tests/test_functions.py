@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from function_examples import classes, example
 from sqlglot import exp
 
-from function_examples import classes, example
 from sql2nl import describe
 from sql2nl.facts import extract
 from sql2nl.faithfulness import check

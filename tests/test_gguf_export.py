@@ -20,11 +20,19 @@ require("sql2nl_gguf")
 require("sql2nl_training")
 
 import tinymodels  # noqa: E402
+
 from sql2nl.errors import Sql2NLError  # noqa: E402
 from sql2nl.prompt import PROMPT_VERSION, SYSTEM, build_messages, render_prompt  # noqa: E402
-
-from sql2nl_gguf import ExportError, TokenizerError, VerificationError, export, export_run  # noqa: E402
-from sql2nl_gguf import convert, modelfile, pretokenizer, verify  # noqa: E402
+from sql2nl_gguf import (  # noqa: E402  # noqa: E402
+    ExportError,
+    TokenizerError,
+    VerificationError,
+    convert,
+    export,
+    export_run,
+    modelfile,
+    pretokenizer,
+)
 from sql2nl_gguf.tools import prepare_llama_cpp_tools, tools_info  # noqa: E402
 
 QUANTS = ("f16", "q8_0")
@@ -51,8 +59,9 @@ def run_export(tools, hf_model, tmp_path_factory):
     """The direct path, driven the way users do: ``sql2nl export --run RUN --method direct`` on a run that has
     only a LoRA adapter, so the training package's ``merge_run`` makes ``RUN/merged`` first."""
     from click.testing import CliRunner
-    from sql2nl.cli import cli
     from transformers import AutoTokenizer
+
+    from sql2nl.cli import cli
 
     run = tinymodels.write_run_dir(tmp_path_factory.mktemp("gguf-run") / "run", base_model=str(hf_model),
                                    adapter="adapter", languages=("en", "zh"))
@@ -77,8 +86,9 @@ def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
     """What every export must satisfy: files under final names, honest manifest, verified, loadable."""
     import hashlib
 
-    from sql2nl_llamacpp.cpu import open_llama
     from transformers import AutoTokenizer
+
+    from sql2nl_llamacpp.cpu import open_llama
 
     assert json.loads((out / "manifest.json").read_text()) == manifest
     assert manifest["format"] == "sql2nl-gguf/1" and manifest["prompt_version"] == PROMPT_VERSION
@@ -86,7 +96,7 @@ def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
     ver = manifest["verification"]
     assert ver["tokenizer_parity"]["ok"] and ver["tokenizer_parity"]["mismatches"] == 0
     assert ver["greedy"]["f16"]["teacher_forced"] >= 0.9
-    for q, entry in manifest["quantizations"].items():
+    for entry in manifest["quantizations"].values():
         path = out / entry["file"]
         assert path.stat().st_size == entry["bytes"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
@@ -141,8 +151,9 @@ def test_unsloth_export(unsloth_export, hf_model):
 
 @pytest.mark.slow
 def test_both_paths_write_the_same_f16_weights(unsloth_export, run_export):
-    import numpy as np
     import sys
+
+    import numpy as np
 
     sys.path.insert(0, str(prepare_llama_cpp_tools() / "gguf-py"))
     import gguf
@@ -283,7 +294,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, hf_model):
         export(hf_model, tmp_path / "out", ("f16", "q9_9"))
     with pytest.raises(ExportError, match="Unknown export method"):
         export(hf_model, tmp_path / "out", method="magic")
-    with pytest.raises(ExportError, match="not a training run"):
+    with pytest.raises(ExportError, match="not a sql2nl run directory"):
         export_run(tmp_path)
 
 
@@ -298,6 +309,7 @@ def test_run_without_merged_model_needs_training(tmp_path, monkeypatch):
 
 def test_export_command_is_registered_through_the_hook():
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     res = CliRunner().invoke(cli, ["export", "--help"])

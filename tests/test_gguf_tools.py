@@ -15,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from skips import require
 
 require("sql2nl_gguf")

@@ -15,15 +15,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from skips import require
+import wrongllm
 from click.testing import CliRunner
+from skips import require
+from wrongllm import RIGHT, SQL, WRONG, Wrong
 
 from sql2nl import describe, describe_many, describe_stream
 from sql2nl.cli import cli
 from sql2nl.plugins import unregister_plugin
-
-import wrongllm
-from wrongllm import RIGHT, SQL, WRONG, Wrong
 
 RULES = describe(SQL, cache=False).text
 
@@ -151,7 +150,7 @@ def _all_routes(url: str) -> dict[str, str]:
 def test_server_fallback_on_every_route():
     with _server(on_unfaithful="fallback") as url:
         answers = _all_routes(url)
-    assert answers == {k: RULES for k in answers}
+    assert answers == dict.fromkeys(answers, RULES)
 
 
 def test_server_warn_appends_the_same_note_streamed_or_not():
@@ -160,7 +159,7 @@ def test_server_warn_appends_the_same_note_streamed_or_not():
     note = correction(describe(SQL, backend="wrong", cache=False).guard)
     with _server() as url:
         answers = _all_routes(url)
-    assert "value Oslo" in note and answers == {k: WRONG + note for k in answers}
+    assert "value Oslo" in note and answers == dict.fromkeys(answers, WRONG + note)
 
 
 def test_server_per_request_options_and_their_schema():

@@ -23,10 +23,29 @@ KNOWN_CYCLES = [
     # checker; at run time only base.py imports the mixins.
     ["sql2nl.rules.base", "sql2nl.rules.changes", "sql2nl.rules.conditions", "sql2nl.rules.expressions",
      "sql2nl.rules.outline", "sql2nl.rules.queries", "sql2nl.rules.relations"],
-    # gguf/…/export.py -> training/…/export.py -> gguf/__init__.py: the run directory and its
-    # manifest get one home in the core (issue 17 §1), which removes it.
-    ["sql2nl_gguf", "sql2nl_gguf.export", "sql2nl_training.export"],
 ]
+
+
+#: Who may import whom, by distribution (the layers of docs/architecture.md). The core imports none
+#: of the others; plugins and training import only the core; the GGUF export imports the core, the
+#: llama.cpp plugin (to load a GGUF safely) and training (to merge a run's adapter before export).
+LAYERS = {
+    "sql2nl": set(),
+    "sql2nl_transformers": {"sql2nl"},
+    "sql2nl_llamacpp": {"sql2nl"},
+    "sql2nl_openai": {"sql2nl"},
+    "sql2nl_training": {"sql2nl"},
+    "sql2nl_gguf": {"sql2nl", "sql2nl_llamacpp", "sql2nl_training"},
+}
+
+
+def test_each_distribution_imports_only_the_layers_below_it():
+    g = import_graph.build()
+    assert {m.split(".")[0] for m in g.modules} == set(LAYERS), "a new distribution: give it a row in LAYERS"
+    wrong = sorted(f"{a} -> {b}" for edges in (g.module_level, g.function_level, g.type_only)
+                   for a, targets in edges.items() for b in targets
+                   if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in LAYERS[a.split(".")[0]])
+    assert wrong == []
 
 
 def test_no_module_level_import_cycles():

@@ -15,6 +15,7 @@ require("llama_cpp")
 
 import ggufmodels  # noqa: E402
 import tinymodels  # noqa: E402
+
 from sql2nl import describe, describe_many  # noqa: E402
 from sql2nl.api import describe_stream  # noqa: E402
 from sql2nl.backends import Request, available_backends, get_backend  # noqa: E402

@@ -18,8 +18,8 @@ require("llama_cpp")
 require("sql2nl_gguf")
 
 import ggufmodels  # noqa: E402
-from sql2nl.errors import InvalidInputError  # noqa: E402
 
+from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_llamacpp import cpu  # noqa: E402
 
 AMX = frozenset({"fpu", "avx512f", "amx_tile", "amx_int8", "amx_bf16"})

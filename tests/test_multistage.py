@@ -11,6 +11,7 @@ require("torch")
 require("sql2nl_training")
 
 import part2_fixtures as fx  # noqa: E402
+
 from sql2nl.errors import Sql2NLError  # noqa: E402
 
 pytestmark = pytest.mark.slow  # three tiny trainings and a few generations

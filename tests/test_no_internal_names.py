@@ -19,7 +19,6 @@ from sql2nl import describe
 from sql2nl.errors import Sql2NLError
 from sql2nl.rules.sqlglot_names import internal_names as sqlglot_names
 
-
 # Ordinary words, none of them a sqlglot class name.
 TABLES = ["customers", "orders", "products", "employees", "invoices", "shipments"]
 COLUMNS = ["price", "cost", "city", "status", "quantity", "amount", "email", "created_at", "total_due", "region",

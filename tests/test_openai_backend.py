@@ -18,6 +18,7 @@ require("starlette")
 require("uvicorn")
 
 from openai_peer import CannedOpenAI  # noqa: E402
+
 from sql2nl import describe, describe_many  # noqa: E402
 from sql2nl.api import describe_stream  # noqa: E402
 from sql2nl.backends import available_backends, get_backend  # noqa: E402
@@ -207,7 +208,7 @@ def test_a_failing_stream_is_reported(canned):
 # -- unreachable and silent servers: retries, timeouts, clear errors --------------------------------------
 def test_connection_refused():
     port = free_port()  # nothing listens there
-    with pytest.raises(BackendError, match=r"Could not connect .*127\.0\.0\.1:%d.*\(3 attempts\).*running" % port):
+    with pytest.raises(BackendError, match=rf"Could not connect .*127\.0\.0\.1:{port}.*\(3 attempts\).*running"):
         describe(SQL, backend="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2)
 
 

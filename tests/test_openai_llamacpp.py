@@ -27,6 +27,7 @@ require("starlette_context")
 require("pydantic_settings")
 
 import ggufmodels  # noqa: E402
+
 from sql2nl import describe, describe_many  # noqa: E402
 from sql2nl.api import describe_stream  # noqa: E402
 from sql2nl.backends import get_backend  # noqa: E402
@@ -128,6 +129,7 @@ def test_describe_many_in_parallel_matches_describe(opts):
 def test_overfitted_model_through_the_server(tmp_path_factory):
     # Messages in, the server's template (from the GGUF), the taught answers out, <think> blocks stripped.
     import tinymodels
+
     from sql2nl.prompt import strip_thinking
 
     fit = ggufmodels.overfit_gguf(tmp_path_factory.mktemp("overfit-gguf"))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from skips import require
 from click.testing import CliRunner
+from skips import require
 
 from sql2nl import Backend, Draft, InvalidInputError, describe, hookimpl
 from sql2nl.backends import available_backends, get_backend

@@ -11,8 +11,15 @@ from click.testing import CliRunner
 
 from sql2nl import Backend, Draft, UnknownBackendError, describe, hookimpl
 from sql2nl.backends import available_backends, get_backend
-from sql2nl.plugins import (PluginLoadWarning, get_plugin_manager, plugin_errors, plugin_names, register_plugin,
-                            reset_plugin_manager, unregister_plugin)
+from sql2nl.plugins import (
+    PluginLoadWarning,
+    get_plugin_manager,
+    plugin_errors,
+    plugin_names,
+    register_plugin,
+    reset_plugin_manager,
+    unregister_plugin,
+)
 
 
 class Echo(Backend):
@@ -41,6 +48,20 @@ def echo_plugin():
     name = register_plugin(EchoPlugin(), name="echo-plugin")
     yield name
     unregister_plugin(name)
+
+
+def test_a_blocked_plugin_name_is_a_clear_error_not_a_silent_none():
+    from sql2nl.errors import InvalidInputError
+    from sql2nl.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    pm.set_blocked("blocked-plugin")
+    try:
+        with pytest.raises(InvalidInputError, match="'blocked-plugin' is blocked"):
+            register_plugin(EchoPlugin(), name="blocked-plugin")
+    finally:
+        pm.unblock("blocked-plugin")
+    assert "blocked-plugin" not in plugin_names()
 
 
 def test_rules_is_a_builtin_plugin_registered_like_any_other():

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sql2nl import InvalidInputError
-from sql2nl import prompt
+from sql2nl import InvalidInputError, prompt
 from sql2nl.backends import Request
 from sql2nl.facts import extract
 from sql2nl.llm import LLMBackend, ThinkFilter

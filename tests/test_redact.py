@@ -11,13 +11,12 @@ import re
 
 import pytest
 import sqlglot
+import wrongllm
 from sqlglot.dialects import Dialects
 
 from sql2nl import Backend, Draft, Sql2NLError, describe, describe_many, describe_stream, hookimpl
 from sql2nl.plugins import register_plugin, unregister_plugin
 from sql2nl.redact import redact, sensitive_words
-
-import wrongllm
 
 SQL = ("SELECT name, card FROM customers /* owner: hunter2 */ WHERE city = 'Oslo' "
        "AND card = '4111-1111-1111-1111' AND id <> 987654 AND since > DATE '2024-02-29' "

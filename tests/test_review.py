@@ -22,6 +22,7 @@ require("krippendorff")
 require("scipy")
 
 import part2_fixtures as fx  # noqa: E402
+
 from sql2nl.errors import InvalidInputError  # noqa: E402
 
 pytestmark = pytest.mark.slow  # trains a tiny model (seconds) and generates with it

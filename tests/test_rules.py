@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
+from describe_fixtures import cases
 
 from sql2nl import describe
 from sql2nl.errors import InvalidInputError
@@ -17,9 +17,6 @@ from sql2nl.facts import extract
 from sql2nl.faithfulness import check
 from sql2nl.rules import describer_for
 from sql2nl.rules.en import EnglishDescriber
-
-from describe_fixtures import cases
-
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

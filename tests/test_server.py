@@ -27,7 +27,7 @@ from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl.plugins import get_plugin_manager, reset_plugin_manager  # noqa: E402
 from sql2nl.server.app import create_app  # noqa: E402
 from sql2nl.server.config import ServerConfig  # noqa: E402
-from sql2nl.server.messages import dialect_hint, detect_language, find_sql, is_statement  # noqa: E402
+from sql2nl.server.messages import detect_language, dialect_hint, find_sql, is_statement  # noqa: E402
 from sql2nl.server.runner import ServerThread  # noqa: E402
 
 SQL = "SELECT name FROM users WHERE age > 18 ORDER BY name"

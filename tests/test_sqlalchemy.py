@@ -15,8 +15,7 @@ import pytest
 from skips import require, unavailable
 
 sqlalchemy = require("sqlalchemy")
-from sqlalchemy import (  # noqa: E402
-    Column, Integer, MetaData, String, Table, create_engine, event, insert, select, text)
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, insert, select, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
@@ -25,7 +24,13 @@ from sql2nl.backends import clear_backend_instances  # noqa: E402
 from sql2nl.cache import fingerprint  # noqa: E402
 from sql2nl.errors import InvalidInputError, UnknownBackendError  # noqa: E402
 from sql2nl.integrations.sqlalchemy import (  # noqa: E402
-    LOGGER_NAME, SQLGLOT_DIALECTS, _describable, comment_text, instrument, uninstrument)
+    LOGGER_NAME,
+    SQLGLOT_DIALECTS,
+    _describable,
+    comment_text,
+    instrument,
+    uninstrument,
+)
 from sql2nl.plugins import get_plugin_manager  # noqa: E402
 
 PG_DSN = os.environ.get("SQL2NL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:54329/sql2nl_test")

@@ -24,8 +24,9 @@ require("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 
-from sql2nl_training.data import Pair  # noqa: E402
 from training_pairs import MUSIC, SHOP_SCHOOL  # noqa: E402
+
+from sql2nl_training.data import Pair  # noqa: E402
 
 TRAIN = [dict(p) for p in SHOP_SCHOOL] + [
     {"sql": "SELEC broken FRM", "description": "a bad row, refused and reported", "db_id": "shop"},
@@ -55,6 +56,7 @@ def run(tmp_path_factory):
 
 def _greedy(model, tok, sql: str, style: str = "statement") -> str:
     import torch
+
     from sql2nl.prompt import build_messages, render_prompt
 
     ids = tok(render_prompt(build_messages(sql, style=style), tok), return_tensors="pt", add_special_tokens=False)
@@ -96,6 +98,7 @@ def test_overfitted_model_reproduces_its_pairs(run):
 
 def test_merge_run_matches_the_adapter(run):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from sql2nl_training.export import merge_run
 
     merged = merge_run(run)
@@ -131,11 +134,13 @@ def test_train_pairs_through_transformers_backend_with_run_dir(run):
 
 def test_export_gguf_and_describe_with_llamacpp(run):
     require("sql2nl_gguf", reason="the gguf export package is not installed")
-    from sql2nl_training.export import export_run
-
+    from sql2nl.rundir import read_manifest
+    from sql2nl_gguf import export_run
     from sql2nl_gguf.tools import prepare_llama_cpp_tools
 
-    m = export_run(run, gguf=("q8_0",), tools=prepare_llama_cpp_tools())
+    exported = export_run(run, ("q8_0",), tools=prepare_llama_cpp_tools())
+    m = read_manifest(run)
+    assert m["artifacts"]["gguf"] == {"q8_0": f"gguf/{exported['quantizations']['q8_0']['file']}"}
     gg = run / m["artifacts"]["gguf"]["q8_0"]
     assert gg.is_file() and gg.stat().st_size > 10_000
     assert m["artifacts"]["merged"] == "merged" and m["artifacts"]["adapter"] == "adapter"
@@ -238,7 +243,6 @@ def test_gradient_checkpointing_follows_the_config(tmp_path):
 
 def test_checkpoint_layers_is_validated():
     from sql2nl.errors import Sql2NLError
-
     from sql2nl_training import TrainConfig
 
     for bad in (0, 1.5, -0.2):

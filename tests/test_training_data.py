@@ -14,7 +14,7 @@ from skips import require
 
 require("sql2nl_training")
 
-from sql2nl.errors import InvalidInputError, Sql2NLError  # noqa: E402
+from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
 from sql2nl_training.data import Pair, group_of, load_pairs, split_by_database  # noqa: E402
 
@@ -107,7 +107,7 @@ def test_unusable_inputs_are_clear_errors(tmp_path):
 
 def test_split_keeps_databases_apart():
     pairs = [Pair(p["sql"], p["description"], p["db_id"]) for p in PAIRS] * 1
-    pairs += [Pair("SELECT x FROM t%d" % i, "x of t%d" % i, None) for i in range(4)]
+    pairs += [Pair(f"SELECT x FROM t{i}", f"x of t{i}", None) for i in range(4)]
     train, valid = split_by_database(pairs, 0.3, seed=1)
     assert train and valid and len(train) + len(valid) == len(pairs)
     assert not {group_of(p) for p in train} & {group_of(p) for p in valid}
@@ -227,6 +227,7 @@ def test_scores_multi_reference_and_constructs():
 
 def test_eval_command_with_rules_backend_prints_one_metrics_line(tmp_path):
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     data = tmp_path / "valid.jsonl"
@@ -247,6 +248,7 @@ def test_eval_command_with_rules_backend_prints_one_metrics_line(tmp_path):
 
 def test_train_command_refuses_bad_config_without_traceback(tmp_path):
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     res = CliRunner().invoke(cli, ["train", "--base", "scratch:tiny", "--data", "x.json", "--out", str(tmp_path / "r"),

@@ -14,8 +14,16 @@ require("sql2nl_training")
 
 from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402
-from sql2nl_training.distributed import (SAFE_ENV, GlobalBatchSampler, example_hashes, global_batch_of,  # noqa: E402
-                                         launch_env, split_global_batch, trainer_args, visible_devices)
+from sql2nl_training.distributed import (  # noqa: E402
+    SAFE_ENV,
+    GlobalBatchSampler,
+    example_hashes,
+    global_batch_of,
+    launch_env,
+    split_global_batch,
+    trainer_args,
+    visible_devices,
+)
 
 
 @pytest.mark.parametrize("global_batch,processes,micro,want", [

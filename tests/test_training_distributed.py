@@ -24,8 +24,9 @@ require("sql2nl_training")
 
 pytestmark = pytest.mark.slow
 
-from sql2nl_training.distributed import SAFE_ENV, copy_run_at, launch, read_data_order  # noqa: E402
 from training_pairs import MUSIC, MUSIC_MORE, SHOP_SCHOOL  # noqa: E402
+
+from sql2nl_training.distributed import SAFE_ENV, copy_run_at, launch, read_data_order  # noqa: E402
 
 CLI = [sys.executable, "-c", "from sql2nl.cli import main; main()"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

@@ -23,6 +23,7 @@ gguf = require("gguf")
 pytestmark = pytest.mark.slow
 
 from smollm2_base import SHA256, smollm2_gguf  # noqa: E402
+
 from sql2nl.errors import InvalidInputError, ModelError  # noqa: E402
 
 CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
@@ -182,8 +183,9 @@ def test_a_complete_gguf_file_beside_stray_files(tmp_path):
     """A whole (tiny) model converts: its own tokenizer and weights, whatever else lies in its folder
     (transformers would take a tokenizer_config.json beside the file for the file's tokenizer)."""
     import numpy as np
-    from sql2nl_training.gguf_base import prepare
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sql2nl_training.gguf_base import prepare
 
     f = _write_gguf(tmp_path / "tiny.gguf", eos=1, tensors="all")
     (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer", "eos_token": "[SEP]"}')
@@ -203,8 +205,9 @@ def test_a_complete_gguf_file_beside_stray_files(tmp_path):
 
 def test_declared_eos_is_overridden_by_the_template_end(tmp_path):
     """A file whose metadata names <|im_start|> as EOS still trains and stops at the template's <|im_end|>."""
-    from sql2nl_training.gguf_base import special_tokens, read_metadata
     from transformers import AutoConfig, AutoTokenizer
+
+    from sql2nl_training.gguf_base import read_metadata, special_tokens
 
     f = _write_gguf(tmp_path / "eos1.gguf", eos=1)
     tok = AutoTokenizer.from_pretrained(tmp_path, gguf_file=f.name)
@@ -238,9 +241,10 @@ def test_tiny_training_step_on_smollm2(smollm2, tmp_path):
     assert man["config"]["base"] == f"gguf:{path}"  # the config keeps what the user asked for
     # every step trained on both examples: 3 x their tokens (prompt + description + EOS), no padding
     # (each pair's style is read off its description: the question gets the question-style prompt)
-    from sql2nl.prompt import training_example
     from sql2nl_training.data import load_pairs
     from transformers import AutoTokenizer
+
+    from sql2nl.prompt import training_example
 
     tok = AutoTokenizer.from_pretrained(base.model_dir)
     read = load_pairs(data).pairs

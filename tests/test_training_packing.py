@@ -17,7 +17,11 @@ require("sql2nl_training")
 import torch.nn.functional as F  # noqa: E402
 
 from sql2nl_training.packing import (  # noqa: E402
-    IGNORE, PackedCollator, compile_layers, completion_loss, register_varlen_attention,
+    IGNORE,
+    PackedCollator,
+    compile_layers,
+    completion_loss,
+    register_varlen_attention,
 )
 
 SHAPES = [(10, 4), (7, 3), (15, 6), (4, 9)]  # (prompt, description) token counts
@@ -169,8 +173,8 @@ def test_trainer_packs_and_learns(tmp_path):
     args = SFTConfig(output_dir=str(tmp_path), max_length=None, per_device_train_batch_size=4, max_steps=40,
                      learning_rate=3e-2, logging_steps=5, save_strategy="no", report_to=[], disable_tqdm=True,
                      use_cpu=True, completion_only_loss=True)
-    from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
 
     tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({f"t{i}": i for i in range(300)}, unk_token="t0")),
                                   pad_token="t0", eos_token="t1")

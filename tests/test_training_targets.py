@@ -43,6 +43,7 @@ def test_split_by_database_share_is_disjoint_and_deterministic():
 
 def test_split_command_pools_files_and_reports_shared_databases(tmp_path):
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"

@@ -339,7 +339,7 @@ def test_streaming_yields_pieces_that_join_to_the_description(models):
 
 def test_threads_share_one_backend_safely(models):
     be = get_backend("transformers", model=models["fit"], max_new_tokens=40)
-    want = {s: d for s, d in tm.PAIRS}
+    want = dict(tm.PAIRS)
     got, errors = {}, []
 
     def work(sql):

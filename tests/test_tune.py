@@ -13,6 +13,7 @@ require("optuna")
 require("sql2nl_training")
 
 import part2_fixtures as fx  # noqa: E402
+
 from sql2nl.errors import InvalidInputError  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a few tiny trainings: tens of seconds on a busy 2-core machine

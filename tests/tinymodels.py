@@ -7,8 +7,8 @@ training tests; keep it generic (no backend-specific code).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from sql2nl.prompt import LANGUAGES, PROMPT_VERSION, build_messages, encode_prompt, render_prompt, training_example
 

@@ -15,7 +15,6 @@ Whether a text says what a statement says (the checker every LLM answer passes):
 from .api import describe, describe_many, describe_stream
 from .backends import Backend, Draft, Request
 from .description import Description
-from .faithfulness import Faithfulness, check_faithfulness
 from .errors import (
     BackendError,
     BackendUnavailableError,
@@ -27,6 +26,7 @@ from .errors import (
     UnknownBackendError,
     UnknownModelError,
 )
+from .faithfulness import Faithfulness, check_faithfulness
 from .hookspecs import hookimpl
 from .response import Response
 

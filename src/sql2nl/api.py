@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from . import cache as _cache
 from .backends import Backend, Draft, get_backend
@@ -41,6 +42,8 @@ def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, 
     if isinstance(backend, type) and issubclass(backend, Backend):
         return backend(**options)
     if backend:
+        if not isinstance(backend, str):  # a class that is not a Backend
+            raise InvalidInputError(f"backend= must be a backend name, a Backend or a Backend class, got {backend!r}.")
         return get_backend(backend, **options)
     name = os.environ.get("SQL2NL_BACKEND") or DEFAULT_BACKEND
     try:

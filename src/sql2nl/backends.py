@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import BackendError, BackendUnavailableError, InvalidInputError, Sql2NLError, UnknownBackendError
 from .options import Options, freeze

@@ -24,8 +24,9 @@ import re
 import sqlite3
 import threading
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, Hashable
+from typing import Any
 
 import cachetools
 

@@ -360,6 +360,7 @@ def cache_command(do_clear, cache_path):
 
 
 from .server.cli import lsp, serve  # noqa: E402  (imports only click; the extras load when they run)
+
 cli.add_command(serve); cli.add_command(lsp)  # noqa: E702
 
 

@@ -21,8 +21,9 @@ What happened is recorded in the draft's ``guard`` dict (and so on ``Description
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from .backends import Draft, Request
 
@@ -68,7 +69,7 @@ def buffers(backend: GuardedBackend) -> bool:
     """Whether a stream must be held back until the guard has chosen: when the text the user
     would see can still be replaced (by a better candidate, a retry or the rules describer)."""
     o = backend.options
-    return o.on_unfaithful in ("fallback", "retry") or o.candidates > 1  # type: ignore[attr-defined]
+    return o.on_unfaithful in ("fallback", "retry") or o.candidates > 1
 
 
 def choose(backend: GuardedBackend, requests: Sequence[Request], prompts: Sequence[Any],
@@ -133,7 +134,7 @@ def _fallback(backend: GuardedBackend, request: Request, c: _Candidate, info: di
     checked = _score(request, rules.text, 0)
     rules.faithfulness = checked.score
     rules.guard = {**info, "fell_back": True,
-                   "faithful": _passes(checked, backend.options.min_faithfulness)}  # type: ignore[attr-defined]
+                   "faithful": _passes(checked, backend.options.min_faithfulness)}
     return rules
 
 

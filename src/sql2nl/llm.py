@@ -10,8 +10,9 @@ a plugin cannot skip the guard.
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generator, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 from . import guard as _guard
 from . import prompt as prompt_format
@@ -51,6 +52,7 @@ class LLMBackend(Backend):
 
     streams = True
     Options = LLMOptions
+    options: LLMOptions  # set by Backend.__init__ from Options
 
     # The options every plugin reads, as attributes (read-only: build another backend to change them).
     on_unfaithful = property(lambda self: self.options.on_unfaithful)
@@ -103,7 +105,7 @@ class LLMBackend(Backend):
         outputs = self.generate(prompts)
         return _guard.choose(self, requests, prompts, [self.clean(p, o) for p, o in zip(prompts, outputs)])
 
-    def stream(self, request: Request) -> Generator[str, None, Draft]:  # type: ignore[override]
+    def stream(self, request: Request) -> Generator[str, None, Draft]:
         """The answer in pieces, then (as the generator's return value) the guarded :class:`Draft`.
 
         When the guard may still replace the text (``fallback``/``retry``, ``candidates`` > 1) nothing
@@ -144,7 +146,7 @@ class ThinkFilter:
 
     def feed(self, piece: str) -> str:
         self.buf += piece
-        out = []
+        out: list[str] = []
         while True:
             if self.in_think:
                 i = self.buf.find(prompt_format.THINK_CLOSE)

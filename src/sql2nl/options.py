@@ -31,10 +31,12 @@ import difflib
 import json
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 from .errors import InvalidInputError
+
 
 def option(default: Any, help: str, *, changes_text: bool = True, choices: tuple | None = None,
            minimum: float | None = None, maximum: float | None = None, per_request: bool = False,
@@ -48,7 +50,8 @@ def option(default: Any, help: str, *, changes_text: bool = True, choices: tuple
     meta = {"help": help, "changes_text": changes_text and not secret, "choices": choices, "minimum": minimum,
             "maximum": maximum, "per_request": per_request, "secret": secret}
     if isinstance(default, (dict, list)):
-        return field(default_factory=lambda d=default: json.loads(json.dumps(d)), metadata=meta)
+        frozen = json.dumps(default)  # a fresh copy per instance, never the shared default
+        return field(default_factory=lambda: json.loads(frozen), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -89,7 +92,12 @@ class Options:
                 m = f.metadata
                 if "help" not in m:
                     raise TypeError(f"{cls.__name__}.{f.name} must be declared with sql2nl.options.option(...)")
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                if f.default is not dataclasses.MISSING:
+                    default = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    default = f.default_factory()
+                else:
+                    raise TypeError(f"{cls.__name__}.{f.name} has no default; declare one with option(...)")
                 out.append(OptionSpec(f.name, hints[f.name], default, m["help"], m["changes_text"], m["choices"],
                                       m["minimum"], m["maximum"], m["per_request"], m["secret"]))
             got = Options._specs[cls] = tuple(out)
@@ -256,7 +264,7 @@ def freeze(value: Any) -> Any:
 def _type_name(tp: Any, choices: tuple | None) -> str:
     if choices:
         return " / ".join(json.dumps(c) for c in choices)
-    names = []
+    names: list[str] = []
     for m in _members(tp):
         if typing.get_origin(m) is Literal:
             names.extend(json.dumps(a) for a in typing.get_args(m))
@@ -274,7 +282,7 @@ def _type_name(tp: Any, choices: tuple | None) -> str:
 def _schema(tp: Any, choices: tuple | None) -> dict[str, Any]:
     members = _members(tp)
     nullable = type(None) in members
-    alts = []
+    alts: list[dict[str, Any]] = []
     for m in members:
         if m is type(None):
             continue

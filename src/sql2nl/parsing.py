@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -52,6 +53,12 @@ _SHOW_WORDS = frozenset("""
 _NEED_BODY = frozenset("SELECT INSERT UPDATE DELETE MERGE CREATE ALTER DROP TRUNCATE REPLACE".split())
 
 _LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
+
+
+def _junk_end(text: str) -> int:
+    """Where the leading whitespace and comments end (the pattern matches the empty string too)."""
+    m = _LEADING_JUNK.match(text)
+    return m.end() if m else 0
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 _BRACKET_NAME = re.compile(r"(?<![\w\]\)\[])\[[A-Za-z_#@$][^\]\[\n']*\]")
 _TOP = re.compile(r"\bSELECT\s+(?:DISTINCT\s+|ALL\s+)?TOP\b", re.I)
@@ -225,13 +232,13 @@ def _rest_word(tree: exp.Command) -> str:
 
 
 def _first_word(text: str) -> str | None:
-    m = _FIRST_WORD.match(text, _LEADING_JUNK.match(text).end())
+    m = _FIRST_WORD.match(text, _junk_end(text))
     return m.group(0) if m else None
 
 
 def _not_sql(text: str, dialect: str | None) -> SQLParseError:
     word = _first_word(text) or text.strip()[:20]
-    start = _LEADING_JUNK.match(text).end()
+    start = _junk_end(text)
     line, col = line_col(text, start)
     return SQLParseError(f"this does not look like a SQL statement (it starts with {word!r})",
                          line=line, column=col, snippet=text[start:start + 40].strip(), dialect=dialect,
@@ -260,7 +267,7 @@ def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQL
     if not looks_sql:
         return _not_sql(text, dialect)
     # The dialect that got furthest understood the most; its complaint is the useful one.
-    parse_errors = [e for e in errors if getattr(e, "errors", None)]
+    parse_errors: list[Any] = [e for e in errors if getattr(e, "errors", None)]  # sqlglot ParseErrors
     if not parse_errors:
         reason = _clean(str(errors[0]).split("\n")[0]) if errors else "unrecognised input"
         return SQLParseError(reason, dialect=dialect, snippet=text.strip()[:40])

@@ -14,12 +14,13 @@ import importlib
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from importlib import metadata
-from typing import Callable
 
 import pluggy
 
 from . import hookspecs
+from .errors import InvalidInputError
 
 #: Built-in features are plugins too, registered exactly as third-party ones are.
 DEFAULT_PLUGINS = ("sql2nl.rules.plugin",)
@@ -111,6 +112,8 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
     """
     with _lock:
         registered = get_plugin_manager().register(plugin, name=name)
+    if registered is None:  # pluggy answers None for a name that was blocked
+        raise InvalidInputError(f"The plugin name {name!r} is blocked in this process; register it under another name.")
     _forget_instances()
     return registered
 

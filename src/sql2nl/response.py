@@ -10,7 +10,8 @@ batch path and one stream path, :mod:`sql2nl.guard`), placeholders restored
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, TypeVar
 
 from .backends import Backend, Draft, Request
 from .description import Description

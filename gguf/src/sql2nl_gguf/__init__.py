@@ -10,7 +10,7 @@ Heavy imports (torch, transformers, llama_cpp, unsloth) happen on first use, nev
 
 from __future__ import annotations
 
-from .errors import ExportError, ToolsError, TokenizerError, VerificationError
+from .errors import ExportError, TokenizerError, ToolsError, VerificationError
 from .export import MANIFEST_FORMAT, export, export_run
 from .tools import prepare_llama_cpp_tools, resolve_tools
 

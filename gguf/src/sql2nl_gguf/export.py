@@ -18,16 +18,33 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
-from . import atomic
+from sql2nl.errors import ModelError
+from sql2nl.rundir import EXPORT_FORMAT, MANIFEST, atomic_write_json, atomic_write_text, read_manifest, update_manifest
+
 from .errors import ExportError, VerificationError
 
-MANIFEST_FORMAT = "sql2nl-gguf/1"
-MANIFEST_NAME = "manifest.json"
+#: The format (kind/version) of an export's manifest.json; defined with the run's in sql2nl.rundir.
+MANIFEST_FORMAT = EXPORT_FORMAT
 METHODS = ("auto", "unsloth", "direct")
+
+
+@contextmanager
+def _staging_dir(parent: Path) -> Iterator[Path]:
+    """A hidden scratch directory inside ``parent`` (same filesystem, so ``os.replace`` is atomic), removed after."""
+    parent.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix=".tmp-sql2nl-export-", dir=parent))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _normalize_quants(quantizations: Iterable[str] | str) -> list[str]:
@@ -115,7 +132,7 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
     pre = pretokenizer.plan(model_dir, tools_dir, tokenizer)
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic.staging_dir(out_dir) as staging:
+    with _staging_dir(out_dir) as staging:
         if method == "unsloth":
             from .unsloth_export import export_unsloth
 
@@ -144,7 +161,7 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
                     f"at only {f16:.0%} of positions (need {min_f16_agreement:.0%}). Nothing was written.")
             report = {"tokenizer_parity": parity, "greedy": greedy}
         total_s = time.perf_counter() - started
-        entries = {}
+        entries: dict[str, dict[str, Any]] = {}
         for q in quants:
             src = staged[q]
             entries[q] = {"file": f"{stem}.{q}.gguf", "bytes": src.stat().st_size, "sha256": _sha256(src)}
@@ -169,29 +186,31 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         for q in quants:
-            atomic.publish(staged[q], out_dir / entries[q]["file"])
-        atomic.write_text(out_dir / "Modelfile", mf_text)
-        atomic.write_json(out_dir / MANIFEST_NAME, manifest)
+            os.replace(staged[q], out_dir / entries[q]["file"])  # same filesystem: one atomic step
+        atomic_write_text(out_dir / "Modelfile", mf_text)
+        atomic_write_json(out_dir / MANIFEST, manifest)
     say(f"exported {', '.join(quants)} to {out_dir} in {total_s:.1f}s ({method})")
     return manifest
 
 
-def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = ("f16", "q8_0"), **kw) -> dict:
+def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = ("f16", "q8_0"), **kw: Any) -> dict:
     """Export a training run: ``RUN/merged`` (merged on demand) -> ``RUN/gguf/``; updates ``RUN/manifest.json``.
 
-    The run manifest (the contract in ``sql2nl_training.rundir``) gets ``artifacts.gguf`` =
-    ``{quant: "gguf/model.<quant>.gguf"}`` (merged with earlier exports whose files still exist),
-    ``artifacts.gguf_manifest`` and ``artifacts.modelfile``; it is rewritten atomically.
+    The one way to export a run (``sql2nl export --run``). ``kw`` are :func:`export`'s options;
+    returns the export's manifest. The run manifest (format in :mod:`sql2nl.rundir`) gets
+    ``artifacts.gguf`` = ``{quant: "gguf/model.<quant>.gguf"}`` (merged with earlier exports whose
+    files still exist), ``artifacts.gguf_manifest`` and ``artifacts.modelfile``. When the run has
+    no merged model, the training package's ``merge_run`` makes one first (the export package
+    imports training, never the other way round).
     """
     run_dir = Path(run_dir).resolve()
-    run_manifest_path = run_dir / "manifest.json"
-    if not run_manifest_path.is_file():
-        raise ExportError(f"{run_dir} is not a training run (no manifest.json).")
-    run = json.loads(run_manifest_path.read_text(encoding="utf-8"))
-    if not str(run.get("format", "")).startswith("sql2nl-run/"):
-        raise ExportError(f"{run_manifest_path} is not a sql2nl run manifest (format {run.get('format')!r}).")
-    artifacts = run.get("artifacts") or {}
-    merged = run_dir / (artifacts.get("merged") or "merged")
+    try:
+        run = read_manifest(run_dir)
+    except ExportError:
+        raise
+    except ModelError as e:
+        raise ExportError(str(e)) from None
+    merged = run_dir / ((run.get("artifacts") or {}).get("merged") or "merged")
     if not (merged / "config.json").is_file():
         try:
             from sql2nl_training.export import merge_run
@@ -203,13 +222,11 @@ def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = 
     kw.setdefault("languages", run.get("languages"))
     manifest = export(merged, run_dir / "gguf", quantizations, **kw)
     # Re-read: training may have touched the manifest meanwhile; only the GGUF entries are ours.
-    run = json.loads(run_manifest_path.read_text(encoding="utf-8"))
-    arts = run.setdefault("artifacts", {})
-    table = arts.get("gguf") if isinstance(arts.get("gguf"), dict) else {}
-    table = {q: p for q, p in table.items() if isinstance(p, str) and (run_dir / p).is_file()}
+    arts = read_manifest(run_dir).get("artifacts") or {}
+    old = arts.get("gguf")
+    if not isinstance(old, dict):
+        old = {}
+    table = {q: p for q, p in old.items() if isinstance(p, str) and (run_dir / p).is_file()}
     table.update({q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()})
-    arts["gguf"] = table
-    arts["gguf_manifest"] = f"gguf/{MANIFEST_NAME}"
-    arts["modelfile"] = "gguf/Modelfile"
-    atomic.write_json(run_manifest_path, run)
+    update_manifest(run_dir, artifacts={"gguf": table, "gguf_manifest": f"gguf/{MANIFEST}", "modelfile": "gguf/Modelfile"})
     return manifest

@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def _greedy(path: str, prompts: list[list[int]], refs: list[list[int]], n_tokens
             n_ctx: int) -> dict:
     """Free-running greedy continuations, and teacher-forced top-1 agreement with ``refs``."""
     import numpy as np
+
     from sql2nl_llamacpp.cpu import open_llama
 
     llm = open_llama(path, n_ctx=n_ctx, n_batch=n_ctx, n_gpu_layers=-1, verbose=False, seed=0, logits_all=True)
@@ -94,7 +96,7 @@ def _greedy(path: str, prompts: list[list[int]], refs: list[list[int]], n_tokens
     return {"got": got, "forced": forced}
 
 
-OPS = {"tokenize": _tokenize, "greedy": _greedy}
+OPS: dict[str, Callable[..., Any]] = {"tokenize": _tokenize, "greedy": _greedy}
 
 
 def main() -> None:

@@ -13,11 +13,10 @@ import sys
 
 def main(argv: list[str]) -> int:
     model_dir, save_dir, quants, result = argv
-    import unsloth  # noqa: F401  (must come before transformers' models are loaded)
-    from unsloth import FastLanguageModel
-
     import torch
+    import unsloth  # noqa: F401  (must come before transformers' models are loaded)
     from transformers import AutoConfig
+    from unsloth import FastLanguageModel
 
     # Load in the checkpoint's own dtype: Unsloth's CPU default (bf16) would round fp32 weights before
     # conversion, and the f16 GGUF would no longer match the model it claims to be.

@@ -16,7 +16,8 @@ an :class:`~sql2nl_gguf.errors.ExportError` naming the file instead of a dead pr
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import llama_child
 
@@ -55,7 +56,7 @@ def tokenizer_parity(gguf: str | os.PathLike, tokenizer, texts: list[str] | None
     The GGUF side reads only the vocabulary (no weights, no context), in a child process.
     """
     texts = texts or SAMPLE_SQL + SAMPLE_PROSE + _prompts(tokenizer)
-    gg = llama_child.run("tokenize", gguf, "the tokenizer", texts=texts)
+    gg = llama_child.run("tokenize", os.fspath(gguf), "the tokenizer", texts=texts)
     mismatches = []
     for t, gg_ids in zip(texts, gg["ids"]):
         hf = tokenizer.encode(t, add_special_tokens=False)
@@ -100,7 +101,8 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
         # On a GPU box the HF reference runs there in its own dtype; on a CPU in float32 (exact, and
         # bf16 matmuls are slow on most CPUs).
         if torch.cuda.is_available():
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to("cuda")
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+            model = model.to("cuda")
         else:
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
@@ -109,7 +111,7 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
     n_ctx = max(len(i) for i in prompt_ids) + n_tokens + 16
     out = {}
     for quant, path in ggufs.items():
-        gg = llama_child.run("greedy", path, f"the {quant} GGUF", prompts=prompt_ids, refs=ref, n_tokens=n_tokens,
+        gg = llama_child.run("greedy", os.fspath(path), f"the {quant} GGUF", prompts=prompt_ids, refs=ref, n_tokens=n_tokens,
                              eos=tokenizer.eos_token_id, n_ctx=n_ctx)
         out[quant] = _agreement(ref, gg["got"])
         # Free-running agreement stops counting at the first flip, which a near-tie in a barely trained model

@@ -16,9 +16,25 @@ One concern per module: :mod:`.model` (the dataclasses), :mod:`.extract` (the wa
 
 from .extract import extract, statement_facts
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, and_terms, column_name, count_value, first_column,
-                    is_count_star, is_parameter, is_parameter_node, is_value,
-                    literal_text, main_select, preorder, selected_at, unparen)
+from .nodes import (
+                    AGGREGATES,
+                    COMPARISONS,
+                    KINDS,
+                    SET_OPERATIONS,
+                    and_terms,
+                    column_name,
+                    count_value,
+                    first_column,
+                    is_count_star,
+                    is_parameter,
+                    is_parameter_node,
+                    is_value,
+                    literal_text,
+                    main_select,
+                    preorder,
+                    selected_at,
+                    unparen,
+)
 from .patterns import LikePattern, like_pattern, pattern_of
 from .scopes import Scopes
 

@@ -8,14 +8,27 @@ the caller's tree is never changed (in place only for a tree the caller says is 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, column_name, count_value, first_column,
-                    is_value, literal_text, main_select, preorder, selected_at)
+from .nodes import (
+    AGGREGATES,
+    COMPARISONS,
+    KINDS,
+    SET_OPERATIONS,
+    column_name,
+    count_value,
+    first_column,
+    is_value,
+    literal_text,
+    main_select,
+    preorder,
+    selected_at,
+)
 from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
 
@@ -60,9 +73,12 @@ class _Extractor:
         self.selects = 0                     # SELECTs seen, and whether anything nests queries
         self.nested = False
 
-    def table_of(self, col: exp.Expression | None) -> _Later:
+    def table_of(self, col: exp.Expression | None) -> Any:
         """The table ``col`` reads, resolved once the walk is over (it tells the resolver how
-        simple the statement is, which saves it most of its work)."""
+        simple the statement is, which saves it most of its work).
+
+        Typed ``Any``: the placeholder stands where a ``str | None`` goes, and
+        :meth:`resolve_tables` replaces every one before the facts leave the extractor."""
         return _Later(col)
 
     # -- the walk ------------------------------------------------------------------------------
@@ -143,7 +159,9 @@ class _Extractor:
 
     def resolve_tables(self, f: StatementFacts) -> None:
         """Fill in the tables the walk left for later (see :meth:`table_of`)."""
-        for item in (*f.selected, *f.filters, *f.having, *f.aggregates, *f.order_by):
+        items: list[Selected | Filter | Aggregate | Order] = [*f.selected, *f.filters, *f.having, *f.aggregates,
+                                                               *f.order_by]
+        for item in items:
             if isinstance(item.table, _Later):
                 item.table = self.scopes.table_of(item.table.col)
 

@@ -3,7 +3,7 @@ redaction: what a literal says, whether a node is a value, which column an expre
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlglot import exp
 

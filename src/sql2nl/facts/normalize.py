@@ -17,7 +17,8 @@ describe() and extract() parse the text themselves), and then the copy is spared
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 

@@ -39,7 +39,7 @@ class Scopes:
         self.schema = schema
         self._sources: dict[int, dict[str, str]] | None = None   # id(scope node) -> {alias: table}
         self._parents: dict[int, exp.Expression | None] = {}
-        self._resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
+        self._resolved: dict[int, tuple[str | None, dict[str, str] | None, str | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
         #: Set by whoever knows (the facts' walk, which has just visited them): every SELECT, UPDATE,
         #: DELETE and MERGE of a statement with no CTE, derived table, set operation or LATERAL, so
@@ -134,7 +134,7 @@ class Scopes:
                 break
             memo = self._enclosing.get(id(cur), False)
             if memo is not False:
-                found = memo  # type: ignore[assignment]
+                found = memo
                 break
             path.append(id(cur))
             cur = cur.parent

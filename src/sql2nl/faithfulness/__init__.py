@@ -29,8 +29,9 @@ model; a check takes well under a millisecond (``benchmarks/rules_quality.py --c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..facts import StatementFacts
 from ..schema import Schema

@@ -111,7 +111,7 @@ class ClauseChecks:
     def limit(self, p: Plan) -> list[tuple[str, str]]:
         f = p.facts
         out = []
-        explained = {v for v in p.filter_values} | {str(f.offset)} | p.limits
+        explained = set(p.filter_values) | {str(f.offset)} | p.limits
         if isinstance(f.limit, int):
             n = str(f.limit)
             ok = self.m.value(n) or (f.limit == 1 and (bool(self.superlatives()) or self._single()))

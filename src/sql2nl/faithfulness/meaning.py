@@ -9,7 +9,8 @@ ordering it could mean; see :mod:`.lexicon` for how a word's axis meets a column
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..words import humanize
 from .clauses import ClauseChecks

@@ -10,8 +10,9 @@ their keys ("students who have pets" through ``has_pet``) need not be named.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from ..words import humanize, plural
 from .lexicon import index

@@ -142,7 +142,7 @@ def _negative_context(node: exp.Expression | None) -> bool:
             return True
         if isinstance(cur, exp.Except) and cur.args.get("expression") is child:
             return True
-        child, cur = cur, cur.parent  # type: ignore[assignment]
+        child, cur = cur, cur.parent
     return False
 
 
@@ -306,7 +306,7 @@ def _walk(root: exp.Expression) -> list[exp.Expression]:
 def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
     seen = set()
     for node in nodes:
-        func = AGGREGATES.get(type(node))  # type: ignore[arg-type]
+        func = AGGREGATES.get(type(node))
         if func is None:
             continue
         p.agg_kinds.add(func)
@@ -317,7 +317,7 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
         # their comparison ("more than 5 orders") or ordering ("the most common").
         proj: exp.Expression | None = node
         while proj is not None and proj.parent is not sel:
-            proj = proj.parent  # type: ignore[assignment]
+            proj = proj.parent
         if sel is None or proj is None or proj.arg_key != "expressions":
             continue
         arg = node.this

@@ -10,9 +10,10 @@ read as superlatives; then one left-to-right pass finds the lexicon's phrases, l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from ..words import singular
 from .lexicon import index

@@ -22,10 +22,12 @@ traceback; ``%tb`` still shows the full one.
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -33,7 +35,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..api import describe_many
 from ..description import Description
 from ..display import description_markdown, facts_table_html, warnings_html
-from ..errors import InvalidInputError, SQLParseError, Sql2NLError
+from ..errors import InvalidInputError, Sql2NLError, SQLParseError
 from ..parsing import parse
 
 __all__ = ["Explanation", "ExplainSQLMagics", "interpolate", "split_statements", "load_ipython_extension",
@@ -101,7 +103,7 @@ class Explanation:
     def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
 
-    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text/plain
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython's text/plain
         p.text(self.text)
 
     def _repr_markdown_(self) -> str:
@@ -137,7 +139,7 @@ class JSONResult:
     def _repr_json_(self):
         return self.data, {"expanded": True}
 
-    def _repr_pretty_(self, p, cycle) -> None:
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(json.dumps(self.data, ensure_ascii=False, indent=2))
 
     def __repr__(self) -> str:
@@ -199,7 +201,7 @@ class ExplainSQLMagics(Magics):
     @argument("target", nargs="*", help="`var <<` stores the result in var; the line magic takes the SQL here")
     @no_var_expand  # IPython's own $name/{name} expansion would also rewrite {{...}} and $1 placeholders
     @line_cell_magic
-    def explain_sql(self, line: str, cell: str | None = None):
+    def explain_sql(self, line: str, cell: str | None = None) -> Any:
         """Describe SQL in plain language: ``%explain_sql SELECT ...`` or a ``%%explain_sql`` cell."""
         argv, rest = _split_line(line)
         args = parse_argstring(self.explain_sql, " ".join(argv))  # UsageError for bad options
@@ -208,17 +210,20 @@ class ExplainSQLMagics(Magics):
         if m:
             var, rest = m.group(1), m.group(2).strip()
         sql = "\n".join(p for p in (rest, cell or "") if p.strip())
+        shell = self.shell
+        if shell is None:  # magics registered by hand, outside an IPython shell
+            raise InvalidInputError("%explain_sql runs inside IPython or Jupyter (%load_ext sql2nl).")
         try:
-            result = self._explain(interpolate(sql, self.shell.user_ns), args)
+            result = self._explain(interpolate(sql, shell.user_ns), args)
         except Exception as e:
             raise _short(e) from None
         if var is not None:
-            self.shell.user_ns[var] = result.data if isinstance(result, JSONResult) else result
+            shell.user_ns[var] = result.data if isinstance(result, JSONResult) else result
             return None
         return result
 
     @staticmethod
-    def _explain(sql: str, args) -> Explanation | JSONResult:
+    def _explain(sql: str, args: argparse.Namespace) -> Explanation | JSONResult:
         if not sql.strip():
             raise InvalidInputError("There is no SQL to explain: put it after %explain_sql or in the "
                                     "%%explain_sql cell.")
@@ -236,12 +241,12 @@ class ExplainSQLMagics(Magics):
         return JSONResult(result.to_dict()) if args.json else result
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sql2nl`` (the package's own hook delegates here)."""
     ipython.register_magics(ExplainSQLMagics)
 
 
-def unload_ipython_extension(ipython) -> None:
+def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext sql2nl``: remove the magics."""
     magics = ipython.magics_manager.magics
     for kind in ("line", "cell"):

@@ -31,10 +31,14 @@ fingerprint and dialect) is not described again. Any backend works: an OpenAI-co
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, Sql2NLError
+
+if TYPE_CHECKING:
+    from ..backends import Backend
 
 __all__ = ["describe_udf", "RESULT_TYPE", "RESULT_FIELDS"]
 
@@ -54,12 +58,12 @@ class _Spec:
     backend: Any
     backend_options: dict[str, Any]
     settings: dict[str, Any]  # describe()'s keyword arguments: language, schema, redact, cache, max_chars
-    dialect: Optional[str]
+    dialect: str | None
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def describe_udf(*, backend: Any = None, language: str = "en", dialect: Optional[str] = None, schema: Any = None,
-                 redact: bool = False, cache: bool = True, max_chars: Optional[int] = None,
+def describe_udf(*, backend: Any = None, language: str = "en", dialect: str | None = None, schema: Any = None,
+                 redact: bool = False, cache: bool = True, max_chars: int | None = None,
                  **options: Any) -> Callable[..., Any]:
     """A function of a SQL column (and optionally a dialect column) giving the description struct.
 
@@ -83,8 +87,8 @@ def describe_udf(*, backend: Any = None, language: str = "en", dialect: Optional
         raise InvalidInputError("redact= and cache= take True or False.")
     if max_chars is not None and (type(max_chars) is not int or max_chars < 1):
         raise InvalidInputError(f"max_chars= must be a whole number of at least 1, got {max_chars!r}.")
-    settings = dict(language=language, schema=Schema.from_any(schema), redact=redact, cache=cache,
-                    max_chars=MAX_CHARS if max_chars is None else max_chars)
+    settings: dict[str, Any] = dict(language=language, schema=Schema.from_any(schema), redact=redact, cache=cache,
+                                    max_chars=MAX_CHARS if max_chars is None else max_chars)
     settings.update({k: options.pop(k) for k in list(options) if k in DESCRIBE_SETTINGS})  # (detail=, style=...)
     # describe() itself checks its settings (language, dialect, schema...) with the rules describer:
     # the same messages as on the executors, here and now.
@@ -189,7 +193,8 @@ class _Describer:
         from ..api import resolve_backend
 
         self.settings = spec.settings
-        self.failure: Optional[Sql2NLError] = None
+        self.failure: Sql2NLError | None = None
+        self.backend: Backend | None = None
         try:
             self.backend = resolve_backend(spec.backend, spec.backend_options)
         except Sql2NLError as e:  # e.g. the plugin is not installed on this executor: every row says so
@@ -200,7 +205,7 @@ class _Describer:
             self.backend, self.failure = None, BackendError(f"Could not start the backend on this executor: "
                                                             f"{type(e).__name__}: {e}")
 
-    def describe(self, statements: list[tuple[Any, Optional[str]]]) -> list[dict[str, Any]]:
+    def describe(self, statements: list[tuple[Any, str | None]]) -> list[dict[str, Any]]:
         """The rows for ``(sql, dialect)`` pairs, in order; never raises for a statement."""
         from ..api import describe
         from ..cache import fingerprint
@@ -260,12 +265,12 @@ def _describe_partition(spec: _Spec, batches: Iterable[tuple[Any, Any]]) -> Iter
     describer = _describer(spec)
     # (fingerprint, dialect) -> (the text described, its row). A description holds for every
     # spacing of a statement, but an error's message and position are those of the text itself.
-    seen: OrderedDict[tuple[str, Optional[str]], tuple[str, dict[str, Any]]] = OrderedDict()
+    seen: OrderedDict[tuple[str, str | None], tuple[str, dict[str, Any]]] = OrderedDict()
     for sql_series, dialect_series in batches:
         sqls = sql_series.tolist()
         dialects = dialect_series.tolist() if dialect_series is not None else [None] * len(sqls)
         rows: list[Any] = [None] * len(sqls)
-        todo: dict[tuple[str, Optional[str]], list[tuple[int, str]]] = {}  # new statements -> (row, text)
+        todo: dict[tuple[str, str | None], list[tuple[int, str]]] = {}  # new statements -> (row, text)
         for i, (sql, dialect) in enumerate(zip(sqls, dialects)):
             if _is_null(dialect) or dialect == "":
                 dialect = spec.dialect

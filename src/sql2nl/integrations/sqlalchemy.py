@@ -175,7 +175,7 @@ class Instrumentation:
             self.counts["listener_errors"] += 1
         return statement, parameters
 
-    def _enqueue(self, conn, statement: str, executemany: bool) -> None:
+    def _enqueue(self, conn: Any, statement: str, executemany: bool) -> None:
         if self._closed:
             return
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
@@ -307,7 +307,7 @@ class Instrumentation:
         try:
             sql = _describable(statement, getattr(dialect, "paramstyle", None))
             d = describe(sql, backend=be, language=self.language,
-                         dialect=SQLGLOT_DIALECTS.get(getattr(dialect, "name", None)))
+                         dialect=SQLGLOT_DIALECTS.get(getattr(dialect, "name", "")))
             return _Described(d.text, d.backend, "; ".join(d.warnings) or None,
                               routine=all(f.kind == "other" for f in d.facts))
         except (InvalidInputError, SQLParseError) as e:  # vendor syntax sqlglot does not read, say
@@ -365,7 +365,7 @@ class Instrumentation:
     def __enter__(self) -> "Instrumentation":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.flush(timeout=1.0)
         self.close()
 

@@ -10,6 +10,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from .. import __version__, api
+from ..description import Description
 from ..errors import Sql2NLError
 from .spans import Span, comment_for, document_kind, spans_for
 
@@ -38,7 +39,7 @@ class SqlLanguageServer(LanguageServer):
             self._spans[doc.uri] = cached
         return kind, cached[2]
 
-    def describe(self, sql: str, detail: str = "summary"):
+    def describe(self, sql: str, detail: str = "summary") -> Description:
         backend = api.resolve_backend(self.backend_name, self.backend_options)
         return api.describe(sql, backend=backend, language=self.language, redact=self.redact, detail=detail)
 
@@ -67,7 +68,7 @@ def _at(ls: SqlLanguageServer, uri: str, pos: types.Position) -> tuple[TextDocum
     return doc, kind, next((s for s in spans if s.contains(offset)), None)
 
 
-def _markdown(d, steps: str = "") -> str:
+def _markdown(d: Description, steps: str = "") -> str:
     out = f"**{d.text}**" if d.text else "_(no description)_"
     if steps:  # below a rule, so the summary stays what the eye meets first
         out += "\n\n---\n\n**Steps**\n\n" + steps

@@ -38,12 +38,14 @@ def sql_spans(text: str) -> list[Span]:
         tokens = Tokenizer().tokenize(text)
     except TokenError:  # an unclosed quote while typing: fall back to a plain split
         return _plain_split(text)
-    spans, first, last = [], None, None
+    spans: list[Span] = []
+    first: int | None = None
+    last = 0  # the end of the statement's last token (meaningful while first is not None)
     for tok in tokens:
         if tok.token_type == TokenType.SEMICOLON:
             if first is not None:
                 spans.append(Span(first, last + 1, text[first:last + 1]))
-            first = last = None
+            first = None
             continue
         if first is None:
             first = tok.start
@@ -86,9 +88,10 @@ def python_spans(text: str) -> list[Span]:
         line = lines[lineno - 1] if lineno - 1 < len(lines) else ""
         return starts[lineno - 1] + len(line.encode("utf-8")[:col_bytes].decode("utf-8", "ignore"))
 
-    spans = []
+    spans: list[Span] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) or node.end_lineno is None:
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) or node.end_lineno is None \
+                or node.end_col_offset is None:
             continue
         if not is_statement(node.value):
             continue

@@ -20,9 +20,9 @@ its ``COUNT(*)`` counts) is derived from the tree and memoised per SELECT node.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from sqlglot import exp
 
@@ -34,8 +34,9 @@ from .conditions import ConditionsMixin
 from .dispatch import method_for, text_method
 from .expressions import ExpressionsMixin
 from .outline import OutlineMixin
-from .queries import QueriesMixin
+from .queries import OrderKey, QueriesMixin, SelectPlan
 from .relations import RelationsMixin
+
 
 @dataclass(frozen=True)
 class Options:
@@ -97,6 +98,40 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
                            options=replace(self.options, **changes))
         other._memo.update((k, v) for k, v in self._memo.items() if k[0] in DERIVED_KINDS)
         return other
+
+    # -- wording each language provides (en.py, zh.py) ------------------------------------------
+
+    def compose_select(self, p: SelectPlan) -> str:
+        """A SELECT as a sentence."""
+        raise NotImplementedError
+
+    def compose_noun(self, p: SelectPlan) -> str:
+        """A SELECT as a noun phrase (a query used as a value)."""
+        raise NotImplementedError
+
+    def compose_rows(self, p: SelectPlan) -> str:
+        """The rows a SELECT returns, as a noun phrase."""
+        raise NotImplementedError
+
+    def compose_row(self, p: SelectPlan) -> tuple[str, str]:
+        """What one row of a SELECT holds: (the values, the rows they come from)."""
+        raise NotImplementedError
+
+    def compose_set(self, node: exp.Expression, body: str) -> str:
+        """A set operation (UNION/INTERSECT/EXCEPT) around its worded branches."""
+        raise NotImplementedError
+
+    def order_words(self, keys: list[OrderKey]) -> str:
+        """An ORDER BY's keys, worded."""
+        raise NotImplementedError
+
+    def lead_words(self, lead: str, words: str) -> str:
+        """A leading verb or phrase joined to what follows it."""
+        raise NotImplementedError
+
+    def relation_words(self, relation: str) -> str:
+        """A link table's relation ("have pets") worded."""
+        raise NotImplementedError
 
     # -- entry points ---------------------------------------------------------------------------
 

@@ -159,7 +159,9 @@ class ChangesMixin:
             if isinstance(target, exp.Table) else []
         joins = [t for c in on for t in self.and_terms(c)]
         me = (target.alias_or_name or "").lower() if isinstance(target, exp.Table) else None
-        relations, extra, done = [], [], set()
+        relations: list[str] = []
+        extra: list[str] = []
+        done: set[int] = set()
         for other in others:
             alias = (other.alias_or_name or "").lower()
             ties = [t for t in terms + joins if self.ties(t, me, alias)]

@@ -11,11 +11,11 @@ grouping unambiguously: ``a OR b AND c`` is "a, or both b and c"; ``NOT (a OR b)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import and_terms, is_count_star, is_value, pattern_of, unparen
+from ..facts import and_terms, is_value, pattern_of, unparen
 from ..words import humanize, is_key_name, key_role, singular
 from .dispatch import method_for
 
@@ -57,7 +57,7 @@ class Negation:
     inner: "Cond"
 
 
-Cond = Union[Test, Junction, Negation]
+Cond = Test | Junction | Negation
 
 
 class ConditionsMixin:
@@ -221,7 +221,7 @@ class ConditionsMixin:
             return None
         inner, outer = (left, right) if self.scopes.is_outer(right) else (right, left) \
             if self.scopes.is_outer(left) else (None, None)
-        if inner is None or self.scopes.is_outer(inner):
+        if inner is None or outer is None or self.scopes.is_outer(inner):
             return None
         table_in, table_out = self.scopes.table_of(inner), self.scopes.table_of(outer)
         if table_in and table_in == table_out and inner.name.lower() == outer.name.lower():
@@ -259,8 +259,8 @@ class ConditionsMixin:
                 and self.scopes.source_of(col) == self.subject_source(self.scopes.enclosing(col))):
             inner = sub.expressions[0]
             table, inner_table = self.scopes.table_of(col), self.scopes.table_of(inner)
-            real = bool(inner_table) and inner_table.lower() not in self.cte_names(sub) and \
-                not self.is_key_column(inner_table, inner.name)  # a key pointing at the outer row, in a table
+            real = bool(inner_table and inner_table.lower() not in self.cte_names(sub)
+                        and not self.is_key_column(inner_table, inner.name))  # a key pointing at the outer row, in a table
             if real and table and self.is_key_column(table, col.name) and (
                     inner.name.lower() == col.name.lower() or key_role(inner.name) == singular(humanize(table))):
                 # "id NOT IN (SELECT enzyme_id FROM interactions)": enzymes that have no interactions.

@@ -8,13 +8,23 @@ combines them can both import it at module level without a cycle.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlglot import exp
 
 from .functions import OPERATORS
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-@functools.lru_cache(maxsize=None)
+
+def _per_class(fn: _F) -> _F:
+    """``functools.cache`` keeping ``fn``'s signature (typeshed's cache wrapper types every argument
+    as ``Hashable``, which mypy does not grant the describer classes)."""
+    return cast(_F, functools.cache(fn))
+
+
+@_per_class
 def method_for(cls: type, node_type: type, suffix: str) -> str | None:
     """The name of ``cls``'s ``<node>_<suffix>`` method for ``node_type``: the first match along the
     node type's class hierarchy (``exp.Anonymous`` finds ``func_text``), built once per pair."""
@@ -27,7 +37,7 @@ def method_for(cls: type, node_type: type, suffix: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@_per_class
 def text_method(cls: type, node_type: type) -> tuple[str, bool]:
     """``(method, is_predicate)`` for wording ``node_type`` as a value: its ``_text`` method, or
     its ``_cond`` method (a predicate used as a value is worded as a clause). A function that

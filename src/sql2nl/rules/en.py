@@ -4,9 +4,13 @@ with ``style="question"``, as a question ("What are the names of ...?")."""
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from sqlglot import exp
 
 from ..words import humanize, plural, plural_phrase, singular
 from .base import Describer
+from .conditions import Test
 from .queries import OrderKey, SelectPlan
 
 # Link tables named for what they say: "has_pet" links students to the pets they have.
@@ -249,7 +253,7 @@ class EnglishDescriber(Describer):
             return words if rest in ("id", "ids", "no", "nos", "number", "numbers", "code", "codes", "key") else rest
         return words
 
-    def reads_as_clause(self, test) -> bool:
+    def reads_as_clause(self, test: Test) -> bool:
         # "created at at least 2020": a name ending in a preposition needs its verb ("where created at is ...").
         return bool(test.args) and test.args[0].rsplit(" ", 1)[-1] in _PREPOSITIONS
 
@@ -318,7 +322,7 @@ class EnglishDescriber(Describer):
         keys = [_bare(k) for k in p.group]
         return self.join_list(["each " + self.join_list(keys)] + aggs)
 
-    def rest(self, p: SelectPlan, **changes) -> SelectPlan:
+    def rest(self, p: SelectPlan, **changes: Any) -> SelectPlan:
         """``p`` without the pieces a sentence already said (``group=[]``, ``order=[]``...)."""
         from dataclasses import replace
 
@@ -413,7 +417,7 @@ class EnglishDescriber(Describer):
                     f"{where}{self.tail(rest)}")
         return f"{cols} of the {p.subject_one}{where} with {sup}{self.tail(rest)}"
 
-    def compose_set(self, node, body: str) -> str:
+    def compose_set(self, node: exp.Expression, body: str) -> str:
         if self.options.style == "question":
             return f"What are {body}?"
         return f"List {body}"

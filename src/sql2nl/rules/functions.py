@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Callable
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -164,7 +165,7 @@ def phrase(node: exp.Expression, render: Callable[[exp.Expression], str], langua
             return Phrase(text)
     if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
         key = "fn:" + str(node.name).upper()
-        args: dict[str, object] = {str(i): e for i, e in enumerate(node.expressions)}
+        args: dict[str, Any] = {str(i): e for i, e in enumerate(node.expressions)}
         args["*"] = list(node.expressions)
     else:
         key = type(node).__name__
@@ -335,7 +336,7 @@ class _Ctx:
         _, en, _, _, zh = self.unit_words(v)
         return en if self.lang == "en" else zh
 
-    def spec_amount(self, v, node, negate: bool = False):
+    def spec_amount(self, v: exp.Expression, node: exp.Expression, negate: bool = False) -> str:
         """"7 days" / "7天": a number of the node's ``unit`` (days when there is none)."""
         unit = node.args.get("unit") or "DAY"
         number = _plain(v)
@@ -414,7 +415,7 @@ class _Ctx:
             return f"第{index + 1}个元素"
         return f"{ordinal(index + 1)} element"
 
-    def spec_items(self, v, node, last: str | None = None):
+    def spec_items(self, v: exp.Expression, node: exp.Expression, last: str | None = None) -> str:
         """The elements of an ARRAY[...] literal, as a list ("'a' and 'b'"); anything else as is."""
         if isinstance(v, (exp.Array, exp.Tuple)) and v.expressions:
             return self.join([self.render(e) for e in v.expressions], last)

@@ -84,7 +84,7 @@ class JoinGraph:
 
     def _connected(self) -> bool:
         names = list(self.sources)
-        links = {n: set() for n in names}
+        links: dict[str, set[str]] = {n: set() for n in names}
         for e in self.edges:
             links[e.many].add(e.one)
             links[e.one].add(e.many)
@@ -174,7 +174,7 @@ def join_graph(sel: exp.Select, scopes: "Scopes", schema: "Schema | None") -> Jo
         for eq in _equalities(cond):
             _add_edge(graph, eq, scopes, schema)
     names = list(graph.sources)
-    for i, (node, j) in enumerate(items):  # JOIN ... USING (k): k of this source and of an earlier one
+    for i, (_node, j) in enumerate(items):  # JOIN ... USING (k): k of this source and of an earlier one
         if j is not None and j.args.get("using") and i > 0:
             for col in j.args["using"]:
                 _add_pair(graph, names[i - 1], col.name, names[i], col.name, schema)
@@ -282,7 +282,7 @@ def _rejects_unmatched_groups(term: exp.Expression, alias: str, scopes: "Scopes"
             this=agg, expression=value)
     if type(agg) not in AGGREGATES:
         return False
-    cols = [c for c in agg.find_all(exp.Column)]
+    cols = list(agg.find_all(exp.Column))
     if not cols or any(scopes.source_of(c) != alias for c in cols):
         return False
     if not isinstance(agg, exp.Count):

@@ -11,14 +11,14 @@ each builds, from what), then the final result, which refers to the earlier step
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlglot import exp
 
-from ..words import humanize
-
 if TYPE_CHECKING:
     from .base import Describer
+
+_T = TypeVar("_T")
 
 #: Lists longer than this are cut short in a compact summary.
 COMPACT_ITEMS = 3
@@ -87,9 +87,9 @@ class OutlineMixin:
                                         tables=self.join_list(tables) or self.PHRASES["database"],
                                         n=conditions)
 
-    def clip_list(self: "Describer", items: list[str], kind: str, force: bool = False) -> list[str]:
+    def clip_list(self: "Describer", items: list[_T], kind: str, force: bool = False) -> list[_T | str]:
         """``items``, cut to the first few plus "and N more <kind>" in a compact summary."""
         if (self.options.compact < 2 and not force) or len(items) <= COMPACT_ITEMS + 1:
-            return items
+            return list(items)
         rest = len(items) - COMPACT_ITEMS
-        return items[:COMPACT_ITEMS] + [self.PHRASES[f"more_{kind}"].format(f"{rest:,}")]
+        return [*items[:COMPACT_ITEMS], self.PHRASES[f"more_{kind}"].format(f"{rest:,}")]

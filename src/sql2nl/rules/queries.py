@@ -16,7 +16,6 @@ from sqlglot import exp
 
 from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, selected_at, unparen
 from ..facts import literal_text as literal_value
-from ..words import humanize, singular
 from .conditions import Cond, Junction
 
 if TYPE_CHECKING:

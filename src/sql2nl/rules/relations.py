@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from ..facts import preorder, unparen
-from ..words import humanize
-from .conditions import Junction
+from .conditions import Cond, Junction
 from .joins import JoinGraph, Source, anti_join_term, join_graph, outer_join_matters
 
 _SET_OPS = (exp.Union, exp.Intersect, exp.Except)
@@ -97,7 +96,7 @@ class RelationsMixin:
 
     def cte_names(self: "Describer", node: exp.Expression) -> set[str]:
         """Names of the CTEs visible from ``node`` (lower case)."""
-        names = set()
+        names: set[str] = set()
         cur: exp.Expression | None = node
         while cur is not None:
             w = cur.args.get("with_") or cur.args.get("with")
@@ -324,7 +323,7 @@ class RelationsMixin:
         is the other table's noun, ``rows`` the same with its filters."""
         return self.PHRASES["linked"].format(far=rows, link=self.noun(link_table))
 
-    def rows_with(self: "Describer", noun: str, cond) -> str:
+    def rows_with(self: "Describer", noun: str, cond: Cond) -> str:
         """Rows and a filter on them: "orders with total over 100" (languages order them)."""
         lead, words = self.filter_words(cond)
         return f"{noun}{self.lead_words(lead, words)}"

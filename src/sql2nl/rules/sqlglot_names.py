@@ -13,8 +13,10 @@ CAMEL_HUMPS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _all_subclasses(cls: type) -> set[type]:
-    out, stack = set(), [cls]
+    out: set[type] = set()
+    stack = [cls]
     while stack:
+        sub: type
         for sub in stack.pop().__subclasses__():
             if sub not in out:
                 out.add(sub)

@@ -12,9 +12,9 @@ from sqlglot import exp
 
 from ..words import humanize
 from .base import Describer
+from .conditions import Cond
 from .glossary_zh import MARK, translate_identifier, value_unit
 from .queries import OrderKey, SelectPlan
-
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
@@ -155,7 +155,7 @@ class ChineseDescriber(Describer):
     def many(self, words: str) -> str:
         return words
 
-    def compared_value(self, left, right) -> str:
+    def compared_value(self, left: exp.Expression, right: exp.Expression) -> str:
         # A number compared with a person's age reads with its unit: 年龄大于18岁.
         value = self.operand(right)
         if isinstance(left, exp.Column) and isinstance(right, exp.Literal) and not right.is_string:
@@ -177,7 +177,7 @@ class ChineseDescriber(Describer):
             return self.PHRASES["has_rows"].format(rows)
         return self.PHRASES["linked"].format(far=rows, link=self.table_name(link_table))
 
-    def rows_with(self, noun: str, cond) -> str:
+    def rows_with(self, noun: str, cond: Cond) -> str:
         return f"{self.filter_words(cond)[1]}的{noun}"
 
     def finish(self, text: str) -> str:
@@ -202,7 +202,7 @@ class ChineseDescriber(Describer):
     def lead_words(self, lead: str, words: str) -> str:
         return words
 
-    def filter_words(self, cond) -> tuple[str, str]:
+    def filter_words(self, cond: Cond) -> tuple[str, str]:
         return "where", self.condition_words(cond, filter_form=False, depth=0)
 
     def where_words(self, p: SelectPlan) -> str:
@@ -303,7 +303,7 @@ class ChineseDescriber(Describer):
     def subject_words_counted(self, p: SelectPlan) -> str:
         return "".join(r + "的" for r in p.relations) + p.counted
 
-    def compose_set(self, node, body: str) -> str:
+    def compose_set(self, node: exp.Expression, body: str) -> str:
         return f"查询{body}" + ("是什么？" if self.options.style == "question" else "")
 
     def compose_rows(self, p: SelectPlan) -> str:

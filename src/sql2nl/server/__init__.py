@@ -5,12 +5,15 @@ Importing this package is light; :func:`create_app` imports starlette when calle
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = ["create_app"]
 
 
-def create_app(config: Any = None, **kw: Any):
+def create_app(config: Any = None, **kw: Any) -> Starlette:
     """The ASGI app (see :func:`sql2nl.server.app.create_app`); needs ``pip install 'sql2nl[server]'``."""
     try:
         from .app import create_app as _create

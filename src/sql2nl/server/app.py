@@ -21,8 +21,18 @@ from ..errors import Sql2NLError
 from ..prompt import DETAILS, STYLES, check_language
 from . import ollama_api, openai_api
 from .config import ServerConfig
-from .http import (Guard, HostCheck, api_error, error_response, field, handle_api_error, handle_sql2nl_error,
-                   handle_unexpected, json_response, read_json)
+from .http import (
+    Guard,
+    HostCheck,
+    api_error,
+    error_response,
+    field,
+    handle_api_error,
+    handle_sql2nl_error,
+    handle_unexpected,
+    json_response,
+    read_json,
+)
 from .openapi import openapi_document
 from .service import ApiError, DescribeService
 

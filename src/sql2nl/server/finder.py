@@ -38,16 +38,29 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from ..errors import InvalidInputError, Sql2NLError, SQLParseError
 from ..parsing import STATEMENT_WORDS, parse, unclosed_quote
-from .sqltext import (CLOSE, LAST_WORD, NEEDS, OPEN, QUOTED, SENTENCE_BREAK, SQL_STRING, START, START_SET,
-                      LineTokens, is_prose, line_before, prose_tail)
+from .sqltext import (
+    CLOSE,
+    LAST_WORD,
+    NEEDS,
+    OPEN,
+    QUOTED,
+    SENTENCE_BREAK,
+    SQL_STRING,
+    START,
+    START_SET,
+    LineTokens,
+    is_prose,
+    line_before,
+    prose_tail,
+)
 
 #: Characters of a message searched for SQL; the rest is ignored (and the answer says so).
 MAX_CHARS = 200_000
@@ -187,12 +200,12 @@ class _Finder:
         if tries > len(chain):
             chain.append((None, tries - len(chain)))
         error: SQLParseError | None = None
-        for d, tries in chain:
-            self.parsed_chars += len(sql) * (tries or 1)
+        for d, dialects in chain:
+            self.parsed_chars += len(sql) * (dialects or 1)
             if self.parsed_chars > self.parse_budget:
                 raise _Budget("work")
             try:
-                trees = parse(sql, d, max_dialects=tries)
+                trees = parse(sql, d, max_dialects=dialects)
                 return d, None, any(isinstance(t, exp.Command) for t in trees)
             except SQLParseError as e:
                 if error is None or (e.line or 0, e.column or 0) > (error.line or 0, error.column or 0):
@@ -276,7 +289,7 @@ class _Finder:
             pos = stmt_end
             if not has_token or not sql.strip(";").strip():
                 continue
-            word = re.match(r"[(\s]*([A-Za-z_]*)", _strip_comments(sql)).group(1).upper()
+            word = _always(_LEAD_WORD.match(_strip_comments(sql))).group(1).upper()
             if not labelled and word not in STATEMENT_WORDS:
                 continue  # an unlabelled block's output table, prompt text...
             parsed_in, error, _ = self._parse(sql, dialect)
@@ -390,7 +403,7 @@ class _Finder:
         # "... WHERE b = 'x'. I don't get it": the statement ends at the last full stop.
         cuts = [m.start() for m in SENTENCE_BREAK.finditer(sql, line_start, stopped + 1)][-1:]
         cuts += [back, at]  # the shorter first: a word of prose after a name reads as its alias
-        seen = set()
+        seen: set[int] = set()
         for cut in cuts:
             if cut > line_start and cut not in seen and len(seen) < TAIL_CUTS:
                 seen.add(cut)
@@ -423,8 +436,18 @@ _POSITION = re.compile(r"at line (\d+), column (\d+)")
 _COMMENTS = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|#[^\n]*)*", re.S)
 
 
+_LEAD_WORD = re.compile(r"[(\s]*([A-Za-z_]*)")
+_WORD = re.compile(r"[A-Za-z]*")
+
+
+def _always(m: re.Match[str] | None) -> re.Match[str]:
+    """The match of a pattern that matches the empty string, so it cannot fail."""
+    assert m is not None
+    return m
+
+
 def _strip_comments(sql: str) -> str:
-    return sql[_COMMENTS.match(sql).end():]
+    return sql[_always(_COMMENTS.match(sql)).end():]
 
 
 def _fences(text: str) -> Iterator[tuple[int, int, str]]:
@@ -474,7 +497,7 @@ def _find(text: str, dialect: str | None) -> Search:
             for start, end in gaps:
                 for m in _INLINE.finditer(text, start, end):
                     body = m.group(2).strip()
-                    word = re.match(r"[A-Za-z]*", body).group(0).upper()
+                    word = _always(_WORD.match(body)).group(0).upper()
                     if word in START_SET and NEEDS[word].search(body):
                         finder.code(m.start(2), m.end(2), dialect, labelled=True)
             if not finder.found:

@@ -11,9 +11,17 @@ import anyio
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import (BackendError, BackendUnavailableError, InvalidInputError, ModelError, Sql2NLError,
-                      SQLParseError, UnknownBackendError)
+from ..errors import (
+    BackendError,
+    BackendUnavailableError,
+    InvalidInputError,
+    ModelError,
+    Sql2NLError,
+    SQLParseError,
+    UnknownBackendError,
+)
 from .config import ServerConfig
 from .service import ApiError
 
@@ -57,7 +65,7 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
                                code="body_too_large")
             chunks.append(chunk)
     except ClientDisconnect:
-        raise ApiError(400, "The client went away before sending the whole body.", code="client_disconnected")
+        raise ApiError(400, "The client went away before sending the whole body.", code="client_disconnected") from None
     raw = b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "The request body is empty; send a JSON object.", code="empty_body")
@@ -144,7 +152,7 @@ class HostCheck:
 
     REMEMBERED = 64  # allowed Host values kept (name:port spellings); bounded against floods of new ones
 
-    def __init__(self, app, allowed_hosts: tuple[str, ...]):
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...]) -> None:
         self.app = app
         self.trusted = TrustedHostMiddleware(self._mark, allowed_hosts=list(allowed_hosts), www_redirect=False)
         self.names = ", ".join(allowed_hosts)
@@ -171,7 +179,7 @@ class HostCheck:
         return probe.get("sql2nl.host_allowed", False)
 
     @staticmethod
-    async def _mark(scope, receive, send) -> None:
+    async def _mark(scope: Scope, receive: Receive, send: Send) -> None:
         scope["sql2nl.host_allowed"] = True
 
 
@@ -179,7 +187,7 @@ async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _discard(message) -> None:
+async def _discard(message: Message) -> None:
     pass
 
 
@@ -191,7 +199,7 @@ class Guard:
 
     OPEN_PATHS = ("/health",)
 
-    def __init__(self, app, config: ServerConfig):
+    def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
         self.app = app
         self.token = config.token.encode() if config.token else None
         self.limit = config.max_body_bytes
@@ -205,7 +213,7 @@ class Guard:
             return await error_response(err)(scope, receive, send)
         return await self.app(scope, receive, send)
 
-    def check(self, scope, headers: dict[bytes, bytes]) -> ApiError | None:
+    def check(self, scope: Scope, headers: dict[bytes, bytes]) -> ApiError | None:
         if self.token is not None and scope["path"] not in self.OPEN_PATHS:
             auth = headers.get(b"authorization", b"")
             scheme, _, given = auth.partition(b" ")

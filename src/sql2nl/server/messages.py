@@ -8,7 +8,8 @@ no SQL found, a statement that does not parse, a search cut short by its caps.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .finder import MAX_CHARS, MAX_STATEMENTS, dialect_named, find_sql, find_statements, is_statement
 

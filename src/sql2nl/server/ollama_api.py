@@ -6,8 +6,9 @@ JSON; ``"stream": false`` gets one object. The shapes follow Ollama's API docume
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
-from typing import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -18,6 +19,9 @@ from .http import field, json_response, read_json
 from .openai_api import _error_event, model_ids
 from .service import DescribeService
 from .sse import ndjson
+
+#: How an answer's text goes into a reply: chat puts it in a message, generate in "response".
+Shape = Callable[[str], dict[str, Any]]
 
 NDJSON = "application/x-ndjson"
 
@@ -56,7 +60,7 @@ async def generate(request: Request) -> Response:
     return await _reply(service, turn, lambda text: {"response": text})
 
 
-async def _reply(service: DescribeService, turn: Turn, shape) -> Response:
+async def _reply(service: DescribeService, turn: Turn, shape: Shape) -> Response:
     if turn.stream:
         return StreamingResponse(_stream(service, turn, shape), media_type=NDJSON)
     text, _ = await answer(service, turn)
@@ -68,7 +72,7 @@ def _counts(turn: Turn, text: str) -> dict[str, int]:
     return {"prompt_eval_count": turn.prompt_tokens, "eval_count": estimate_tokens(text)}
 
 
-async def _stream(service: DescribeService, turn: Turn, shape) -> AsyncIterator[bytes]:
+async def _stream(service: DescribeService, turn: Turn, shape: Shape) -> AsyncIterator[bytes]:
     text = []
     try:
         async for piece in answer_stream(service, turn):

@@ -7,7 +7,8 @@ accepted; tools are ignored (the answer is always a description).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response

@@ -36,16 +36,16 @@ class ServerThread:
             app = create_app()
         self.app = app
         self.port = port or (None if uds else free_port(host))
-        options = dict(log_level="warning", access_log=False, server_header=False, timeout_graceful_shutdown=2,
-                       lifespan="off")
+        options: dict[str, Any] = dict(log_level="warning", access_log=False, server_header=False,
+                                       timeout_graceful_shutdown=2, lifespan="off")
         options.update(uvicorn_options)
         if uds:
             config = uvicorn.Config(app, uds=uds, **options)
         else:
+            assert self.port is not None  # free_port() above when no port was given
             config = uvicorn.Config(app, host=host, port=self.port, **options)
+        # uvicorn (>= 0.29) installs signal handlers only on the main thread, so this thread leaves them alone.
         self.server = uvicorn.Server(config)
-        # Signal handlers can only be installed on the main thread.
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.url = f"http://{host}:{self.port}" if not uds else "http://localhost"
         self._thread = threading.Thread(target=self.server.run, name="sql2nl-server", daemon=True)
 

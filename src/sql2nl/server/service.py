@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Any
 
 import anyio
 from anyio import to_thread

@@ -90,7 +90,7 @@ _CLOSERS = {"'": "'", '"': '"', "`": "`", "/": "*/"}
 _MAX_JOINED_LINES = 8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tokenizer_class(dialect: str | None) -> type:
     base = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class
     # Without COMMANDS every word stays a token ("explain SELECT ..." would be one EXPLAIN token

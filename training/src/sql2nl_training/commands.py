@@ -16,7 +16,7 @@ def _option(f):
     """A click option for a :class:`TrainConfig` field, typed from its annotation, help from its metadata."""
     name = "--" + f.name.replace("_", "-")
     help_ = f.metadata.get("help", "")
-    default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    default = f.default if f.default is not MISSING else f.default_factory()
     help_ += f" [default: {','.join(default) if isinstance(default, list) else default}]"
     t = str(f.type)
     if t.startswith("bool"):
@@ -90,9 +90,9 @@ def _check_processes(cfg: TrainConfig, gpus: int, resume: bool) -> None:
     from pathlib import Path
 
     from sql2nl.errors import InvalidInputError
+    from sql2nl.rundir import is_run, read_manifest
 
     from .distributed import cuda_devices, global_batch_of, split_global_batch
-    from .rundir import is_run, read_manifest
 
     have = cuda_devices()
     if have and gpus > have:

@@ -15,9 +15,10 @@ import csv
 import json
 import random
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
 from sql2nl.parsing import parse
@@ -311,7 +312,7 @@ def databases(pairs: Iterable[Pair]) -> list[str]:
 
 
 def write_jsonl(pairs: Iterable[Pair], path: str | Path) -> Path:
-    from .rundir import atomic_write_text
+    from sql2nl.rundir import atomic_write_text
 
     return atomic_write_text(path, "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in pairs))
 
@@ -337,7 +338,7 @@ def write_split(sources: list[str | Path], out: str | Path, *, holdout: float = 
               "statements": {"train": len({p.sql for p in train}), "valid": len({p.sql for p in valid})},
               "databases": {"train": databases(train), "valid": databases(valid)},
               "sources_shared_databases": len(shared)}
-    from .rundir import atomic_write_json
+    from sql2nl.rundir import atomic_write_json
 
     write_jsonl(train, Path(out) / "train.jsonl")
     write_jsonl(valid, Path(out) / "valid.jsonl")

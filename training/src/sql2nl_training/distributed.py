@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,11 @@ def cuda_devices() -> int:
         return 0
 
 
-def visible_devices(processes: int, env: dict[str, str] | None = None) -> str:
+def visible_devices(processes: int, env: Mapping[str, str] | None = None) -> str:
     """``CUDA_VISIBLE_DEVICES`` for a job of ``processes`` processes, one GPU each: the first
     ``processes`` of the ones already visible (all of them by default)."""
-    env = os.environ if env is None else env
-    have = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    source: Mapping[str, str] = os.environ if env is None else env
+    have = [d for d in source.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     return ",".join(have[:processes] if have else map(str, range(processes)))
 
 
@@ -154,7 +155,9 @@ def _balanced(items: list[tuple[int, int]], bins: int) -> list[list[int]]:
 
 
 try:  # transformers >= 5.x hands a BatchRebalanceSampler to the DataLoader as its batch sampler
-    from transformers.trainer_pt_utils import BatchRebalanceSampler as _BatchSamplerBase
+    from transformers.trainer_pt_utils import BatchRebalanceSampler
+
+    _BatchSamplerBase: Any = BatchRebalanceSampler
 except Exception:  # pragma: no cover - older transformers: the Trainer's own sampler is used
     _BatchSamplerBase = None
 
@@ -294,7 +297,7 @@ def distributed_trainer_class(base, options: DistributedOptions):
             micro = getattr(self, "_sql2nl_micro", (0, -1))
             micro = (step, micro[1] + 1 if micro[0] == step else 0)
             self._sql2nl_micro = micro
-            path = Path(self.sql2nl_options.data_order_dir) / f"rank-{self.args.process_index}.jsonl"
+            path = Path(self.sql2nl_options.data_order_dir or ".") / f"rank-{self.args.process_index}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             rec = {"step": step, "micro": micro[1], "world_size": self.args.world_size,
                    "examples": example_hashes(inputs)}

@@ -11,7 +11,7 @@ ran, and why, so a silent fall back to PEFT shows.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 logger = logging.getLogger("sql2nl.training")
 

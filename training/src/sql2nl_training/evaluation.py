@@ -15,13 +15,15 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sql2nl.errors import InvalidInputError
+from sql2nl.rundir import atomic_write_json, atomic_write_text, is_run, update_manifest
 
 from .data import Pair, load_pairs
-from .rundir import atomic_write_json, atomic_write_text, is_run, save_figure, update_manifest
+from .figures import save_figure
 
 CONSTRUCTS = ("joins", "grouping", "nesting", "set_operations", "simple")
 
@@ -50,7 +52,9 @@ def _key(sql: str) -> str:
 def group_references(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]], list[str]]:
     """Unique statements (first spelling), their references, and their language."""
     order: dict[str, int] = {}
-    sqls, refs, langs = [], [], []
+    sqls: list[str] = []
+    refs: list[list[str]] = []
+    langs: list[str] = []
     for p in pairs:
         k = _key(p.sql)
         if k not in order:
@@ -77,7 +81,8 @@ def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]
     if not hyps:
         return {"n": 0, "bleu": 0.0, "bleu_single": 0.0, "rouge_l": 0.0, "faithfulness": 0.0}
     width = max(len(r) for r in refs)
-    streams = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
+    # sacrebleu takes None for a statement with fewer references than the widest (its typing says str)
+    streams: list[Any] = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
     zh = any(lang == "zh" for lang in langs)
     bleu = sacrebleu.corpus_bleu(list(hyps), streams, tokenize="zh" if zh else "13a").score
     single = sacrebleu.corpus_bleu([h for h, r in zip(hyps, refs) for _ in r], [[x for r in refs for x in r]],

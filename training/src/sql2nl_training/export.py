@@ -1,8 +1,10 @@
-"""A run's adapter → merged 16-bit model (``RUN/merged``) → GGUF (through ``sql2nl_gguf``).
+"""A run's adapter → merged 16-bit model (``RUN/merged``), the input of the GGUF export.
 
->>> from sql2nl_training.export import merge_run, export_run     # doctest: +SKIP
+>>> from sql2nl_training.export import merge_run                # doctest: +SKIP
 >>> merge_run("runs/spider")                                    # -> Path("runs/spider/merged")
->>> export_run("runs/spider", gguf=("q8_0", "q4_k_m"))           # adapter + merged + GGUF + Modelfile
+
+GGUF files come from ``sql2nl_gguf.export_run(run, ("q8_0", "q4_k_m"))``, which calls
+:func:`merge_run` when the run has no merged model yet (training never imports the export package).
 
 Merging uses Unsloth's ``save_pretrained_merged`` when Unsloth trained the run (and imports here),
 else PEFT's ``merge_and_unload``. The merged folder appears in one rename, and the manifest's
@@ -13,11 +15,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
 
-from sql2nl.errors import BackendUnavailableError, ModelError
-
-from .rundir import artifact, atomic_dir, read_manifest, update_manifest
+from sql2nl.errors import ModelError
+from sql2nl.rundir import artifact, atomic_dir, read_manifest, update_manifest
 
 
 def _merge_unsloth(adapter: Path, tmp: Path, max_seq_length: int) -> None:
@@ -71,23 +71,3 @@ def merge_run(run_dir: str | Path, *, engine: str | None = None, force: bool = F
             raise ModelError(f"Merging {adapter} wrote no model; see the messages above.")
     update_manifest(run, artifacts={"merged": "merged"}, merged_with=engine)
     return run / "merged"
-
-
-def export_run(run_dir: str | Path, gguf: Iterable[str] | str | None = ("q8_0",), *, method: str = "auto",
-               **gguf_options: Any) -> dict[str, Any]:
-    """Adapter (already there) + merged 16-bit + GGUF files and Modelfile; returns the run manifest.
-
-    ``gguf=None`` (or empty) stops after merging. GGUF files go to ``RUN/gguf/`` and the manifest's
-    ``artifacts.gguf`` maps each quantization to its file.
-    """
-    run = Path(run_dir).resolve()
-    merge_run(run)
-    quants = [q.strip() for q in gguf.split(",")] if isinstance(gguf, str) else list(gguf or [])
-    if quants:
-        try:
-            from sql2nl_gguf import export_run as gguf_export_run
-        except ImportError:
-            raise BackendUnavailableError("gguf export", "pip install -e gguf (sql2nl-gguf)",
-                                          "sql2nl_gguf is not installed") from None
-        gguf_export_run(run, quants, method=method, **gguf_options)
-    return read_manifest(run)

@@ -25,15 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError, Sql2NLError
-from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, training_example
+from sql2nl.prompt import PROMPT_VERSION, build_messages, render_prompt, training_example
+from sql2nl.rundir import MANIFEST, RUN_FORMAT, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest
 
 from .config import TrainConfig
-from .gguf_base import is_gguf_base, prepare as prepare_gguf
 from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
-from .distributed import (DATA_ORDER, DistributedOptions, distributed_trainer_class, global_batch_of,
-                          one_device_per_process, trainer_args, truncate_data_order)
+from .distributed import (
+    DATA_ORDER,
+    DistributedOptions,
+    distributed_trainer_class,
+    global_batch_of,
+    one_device_per_process,
+    trainer_args,
+    truncate_data_order,
+)
 from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
-from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
+from .figures import save_figure
+from .gguf_base import is_gguf_base
+from .gguf_base import prepare as prepare_gguf
 
 EMBEDDINGS = ["embed_tokens", "lm_head"]
 
@@ -85,7 +94,7 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         # databases only validation has (all of them, split by database) get no synthetic queries;
         # where training and validation share databases (a --valid file that overlaps), nothing is hidden
         held_out = set(databases(valid)) - set(databases(train))
-        specs = [s for s in from_spider_tables(config.tables) if s.name not in held_out]
+        specs = [s for s in from_spider_tables(config.tables or "") if s.name not in held_out]  # set: __post_init__
         syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
         summary["synthetic"] = len(syn)
         train = train + syn
@@ -135,7 +144,7 @@ def load_model(base: str, config: TrainConfig, engine: str, build=None):
     with the same keywords (dtype, attention); the GPU benchmark builds random weights with it.
     """
     train_emb = config.train_embeddings if config.train_embeddings is not None else config.is_scratch
-    extra = {"modules_to_save": EMBEDDINGS} if train_emb else {}
+    extra: dict[str, Any] = {"modules_to_save": EMBEDDINGS} if train_emb else {}
     from transformers import set_seed
 
     # the adapters' random initialisation depends on the seed alone, not on what this process did
@@ -222,7 +231,7 @@ def _keep_activations_in_half(model) -> None:
 
     for m in model.modules():
         if isinstance(m, BaseTunerLayer):
-            m.cast_input_dtype_enabled = False
+            m.cast_input_dtype_enabled = False  # type: ignore[attr-defined]  # set by each PEFT layer class, not declared on the base
 
 
 def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
@@ -342,7 +351,7 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
 # --- the run --------------------------------------------------------------------------------------
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None, callbacks=()) -> Path:
-    """Train as ``config`` says and return the run directory (see :mod:`sql2nl_training.rundir`).
+    """Train as ``config`` says and return the run directory (see :mod:`sql2nl.rundir`).
 
     Raises :class:`TrainingInterrupted` after a SIGTERM/SIGINT (a checkpoint is written first).
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (``sql2nl tune`` reports and prunes through one).
@@ -419,7 +428,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     if not train_rows:
         raise InvalidInputError(f"Every training pair is longer than max_seq_length={config.max_seq_length}.")
 
-    manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
+    manifest = {"format": RUN_FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
                 "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(),
                 "data": data_summary, "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes,

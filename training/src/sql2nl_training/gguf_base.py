@@ -30,9 +30,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError
 
@@ -246,8 +247,10 @@ def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     # Training must see the token ids llama.cpp will see when it runs the GGUF with the adapter.
     pre = match_llama_cpp(tok, meta)
     try:
-        model, loading = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch.float32,
-                                                              output_loading_info=True, **kw)
+        # with output_loading_info=True this is a (model, info) pair; transformers types it as the model
+        loaded: Any = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch.float32,
+                                                           output_loading_info=True, **kw)
+        model, loading = loaded
     except (ValueError, KeyError, OSError, RuntimeError, NotImplementedError) as e:
         raise ModelError(f"transformers could not load {path.name} ({type(e).__name__}: {e}). Only decoder-only "
                          "models of the supported GGUF architectures can be training bases.") from None
@@ -279,7 +282,7 @@ def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
 
 def prepare(base: str, *, cache: str | Path | None = None, log: Callable[[str], None] = print) -> GGUFBase:
     """The Hugging Face copy of the GGUF file ``base`` names (``gguf:PATH`` or a path), made once and cached."""
-    from .rundir import atomic_dir, atomic_write_json
+    from sql2nl.rundir import atomic_dir, atomic_write_json
 
     path = gguf_file(base)
     meta = read_metadata(path)

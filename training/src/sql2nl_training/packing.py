@@ -16,7 +16,8 @@ kernel on CUDA (``torch.nn.attention.varlen``), one causal SDPA call per example
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 IGNORE = -100
 ATTENTION = "sql2nl_varlen"

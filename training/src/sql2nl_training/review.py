@@ -22,13 +22,13 @@ import html
 import json
 import math
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sql2nl.errors import InvalidInputError
-
-from .rundir import atomic_write_text, read_manifest, update_manifest
+from sql2nl.rundir import atomic_write_text, read_manifest, update_manifest
 
 QUESTIONS = ("faithful", "fluent")
 CSV_FIELDS = ["review_id", "item_id", "rater", "faithful", "fluent", "comment", "sql", "model_description",

@@ -7,8 +7,8 @@ same code that loads a hub model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from sql2nl.prompt import PLAIN_CHAT_TEMPLATE
 
@@ -57,7 +57,7 @@ def build(size: str, texts: Iterable[str], out_dir: str | Path, *, seed: int = 0
     tok = train_tokenizer(texts, vocab_size=spec["vocab_size"])
     cfg = LlamaConfig(**{**spec, "vocab_size": len(tok)}, max_position_embeddings=max_positions,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=False, rope_theta=10000.0)
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=False)  # RoPE base: the default 10000
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg)
     model.generation_config.pad_token_id = tok.pad_token_id

@@ -20,12 +20,14 @@ itself, so :func:`lineage` appends it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError
+from sql2nl.rundir import atomic_write_json, atomic_write_text, read_manifest
 
-from .rundir import atomic_write_json, atomic_write_text, read_manifest, save_figure
+from .figures import save_figure
 
 METRICS = ("faithfulness", "bleu", "rouge_l")
 

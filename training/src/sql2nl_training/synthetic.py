@@ -105,10 +105,13 @@ class _Writer:
             return str(self.r.choice([1, 2, 3, 5, 10, 18, 20, 50, 100, 1990, 2000]))
         return "'" + self.r.choice(_WORDS).title() + "'"
 
-    def col(self, t: str, numeric: bool | None = None) -> tuple[str, str] | None:
-        cols = self.s.tables[t]
-        if numeric is not None:
-            cols = [c for c in cols if (c[1].lower() in _NUMERIC) == numeric]
+    def col(self, t: str) -> tuple[str, str]:
+        """A random ``(name, type)`` column of ``t`` (only tables with columns are ever picked)."""
+        return self.r.choice(self.s.tables[t])
+
+    def numeric_col(self, t: str) -> tuple[str, str] | None:
+        """A random numeric column of ``t``, if it has one."""
+        cols = [c for c in self.s.tables[t] if c[1].lower() in _NUMERIC]
         return self.r.choice(cols) if cols else None
 
     def where(self, t: str, prefix: str = "") -> str:
@@ -131,7 +134,7 @@ class _Writer:
             return f"SELECT {_ident(c1)} FROM {T} WHERE {self.where(t)}"
         if kind == "count":
             return f"SELECT count(*) FROM {T}" + (f" WHERE {self.where(t)}" if self.r.random() < 0.6 else "")
-        num = self.col(t, numeric=True)
+        num = self.numeric_col(t)
         if kind == "agg" and num:
             f = self.r.choice(["avg", "max", "min", "sum"])
             return f"SELECT {f}({_ident(num[0])}) FROM {T}"
@@ -143,7 +146,8 @@ class _Writer:
             o = num[0] if num else c1
             d = self.r.choice(["ASC", "DESC"])
             return f"SELECT {_ident(c1)} FROM {T} ORDER BY {_ident(o)} {d} LIMIT {self.r.choice([1, 3, 5, 10])}"
-        fks = [fk for fk in self.s.foreign_keys if fk[0] in self.s.tables and fk[2] in self.s.tables and fk[0] != fk[2]]
+        fks = [fk for fk in self.s.foreign_keys
+               if self.s.tables.get(fk[0]) and self.s.tables.get(fk[2]) and fk[0] != fk[2]]  # both with columns
         if kind == "join" and fks:
             a, ac, b, bc = self.r.choice(fks)
             ca, _ = self.col(a)

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from sql2nl.errors import Sql2NLError
 
@@ -105,7 +106,7 @@ def rules_text(sql: str, language: str = "en", style: str = "question") -> str:
     """The rules describer's text for ``sql`` (in ``style`` where the describer offers styles)."""
     from sql2nl import describe
 
-    opts = {"style": style} if style and _rules_take_style() else {}
+    opts: dict[str, Any] = {"style": style} if style and _rules_take_style() else {}
     return describe(sql, backend="rules", language=language, cache=False, **opts).text
 
 

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sql2nl.errors import InvalidInputError, Sql2NLError
+from sql2nl.rundir import atomic_write_json, atomic_write_text, read_manifest
 
 from .config import TrainConfig
-from .rundir import atomic_write_json, atomic_write_text, save_figure
+from .figures import save_figure
 
 #: The search space: name -> ("int"|"float"|"categorical", low/choices, high, log). Override with ``space=``.
 DEFAULT_SPACE: dict[str, list[Any]] = {
@@ -129,7 +130,7 @@ def _objective_fn(base: TrainConfig, space, out: Path, valid_pairs, *, eval_limi
             f"batch={cfg.batch_size} epochs={cfg.epochs:.2f}")
         reporter = _Reporter(trial, evaluations)
         train(cfg, progress=progress, log=lambda m: None, callbacks=[reporter.callback()])
-        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(run)
         trial.set_user_attr("steps", manifest["metrics"].get("steps"))
         trial.set_user_attr("eval_loss", manifest["metrics"].get("eval_loss"))
         trial.set_user_attr("seconds", manifest["metrics"].get("train_seconds"))
@@ -176,8 +177,8 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
     out.mkdir(parents=True, exist_ok=True)
 
     # one split for every trial (and every later session of the study), so scores compare
-    from .finetune import prepare_data
     from .data import write_jsonl
+    from .finetune import prepare_data
 
     split = out / "data"
     if not (split / "train.jsonl").is_file():

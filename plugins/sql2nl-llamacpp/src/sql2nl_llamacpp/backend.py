@@ -13,8 +13,9 @@ from __future__ import annotations
 import codecs
 import itertools
 import random
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from sql2nl import prompt as prompt_format
 from sql2nl.errors import InvalidInputError, ModelError
@@ -34,6 +35,7 @@ class LlamaCppBackend(LLMBackend):
 
     name = "llamacpp"
     Options = LlamaCppOptions
+    options: LlamaCppOptions  # set by Backend.__init__ from Options
 
     def __init__(self, model: str | Path | None = None, **options: Any):
         if model is not None:
@@ -120,7 +122,8 @@ class LlamaCppBackend(LLMBackend):
         llm = self.model.llm
         budget = min(self.max_new_tokens, self.model.n_ctx - len(tokens))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
-        text, sent, done = "", 0, []
+        text, sent = "", 0
+        done: list[int] = []
         hold = max((len(s) for s in self.stop), default=0)
         # The lock is held while the caller reads the stream; closing the generator releases it.
         temp = self.temperature if temperature is None else temperature

@@ -8,7 +8,6 @@ with the same load settings, so changing a sampling option never loads the weigh
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any
 
 from sql2nl.errors import BackendUnavailableError, ModelError
 from sql2nl.prompt import PROMPT_VERSION
+from sql2nl.rundir import EXPORT_KIND, MANIFEST, RUN_KIND, read_manifest
 
 from .cpu import extra_buffers_enabled, open_llama
 from .gguf_file import GGUFInfo, check_model, read_gguf
@@ -37,15 +37,9 @@ def _manifest_ggufs(directory: Path) -> tuple[dict[str, Path], dict[str, Any]]:
     or the name of a directory holding an export) and an export (``quantizations`` =
     ``{quant: {"file": name}}``, as ``sql2nl_gguf.export`` writes).
     """
-    mf = directory / "manifest.json"
-    if not mf.is_file():
+    if not (directory / MANIFEST).is_file():
         return {}, {}
-    try:
-        manifest = json.loads(mf.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{mf} is not readable JSON ({e}); the run or export did not finish writing it.") from None
-    if not isinstance(manifest, dict):
-        raise ModelError(f"{mf} is not a sql2nl run or export manifest.")
+    manifest = read_manifest(directory, (RUN_KIND, EXPORT_KIND))
     table: Any = (manifest.get("artifacts") or {}).get("gguf") or manifest.get("quantizations") or {}
     if isinstance(table, str):  # a directory with its own export manifest
         sub = directory / table

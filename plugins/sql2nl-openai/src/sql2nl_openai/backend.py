@@ -17,8 +17,9 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sql2nl.errors import BackendError, BackendUnavailableError, InvalidInputError, ModelError, Sql2NLError
@@ -51,6 +52,7 @@ class OpenAIBackend(LLMBackend):
 
     name = "openai"
     Options = OpenAIOptions
+    options: OpenAIOptions  # set by Backend.__init__ from Options
 
     def __init__(self, base_url: str | None = None, model: str | None = None, **options: Any):
         if base_url is not None:

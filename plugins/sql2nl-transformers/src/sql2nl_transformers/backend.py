@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sql2nl import prompt as prompt_format
 from sql2nl.errors import InvalidInputError
@@ -44,6 +45,7 @@ class TransformersBackend(LLMBackend):
 
     name = "transformers"
     Options = TransformersOptions
+    options: TransformersOptions  # set by Backend.__init__ from Options
 
     def __init__(self, *, _loaded: loading.LoadedModel | None = None, **options: Any):
         super().__init__(**options)
@@ -289,7 +291,7 @@ class TransformersBackend(LLMBackend):
             if self.compile:
                 cc = CompileConfig(fullgraph=False, mode="reduce-overhead")
                 if self.device.type != "cuda":
-                    cc._compile_all_devices = True
+                    cc._compile_all_devices = True  # type: ignore[assignment]  # transformers declares the private flag as None
                 config.compile_config = cc
         else:
             config.disable_compile = True

@@ -20,10 +20,10 @@ from typing import Any
 
 from sql2nl.errors import InvalidInputError, ModelError
 from sql2nl.prompt import PROMPT_VERSION
+from sql2nl.rundir import MANIFEST, read_manifest
 
 log = logging.getLogger("sql2nl.transformers")
 
-RUN_FORMAT = "sql2nl-run/1"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
@@ -68,11 +68,7 @@ def _check_adapter_dir(adapter: str | Path) -> str:
 
 
 def _from_run_dir(run: Path, adapter: str | None) -> ModelSpec:
-    manifest = _read_json(run / "manifest.json", "training run manifest")
-    fmt = manifest.get("format")
-    if fmt != RUN_FORMAT:
-        raise ModelError(f"{run}/manifest.json has format {fmt!r}; this backend reads {RUN_FORMAT!r} run directories. "
-                         "Upgrade sql2nl-transformers or point at the merged model directory itself.")
+    manifest = read_manifest(run)
     version = manifest.get("prompt_version")
     if version != PROMPT_VERSION:
         warnings.warn(f"The model in {run} was trained with prompt format {version!r}, but this sql2nl uses "
@@ -105,7 +101,7 @@ def resolve(model: str | None, adapter: str | None = None) -> ModelSpec:
         adapter = _check_adapter_dir(adapter)
     p = Path(model).expanduser()
     if p.is_dir():
-        if (p / "manifest.json").is_file():
+        if (p / MANIFEST).is_file():
             return _from_run_dir(p, adapter)
         if (p / "config.json").is_file():
             return ModelSpec(str(p), adapter)
@@ -237,6 +233,7 @@ def _load_tokenizer(spec: ModelSpec):
 def _attach_adapter(model, spec: ModelSpec, merge: bool):
     from peft import PeftModel
 
+    assert spec.adapter is not None  # called only for a spec with an adapter
     try:
         model = PeftModel.from_pretrained(model, spec.adapter)
     except Exception as e:
