@@ -18,7 +18,7 @@ from .extract import extract, statement_facts
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
 from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, and_terms, column_name, count_value, first_column,
                     is_count_star, is_parameter, is_parameter_node, is_value,
-                    literal_text, main_select, preorder, selected_at, unparen)
+                    literal_text, main_select, preorder, selected_at, structure, unparen)
 from .patterns import LikePattern, like_pattern, pattern_of
 from .scopes import Scopes
 
@@ -26,5 +26,5 @@ __all__ = [
     "AGGREGATES", "COMPARISONS", "KINDS", "SET_OPERATIONS", "Aggregate", "and_terms", "Filter", "Join", "LikePattern", "Order",
     "Scopes", "Selected", "StatementFacts", "Window", "column_name", "count_value", "extract", "first_column",
     "is_count_star", "is_parameter", "is_parameter_node", "is_value", "like_pattern",
-    "literal_text", "main_select", "pattern_of", "preorder", "selected_at", "statement_facts", "unparen",
+    "literal_text", "main_select", "pattern_of", "preorder", "selected_at", "statement_facts", "structure", "unparen",
 ]

@@ -15,7 +15,7 @@ from sqlglot import exp
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
 from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, column_name, count_value, first_column,
-                    is_value, literal_text, main_select, preorder, selected_at)
+                    is_value, literal_text, main_select, selected_at, structure)
 from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
 
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from ..schema import Schema
 
 _SET_NODES = (exp.Union, exp.Intersect, exp.Except)
+#: The node types the walk acts on; every other node (columns, comparisons, clauses: most of a
+#: tree) is passed over with one set lookup instead of the whole chain of type tests.
+_WATCHED = frozenset({
+    exp.Table, exp.Literal, exp.Not, exp.NEQ, exp.NullSafeNEQ, exp.Like, exp.ILike, exp.In, exp.Between,
+    *AGGREGATES, exp.Window, exp.Subquery, exp.Select, *SET_OPERATIONS, exp.CTE, exp.Lateral, exp.Unnest,
+    exp.Update, exp.Delete, exp.Merge, exp.With, exp.Join, exp.Returning,
+})
 
 
 def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str | None = None, *,
@@ -77,15 +84,19 @@ class _Extractor:
         ctes: set[str] = set()
         main = main_select(t)
         queries: list[exp.Expression] = []  # every SELECT/UPDATE/DELETE/MERGE: the resolver's scopes
-        for node in preorder(t):
+        for node in structure(t):  # identifiers say nothing here: their parents are read
             typ = type(node)
+            if typ not in _WATCHED:
+                continue
             if typ is exp.Table:
                 if not isinstance(node.this, exp.Identifier):
                     self.nested = True  # a table function: not a plain source
-                if node.name:
-                    tables[node.name] = None
-                    if node.alias:
-                        f.aliases.setdefault(node.alias, node.name)
+                name = node.name
+                if name:
+                    tables[name] = None
+                    alias = node.alias
+                    if alias:
+                        f.aliases.setdefault(alias, name)
             elif typ is exp.Literal:
                 # Not values: the 2 of $2 (a parameter's number), ORDER BY 2 / GROUP BY 1 (column positions).
                 if not isinstance(node.parent, (exp.Parameter, exp.Ordered, exp.Group)):

@@ -106,6 +106,17 @@ def is_count_star(node: exp.Expression | None) -> bool:
 
 def preorder(root: exp.Expression) -> Iterator[exp.Expression]:
     """Every node under ``root``, parents first, in source order (leaner than ``Expression.walk``)."""
+    return _walk(root, None)
+
+
+def structure(root: exp.Expression) -> Iterator[exp.Expression]:
+    """Every node under ``root`` but identifiers, parents first, in source order. Identifiers are
+    the leaves that hold names (a third of a typical tree); whoever needs a name reads it through
+    the node that has it (a column, table or alias), so the facts' walks skip them."""
+    return _walk(root, exp.Identifier)
+
+
+def _walk(root: exp.Expression, skip: type | None) -> Iterator[exp.Expression]:
     stack = [root]
     pop, expression = stack.pop, exp.Expression
     while stack:
@@ -114,9 +125,10 @@ def preorder(root: exp.Expression) -> Iterator[exp.Expression]:
         children = []
         for v in node.args.values():
             if isinstance(v, expression):
-                children.append(v)
+                if type(v) is not skip:
+                    children.append(v)
             elif type(v) is list:
-                children.extend(x for x in v if isinstance(x, expression))
+                children.extend(x for x in v if isinstance(x, expression) and type(x) is not skip)
         if children:
             stack.extend(reversed(children))
 

@@ -41,6 +41,7 @@ class Scopes:
         self._parents: dict[int, exp.Expression | None] = {}
         self._resolved: dict[int, tuple[str | None, dict[str, str] | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
+        self._distinct: dict[int, dict[str, str]] = {}  # id(scope) -> its sources, each once
         #: Set by whoever knows (the facts' walk, which has just visited them): every SELECT, UPDATE,
         #: DELETE and MERGE of a statement with no CTE, derived table, set operation or LATERAL, so
         #: each query's own FROM and JOINs say all there is to know. None: not known.
@@ -160,7 +161,9 @@ class Scopes:
                 if hit is not None:
                     return hit, s, qual.lower()
             elif s:
-                names = _distinct_sources(s)
+                names = self._distinct.get(id(s))  # (the scopes live as long as self: ids stay theirs)
+                if names is None:
+                    names = self._distinct[id(s)] = _distinct_sources(s)
                 if len(names) == 1:
                     name = next(iter(names))
                     return names[name], s, name

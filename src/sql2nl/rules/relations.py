@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import preorder, unparen
+from ..facts import structure, unparen
 from ..words import humanize
 from .conditions import Junction
 from .joins import JoinGraph, Source, anti_join_term, join_graph, outer_join_matters
 
 _SET_OPS = (exp.Union, exp.Intersect, exp.Except)
+_MISSING = object()  # (a SELECT's subject may be None)
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -27,20 +28,28 @@ class RelationsMixin:
     # -- what a SELECT is about ----------------------------------------------------------------
 
     def graph(self: "Describer", sel: exp.Select) -> JoinGraph:
-        return self.derived("graph", sel, join_graph, sel, self.scopes, self.schema)
+        """The join graph of a SELECT (built once per node)."""
+        g = self._graphs.get(id(sel))
+        if g is None:
+            g = self._graphs[id(sel)] = join_graph(sel, self.scopes, self.schema)
+        return g
 
     def roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
-        return self.derived("roles", sel, self._roles, sel)
-
-    def _roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
-        return self.graph(sel).roles()
+        """The roles of a SELECT's sources (a table joined twice: "manager"), once per node."""
+        r = self._role_maps.get(id(sel))
+        if r is None:
+            r = self._role_maps[id(sel)] = self.graph(sel).roles()
+        return r
 
     def subject_source(self: "Describer", node: exp.Expression | None) -> str | None:
         """The source (alias, lower case) whose rows a SELECT is about: that of its first plain
         column, else its FROM; for UPDATE/DELETE/MERGE, the target."""
         if node is None:
             return None
-        return self.derived("subject", node, self._subject_source, node)
+        found = self._subjects.get(id(node), _MISSING)
+        if found is _MISSING:
+            found = self._subjects[id(node)] = self._subject_source(node)
+        return found
 
     def _subject_source(self: "Describer", node: exp.Expression) -> str | None:
         if isinstance(node, (exp.Update, exp.Delete, exp.Merge)):
@@ -114,7 +123,10 @@ class RelationsMixin:
         """What ``COUNT(*)`` counts in ``sel``: the rows of its join's grain."""
         if not isinstance(sel, exp.Select):
             return self.PHRASES["rows"]
-        return self.derived("counted", sel, self._counted, sel)
+        found = self._counts.get(id(sel))
+        if found is None:
+            found = self._counts[id(sel)] = self._counted(sel)
+        return found
 
     def _counted(self: "Describer", sel: exp.Select) -> str:
         graph = self.graph(sel)
@@ -257,7 +269,7 @@ class RelationsMixin:
 
     def said_on(self: "Describer", col: exp.Column, source: str) -> None:
         """Record that ``col`` is worded on ``source``'s own rows (so it is not qualified with its table)."""
-        self._memo[("viewpoint", id(col))] = source
+        self._viewpoints[id(col)] = source
 
     def tests_only(self: "Describer", term: exp.Expression, alias: str) -> bool:
         """Whether every column of ``term`` reads ``alias`` (and it holds no subquery)."""
@@ -300,7 +312,7 @@ class RelationsMixin:
         for key in ("expressions", "where", "group", "having", "order", "qualify"):
             part = sel.args.get(key)
             for root in (part if isinstance(part, list) else [part] if part is not None else []):
-                for node in preorder(root):
+                for node in structure(root):
                     if isinstance(node, exp.Column) and scopes.enclosing(node) is sel:
                         source = scopes.source_of(node)
                         if source is not None and not self.skipped(node, skip):
