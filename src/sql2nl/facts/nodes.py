@@ -116,21 +116,26 @@ def structure(root: exp.Expression) -> Iterator[exp.Expression]:
     return _walk(root, exp.Identifier)
 
 
+def columns_in(node: exp.Expression) -> list[exp.Column]:
+    """The columns under ``node`` (itself included), as ``node.find_all(exp.Column)`` finds them
+    but depth first: for callers to whom their order does not matter (a lighter walk than sqlglot's)."""
+    return [n for n in _walk(node, exp.Identifier) if isinstance(n, exp.Column)]
+
+
 def _walk(root: exp.Expression, skip: type | None) -> Iterator[exp.Expression]:
+    # Children are pushed last-first straight onto the stack, so they pop in source order.
     stack = [root]
-    pop, expression = stack.pop, exp.Expression
+    pop, push, expression = stack.pop, stack.append, exp.Expression
     while stack:
         node = pop()
         yield node
-        children = []
-        for v in node.args.values():
-            if isinstance(v, expression):
-                if type(v) is not skip:
-                    children.append(v)
-            elif type(v) is list:
-                children.extend(x for x in v if isinstance(x, expression) and type(x) is not skip)
-        if children:
-            stack.extend(reversed(children))
+        for v in reversed(node.args.values()):
+            if type(v) is list:
+                for x in reversed(v):
+                    if isinstance(x, expression) and type(x) is not skip:
+                        push(x)
+            elif isinstance(v, expression) and type(v) is not skip:
+                push(v)
 
 
 def main_select(t: exp.Expression) -> exp.Expression | None:

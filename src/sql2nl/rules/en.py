@@ -327,9 +327,7 @@ class EnglishDescriber(Describer):
 
     def rest(self, p: SelectPlan, **changes) -> SelectPlan:
         """``p`` without the pieces a sentence already said (``group=[]``, ``order=[]``...)."""
-        from dataclasses import replace
-
-        return replace(p, **changes)
+        return p.but(**changes)
 
     # -- sentences -----------------------------------------------------------------------------------
 

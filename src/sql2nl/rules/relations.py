@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import structure, unparen
+from ..facts import columns_in, structure, unparen
 from ..words import humanize
 from .conditions import Junction
 from .joins import JoinGraph, Source, anti_join_term, join_graph, outer_join_matters
@@ -136,7 +136,7 @@ class RelationsMixin:
         if grain is None and len(graph.sources) == 2:
             # Grouped by one side's columns and nothing else to go by: the other side's rows are counted.
             group = sel.args.get("group")
-            keys = {self.scopes.source_of(c) for g in (group.expressions if group else ()) for c in g.find_all(exp.Column)}
+            keys = {self.scopes.source_of(c) for g in (group.expressions if group else ()) for c in columns_in(g)}
             others = [a for a in graph.sources if a not in keys]
             if group is not None and len(others) == 1 and keys:
                 grain = others[0]
@@ -199,7 +199,7 @@ class RelationsMixin:
                 if alias in {a for a, _ in used_elsewhere} or (alias == graph.grain and sel.args.get("group")):
                     continue  # said by its columns, or by counting its rows per group
                 if any(self.scopes.source_of(c) == alias for t in where_terms if id(t) not in skip
-                       and not self.tests_only(t, alias) for c in t.find_all(exp.Column)):
+                       and not self.tests_only(t, alias) for c in columns_in(t)):
                     continue  # a WHERE term mixes it with other things: its qualified columns say it
                 words = self.related_rows(sel, alias, where_terms, used_elsewhere, skip)[1]
                 for child in [e.many for e in graph.edges if e.one == alias and e.many not in sources_used]:
@@ -262,7 +262,7 @@ class RelationsMixin:
             return words, words
         skip.update(id(t) for t in mine)
         for term in mine:  # said on that table's rows, its columns need no "<table>" in front
-            for col in term.find_all(exp.Column):
+            for col in columns_in(term):
                 self.said_on(col, alias)
         cond = self.cond(mine[0]) if len(mine) == 1 else Junction("and", tuple(self.cond(t) for t in mine))
         return words, self.rows_with(words, cond)
@@ -273,7 +273,7 @@ class RelationsMixin:
 
     def tests_only(self: "Describer", term: exp.Expression, alias: str) -> bool:
         """Whether every column of ``term`` reads ``alias`` (and it holds no subquery)."""
-        cols = list(term.find_all(exp.Column))
+        cols = columns_in(term)
         return bool(cols) and term.find(exp.Select) is None and all(self.scopes.source_of(c) == alias for c in cols)
 
     def outer_join_piece(self: "Describer", sel: exp.Select, p: SelectPlan, src: Source, skip: set[int]) -> None:
