@@ -120,7 +120,8 @@ class _Extractor:
                     f.subqueries += 1  # IN (SELECT ...), EXISTS (SELECT ...)
                 self.select(f, node, node is main)
             elif typ in SET_OPERATIONS:
-                self.nested = True
+                # Not nesting for the resolver: each branch is a query of its own, and a branch's
+                # columns read its own FROM (or, correlated, the queries around it) as anywhere else.
                 name = SET_OPERATIONS[typ]
                 if typ is exp.Union and not node.args.get("distinct", True):
                     name = "union all"

@@ -53,6 +53,13 @@ class Options:
         return self.detail == "summary" and self.compact == 0
 
 
+@functools.lru_cache(maxsize=16)
+def _options(style: str, detail: str) -> Options:
+    # One shared (frozen) Options per style and detail: building a frozen dataclass per statement
+    # costs about as much as a small describer step.
+    return Options(style=style, detail=detail)
+
+
 #: The memos of facts derived from the tree (what a SELECT joins, its sources' roles, its subject,
 #: what its COUNT(*) counts), per node id; none depends on the options, so a describer for another
 #: compact level shares them (see :meth:`Describer.with_options`).
@@ -110,7 +117,7 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         self.facts = facts
         self.schema = schema
         self.dialect = dialect if dialect is not None else facts.dialect
-        self.options = options or Options(style=style, detail=detail)
+        self.options = options or _options(style, detail)
         self.warnings: list[str] = []
         self.scopes: Scopes = facts.scopes if facts.scopes is not None else Scopes(facts.tree, schema)
         # Derived facts per node id (see DERIVED): plain dicts, because they are read dozens of
