@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, column_name, count_value, first_column,
+from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, children, column_name, count_value, first_column,
                     is_value, literal_text, main_select, selected_at, structure)
 from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
@@ -294,7 +294,7 @@ class _Extractor:
             col = first_column(node)
             return Filter(column=column_name(col), op=node.key, negated=negated, clause=clause,
                           table=self.table_of(col), node=whole,
-                          values=[literal_text(v) for v in node.iter_expressions() if is_value(v)])
+                          values=[literal_text(v) for v in children(node) if is_value(v)])
         if op == "exists":
             return Filter(column=None, op="exists", negated=negated, clause=clause, subquery=True, node=whole)
         left = node.this

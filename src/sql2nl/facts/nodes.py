@@ -73,11 +73,24 @@ def first_column(node: exp.Expression | None) -> exp.Column | None:
         return None
     if isinstance(node, exp.Column):
         return node
-    for n in node.iter_expressions():
+    for n in children(node):
         c = first_column(n)
         if c is not None:
             return c
     return None
+
+
+def children(node: exp.Expression) -> list[exp.Expression]:
+    """A node's child expressions in order: ``Expression.iter_expressions()`` as a list, without
+    the generator and the ``typing.cast`` it calls per child (this runs for most nodes, often)."""
+    out = []
+    expression = exp.Expression
+    for v in node.args.values():
+        if type(v) is list:
+            out.extend(x for x in v if isinstance(x, expression))
+        elif isinstance(v, expression):
+            out.append(v)
+    return out
 
 
 def unparen(node: exp.Expression) -> exp.Expression:

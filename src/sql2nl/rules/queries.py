@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import AGGREGATES, columns_in, is_count_star, is_parameter_node, is_value, selected_at, unparen
+from ..facts import AGGREGATES, children, columns_in, is_count_star, is_parameter_node, is_value, selected_at, unparen
 from ..facts import literal_text as literal_value
 from ..words import humanize, singular
 from .conditions import Cond, Junction
@@ -415,7 +415,7 @@ def is_aggregate(node: exp.Expression) -> bool:
         if isinstance(n, exp.AggFunc):
             return True
         if not isinstance(n, (exp.Window, exp.Select, exp.Subquery)):
-            stack.extend(n.iter_expressions())
+            stack.extend(children(n))
     return False
 
 
