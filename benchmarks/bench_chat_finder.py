@@ -41,13 +41,16 @@ def main() -> None:
     from sql2nl.server import messages
 
     parses = [0]
-    real_parse = sqlglot.parse
+    # Every parse goes through parsing._sqlglot_parse (sqlglot's parser, reused per thread);
+    # older checkouts called sqlglot.parse directly.
+    owner, attr = (parsing, "_sqlglot_parse") if hasattr(parsing, "_sqlglot_parse") else (sqlglot, "parse")
+    real_parse = getattr(owner, attr)
 
     def counting_parse(*a, **k):
         parses[0] += 1
         return real_parse(*a, **k)
 
-    parsing.sqlglot.parse = counting_parse  # type: ignore[attr-defined]
+    setattr(owner, attr, counting_parse)
     finder = getattr(messages, "find_statements", None)  # the linear finder; absent before it
     caches = [c for c in (getattr(messages, "_find_sql_cached", None),
                           getattr(sys.modules.get("sql2nl.server.finder"), "_find_cached", None)) if c is not None]

@@ -156,16 +156,16 @@ def test_deep_but_allowed_nesting_is_described():
 
 
 def test_permissive_parse_tries_other_dialects_only_on_failure(monkeypatch):
-    import sqlglot
+    from sql2nl import parsing
 
     calls = []
-    real = sqlglot.parse
+    real = parsing._sqlglot_parse  # every parse goes through it (sqlglot's parser, reused per thread)
 
-    def counting(sql, read=None, **kw):
-        calls.append(read)
-        return real(sql, read=read, **kw)
+    def counting(sql, dialect):
+        calls.append(dialect)
+        return real(sql, dialect)
 
-    monkeypatch.setattr(sqlglot, "parse", counting)
+    monkeypatch.setattr(parsing, "_sqlglot_parse", counting)
     parse("SELECT a FROM t WHERE b::int > 3 LIMIT 2, 5")
     assert calls == [None]
     calls.clear()

@@ -30,14 +30,14 @@ def _fresh():
 def parser_work(monkeypatch):
     """Every call of sqlglot's parser during a test: ``calls`` and ``chars`` (what it was given)."""
     work = {"calls": 0, "chars": 0}
-    real = parsing.sqlglot.parse
+    real = parsing._sqlglot_parse  # every parse goes through it (sqlglot's parser, reused per thread)
 
     def counting(sql, *args, **kwargs):
         work["calls"] += 1
         work["chars"] += len(sql)
         return real(sql, *args, **kwargs)
 
-    monkeypatch.setattr(parsing.sqlglot, "parse", counting)
+    monkeypatch.setattr(parsing, "_sqlglot_parse", counting)
     return work
 
 

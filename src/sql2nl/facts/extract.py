@@ -15,20 +15,8 @@ from sqlglot import exp
 
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (
-    AGGREGATES,
-    COMPARISONS,
-    KINDS,
-    SET_OPERATIONS,
-    column_name,
-    count_value,
-    first_column,
-    is_value,
-    literal_text,
-    main_select,
-    preorder,
-    selected_at,
-)
+from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, children, column_name, count_value, first_column,
+                    is_value, literal_text, main_select, selected_at, structure)
 from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
 
@@ -36,6 +24,13 @@ if TYPE_CHECKING:
     from ..schema import Schema
 
 _SET_NODES = (exp.Union, exp.Intersect, exp.Except)
+#: The node types the walk acts on; every other node (columns, comparisons, clauses: most of a
+#: tree) is passed over with one set lookup instead of the whole chain of type tests.
+_WATCHED = frozenset({
+    exp.Table, exp.Literal, exp.Not, exp.NEQ, exp.NullSafeNEQ, exp.Like, exp.ILike, exp.In, exp.Between,
+    *AGGREGATES, exp.Window, exp.Subquery, exp.Select, *SET_OPERATIONS, exp.CTE, exp.Lateral, exp.Unnest,
+    exp.Update, exp.Delete, exp.Merge, exp.With, exp.Join, exp.Returning,
+})
 
 
 def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str | None = None, *,
@@ -93,15 +88,19 @@ class _Extractor:
         ctes: set[str] = set()
         main = main_select(t)
         queries: list[exp.Expression] = []  # every SELECT/UPDATE/DELETE/MERGE: the resolver's scopes
-        for node in preorder(t):
+        for node in structure(t):  # identifiers say nothing here: their parents are read
             typ = type(node)
+            if typ not in _WATCHED:
+                continue
             if typ is exp.Table:
                 if not isinstance(node.this, exp.Identifier):
                     self.nested = True  # a table function: not a plain source
-                if node.name:
-                    tables[node.name] = None
-                    if node.alias:
-                        f.aliases.setdefault(node.alias, node.name)
+                name = node.name
+                if name:
+                    tables[name] = None
+                    alias = node.alias
+                    if alias:
+                        f.aliases.setdefault(alias, name)
             elif typ is exp.Literal:
                 # Not values: the 2 of $2 (a parameter's number), ORDER BY 2 / GROUP BY 1 (column positions).
                 if not isinstance(node.parent, (exp.Parameter, exp.Ordered, exp.Group)):
@@ -125,7 +124,8 @@ class _Extractor:
                     f.subqueries += 1  # IN (SELECT ...), EXISTS (SELECT ...)
                 self.select(f, node, node is main)
             elif typ in SET_OPERATIONS:
-                self.nested = True
+                # Not nesting for the resolver: each branch is a query of its own, and a branch's
+                # columns read its own FROM (or, correlated, the queries around it) as anywhere else.
                 name = SET_OPERATIONS[typ]
                 if typ is exp.Union and not node.args.get("distinct", True):
                     name = "union all"
@@ -300,7 +300,7 @@ class _Extractor:
             col = first_column(node)
             return Filter(column=column_name(col), op=node.key, negated=negated, clause=clause,
                           table=self.table_of(col), node=whole,
-                          values=[literal_text(v) for v in node.iter_expressions() if is_value(v)])
+                          values=[literal_text(v) for v in children(node) if is_value(v)])
         if op == "exists":
             return Filter(column=None, op="exists", negated=negated, clause=clause, subquery=True, node=whole)
         left = node.this

@@ -73,11 +73,24 @@ def first_column(node: exp.Expression | None) -> exp.Column | None:
         return None
     if isinstance(node, exp.Column):
         return node
-    for n in node.iter_expressions():
+    for n in children(node):
         c = first_column(n)
         if c is not None:
             return c
     return None
+
+
+def children(node: exp.Expression) -> list[exp.Expression]:
+    """A node's child expressions in order: ``Expression.iter_expressions()`` as a list, without
+    the generator and the ``typing.cast`` it calls per child (this runs for most nodes, often)."""
+    out = []
+    expression = exp.Expression
+    for v in node.args.values():
+        if type(v) is list:
+            out.extend(x for x in v if isinstance(x, expression))
+        elif isinstance(v, expression):
+            out.append(v)
+    return out
 
 
 def unparen(node: exp.Expression) -> exp.Expression:
@@ -106,19 +119,36 @@ def is_count_star(node: exp.Expression | None) -> bool:
 
 def preorder(root: exp.Expression) -> Iterator[exp.Expression]:
     """Every node under ``root``, parents first, in source order (leaner than ``Expression.walk``)."""
+    return _walk(root, None)
+
+
+def structure(root: exp.Expression) -> Iterator[exp.Expression]:
+    """Every node under ``root`` but identifiers, parents first, in source order. Identifiers are
+    the leaves that hold names (a third of a typical tree); whoever needs a name reads it through
+    the node that has it (a column, table or alias), so the facts' walks skip them."""
+    return _walk(root, exp.Identifier)
+
+
+def columns_in(node: exp.Expression) -> list[exp.Column]:
+    """The columns under ``node`` (itself included), as ``node.find_all(exp.Column)`` finds them
+    but depth first: for callers to whom their order does not matter (a lighter walk than sqlglot's)."""
+    return [n for n in _walk(node, exp.Identifier) if isinstance(n, exp.Column)]
+
+
+def _walk(root: exp.Expression, skip: type | None) -> Iterator[exp.Expression]:
+    # Children are pushed last-first straight onto the stack, so they pop in source order.
     stack = [root]
-    pop, expression = stack.pop, exp.Expression
+    pop, push, expression = stack.pop, stack.append, exp.Expression
     while stack:
         node = pop()
         yield node
-        children = []
-        for v in node.args.values():
-            if isinstance(v, expression):
-                children.append(v)
-            elif type(v) is list:
-                children.extend(x for x in v if isinstance(x, expression))
-        if children:
-            stack.extend(reversed(children))
+        for v in reversed(node.args.values()):
+            if type(v) is list:
+                for x in reversed(v):
+                    if isinstance(x, expression) and type(x) is not skip:
+                        push(x)
+            elif isinstance(v, expression) and type(v) is not skip:
+                push(v)
 
 
 def main_select(t: exp.Expression) -> exp.Expression | None:

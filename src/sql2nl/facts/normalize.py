@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from .nodes import preorder
+from .nodes import structure
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -64,7 +64,7 @@ def spider_values(tree: exp.Expression, schema: "Schema | None" = None) -> list[
     one quick pass over the tree, before the facts are read."""
     quoted: list[exp.Column] = []
     known: set[str] = set()  # column names, aliases (lower case)
-    for node in preorder(tree):
+    for node in structure(tree):
         typ = type(node)
         if typ is exp.Column:
             if is_quoted_name(node):

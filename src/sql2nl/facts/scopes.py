@@ -2,10 +2,11 @@
 
 A column is looked up in the sources (FROM and JOINs) of the query around it, then in the queries
 around that one (a correlated reference), as SQL scoping does. Statements with CTEs, derived
-tables, set operations or LATERAL are handed to :mod:`sqlglot.optimizer.scope`, which knows which
-names each scope can see; the rest (one SELECT, joins, IN/EXISTS subqueries: most statements)
-read their sources directly, because sqlglot's scope walk costs about a quarter of a parse and
-would tell them nothing more. The statements around a query (UPDATE, DELETE, MERGE targets) are
+tables or LATERAL are handed to :mod:`sqlglot.optimizer.scope`, which knows which names each
+scope can see; the rest (one SELECT, joins, IN/EXISTS subqueries, set operations of such
+queries: most statements) read their sources directly, because sqlglot's scope walk costs about
+a quarter of a parse and would tell them nothing more (a set operation's branches see only their
+own sources and the queries around them, which the walk up the tree finds). The statements around a query (UPDATE, DELETE, MERGE targets) are
 not queries to sqlglot, so their sources are read here too. With a schema, an unqualified column
 in a join is placed in the one table that has it.
 """
@@ -41,8 +42,9 @@ class Scopes:
         self._parents: dict[int, exp.Expression | None] = {}
         self._resolved: dict[int, tuple[str | None, dict[str, str] | None, str | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
+        self._distinct: dict[int, dict[str, str]] = {}  # id(scope) -> its sources, each once
         #: Set by whoever knows (the facts' walk, which has just visited them): every SELECT, UPDATE,
-        #: DELETE and MERGE of a statement with no CTE, derived table, set operation or LATERAL, so
+        #: DELETE and MERGE of a statement with no CTE, derived table or LATERAL, so
         #: each query's own FROM and JOINs say all there is to know. None: not known.
         self.simple_queries: list[exp.Expression] | None = None
 
@@ -160,7 +162,9 @@ class Scopes:
                 if hit is not None:
                     return hit, s, qual.lower()
             elif s:
-                names = _distinct_sources(s)
+                names = self._distinct.get(id(s))  # (the scopes live as long as self: ids stay theirs)
+                if names is None:
+                    names = self._distinct[id(s)] = _distinct_sources(s)
                 if len(names) == 1:
                     name = next(iter(names))
                     return names[name], s, name

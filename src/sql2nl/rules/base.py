@@ -54,10 +54,17 @@ class Options:
         return self.detail == "summary" and self.compact == 0
 
 
-_MISSING = object()
-#: The kinds of :meth:`Describer.derived` facts, all read off the tree (none depends on the options,
-#: so a describer for another compact level reuses them).
-DERIVED_KINDS = frozenset({"graph", "roles", "subject", "counted"})
+@functools.lru_cache(maxsize=16)
+def _options(style: str, detail: str) -> Options:
+    # One shared (frozen) Options per style and detail: building a frozen dataclass per statement
+    # costs about as much as a small describer step.
+    return Options(style=style, detail=detail)
+
+
+#: The memos of facts derived from the tree (what a SELECT joins, its sources' roles, its subject,
+#: what its COUNT(*) counts), per node id; none depends on the options, so a describer for another
+#: compact level shares them (see :meth:`Describer.with_options`).
+DERIVED = ("_graphs", "_role_maps", "_subjects", "_counts")
 
 
 class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin, ChangesMixin, OutlineMixin):
@@ -78,25 +85,25 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         self.facts = facts
         self.schema = schema
         self.dialect = dialect if dialect is not None else facts.dialect
-        self.options = options or Options(style=style, detail=detail)
+        self.options = options or _options(style, detail)
         self.warnings: list[str] = []
         self.scopes: Scopes = facts.scopes if facts.scopes is not None else Scopes(facts.tree, schema)
-        self._memo: dict[tuple[str, int], Any] = {}  # derived facts per node (subject, counted rows...)
-
-    def derived(self, kind: str, node: exp.Expression, make: Callable[..., Any], *args: Any) -> Any:
-        """``make(*args)``, computed once per (kind, node): facts derived from the tree, not walk state."""
-        key = (kind, id(node))
-        value = self._memo.get(key, _MISSING)
-        if value is _MISSING:
-            value = self._memo[key] = make(*args)
-        return value
+        # Derived facts per node id (see DERIVED): plain dicts, because they are read dozens of
+        # times per statement (a generic memo keyed by (kind, id) cost a tenth of the wording).
+        self._graphs: dict[int, Any] = {}
+        self._role_maps: dict[int, dict[str, str]] = {}
+        self._subjects: dict[int, str | None] = {}
+        self._counts: dict[int, str] = {}
+        #: The source each column is worded on (:meth:`said_on`); this depends on the wording.
+        self._viewpoints: dict[int, str] = {}
 
     def with_options(self, **changes: Any) -> "Describer":
         """A describer of the same statement with other options; it shares the facts and what was
         derived from the tree (join graphs, subjects: they do not depend on the options)."""
         other = type(self)(self.facts, schema=self.schema, dialect=self.dialect,
                            options=replace(self.options, **changes))
-        other._memo.update((k, v) for k, v in self._memo.items() if k[0] in DERIVED_KINDS)
+        for memo in DERIVED:
+            getattr(other, memo).update(getattr(self, memo))
         return other
 
     # -- wording each language provides (en.py, zh.py) ------------------------------------------

@@ -3,6 +3,7 @@ with ``style="question"``, as a question ("What are the names of ...?")."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -32,7 +33,13 @@ def _bare(phrase: str) -> str:
 
 def _says(text: str, words: str) -> bool:
     """Whether ``words`` occur in ``text`` as whole words (table "b" is not in "number")."""
-    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+    return words in text and _whole_words(words).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_words(words: str) -> re.Pattern:
+    # Compiled once per phrase: there are more phrases than ``re``'s own cache keeps.
+    return re.compile(rf"(?<!\w){re.escape(words)}(?!\w)")
 
 
 def _article(words: str) -> str:
@@ -324,9 +331,7 @@ class EnglishDescriber(Describer):
 
     def rest(self, p: SelectPlan, **changes: Any) -> SelectPlan:
         """``p`` without the pieces a sentence already said (``group=[]``, ``order=[]``...)."""
-        from dataclasses import replace
-
-        return replace(p, **changes)
+        return p.but(**changes)
 
     # -- sentences -----------------------------------------------------------------------------------
 

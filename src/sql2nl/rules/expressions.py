@@ -47,7 +47,7 @@ class ExpressionsMixin:
         table, scope, source = self.scopes.locate(col)
         words = self.name(col.name, table)
         sel = self.scopes.enclosing(col)
-        here = self._memo.get(("viewpoint", id(col))) or (self.subject_source(sel) if sel is not None else None)
+        here = self._viewpoints.get(id(col)) or (self.subject_source(sel) if sel is not None else None)
         if source is None or here is None or source == here:
             return self.own_column_words(words, table) if source is not None and source == here else words
         if isinstance(sel, exp.Select):

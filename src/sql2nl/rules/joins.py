@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import AGGREGATES, and_terms, unparen
+from ..facts import AGGREGATES, and_terms, columns_in, unparen
 from ..words import humanize, is_key_name, key_role, singular
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def outer_join_matters(sel: exp.Select, src: Source, scopes: "Scopes") -> str:
     """
     where = sel.args.get("where")
     for term in and_terms(where.this) if where is not None else ():
-        cols = [c for c in term.find_all(exp.Column) if scopes.source_of(c) == src.alias]
+        cols = [c for c in columns_in(term) if scopes.source_of(c) == src.alias]
         if not cols:
             continue
         if isinstance(term, exp.Is) and isinstance(term.expression, exp.Null) and isinstance(term.this, exp.Column):
@@ -282,7 +282,7 @@ def _rejects_unmatched_groups(term: exp.Expression, alias: str, scopes: "Scopes"
             this=agg, expression=value)
     if type(agg) not in AGGREGATES:
         return False
-    cols = list(agg.find_all(exp.Column))
+    cols = columns_in(agg)
     if not cols or any(scopes.source_of(c) != alias for c in cols):
         return False
     if not isinstance(agg, exp.Count):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import AGGREGATES, is_count_star, is_parameter_node, is_value, selected_at, unparen
+from ..facts import AGGREGATES, children, columns_in, is_count_star, is_parameter_node, is_value, selected_at, unparen
 from ..facts import literal_text as literal_value
 from .conditions import Cond, Junction
 
@@ -67,6 +67,14 @@ class SelectPlan:
     @property
     def limit_one(self) -> bool:
         return self.limit == "1"
+
+    def but(self, **changes) -> "SelectPlan":
+        """A shallow copy with ``changes``, as ``dataclasses.replace`` makes, without its per-field
+        checks (a plan has two dozen fields and one sentence may ask for several copies)."""
+        copy = object.__new__(SelectPlan)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
 
 
 class QueriesMixin:
@@ -174,7 +182,7 @@ class QueriesMixin:
         if not identifies:
             return False
         for e, agg in zip(sel.expressions, aggregate):
-            if not agg and any(self.scopes.source_of(c) != subject for c in e.find_all(exp.Column)):
+            if not agg and any(self.scopes.source_of(c) != subject for c in columns_in(e)):
                 return False
         return True
 
@@ -406,7 +414,7 @@ def is_aggregate(node: exp.Expression) -> bool:
         if isinstance(n, exp.AggFunc):
             return True
         if not isinstance(n, (exp.Window, exp.Select, exp.Subquery)):
-            stack.extend(n.iter_expressions())
+            stack.extend(children(n))
     return False
 
 

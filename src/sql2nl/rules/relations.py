@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..facts import preorder, unparen
+from ..facts import columns_in, structure, unparen
 from .conditions import Cond, Junction
 from .joins import JoinGraph, Source, anti_join_term, join_graph, outer_join_matters
 
 _SET_OPS = (exp.Union, exp.Intersect, exp.Except)
+_MISSING = object()  # (a SELECT's subject may be None)
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -26,20 +27,28 @@ class RelationsMixin:
     # -- what a SELECT is about ----------------------------------------------------------------
 
     def graph(self: "Describer", sel: exp.Select) -> JoinGraph:
-        return self.derived("graph", sel, join_graph, sel, self.scopes, self.schema)
+        """The join graph of a SELECT (built once per node)."""
+        g = self._graphs.get(id(sel))
+        if g is None:
+            g = self._graphs[id(sel)] = join_graph(sel, self.scopes, self.schema)
+        return g
 
     def roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
-        return self.derived("roles", sel, self._roles, sel)
-
-    def _roles(self: "Describer", sel: exp.Select) -> dict[str, str]:
-        return self.graph(sel).roles()
+        """The roles of a SELECT's sources (a table joined twice: "manager"), once per node."""
+        r = self._role_maps.get(id(sel))
+        if r is None:
+            r = self._role_maps[id(sel)] = self.graph(sel).roles()
+        return r
 
     def subject_source(self: "Describer", node: exp.Expression | None) -> str | None:
         """The source (alias, lower case) whose rows a SELECT is about: that of its first plain
         column, else its FROM; for UPDATE/DELETE/MERGE, the target."""
         if node is None:
             return None
-        return self.derived("subject", node, self._subject_source, node)
+        found = self._subjects.get(id(node), _MISSING)
+        if found is _MISSING:
+            found = self._subjects[id(node)] = self._subject_source(node)
+        return found
 
     def _subject_source(self: "Describer", node: exp.Expression) -> str | None:
         if isinstance(node, (exp.Update, exp.Delete, exp.Merge)):
@@ -113,7 +122,10 @@ class RelationsMixin:
         """What ``COUNT(*)`` counts in ``sel``: the rows of its join's grain."""
         if not isinstance(sel, exp.Select):
             return self.PHRASES["rows"]
-        return self.derived("counted", sel, self._counted, sel)
+        found = self._counts.get(id(sel))
+        if found is None:
+            found = self._counts[id(sel)] = self._counted(sel)
+        return found
 
     def _counted(self: "Describer", sel: exp.Select) -> str:
         graph = self.graph(sel)
@@ -123,7 +135,7 @@ class RelationsMixin:
         if grain is None and len(graph.sources) == 2:
             # Grouped by one side's columns and nothing else to go by: the other side's rows are counted.
             group = sel.args.get("group")
-            keys = {self.scopes.source_of(c) for g in (group.expressions if group else ()) for c in g.find_all(exp.Column)}
+            keys = {self.scopes.source_of(c) for g in (group.expressions if group else ()) for c in columns_in(g)}
             others = [a for a in graph.sources if a not in keys]
             if group is not None and len(others) == 1 and keys:
                 grain = others[0]
@@ -186,7 +198,7 @@ class RelationsMixin:
                 if alias in {a for a, _ in used_elsewhere} or (alias == graph.grain and sel.args.get("group")):
                     continue  # said by its columns, or by counting its rows per group
                 if any(self.scopes.source_of(c) == alias for t in where_terms if id(t) not in skip
-                       and not self.tests_only(t, alias) for c in t.find_all(exp.Column)):
+                       and not self.tests_only(t, alias) for c in columns_in(t)):
                     continue  # a WHERE term mixes it with other things: its qualified columns say it
                 words = self.related_rows(sel, alias, where_terms, used_elsewhere, skip)[1]
                 for child in [e.many for e in graph.edges if e.one == alias and e.many not in sources_used]:
@@ -249,18 +261,18 @@ class RelationsMixin:
             return words, words
         skip.update(id(t) for t in mine)
         for term in mine:  # said on that table's rows, its columns need no "<table>" in front
-            for col in term.find_all(exp.Column):
+            for col in columns_in(term):
                 self.said_on(col, alias)
         cond = self.cond(mine[0]) if len(mine) == 1 else Junction("and", tuple(self.cond(t) for t in mine))
         return words, self.rows_with(words, cond)
 
     def said_on(self: "Describer", col: exp.Column, source: str) -> None:
         """Record that ``col`` is worded on ``source``'s own rows (so it is not qualified with its table)."""
-        self._memo[("viewpoint", id(col))] = source
+        self._viewpoints[id(col)] = source
 
     def tests_only(self: "Describer", term: exp.Expression, alias: str) -> bool:
         """Whether every column of ``term`` reads ``alias`` (and it holds no subquery)."""
-        cols = list(term.find_all(exp.Column))
+        cols = columns_in(term)
         return bool(cols) and term.find(exp.Select) is None and all(self.scopes.source_of(c) == alias for c in cols)
 
     def outer_join_piece(self: "Describer", sel: exp.Select, p: SelectPlan, src: Source, skip: set[int]) -> None:
@@ -299,7 +311,7 @@ class RelationsMixin:
         for key in ("expressions", "where", "group", "having", "order", "qualify"):
             part = sel.args.get(key)
             for root in (part if isinstance(part, list) else [part] if part is not None else []):
-                for node in preorder(root):
+                for node in structure(root):
                     if isinstance(node, exp.Column) and scopes.enclosing(node) is sel:
                         source = scopes.source_of(node)
                         if source is not None and not self.skipped(node, skip):

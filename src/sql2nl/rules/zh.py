@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import replace
 
 from sqlglot import exp
 
@@ -266,7 +265,7 @@ class ChineseDescriber(Describer):
         key = p.order[0]
         rest = self.rest(p)
         where = self.where_words(p)
-        subject = self.subject_words(replace(p, per_subject=False))  # "the one with the most": not "each"
+        subject = self.subject_words(p.but(per_subject=False))  # "the one with the most": not "each"
         group = f"按{self.join_list(p.group)}分组后" if p.group else ""
         if p.limit_one:
             if p.group and p.keys_selected:
@@ -275,7 +274,7 @@ class ChineseDescriber(Describer):
             return f"{where}{group}{self.superlative(key)}的{subject}的{self.columns_words(p)}{self.tail(rest)}"
         count = "若干个（数量由参数给定）" if p.limit_given else f"{p.limit}个"
         if p.offset:  # LIMIT n OFFSET m: the rows after the first m
-            rest = replace(rest, offset=None, offset_given=False)
+            rest = rest.but(offset=None, offset_given=False)
             skipped = "若干个" if p.offset_given else f"{p.offset}个"
             return (f"{where}{group}{subject}中{self.order_words([key])}、跳过前{skipped}之后的{count}的"
                     f"{self.columns_words(p)}{self.tail(rest)}")
@@ -283,7 +282,7 @@ class ChineseDescriber(Describer):
                 f"{self.columns_words(p)}{self.tail(rest)}")
 
     def rest(self, p: SelectPlan) -> SelectPlan:
-        return replace(p, order=p.order[1:], limit=None, limit_given=False, group=[])
+        return p.but(order=p.order[1:], limit=None, limit_given=False, group=[])
 
     def compose_select(self, p: SelectPlan) -> str:
         question = self.options.style == "question"
