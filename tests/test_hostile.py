@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from hostile import CHEAP, INPUTS, bounded, check_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from skips import require
 
 from sql2nl import Description, InvalidInputError, Sql2NLError, check_faithfulness, describe, describe_many
 from sql2nl.api import describe_stream
@@ -186,7 +187,7 @@ def _export_error(*args, **kw):
 
 
 def test_export_bad_paths(tmp_path):
-    pytest.importorskip("sql2nl_gguf")
+    require("sql2nl_gguf")
     (tmp_path / "file").write_text("x")
     assert "does not exist" in _export_error(tmp_path / "missing", tmp_path / "out")
     assert "does not exist" in _export_error(tmp_path / "file", tmp_path / "out")
@@ -206,8 +207,8 @@ def test_export_bad_paths(tmp_path):
 
 @pytest.fixture(scope="module")
 def good_gguf(tmp_path_factory) -> Path:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("sql2nl_gguf")
+    require("llama_cpp")
+    require("sql2nl_gguf")
     import ggufmodels
 
     return ggufmodels.tiny_gguf(tmp_path_factory.mktemp("hostile-gguf")).file("q8_0")
