@@ -153,7 +153,7 @@ def _sql2nl(*args: str | bytes, stdin: bytes | None = None) -> subprocess.Comple
 
 def test_cli_process_with_undecodable_argv_bytes():
     # A shell passes bytes; Python decodes what is not UTF-8 with surrogateescape. The description used
-    # to contain the lone surrogate and the process died printing it (UnicodeEncodeError traceback).
+    # to contain the lone surrogate: with a strict UTF-8 stdout the CLI ended in "unexpected UnicodeEncodeError".
     proc = _sql2nl(b"describe", b"SELECT \xff FROM t")
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode != 0 and "Traceback" not in err
