@@ -13,6 +13,17 @@ weights (built in bf16 from a config, no download), on synthetic examples with S
 
 Each measurement runs in its own subprocess, so (a) never sees Unsloth's patches and peaks are clean.
 
+Several GPUs (``--gpus 1,2,4,8``, issues 18-19): each (b) setup runs once per count, one GPU first,
+each in its own torchrun job (one process per GPU, ``LOCAL_RANK`` -> ``cuda:LOCAL_RANK``, NVLink
+multicast kept off), the GPUs released between jobs. ``--pipeline-batch`` is per GPU, so N GPUs
+train N times the examples per step; tok/s counts the useful tokens of the whole (global) batch per
+second of the slowest process, peak memory is reported per GPU, and the scaling efficiency is
+``tok/s(N) / (N x tok/s(1))``. A setup with DDP options (``+bf16grads``, ``+static``, ``+bucket=MB``)
+runs on several GPUs only. ``--profile-comm`` profiles two more steps per setup and splits each
+step's time into compute, NCCL (exposed and hidden) and idle, per GPU (benchmarks/comm_profile.py).
+The pipeline builds the random 8B weights directly on each GPU (``--random-init``, the default for
+the PEFT engine): no 16 GB file is written or read.
+
 Mode ``real``: train ``scratch:<size>`` on the Spider pairs for at most --minutes, then score the
 validation pairs (BLEU, ROUGE-L, faithfulness) through the transformers backend next to the rules
 describer.
@@ -20,6 +31,9 @@ describer.
   python benchmarks/bench_training_gpu.py --out bench-out                      # H100, both (a) and (b)
   python benchmarks/bench_training_gpu.py --mode real --data DIR --out bench-out
   python benchmarks/bench_training_gpu.py --tiny --out /tmp/b                  # CPU smoke test
+  python benchmarks/bench_training_gpu.py --no-plain --gpus 1,2 --profile-comm --out bench-out/ddp \
+      --variants peft:packed+compile+ckpt=0.125@32,peft:packed+compile+ckpt=0.125+bf16grads@32
+  python benchmarks/bench_training_gpu.py --tiny --no-plain --gpus 1,2 --profile-comm --out /tmp/b   # CPU, gloo
   python benchmarks/bench_training_gpu.py --mode real --quick --data DIR --out /tmp/b
 
 Writes ``DIR/training_<mode>.json`` and ``DIR/training_<mode>.md``.
@@ -30,240 +44,40 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-LLAMA3_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                 num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192)
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, vocab_size=2048, rope_theta=10000.0, max_position_embeddings=1024)
-TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from training_setups import (LLAMA3_8B, TINY, gpu_info, random_model, run_pipeline, run_plain,  # noqa: F401
+                             save_random_weights)
 
+# --- the model (config and tokenizer on disk; weights only where a setup loads them) ----------------
 
-def lengths(n: int, seed: int = 0) -> list[tuple[int, int]]:
-    """(prompt, description) token counts: total in [60, 320], mean ~150, description ~20%."""
-    import random
-
-    r = random.Random(seed)
-    out = []
-    while len(out) < n:
-        total = int(r.gammavariate(4.0, 37.5))  # mean 150, long right tail like Spider
-        if 60 <= total <= 320:
-            desc = max(8, int(total * r.uniform(0.12, 0.3)))
-            out.append((total - desc, desc))
-    return out
-
-
-def examples(n: int, vocab: int, seed: int = 0):
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for p, d in lengths(n, seed):
-        ids = torch.randint(10, vocab - 10, (p + d,), generator=g).tolist()
-        rows.append({"input_ids": ids, "completion_mask": [0] * p + [1] * d})
-    return rows
-
-
-def gpu_info() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}"
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}"
-
-
-# --- model on disk (shared by both measurements) ---------------------------------------------------
-
-def prepare_model(work: Path, tiny: bool) -> Path:
-    """Random-weight Llama (8B shape, bf16) + a small tokenizer saved to ``work``; reused when present."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def prepare_model(work: Path, tiny: bool, weights: bool = False) -> Path:
+    """A Llama config (8B shape, bf16) and a small tokenizer in ``work``; with ``weights``, also
+    random weights (16 GB for the 8B shape, built in a child process so that this one never holds
+    a GPU). Reused when present."""
+    from transformers import LlamaConfig
 
     from sql2nl_training.scratch import train_tokenizer
 
     shape = TINY if tiny else LLAMA3_8B
     mark = work / "shape.json"
-    if mark.is_file() and json.loads(mark.read_text()) == shape:
-        return work
-    work.mkdir(parents=True, exist_ok=True)
-    tok = train_tokenizer(["SELECT name FROM users WHERE age > 18", "List the names of users."] * 4, vocab_size=300)
-    cfg = LlamaConfig(**shape, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=False, dtype="bfloat16")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(0)
-    torch.set_default_dtype(torch.bfloat16)  # build directly in bf16: 16 GB, not 32, on the GPU
-    try:
-        with torch.device(device):
-            model = LlamaForCausalLM(cfg)
-    finally:
-        torch.set_default_dtype(torch.float32)
-    model.save_pretrained(work, safe_serialization=True, max_shard_size="5GB")
-    tok.save_pretrained(work)
-    del model
-    mark.write_text(json.dumps(shape))
+    done = json.loads(mark.read_text()) if mark.is_file() else {}
+    if done.get("shape") != shape:
+        work.mkdir(parents=True, exist_ok=True)
+        tok = train_tokenizer(["SELECT name FROM users WHERE age > 18", "List the names of users."] * 4, vocab_size=300)
+        LlamaConfig(**shape, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                    tie_word_embeddings=False, dtype="bfloat16").save_pretrained(work)
+        tok.save_pretrained(work)
+        done = {"shape": shape, "weights": False}
+        mark.write_text(json.dumps(done))
+    if weights and not done.get("weights"):
+        res = _spawn(["--child", "weights", "--model-dir", str(work)], timeout=1800)
+        if "error" in res:
+            raise RuntimeError(f"could not build the random weights: {res['error'][-500:]}")
+        mark.write_text(json.dumps({**done, "weights": True}))
     return work
-
-
-# --- (a) plain HF + PEFT with dynamic padding ------------------------------------------------------
-
-def run_plain(model_dir: Path, batch: int, steps: int, warmup: int) -> dict:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    cuda = torch.cuda.is_available()
-    device = "cuda" if cuda else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32).to(device)
-    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS,
-                                             task_type="CAUSAL_LM"))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
-    rows = examples(batch * (steps + warmup), model.config.vocab_size)
-    pad = model.config.pad_token_id
-    model.train()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    useful = padded = 0
-    t0 = None
-    for s in range(steps + warmup):
-        if s == warmup:
-            if cuda:
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            useful = padded = 0
-        chunk = rows[s * batch:(s + 1) * batch]
-        L = max(len(r["input_ids"]) for r in chunk)
-        ids = torch.full((batch, L), pad, dtype=torch.long)
-        labels = torch.full((batch, L), -100, dtype=torch.long)
-        att = torch.zeros((batch, L), dtype=torch.long)
-        for i, r in enumerate(chunk):
-            n = len(r["input_ids"])
-            ids[i, :n] = torch.tensor(r["input_ids"])
-            att[i, :n] = 1
-            labels[i, :n] = torch.tensor([t if m else -100 for t, m in zip(r["input_ids"], r["completion_mask"])])
-            useful += n
-        padded += batch * L
-        out = model(input_ids=ids.to(device), attention_mask=att.to(device), labels=labels.to(device))
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    if cuda:
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
-    return {"name": "(a) HF+PEFT, dynamic padding", "batch": batch, "steps": steps, "useful_tokens": useful,
-            "padded_tokens": padded, "pad_share": round(1 - useful / padded, 3), "seconds": round(dt, 3),
-            "useful_tok_s": round(useful / dt, 1), "peak_gib": _peak()}
-
-
-def _peak() -> float | None:
-    import torch
-
-    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
-
-
-# --- (b) this pipeline -----------------------------------------------------------------------------
-
-def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, ckpt: float | None,
-                 loss: str = "packed", profile: str | None = None) -> dict:
-    """``loss="packed"``: the pipeline as it trains (sql2nl_training.packing); ``"trl"``: TRL's own
-    padding-free collator and loss (full logits), the pipeline before packing.py, for comparison.
-    ``ckpt``: None, no gradient checkpointing; else the share of decoder layers checkpointed."""
-    from sql2nl_training.config import TrainConfig
-    from sql2nl_training.engines import resolve_engine
-    from sql2nl_training.finetune import _collator, _trainer_class, load_model, sft_args
-
-    engine = resolve_engine(engine)  # imports Unsloth first where it is used
-    import torch
-    from accelerate import PartialState
-
-    state = PartialState(cpu=not torch.cuda.is_available())  # under torchrun: one DDP process per GPU
-    from datasets import Dataset
-    from transformers import TrainerCallback
-
-    cuda = torch.cuda.is_available()
-    compiled = loss.endswith("+compile")
-    loss = loss.removesuffix("+compile")
-    packed = loss == "packed"
-    cfg = TrainConfig(base=str(model_dir), data="-", out="-", lora_r=16, lora_alpha=16, engine=engine,
-                      max_seq_length=512, gradient_checkpointing=ckpt is not None, checkpoint_layers=ckpt or 1.0,
-                      batch_size=batch, padding_free=packed, compile=compiled)
-    model, tok = load_model(str(model_dir), cfg, engine)
-    rows = examples(batch * (steps + warmup) + batch, model.config.vocab_size)
-    counts: list[int] = []
-    times: dict[str, float] = {}
-    step_s: list[float] = []
-    prof: dict = {}
-
-    class Timer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kw):
-            if cuda:
-                torch.cuda.synchronize()
-            times["begin"] = time.perf_counter()
-            if state.global_step == warmup:
-                if cuda:
-                    torch.cuda.reset_peak_memory_stats()
-                times["t0"] = times["begin"]
-            if profile and state.global_step == warmup + 1:
-                prof["p"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]
-                                                   + ([torch.profiler.ProfilerActivity.CUDA] if cuda else []))
-                prof["p"].__enter__()
-
-        def on_step_end(self, args, state, control, **kw):
-            if cuda:
-                torch.cuda.synchronize()
-            step_s.append(round(time.perf_counter() - times["begin"], 4))
-            if state.global_step == warmup + steps:
-                times["t1"] = time.perf_counter()
-            if profile and state.global_step == warmup + 3 and "p" in prof:
-                prof["p"].__exit__(None, None, None)
-                key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
-                Path(profile).write_text(prof["p"].key_averages().table(sort_by=key, row_limit=40))
-
-    args = sft_args(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
-                    per_device_train_batch_size=batch, max_steps=steps + warmup, learning_rate=2e-4,
-                    logging_steps=10_000, save_strategy="no", disable_tqdm=True, bf16=cuda, use_cpu=not cuda,
-                    dataloader_drop_last=True, seed=0)
-    trainer = _trainer_class(engine, packed)(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                             processing_class=tok, callbacks=[Timer()], **_collator(packed))
-    inner = trainer.data_collator
-
-    def counting(features):
-        counts.append(sum(len(f["input_ids"]) for f in features))
-        return inner(features)
-
-    trainer.data_collator = counting
-    trainer.train()
-    useful = sum(counts[warmup:warmup + steps])
-    dt = times["t1"] - times["t0"]
-    peak = _peak()
-    if state.num_processes > 1:  # every process counts its own shard; report the sum and the largest peak
-        import torch.distributed as dist
-
-        t = torch.tensor([float(useful), float(peak or 0.0), dt], device=state.device)
-        dist.all_reduce(t[:1], op=dist.ReduceOp.SUM)
-        dist.all_reduce(t[1:], op=dist.ReduceOp.MAX)
-        useful, peak, dt = int(t[0].item()), (round(t[1].item(), 2) if peak is not None else None), t[2].item()
-    try:
-        from torch._dynamo.utils import counters
-
-        dyn = {"recompiles": sum(counters["recompiles"].values()), **dict(counters["stats"])}
-    except Exception:
-        dyn = {}
-    how = "packed, description-only LM head" if packed else "TRL padding-free + TRL loss"
-    how += ", compiled layers" if compiled else ""
-    if ckpt is not None:
-        from transformers.modeling_layers import GradientCheckpointingLayer
-
-        flags = [m.gradient_checkpointing for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
-        how += (", Unsloth checkpointing" if engine == "unsloth"
-                else f", {sum(flags)} of {len(flags)} layers checkpointed")
-    return {"name": f"(b) sql2nl pipeline ({engine}, {how})",
-            "gpus": state.num_processes, "batch": batch, "steps": steps, "useful_tokens": useful,
-            "padded_tokens": useful, "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),
-            "peak_gib": peak, "step_seconds": step_s, "torch_compile": dyn}
 
 
 # --- real run --------------------------------------------------------------------------------------
@@ -308,82 +122,163 @@ def run_real(a) -> dict:
 
 def _child(a) -> None:
     model_dir = Path(a.model_dir)
-    if a.child == "plain":
+    if a.child == "weights":
+        save_random_weights(model_dir)
+        res: dict = {"name": "weights"}
+    elif a.child == "plain":
         res = run_plain(model_dir, a.batch, a.steps, a.warmup)
     else:
-        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.ckpt, a.loss, a.profile_file)
+        ddp = json.loads(a.ddp) if a.ddp else None
+        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.ckpt, a.loss, a.profile_file, ddp,
+                           not a.no_random_init, a.profile_comm_dir)
     if int(os.environ.get("RANK", "0")) == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
 
-def _spawn(args: list[str], gpus: int = 1, timeout: float | None = None) -> dict:
-    launcher = [sys.executable] if gpus <= 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                                                    f"--nproc_per_node={gpus}"]
+def _spawn(args: list[str], gpus: int = 1, timeout: float | None = None, log: Path | None = None) -> dict:
+    """Run this script with ``args`` in ``gpus`` processes (torchrun when more than one) on the first
+    ``gpus`` visible GPUs, as one job (benchmarks/gpu_jobs.py): killed whole at ``timeout``."""
+    import tempfile
+
+    from gpu_jobs import job_env, run_job
+    from sql2nl_training.distributed import torchrun_command
+
+    target = [__file__, *args]
+    cmd = [sys.executable, *target] if gpus <= 1 else torchrun_command(gpus, target)
     # the same allocator setting for every setup: without it fragmentation decides who runs out first
-    env = {**os.environ, "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
-    try:
-        proc = subprocess.run([*launcher, __file__, *args], capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return {"name": " ".join(args[:2]), "error": f"timed out after {timeout} s\n{(e.stderr or b'')[-2000:]!r}"}
-    for line in proc.stdout.splitlines():
+    env = job_env(gpus, {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"})
+    log = log or Path(tempfile.mkdtemp()) / "job.log"
+    rc, text, _ = run_job(cmd, timeout=timeout, log=log, env=env)
+    for line in text.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    tail = (proc.stderr or proc.stdout)[-3000:]
-    return {"name": " ".join(args[:2]), "error": tail}
+    why = f"timed out after {timeout:.0f} s" if rc is None else f"exit status {rc}"
+    return {"name": " ".join(args[:4]), "error": f"{why}\n{text[-3000:]}"}
 
 
-def _checkpointing(loss: str) -> tuple[str, float | None]:
-    """``packed+compile+ckpt=0.5`` -> (``packed+compile``, 0.5); ``+ckpt`` alone checkpoints every layer."""
-    parts = loss.split("+")
+DDP_TOKENS = {"bf16grads": ("ddp_bf16_grads", True), "static": ("ddp_static_graph", True)}
+
+
+def parse_setup(variant: str) -> dict:
+    """``ENGINE:LOSS[+compile][+ckpt[=F]][+bf16grads][+static][+bucket=MB]`` -> its parts."""
+    engine, _, loss = variant.partition(":")
+    parts = (loss or "packed").split("+")
     ckpt = [p for p in parts if p.startswith("ckpt")]
-    rest = "+".join(p for p in parts if not p.startswith("ckpt"))
-    return rest, (float(ckpt[0].partition("=")[2] or 1.0) if ckpt else None)
+    ddp = dict(DDP_TOKENS[p] for p in parts if p in DDP_TOKENS)
+    for p in parts:
+        if p.startswith("bucket="):
+            ddp["ddp_bucket_mb"] = int(p.partition("=")[2])
+    rest = "+".join(p for p in parts if not (p.startswith(("ckpt", "bucket=")) or p in DDP_TOKENS))
+    share = float(ckpt[0].partition("=")[2] or 1.0) if ckpt else None
+    return {"engine": engine, "loss": rest, "ckpt": share, "ddp": ddp, "key": f"{engine}:{rest}:ckpt={share}"}
+
+
+def _setup_name(st: dict, batch: int, gpus: int) -> str:
+    ckpt = f"-ckpt{st['ckpt']}" if st["ckpt"] else ""
+    ddp = "".join(f"-{k.removeprefix('ddp_').replace('_', '')}" + ("" if v is True else str(v)) for k, v in st["ddp"].items())
+    return f"{st['engine']}-{st['loss']}{ckpt}{ddp}-b{batch}-g{gpus}"
 
 
 def throughput(a) -> dict:
-    Path(a.out).mkdir(parents=True, exist_ok=True)
-    work = Path(a.work or (Path(a.out) / "model-tiny" if a.tiny else "/tmp/sql2nl-bench-llama8b"))
+    from sql2nl_training.distributed import cuda_devices
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    t_start = time.monotonic()
+    work = Path(a.work or (out / "model-tiny" if a.tiny else "/tmp/sql2nl-bench-llama8b"))
+    setups = [parse_setup(v.partition("@")[0]) | {"batches": v.partition("@")[2] or a.pipeline_batch}
+              for v in a.variants.split(",")]
+    weights = not a.no_plain or a.no_random_init or any(s["engine"] == "unsloth" for s in setups)
     t0 = time.perf_counter()
-    prepare_model(work, a.tiny)
+    prepare_model(work, a.tiny, weights=weights)
     prep_s = time.perf_counter() - t0
     steps, warmup = (3, 1) if a.tiny else (a.steps, a.warmup)
     common = ["--model-dir", str(work), "--steps", str(steps), "--warmup", str(warmup)]
     rows = [] if a.no_plain else [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common],
-                                         timeout=a.child_timeout)]
-    for variant in a.variants.split(","):
-        variant, _, batches = variant.partition("@")
-        engine, _, loss = variant.partition(":")
-        loss, ckpt = _checkpointing(loss or "packed")
-        for b in [int(x) for x in (batches or a.pipeline_batch).split(",")]:
+                                         timeout=a.child_timeout, log=logs / "plain.log")]
+    have = cuda_devices()
+    took: dict[int, float] = {}
+    for st in setups:
+        for b in [int(x) for x in st["batches"].split(",")]:
             for g in [int(x) for x in a.gpus.split(",")]:
-                prof = ["--child-profile", str(Path(a.out) / f"profile-{engine}-{loss}{f'-ckpt{ckpt}' if ckpt else ''}-b{b}-g{g}.txt")] if a.profile else []
-                rows.append(_spawn(["--child", "pipeline", "--batch", str(b), "--engine", engine or a.engine,
-                                    "--loss", loss, *common, *prof] + (["--ckpt", str(ckpt)] if ckpt else []),
-                                   gpus=g, timeout=a.child_timeout))
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "error"} | {"error": rows[-1].get("error", "")[-300:]}), flush=True)
-    for r in rows:  # issue 8: scaling efficiency against the same batch on one GPU
-        one = next((o for o in rows if o.get("gpus") == 1 and o.get("batch") == r.get("batch")
-                    and "error" not in o), None)
-        if one and r.get("gpus", 1) > 1 and "error" not in r:
-            r["scaling_efficiency"] = round(r["useful_tok_s"] / (r["gpus"] * one["useful_tok_s"]), 3)
-    return {"mode": "throughput", "device": gpu_info(), "shape": "tiny" if a.tiny else "Llama-3-8B (random bf16)",
+                name = _setup_name(st, b, g)
+                if st["ddp"] and g == 1:
+                    continue  # DDP options change nothing on one GPU
+                row = {"name": name, "gpus": g, "batch": b, "setup": st["key"]}
+                left = a.deadline_s - (time.monotonic() - t_start) if a.deadline_s else None
+                if have and g > have:
+                    row["error"] = f"needs {g} GPUs; this machine has {have}"
+                elif left is not None and left < took.get(g, 0.0) + 10:
+                    row["error"] = f"skipped: {left:.0f} s left of --deadline-s, a {g}-GPU setup took {took.get(g, 0):.0f} s"
+                else:
+                    prof = ["--child-profile", str(out / f"profile-{name}.txt")] if a.profile else []
+                    comm = ["--profile-comm-dir", str(logs / f"comm-{name}")] if a.profile_comm else []
+                    args = ["--child", "pipeline", "--batch", str(b), "--engine", st["engine"] or a.engine,
+                            "--loss", st["loss"], *common, *prof, *comm] + (["--ckpt", str(st["ckpt"])] if st["ckpt"] else []) \
+                        + (["--ddp", json.dumps(st["ddp"])] if st["ddp"] else []) + (["--no-random-init"] if a.no_random_init else [])
+                    t1 = time.monotonic()
+                    timeout = min(a.child_timeout, left) if left is not None else a.child_timeout
+                    res = _spawn(args, gpus=g, timeout=timeout, log=logs / f"{name}.log")
+                    row |= {k: v for k, v in res.items() if k != "name"} | {"description": res.get("name", "")}
+                    took[g] = max(took.get(g, 0.0), time.monotonic() - t1)
+                    row["wall_seconds"] = round(time.monotonic() - t1, 1)
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if k not in ("error", "step_seconds", "torch_compile")}
+                                 | {"error": row.get("error", "")[-300:]}), flush=True)
+                _write(out, {"mode": "throughput", "results": rows, "partial": True})  # each result as it comes
+    scaling(rows)
+    return {"mode": "throughput", "device": next((r["device"] for r in rows if "device" in r), "not measured"),
+            "shape": "tiny" if a.tiny else "Llama-3-8B (random bf16)",
             "lora": "r=16, alpha=16, all linear layers", "lengths": "60-320 tokens, mean ~150",
             "prepare_seconds": round(prep_s, 1), "results": rows}
+
+
+def scaling(rows: list[dict]) -> None:
+    """Scaling efficiency of each several-GPU row against one GPU with the same setup and batch per GPU."""
+    for r in rows:
+        one = next((o for o in rows if o.get("gpus") == 1 and o.get("batch") == r.get("batch")
+                    and o.get("setup") == r.get("setup") and "error" not in o), None)
+        if one and r.get("gpus", 1) > 1 and "error" not in r:
+            r["speedup"] = round(r["useful_tok_s"] / one["useful_tok_s"], 3)
+            r["scaling_efficiency"] = round(r["useful_tok_s"] / (r["gpus"] * one["useful_tok_s"]), 3)
+
+
+def _write(out: Path, res: dict) -> None:
+    from sql2nl_training.rundir import atomic_write_json, atomic_write_text
+
+    atomic_write_json(out / f"training_{res['mode']}.json", res)
+    atomic_write_text(out / f"training_{res['mode']}.md", markdown({"device": "", "shape": "", "lora": "",
+                                                                  "lengths": "", **res}))
 
 
 def markdown(res: dict) -> str:
     lines = [f"Device: {res['device']}", ""]
     if res["mode"] == "throughput":
         lines += [f"Model: {res['shape']}; LoRA {res['lora']}; examples {res['lengths']}.", "",
-                  "| setup | GPUs | batch per GPU | useful tok/s | pad share | peak GiB per GPU | scaling |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| setup | GPUs | batch per GPU | useful tok/s (global batch) | speedup | scaling | peak GiB per GPU "
+                  "| all-reduce MB/step | token imbalance |", "|---|---|---|---|---|---|---|---|---|"]
         for r in res["results"]:
             if "error" in r:
-                lines.append(f"| {r['name']} | | | failed: {r['error'].splitlines()[-1][:120] if r['error'] else ''} | | | |")
-            else:
-                eff = f"{r['scaling_efficiency']:.0%}" if "scaling_efficiency" in r else ""
-                lines.append(f"| {r['name']} | {r.get('gpus', 1)} | {r['batch']} | {r['useful_tok_s']:,.0f} | "
-                             f"{r['pad_share']:.0%} | {r['peak_gib']} | {eff} |")
+                why = r["error"].strip().splitlines()[-1][:160] if r["error"].strip() else ""
+                lines.append(f"| {r['name']} | {r.get('gpus', 1)} | {r.get('batch', '')} | failed: {why} | | | | | |")
+                continue
+            eff = f"{r['scaling_efficiency']:.0%}" if "scaling_efficiency" in r else ""
+            speed = f"{r['speedup']:.2f}x" if "speedup" in r else ""
+            peaks = " / ".join(map(str, r.get("peak_gib_per_gpu") or [r["peak_gib"]]))
+            imb = f"{r['token_imbalance']:.3f}" if r.get("token_imbalance") else ""
+            lines.append(f"| {r['name']} | {r.get('gpus', 1)} | {r['batch']} | {r['useful_tok_s']:,.0f} | {speed} | {eff} "
+                         f"| {peaks} | {r.get('allreduce_mb_per_step', '')} | {imb} |")
+        comm = [(r["name"], i, c) for r in res["results"] for i, c in enumerate(r.get("comm_per_gpu") or []) if c]
+        if comm:
+            lines += ["", "Per step, from two profiled steps after the timed ones (`--profile-comm`; ms):", "",
+                      "| setup | GPU | wall | compute | NCCL | NCCL not hidden by compute | GPU idle | NCCL kernels |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for name, i, c in comm:
+                lines.append(f"| {name} | {i} | {c['wall_ms']} | {c.get('compute_ms', '')} | {c.get('nccl_ms', '')} | "
+                             f"{c.get('nccl_exposed_ms', '')} | {c.get('idle_ms', '')} | "
+                             f"{c.get('nccl_kernels', c.get('allreduce_calls', ''))} |")
     else:
         lines += [f"{res['base']}: {res['steps']} steps in {res['train_seconds']} s (train loss {res['train_loss']}, "
                   f"validation loss {res['eval_loss']}); evaluation {res['eval_seconds']} s.", "",
@@ -407,13 +302,21 @@ def main(argv=None):
     p.add_argument("--plain-batch", type=int, default=16)
     p.add_argument("--pipeline-batch", default="16,32", help="Comma-separated batch sizes for (b).")
     p.add_argument("--engine", default="auto", choices=["auto", "unsloth", "peft"])
-    p.add_argument("--gpus", default="1", help="Comma-separated process counts for (b), e.g. 1,2,4 (issue 8: "
-                   "DDP through torchrun, scaling efficiency vs 1). Without CUDA: CPU processes (gloo).")
+    p.add_argument("--gpus", default="1", help="Comma-separated GPU counts for (b), e.g. 1,2,4,8: each setup on "
+                   "each count, one GPU first (DDP through torchrun, one process per GPU; scaling efficiency vs 1). "
+                   "Without CUDA: CPU processes (gloo).")
+    p.add_argument("--profile-comm", action="store_true", help="Profile 2 more steps per setup: compute vs NCCL "
+                   "(hidden / not hidden by compute) vs idle per GPU; traces under OUT/logs.")
+    p.add_argument("--no-random-init", action="store_true", help="Load the model from --work (16 GB written once) "
+                   "instead of building random weights on each GPU.")
+    p.add_argument("--deadline-s", type=float, default=0.0, help="Start no setup that would not end within this "
+                   "many seconds of the start (judged by the longest earlier setup on as many GPUs); 0: no limit.")
     p.add_argument("--variants", default="auto:packed", help="Comma-separated ENGINE:LOSS setups for (b): engine "
                    "auto|unsloth|peft, loss packed (the pipeline) or trl (TRL's padding-free loss, for comparison); "
                    "+compile: with compiled decoder layers (TrainConfig.compile); +ckpt=F: gradient checkpointing "
                    "on a share F of the decoder layers (+ckpt: all; none by default); @B: this setup at batch B only "
-                   "(else every --pipeline-batch).")
+                   "(else every --pipeline-batch); on several GPUs only: +bf16grads (bf16 gradient all-reduce), +static (DDP "
+                   "static_graph), +bucket=MB (DDP bucket size).")
     p.add_argument("--ckpt", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-plain", action="store_true", help="Skip (a).")
     p.add_argument("--profile", action="store_true", help="Write a torch.profiler table per (b) setup to --out.")
@@ -428,7 +331,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eval-limit", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--child", choices=["plain", "pipeline"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["plain", "pipeline", "weights"], help=argparse.SUPPRESS)
+    p.add_argument("--ddp", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--profile-comm-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
     p.add_argument("--child-profile", dest="profile_file", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -439,10 +344,8 @@ def main(argv=None):
     res = throughput(a) if a.mode == "throughput" else run_real(a)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"training_{a.mode}.json").write_text(json.dumps(res, indent=2))
-    md = markdown(res)
-    (out / f"training_{a.mode}.md").write_text(md)
-    print(md)
+    _write(out, res)
+    print(markdown(res))
 
 
 if __name__ == "__main__":

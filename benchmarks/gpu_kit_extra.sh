@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Adds to ./.whl/ what benchmarks/smollm2_gpu.py needs on the lent GPU machine beyond
 # ../shared/tools/gpu-kit.sh (unsloth, trl, datasets...): the pure-Python wheels the machine's image
-# lacks (sqlglot, gguf, rouge-score + nltk, defusedxml, and a few small ones the image may hold),
+# lacks (sqlglot, gguf, rouge-score + nltk, defusedxml, cachetools, platformdirs, and a few small
+# ones the image may hold),
 # this project's own wheels (sql2nl, sql2nl-training, sql2nl-transformers), and the Spider pairs
 # (.whl/spider_s2t: train.jsonl, valid.jsonl, tables.json; no databases). Then it proves the kit
 # complete for Python 3.12: every wheel installs with --no-index into a fresh --target, and every
@@ -28,7 +29,7 @@ plat=(--only-binary=:all: --python-version 3.12 --implementation cp --abi cp312
 $py -m pip download -q --no-deps "${plat[@]}" -d "$dest" \
   sqlglot==30.30.0 pluggy==1.7.0 click==8.5.1 tqdm==4.70.1 gguf==0.19.0 \
   sacrebleu==2.6.0 portalocker==4.4.2 tabulate==0.10.0 colorama==0.4.6 \
-  nltk==3.10.4 defusedxml==0.7.1 absl-py==2.5.1
+  nltk==3.10.4 defusedxml==0.7.1 absl-py==2.5.1 cachetools==8.0.2 platformdirs==4.14.9
 # rouge-score is an sdist only on PyPI: build its (pure-Python) wheel here
 ls "$dest"/rouge_score-0.1.2-*.whl >/dev/null 2>&1 || $py -m pip wheel -q --no-deps -w "$dest" rouge-score==0.1.2
 # this project, from this working tree

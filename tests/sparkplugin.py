@@ -5,7 +5,7 @@ as a user ships a plugin with ``spark-submit --py-files``).
 
 * ``counting``: the rules describer, plus one line per statement it is asked to describe appended
   to the file its ``log`` option names (process id, Spark partition, fingerprint), and one when it
-  is built (process id, ``built``), so a test can count the work done in executor processes; ``style="shout"`` upper-cases the text (an
+  is built (process id, ``built``), so a test can count the work done in executor processes; ``voice="shout"`` upper-cases the text (an
   option that changes the text, to show options reach the executors).
 * ``needs-model``: refuses to start unless its ``model`` file exists (a model missing on the
   executors is a row error, not a failed job).
@@ -27,7 +27,7 @@ from sql2nl.rules.backend import RulesBackend
 @dataclass
 class CountingOptions(Options):
     log: str = option("", "File that gets one line per statement described.", changes_text=False)
-    style: str = option("plain", "'shout' upper-cases the text.", choices=("plain", "shout"))
+    voice: str = option("plain", "'shout' upper-cases the text.", choices=("plain", "shout"))
 
 
 class CountingBackend(Backend):
@@ -53,7 +53,7 @@ class CountingBackend(Backend):
 
             ctx = TaskContext.get()
             self._log(str(ctx.partitionId() if ctx else -1), fingerprint(request.sql))
-        if self.options.style == "shout":
+        if self.options.voice == "shout":
             draft.text = draft.text.upper()
         return draft
 

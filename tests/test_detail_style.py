@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 from click.testing import CliRunner
 
 from sql2nl import describe, describe_many, describe_stream
@@ -72,7 +73,7 @@ def test_cli_detail_and_style():
 
 
 def test_ipython_magic_detail_and_style():
-    pytest.importorskip("IPython")
+    require("IPython")
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
@@ -89,8 +90,8 @@ def test_ipython_magic_detail_and_style():
 
 @pytest.fixture(scope="module")
 def http():
-    pytest.importorskip("uvicorn")
-    httpx = pytest.importorskip("httpx")
+    require("uvicorn")
+    httpx = require("httpx")
     from sql2nl.server.app import create_app
     from sql2nl.server.config import ServerConfig
     from sql2nl.server.runner import ServerThread
@@ -131,7 +132,7 @@ def test_prompt_says_the_detail_and_style_asked_for():
 
 
 def test_training_pairs_carry_detail_and_style(tmp_path):
-    pytest.importorskip("sql2nl_training")
+    require("sql2nl_training")
     from sql2nl_training.data import Pair, load_pairs
 
     assert Pair("SELECT 1", "What is one?").style == "question"

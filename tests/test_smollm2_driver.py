@@ -12,8 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("sql2nl_training")
+require("sql2nl_training")
 
 DRIVER = Path(__file__).resolve().parents[1] / "benchmarks" / "smollm2_gpu.py"
 

@@ -68,7 +68,7 @@ def spark():
 
 
 @pytest.fixture
-def test_backends():
+def counting_plugin():
     import sparkplugin
 
     name = register_plugin(sparkplugin, name="spark-test-backends")
@@ -196,7 +196,7 @@ def test_an_error_is_reported_at_each_texts_own_position(spark):
         (0, 1, 38), (0, 1, 38), (2, 3, 26)]
 
 
-def test_repeats_described_once_per_partition(spark, test_backends, tmp_path):
+def test_repeats_described_once_per_partition(spark, counting_plugin, tmp_path):
     from sql2nl.integrations.spark import describe_udf
 
     log = tmp_path / "described.log"
@@ -221,35 +221,35 @@ def test_repeats_described_once_per_partition(spark, test_backends, tmp_path):
         assert got(r.d) == expected(r.sql, None, backend="counting"), r.sql
 
 
-def test_backend_options_reach_the_executors(spark, test_backends):
+def test_backend_options_reach_the_executors(spark, counting_plugin):
     from sql2nl.integrations.spark import describe_udf
 
     rows = [(s, None) for s in statements(200, seed=3)]
     schema = {"singer": {"description": "performers", "columns": {"net_worth": "wealth"}}}
-    udf = describe_udf(backend="counting", style="shout", language="zh", schema=schema)
+    udf = describe_udf(backend="counting", voice="shout", language="zh", schema=schema)
     result = run_udf(spark, rows, udf, partitions=2)
     assert len(result) == len(rows)
     for r in result:
-        want = expected(r.sql, None, backend="counting", style="shout", language="zh", schema=schema)
+        want = expected(r.sql, None, backend="counting", voice="shout", language="zh", schema=schema)
         assert got(r.d) == want, r.sql
         assert r.d.backend == "counting"
     # and the option did change the text: shouting English is all capitals
-    shout = run_udf(spark, rows[:20], describe_udf(backend="counting", style="shout"), partitions=1)
+    shout = run_udf(spark, rows[:20], describe_udf(backend="counting", voice="shout"), partitions=1)
     assert all(r.d.text == r.d.text.upper() and r.d.text != r.d.text.lower() for r in shout)
 
 
-def test_a_backend_class_or_instance_instead_of_a_name(spark, test_backends):
+def test_a_backend_class_or_instance_instead_of_a_name(spark, counting_plugin):
     from sql2nl.integrations.spark import describe_udf
 
     rows = [(s, None) for s in statements(40, seed=13)]
-    by_class = run_udf(spark, rows, describe_udf(backend=test_backends.CountingBackend, style="shout"), partitions=2)
-    by_instance = run_udf(spark, rows, describe_udf(backend=test_backends.CountingBackend(style="shout")), partitions=2)
+    by_class = run_udf(spark, rows, describe_udf(backend=counting_plugin.CountingBackend, voice="shout"), partitions=2)
+    by_instance = run_udf(spark, rows, describe_udf(backend=counting_plugin.CountingBackend(voice="shout")), partitions=2)
     for result in (by_class, by_instance):
         assert len(result) == 40
         for r in result:
-            assert got(r.d) == expected(r.sql, None, backend="counting", style="shout"), r.sql
+            assert got(r.d) == expected(r.sql, None, backend="counting", voice="shout"), r.sql
     with pytest.raises(InvalidInputError, match="cannot be passed with a Backend instance"):
-        describe_udf(backend=test_backends.CountingBackend(), style="shout")
+        describe_udf(backend=counting_plugin.CountingBackend(), voice="shout")
 
 
 def test_rules_backend_in_chinese_with_a_schema(spark):
@@ -287,7 +287,7 @@ def test_the_neural_path_through_an_openai_compatible_server(spark):
     assert all(r.d.backend == "openai" and r.d.faithfulness is not None for r in described)
 
 
-def test_a_backend_that_cannot_start_on_the_executors_gives_error_rows(spark, test_backends, tmp_path):
+def test_a_backend_that_cannot_start_on_the_executors_gives_error_rows(spark, counting_plugin, tmp_path):
     from sql2nl.integrations.spark import describe_udf
 
     # The driver only checks the name and options (no model is loaded there); each executor then

@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 
 import pytest
+from skips import require
 
-pytest.importorskip("torch")
-pytest.importorskip("trl")
-pytest.importorskip("sql2nl_training")
-gguf = pytest.importorskip("gguf")
+require("torch")
+require("trl")
+require("sql2nl_training")
+gguf = require("gguf")
 
 pytestmark = pytest.mark.slow
 

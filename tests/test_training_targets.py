@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from skips import require
 
-pytest.importorskip("sql2nl_training")
+require("sql2nl_training")
 
 from sql2nl.errors import InvalidInputError  # noqa: E402
 from sql2nl_training.config import TrainConfig  # noqa: E402

@@ -31,8 +31,8 @@ from ..schema import Schema
 from ..words import humanize, plural, singular
 from .changes import ChangesMixin
 from .conditions import ConditionsMixin
+from .dispatch import method_for, text_method
 from .expressions import ExpressionsMixin
-from .functions import OPERATORS
 from .outline import OutlineMixin
 from .queries import QueriesMixin
 from .relations import RelationsMixin
@@ -57,39 +57,6 @@ _MISSING = object()
 #: The kinds of :meth:`Describer.derived` facts, all read off the tree (none depends on the options,
 #: so a describer for another compact level reuses them).
 DERIVED_KINDS = frozenset({"graph", "roles", "subject", "counted"})
-
-
-@functools.lru_cache(maxsize=None)
-def method_for(cls: type, node_type: type, suffix: str) -> str | None:
-    """The name of ``cls``'s ``<node>_<suffix>`` method for ``node_type``: the first match along the
-    node type's class hierarchy (``exp.Anonymous`` finds ``func_text``), built once per pair."""
-    for t in node_type.__mro__:
-        if t is exp.Expression:  # sqlglot puts the base class early (``Upper(Expression, Func)``): skip it
-            continue
-        name = f"{t.__name__.lower()}_{suffix}"
-        if hasattr(cls, name):
-            return name
-    return None
-
-
-@functools.lru_cache(maxsize=None)
-def _text_method(cls: type, node_type: type) -> tuple[str, bool]:
-    """``(method, is_predicate)`` for wording ``node_type`` as a value: its ``_text`` method, or
-    its ``_cond`` method (a predicate used as a value is worded as a clause). A function that
-    sqlglot also models as an operator (``data ->> 'email'``) is still a function call."""
-    own = node_type.__name__.lower()
-    if (issubclass(node_type, exp.Func) or node_type in OPERATORS) and not hasattr(cls, f"{own}_text") \
-            and not hasattr(cls, f"{own}_cond"):
-        return "func_text", False
-    for t in node_type.__mro__:
-        if t is exp.Expression:
-            continue
-        low = t.__name__.lower()
-        if hasattr(cls, f"{low}_text"):
-            return f"{low}_text", False
-        if hasattr(cls, f"{low}_cond"):
-            return f"{low}_cond", True
-    return "expression_text", False
 
 
 class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin, ChangesMixin, OutlineMixin):
@@ -178,7 +145,7 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         """Words for any expression: its type's ``_text`` method, a predicate worded as a clause, or the fallback."""
         if node is None:
             return ""
-        name, predicate = _text_method(type(self), type(node))
+        name, predicate = text_method(type(self), type(node))
         if predicate:
             return self.clause_words(getattr(self, name)(node))
         return getattr(self, name)(node)

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from ..facts import and_terms, is_count_star, is_value, pattern_of, unparen
 from ..words import humanize, is_key_name, key_role, singular
+from .dispatch import method_for
 
 if TYPE_CHECKING:
     from .base import Describer
@@ -130,8 +131,6 @@ class ConditionsMixin:
 
     def cond(self: "Describer", node: exp.Expression) -> Cond:
         """The predicate ``node`` says (anything that is not a predicate: "<it> is true")."""
-        from .base import method_for
-
         name = method_for(type(self), type(node), "cond")
         if name is None:
             if isinstance(node, exp.Predicate):  # a boolean operator worded as a clause ("tags contain "vip"")

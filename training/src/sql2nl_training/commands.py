@@ -57,7 +57,15 @@ def train_command(config_file, resume, no_progress, gpus, **opts):
     given = {k: v for k, v in opts.items() if v is not None}
     if gpus is not None and gpus < 1:
         raise click.BadParameter("must be at least 1", param_hint="--gpus")
+    if resume:
+        if not given.get("out"):
+            raise click.UsageError("--resume needs --out (the run to continue).")
+        cfg = TrainConfig(out=given["out"], data="(saved)")
+    else:
+        base = TrainConfig.from_json(config_file).to_dict() if config_file else {}
+        cfg = TrainConfig.from_dict({**base, **given})
     if gpus and gpus > 1 and "LOCAL_RANK" not in os.environ:
+        _check_processes(cfg, gpus, resume)  # a clear message here, not one traceback per process
         args = (["--config", config_file] if config_file else []) + (["--resume"] if resume else []) \
             + (["--no-progress"] if no_progress else [])
         for k, v in given.items():
@@ -67,37 +75,44 @@ def train_command(config_file, resume, no_progress, gpus, **opts):
             else:
                 args.append(f"{flag}={','.join(v) if isinstance(v, list) else v}")
         sys.exit(launch(gpus, args))
-    if resume:
-        if not given.get("out"):
-            raise click.UsageError("--resume needs --out (the run to continue).")
-        cfg = TrainConfig(out=given["out"], data="(saved)")
-    else:
-        base = TrainConfig.from_json(config_file).to_dict() if config_file else {}
-        cfg = TrainConfig.from_dict({**base, **given})
     try:
         run = train(cfg, resume=resume, progress=not no_progress)
     except TrainingInterrupted as e:
         click.echo(str(e), err=True)
         sys.exit(143)
-    click.echo(str(run))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from the main process
+        click.echo(str(run))
+
+
+def _check_processes(cfg: TrainConfig, gpus: int, resume: bool) -> None:
+    """Refuse ``--gpus N`` before starting N processes: more GPUs than the host has, or a global
+    batch (the run's, on resume) that N processes cannot share evenly."""
+    from pathlib import Path
+
+    from sql2nl.errors import InvalidInputError
+
+    from .distributed import cuda_devices, global_batch_of, split_global_batch
+    from .rundir import is_run, read_manifest
+
+    have = cuda_devices()
+    if have and gpus > have:
+        raise InvalidInputError(f"--gpus {gpus}: this host has {have} CUDA device(s).")
+    saved = None
+    if resume:
+        run = Path(cfg.out)
+        if not (run / "config.json").is_file():
+            raise InvalidInputError(f"Nothing to resume in {run}: it has no config.json. Start without --resume.")
+        cfg = TrainConfig.from_json(run / "config.json")
+        saved = read_manifest(run).get("world_size") if is_run(run) else None
+    split_global_batch(global_batch_of(cfg, gpus, saved), gpus, cfg.batch_size)
 
 
 def launch(n: int, train_args: list[str]) -> int:
-    """Run ``sql2nl train ARGS`` in ``n`` processes with torchrun; SIGTERM/SIGINT are passed on."""
-    import signal
-    import subprocess
+    """Run ``sql2nl train ARGS`` in ``n`` processes with torchrun (NVLink multicast kept off in NCCL);
+    SIGTERM/SIGINT are passed on."""
+    from .distributed import launch as run_processes
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-           "-m", "sql2nl_training.launch", "train", *train_args]
-    proc = subprocess.Popen(cmd)
-    forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
-    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        rc = proc.wait()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return rc
+    return run_processes(n, ["-m", "sql2nl_training.launch", "train", *train_args])
 
 
 @click.command("eval")

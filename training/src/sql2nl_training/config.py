@@ -48,6 +48,7 @@ class TrainConfig:
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: use epochs)."})
     batch_size: int = field(default=8, metadata={"help": "Examples per device per step (padding-free, so no tokens are wasted on padding)."})
     grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation steps."})
+    global_batch: int = field(default=0, metadata={"help": "Examples per optimizer step over all processes; 0: batch_size x processes x grad_accum at the start. Saved with the run: a resume on another number of GPUs keeps it, each process then taking global_batch / processes examples per step in micro-batches of at most batch_size (gradient accumulation makes up the rest)."})
     learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate."})
     warmup_ratio: float = field(default=0.03, metadata={"help": "Share of steps spent warming up the learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
@@ -56,12 +57,17 @@ class TrainConfig:
     save_steps: int = field(default=50, metadata={"help": "Write a checkpoint every this many steps (and on SIGTERM)."})
     save_total_limit: int = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every this many steps."})
+    eval_steps: int = field(default=0, metadata={"help": "Compute the validation loss every this many steps (0: only at the end)."})
+    log_data_order: bool = field(default=False, metadata={"help": "Write RUN/data_order/rank-N.jsonl: a hash of every example each process trained on, step by step (to check that a resumed run saw what an uninterrupted one would)."})
     max_minutes: float = field(default=0.0, metadata={"help": "Stop (with a checkpoint) after this many minutes of training; 0: no limit."})
     seed: int = field(default=0, metadata={"help": "Random seed (data split, shuffling, initialisation)."})
     bf16: bool | None = field(default=None, metadata={"help": "Train in bfloat16 (default: on where the GPU supports it)."})
     compile: bool = field(default=False, metadata={"help": "torch.compile each decoder layer (CUDA, PEFT engine): fewer, fused kernels; the first steps pay for compiling."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in the backward pass instead of keeping them: much less memory, about a third more compute for each checkpointed layer (engine unsloth: Unsloth's offloaded checkpointing)."})
     checkpoint_layers: float = field(default=1.0, metadata={"help": "With gradient_checkpointing: the share of decoder layers that are checkpointed (0-1]; the others keep their activations and skip the recompute, trading the memory left over for speed. PEFT engine; Unsloth checkpoints every layer."})
+    ddp_bucket_mb: int = field(default=25, metadata={"help": "Several GPUs: DDP's gradient bucket size in MB (each bucket's all-reduce starts as soon as its gradients are ready, during the backward pass)."})
+    ddp_static_graph: bool = field(default=False, metadata={"help": "Several GPUs: tell DDP the graph is the same every step (true for LoRA; lets it skip per-step bookkeeping)."})
+    ddp_bf16_grads: bool = field(default=False, metadata={"help": "Several GPUs: all-reduce the gradients in bfloat16 (half the bytes; the adapters' gradients are fp32)."})
 
     def __post_init__(self):
         def bad(name, why):
@@ -78,7 +84,7 @@ class TrainConfig:
         if not self.target_modules:
             bad("target_modules", "must name at least one module")
         for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "max_seq_length", "save_steps",
-                     "save_total_limit", "logging_steps"):
+                     "save_total_limit", "logging_steps", "ddp_bucket_mb"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 bad(name, f"must be a positive integer, not {getattr(self, name)!r}")
         if not 0 <= self.lora_dropout < 1:
@@ -97,6 +103,9 @@ class TrainConfig:
             bad("max_steps", "must be -1 (use epochs) or a positive number of steps")
         if self.max_steps == -1 and self.epochs <= 0:
             bad("epochs", "must be positive when max_steps is -1")
+        for name in ("global_batch", "eval_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                bad(name, f"must be 0 or a positive integer, not {getattr(self, name)!r}")
         if self.max_minutes < 0:
             bad("max_minutes", "cannot be negative")
         if self.synthetic < 0:

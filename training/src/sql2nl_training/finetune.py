@@ -30,6 +30,8 @@ from sql2nl.prompt import PROMPT_VERSION, render_prompt, build_messages, trainin
 from .config import TrainConfig
 from .gguf_base import is_gguf_base, prepare as prepare_gguf
 from .data import Pair, databases, dedupe, load_pairs, split_by_database, write_jsonl
+from .distributed import (DATA_ORDER, DistributedOptions, distributed_trainer_class, global_batch_of,
+                          one_device_per_process, trainer_args, truncate_data_order)
 from .engines import choose_engine, resolve_engine  # noqa: F401  (resolve_engine: still importable from here)
 from .rundir import FORMAT, MANIFEST, atomic_dir, atomic_write_json, atomic_write_text, is_run, read_manifest, save_figure
 
@@ -126,10 +128,19 @@ def _dtype(config: TrainConfig):
     return torch.float32
 
 
-def load_model(base: str, config: TrainConfig, engine: str):
-    """The base model with fresh LoRA adapters, and its tokenizer."""
+def load_model(base: str, config: TrainConfig, engine: str, build=None):
+    """The base model with fresh LoRA adapters, and its tokenizer.
+
+    ``build(**kw)`` (PEFT engine), if given, makes the base model instead of ``from_pretrained``,
+    with the same keywords (dtype, attention); the GPU benchmark builds random weights with it.
+    """
     train_emb = config.train_embeddings if config.train_embeddings is not None else config.is_scratch
     extra = {"modules_to_save": EMBEDDINGS} if train_emb else {}
+    from transformers import set_seed
+
+    # the adapters' random initialisation depends on the seed alone, not on what this process did
+    # before (a GGUF base dequantized just now or read from the cache; one process or several)
+    set_seed(config.seed)
     try:
         if engine == "unsloth":
             from unsloth import FastLanguageModel
@@ -157,7 +168,7 @@ def load_model(base: str, config: TrainConfig, engine: str):
 
                 kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                                bnb_4bit_compute_dtype=torch.bfloat16)
-            model = AutoModelForCausalLM.from_pretrained(base, **kw)
+            model = build(**kw) if build is not None else AutoModelForCausalLM.from_pretrained(base, **kw)
             if config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                 model.enable_input_require_grads()
@@ -356,6 +367,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         config.out = str(run)
     elif is_run(run) or last_checkpoint(run):
         raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
+    # The global batch is the run's; the number of processes only decides how it is split (an
+    # InvalidInputError here, before any work, when it cannot be split evenly).
+    config.global_batch = global_batch_of(config, state.num_processes,
+                                          read_manifest(run).get("world_size") if resume and is_run(run) else None)
+    batch_args = trainer_args(config, state.num_processes, config.global_batch)
     state.wait_for_everyone()  # every process has checked before the main one writes anything
 
     choice = choose_engine(config.engine, log if main else None)  # before transformers/TRL are imported below
@@ -405,8 +421,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
 
     manifest = {"format": FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
                 "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
-                "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(), "data": data_summary,
-                "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes}
+                "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(),
+                "data": data_summary, "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes,
+                "global_batch": config.global_batch, "per_device_batch": batch_args["per_device_train_batch_size"],
+                "grad_accum": batch_args["gradient_accumulation_steps"]}
     if base_file:
         manifest["base_file"] = base_file
     if main:
@@ -426,7 +444,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         # examples over max_seq_length were already counted and skipped; packed batches are built by
         # sql2nl_training.packing, not by TRL, so no max_length and no TRL padding_free here
         max_length=None if config.padding_free else config.max_seq_length, padding_free=False,
-        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        **batch_args, eval_strategy="steps" if config.eval_steps and valid_rows else "no",
+        eval_steps=config.eval_steps or None,
         num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler, logging_steps=config.logging_steps, save_strategy="steps",
@@ -434,9 +453,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         data_seed=config.seed, disable_tqdm=not progress,
         # use_cpu: without it, on a host without CUDA, the Trainer rebuilds the shared accelerate state
         # as a single process and torchrun's processes would train independently
-        use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
-        ddp_find_unused_parameters=False if state.num_processes > 1 else None)
-    trainer = _trainer_class(engine, config.padding_free)(
+        use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16")
+    one_device_per_process(args)
+    options = DistributedOptions(config.global_batch, config.ddp_bf16_grads,
+                                 str(run / DATA_ORDER) if config.log_data_order else None)
+    trainer = distributed_trainer_class(_trainer_class(engine, config.padding_free), options)(
         model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
         eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None, processing_class=tok,
         **_collator(config.padding_free))
@@ -449,6 +470,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     ckpt = last_checkpoint(run) if resume else None
     if resume and ckpt is None:
         log(f"no checkpoint in {run / 'checkpoints'}; starting from the beginning")
+    if resume and main and config.log_data_order:  # steps after the checkpoint were lost: train them again
+        truncate_data_order(run, int(ckpt.name.split("-")[-1]) if ckpt else 0)
+    state.wait_for_everyone()
     t0 = time.perf_counter()
     with stopper:
         result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)

@@ -217,11 +217,19 @@ def packed_trainer_class(base):
 def compile_layers(model) -> int:
     """``torch.compile`` each decoder layer (regional compilation; shapes dynamic, since every packed
     batch has another length). Fuses the norms, rotary embedding, activation and the adapters'
-    scale-and-add around the matmuls. Returns how many layers were compiled."""
+    scale-and-add around the matmuls. Returns how many layers were compiled.
+
+    Under DDP, dynamo would split each compiled graph at gradient-bucket boundaries (its DDP
+    optimizer) when the graph is traced inside DDP's forward; a layer is already a small graph
+    whose adapter gradients (a few MB) fit in one bucket, so that is turned off: every process
+    compiles exactly what one GPU compiles, and the compiled-graph cache serves both."""
+    import torch._dynamo
+
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layers = getattr(getattr(base, "model", None), "layers", None)
     if layers is None:
         return 0
+    torch._dynamo.config.optimize_ddp = False
     for layer in layers:
         layer.compile(dynamic=True)
     return len(layers)

@@ -95,22 +95,17 @@ class LlamaCppBackend(LLMBackend):
         return self.seed
 
     def generate(self, prompts: Sequence[str], *, temperature: float | None = None) -> list[str]:
-        temp = self.temperature if temperature is None else temperature
-        out = []
-        for p in prompts:
-            self._tokens(p)
-            with self.model.lock:
-                r = self.model.llm.create_completion(p, max_tokens=self.max_new_tokens, temperature=temp,
-                                                     top_p=self.top_p, stop=self.stop, seed=self._seed(temp))
-            out.append(r["choices"][0]["text"])
-        return out
+        # The stream's own loop, joined: llama-cpp-python's create_completion lets a generation run
+        # past max_tokens while a character's bytes are incomplete, so its text and the stream's
+        # would differ at the end (Chinese, byte-level BPE); one loop gives one text.
+        return ["".join(self.generate_stream(p, temperature=temperature)) for p in prompts]
 
-    def generate_stream(self, prompt: str) -> Iterator[str]:
-        """Text as it is generated, token by token.
+    def generate_stream(self, prompt: str, *, temperature: float | None = None) -> Iterator[str]:
+        """Text as it is generated, token by token, at most ``max_new_tokens`` tokens.
 
         Decoded here with an incremental UTF-8 decoder rather than through llama-cpp-python's
         stream, which drops characters whose bytes span tokens (common in Chinese with byte-level
-        BPE); the result equals :meth:`generate`'s text.
+        BPE); :meth:`generate` joins this stream.
         """
         import llama_cpp
 
@@ -121,10 +116,11 @@ class LlamaCppBackend(LLMBackend):
         text, sent, done = "", 0, []
         hold = max((len(s) for s in self.stop), default=0)
         # The lock is held while the caller reads the stream; closing the generator releases it.
+        temp = self.temperature if temperature is None else temperature
         with self.model.lock:
-            seed = self._seed(self.temperature)
+            seed = self._seed(temp)
             llm.set_seed(seed if seed is not None else random.randrange(2 ** 32))
-            for tok in llm.generate(tokens, top_k=40, top_p=self.top_p, min_p=0.05, temp=self.temperature,
+            for tok in llm.generate(tokens, top_k=40, top_p=self.top_p, min_p=0.05, temp=temp,
                                     repeat_penalty=1.0):
                 if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok) or len(done) >= budget:
                     break
