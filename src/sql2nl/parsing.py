@@ -99,7 +99,26 @@ def check_text(sql: object, *, max_chars: int = MAX_CHARS) -> str:
         raise InvalidInputError("The SQL contains only comments; there is no statement to describe.")
     if sql.count("(") >= MAX_DEPTH:
         _check_depth(sql)
+    if not sql.isascii():
+        _check_surrogates(sql)
     return sql
+
+
+#: Lone UTF-16 surrogates: what ``errors="surrogateescape"`` makes of undecodable bytes. Such a string
+#: cannot be written as UTF-8, so the description could not be printed, sent or stored.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_surrogates(sql: str) -> None:
+    m = _SURROGATE.search(sql)
+    if m is None:
+        return
+    pos = m.start()
+    line, col = sql.count("\n", 0, pos) + 1, pos - sql.rfind("\n", 0, pos)
+    raise InvalidInputError(
+        f"The SQL contains U+{ord(m.group()):04X} at line {line}, column {col}, a lone surrogate that is not text: "
+        "the input was decoded with errors='surrogateescape' or from a wrong encoding. Read it as UTF-8 "
+        "(or its real encoding) and try again.")
 
 
 def _starts_with_comment(sql: str) -> bool:

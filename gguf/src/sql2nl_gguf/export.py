@@ -83,7 +83,13 @@ def _check_model_dir(model_dir: Path) -> dict:
         raise ExportError(f"{model_dir} has no weights (*.safetensors or *.bin).")
     if not (model_dir / "tokenizer.json").is_file() and not (model_dir / "tokenizer.model").is_file():
         raise ExportError(f"{model_dir} has no tokenizer (tokenizer.json or tokenizer.model).")
-    return json.loads(cfg.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # unreadable, not UTF-8, not JSON
+        raise ExportError(f"{cfg} cannot be read as JSON ({e}); is this a complete Hugging Face model directory?") from None
+    if not isinstance(config, dict):
+        raise ExportError(f"{cfg} is not a JSON object; is this a Hugging Face model directory?")
+    return config
 
 
 def _sha256(path: Path) -> str:

@@ -33,7 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidInputError
 from ..facts import StatementFacts
+from ..parsing import check_text
 from ..schema import Schema
 from .meaning import Reader, meaning_checks
 from .mentions import MANY_VALUES, Mentions, mention_checks, name_spans
@@ -114,4 +116,8 @@ def check_faithfulness(sql: str, text: str, *, dialect: str | None = None, langu
     """
     from ..facts import extract
 
+    # extract() also takes parsed trees; a public caller's bytes or list must not be taken for them.
+    sql = check_text(sql)
+    if not isinstance(text, str):
+        raise InvalidInputError(f"Expected the description as a string, got {type(text).__name__}.")
     return check(text, extract(sql, dialect), language=language, schema=schema)

@@ -117,7 +117,8 @@ class EnglishDescriber(Describer):
         "except_np": "{first} excluding {second}", "values_rows": "the rows {0}", "values_sentence": "List {0}",
         # outline
         "step": "{n}. {label}: {text}", "step_builds": "{0}", "result": "Result", "subquery_label": "subquery {0}",
-        "overview_select": "List {columns} from {tables}, under {n} conditions",
+        "overview_select": "List {columns} from {tables}{conditions}", "overview_compute": "Compute {columns}{conditions}",
+        "overview_conditions": ", under {0} conditions", "computed_value": "a computed value",
         "overview": "Run a {kind} statement on {tables}",
         "more_columns": "{0} more columns", "more_tables": "{0} more tables", "more_values": "{0} more values",
         "more_conditions": "{0} more conditions",

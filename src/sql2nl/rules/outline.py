@@ -77,15 +77,21 @@ class OutlineMixin:
     def overview_text(self: "Describer") -> str:
         """A statement too long for one sentence, summed up from its facts."""
         f = self.facts
-        names = [self.name(s.column, s.table) if s.column else s.alias or "" for s in f.selected]
-        names = [n for n in names if n]
+        # Every selected item is named: an unnamed expression is "a computed value", never dropped (a
+        # SELECT of expressions only must not read as "all details").
+        names = [self.name(s.column, s.table) if s.column else s.alias
+                 or self.PHRASES["star" if s.star else "computed_value"] for s in f.selected]
         shown = self.clip_list(names, "columns", force=True)
         tables = self.clip_list([self.noun(t) for t in f.tables], "tables", force=True)
-        conditions = len(f.filters) + len(f.having)
-        key = "overview_select" if f.kind == "select" else "overview"
+        n = len(f.filters) + len(f.having)
+        conditions = self.PHRASES["overview_conditions"].format(f"{n:,}") if n else ""
+        if f.kind == "select":
+            key = "overview_select" if tables else "overview_compute"
+        else:
+            key = "overview"
         return self.PHRASES[key].format(kind=f.kind.upper(), columns=self.join_list(shown) or self.PHRASES["star"],
                                         tables=self.join_list(tables) or self.PHRASES["database"],
-                                        n=conditions)
+                                        conditions=conditions)
 
     def clip_list(self: "Describer", items: list[_T], kind: str, force: bool = False) -> list[_T | str]:
         """``items``, cut to the first few plus "and N more <kind>" in a compact summary."""

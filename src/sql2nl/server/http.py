@@ -71,7 +71,7 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         raise ApiError(400, "The request body is empty; send a JSON object.", code="empty_body")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, and an integer of over 4,300 digits
         raise ApiError(400, f"The request body is not valid JSON: {e}.", code="malformed_json") from None
     except RecursionError:
         raise ApiError(400, "The request body's JSON is nested too deeply.", code="malformed_json") from None
