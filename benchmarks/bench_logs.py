@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Beside the checkout (../shared), or beside the folder of worktrees it is in (../../shared).
 DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(

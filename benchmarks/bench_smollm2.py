@@ -135,10 +135,10 @@ def child(mode: str, n: int, data: Path) -> dict:
     t = time.perf_counter()
     sqls = statements(n, data)
     if mode == "raw":
-        from sql2nl_llamacpp.cpu import open_llama
         from sql2nl_smollm2 import model_options
 
         from sql2nl.prompt import build_messages, render_prompt
+        from sql2nl_llamacpp.cpu import open_llama
 
         opts = model_options()
         llm = open_llama(opts["model"], lora_path=opts["lora"], n_ctx=opts["n_ctx"], n_threads=opts["n_threads"],

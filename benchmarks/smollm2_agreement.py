@@ -99,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write {'agreement': {...}} here (build_adapter.py --metrics)")
     args = ap.parse_args(argv)
 
+    from sql2nl_smollm2 import files
     from tqdm import tqdm
 
     from sql2nl.backends import get_backend
     from sql2nl.prompt import build_messages, render_prompt
-    from sql2nl_smollm2 import files
 
     base = args.base or files.base_file()
     lora = args.lora or files.adapter_file()

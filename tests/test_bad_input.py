@@ -10,8 +10,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sql2nl import (Backend, Description, Draft, InvalidInputError, Sql2NLError, SQLParseError, describe, describe_many,
-                    describe_stream, hookimpl)
+from sql2nl import (
+    Backend,
+    Description,
+    Draft,
+    InvalidInputError,
+    Sql2NLError,
+    SQLParseError,
+    describe,
+    describe_many,
+    describe_stream,
+    hookimpl,
+)
 from sql2nl.parsing import MAX_DEPTH, parse
 
 

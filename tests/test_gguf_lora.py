@@ -11,11 +11,11 @@ import json
 import math
 import shutil
 
+import ggufmodels
 import pytest
+import tinymodels
 from click.testing import CliRunner
 
-import ggufmodels
-import tinymodels
 from sql2nl.cli import cli
 from sql2nl.errors import ModelError
 from sql2nl.prompt import build_messages, encode_prompt, render_prompt

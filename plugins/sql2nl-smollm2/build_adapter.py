@@ -165,7 +165,7 @@ def model_card(m: dict) -> str:
     """MODEL_CARD.md, made from the manifest so the two never disagree."""
     a, t, langs = m["adapter"], m["training"], m["languages"]
     data = t.get("data") or {}
-    lines = [f"# smollm2: SmolLM2-135M-Instruct fine-tuned to describe SQL", ""]
+    lines = ["# smollm2: SmolLM2-135M-Instruct fine-tuned to describe SQL", ""]
     if m["stand_in"]:
         lines += ["> **Stand-in adapter.** Trained for a few steps on a handful of Spider pairs on a CPU, only so "
                   "that the plugin can be built and tested end to end. Its descriptions are barely better than "
@@ -223,9 +223,10 @@ def main() -> None:
     ap.add_argument("--outtype", default="f16", choices=["f16", "q8_0", "f32"], help="GGUF LoRA tensor type")
     args = ap.parse_args()
 
+    from sql2nl_smollm2 import files
+
     from sql2nl.prompt import PROMPT_VERSION
     from sql2nl_gguf.lora import export_lora
-    from sql2nl_smollm2 import files
 
     run, bundle = find_run(args.source.resolve())
     run_manifest = read_run(run)

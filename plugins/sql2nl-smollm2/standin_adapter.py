@@ -47,6 +47,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from sql2nl_smollm2.files import base_file
+
     from sql2nl_training.config import TrainConfig
     from sql2nl_training.finetune import train
     from sql2nl_training.rundir import update_manifest

@@ -237,6 +237,7 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
                 click.secho(f"statement {st.number} (line {st.line}): {o.error}", fg="red",
                             err=True)
                 continue
+            assert o.description is not None  # an outcome without an error has its description
             d = o.description
             if not (as_json or json_lines):
                 if kw.get("detail") == "steps":  # an outline is numbered itself: "1. 1. ..." would read badly

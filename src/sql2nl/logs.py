@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .errors import InvalidInputError, Sql2NLError
 

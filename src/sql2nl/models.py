@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError, ModelError, Sql2NLError, UnknownModelError, closest_name
 from .plugins import get_plugin_manager, on_plugins_changed
@@ -30,7 +31,7 @@ from .plugins import get_plugin_manager, on_plugins_changed
 if TYPE_CHECKING:
     from .backends import Backend
 
-Options = Union[Mapping[str, Any], Callable[[], Mapping[str, Any]]]
+Options = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from . import errors as _errors
 from .cache import fingerprint
@@ -321,7 +322,7 @@ class PooledDescription(Description):
 
     _dialect: str | None = None
 
-    @property  # type: ignore[override]
+    @property
     def facts(self) -> list:
         facts = self.__dict__.get("_facts")
         if facts is None:

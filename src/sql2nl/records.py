@@ -21,8 +21,9 @@ import decimal
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import InvalidInputError, install_extra
 
@@ -44,7 +45,7 @@ def format_of(path: str | os.PathLike) -> str:
 def _pyarrow() -> Any:
     try:
         import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
     except ImportError:
         raise InvalidInputError("Parquet files need pyarrow, which is not installed. Install it with: "
                                 + install_extra("parquet")) from None

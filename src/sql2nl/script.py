@@ -15,17 +15,17 @@ dialect decides what those are) and, for T-SQL and the permissive default, at ``
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from .description import Description
-from .errors import InvalidInputError, SQLParseError, Sql2NLError
-from .parsing import (_LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, dialect_order, go_to_semicolons,
-                      line_col)
+from .errors import InvalidInputError, Sql2NLError, SQLParseError
+from .parsing import _LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, dialect_order, go_to_semicolons, line_col
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def split_script(text: str, dialect: str | None = None) -> list[Statement]:
         piece = cut[begin:end]
         lead = len(piece) - len(piece.lstrip())
         body = piece.strip()
-        code = _LEADING_JUNK.match(body).end()  # a statement starts at its code, after comments
+        code = _LEADING_JUNK.match(body).end()  # type: ignore[union-attr]  # (matches any text, maybe empty); a statement starts at its code, after comments
         if code < len(body):  # (comments after the last ';' are no statement of their own)
             start = begin + lead + code
             line, col = line_col(text, start)

@@ -37,7 +37,7 @@ METHODS = ("auto", "unsloth", "direct")
 
 
 @contextmanager
-def _staging_dir(parent: Path) -> Iterator[Path]:
+def staging_dir(parent: Path) -> Iterator[Path]:
     """A hidden scratch directory inside ``parent`` (same filesystem, so ``os.replace`` is atomic), removed after."""
     parent.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix=".tmp-sql2nl-export-", dir=parent))
@@ -138,7 +138,7 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
     pre = pretokenizer.plan(model_dir, tools_dir, tokenizer)
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _staging_dir(out_dir) as staging:
+    with staging_dir(out_dir) as staging:
         if method == "unsloth":
             from .unsloth_export import export_unsloth
 

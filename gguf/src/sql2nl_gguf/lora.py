@@ -25,9 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import atomic
 from .convert import child_env
 from .errors import ExportError
+from .export import staging_dir
 from .tools import resolve_tools
 
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
@@ -101,7 +101,7 @@ def export_lora(adapter: str | os.PathLike, base: str | os.PathLike, out: str | 
     alpha = check_adapter_config(cfg, src)
     out = Path(out).expanduser()
     tools_dir = resolve_tools(tools)
-    with atomic.staging_dir(out.parent) as staging:
+    with staging_dir(out.parent) as staging:
         lora_in = src
         if alpha != float(cfg["lora_alpha"]):  # rsLoRA: the converter reads alpha from the config
             lora_in = staging / "adapter"
@@ -123,7 +123,7 @@ def export_lora(adapter: str | os.PathLike, base: str | os.PathLike, out: str | 
         info = {"file": out.name, "bytes": staged.stat().st_size, "sha256": _sha256(staged), "outtype": outtype,
                 "rank": int(cfg["r"]), "alpha": alpha, "target_modules": sorted(cfg.get("target_modules") or []),
                 "architecture": header.get("general.architecture")}
-        atomic.publish(staged, out)
+        os.replace(staged, out)  # same filesystem: one atomic step
     return info
 
 

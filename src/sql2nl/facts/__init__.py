@@ -16,9 +16,28 @@ One concern per module: :mod:`.model` (the dataclasses), :mod:`.extract` (the wa
 
 from .extract import extract, statement_facts
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, and_terms, children, column_name, columns_in,
-                    count_value, first_column, is_count_star, is_parameter, is_parameter_node, is_value,
-                    literal_text, main_select, preorder, selected_at, structure, unparen)
+from .nodes import (
+                    AGGREGATES,
+                    COMPARISONS,
+                    KINDS,
+                    SET_OPERATIONS,
+                    and_terms,
+                    children,
+                    column_name,
+                    columns_in,
+                    count_value,
+                    first_column,
+                    is_count_star,
+                    is_parameter,
+                    is_parameter_node,
+                    is_value,
+                    literal_text,
+                    main_select,
+                    preorder,
+                    selected_at,
+                    structure,
+                    unparen,
+)
 from .patterns import LikePattern, like_pattern, pattern_of
 from .scopes import Scopes
 

@@ -15,8 +15,21 @@ from sqlglot import exp
 
 from ..parsing import parse
 from .model import Aggregate, Filter, Join, Order, Selected, StatementFacts, Window
-from .nodes import (AGGREGATES, COMPARISONS, KINDS, SET_OPERATIONS, children, column_name, count_value, first_column,
-                    is_value, literal_text, main_select, selected_at, structure)
+from .nodes import (
+    AGGREGATES,
+    COMPARISONS,
+    KINDS,
+    SET_OPERATIONS,
+    children,
+    column_name,
+    count_value,
+    first_column,
+    is_value,
+    literal_text,
+    main_select,
+    selected_at,
+    structure,
+)
 from .normalize import SPIDER_VALUE_DIALECTS, spider_values, with_string_values
 from .scopes import Scopes
 

@@ -83,7 +83,7 @@ def first_column(node: exp.Expression | None) -> exp.Column | None:
 def children(node: exp.Expression) -> list[exp.Expression]:
     """A node's child expressions in order: ``Expression.iter_expressions()`` as a list, without
     the generator and the ``typing.cast`` it calls per child (this runs for most nodes, often)."""
-    out = []
+    out: list[exp.Expression] = []
     expression = exp.Expression
     for v in node.args.values():
         if type(v) is list:

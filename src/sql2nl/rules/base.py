@@ -20,7 +20,7 @@ its ``COUNT(*)`` counts) is derived from the tree and memoised per SELECT node.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 

@@ -10,7 +10,7 @@ What a SELECT is about (its subject) and what its ``COUNT(*)`` counts come from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -68,7 +68,7 @@ class SelectPlan:
     def limit_one(self) -> bool:
         return self.limit == "1"
 
-    def but(self, **changes) -> "SelectPlan":
+    def but(self, **changes: Any) -> "SelectPlan":
         """A shallow copy with ``changes``, as ``dataclasses.replace`` makes, without its per-field
         checks (a plan has two dozen fields and one sentence may ask for several copies)."""
         copy = object.__new__(SelectPlan)

@@ -48,7 +48,7 @@ class RelationsMixin:
         found = self._subjects.get(id(node), _MISSING)
         if found is _MISSING:
             found = self._subjects[id(node)] = self._subject_source(node)
-        return found
+        return found  # type: ignore[return-value]  # (the sentinel is replaced above)
 
     def _subject_source(self: "Describer", node: exp.Expression) -> str | None:
         if isinstance(node, (exp.Update, exp.Delete, exp.Merge)):
