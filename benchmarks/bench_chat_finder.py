@@ -30,8 +30,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="600,1300,2500,4000,40000,400000", help="Message sizes in characters.")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--reps", type=int, default=3, help="Calls per cell (the least CPU time is shown).")
-    ap.add_argument("--max-seconds", type=float, default=60.0,
-                    help="Skip a kind's larger sizes once one call took longer than this.")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="Skip a kind's larger sizes once one call took longer than this.",
+    )
     args = ap.parse_args()
     logging.disable(logging.WARNING)  # sqlglot warns about each unsupported candidate
 
@@ -52,10 +56,18 @@ def main() -> None:
 
     setattr(owner, attr, counting_parse)
     finder = getattr(messages, "find_statements", None)  # the linear finder; absent before it
-    caches = [c for c in (getattr(messages, "_find_sql_cached", None),
-                          getattr(sys.modules.get("sql2nl.server.finder"), "_find_cached", None)) if c is not None]
-    print(f"sql2nl from {Path(messages.__file__).parents[2]}; {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}\n")
+    caches = [
+        c
+        for c in (
+            getattr(messages, "_find_sql_cached", None),
+            getattr(sys.modules.get("sql2nl.server.finder"), "_find_cached", None),
+        )
+        if c is not None
+    ]
+    print(
+        f"sql2nl from {Path(messages.__file__).parents[2]}; {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| kind | chars | CPU s per message | µs/char | sqlglot parses | statements (errors) | capped |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for kind in args.kinds.split(","):
@@ -77,8 +89,11 @@ def main() -> None:
             search = finder(text) if finder is not None else None
             errors = sum(1 for f in search.found if f.error) if search else 0
             capped = (search.capped or "") if search else "n/a"
-            print(f"| {kind} | {len(text):,} | {best:.3f} | {best / len(text) * 1e6:.1f} | {calls:,} | "
-                  f"{len(found)} ({errors}) | {capped} |", flush=True)
+            print(
+                f"| {kind} | {len(text):,} | {best:.3f} | {best / len(text) * 1e6:.1f} | {calls:,} | "
+                f"{len(found)} ({errors}) | {capped} |",
+                flush=True,
+            )
             skip = best > args.max_seconds
 
 

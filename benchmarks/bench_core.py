@@ -28,7 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spider_s2t"))
+DATA = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spider_s2t")
+)
 
 
 def load(limit: int | None) -> list[dict]:
@@ -62,9 +64,15 @@ def quality(rows: list[dict], language: str) -> dict:
         warned += bool(d.warnings)
         scores.append(check(d.text, d.facts, language=language).score)
         texts.append(d.text)
-    out = {"language": language, "queries": len(rows), "errors": errors,
-           "faithfulness": sum(scores) / len(scores), "perfect": sum(s >= 1.0 for s in scores),
-           "with_warnings": warned, "error_examples": examples}
+    out = {
+        "language": language,
+        "queries": len(rows),
+        "errors": errors,
+        "faithfulness": sum(scores) / len(scores),
+        "perfect": sum(s >= 1.0 for s in scores),
+        "with_warnings": warned,
+        "error_examples": examples,
+    }
     if language == "en":
         import sacrebleu
 
@@ -127,19 +135,32 @@ def speed(rows: list[dict], rounds: int) -> dict:
         req = Request(text, (), "en", None, None)
         Description(text=req.sql, backend=be.name, language="en", sql=text, facts=[], warnings=[])
 
-    methods = {"parse_one": sqlglot.parse_one, "describe": lambda s: describe(s, cache=False),
-               "parse": parse_only, "parse_facts": parse_facts, "stages": stages, "api_only": api_only}
+    methods = {
+        "parse_one": sqlglot.parse_one,
+        "describe": lambda s: describe(s, cache=False),
+        "parse": parse_only,
+        "parse_facts": parse_facts,
+        "stages": stages,
+        "api_only": api_only,
+    }
     best = dict.fromkeys(methods, float("inf"))
     for _ in range(rounds):  # interleaved, so every method sees the same machine load
         for name, fn in methods.items():
             best[name] = min(best[name], _best_round(fn, sqls, 1))
     n = len(sqls)
     us = {k: v / n * 1e6 for k, v in best.items()}
-    return {"queries": n, "rounds": rounds, "parse_one_us": us["parse_one"], "describe_us": us["describe"],
-            "ratio": best["describe"] / best["parse_one"],
-            "stage_parse_us": us["parse"], "stage_facts_us": us["parse_facts"] - us["parse"],
-            "stage_rules_us": us["stages"] - us["parse_facts"], "stage_api_us": us["describe"] - us["stages"],
-            "api_only_us": us["api_only"]}
+    return {
+        "queries": n,
+        "rounds": rounds,
+        "parse_one_us": us["parse_one"],
+        "describe_us": us["describe"],
+        "ratio": best["describe"] / best["parse_one"],
+        "stage_parse_us": us["parse"],
+        "stage_facts_us": us["parse_facts"] - us["parse"],
+        "stage_rules_us": us["stages"] - us["parse_facts"],
+        "stage_api_us": us["describe"] - us["stages"],
+        "api_only_us": us["api_only"],
+    }
 
 
 def cached_hits(rows: list[dict], seconds: float) -> dict:
@@ -162,8 +183,10 @@ def cached_hits(rows: list[dict], seconds: float) -> dict:
 
 def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def table(res: dict) -> str:
@@ -178,11 +201,15 @@ def table(res: dict) -> str:
     lines.append(f"| `sqlglot.parse_one` per query | {s['parse_one_us']:.0f} µs | (the floor) |")
     lines.append(f"| `describe(cache=False)` per query | {s['describe_us']:.0f} µs | |")
     lines.append(f"| ratio describe / parse_one | {s['ratio']:.2f} | <= 2.0 |")
-    lines.append(f"| stages: parse / facts / rules wording / rest (differences) | {s['stage_parse_us']:.0f} / "
-                 f"{s['stage_facts_us']:.0f} / {s['stage_rules_us']:.0f} / {s['stage_api_us']:.0f} µs | |")
+    lines.append(
+        f"| stages: parse / facts / rules wording / rest (differences) | {s['stage_parse_us']:.0f} / "
+        f"{s['stage_facts_us']:.0f} / {s['stage_rules_us']:.0f} / {s['stage_api_us']:.0f} µs | |"
+    )
     lines.append(f"| API layer alone (checks, backend lookup, Request, Description) | {s['api_only_us']:.1f} µs | |")
-    lines.append(f"| cached `describe` hits per second (CPU / wall) | {c['hits_per_s']:,.0f} / "
-                 f"{c['hits_per_wall_s']:,.0f} | >= 100,000 |")
+    lines.append(
+        f"| cached `describe` hits per second (CPU / wall) | {c['hits_per_s']:,.0f} / "
+        f"{c['hits_per_wall_s']:,.0f} | >= 100,000 |"
+    )
     return "\n".join(lines)
 
 
@@ -199,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 5)
     print(f"{len(rows):,} Spider queries from {DATA}; {machine()}", file=sys.stderr)
     t0 = time.perf_counter()
-    res = {"machine": machine(), "quality": [quality(rows, lang) for lang in args.languages.split(",")],
-           "speed": speed(rows, rounds), "cached": cached_hits(rows, 1.0 if args.quick else 3.0)}
+    res = {
+        "machine": machine(),
+        "quality": [quality(rows, lang) for lang in args.languages.split(",")],
+        "speed": speed(rows, rounds),
+        "cached": cached_hits(rows, 1.0 if args.quick else 3.0),
+    }
     res["seconds"] = time.perf_counter() - t0
     print(table(res))
     for r in res["quality"]:

@@ -59,15 +59,27 @@ def scratch_gguf(size: str) -> Path:
     return out / "gguf"
 
 
-def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int | None, n_gpu_layers: int,
-          extra_buffers: str = "auto") -> dict:
+def bench(
+    gguf: Path,
+    sqls: list[str],
+    rounds: int,
+    max_new: int,
+    n_threads: int | None,
+    n_gpu_layers: int,
+    extra_buffers: str = "auto",
+) -> dict:
     from sql2nl import describe
     from sql2nl.api import describe_stream
     from sql2nl.backends import clear_backend_instances, get_backend
     from sql2nl.prompt import build_messages, render_prompt
 
-    opts = dict(model=str(gguf), max_new_tokens=max_new, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                extra_buffers=extra_buffers)
+    opts = dict(
+        model=str(gguf),
+        max_new_tokens=max_new,
+        n_threads=n_threads,
+        n_gpu_layers=n_gpu_layers,
+        extra_buffers=extra_buffers,
+    )
     be = get_backend("llamacpp", **opts)
     llm = be.model.llm
     prompts = [render_prompt(build_messages(s), chat_template=be.chat_template) for s in sqls]
@@ -109,10 +121,20 @@ def bench(gguf: Path, sqls: list[str], rounds: int, max_new: int, n_threads: int
     n_threads = llm.n_threads
     fixed = fixed_costs(be, sqls, texts["raw"])
     clear_backend_instances()
-    return {"gguf": gguf.name, "extra_buffers": extra_buffers, "bytes": gguf.stat().st_size, "best_s": {k: sum(v) for k, v in best.items()},
-            "best_cpu_s": {k: sum(v) for k, v in best_cpu.items()},
-            "completion_tokens": n_tok, "prompt_tokens": n_prompt, "prompts": len(prompts), "same_text": same,
-            "stream_same_text": texts["stream"] == texts["describe"], "n_threads": n_threads, "fixed_ms": fixed}
+    return {
+        "gguf": gguf.name,
+        "extra_buffers": extra_buffers,
+        "bytes": gguf.stat().st_size,
+        "best_s": {k: sum(v) for k, v in best.items()},
+        "best_cpu_s": {k: sum(v) for k, v in best_cpu.items()},
+        "completion_tokens": n_tok,
+        "prompt_tokens": n_prompt,
+        "prompts": len(prompts),
+        "same_text": same,
+        "stream_same_text": texts["stream"] == texts["describe"],
+        "n_threads": n_threads,
+        "fixed_ms": fixed,
+    }
 
 
 def fixed_costs(be, sqls: list[str], raw_texts: list[str], reps: int = 20) -> dict:
@@ -161,16 +183,24 @@ def table(results: list[dict], args) -> str:
             f"{b['raw']:.3f} | {b['describe']:.3f} | {ov(b, 'describe')} | {b['stream']:.3f} | {ov(b, 'stream')} | "
             f"{ov(c, 'describe')} / {ov(c, 'stream')} | "
             f"{r['completion_tokens'] / b['raw']:.0f} | {r['completion_tokens'] / b['describe']:.0f} | "
-            f"{'yes' if r['same_text'] and r['stream_same_text'] else 'NO'} |")
-    lines += ["", "Fixed cost the backend adds per query (ms, best of 20; pure Python), and as a share of a raw call:", "",
-              "| GGUF | " + " | ".join(results[0]["fixed_ms"]) + " | total | share of raw call |",
-              "|---|" + "---:|" * (len(results[0]["fixed_ms"]) + 2)]
+            f"{'yes' if r['same_text'] and r['stream_same_text'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "Fixed cost the backend adds per query (ms, best of 20; pure Python), and as a share of a raw call:",
+        "",
+        "| GGUF | " + " | ".join(results[0]["fixed_ms"]) + " | total | share of raw call |",
+        "|---|" + "---:|" * (len(results[0]["fixed_ms"]) + 2),
+    ]
     for r in results:
         f = r["fixed_ms"]
         total = sum(f.values())
         per_call = r["best_s"]["raw"] / r["prompts"] * 1000
-        lines.append(f"| {r['gguf']} | " + " | ".join(f"{v:.2f}" for v in f.values())
-                     + f" | {total:.2f} | {total / per_call * 100:.2f} % |")
+        lines.append(
+            f"| {r['gguf']} | "
+            + " | ".join(f"{v:.2f}" for v in f.values())
+            + f" | {total:.2f} | {total / per_call * 100:.2f} % |"
+        )
     return "\n".join(lines)
 
 
@@ -190,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="n_threads (default: llama.cpp's choice)")
     ap.add_argument("--n-gpu-layers", type=int, default=0)
-    ap.add_argument("--extra-buffers", default="auto",
-                    help="comma list of llama.cpp extra-CPU-buffer settings to compare: auto, on, off (default auto; "
-                         "on crashes quantized files on AMX CPUs)")
+    ap.add_argument(
+        "--extra-buffers",
+        default="auto",
+        help="comma list of llama.cpp extra-CPU-buffer settings to compare: auto, on, off (default auto; "
+        "on crashes quantized files on AMX CPUs)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args(argv)
     args.prompts = args.prompts or (6 if args.quick else 24)
@@ -203,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     from sql2nl_llamacpp.cpu import describe_setting
 
     print(describe_setting(), file=sys.stderr)
-    results = [bench(f, sqls, args.rounds, args.max_new, args.threads, args.n_gpu_layers, eb)
-               for f in files for eb in args.extra_buffers.split(",")]
+    results = [
+        bench(f, sqls, args.rounds, args.max_new, args.threads, args.n_gpu_layers, eb)
+        for f in files
+        for eb in args.extra_buffers.split(",")
+    ]
     print(table(results, args))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

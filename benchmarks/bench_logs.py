@@ -35,9 +35,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 # Beside the checkout (../shared), or beside the folder of worktrees it is in (../../shared).
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
-    (p / "shared" / "data" / "spider_s2t" for p in Path(__file__).resolve().parents[2:4]
-     if (p / "shared" / "data" / "spider_s2t").is_dir()), "spider_s2t"))
+DATA = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR")
+    or next(
+        (
+            p / "shared" / "data" / "spider_s2t"
+            for p in Path(__file__).resolve().parents[2:4]
+            if (p / "shared" / "data" / "spider_s2t").is_dir()
+        ),
+        "spider_s2t",
+    )
+)
 
 
 def make_log(path: Path, n: int, seed: int = 0) -> int:
@@ -73,18 +81,36 @@ def _slices(src: Path, rounds: int) -> list[Path]:
     parts = []
     for i in range(rounds):
         part = src.with_name(f"slice{i}.jsonl")
-        part.write_text("".join(lines[i * size:(i + 1) * size]), encoding="utf-8")
+        part.write_text("".join(lines[i * size : (i + 1) * size]), encoding="utf-8")
         parts.append(part)
     return parts
 
 
 # -- engines: each runs in a fresh process and returns when OUT is complete -----------------------
 
+
 def _cli(workers: int) -> Callable[[Path, Path], None]:
     def run(src: Path, out: Path) -> None:
-        subprocess.run([sys.executable, "-m", "sql2nl.cli", "describe", "--jsonl", str(src), "--out", str(out),
-                        "--workers", str(workers), "--no-cache", "--no-progress"], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sql2nl.cli",
+                "describe",
+                "--jsonl",
+                str(src),
+                "--out",
+                str(out),
+                "--workers",
+                str(workers),
+                "--no-cache",
+                "--no-progress",
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     return run
 
 
@@ -127,6 +153,7 @@ DEFAULT_ENGINES = "loop,workers1,workers2"
 
 # -- the run ----------------------------------------------------------------------------------------
 
+
 def load() -> float:
     """The 1-minute load average (NaN where /proc is missing)."""
     try:
@@ -150,11 +177,18 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="distinct statements (default 100,000)")
-    ap.add_argument("--engines", default=DEFAULT_ENGINES,
-                    help=f"comma-separated, of {', '.join(ENGINES)} (default {DEFAULT_ENGINES})")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="split the log into this many slices and run the engines on each in turn (fairer on a "
-                         "machine whose load changes); times are summed")
+    ap.add_argument(
+        "--engines",
+        default=DEFAULT_ENGINES,
+        help=f"comma-separated, of {', '.join(ENGINES)} (default {DEFAULT_ENGINES})",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="split the log into this many slices and run the engines on each in turn (fairer on a "
+        "machine whose load changes); times are summed",
+    )
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -170,10 +204,19 @@ def main() -> None:
         n = make_log(src, args.n)
         slices = _slices(src, args.rounds)
         print(f"{n:,} distinct statements in {len(slices)} slices; {machine()}", file=sys.stderr)
-        results = {name: {"engine": name, "label": ENGINES[name][0], "seconds": 0.0, "cpu_seconds": 0.0,
-                          "records": 0, "load": []} for name in names}
+        results = {
+            name: {
+                "engine": name,
+                "label": ENGINES[name][0],
+                "seconds": 0.0,
+                "cpu_seconds": 0.0,
+                "records": 0,
+                "load": [],
+            }
+            for name in names
+        }
         for r, part in enumerate(slices):
-            for name in names[r % len(names):] + names[:r % len(names)]:  # each engine first in turn
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # each engine first in turn
                 res, fn = results[name], ENGINES[name][1]
                 out = Path(tmp) / f"{name}.jsonl"
                 res["load"].append(load())
@@ -182,7 +225,9 @@ def main() -> None:
                 own_cpu = fn(part, out)
                 res["seconds"] += time.perf_counter() - t0
                 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
-                res["cpu_seconds"] += c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
+                res["cpu_seconds"] += (
+                    c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
+                )
                 res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
                 res["load"].append(load())
                 print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load():.2f})", file=sys.stderr)
@@ -195,8 +240,10 @@ def main() -> None:
     print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
-        print(f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
-              f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_min']:.2f}–{r['load_max']:.2f} |")
+        print(
+            f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
+            f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_min']:.2f}–{r['load_max']:.2f} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
 

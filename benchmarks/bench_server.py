@@ -49,7 +49,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-SPIDER = Path(os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "spider_s2t"))
+SPIDER = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "spider_s2t")
+)
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
 
 
@@ -61,8 +63,10 @@ def free_port() -> int:
 
 def request(path: str, body: dict, port: int) -> bytes:
     data = json.dumps(body).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer bench\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer bench\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
 
 
 def statements(n: int) -> list[str]:
@@ -84,8 +88,14 @@ def statements(n: int) -> list[str]:
     return out[:n]
 
 
-async def client(port: int, reqs: list[bytes], latencies: list[float], errors: list[str], pace: float = 0.0,
-                 rng: random.Random | None = None) -> None:
+async def client(
+    port: int,
+    reqs: list[bytes],
+    latencies: list[float],
+    errors: list[str],
+    pace: float = 0.0,
+    rng: random.Random | None = None,
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for req in reqs:
@@ -111,13 +121,13 @@ async def client(port: int, reqs: list[bytes], latencies: list[float], errors: l
         writer.close()
 
 
-async def run_load(port: int, per_client: list[list[bytes]],
-                   pace: float = 0.0) -> tuple[float, list[float], list[str]]:
+async def run_load(port: int, per_client: list[list[bytes]], pace: float = 0.0) -> tuple[float, list[float], list[str]]:
     latencies: list[float] = []
     errors: list[str] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(client(port, reqs, latencies, errors, pace, random.Random(i))
-                           for i, reqs in enumerate(per_client)))
+    await asyncio.gather(
+        *(client(port, reqs, latencies, errors, pace, random.Random(i)) for i, reqs in enumerate(per_client))
+    )
     return time.perf_counter() - t0, latencies, errors
 
 
@@ -147,8 +157,22 @@ def pct(sorted_values: list[float], p: float) -> float:
 
 
 def start_server(port: int, workers: int, concurrency: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "--log-level", "warning",
-           "--max-queue", "100000", "--workers", str(workers), "--concurrency", str(concurrency)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sql2nl.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--max-queue",
+        "100000",
+        "--workers",
+        str(workers),
+        "--concurrency",
+        str(concurrency),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -171,9 +195,19 @@ def chat_requests(total: int, port: int, distinct: bool = True) -> list[bytes]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from chat_messages import KINDS, message
 
-    return [request("/v1/chat/completions", {"model": "gpt-4o", "messages": [
-        {"role": "user", "content": message(KINDS[i % len(KINDS)], 4000, seed=i if distinct else 0)}]}, port)
-        for i in range(total)]
+    return [
+        request(
+            "/v1/chat/completions",
+            {
+                "model": "gpt-4o",
+                "messages": [
+                    {"role": "user", "content": message(KINDS[i % len(KINDS)], 4000, seed=i if distinct else 0)}
+                ],
+            },
+            port,
+        )
+        for i in range(total)
+    ]
 
 
 def main() -> None:
@@ -184,8 +218,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="Server processes (serve --workers).")
     ap.add_argument("--concurrency", type=int, default=4, help="Backend threads per process (serve --concurrency).")
     ap.add_argument("--scenarios", default="repeated,distinct,distinct-text,chat,chat-4k,chat-4k-same")
-    ap.add_argument("--pace", type=float, default=0.0,
-                    help="Mean seconds a client pauses before each request (0: back to back).")
+    ap.add_argument(
+        "--pace", type=float, default=0.0, help="Mean seconds a client pauses before each request (0: back to back)."
+    )
     args = ap.parse_args()
     if args.quick:
         args.requests = 50
@@ -198,8 +233,11 @@ def main() -> None:
         loop_name = "asyncio"
     import importlib.util
 
-    server_stack = ("httptools" if importlib.util.find_spec("httptools") else "h11") + " + " + (
-        "uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
+    server_stack = (
+        ("httptools" if importlib.util.find_spec("httptools") else "h11")
+        + " + "
+        + ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
+    )
     load_before = os.getloadavg()[0]
     port = free_port()
     proc = start_server(port, args.workers, args.concurrency)
@@ -207,9 +245,16 @@ def main() -> None:
     rows = []
     try:
         one = "SELECT name FROM users WHERE age > 18 ORDER BY name LIMIT 10"
-        chat_msg = {"model": "gpt-4o", "messages": [
-            {"role": "system", "content": "Instructions:\n- You are the DBeaver AI assistant.\n- Use the same language as the user."},
-            {"role": "user", "content": f"Explain the following SQL query:\n{one}"}]}
+        chat_msg = {
+            "model": "gpt-4o",
+            "messages": [
+                {
+                    "role": "system",
+                    "content": "Instructions:\n- You are the DBeaver AI assistant.\n- Use the same language as the user.",
+                },
+                {"role": "user", "content": f"Explain the following SQL query:\n{one}"},
+            ],
+        }
         warm = [[request("/v1/describe", {"sql": one}, port)] * 5 for _ in range(args.clients)]
         asyncio.run(run_load(port, warm))
         for name in args.scenarios.split(","):
@@ -218,7 +263,9 @@ def main() -> None:
             elif name == "distinct":
                 reqs = [request("/v1/describe", {"sql": s}, port) for s in statements(total)]
             elif name == "distinct-text":
-                reqs = [request("/v1/describe", {"sql": s, "facts": False}, port) for s in statements(2 * total)[total:]]
+                reqs = [
+                    request("/v1/describe", {"sql": s, "facts": False}, port) for s in statements(2 * total)[total:]
+                ]
             elif name == "chat":
                 reqs = [request("/v1/chat/completions", chat_msg, port)] * total
             elif name == "chat-4k":
@@ -227,13 +274,25 @@ def main() -> None:
                 reqs = chat_requests(total, port, distinct=False)
             else:
                 raise SystemExit(f"unknown scenario {name!r}")
-            per_client = [reqs[i::args.clients] for i in range(args.clients)]
+            per_client = [reqs[i :: args.clients] for i in range(args.clients)]
             s0, c0 = cpu_seconds(proc.pid), own_cpu()
             wall, lat, errors = asyncio.run(run_load(port, per_client, args.pace))
             s1, c1 = cpu_seconds(proc.pid), own_cpu()
             lat.sort()
-            rows.append((name, len(lat), len(errors), len(lat) / wall, pct(lat, 50) * 1e3, pct(lat, 99) * 1e3,
-                         lat[-1] * 1e3 if lat else float("nan"), s1 - s0, c1 - c0, wall))
+            rows.append(
+                (
+                    name,
+                    len(lat),
+                    len(errors),
+                    len(lat) / wall,
+                    pct(lat, 50) * 1e3,
+                    pct(lat, 99) * 1e3,
+                    lat[-1] * 1e3 if lat else float("nan"),
+                    s1 - s0,
+                    c1 - c0,
+                    wall,
+                )
+            )
             print(f"{name}: {len(lat)} requests in {wall:.1f} s, {len(errors)} errors", file=sys.stderr)
             if errors:
                 print(f"{name}: errors {dict(Counter(errors))}", file=sys.stderr)
@@ -241,17 +300,23 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     pacing = f", each pausing {args.pace:g} s on average before a request" if args.pace else ", back to back"
-    print(f"\n{args.clients} concurrent clients x {args.requests} requests per scenario{pacing}, rules backend; "
-          f"server: uvicorn {server_stack}, {args.workers} process(es), {args.concurrency} backend threads each; load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
-          f"same machine ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-          f"load average before: {load_before:.1f}).\n")
-    print("| scenario | requests | errors | req/s | p50 ms | p99 ms | max ms | server CPU s | client CPU s "
-          "| server µs/req | req/s per server core |")
+    print(
+        f"\n{args.clients} concurrent clients x {args.requests} requests per scenario{pacing}, rules backend; "
+        f"server: uvicorn {server_stack}, {args.workers} process(es), {args.concurrency} backend threads each; load generator: raw HTTP/1.1 keep-alive on {loop_name}, "
+        f"same machine ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"load average before: {load_before:.1f}).\n"
+    )
+    print(
+        "| scenario | requests | errors | req/s | p50 ms | p99 ms | max ms | server CPU s | client CPU s "
+        "| server µs/req | req/s per server core |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         per = r[7] / r[1] if r[1] else float("nan")
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:,.0f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | {r[7]:.1f} | "
-              f"{r[8]:.1f} | {per * 1e6:,.0f} | {1 / per if per else float('nan'):,.0f} |")
+        print(
+            f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:,.0f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | {r[7]:.1f} | "
+            f"{r[8]:.1f} | {per * 1e6:,.0f} | {1 / per if per else float('nan'):,.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GUARD_OFF = {"on_unfaithful": "warn", "candidates": 1}  # the greedy answer, as it is
 # The shared Spider pairs beside the checkout (or a worktree of it), unless $SQL2NL_SPIDER_DIR says otherwise.
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
-    (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"))
+DATA = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR")
+    or next(
+        (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"
+    )
+)
 
 
 def statements(n: int, data: Path = DATA / "valid.jsonl") -> list[str]:
@@ -91,8 +95,13 @@ def methods(sqls: list[str]):
             parts.append(piece)
         return "".join(parts), first
 
-    return {"raw": raw, "describe, guard off": guard_off, "describe": guarded, "raw stream": raw_stream,
-            "describe_stream": stream}, be
+    return {
+        "raw": raw,
+        "describe, guard off": guard_off,
+        "describe": guarded,
+        "raw stream": raw_stream,
+        "describe_stream": stream,
+    }, be
 
 
 def timed(sqls: list[str], rounds: int) -> dict:
@@ -116,18 +125,27 @@ def timed(sqls: list[str], rounds: int) -> dict:
                     ttft[name] = [r[1] for r in res]
     off, on = outputs["describe, guard off"], outputs["describe"]
     g = [d.guard for d in on]  # what the guard did, per statement (sql2nl.guard)
-    return {"seconds": best, "statements": len(sqls),
-            "ttft_median_ms": {k: statistics.median(v) * 1000 for k, v in ttft.items()},
-            "ttft_p90_ms": {k: sorted(v)[int(0.9 * (len(v) - 1))] * 1000 for k, v in ttft.items()},
-            "guard": {"first_answer_faithful": sum(1 for x in g if x["first_faithfulness"] >= 1.0),
-                      "answers_generated": sum(x["candidates"] for x in g),
-                      "retried": sum(1 for x in g if x["retries"]),
-                      "fell_back_to_rules": sum(1 for x in g if x["fell_back"]),
-                      "final_faithful": sum(1 for x in g if x["faithful"])},
-            "same_text_raw_vs_describe": [t.strip() for t in outputs["raw"]] == [d.text for d in off],
-            "n_threads": be.model.llm.n_threads, "n_ctx": be.model.n_ctx, "max_new_tokens": be.max_new_tokens,
-            "samples": [{"sql": s, "guard_off": d.text, "guarded": g.text, "backend": g.backend}
-                        for s, d, g in list(zip(sqls, off, on))[:5]]}
+    return {
+        "seconds": best,
+        "statements": len(sqls),
+        "ttft_median_ms": {k: statistics.median(v) * 1000 for k, v in ttft.items()},
+        "ttft_p90_ms": {k: sorted(v)[int(0.9 * (len(v) - 1))] * 1000 for k, v in ttft.items()},
+        "guard": {
+            "first_answer_faithful": sum(1 for x in g if x["first_faithfulness"] >= 1.0),
+            "answers_generated": sum(x["candidates"] for x in g),
+            "retried": sum(1 for x in g if x["retries"]),
+            "fell_back_to_rules": sum(1 for x in g if x["fell_back"]),
+            "final_faithful": sum(1 for x in g if x["faithful"]),
+        },
+        "same_text_raw_vs_describe": [t.strip() for t in outputs["raw"]] == [d.text for d in off],
+        "n_threads": be.model.llm.n_threads,
+        "n_ctx": be.model.n_ctx,
+        "max_new_tokens": be.max_new_tokens,
+        "samples": [
+            {"sql": s, "guard_off": d.text, "guarded": g.text, "backend": g.backend}
+            for s, d, g in list(zip(sqls, off, on))[:5]
+        ],
+    }
 
 
 def child(mode: str, n: int, data: Path) -> dict:
@@ -141,8 +159,14 @@ def child(mode: str, n: int, data: Path) -> dict:
         from sql2nl_llamacpp.cpu import open_llama
 
         opts = model_options()
-        llm = open_llama(opts["model"], lora_path=opts["lora"], n_ctx=opts["n_ctx"], n_threads=opts["n_threads"],
-                         n_threads_batch=opts["n_threads"], verbose=False)
+        llm = open_llama(
+            opts["model"],
+            lora_path=opts["lora"],
+            n_ctx=opts["n_ctx"],
+            n_threads=opts["n_threads"],
+            n_threads_batch=opts["n_threads"],
+            verbose=False,
+        )
         template = llm.metadata["tokenizer.chat_template"]
 
         def run(s):
@@ -155,6 +179,7 @@ def child(mode: str, n: int, data: Path) -> dict:
 
         def run(s):
             return describe(s, model="smollm2", cache=False, **guard)
+
     run(sqls[0])
     first = time.perf_counter() - t
     for s in sqls[1:]:
@@ -166,8 +191,12 @@ def child(mode: str, n: int, data: Path) -> dict:
 def memory(n: int, data: Path) -> list[dict]:
     out = []
     for mode in ("raw", "describe, guard off", "describe"):
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--statements", str(n), "--data", str(data)],
-                              capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--statements", str(n), "--data", str(data)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         if proc.returncode != 0:
             raise SystemExit(f"child {mode!r} failed:\n{proc.stderr[-2000:]}")
         out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -181,19 +210,28 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; n_threads={r['n_threads']}, "
         f"n_ctx={r['n_ctx']}, max_new_tokens={r['max_new_tokens']}; {n} statements of {r['data']}, best of "
-        f"{r['rounds']} rounds. Load before: `{load_before}`; after: `{load_after}`.", "",
-        "| method | statements/s | vs raw | first piece, median ms | p90 ms |", "|---|---:|---:|---:|---:|"]
+        f"{r['rounds']} rounds. Load before: `{load_before}`; after: `{load_after}`.",
+        "",
+        "| method | statements/s | vs raw | first piece, median ms | p90 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, sec in s.items():
         ov = f"{(sec - raw) / raw * 100:+.1f} %" if name != "raw" else ""
-        lines.append(f"| {name} | {n / sec:.2f} | {ov} | {r['ttft_median_ms'].get(name, float('nan')):.0f} | "
-                     f"{r['ttft_p90_ms'].get(name, float('nan')):.0f} |")
-    lines += ["", f"Guard (default: best of 3, one retry, then rules): greedy answer faithful "
-              f"{g['first_answer_faithful']}/{n}; answers generated {g['answers_generated']} for {n} statements; "
-              f"retried {g['retried']}; answered by the rules describer {g['fell_back_to_rules']}; final answers faithful "
-              f"{g['final_faithful']}/{n}. Raw and describe (guard off) give the same text: "
-              f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}.", "",
-              "| fresh process | first description (load + hash check + 1 statement) s | all statements s | peak RSS MiB |",
-              "|---|---:|---:|---:|"]
+        lines.append(
+            f"| {name} | {n / sec:.2f} | {ov} | {r['ttft_median_ms'].get(name, float('nan')):.0f} | "
+            f"{r['ttft_p90_ms'].get(name, float('nan')):.0f} |"
+        )
+    lines += [
+        "",
+        f"Guard (default: best of 3, one retry, then rules): greedy answer faithful "
+        f"{g['first_answer_faithful']}/{n}; answers generated {g['answers_generated']} for {n} statements; "
+        f"retried {g['retried']}; answered by the rules describer {g['fell_back_to_rules']}; final answers faithful "
+        f"{g['final_faithful']}/{n}. Raw and describe (guard off) give the same text: "
+        f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}.",
+        "",
+        "| fresh process | first description (load + hash check + 1 statement) s | all statements s | peak RSS MiB |",
+        "|---|---:|---:|---:|",
+    ]
     lines += [f"| {m['mode']} | {m['cold_first_s']:.2f} | {m['total_s']:.1f} | {m['peak_rss_mib']:.0f} |" for m in mem]
     return "\n".join(lines)
 
@@ -201,8 +239,12 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--statements", type=int, default=40)
-    ap.add_argument("--data", type=Path, default=DATA / "valid.jsonl",
-                    help="JSONL with a sql field (e.g. the by-database split's valid.jsonl)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=DATA / "valid.jsonl",
+        help="JSONL with a sql field (e.g. the by-database split's valid.jsonl)",
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     ap.add_argument("--child", help=argparse.SUPPRESS)

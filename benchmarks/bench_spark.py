@@ -30,11 +30,14 @@ def spark_engine(cores: int) -> Callable[[Path, Path], float]:
     """An engine for bench_logs.ENGINES: ``run(src, out)`` returns when ``out`` is complete, with the
     CPU seconds of every process Spark started (the JVM, its Python daemon and workers): some of
     them are not reaped through the engine's process, so its children's rusage would miss them."""
+
     def run(src: Path, out: Path) -> float:
         stats = out.with_name(out.name + ".stats.json")
-        subprocess.run([sys.executable, __file__, str(src), str(out), "--cores", str(cores), "--stats", str(stats)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, str(src), str(out), "--cores", str(cores), "--stats", str(stats)], check=True
+        )
         return json.loads(stats.read_text())["cpu"]
+
     return run
 
 
@@ -70,20 +73,30 @@ def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
     from sql2nl.integrations.spark import describe_udf
 
     split = max(1 << 16, math.ceil(src.stat().st_size / (2 * cores)))  # 2 partitions per core
-    spark = (SparkSession.builder.master(f"local[{cores}]").appName("sql2nl-bench")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             .config("spark.sql.files.maxPartitionBytes", str(split))
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("sql2nl-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.files.maxPartitionBytes", str(split))
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     t1, cpu1 = time.perf_counter(), tree_cpu()
     log = spark.read.schema("id long, sql string").json(str(src))
     d = describe_udf(cache=False)(col("sql"))
     described = log.select("id", "sql", d.alias("d")).select(
-        "id", "sql", col("d.text").alias("description"), col("d.warnings").alias("warnings"),
-        col("d.faithfulness").alias("faithfulness"), col("d.fingerprint").alias("fingerprint"),
-        col("d.error.message").alias("error"))
+        "id",
+        "sql",
+        col("d.text").alias("description"),
+        col("d.warnings").alias("warnings"),
+        col("d.faithfulness").alias("faithfulness"),
+        col("d.fingerprint").alias("fingerprint"),
+        col("d.error.message").alias("error"),
+    )
     with tempfile.TemporaryDirectory(prefix="sql2nl-bench-spark-", dir=out.parent) as tmp:
         parts = Path(tmp) / "out"
         described.write.option("ignoreNullFields", "false").json(str(parts))
@@ -101,8 +114,15 @@ def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
         proc.wait(60)
     t3 = time.perf_counter()
     # (CPU sampled before stopping: Spark's Python workers die with its daemon, unreaped by this tree.)
-    return {"start": t1 - t0, "job": t2 - t1, "join_stop": t3 - t2, "partitions": len(partitions),
-            "cpu_start": cpu1, "cpu_job": cpu2 - cpu1, "cpu": cpu2}
+    return {
+        "start": t1 - t0,
+        "job": t2 - t1,
+        "join_stop": t3 - t2,
+        "partitions": len(partitions),
+        "cpu_start": cpu1,
+        "cpu_job": cpu2 - cpu1,
+        "cpu": cpu2,
+    }
 
 
 def main() -> None:
@@ -115,10 +135,12 @@ def main() -> None:
     t = describe_log(args.src, args.out, args.cores)
     if args.stats:
         args.stats.write_text(json.dumps(t))
-    print(f"spark local[{args.cores}]: session start {t['start']:.1f} s, job {t['job']:.1f} s over "
-          f"{t['partitions']:.0f} partitions, join + stop {t['join_stop']:.1f} s; CPU s in all its processes: "
-          f"{t['cpu']:.1f} ({t['cpu_start']:.1f} starting the session, {t['cpu_job']:.1f} in the job)",
-          file=sys.stderr)
+    print(
+        f"spark local[{args.cores}]: session start {t['start']:.1f} s, job {t['job']:.1f} s over "
+        f"{t['partitions']:.0f} partitions, join + stop {t['join_stop']:.1f} s; CPU s in all its processes: "
+        f"{t['cpu']:.1f} ({t['cpu_start']:.1f} starting the session, {t['cpu_job']:.1f} in the job)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

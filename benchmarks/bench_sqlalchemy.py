@@ -34,15 +34,27 @@ from sql2nl import describe
 from sql2nl.integrations.sqlalchemy import LOGGER_NAME, Instrumentation
 
 META = MetaData()
-ITEMS = Table("items", META, Column("id", Integer, primary_key=True), Column("name", String(40)),
-              Column("category", Integer, index=True), Column("price", Integer), Column("stock", Integer))
+ITEMS = Table(
+    "items",
+    META,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40)),
+    Column("category", Integer, index=True),
+    Column("price", Integer),
+    Column("stock", Integer),
+)
 
 
 def setup(engine) -> None:
     META.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(ITEMS), [{"id": i, "name": f"item {i}", "category": i % 20, "price": (i * 37) % 500,
-                                      "stock": i % 7} for i in range(1, 2001)])
+        conn.execute(
+            insert(ITEMS),
+            [
+                {"id": i, "name": f"item {i}", "category": i % 20, "price": (i * 37) % 500, "stock": i % 7}
+                for i in range(1, 2001)
+            ],
+        )
 
 
 def workload(conn, n: int, start: int) -> None:
@@ -53,11 +65,18 @@ def workload(conn, n: int, start: int) -> None:
         if m < 4:
             conn.execute(select(ITEMS.c.name, ITEMS.c.price).where(ITEMS.c.id == k % 2000 + 1)).all()
         elif m < 6:
-            conn.execute(select(ITEMS).where(ITEMS.c.category == k % 20, ITEMS.c.price < 250)
-                         .order_by(ITEMS.c.price.desc()).limit(5)).all()
+            conn.execute(
+                select(ITEMS)
+                .where(ITEMS.c.category == k % 20, ITEMS.c.price < 250)
+                .order_by(ITEMS.c.price.desc())
+                .limit(5)
+            ).all()
         elif m == 6:
-            conn.execute(select(ITEMS.c.category, func.count(), func.avg(ITEMS.c.price))
-                         .where(ITEMS.c.stock > k % 7).group_by(ITEMS.c.category)).all()
+            conn.execute(
+                select(ITEMS.c.category, func.count(), func.avg(ITEMS.c.price))
+                .where(ITEMS.c.stock > k % 7)
+                .group_by(ITEMS.c.category)
+            ).all()
         elif m == 7:
             conn.execute(update(ITEMS).where(ITEMS.c.id == k % 2000 + 1).values(stock=ITEMS.c.stock + 1))
         elif m == 8:
@@ -141,20 +160,26 @@ def main(argv=None) -> int:
     records = sum(1 for _ in open(tmp / "sql2nl.log", encoding="utf-8"))
 
     base = sum(times["off"])
-    print(f"# {per_block * args.rounds:,} queries per setting in {args.rounds} interleaved rounds; "
-          f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"SQLAlchemy {__import__('sqlalchemy').__version__}")
+    print(
+        f"# {per_block * args.rounds:,} queries per setting in {args.rounds} interleaved rounds; "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"SQLAlchemy {__import__('sqlalchemy').__version__}"
+    )
     base_cpu = sum(cpu["off"])
     base_own = sum(own["off"])
-    print("| setting | wall s | µs/query | wall overhead (sum) | (median of rounds) | query-thread CPU overhead "
-          "| process CPU overhead |")
+    print(
+        "| setting | wall s | µs/query | wall overhead (sum) | (median of rounds) | query-thread CPU overhead "
+        "| process CPU overhead |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in names:
         total = sum(times[name])
         ratios = [t / b for t, b in zip(times[name], times["off"])]
-        print(f"| {name} | {total:.3f} | {total / (per_block * args.rounds) * 1e6:.1f} | "
-              f"{(total / base - 1) * 100:+.2f} % | {(statistics.median(ratios) - 1) * 100:+.2f} % | "
-              f"{(sum(own[name]) / base_own - 1) * 100:+.2f} % | {(sum(cpu[name]) / base_cpu - 1) * 100:+.2f} % |")
+        print(
+            f"| {name} | {total:.3f} | {total / (per_block * args.rounds) * 1e6:.1f} | "
+            f"{(total / base - 1) * 100:+.2f} % | {(statistics.median(ratios) - 1) * 100:+.2f} % | "
+            f"{(sum(own[name]) / base_own - 1) * 100:+.2f} % | {(sum(cpu[name]) / base_cpu - 1) * 100:+.2f} % |"
+        )
     for name, h in hooks.items():
         print(f"{name}: {h.stats()}")
     listener_cost(engine, hooks)

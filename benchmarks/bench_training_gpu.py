@@ -52,6 +52,7 @@ from training_setups import LLAMA3_8B, TINY, gpu_info, random_model, run_pipelin
 
 # --- the model (config and tokenizer on disk; weights only where a setup loads them) ----------------
 
+
 def prepare_model(work: Path, tiny: bool, weights: bool = False) -> Path:
     """A Llama config (8B shape, bf16) and a small tokenizer in ``work``; with ``weights``, also
     random weights (16 GB for the 8B shape, built in a child process so that this one never holds
@@ -66,8 +67,14 @@ def prepare_model(work: Path, tiny: bool, weights: bool = False) -> Path:
     if done.get("shape") != shape:
         work.mkdir(parents=True, exist_ok=True)
         tok = train_tokenizer(["SELECT name FROM users WHERE age > 18", "List the names of users."] * 4, vocab_size=300)
-        LlamaConfig(**shape, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                    tie_word_embeddings=False, dtype="bfloat16").save_pretrained(work)
+        LlamaConfig(
+            **shape,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=False,
+            dtype="bfloat16",
+        ).save_pretrained(work)
         tok.save_pretrained(work)
         done = {"shape": shape, "weights": False}
         mark.write_text(json.dumps(done))
@@ -80,6 +87,7 @@ def prepare_model(work: Path, tiny: bool, weights: bool = False) -> Path:
 
 
 # --- real run --------------------------------------------------------------------------------------
+
 
 def run_real(a) -> dict:
     from sql2nl_training import TrainConfig, train
@@ -94,10 +102,24 @@ def run_real(a) -> dict:
         shutil.rmtree(run_dir)
     size = "tiny" if a.quick else a.size
     r = {"tiny": 64, "mini": 256, "small": 512, "base": 1024}[size]  # full-rank LoRA: a scratch model learns everything
-    cfg = TrainConfig(base=f"scratch:{size}", data=str(train_f), valid=str(valid_f), out=str(run_dir),
-                      epochs=a.epochs, max_steps=20 if a.quick else -1, batch_size=a.batch, learning_rate=a.lr,
-                      lora_r=r, lora_alpha=r, max_minutes=a.minutes, save_steps=500, logging_steps=20,
-                      engine=a.engine, warmup_ratio=0.03, max_seq_length=512)
+    cfg = TrainConfig(
+        base=f"scratch:{size}",
+        data=str(train_f),
+        valid=str(valid_f),
+        out=str(run_dir),
+        epochs=a.epochs,
+        max_steps=20 if a.quick else -1,
+        batch_size=a.batch,
+        learning_rate=a.lr,
+        lora_r=r,
+        lora_alpha=r,
+        max_minutes=a.minutes,
+        save_steps=500,
+        logging_steps=20,
+        engine=a.engine,
+        warmup_ratio=0.03,
+        max_seq_length=512,
+    )
     t0 = time.perf_counter()
     train(cfg, progress=not a.no_progress)
     train_s = time.perf_counter() - t0
@@ -105,19 +127,34 @@ def run_real(a) -> dict:
     t1 = time.perf_counter()
     # compile=False: for a small scratch model, compiling a CUDA graph per batch shape costs more than
     # the whole evaluation saves.
-    m = evaluate(run_dir, valid_f, limit=limit, progress=not a.no_progress, batch_size=64 if not a.quick else 8,
-                 out=Path(a.out) / "real-eval", compile=False)
+    m = evaluate(
+        run_dir,
+        valid_f,
+        limit=limit,
+        progress=not a.no_progress,
+        batch_size=64 if not a.quick else 8,
+        out=Path(a.out) / "real-eval",
+        compile=False,
+    )
     man = json.loads((run_dir / "manifest.json").read_text())
-    return {"mode": "real", "device": gpu_info(), "base": cfg.base, "train_seconds": round(train_s, 1),
-            "eval_seconds": round(time.perf_counter() - t1, 1), "steps": man["metrics"]["steps"],
-            "train_loss": man["metrics"].get("train_loss"), "eval_loss": man["metrics"].get("eval_loss"),
-            "model": {k: m[k] for k in ("n", "bleu", "rouge_l", "faithfulness")},
-            "rules": {k: m["baseline"][k] for k in ("n", "bleu", "rouge_l", "faithfulness")},
-            "by_construct": {"model": m["by_construct"], "rules": m["baseline"]["by_construct"]},
-            "config": cfg.to_dict()}
+    return {
+        "mode": "real",
+        "device": gpu_info(),
+        "base": cfg.base,
+        "train_seconds": round(train_s, 1),
+        "eval_seconds": round(time.perf_counter() - t1, 1),
+        "steps": man["metrics"]["steps"],
+        "train_loss": man["metrics"].get("train_loss"),
+        "eval_loss": man["metrics"].get("eval_loss"),
+        "model": {k: m[k] for k in ("n", "bleu", "rouge_l", "faithfulness")},
+        "rules": {k: m["baseline"][k] for k in ("n", "bleu", "rouge_l", "faithfulness")},
+        "by_construct": {"model": m["by_construct"], "rules": m["baseline"]["by_construct"]},
+        "config": cfg.to_dict(),
+    }
 
 
 # --- driver ----------------------------------------------------------------------------------------
+
 
 def _child(a) -> None:
     model_dir = Path(a.model_dir)
@@ -128,8 +165,19 @@ def _child(a) -> None:
         res = run_plain(model_dir, a.batch, a.steps, a.warmup)
     else:
         ddp = json.loads(a.ddp) if a.ddp else None
-        res = run_pipeline(model_dir, a.batch, a.steps, a.warmup, a.engine, a.ckpt, a.loss, a.profile_file, ddp,
-                           not a.no_random_init, a.profile_comm_dir)
+        res = run_pipeline(
+            model_dir,
+            a.batch,
+            a.steps,
+            a.warmup,
+            a.engine,
+            a.ckpt,
+            a.loss,
+            a.profile_file,
+            ddp,
+            not a.no_random_init,
+            a.profile_comm_dir,
+        )
     if int(os.environ.get("RANK", "0")) == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
@@ -175,7 +223,9 @@ def parse_setup(variant: str) -> dict:
 
 def _setup_name(st: dict, batch: int, gpus: int) -> str:
     ckpt = f"-ckpt{st['ckpt']}" if st["ckpt"] else ""
-    ddp = "".join(f"-{k.removeprefix('ddp_').replace('_', '')}" + ("" if v is True else str(v)) for k, v in st["ddp"].items())
+    ddp = "".join(
+        f"-{k.removeprefix('ddp_').replace('_', '')}" + ("" if v is True else str(v)) for k, v in st["ddp"].items()
+    )
     return f"{st['engine']}-{st['loss']}{ckpt}{ddp}-b{batch}-g{gpus}"
 
 
@@ -188,16 +238,27 @@ def throughput(a) -> dict:
     logs.mkdir(exist_ok=True)
     t_start = time.monotonic()
     work = Path(a.work or (out / "model-tiny" if a.tiny else "/tmp/sql2nl-bench-llama8b"))
-    setups = [parse_setup(v.partition("@")[0]) | {"batches": v.partition("@")[2] or a.pipeline_batch}
-              for v in a.variants.split(",")]
+    setups = [
+        parse_setup(v.partition("@")[0]) | {"batches": v.partition("@")[2] or a.pipeline_batch}
+        for v in a.variants.split(",")
+    ]
     weights = not a.no_plain or a.no_random_init or any(s["engine"] == "unsloth" for s in setups)
     t0 = time.perf_counter()
     prepare_model(work, a.tiny, weights=weights)
     prep_s = time.perf_counter() - t0
     steps, warmup = (3, 1) if a.tiny else (a.steps, a.warmup)
     common = ["--model-dir", str(work), "--steps", str(steps), "--warmup", str(warmup)]
-    rows = [] if a.no_plain else [_spawn(["--child", "plain", "--batch", str(a.plain_batch), *common],
-                                         timeout=a.child_timeout, log=logs / "plain.log")]
+    rows = (
+        []
+        if a.no_plain
+        else [
+            _spawn(
+                ["--child", "plain", "--batch", str(a.plain_batch), *common],
+                timeout=a.child_timeout,
+                log=logs / "plain.log",
+            )
+        ]
+    )
     have = cuda_devices()
     took: dict[int, float] = {}
     for st in setups:
@@ -211,13 +272,30 @@ def throughput(a) -> dict:
                 if have and g > have:
                     row["error"] = f"needs {g} GPUs; this machine has {have}"
                 elif left is not None and left < took.get(g, 0.0) + 10:
-                    row["error"] = f"skipped: {left:.0f} s left of --deadline-s, a {g}-GPU setup took {took.get(g, 0):.0f} s"
+                    row["error"] = (
+                        f"skipped: {left:.0f} s left of --deadline-s, a {g}-GPU setup took {took.get(g, 0):.0f} s"
+                    )
                 else:
                     prof = ["--child-profile", str(out / f"profile-{name}.txt")] if a.profile else []
                     comm = ["--profile-comm-dir", str(logs / f"comm-{name}")] if a.profile_comm else []
-                    args = ["--child", "pipeline", "--batch", str(b), "--engine", st["engine"] or a.engine,
-                            "--loss", st["loss"], *common, *prof, *comm] + (["--ckpt", str(st["ckpt"])] if st["ckpt"] else []) \
-                        + (["--ddp", json.dumps(st["ddp"])] if st["ddp"] else []) + (["--no-random-init"] if a.no_random_init else [])
+                    args = (
+                        [
+                            "--child",
+                            "pipeline",
+                            "--batch",
+                            str(b),
+                            "--engine",
+                            st["engine"] or a.engine,
+                            "--loss",
+                            st["loss"],
+                            *common,
+                            *prof,
+                            *comm,
+                        ]
+                        + (["--ckpt", str(st["ckpt"])] if st["ckpt"] else [])
+                        + (["--ddp", json.dumps(st["ddp"])] if st["ddp"] else [])
+                        + (["--no-random-init"] if a.no_random_init else [])
+                    )
                     t1 = time.monotonic()
                     timeout = min(a.child_timeout, left) if left is not None else a.child_timeout
                     res = _spawn(args, gpus=g, timeout=timeout, log=logs / f"{name}.log")
@@ -225,21 +303,40 @@ def throughput(a) -> dict:
                     took[g] = max(took.get(g, 0.0), time.monotonic() - t1)
                     row["wall_seconds"] = round(time.monotonic() - t1, 1)
                 rows.append(row)
-                print(json.dumps({k: v for k, v in row.items() if k not in ("error", "step_seconds", "torch_compile")}
-                                 | {"error": row.get("error", "")[-300:]}), flush=True)
+                print(
+                    json.dumps(
+                        {k: v for k, v in row.items() if k not in ("error", "step_seconds", "torch_compile")}
+                        | {"error": row.get("error", "")[-300:]}
+                    ),
+                    flush=True,
+                )
                 _write(out, {"mode": "throughput", "results": rows, "partial": True})  # each result as it comes
     scaling(rows)
-    return {"mode": "throughput", "device": next((r["device"] for r in rows if "device" in r), "not measured"),
-            "shape": "tiny" if a.tiny else "Llama-3-8B (random bf16)",
-            "lora": "r=16, alpha=16, all linear layers", "lengths": "60-320 tokens, mean ~150",
-            "prepare_seconds": round(prep_s, 1), "results": rows}
+    return {
+        "mode": "throughput",
+        "device": next((r["device"] for r in rows if "device" in r), "not measured"),
+        "shape": "tiny" if a.tiny else "Llama-3-8B (random bf16)",
+        "lora": "r=16, alpha=16, all linear layers",
+        "lengths": "60-320 tokens, mean ~150",
+        "prepare_seconds": round(prep_s, 1),
+        "results": rows,
+    }
 
 
 def scaling(rows: list[dict]) -> None:
     """Scaling efficiency of each several-GPU row against one GPU with the same setup and batch per GPU."""
     for r in rows:
-        one = next((o for o in rows if o.get("gpus") == 1 and o.get("batch") == r.get("batch")
-                    and o.get("setup") == r.get("setup") and "error" not in o), None)
+        one = next(
+            (
+                o
+                for o in rows
+                if o.get("gpus") == 1
+                and o.get("batch") == r.get("batch")
+                and o.get("setup") == r.get("setup")
+                and "error" not in o
+            ),
+            None,
+        )
         if one and r.get("gpus", 1) > 1 and "error" not in r:
             r["speedup"] = round(r["useful_tok_s"] / one["useful_tok_s"], 3)
             r["scaling_efficiency"] = round(r["useful_tok_s"] / (r["gpus"] * one["useful_tok_s"]), 3)
@@ -249,16 +346,21 @@ def _write(out: Path, res: dict) -> None:
     from sql2nl.rundir import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / f"training_{res['mode']}.json", res)
-    atomic_write_text(out / f"training_{res['mode']}.md", markdown({"device": "", "shape": "", "lora": "",
-                                                                  "lengths": "", **res}))
+    atomic_write_text(
+        out / f"training_{res['mode']}.md", markdown({"device": "", "shape": "", "lora": "", "lengths": "", **res})
+    )
 
 
 def markdown(res: dict) -> str:
     lines = [f"Device: {res['device']}", ""]
     if res["mode"] == "throughput":
-        lines += [f"Model: {res['shape']}; LoRA {res['lora']}; examples {res['lengths']}.", "",
-                  "| setup | GPUs | batch per GPU | useful tok/s (global batch) | speedup | scaling | peak GiB per GPU "
-                  "| all-reduce MB/step | token imbalance |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"Model: {res['shape']}; LoRA {res['lora']}; examples {res['lengths']}.",
+            "",
+            "| setup | GPUs | batch per GPU | useful tok/s (global batch) | speedup | scaling | peak GiB per GPU "
+            "| all-reduce MB/step | token imbalance |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in res["results"]:
             if "error" in r:
                 why = r["error"].strip().splitlines()[-1][:160] if r["error"].strip() else ""
@@ -268,25 +370,39 @@ def markdown(res: dict) -> str:
             speed = f"{r['speedup']:.2f}x" if "speedup" in r else ""
             peaks = " / ".join(map(str, r.get("peak_gib_per_gpu") or [r["peak_gib"]]))
             imb = f"{r['token_imbalance']:.3f}" if r.get("token_imbalance") else ""
-            lines.append(f"| {r['name']} | {r.get('gpus', 1)} | {r['batch']} | {r['useful_tok_s']:,.0f} | {speed} | {eff} "
-                         f"| {peaks} | {r.get('allreduce_mb_per_step', '')} | {imb} |")
+            lines.append(
+                f"| {r['name']} | {r.get('gpus', 1)} | {r['batch']} | {r['useful_tok_s']:,.0f} | {speed} | {eff} "
+                f"| {peaks} | {r.get('allreduce_mb_per_step', '')} | {imb} |"
+            )
         comm = [(r["name"], i, c) for r in res["results"] for i, c in enumerate(r.get("comm_per_gpu") or []) if c]
         if comm:
-            lines += ["", "Per step, from two profiled steps after the timed ones (`--profile-comm`; ms):", "",
-                      "| setup | GPU | wall | compute | NCCL | NCCL not hidden by compute | GPU idle | NCCL kernels |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "Per step, from two profiled steps after the timed ones (`--profile-comm`; ms):",
+                "",
+                "| setup | GPU | wall | compute | NCCL | NCCL not hidden by compute | GPU idle | NCCL kernels |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
             for name, i, c in comm:
-                lines.append(f"| {name} | {i} | {c['wall_ms']} | {c.get('compute_ms', '')} | {c.get('nccl_ms', '')} | "
-                             f"{c.get('nccl_exposed_ms', '')} | {c.get('idle_ms', '')} | "
-                             f"{c.get('nccl_kernels', c.get('allreduce_calls', ''))} |")
+                lines.append(
+                    f"| {name} | {i} | {c['wall_ms']} | {c.get('compute_ms', '')} | {c.get('nccl_ms', '')} | "
+                    f"{c.get('nccl_exposed_ms', '')} | {c.get('idle_ms', '')} | "
+                    f"{c.get('nccl_kernels', c.get('allreduce_calls', ''))} |"
+                )
     else:
-        lines += [f"{res['base']}: {res['steps']} steps in {res['train_seconds']} s (train loss {res['train_loss']}, "
-                  f"validation loss {res['eval_loss']}); evaluation {res['eval_seconds']} s.", "",
-                  "| describer | n | BLEU | ROUGE-L | faithfulness |", "|---|---|---|---|---|"]
+        lines += [
+            f"{res['base']}: {res['steps']} steps in {res['train_seconds']} s (train loss {res['train_loss']}, "
+            f"validation loss {res['eval_loss']}); evaluation {res['eval_seconds']} s.",
+            "",
+            "| describer | n | BLEU | ROUGE-L | faithfulness |",
+            "|---|---|---|---|---|",
+        ]
         for name in ("model", "rules"):
             m = res[name]
-            lines.append(f"| {res['base'] if name == 'model' else 'rules (baseline)'} | {m['n']} | {m['bleu']:.2f} | "
-                         f"{m['rouge_l']:.2f} | {m['faithfulness']:.2f} |")
+            lines.append(
+                f"| {res['base'] if name == 'model' else 'rules (baseline)'} | {m['n']} | {m['bleu']:.2f} | "
+                f"{m['rouge_l']:.2f} | {m['faithfulness']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -295,28 +411,50 @@ def main(argv=None):
     p.add_argument("--mode", choices=["throughput", "real"], default="throughput")
     p.add_argument("--out", default="bench-out", help="Folder for training_<mode>.json/.md (and the real run).")
     p.add_argument("--tiny", action="store_true", help="Throughput at a tiny shape (CPU smoke test).")
-    p.add_argument("--quick", action="store_true", help="Real mode: scratch:tiny, 20 steps, 40 eval pairs (CPU smoke test).")
+    p.add_argument(
+        "--quick", action="store_true", help="Real mode: scratch:tiny, 20 steps, 40 eval pairs (CPU smoke test)."
+    )
     p.add_argument("--work", default=None, help="Where the random 8B model is saved (16 GB; reused).")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--plain-batch", type=int, default=16)
     p.add_argument("--pipeline-batch", default="16,32", help="Comma-separated batch sizes for (b).")
     p.add_argument("--engine", default="auto", choices=["auto", "unsloth", "peft"])
-    p.add_argument("--gpus", default="1", help="Comma-separated GPU counts for (b), e.g. 1,2,4,8: each setup on "
-                   "each count, one GPU first (DDP through torchrun, one process per GPU; scaling efficiency vs 1). "
-                   "Without CUDA: CPU processes (gloo).")
-    p.add_argument("--profile-comm", action="store_true", help="Profile 2 more steps per setup: compute vs NCCL "
-                   "(hidden / not hidden by compute) vs idle per GPU; traces under OUT/logs.")
-    p.add_argument("--no-random-init", action="store_true", help="Load the model from --work (16 GB written once) "
-                   "instead of building random weights on each GPU.")
-    p.add_argument("--deadline-s", type=float, default=0.0, help="Start no setup that would not end within this "
-                   "many seconds of the start (judged by the longest earlier setup on as many GPUs); 0: no limit.")
-    p.add_argument("--variants", default="auto:packed", help="Comma-separated ENGINE:LOSS setups for (b): engine "
-                   "auto|unsloth|peft, loss packed (the pipeline) or trl (TRL's padding-free loss, for comparison); "
-                   "+compile: with compiled decoder layers (TrainConfig.compile); +ckpt=F: gradient checkpointing "
-                   "on a share F of the decoder layers (+ckpt: all; none by default); @B: this setup at batch B only "
-                   "(else every --pipeline-batch); on several GPUs only: +bf16grads (bf16 gradient all-reduce), +static (DDP "
-                   "static_graph), +bucket=MB (DDP bucket size).")
+    p.add_argument(
+        "--gpus",
+        default="1",
+        help="Comma-separated GPU counts for (b), e.g. 1,2,4,8: each setup on "
+        "each count, one GPU first (DDP through torchrun, one process per GPU; scaling efficiency vs 1). "
+        "Without CUDA: CPU processes (gloo).",
+    )
+    p.add_argument(
+        "--profile-comm",
+        action="store_true",
+        help="Profile 2 more steps per setup: compute vs NCCL "
+        "(hidden / not hidden by compute) vs idle per GPU; traces under OUT/logs.",
+    )
+    p.add_argument(
+        "--no-random-init",
+        action="store_true",
+        help="Load the model from --work (16 GB written once) instead of building random weights on each GPU.",
+    )
+    p.add_argument(
+        "--deadline-s",
+        type=float,
+        default=0.0,
+        help="Start no setup that would not end within this "
+        "many seconds of the start (judged by the longest earlier setup on as many GPUs); 0: no limit.",
+    )
+    p.add_argument(
+        "--variants",
+        default="auto:packed",
+        help="Comma-separated ENGINE:LOSS setups for (b): engine "
+        "auto|unsloth|peft, loss packed (the pipeline) or trl (TRL's padding-free loss, for comparison); "
+        "+compile: with compiled decoder layers (TrainConfig.compile); +ckpt=F: gradient checkpointing "
+        "on a share F of the decoder layers (+ckpt: all; none by default); @B: this setup at batch B only "
+        "(else every --pipeline-batch); on several GPUs only: +bf16grads (bf16 gradient all-reduce), +static (DDP "
+        "static_graph), +bucket=MB (DDP bucket size).",
+    )
     p.add_argument("--ckpt", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-plain", action="store_true", help="Skip (a).")
     p.add_argument("--profile", action="store_true", help="Write a torch.profiler table per (b) setup to --out.")

@@ -75,17 +75,31 @@ def main(argv=None) -> int:
     rng.shuffle(general)
     # the team's own pairs: its databases' training pairs (db_id dropped so that training keeps them
     # although validation uses the same schemas, which is the point of a second stage) + synthetic ones
-    team_train = [{"sql": r["sql"], "description": r["description"]}
-                  for r in _jsonl(SPIDER / "train.jsonl") if r["db_id"] in TEAM]
+    team_train = [
+        {"sql": r["sql"], "description": r["description"]} for r in _jsonl(SPIDER / "train.jsonl") if r["db_id"] in TEAM
+    ]
     team_valid = [r for r in _jsonl(SPIDER / "valid.jsonl") if r["db_id"] in TEAM]
     specs = [s for s in from_spider_tables(SPIDER / "tables.json") if s.name in TEAM]
     synth = [{"sql": p.sql, "description": p.description} for p in generate_many(specs, a.synthetic, seed=0)]
-    files = {"general": _write(general[:a.general], out / "data" / "general.jsonl"),
-             "team": _write(team_train + synth, out / "data" / "team.jsonl"),
-             "team_valid": _write(team_valid, out / "data" / "team_valid.jsonl")}
+    files = {
+        "general": _write(general[: a.general], out / "data" / "general.jsonl"),
+        "team": _write(team_train + synth, out / "data" / "team.jsonl"),
+        "team_valid": _write(team_valid, out / "data" / "team_valid.jsonl"),
+    }
     hidden = {"tiny": 64, "mini": 256, "small": 512, "base": 1024}.get(a.size, 256)
-    common = dict(engine=a.engine, lora_r=hidden, lora_alpha=hidden, train_embeddings=True, batch_size=16,
-                  learning_rate=a.lr, warmup_ratio=0.03, max_seq_length=384, save_steps=10_000, logging_steps=20, seed=0)
+    common = dict(
+        engine=a.engine,
+        lora_r=hidden,
+        lora_alpha=hidden,
+        train_embeddings=True,
+        batch_size=16,
+        learning_rate=a.lr,
+        warmup_ratio=0.03,
+        max_seq_length=384,
+        save_steps=10_000,
+        logging_steps=20,
+        seed=0,
+    )
     from sql2nl.rundir import is_run
 
     def train(cfg, **kw):  # with --reuse, a finished run is kept
@@ -95,41 +109,90 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     runs = out / "runs"
-    g = train(TrainConfig(base=f"scratch:{a.size}", data=files["general"], valid_fraction=0.05,
-                          out=str(runs / "general"), max_steps=a.general_steps, **common), progress=False)
+    g = train(
+        TrainConfig(
+            base=f"scratch:{a.size}",
+            data=files["general"],
+            valid_fraction=0.05,
+            out=str(runs / "general"),
+            max_steps=a.general_steps,
+            **common,
+        ),
+        progress=False,
+    )
     t_general = time.perf_counter() - t0
-    ours = train(TrainConfig(from_run=str(g), data=files["team"], valid=files["team_valid"], out=str(runs / "ours"),
-                             max_steps=a.team_steps, **common), progress=False)
+    ours = train(
+        TrainConfig(
+            from_run=str(g),
+            data=files["team"],
+            valid=files["team_valid"],
+            out=str(runs / "ours"),
+            max_steps=a.team_steps,
+            **common,
+        ),
+        progress=False,
+    )
     # the team data alone, from the same kind of scratch model and tokenizer (stage 1's base, untrained)
-    alone = train(TrainConfig(base=str(g / "base"), data=files["team"], valid=files["team_valid"],
-                              out=str(runs / "team-only"), max_steps=a.team_steps, **common), progress=False)
+    alone = train(
+        TrainConfig(
+            base=str(g / "base"),
+            data=files["team"],
+            valid=files["team_valid"],
+            out=str(runs / "team-only"),
+            max_steps=a.team_steps,
+            **common,
+        ),
+        progress=False,
+    )
     t_train = time.perf_counter() - t0
     cmp = compare([g, ours], files["team_valid"], out=out / "compare", limit=a.eval_limit, progress=False)
-    solo = compare([alone], files["team_valid"], out=out / "compare-team-only", limit=a.eval_limit, baseline=False,
-                   progress=False)["rows"][0]
+    solo = compare(
+        [alone], files["team_valid"], out=out / "compare-team-only", limit=a.eval_limit, baseline=False, progress=False
+    )["rows"][0]
     solo["stage"] = "team data only (no stage 1), same steps"
 
     # a short search over stage 2's hyperparameters, from the same stage 1, on the same validation pairs
     t1 = time.perf_counter()
-    space = {"lora_r": ["categorical", [hidden // 4, hidden]], "learning_rate": ["float", 3e-4, 5e-3, True],
-             "batch_size": ["categorical", [8, 16]]}
+    space = {
+        "lora_r": ["categorical", [hidden // 4, hidden]],
+        "learning_rate": ["float", 3e-4, 5e-3, True],
+        "batch_size": ["categorical", [8, 16]],
+    }
     shutil.rmtree(out / "tune", ignore_errors=True)
-    summary = tune(config=TrainConfig(from_run=str(g), **{**common, "max_steps": a.trial_steps}), data=files["team"],
-                   valid=files["team_valid"], out=out / "tune", trials=a.trials, space=space,
-                   eval_limit=a.eval_limit, progress=False, log=lambda m: print(m, file=sys.stderr))
+    summary = tune(
+        config=TrainConfig(from_run=str(g), **{**common, "max_steps": a.trial_steps}),
+        data=files["team"],
+        valid=files["team_valid"],
+        out=out / "tune",
+        trials=a.trials,
+        space=space,
+        eval_limit=a.eval_limit,
+        progress=False,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     t_tune = time.perf_counter() - t1
 
-    lines = [f"scratch:{a.size}, engine {a.engine}, lr {a.lr}; stage 1: {a.general} Spider pairs, {a.general_steps} steps "
-             f"({t_general:.0f} s); stage 2: {len(team_train)} real + {len(synth)} synthetic team pairs, {a.team_steps} steps; "
-             f"scored on {cmp['rows'][0]['n']} held-out team statements. Training {t_train:.0f} s, tuning {t_tune:.0f} s.", "",
-             "| describer | faithfulness | BLEU | ROUGE-L | gain over the row above |", "|---|---|---|---|---|"]
+    lines = [
+        f"scratch:{a.size}, engine {a.engine}, lr {a.lr}; stage 1: {a.general} Spider pairs, {a.general_steps} steps "
+        f"({t_general:.0f} s); stage 2: {len(team_train)} real + {len(synth)} synthetic team pairs, {a.team_steps} steps; "
+        f"scored on {cmp['rows'][0]['n']} held-out team statements. Training {t_train:.0f} s, tuning {t_tune:.0f} s.",
+        "",
+        "| describer | faithfulness | BLEU | ROUGE-L | gain over the row above |",
+        "|---|---|---|---|---|",
+    ]
     for r in cmp["rows"] + [solo]:
         gn = r.get("gain")
-        lines.append(f"| {r['stage']} | {r['faithfulness']:.2f} | {r['bleu']:.2f} | {r['rouge_l']:.2f} | "
-                     + (f"{gn['faithfulness']:+.2f} / {gn['bleu']:+.2f} / {gn['rouge_l']:+.2f}" if gn else "") + " |")
-    lines += ["", f"Tuning stage 2 ({summary['trials']} trials of {a.trial_steps} steps, {summary['pruned']} pruned): "
-              f"best trial {summary.get('best_trial')} {json.dumps(summary.get('params'))} -> faithfulness "
-              f"{summary.get('faithfulness')}, BLEU {summary.get('bleu')} (table: {out / 'tune' / 'trials.md'})"]
+        lines.append(
+            f"| {r['stage']} | {r['faithfulness']:.2f} | {r['bleu']:.2f} | {r['rouge_l']:.2f} | "
+            + (f"{gn['faithfulness']:+.2f} / {gn['bleu']:+.2f} / {gn['rouge_l']:+.2f}" if gn else "")
+            + " |"
+        )
+    lines += [
+        "",
+        f"Tuning stage 2 ({summary['trials']} trials of {a.trial_steps} steps, {summary['pruned']} pruned): "
+        f"best trial {summary.get('best_trial')} {json.dumps(summary.get('params'))} -> faithfulness "
+        f"{summary.get('faithfulness')}, BLEU {summary.get('bleu')} (table: {out / 'tune' / 'trials.md'})",
+    ]
     print("\n".join(lines))
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0

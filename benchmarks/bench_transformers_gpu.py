@@ -35,10 +35,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SPIDER = Path(os.environ.get("SQL2NL_SPIDER_DIR", ROOT.parent / "shared" / "data" / "spider_s2t"))
 
-LLAMA3_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                 num_key_value_heads=8, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0)
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, vocab_size=2048, max_position_embeddings=1024, rope_theta=10000.0)
+LLAMA3_8B = dict(
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    vocab_size=128256,
+    max_position_embeddings=8192,
+    rope_theta=500000.0,
+)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=2048,
+    max_position_embeddings=1024,
+    rope_theta=10000.0,
+)
 
 
 def sample_sqls(n: int = 400) -> list[str]:
@@ -47,8 +63,12 @@ def sample_sqls(n: int = 400) -> list[str]:
     if path.is_file():
         with path.open(encoding="utf-8") as f:
             return [json.loads(line)["sql"] for line in f][:n]
-    tables = [("singer", ["name", "age", "country"]), ("concert", ["concert_name", "year", "stadium_id"]),
-              ("stadium", ["name", "capacity", "location"]), ("song", ["title", "sales", "singer_id"])]
+    tables = [
+        ("singer", ["name", "age", "country"]),
+        ("concert", ["concert_name", "year", "stadium_id"]),
+        ("stadium", ["name", "capacity", "location"]),
+        ("song", ["title", "sales", "singer_id"]),
+    ]
     out = []
     for i in range(n):
         t, cols = tables[i % len(tables)]
@@ -59,8 +79,10 @@ def sample_sqls(n: int = 400) -> list[str]:
         elif shape == 1:
             out.append(f"SELECT {c3}, count(*) FROM {t} GROUP BY {c3} HAVING count(*) > {i % 5} ORDER BY count(*) DESC")
         elif shape == 2:
-            out.append(f"SELECT T1.{c1} FROM {t} AS T1 JOIN concert AS T2 ON T1.{c3} = T2.stadium_id "
-                       f"WHERE T2.year = {2000 + i % 20} AND T1.{c2} < {i * 7}")
+            out.append(
+                f"SELECT T1.{c1} FROM {t} AS T1 JOIN concert AS T2 ON T1.{c3} = T2.stadium_id "
+                f"WHERE T2.year = {2000 + i % 20} AND T1.{c2} < {i * 7}"
+            )
         else:
             out.append(f"SELECT avg({c2}), max({c2}) FROM {t} WHERE {c3} = 'value {i}' OR {c1} LIKE '%{i}%'")
     return out
@@ -78,8 +100,13 @@ def build(tiny: bool, device, dtype):
     texts = [render_prompt(build_messages(s)) for s in sqls]
     tok = train_tokenizer(texts, vocab_size=1000 if tiny else 16000)
     spec = TINY if tiny else LLAMA3_8B
-    cfg = LlamaConfig(**spec, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        **spec,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=False,
+    )
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
@@ -160,8 +187,13 @@ def run_plain(model, tok, prompts, new_tokens, repeats, device) -> dict:
     warm, _ = time_calls(call, 1, device)
     times, out = time_calls(call, repeats, device)
     tokens = count_new(out, width, tok.eos_token_id)
-    return {"warmup_s": warm[0], "times_s": times, "new_tokens": tokens, "prompt_width": width,
-            "peak": peak_gib(device)}
+    return {
+        "warmup_s": warm[0],
+        "times_s": times,
+        "new_tokens": tokens,
+        "prompt_width": width,
+        "peak": peak_gib(device),
+    }
 
 
 def run_backend(backend, prompts, repeats, device, warmups: int = 2) -> dict:
@@ -187,9 +219,17 @@ def run_backend(backend, prompts, repeats, device, warmups: int = 2) -> dict:
     prefill_s = statistics.median(prefill)
     steps = max(max(map(len, out)) - 1, 1)
     peak = peak_gib(device)  # before the untimed reference run below
-    return {"warmup_s": sum(warm), "times_s": times, "new_tokens": tokens, "prompt_width": max(map(len, rows)),
-            "end_to_end_s": e2e[0], "prefill_s": prefill_s, "agreement": agreement(backend, rows, out),
-            "decode_step_ms": 1000 * (statistics.median(times) - prefill_s) / steps, "peak": peak}
+    return {
+        "warmup_s": sum(warm),
+        "times_s": times,
+        "new_tokens": tokens,
+        "prompt_width": max(map(len, rows)),
+        "end_to_end_s": e2e[0],
+        "prefill_s": prefill_s,
+        "agreement": agreement(backend, rows, out),
+        "decode_step_ms": 1000 * (statistics.median(times) - prefill_s) / steps,
+        "peak": peak,
+    }
 
 
 def agreement(backend, rows, out) -> float:
@@ -205,8 +245,9 @@ def agreement(backend, rows, out) -> float:
     enc = backend._pad([list(r) for r in rows])
     width = enc["input_ids"].shape[1]
     with torch.no_grad():
-        ref = backend.model.generate(**enc, max_new_tokens=len(max(out, key=len)), do_sample=False,
-                                     pad_token_id=backend.tokenizer.pad_token_id)[:, width:].tolist()
+        ref = backend.model.generate(
+            **enc, max_new_tokens=len(max(out, key=len)), do_sample=False, pad_token_id=backend.tokenizer.pad_token_id
+        )[:, width:].tolist()
     shares = []
     for got, want in zip(out, ref):
         same = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
@@ -224,8 +265,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--paths", default="plain,backend", help="comma-separated: plain, backend, backend-hf")
     ap.add_argument("--compile", default="auto", choices=["auto", "on", "off"], help="the backend's compile option")
-    ap.add_argument("--fast-decode", default="auto", choices=["auto", "on", "off"],
-                    help="the backend's fast_decode option (own decode loop; auto = on with compile)")
+    ap.add_argument(
+        "--fast-decode",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="the backend's fast_decode option (own decode loop; auto = on with compile)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -250,8 +295,12 @@ def main(argv=None) -> int:
     weights_gib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
     print(f"model built in {build_s:.1f}s: {weights_gib:.2f} GiB of {dtype} weights on {device}", flush=True)
     opt = {"auto": "auto", "on": True, "off": False}
-    common = dict(max_new_tokens=new_tokens, compile=opt[args.compile], batch_size=max(batch_sizes),
-                  static_cache=True if "on" in (args.compile, args.fast_decode) else "auto")
+    common = dict(
+        max_new_tokens=new_tokens,
+        compile=opt[args.compile],
+        batch_size=max(batch_sizes),
+        static_cache=True if "on" in (args.compile, args.fast_decode) else "auto",
+    )
     backends = {"backend": TransformersBackend.from_model(model, tok, fast_decode=opt[args.fast_decode], **common)}
     if "backend-hf" in paths:
         backends["backend-hf"] = TransformersBackend.from_model(model, tok, fast_decode=False, **common)
@@ -276,27 +325,49 @@ def main(argv=None) -> int:
                 errors.append(f"{path}, batch {bs}: {type(e).__name__}: {e}")
                 continue
             med = statistics.median(r["times_s"])
-            r.update(path=path, batch=bs, median_s=med, tok_per_s=r["new_tokens"] / med,
-                     peak_allocated_gib=r["peak"][0], peak_reserved_gib=r["peak"][1])
+            r.update(
+                path=path,
+                batch=bs,
+                median_s=med,
+                tok_per_s=r["new_tokens"] / med,
+                peak_allocated_gib=r["peak"][0],
+                peak_reserved_gib=r["peak"][1],
+            )
             del r["peak"]
             rows.append(r)
-            mem = f", peak {r['peak_allocated_gib']:.1f} GiB allocated / {r['peak_reserved_gib']:.1f} GiB reserved" \
-                if r["peak_allocated_gib"] is not None else ""
-            print(f"   {r['tok_per_s']:.1f} new tok/s ({r['new_tokens']} tokens in {med:.3f}s, warmup "
-                  f"{r['warmup_s']:.1f}s{mem})", flush=True)
+            mem = (
+                f", peak {r['peak_allocated_gib']:.1f} GiB allocated / {r['peak_reserved_gib']:.1f} GiB reserved"
+                if r["peak_allocated_gib"] is not None
+                else ""
+            )
+            print(
+                f"   {r['tok_per_s']:.1f} new tok/s ({r['new_tokens']} tokens in {med:.3f}s, warmup "
+                f"{r['warmup_s']:.1f}s{mem})",
+                flush=True,
+            )
 
-    env = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
-           "torch": torch.__version__, "transformers": transformers.__version__, "dtype": str(dtype),
-           "model": "tiny" if args.tiny else "Llama-3-8B shape (random weights)", "weights_gib": weights_gib,
-           "prompt_tokens_target": args.prompt_tokens, "new_tokens": new_tokens, "repeats": args.repeats,
-           "backend_compile": backend.compile, "backend_static_cache": backend.static_cache,
-           "backend_fast_decode": backend.fast_decode, "backend_fullgraph": backend._fullgraph,
-           "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None,
-           "compile_counters": compile_counters()}
+    env = {
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "dtype": str(dtype),
+        "model": "tiny" if args.tiny else "Llama-3-8B shape (random weights)",
+        "weights_gib": weights_gib,
+        "prompt_tokens_target": args.prompt_tokens,
+        "new_tokens": new_tokens,
+        "repeats": args.repeats,
+        "backend_compile": backend.compile,
+        "backend_static_cache": backend.static_cache,
+        "backend_fast_decode": backend.fast_decode,
+        "backend_fullgraph": backend._fullgraph,
+        "overall_peak_allocated_gib": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda" else None,
+        "compile_counters": compile_counters(),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"env": env, "results": rows, "errors": errors}, indent=2),
-                                      encoding="utf-8")
+    (out / "results.json").write_text(
+        json.dumps({"env": env, "results": rows, "errors": errors}, indent=2), encoding="utf-8"
+    )
     table = markdown(env, rows) + "".join(f"\nFAILED: {e}\n" for e in errors)
     (out / "results.md").write_text(table, encoding="utf-8")
     print()
@@ -311,28 +382,37 @@ def compile_counters() -> dict:
     compiled step ran without CUDA graphs — look for "skipping cudagraphs" in the log for the reason)."""
     from torch._dynamo.utils import counters
 
-    return {"unique_graphs": counters["stats"]["unique_graphs"], "graph_breaks": sum(counters["graph_break"].values()),
-            "cudagraph_skips": counters["inductor"]["cudagraph_skips"],
-            "cudagraph_non_static_inputs_recorded": counters["inductor"]["cudagraph_recorded_non_static_inputs"]}
+    return {
+        "unique_graphs": counters["stats"]["unique_graphs"],
+        "graph_breaks": sum(counters["graph_break"].values()),
+        "cudagraph_skips": counters["inductor"]["cudagraph_skips"],
+        "cudagraph_non_static_inputs_recorded": counters["inductor"]["cudagraph_recorded_non_static_inputs"],
+    }
 
 
 def markdown(env: dict, rows: list[dict]) -> str:
-    head = (f"{env['model']}, {env['dtype']}, on {env['device']} (torch {env['torch']}, transformers "
-            f"{env['transformers']}); ~{env['prompt_tokens_target']}-token prompts, {env['new_tokens']} new tokens, "
-            f"median of {env['repeats']}. Backend: static cache={env['backend_static_cache']}, "
-            f"compile={env['backend_compile']}, own decode loop={env['backend_fast_decode']} "
-            f"(step as one graph: {env['backend_fullgraph']}). torch.compile: {env['compile_counters']}.\n\n")
-    lines = ["| path | batch | prompt width | new tok/s | s per call | prefill s | ms per decode step | warmup s "
-             "| peak alloc GiB | peak reserved GiB | same tokens as HF greedy |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = (
+        f"{env['model']}, {env['dtype']}, on {env['device']} (torch {env['torch']}, transformers "
+        f"{env['transformers']}); ~{env['prompt_tokens_target']}-token prompts, {env['new_tokens']} new tokens, "
+        f"median of {env['repeats']}. Backend: static cache={env['backend_static_cache']}, "
+        f"compile={env['backend_compile']}, own decode loop={env['backend_fast_decode']} "
+        f"(step as one graph: {env['backend_fullgraph']}). torch.compile: {env['compile_counters']}.\n\n"
+    )
+    lines = [
+        "| path | batch | prompt width | new tok/s | s per call | prefill s | ms per decode step | warmup s "
+        "| peak alloc GiB | peak reserved GiB | same tokens as HF greedy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         pa = f"{r['peak_allocated_gib']:.1f}" if r["peak_allocated_gib"] is not None else "-"
         pr = f"{r['peak_reserved_gib']:.1f}" if r["peak_reserved_gib"] is not None else "-"
         pf = f"{r['prefill_s']:.3f}" if "prefill_s" in r else "-"
         ds = f"{r['decode_step_ms']:.2f}" if "decode_step_ms" in r else "-"
         ag = f"{100 * r['agreement']:.0f}%" if "agreement" in r else "-"
-        lines.append(f"| {r['path']} | {r['batch']} | {r['prompt_width']} | {r['tok_per_s']:.1f} | "
-                     f"{r['median_s']:.3f} | {pf} | {ds} | {r['warmup_s']:.1f} | {pa} | {pr} | {ag} |")
+        lines.append(
+            f"| {r['path']} | {r['batch']} | {r['prompt_width']} | {r['tok_per_s']:.1f} | "
+            f"{r['median_s']:.3f} | {pf} | {ds} | {r['warmup_s']:.1f} | {pa} | {pr} | {ag} |"
+        )
     return head + "\n".join(lines) + "\n" + goals(env, rows)
 
 
@@ -348,12 +428,16 @@ def goals(env: dict, rows: list[dict]) -> str:
     for r in rows:
         if r["path"] == "backend" and r["batch"] in GOALS:
             ok = r["tok_per_s"] >= GOALS[r["batch"]]
-            out.append(f"- batch {r['batch']}: {r['tok_per_s']:.0f} new tok/s (goal >= {GOALS[r['batch']]:.0f}): "
-                       f"{'met' if ok else 'NOT met'}")
+            out.append(
+                f"- batch {r['batch']}: {r['tok_per_s']:.0f} new tok/s (goal >= {GOALS[r['batch']]:.0f}): "
+                f"{'met' if ok else 'NOT met'}"
+            )
     peak = env.get("overall_peak_allocated_gib")
     if peak is not None:
-        out.append(f"- peak GPU memory {peak:.1f} GiB allocated (goal <= {MEMORY_GOAL_GIB:.0f}): "
-                   f"{'met' if peak <= MEMORY_GOAL_GIB else 'NOT met'}")
+        out.append(
+            f"- peak GPU memory {peak:.1f} GiB allocated (goal <= {MEMORY_GOAL_GIB:.0f}): "
+            f"{'met' if peak <= MEMORY_GOAL_GIB else 'NOT met'}"
+        )
     return ("\n" + "\n".join(out) + "\n") if out else ""
 
 

@@ -42,8 +42,12 @@ def _select(size: int, seed: int, flaw: str = "") -> str:
     where = {"typo": "WHER", "": "WHERE", "quote": "WHERE", "paren": "WHERE"}[flaw]
     head = f"SELECT c.name AS customer_{seed}, COUNT(o.id{'' if flaw == 'paren' else ')'} AS orders"
     note = "o.note = 'late" if flaw == "quote" else f"o.note = 'late {seed}'"
-    body = [head, f"FROM customers_{seed} c", "JOIN orders o ON o.customer_id = c.id",
-            f"{where} {note} AND o.total > {seed}"]
+    body = [
+        head,
+        f"FROM customers_{seed} c",
+        "JOIN orders o ON o.customer_id = c.id",
+        f"{where} {note} AND o.total > {seed}",
+    ]
     i = 0
     while sum(len(x) + 1 for x in body) < size - 40:
         body.append(f"  AND (o.region_{i} IN ('north', 'south') OR o.amount_{i} BETWEEN {i} AND {seed + i})")
@@ -67,8 +71,10 @@ def message(kind: str, size: int, seed: int = 0) -> str:
             i += 1
         return "\n".join(lines)
     if kind == "mixed":
-        block = (f"```sql\nSELECT name FROM users_{seed} WHERE age > {seed % 90};\n"
-                 f"UPDATE users_{seed} SET active = 0 WHERE last_seen < '2024-01-01';\n```")
+        block = (
+            f"```sql\nSELECT name FROM users_{seed} WHERE age > {seed % 90};\n"
+            f"UPDATE users_{seed} SET active = 0 WHERE last_seen < '2024-01-01';\n```"
+        )
         side = max(0, (size - len(block)) // 2)
         return f"{_prose(side, seed)}\nHere is what I run:\n{block}\n{_prose(side, seed + 1)}"
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")

@@ -57,11 +57,20 @@ def summarize(trace: str | Path, steps: int, wall_s: float) -> dict:
     gpu = [e for e in events if e.get("ph") == "X" and e.get("cat") in GPU_CATEGORIES and "dur" in e]
     per = lambda x: round(x / 1000.0 / max(steps, 1), 3)  # noqa: E731  (us -> ms per step)
     if not gpu:
-        calls = [e for e in events if e.get("ph") == "X" and e.get("cat") == "cpu_op"
-                 and any(k in e.get("name", "").lower() for k in ("all_reduce", "allreduce"))]
-        return {"device": "cpu", "steps": steps, "wall_ms": round(1000 * wall_s / max(steps, 1), 3),
-                "allreduce_calls": round(len(calls) / max(steps, 1), 2),
-                "allreduce_cpu_ms": per(sum(e["dur"] for e in calls))}
+        calls = [
+            e
+            for e in events
+            if e.get("ph") == "X"
+            and e.get("cat") == "cpu_op"
+            and any(k in e.get("name", "").lower() for k in ("all_reduce", "allreduce"))
+        ]
+        return {
+            "device": "cpu",
+            "steps": steps,
+            "wall_ms": round(1000 * wall_s / max(steps, 1), 3),
+            "allreduce_calls": round(len(calls) / max(steps, 1), 2),
+            "allreduce_cpu_ms": per(sum(e["dur"] for e in calls)),
+        }
     nccl = [e for e in gpu if "nccl" in e.get("name", "").lower()]
     compute = [e for e in gpu if "nccl" not in e.get("name", "").lower()]
     c = _union([(e["ts"], e["ts"] + e["dur"]) for e in compute])
@@ -69,7 +78,14 @@ def summarize(trace: str | Path, steps: int, wall_s: float) -> dict:
     busy = _length(_union(c + n))
     overlap = _intersection(c, n)
     wall_us = 1e6 * wall_s
-    return {"device": "cuda", "steps": steps, "wall_ms": per(wall_us), "compute_ms": per(_length(c)),
-            "nccl_ms": per(_length(n)), "nccl_exposed_ms": per(_length(n) - overlap),
-            "idle_ms": per(max(0.0, wall_us - busy)), "nccl_kernels": round(len(nccl) / max(steps, 1), 2),
-            "nccl_kernel_names": sorted({e["name"].split("(")[0] for e in nccl})[:4]}
+    return {
+        "device": "cuda",
+        "steps": steps,
+        "wall_ms": per(wall_us),
+        "compute_ms": per(_length(c)),
+        "nccl_ms": per(_length(n)),
+        "nccl_exposed_ms": per(_length(n) - overlap),
+        "idle_ms": per(max(0.0, wall_us - busy)),
+        "nccl_kernels": round(len(nccl) / max(steps, 1), 2),
+        "nccl_kernel_names": sorted({e["name"].split("(")[0] for e in nccl})[:4],
+    }

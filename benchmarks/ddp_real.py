@@ -33,8 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "recipes" / "smollm2-135m.json"
 # the recipe's data additions are switched off (where this version knows them): both runs train on
 # the people's pairs as they are, and starting each job costs seconds, not a rules-describer pass
-NO_ADDITIONS = {"synthetic": 0, "rename_augment": 0.0, "repair_targets": False, "drop_unfaithful": False,
-                "rules_teacher": 0.0}
+NO_ADDITIONS = {
+    "synthetic": 0,
+    "rename_augment": 0.0,
+    "repair_targets": False,
+    "drop_unfaithful": False,
+    "rules_teacher": 0.0,
+}
 
 
 class Driver:
@@ -68,7 +73,7 @@ class Driver:
         valid = self.out / "data" / "valid.jsonl"
         valid.parent.mkdir(parents=True, exist_ok=True)
         lines = (data / "valid.jsonl").read_text(encoding="utf-8").splitlines()
-        valid.write_text("".join(ln + "\n" for ln in lines[:self.a.valid_limit]), encoding="utf-8")
+        valid.write_text("".join(ln + "\n" for ln in lines[: self.a.valid_limit]), encoding="utf-8")
         train = data / "train.jsonl"
         if self.a.tiny:  # a few dozen pairs, a few steps: the code path, not a result
             train = self.out / "data" / "train.jsonl"
@@ -76,9 +81,21 @@ class Driver:
             cfg.update(max_seq_length=256, lora_r=8, lora_alpha=8)
         micro = cfg.get("batch_size", 32) if not self.a.tiny else 4
         steps = self.a.steps
-        cfg.update(base=self.a.base, data=str(train), valid=str(valid), max_steps=steps, eval_steps=self.a.eval_steps,
-                   logging_steps=1, save_steps=steps // 2, save_total_limit=3, max_minutes=0.0, batch_size=micro,
-                   global_batch=self.a.global_batch or micro * self.a.gpus, log_data_order=True, seed=0)
+        cfg.update(
+            base=self.a.base,
+            data=str(train),
+            valid=str(valid),
+            max_steps=steps,
+            eval_steps=self.a.eval_steps,
+            logging_steps=1,
+            save_steps=steps // 2,
+            save_total_limit=3,
+            max_minutes=0.0,
+            batch_size=micro,
+            global_batch=self.a.global_batch or micro * self.a.gpus,
+            log_data_order=True,
+            seed=0,
+        )
         if self.a.tiny:
             cfg.update(engine="peft", learning_rate=3e-3)
         path = self.out / "config.json"
@@ -97,10 +114,16 @@ class Driver:
             self.res["runs"][name] = {"error": f"not started: {left:.0f} s left of --deadline-s"}
             return None
         timeout = min(self.a.job_timeout, left) if left is not None else self.a.job_timeout
-        cmd = [sys.executable, "-m", "sql2nl.cli", "train", "--no-progress", *args] + ([f"--gpus={gpus}"] if gpus > 1 else [])
+        cmd = [sys.executable, "-m", "sql2nl.cli", "train", "--no-progress", *args] + (
+            [f"--gpus={gpus}"] if gpus > 1 else []
+        )
         self.log(f"{name}: {' '.join(cmd[3:])} (limit {timeout:.0f} s)")
-        rc, text, secs = run_job(cmd, timeout=timeout, log=self.out / "logs" / f"{name}.log",
-                                 env=job_env(gpus, {"OMP_NUM_THREADS": "1"} if self.a.tiny else None))
+        rc, text, secs = run_job(
+            cmd,
+            timeout=timeout,
+            log=self.out / "logs" / f"{name}.log",
+            env=job_env(gpus, {"OMP_NUM_THREADS": "1"} if self.a.tiny else None),
+        )
         run = self.out / "runs" / name
         if rc != 0 or not (run / "log_history.json").is_file():
             why = "timed out" if rc is None else f"exit status {rc}"
@@ -111,8 +134,10 @@ class Driver:
         fig = figures(run)
         fig["job_seconds"] = round(secs, 1)
         self.res["runs"][name] = fig
-        self.log(f"{name}: {fig['steps']} steps, {fig['train_seconds']} s of training, final validation loss "
-                 f"{fig['final_eval_loss']}")
+        self.log(
+            f"{name}: {fig['steps']} steps, {fig['train_seconds']} s of training, final validation loss "
+            f"{fig['final_eval_loss']}"
+        )
         self.save()
         return fig
 
@@ -144,16 +169,20 @@ class Driver:
             r = self.train(name, gpus, ["--resume", f"--out={dest}"])
             if r and a:
                 self.res["checks"][name] = {
-                    "resumed_from_step": half, "world_size_before": self.res["runs"][src]["world_size"],
-                    "world_size_after": r["world_size"], "steps": r["steps"],
+                    "resumed_from_step": half,
+                    "world_size_before": self.res["runs"][src]["world_size"],
+                    "world_size_after": r["world_size"],
+                    "steps": r["steps"],
                     "same_examples_every_step": read_data_order(dest) == read_data_order(runs / one),
                     "max_loss_difference": max_difference(a["loss"], r["loss"]),
-                    "max_eval_loss_difference": max_difference(a["eval"], r["eval"])}
+                    "max_eval_loss_difference": max_difference(a["eval"], r["eval"]),
+                }
                 plot(self.res, self.out / "ddp_real_loss.png", one, many)
             self.save()
 
 
 # --- reading runs -------------------------------------------------------------------------------------
+
 
 def figures(run: Path) -> dict:
     hist = json.loads((run / "log_history.json").read_text())
@@ -167,10 +196,18 @@ def figures(run: Path) -> dict:
     ev = sorted(first.values())
     steps = man["metrics"]["steps"]
     loop = next((h["elapsed_s"] for h in hist if h.get("step") == steps and "loss" in h and "elapsed_s" in h), None)
-    return {"world_size": man["world_size"], "global_batch": man.get("global_batch"),
-            "per_device_batch": man.get("per_device_batch"), "grad_accum": man.get("grad_accum"), "steps": steps,
-            "train_seconds": man["metrics"]["train_seconds"], "loop_seconds": loop,
-            "final_eval_loss": man["metrics"].get("eval_loss"), "loss": loss, "eval": [list(e) for e in ev]}
+    return {
+        "world_size": man["world_size"],
+        "global_batch": man.get("global_batch"),
+        "per_device_batch": man.get("per_device_batch"),
+        "grad_accum": man.get("grad_accum"),
+        "steps": steps,
+        "train_seconds": man["metrics"]["train_seconds"],
+        "loop_seconds": loop,
+        "final_eval_loss": man["metrics"].get("eval_loss"),
+        "loss": loss,
+        "eval": [list(e) for e in ev],
+    }
 
 
 def max_difference(a: list, b: list) -> float | None:
@@ -195,14 +232,21 @@ def plot(res: dict, path: Path, one: str, many: str) -> None:
     for name in (f"{many}-to-g1", f"g1-to-{many}"):
         r = runs.get(name) or {}
         if r.get("eval"):
-            by_step.plot([e[0] for e in r["eval"]], [e[1] for e in r["eval"]], "x", ms=9,
-                         label=f"resumed: {name.replace('-to-', ' -> ')}")
+            by_step.plot(
+                [e[0] for e in r["eval"]],
+                [e[1] for e in r["eval"]],
+                "x",
+                ms=9,
+                label=f"resumed: {name.replace('-to-', ' -> ')}",
+            )
     for name, style in ((one, "o-"), (many, "s--")):
         r = runs.get(name) or {}
         if not r.get("eval"):
             continue
-        label = f"{r['world_size']} GPU{'s' if r['world_size'] > 1 else ''} ({r['per_device_batch']} x {r['grad_accum']} " \
-                f"per GPU, global {r['global_batch']})"
+        label = (
+            f"{r['world_size']} GPU{'s' if r['world_size'] > 1 else ''} ({r['per_device_batch']} x {r['grad_accum']} "
+            f"per GPU, global {r['global_batch']})"
+        )
         by_step.plot([e[0] for e in r["eval"]], [e[1] for e in r["eval"]], style, label=label, alpha=0.8)
         timed = [e for e in r["eval"] if e[2] is not None]
         by_time.plot([e[2] for e in timed], [e[1] for e in timed], style, label=label, alpha=0.8)
@@ -217,15 +261,20 @@ def plot(res: dict, path: Path, one: str, many: str) -> None:
 
 
 def markdown(res: dict) -> str:
-    lines = [f"Base: `{res['base']}`; {res['gpus']} GPUs vs 1, same global batch.", "",
-             "| run | GPUs | per GPU x accumulation | global batch | steps | training s | loop s | final validation loss |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Base: `{res['base']}`; {res['gpus']} GPUs vs 1, same global batch.",
+        "",
+        "| run | GPUs | per GPU x accumulation | global batch | steps | training s | loop s | final validation loss |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in res["runs"].items():
         if "error" in r:
             lines.append(f"| {name} | | | | | failed: {r['error'][:150]} | | |")
         else:
-            lines.append(f"| {name} | {r['world_size']} | {r['per_device_batch']} x {r['grad_accum']} | {r['global_batch']} "
-                         f"| {r['steps']} | {r['train_seconds']} | {r['loop_seconds']} | {r['final_eval_loss']} |")
+            lines.append(
+                f"| {name} | {r['world_size']} | {r['per_device_batch']} x {r['grad_accum']} | {r['global_batch']} "
+                f"| {r['steps']} | {r['train_seconds']} | {r['loop_seconds']} | {r['final_eval_loss']} |"
+            )
     if res["checks"]:
         lines += ["", "```json", json.dumps(res["checks"], indent=2), "```"]
     return "\n".join(lines) + "\n"
@@ -233,19 +282,36 @@ def markdown(res: dict) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", default=None, help="Any base `sql2nl train` accepts (gguf:PATH, an HF dir, scratch:SIZE); "
-                   "default: the recipe's (scratch:tiny with --tiny).")
+    p.add_argument(
+        "--base",
+        default=None,
+        help="Any base `sql2nl train` accepts (gguf:PATH, an HF dir, scratch:SIZE); "
+        "default: the recipe's (scratch:tiny with --tiny).",
+    )
     p.add_argument("--data", required=True, help="Folder with train.jsonl and valid.jsonl (the shared Spider pairs).")
-    p.add_argument("--recipe", default=str(RECIPE), help="A TrainConfig JSON (fields this version does not know are dropped).")
+    p.add_argument(
+        "--recipe", default=str(RECIPE), help="A TrainConfig JSON (fields this version does not know are dropped)."
+    )
     p.add_argument("--gpus", type=int, default=2)
     p.add_argument("--steps", type=int, default=80)
     p.add_argument("--eval-steps", type=int, default=10)
-    p.add_argument("--valid-limit", type=int, default=512, help="Validation pairs (a multiple of the batch x GPUs "
-                   "keeps every evaluation batch the same on any number of GPUs).")
+    p.add_argument(
+        "--valid-limit",
+        type=int,
+        default=512,
+        help="Validation pairs (a multiple of the batch x GPUs "
+        "keeps every evaluation batch the same on any number of GPUs).",
+    )
     p.add_argument("--global-batch", type=int, default=0, help="Default: the recipe's batch x --gpus.")
-    p.add_argument("--resume-check", action="store_true", help="Also resume each run's half-way checkpoint on the other number of GPUs.")
+    p.add_argument(
+        "--resume-check",
+        action="store_true",
+        help="Also resume each run's half-way checkpoint on the other number of GPUs.",
+    )
     p.add_argument("--job-timeout", type=float, default=300.0)
-    p.add_argument("--deadline-s", type=float, default=0.0, help="Start no job later than this many seconds after the start.")
+    p.add_argument(
+        "--deadline-s", type=float, default=0.0, help="Start no job later than this many seconds after the start."
+    )
     p.add_argument("--tiny", action="store_true", help="CPU smoke test: scratch:tiny, 48 pairs, a few steps.")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -253,7 +319,11 @@ def main(argv=None):
         a.base = a.base or "scratch:tiny"
         a.steps, a.eval_steps, a.valid_limit = min(a.steps, 6), min(a.eval_steps, 2), min(a.valid_limit, 16)
     if a.base is None:
-        a.base = json.loads(Path(a.recipe).read_text()).get("base", "scratch:small") if Path(a.recipe).is_file() else "scratch:small"
+        a.base = (
+            json.loads(Path(a.recipe).read_text()).get("base", "scratch:small")
+            if Path(a.recipe).is_file()
+            else "scratch:small"
+        )
     if a.steps < 2 or a.steps % 2:
         p.error("--steps must be even (the resume check starts from the checkpoint at half way)")
     d = Driver(a)

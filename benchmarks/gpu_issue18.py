@@ -44,8 +44,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 STAGES = ("scaling", "real")
-SPIDER = [Path("/tmp/spider_s2t"), ROOT / ".whl" / "spider_s2t", ROOT.parent / "shared" / "data" / "spider_s2t",
-          Path("/work/shared/data/spider_s2t")]
+SPIDER = [
+    Path("/tmp/spider_s2t"),
+    ROOT / ".whl" / "spider_s2t",
+    ROOT.parent / "shared" / "data" / "spider_s2t",
+    Path("/work/shared/data/spider_s2t"),
+]
 SETUP = "peft:packed+compile+ckpt=0.125"  # the one-GPU goal's setup (benchmarks/RESULTS.md, Training)
 SCALING_SHARE = 0.55  # of the call's time, when one call runs both stages
 PUBLISH_RESERVE_S = 20.0  # kept back from every stage for the last publish (summary + bundle)
@@ -55,8 +59,9 @@ def environment() -> dict:
     """What the results ran on: versions, GPUs and how they are linked, the NCCL variables. Asked in
     a child process, so that this one never opens a CUDA context on a GPU the stages need."""
     try:
-        r = subprocess.run([sys.executable, __file__, "--environment", "--out", "-"], capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run(
+            [sys.executable, __file__, "--environment", "--out", "-"], capture_output=True, text=True, timeout=120
+        )
         return json.loads(r.stdout.strip().splitlines()[-1])
     except Exception as e:  # never lose a stage to a question about the machine
         return {"error": f"{type(e).__name__}: {e}"}
@@ -67,10 +72,17 @@ def _environment() -> dict:
 
     from sql2nl_training.distributed import SAFE_ENV
 
-    env = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
-           "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else [],
-           "nccl": ".".join(map(str, torch.cuda.nccl.version())) if torch.cuda.is_available() else None,
-           "cpus": os.cpu_count(), "env": {k: os.environ.get(k) for k in SAFE_ENV}}
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else [],
+        "nccl": ".".join(map(str, torch.cuda.nccl.version())) if torch.cuda.is_available() else None,
+        "cpus": os.cpu_count(),
+        "env": {k: os.environ.get(k) for k in SAFE_ENV},
+    }
     for mod in ("transformers", "peft", "trl", "accelerate"):
         try:
             env[mod] = __import__(mod).__version__
@@ -78,7 +90,9 @@ def _environment() -> dict:
             env[mod] = f"missing: {e}"
     if shutil.which("nvidia-smi"):
         try:
-            env["topology"] = subprocess.run(["nvidia-smi", "topo", "-m"], capture_output=True, text=True, timeout=30).stdout
+            env["topology"] = subprocess.run(
+                ["nvidia-smi", "topo", "-m"], capture_output=True, text=True, timeout=30
+            ).stdout
         except Exception as e:
             env["topology"] = f"nvidia-smi topo -m failed: {e}"
     return env
@@ -128,18 +142,28 @@ class Driver:
         os.replace(tmp, self.out / "logs.tar.gz")
 
     def markdown(self) -> str:
-        lines = [f"# Issue 18: multi-GPU training ({self.summary['started']}{', tiny CPU mode' if self.a.tiny else ''})", ""]
+        lines = [
+            f"# Issue 18: multi-GPU training ({self.summary['started']}{', tiny CPU mode' if self.a.tiny else ''})",
+            "",
+        ]
         env = self.summary.get("environment", {})
         if env:
-            lines += [f"Python {env.get('python')}, torch {env.get('torch')} (CUDA {env.get('cuda')}, NCCL {env.get('nccl')}), "
-                      f"transformers {env.get('transformers')}, PEFT {env.get('peft')}, TRL {env.get('trl')}, "
-                      f"accelerate {env.get('accelerate')}; {len(env.get('gpus', []))} GPU(s) {', '.join(sorted(set(env.get('gpus', []))))}; "
-                      f"{env.get('cpus')} CPUs; {env.get('env')}", ""]
+            lines += [
+                f"Python {env.get('python')}, torch {env.get('torch')} (CUDA {env.get('cuda')}, NCCL {env.get('nccl')}), "
+                f"transformers {env.get('transformers')}, PEFT {env.get('peft')}, TRL {env.get('trl')}, "
+                f"accelerate {env.get('accelerate')}; {len(env.get('gpus', []))} GPU(s) {', '.join(sorted(set(env.get('gpus', []))))}; "
+                f"{env.get('cpus')} CPUs; {env.get('env')}",
+                "",
+            ]
             if env.get("topology"):
                 lines += ["```", env["topology"].strip(), "```", ""]
         for name, st in self.summary["stages"].items():
-            lines += [f"## {name} ({st.get('status')}, {st.get('seconds')} s of a {st.get('budget_s')} s budget)", "",
-                      f"`{st.get('command')}`", ""]
+            lines += [
+                f"## {name} ({st.get('status')}, {st.get('seconds')} s of a {st.get('budget_s')} s budget)",
+                "",
+                f"`{st.get('command')}`",
+                "",
+            ]
             md = self.work / name / st.get("markdown", "")
             if st.get("markdown") and md.is_file():
                 lines += [md.read_text().strip(), ""]
@@ -165,8 +189,13 @@ class Driver:
         left = self.left_s() - PUBLISH_RESERVE_S
         budget = left if budget is None else min(budget, left)
         cmd = build(budget)
-        st = self.summary["stages"][name] = {"command": " ".join(cmd[1:]), "budget_s": round(budget),
-                                             "markdown": markdown, "result_file": result, "status": "running"}
+        st = self.summary["stages"][name] = {
+            "command": " ".join(cmd[1:]),
+            "budget_s": round(budget),
+            "markdown": markdown,
+            "result_file": result,
+            "status": "running",
+        }
         if budget < self.a.min_stage_s:
             st.update(status="skipped", error=f"{left:.0f} s left before the call's deadline")
             self.publish()
@@ -205,30 +234,75 @@ class Driver:
         for name in self.a.stages.split(","):
             if name == "scaling":
                 # the goal's setup on every GPU count, then (several GPUs, while time is left) two DDP options
-                variants = (f"{SETUP}@32,{SETUP}+bf16grads@32,{SETUP}+static@32" if not self.a.tiny
-                            else "peft:packed+ckpt=0.5@4")
+                variants = (
+                    f"{SETUP}@32,{SETUP}+bf16grads@32,{SETUP}+static@32"
+                    if not self.a.tiny
+                    else "peft:packed+ckpt=0.5@4"
+                )
 
                 def scaling(budget: float, variants=variants) -> list[str]:
-                    return [py, str(HERE / "bench_training_gpu.py"), "--no-plain", "--gpus", ",".join(map(str, gpus)),
-                            "--variants", variants, "--steps", str(self.a.steps), "--warmup", str(self.a.warmup),
-                            "--profile-comm", "--child-timeout", str(self.a.setup_timeout),
-                            "--deadline-s", str(round(budget - 20)), "--out", str(self.work / "scaling")] \
-                        + (["--tiny"] if self.a.tiny else [])
+                    return [
+                        py,
+                        str(HERE / "bench_training_gpu.py"),
+                        "--no-plain",
+                        "--gpus",
+                        ",".join(map(str, gpus)),
+                        "--variants",
+                        variants,
+                        "--steps",
+                        str(self.a.steps),
+                        "--warmup",
+                        str(self.a.warmup),
+                        "--profile-comm",
+                        "--child-timeout",
+                        str(self.a.setup_timeout),
+                        "--deadline-s",
+                        str(round(budget - 20)),
+                        "--out",
+                        str(self.work / "scaling"),
+                    ] + (["--tiny"] if self.a.tiny else [])
+
                 both = "real" in self.a.stages.split(",")
-                self.stage("scaling", scaling, self.a.scaling_s or (SCALING_SHARE * self.left_s() if both else None),
-                           "training_throughput.md", "training_throughput.json")
+                self.stage(
+                    "scaling",
+                    scaling,
+                    self.a.scaling_s or (SCALING_SHARE * self.left_s() if both else None),
+                    "training_throughput.md",
+                    "training_throughput.json",
+                )
             elif name == "real":
-                data = next((d for d in SPIDER if (d / "train.jsonl").is_file()), None) if not self.a.data else Path(self.a.data)
+                data = (
+                    next((d for d in SPIDER if (d / "train.jsonl").is_file()), None)
+                    if not self.a.data
+                    else Path(self.a.data)
+                )
                 base = self.a.base or ("scratch:tiny" if self.a.tiny else _real_base())
                 self.summary["real_base"] = base
                 self.summary["real_data"] = str(data)
 
                 def real(budget: float, data: Path | None = data, base: str = base) -> list[str]:
-                    return [py, str(HERE / "ddp_real.py"), "--data", str(data), "--gpus", str(many), "--base", base,
-                            "--steps", str(self.a.real_steps), "--eval-steps", str(self.a.eval_steps),
-                            "--resume-check", "--job-timeout", str(self.a.job_timeout),
-                            "--deadline-s", str(round(budget - 15)), "--out", str(self.work / "real")] \
-                        + (["--tiny"] if self.a.tiny else [])
+                    return [
+                        py,
+                        str(HERE / "ddp_real.py"),
+                        "--data",
+                        str(data),
+                        "--gpus",
+                        str(many),
+                        "--base",
+                        base,
+                        "--steps",
+                        str(self.a.real_steps),
+                        "--eval-steps",
+                        str(self.a.eval_steps),
+                        "--resume-check",
+                        "--job-timeout",
+                        str(self.a.job_timeout),
+                        "--deadline-s",
+                        str(round(budget - 15)),
+                        "--out",
+                        str(self.work / "real"),
+                    ] + (["--tiny"] if self.a.tiny else [])
+
                 self.stage("real", real, self.a.real_s or None, "ddp_real.md", "ddp_real.json")
             elif name != "setup":  # setup: only what gpu_issue18.sh does (wheels, files into /tmp)
                 raise SystemExit(f"unknown stage {name!r}; choose from {', '.join(STAGES)} (or setup)")
@@ -240,6 +314,7 @@ def _real_base() -> str:
     gguf = Path(os.environ.get("SQL2NL_SMOLLM2_GGUF", str(ROOT / ".base" / "SmolLM2-135M-Instruct.Q4_1.gguf")))
     try:
         import sql2nl_training.gguf_base  # noqa: F401  (the real-model issue's GGUF support)
+
         readable = True
     except ImportError:
         readable = False
@@ -259,16 +334,35 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="Where the results go ($OUT on the device machine).")
     p.add_argument("--work", default="/tmp/issue18", help="Scratch folder (runs, checkpoints, logs).")
     p.add_argument("--stages", default=",".join(STAGES), help=f"Comma-separated, from {', '.join(STAGES)}.")
-    p.add_argument("--gpus", default="1,2", help="GPU counts for the scaling stage (1,2,4,8 on larger kinds); the "
-                   "real stage compares 1 with the largest.")
+    p.add_argument(
+        "--gpus",
+        default="1,2",
+        help="GPU counts for the scaling stage (1,2,4,8 on larger kinds); the real stage compares 1 with the largest.",
+    )
     p.add_argument("--base", default=None, help="Base for the real stage (default: gguf:/tmp/smollm2.gguf if there).")
-    p.add_argument("--data", default=None, help="Spider pairs folder (default: the first of /tmp/spider_s2t, .whl/spider_s2t, ../shared/data/spider_s2t).")
-    p.add_argument("--total-s", type=float, default=540.0, help="Everything ends within this many seconds of the "
-                   "start (and before $SQL2NL_CALL_DEADLINE, a Unix time gpu_issue18.sh sets from its own start).")
-    p.add_argument("--scaling-s", type=float, default=0.0, help="Budget of the scaling stage (default: all that is "
-                   f"left when it runs alone, {SCALING_SHARE:.0%} of it when the real stage follows).")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="Spider pairs folder (default: the first of /tmp/spider_s2t, .whl/spider_s2t, ../shared/data/spider_s2t).",
+    )
+    p.add_argument(
+        "--total-s",
+        type=float,
+        default=540.0,
+        help="Everything ends within this many seconds of the "
+        "start (and before $SQL2NL_CALL_DEADLINE, a Unix time gpu_issue18.sh sets from its own start).",
+    )
+    p.add_argument(
+        "--scaling-s",
+        type=float,
+        default=0.0,
+        help="Budget of the scaling stage (default: all that is "
+        f"left when it runs alone, {SCALING_SHARE:.0%} of it when the real stage follows).",
+    )
     p.add_argument("--real-s", type=float, default=0.0, help="Budget of the real stage (default: all that is left).")
-    p.add_argument("--setup-timeout", type=float, default=240.0, help="Scaling: limit per setup (load + compile + steps).")
+    p.add_argument(
+        "--setup-timeout", type=float, default=240.0, help="Scaling: limit per setup (load + compile + steps)."
+    )
     p.add_argument("--job-timeout", type=float, default=150.0, help="Real: limit per training job.")
     p.add_argument("--steps", type=int, default=8, help="Scaling: timed steps per setup.")
     p.add_argument("--warmup", type=int, default=3, help="Scaling: untimed steps first (compilation).")

@@ -18,8 +18,15 @@ def job_env(gpus: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     the first ``gpus`` visible GPUs, unbuffered Python, nothing fetched from the network."""
     from sql2nl_training.distributed import cuda_devices, launch_env, visible_devices
 
-    env = {**launch_env(), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(extra or {})}
+    env = {
+        **launch_env(),
+        "PYTHONUNBUFFERED": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        **(extra or {}),
+    }
     if cuda_devices():
         env["CUDA_VISIBLE_DEVICES"] = visible_devices(gpus, env)
     return env

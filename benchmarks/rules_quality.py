@@ -78,18 +78,28 @@ def leaked_names(d) -> list[str]:
         from sql2nl.rules.sqlglot_names import internal_names
     except ImportError:  # an older checkout
         return []
-    own = {w for f in d.facts if f.tree is not None for n in f.tree.walk() if isinstance(n, exp.Identifier)
-           for w in [n.name, *humanize(n.name).split(), *n.name.split("_")]}
+    own = {
+        w
+        for f in d.facts
+        if f.tree is not None
+        for n in f.tree.walk()
+        if isinstance(n, exp.Identifier)
+        for w in [n.name, *humanize(n.name).split(), *n.name.split("_")]
+    }
     return internal_names(d.text, own)
 
 
 def constructs(facts: list) -> list[str]:
     """What a statement does, for the per-construct tables (a statement may count in several)."""
     out = []
-    for name, test in (("join", lambda f: f.joins or len(f.tables) > 1), ("grouping", lambda f: f.group_by),
-                       ("nesting", lambda f: f.subqueries), ("order/limit", lambda f: f.order_by or f.limit is not None),
-                       ("set operation", lambda f: f.set_operations),
-                       ("aggregate", lambda f: f.aggregates and not f.group_by)):
+    for name, test in (
+        ("join", lambda f: f.joins or len(f.tables) > 1),
+        ("grouping", lambda f: f.group_by),
+        ("nesting", lambda f: f.subqueries),
+        ("order/limit", lambda f: f.order_by or f.limit is not None),
+        ("set operation", lambda f: f.set_operations),
+        ("aggregate", lambda f: f.aggregates and not f.group_by),
+    ):
         if any(test(f) for f in facts):
             out.append(name)
     return out or ["simple"]
@@ -135,8 +145,17 @@ def run(rows: list[dict], language: str, style: str, describer: Describer, worst
 
     from sql2nl.faithfulness import check
 
-    res: dict = {"errors": [], "texts": [], "scores": [], "kinds": [], "warned": 0, "leaks": [], "generic": 0,
-                 "bad": [], "verdicts": []}
+    res: dict = {
+        "errors": [],
+        "texts": [],
+        "scores": [],
+        "kinds": [],
+        "warned": 0,
+        "leaks": [],
+        "generic": 0,
+        "bad": [],
+        "verdicts": [],
+    }
     t0 = time.perf_counter()
     for r in tqdm(rows, desc=f"rules/{language}", unit="query", file=sys.stderr):
         try:
@@ -172,8 +191,7 @@ def bleu_figures(rows: list[dict], texts: list[str], describer: Describer, style
     refs = [r["description"] for r in rows]
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     rouge = [scorer.score(ref, hyp)["rougeL"].fmeasure for ref, hyp in zip(refs, texts)]
-    out = {"bleu_single": sacrebleu.corpus_bleu(texts, [refs]).score,
-           "rouge_l": 100 * sum(rouge) / len(rouge)}
+    out = {"bleu_single": sacrebleu.corpus_bleu(texts, [refs]).score, "rouge_l": 100 * sum(rouge) / len(rouge)}
     # Multi-reference: one text per distinct SQL, against every reference it has.
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -211,15 +229,25 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="all", choices=["all", "train", "valid"])
     ap.add_argument("--quick", action="store_true", help="only the first 300 queries of valid")
     ap.add_argument("--languages", default="en,zh")
-    ap.add_argument("--style", default="matched", choices=["matched", "question", "statement"],
-                    help="matched: each reference against the text in its own style (default)")
+    ap.add_argument(
+        "--style",
+        default="matched",
+        choices=["matched", "question", "statement"],
+        help="matched: each reference against the text in its own style (default)",
+    )
     ap.add_argument("--schema", action="store_true", help="give describe() each database's tables.json entry")
-    ap.add_argument("--functions", action="store_true",
-                    help=f"describe the function calls of {FUNCTIONS.name} (per dialect) instead of Spider")
+    ap.add_argument(
+        "--functions",
+        action="store_true",
+        help=f"describe the function calls of {FUNCTIONS.name} (per dialect) instead of Spider",
+    )
     ap.add_argument("--worst", type=int, default=5, help="how many lowest-scoring examples to print")
     ap.add_argument("--json", dest="json_out", default=None, help="also write the figures (and texts) here")
-    ap.add_argument("--speed", action="store_true",
-                    help="also time parse vs facts vs describer per query (min of 5 interleaved runs)")
+    ap.add_argument(
+        "--speed",
+        action="store_true",
+        help="also time parse vs facts vs describer per query (min of 5 interleaved runs)",
+    )
     ap.add_argument("--humans", action="store_true", help="also score Spider's human descriptions with the checker")
     ap.add_argument("--constructs", action="store_true", help="break the checker's verdicts down by SQL construct")
     ap.add_argument("--checker-speed", action="store_true", help="time the faithfulness checker (us per check)")
@@ -233,8 +261,10 @@ def main(argv=None) -> int:
         print(f"{len(rows)} queries from {FUNCTIONS}")
     else:
         rows = load("valid" if args.quick else args.split, 300 if args.quick else None)
-        print(f"{len(rows)} queries from {DATA} ({'valid[:300]' if args.quick else args.split}), style={args.style}"
-              f"{', schema from tables.json' if args.schema else ''}")
+        print(
+            f"{len(rows)} queries from {DATA} ({'valid[:300]' if args.quick else args.split}), style={args.style}"
+            f"{', schema from tables.json' if args.schema else ''}"
+        )
     print(f"checker: sql2nl.faithfulness — {(checker.__doc__ or '').strip().splitlines()[0]}")
     describer = Describer(DATA / "tables.json" if args.schema else None)
     if args.speed:
@@ -245,35 +275,49 @@ def main(argv=None) -> int:
     if args.checker_speed and described:
         checker_speed(described)
     report: dict = {"style": args.style, "schema": args.schema, "split": args.split, "languages": {}}
-    for lang in ([] if args.no_rules else args.languages.split(",")):
+    for lang in [] if args.no_rules else args.languages.split(","):
         res = run(rows, lang, args.style, describer, args.worst)
         mean = sum(res["scores"]) / len(res["scores"])
-        fig = {"queries": len(rows), "errors": len(res["errors"]), "faithfulness": mean,
-               "perfect": sum(s == 1 for s in res["scores"]), "with_warnings": res["warned"],
-               "sqlglot_names": len(res["leaks"]), "generic_functions": res["generic"],
-               "ms_per_query": res["ms_per_query"]}
+        fig = {
+            "queries": len(rows),
+            "errors": len(res["errors"]),
+            "faithfulness": mean,
+            "perfect": sum(s == 1 for s in res["scores"]),
+            "with_warnings": res["warned"],
+            "sqlglot_names": len(res["leaks"]),
+            "generic_functions": res["generic"],
+            "ms_per_query": res["ms_per_query"],
+        }
         with_bleu = lang == "en" and not args.functions
         if with_bleu:
             fig.update(bleu_figures(rows, res["texts"], describer, args.style))
         fig["constructs"] = per_construct(rows, res, with_bleu)
         report["languages"][lang] = fig
-        print(f"\n[{lang}] errors={fig['errors']} mean_faithfulness={mean:.4f} perfect={fig['perfect']}/{len(rows)} "
-              f"with_warnings={fig['with_warnings']} sqlglot_names={fig['sqlglot_names']} "
-              f"generic_functions={fig['generic_functions']} time={fig['ms_per_query']:.2f} ms/query")
+        print(
+            f"\n[{lang}] errors={fig['errors']} mean_faithfulness={mean:.4f} perfect={fig['perfect']}/{len(rows)} "
+            f"with_warnings={fig['with_warnings']} sqlglot_names={fig['sqlglot_names']} "
+            f"generic_functions={fig['generic_functions']} time={fig['ms_per_query']:.2f} ms/query"
+        )
         if with_bleu:
-            print(f"[{lang}] sacreBLEU single-reference {fig['bleu_single']:.2f}, multi-reference {fig['bleu_multi']:.2f} "
-                  f"({fig['multi_sqls']} SQLs, {fig['multi_refs']} references), ROUGE-L {fig['rouge_l']:.2f}")
-        print(f"[{lang}] by construct: " + "; ".join(
-            f"{k} n={v['n']} faith={v['faithfulness']:.4f}" + (f" BLEU={v['bleu_single']:.2f} ROUGE-L={v['rouge_l']:.2f}"
-                                                             if with_bleu else "")
-            for k, v in fig["constructs"].items()))
-        for sql, text, names in res["leaks"][:args.worst]:
+            print(
+                f"[{lang}] sacreBLEU single-reference {fig['bleu_single']:.2f}, multi-reference {fig['bleu_multi']:.2f} "
+                f"({fig['multi_sqls']} SQLs, {fig['multi_refs']} references), ROUGE-L {fig['rouge_l']:.2f}"
+            )
+        print(
+            f"[{lang}] by construct: "
+            + "; ".join(
+                f"{k} n={v['n']} faith={v['faithfulness']:.4f}"
+                + (f" BLEU={v['bleu_single']:.2f} ROUGE-L={v['rouge_l']:.2f}" if with_bleu else "")
+                for k, v in fig["constructs"].items()
+            )
+        )
+        for sql, text, names in res["leaks"][: args.worst]:
             print(f"  NAMES {names}: {sql}\n       -> {text}")
         if args.constructs:
             by_construct(res["verdicts"], f"rules/{lang}")
         for sql, err in res["errors"][:5]:
             print("  ERROR", sql, "->", err)
-        for score, sql, text, missing in sorted(res["bad"], key=lambda b: b[0])[:args.worst]:
+        for score, sql, text, missing in sorted(res["bad"], key=lambda b: b[0])[: args.worst]:
             print(f"  {score:.2f} {sql}\n       -> {text}\n       missing: {missing}")
         fig["texts"] = res["texts"]
     if args.json_out:
@@ -329,15 +373,18 @@ def by_construct(verdicts: list[tuple[str, object]], title: str) -> None:
     for sql, f in verdicts:
         for c in ["all"] + checker_constructs(sql):
             groups[c].append(f)
-    print(f"\n[{title}] by construct: n, mean, share at 1.0, statements with a contradiction, "
-          "most missing / contradicted")
+    print(
+        f"\n[{title}] by construct: n, mean, share at 1.0, statements with a contradiction, most missing / contradicted"
+    )
     for c in sorted(groups, key=lambda k: (k != "all", -len(groups[k]))):
         fs = groups[c]
         miss = Counter(m.split(" ")[0] for f in fs for m in f.missing)
         con = Counter(x.split(" (")[0].split(" ")[0] for f in fs for x in _contradicted(f))
-        print(f"  {c:14s} n={len(fs):5d} mean={sum(f.score for f in fs) / len(fs):.4f} "
-              f"at1={sum(f.score == 1 for f in fs) / len(fs):6.1%} contra={sum(bool(_contradicted(f)) for f in fs):4d} "
-              f"missing={dict(miss.most_common(3))} contradicted={dict(con.most_common(3))}")
+        print(
+            f"  {c:14s} n={len(fs):5d} mean={sum(f.score for f in fs) / len(fs):.4f} "
+            f"at1={sum(f.score == 1 for f in fs) / len(fs):6.1%} contra={sum(bool(_contradicted(f)) for f in fs):4d} "
+            f"missing={dict(miss.most_common(3))} contradicted={dict(con.most_common(3))}"
+        )
 
 
 def humans(rows: list[dict], per_construct: bool, worst: int) -> None:
@@ -351,15 +398,19 @@ def humans(rows: list[dict], per_construct: bool, worst: int) -> None:
     for r in tqdm(rows, desc="humans", unit="pair", file=sys.stderr):
         verdicts.append((r["sql"], check(r["description"], extract(r["sql"]))))
     scores = [f.score for _, f in verdicts]
-    print(f"\n[humans/en] mean_faithfulness={sum(scores) / len(scores):.4f} "
-          f"at_1.0={sum(s == 1 for s in scores)}/{len(scores)} "
-          f"with_contradiction={sum(bool(_contradicted(f)) for _, f in verdicts)}")
+    print(
+        f"\n[humans/en] mean_faithfulness={sum(scores) / len(scores):.4f} "
+        f"at_1.0={sum(s == 1 for s in scores)}/{len(scores)} "
+        f"with_contradiction={sum(bool(_contradicted(f)) for _, f in verdicts)}"
+    )
     if per_construct:
         by_construct(verdicts, "humans/en")
     low = sorted(zip(rows, verdicts), key=lambda x: x[1][1].score)[:worst]
     for r, (sql, f) in low:
-        print(f"  {f.score:.2f} {sql}\n       -> {r['description']}\n       missing: {f.missing} "
-              f"contradicted: {_contradicted(f)}")
+        print(
+            f"  {f.score:.2f} {sql}\n       -> {r['description']}\n       missing: {f.missing} "
+            f"contradicted: {_contradicted(f)}"
+        )
 
 
 def checker_speed(rows: list[dict]) -> None:
@@ -384,8 +435,10 @@ def checker_speed(rows: list[dict]) -> None:
             for text, facts in pairs:
                 check(text, facts)
             best = min(best, clock() - t)
-        print(f"\n[checker/{name}] {first / n * 1e6:.0f} us per check on new facts, {best / n * 1e6:.0f} us per "
-              f"further check of the same statement (min of 3), over {n} human descriptions")
+        print(
+            f"\n[checker/{name}] {first / n * 1e6:.0f} us per check on new facts, {best / n * 1e6:.0f} us per "
+            f"further check of the same statement (min of 3), over {n} human descriptions"
+        )
 
 
 def speed(sqls: list[str]) -> None:
@@ -423,8 +476,10 @@ def speed(sqls: list[str]) -> None:
     n = len(sqls)
     us = {k: v / n * 1e6 for k, v in total.items()}
     print("per query (us): " + ", ".join(f"{k} {v:.0f}" for k, v in us.items()))
-    print(f"describe(cache=False) / parse_one = {total['describe'] / total['parse_one']:.2f} (target <= 2.0); "
-          f"(facts + describer) / parse_one = {(total['facts'] + total['describer']) / total['parse_one']:.2f}")
+    print(
+        f"describe(cache=False) / parse_one = {total['describe'] / total['parse_one']:.2f} (target <= 2.0); "
+        f"(facts + describer) / parse_one = {(total['facts'] + total['describer']) / total['parse_one']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared Spider pairs beside the checkout (or a worktree of it), unless $SQL2NL_SPIDER_DIR says otherwise.
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
-    (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"))
+DATA = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR")
+    or next(
+        (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"
+    )
+)
 END_OF_TURN = "<|im_end|>"
 
 
@@ -73,9 +77,15 @@ def transformers_side(base: Path, adapter: Path, threads: int):
         """The greedy answer and the prompt's token ids (to compare with llama.cpp's)."""
         ids = encode_prompt(tok, prompt)
         with torch.no_grad():
-            out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                 max_new_tokens=max_new, do_sample=False, eos_token_id=eot, pad_token_id=eot)
-        return tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True).strip(), ids
+            out = model.generate(
+                torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                max_new_tokens=max_new,
+                do_sample=False,
+                eos_token_id=eot,
+                pad_token_id=eot,
+            )
+        return tok.decode(out[0, len(ids) :].tolist(), skip_special_tokens=True).strip(), ids
 
     return generate, tok
 
@@ -107,8 +117,15 @@ def main(argv: list[str] | None = None) -> int:
 
     base = args.base or files.base_file()
     lora = args.lora or files.adapter_file()
-    be = get_backend("llamacpp", model=str(base), lora=str(lora), max_new_tokens=args.max_new, n_ctx=2048,
-                     n_threads=args.threads, temperature=0.0)
+    be = get_backend(
+        "llamacpp",
+        model=str(base),
+        lora=str(lora),
+        max_new_tokens=args.max_new,
+        n_ctx=2048,
+        n_threads=args.threads,
+        temperature=0.0,
+    )
     hf_generate, tok = transformers_side(base, args.adapter, args.threads)
     sqls = statements(args.data, args.limit)
     same_text = same_prompt = same_both = 0
@@ -128,21 +145,35 @@ def main(argv: list[str] | None = None) -> int:
         elif len(diffs) < 8:
             diffs.append({"sql": sql, "transformers": hf_text, "llama.cpp": cpp_text})
     n = len(sqls)
-    report = {"agreement": {
-        "identical_text": round(same_text / n, 4), "n": n, "identical_prompt_tokens": round(same_prompt / n, 4),
-        # what the two runtimes' arithmetic alone gives: the statements both tokenized the same way
-        "identical_text_given_identical_prompt_tokens": round(same_both / max(same_prompt, 1), 4),
-        "token_prefix_agreement": round(sum(shares) / n, 4), "max_new_tokens": args.max_new,
-        "data": str(args.data), "adapter": str(args.adapter), "lora": lora.name, "base": base.name,
-        "seconds": round(time.perf_counter() - t0, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-    }}
+    report = {
+        "agreement": {
+            "identical_text": round(same_text / n, 4),
+            "n": n,
+            "identical_prompt_tokens": round(same_prompt / n, 4),
+            # what the two runtimes' arithmetic alone gives: the statements both tokenized the same way
+            "identical_text_given_identical_prompt_tokens": round(same_both / max(same_prompt, 1), 4),
+            "token_prefix_agreement": round(sum(shares) / n, 4),
+            "max_new_tokens": args.max_new,
+            "data": str(args.data),
+            "adapter": str(args.adapter),
+            "lora": lora.name,
+            "base": base.name,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        }
+    }
     print(json.dumps(report, indent=2))
     print(f"\n{same_text}/{n} identical ({same_text / n:.1%}; goal >= 95 %). First differences:", file=sys.stderr)
     for d in diffs:
         print(json.dumps(d, ensure_ascii=False), file=sys.stderr)
     if args.json:
-        args.json.write_text(json.dumps({**report, "agreement": {**report["agreement"], "differences": diffs}},
-                                        indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {**report, "agreement": {**report["agreement"], "differences": diffs}}, indent=2, ensure_ascii=False
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -38,8 +38,13 @@ from typing import Any
 
 STAGES = ("split", "base", "train", "eval", "ablate", "grid", "stage2", "seen")
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "recipes" / "smollm2-135m.json"
-NO_ADDITIONS = {"synthetic": 0, "rename_augment": 0.0, "repair_targets": False, "drop_unfaithful": False,
-                "rules_teacher": 0.0}
+NO_ADDITIONS = {
+    "synthetic": 0,
+    "rename_augment": 0.0,
+    "repair_targets": False,
+    "drop_unfaithful": False,
+    "rules_teacher": 0.0,
+}
 # Data ablation: each row changes only the data options; "recipe" is the final run itself.
 ABLATIONS = {
     "human": NO_ADDITIONS,
@@ -51,9 +56,15 @@ ABLATIONS = {
 }
 # One factor at a time around the recipe, most telling first (a deadline cuts the tail);
 # "lr_factor" multiplies the recipe's learning rate.
-GRID = {"lr_double": {"lr_factor": 2.0}, "lr_half": {"lr_factor": 0.5}, "r32": {"lora_r": 32, "lora_alpha": 64},
-        "r8": {"lora_r": 8, "lora_alpha": 16}, "epochs3": {"epochs": 3}, "epochs1": {"epochs": 1},
-        "train_embeddings": {"train_embeddings": True}}
+GRID = {
+    "lr_double": {"lr_factor": 2.0},
+    "lr_half": {"lr_factor": 0.5},
+    "r32": {"lora_r": 32, "lora_alpha": 64},
+    "r8": {"lora_r": 8, "lora_alpha": 16},
+    "epochs3": {"epochs": 3},
+    "epochs1": {"epochs": 1},
+    "train_embeddings": {"train_embeddings": True},
+}
 TINY_ABLATIONS, TINY_GRID = ("human", "synthetic+rename", "recipe"), ("r8",)
 BUNDLE_PART = 15 * 2**20  # the device returns files of at most 16 MiB
 KEYS = ("n", "bleu", "bleu_single", "rouge_l", "faithfulness")
@@ -94,7 +105,9 @@ class Driver:
         need = max(self.per_run_s) if self.per_run_s else 60.0
         if self.left_s() > need:
             return True
-        self.log(f"deadline: not starting {what} (about {need:.0f} s, {self.left_s():.0f} s left); run again to continue")
+        self.log(
+            f"deadline: not starting {what} (about {need:.0f} s, {self.left_s():.0f} s left); run again to continue"
+        )
         self.res["stopped_at"] = what
         return False
 
@@ -106,14 +119,21 @@ class Driver:
         recipe = TrainConfig.from_json(RECIPE).to_dict()
         if "lr_factor" in over:
             over["learning_rate"] = recipe["learning_rate"] * over.pop("lr_factor")
-        cfg = {**recipe, "base": f"gguf:{Path(self.a.gguf).resolve()}", "data": str(self.data / "train.jsonl"),
-               "valid": str(self.data / ("valid-tiny.jsonl" if self.tiny else "valid.jsonl")),
-               "tables": str(self.spider / "tables.json"), "out": str(self.out / "runs" / name), **over}
+        cfg = {
+            **recipe,
+            "base": f"gguf:{Path(self.a.gguf).resolve()}",
+            "data": str(self.data / "train.jsonl"),
+            "valid": str(self.data / ("valid-tiny.jsonl" if self.tiny else "valid.jsonl")),
+            "tables": str(self.spider / "tables.json"),
+            "out": str(self.out / "runs" / name),
+            **over,
+        }
         if self.a.train_minutes:
             cfg["max_minutes"] = self.a.train_minutes
         if self.tiny:
-            cfg.update(max_steps=2, batch_size=2, logging_steps=1, max_seq_length=384,
-                       synthetic=min(cfg["synthetic"], 10))
+            cfg.update(
+                max_steps=2, batch_size=2, logging_steps=1, max_seq_length=384, synthetic=min(cfg["synthetic"], 10)
+            )
         return TrainConfig.from_dict(cfg)
 
     def train(self, name: str, cfg) -> dict[str, Any]:
@@ -131,22 +151,43 @@ class Driver:
             train(cfg, progress=not self.a.no_progress, log=lambda m: self.log(f"  {m}"))
         m = read_manifest(run)
         met = m["metrics"]
-        return {"run": str(run), "engine": m["engine"], "steps": met["steps"], "train_seconds": met["train_seconds"],
-                "train_tokens": met.get("train_tokens"), "useful_tok_s": met.get("useful_tok_s"),
-                "train_loss": met.get("train_loss"), "eval_loss": met.get("eval_loss"), "data": m["data"],
-                "base_file": m.get("base_file")}
+        return {
+            "run": str(run),
+            "engine": m["engine"],
+            "steps": met["steps"],
+            "train_seconds": met["train_seconds"],
+            "train_tokens": met.get("train_tokens"),
+            "useful_tok_s": met.get("useful_tok_s"),
+            "train_loss": met.get("train_loss"),
+            "eval_loss": met.get("eval_loss"),
+            "data": m["data"],
+            "base_file": m.get("base_file"),
+        }
 
     def score(self, model, data, out: str, *, limit=None, baseline=False, samples=12) -> dict[str, Any]:
         from sql2nl_training.evaluation import evaluate
 
         t = time.monotonic()
         try:
-            m = evaluate(model, data, out=self.out / out, limit=limit, baseline=baseline, progress=not self.a.no_progress,
-                         batch_size=self.batch, samples=samples, **self.gen)
+            m = evaluate(
+                model,
+                data,
+                out=self.out / out,
+                limit=limit,
+                baseline=baseline,
+                progress=not self.a.no_progress,
+                batch_size=self.batch,
+                samples=samples,
+                **self.gen,
+            )
         finally:
             release()
-        row = {k: m[k] for k in KEYS} | {"empty": m.get("empty"), "by_construct": m["by_construct"],
-                                          "eval_seconds": round(time.monotonic() - t, 1), "report": str(self.out / out)}
+        row = {k: m[k] for k in KEYS} | {
+            "empty": m.get("empty"),
+            "by_construct": m["by_construct"],
+            "eval_seconds": round(time.monotonic() - t, 1),
+            "report": str(self.out / out),
+        }
         if "baseline" in m:
             row["rules"] = {k: m["baseline"][k] for k in KEYS} | {"by_construct": m["baseline"]["by_construct"]}
         return row
@@ -160,8 +201,9 @@ class Driver:
         if run == "final" and not self.eval_limit and "eval" in self.res.get("final", {}):
             rec["eval"] = self.res["final"]["eval"]  # scored on every validation pair already
         else:
-            rec["eval"] = self.score(cfg.out, self.data / "valid.jsonl", f"eval-{key.replace(':', '-')}",
-                                     limit=self.eval_limit or None)
+            rec["eval"] = self.score(
+                cfg.out, self.data / "valid.jsonl", f"eval-{key.replace(':', '-')}", limit=self.eval_limit or None
+            )
         self.per_run_s.append(time.monotonic() - t)
         self.res["runs"][key] = rec
         self.save()
@@ -179,16 +221,21 @@ class Driver:
             short = [p for p in valid if len(p.sql) < 80]
             write_jsonl(short[:6], self.data / "valid.jsonl")
             write_jsonl(short[:2], self.data / "valid-tiny.jsonl")
-        self.res["split"] = {k: rec[k] for k in ("pairs", "statements", "sources_shared_databases", "holdout", "seed")} | {
-            "databases": {k: len(v) for k, v in rec["databases"].items()}, "valid_databases": rec["databases"]["valid"]}
+        self.res["split"] = {
+            k: rec[k] for k in ("pairs", "statements", "sources_shared_databases", "holdout", "seed")
+        } | {
+            "databases": {k: len(v) for k, v in rec["databases"].items()},
+            "valid_databases": rec["databases"]["valid"],
+        }
 
     def stage_base(self) -> None:
         from sql2nl_training.gguf_base import prepare
 
         base = prepare(f"gguf:{self.a.gguf}", log=self.log)
         self.res["base_file"] = base.to_dict()
-        self.res["base"] = self.score(str(base.model_dir), self.data / "valid.jsonl", "eval-base", baseline=True,
-                                      samples=40)
+        self.res["base"] = self.score(
+            str(base.model_dir), self.data / "valid.jsonl", "eval-base", baseline=True, samples=40
+        )
 
     def stage_train(self) -> None:
         self.res["final"] = {"train": self.train("final", self.config("final"))}
@@ -196,8 +243,9 @@ class Driver:
     def stage_eval(self) -> None:
         if "final" not in self.res:
             self.stage_train()
-        self.res["final"]["eval"] = self.score(self.out / "runs" / "final", self.data / "valid.jsonl", "eval-final",
-                                               baseline=True, samples=40)
+        self.res["final"]["eval"] = self.score(
+            self.out / "runs" / "final", self.data / "valid.jsonl", "eval-final", baseline=True, samples=40
+        )
 
     def stage_ablate(self) -> None:
         for name in self.a.ablations.split(",") if self.a.ablations else (TINY_ABLATIONS if self.tiny else ABLATIONS):
@@ -234,23 +282,45 @@ class Driver:
         pairs = generate(spec, 6 if self.tiny else 300, seed=1)
         syn = write_jsonl(pairs, folder / f"{db}-synthetic.jsonl")
         recipe = self.config("stage2")
-        cfg = self.config("stage2", from_run=str(self.out / "runs" / "final"), data=str(syn), valid=str(human),
-                          **NO_ADDITIONS, epochs=3, batch_size=2 if self.tiny else 16,
-                          learning_rate=recipe.learning_rate / 2)
+        cfg = self.config(
+            "stage2",
+            from_run=str(self.out / "runs" / "final"),
+            data=str(syn),
+            valid=str(human),
+            **NO_ADDITIONS,
+            epochs=3,
+            batch_size=2 if self.tiny else 16,
+            learning_rate=recipe.learning_rate / 2,
+        )
         t2 = self.train("stage2", cfg)
-        cmp = compare([self.out / "runs" / "final", self.out / "runs" / "stage2"], human, out=self.out / "eval-stage2",
-                      progress=not self.a.no_progress, batch_size=self.batch, **self.gen)
+        cmp = compare(
+            [self.out / "runs" / "final", self.out / "runs" / "stage2"],
+            human,
+            out=self.out / "eval-stage2",
+            progress=not self.a.no_progress,
+            batch_size=self.batch,
+            **self.gen,
+        )
         release()
-        self.res["stage2"] = {"database": db, "human_pairs": counts[db], "synthetic_pairs": len(pairs),
-                              "train": t2, "rows": cmp["rows"]}
+        self.res["stage2"] = {
+            "database": db,
+            "human_pairs": counts[db],
+            "synthetic_pairs": len(pairs),
+            "train": t2,
+            "rows": cmp["rows"],
+        }
 
     def stage_seen(self) -> None:
-        files = ((self.data / "train.jsonl", self.data / "valid-tiny.jsonl") if self.tiny
-                 else (self.spider / "train.jsonl", self.spider / "valid.jsonl"))
+        files = (
+            (self.data / "train.jsonl", self.data / "valid-tiny.jsonl")
+            if self.tiny
+            else (self.spider / "train.jsonl", self.spider / "valid.jsonl")
+        )
         cfg = self.config("seen", data=str(files[0]), valid=str(files[1]))
         rec = {"train": self.train("seen", cfg)}
-        rec["eval"] = self.score(cfg.out, self.spider / "valid.jsonl", "eval-seen", baseline=True,
-                                 limit=6 if self.tiny else None)
+        rec["eval"] = self.score(
+            cfg.out, self.spider / "valid.jsonl", "eval-seen", baseline=True, limit=6 if self.tiny else None
+        )
         self.res["seen"] = rec
 
     def done(self, stage: str) -> bool:
@@ -291,12 +361,23 @@ class Driver:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+
 def cfg_diff(cfg) -> dict[str, Any]:
     from sql2nl_training import TrainConfig
 
     recipe = TrainConfig.from_json(RECIPE).to_dict()
-    skip = ("base", "data", "valid", "tables", "out", "from_run", "max_steps", "batch_size", "logging_steps",
-            "max_seq_length")
+    skip = (
+        "base",
+        "data",
+        "valid",
+        "tables",
+        "out",
+        "from_run",
+        "max_steps",
+        "batch_size",
+        "logging_steps",
+        "max_seq_length",
+    )
     return {k: v for k, v in cfg.to_dict().items() if k not in skip and recipe.get(k) != v}
 
 
@@ -323,9 +404,16 @@ def machine() -> dict[str, Any]:
     import transformers
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"gpu": gpu, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": torch.version.cuda,
-            "transformers": transformers.__version__, "python": platform.python_version()}
+    return {
+        "gpu": gpu,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def bundle(out: Path, dest: Path) -> list[Path]:
@@ -365,8 +453,10 @@ def bundle(out: Path, dest: Path) -> list[Path]:
 
 
 def _row(name: str, m: dict[str, Any], extra: str = "") -> str:
-    return (f"| {name} | {m['n']} | {m['bleu']:.2f} | {m['bleu_single']:.2f} | {m['rouge_l']:.2f} | "
-            f"{m['faithfulness']:.2f} |{extra}")
+    return (
+        f"| {name} | {m['n']} | {m['bleu']:.2f} | {m['bleu_single']:.2f} | {m['rouge_l']:.2f} | "
+        f"{m['faithfulness']:.2f} |{extra}"
+    )
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -375,12 +465,21 @@ def markdown(res: dict[str, Any]) -> str:
     lines = ["# SmolLM2-135M-Instruct on Spider (issue 15)", "", f"Machine: `{json.dumps(res.get('machine', {}))}`", ""]
     if "split" in res:
         s = res["split"]
-        lines += [f"Split by database (seed {s['seed']}, {s['holdout']:.0%} of the databases held out): "
-                  f"{s['pairs']['train']} training / {s['pairs']['valid']} validation pairs, {s['databases']['train']} / "
-                  f"{s['databases']['valid']} databases. The shared train/valid files share "
-                  f"{s['sources_shared_databases']} databases.", ""]
-    main = [(label, r) for label, r in (("base model, zero-shot", res.get("base")),
-                                        ("fine-tuned (recipe)", res.get("final", {}).get("eval"))) if r]
+        lines += [
+            f"Split by database (seed {s['seed']}, {s['holdout']:.0%} of the databases held out): "
+            f"{s['pairs']['train']} training / {s['pairs']['valid']} validation pairs, {s['databases']['train']} / "
+            f"{s['databases']['valid']} databases. The shared train/valid files share "
+            f"{s['sources_shared_databases']} databases.",
+            "",
+        ]
+    main = [
+        (label, r)
+        for label, r in (
+            ("base model, zero-shot", res.get("base")),
+            ("fine-tuned (recipe)", res.get("final", {}).get("eval")),
+        )
+        if r
+    ]
     if main:
         lines += ["## Unseen databases", "", head, "|---|---|---|---|---|---|"]
         rules = next((r["rules"] for _, r in main if "rules" in r), None)
@@ -390,29 +489,51 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append("")
     if "final" in res:
         t = res["final"]["train"]
-        lines += [f"Training: {t['steps']} steps in {t['train_seconds']} s, {t['useful_tok_s']} useful tok/s "
-                  f"(engine {t['engine']}), train loss {t['train_loss']}, validation loss {t['eval_loss']}.", ""]
+        lines += [
+            f"Training: {t['steps']} steps in {t['train_seconds']} s, {t['useful_tok_s']} useful tok/s "
+            f"(engine {t['engine']}), train loss {t['train_loss']}, validation loss {t['eval_loss']}.",
+            "",
+        ]
     runs = res.get("runs", {})
     if runs:
-        lines += ["## Ablations and grid (same validation pairs, first N)", "",
-                  "| run | changed from the recipe | n | BLEU | BLEU 1-ref | ROUGE-L | faithfulness | train s | tok/s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Ablations and grid (same validation pairs, first N)",
+            "",
+            "| run | changed from the recipe | n | BLEU | BLEU 1-ref | ROUGE-L | faithfulness | train s | tok/s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, r in runs.items():
             e, t = r["eval"], r["train"]
-            lines.append(f"| {name} | `{json.dumps(r['overrides'])}` | {e['n']} | {e['bleu']:.2f} | {e['bleu_single']:.2f} | "
-                         f"{e['rouge_l']:.2f} | {e['faithfulness']:.2f} | {t['train_seconds']} | {t['useful_tok_s']} |")
+            lines.append(
+                f"| {name} | `{json.dumps(r['overrides'])}` | {e['n']} | {e['bleu']:.2f} | {e['bleu_single']:.2f} | "
+                f"{e['rouge_l']:.2f} | {e['faithfulness']:.2f} | {t['train_seconds']} | {t['useful_tok_s']} |"
+            )
         lines.append("")
     if "stage2" in res:
         s = res["stage2"]
-        lines += [f"## Second stage: synthetic pairs of `{s['database']}` ({s['synthetic_pairs']}), scored on its "
-                  f"{s['human_pairs']} human pairs", "", "| stage | n | faithfulness | BLEU | ROUGE-L |", "|---|---|---|---|---|"]
-        lines += [f"| {r['stage']} | {r['n']} | {r['faithfulness']:.2f} | {r['bleu']:.2f} | {r['rouge_l']:.2f} |"
-                  for r in s["rows"]]
+        lines += [
+            f"## Second stage: synthetic pairs of `{s['database']}` ({s['synthetic_pairs']}), scored on its "
+            f"{s['human_pairs']} human pairs",
+            "",
+            "| stage | n | faithfulness | BLEU | ROUGE-L |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['stage']} | {r['n']} | {r['faithfulness']:.2f} | {r['bleu']:.2f} | {r['rouge_l']:.2f} |"
+            for r in s["rows"]
+        ]
         lines.append("")
     if "seen" in res:
         e = res["seen"]["eval"]
-        lines += ["## The shared files as they are (validation databases seen in training)", "", head,
-                  "|---|---|---|---|---|---|", _row("rules describer", e["rules"]), _row("fine-tuned (recipe)", e), ""]
+        lines += [
+            "## The shared files as they are (validation databases seen in training)",
+            "",
+            head,
+            "|---|---|---|---|---|---|",
+            _row("rules describer", e["rules"]),
+            _row("fine-tuned (recipe)", e),
+            "",
+        ]
     if res.get("errors"):
         lines += ["## Errors", ""] + [f"- {k}: {v.splitlines()[0]}" for k, v in res["errors"].items()] + [""]
     lines += ["Stage seconds: " + json.dumps(res.get("stage_seconds", {}))]
@@ -425,14 +546,26 @@ def main(argv=None) -> int:
     p.add_argument("--spider", required=True, help="Folder with train.jsonl, valid.jsonl and tables.json.")
     p.add_argument("--out", required=True, help="Working folder (runs, reports, results); reused by later calls.")
     p.add_argument("--only", default=",".join(STAGES), help=f"Comma-separated stages, of: {', '.join(STAGES)}.")
-    p.add_argument("--deadline-minutes", type=float, default=9.0,
-                   help="Start no stage or run past this many minutes (the device allows 10 per command).")
-    p.add_argument("--train-minutes", type=float, default=0.0,
-                   help="Budget of each training in minutes (a checkpoint, then stop) [default: the recipe's max_minutes].")
+    p.add_argument(
+        "--deadline-minutes",
+        type=float,
+        default=9.0,
+        help="Start no stage or run past this many minutes (the device allows 10 per command).",
+    )
+    p.add_argument(
+        "--train-minutes",
+        type=float,
+        default=0.0,
+        help="Budget of each training in minutes (a checkpoint, then stop) [default: the recipe's max_minutes].",
+    )
     p.add_argument("--eval-limit", type=int, default=0, help="Validation pairs scored per ablation/grid run (0: all).")
     p.add_argument("--ablations", default="", help=f"Data ablations to run [default: all of {', '.join(ABLATIONS)}].")
     p.add_argument("--grid", default="", help=f"Grid points to run [default: all of {', '.join(GRID)}].")
-    p.add_argument("--bundle-dir", default=None, help="Write smollm2-results.tgz (in 15 MiB parts if larger) here after each stage.")
+    p.add_argument(
+        "--bundle-dir",
+        default=None,
+        help="Write smollm2-results.tgz (in 15 MiB parts if larger) here after each stage.",
+    )
     p.add_argument("--tiny", action="store_true", help="CPU smoke test: a handful of pairs, 2 steps per training.")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)

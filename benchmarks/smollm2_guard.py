@@ -28,8 +28,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SQL2NL_SPIDER_DIR") or next(
-    (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"))
+DATA = Path(
+    os.environ.get("SQL2NL_SPIDER_DIR")
+    or next(
+        (p / "shared/data/spider_s2t" for p in ROOT.parents if (p / "shared/data/spider_s2t").is_dir()), "spider_s2t"
+    )
+)
 GUARD_OFF = {"on_unfaithful": "warn", "candidates": 1}  # the greedy answer, as it is
 
 
@@ -41,8 +45,12 @@ def spread(items: list, limit: int) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DATA / "valid.jsonl",
-                    help="validation pairs (the by-database split's valid.jsonl for unseen databases)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=DATA / "valid.jsonl",
+        help="validation pairs (the by-database split's valid.jsonl for unseen databases)",
+    )
     ap.add_argument("--limit", type=int, default=200, help="distinct statements to describe")
     ap.add_argument("--json", type=Path, help="write {'guard': {...}} here (build_adapter.py --metrics)")
     args = ap.parse_args(argv)
@@ -72,20 +80,25 @@ def main(argv: list[str] | None = None) -> int:
         guards.append(d.guard or {})
     n = len(sqls)
     rows = {k: score(sqls, v, refs, langs) for k, v in texts.items()}
-    report = {"guard": {
-        **rows,
-        "n": n, "data": str(args.data),
-        "first_answer_faithful": round(sum(1 for g in guards if g.get("first_faithfulness", 0) >= 1.0) / n, 4),
-        "sampled_more": round(sum(1 for g in guards if g.get("candidates", 1) > 1) / n, 4),
-        "retried": round(sum(1 for g in guards if g.get("retries")) / n, 4),
-        "fell_back_to_rules": round(sum(1 for g in guards if g.get("fell_back")) / n, 4),
-        "answers_per_statement": round(sum(g.get("candidates", 1) for g in guards) / n, 2),
-        "seconds_per_statement": {k: round(v / n, 3) for k, v in seconds.items()},
-        "bleu_single_vs_rules": round(rows["guarded"]["bleu_single"] / max(rows["rules"]["bleu_single"], 1e-9), 2),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "samples": [{"sql": s, "rules": r, "guard_off": o, "guarded": g}
-                    for s, r, o, g in list(zip(sqls, texts["rules"], texts["guard_off"], texts["guarded"]))[:8]],
-    }}
+    report = {
+        "guard": {
+            **rows,
+            "n": n,
+            "data": str(args.data),
+            "first_answer_faithful": round(sum(1 for g in guards if g.get("first_faithfulness", 0) >= 1.0) / n, 4),
+            "sampled_more": round(sum(1 for g in guards if g.get("candidates", 1) > 1) / n, 4),
+            "retried": round(sum(1 for g in guards if g.get("retries")) / n, 4),
+            "fell_back_to_rules": round(sum(1 for g in guards if g.get("fell_back")) / n, 4),
+            "answers_per_statement": round(sum(g.get("candidates", 1) for g in guards) / n, 2),
+            "seconds_per_statement": {k: round(v / n, 3) for k, v in seconds.items()},
+            "bleu_single_vs_rules": round(rows["guarded"]["bleu_single"] / max(rows["rules"]["bleu_single"], 1e-9), 2),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "samples": [
+                {"sql": s, "rules": r, "guard_off": o, "guarded": g}
+                for s, r, o, g in list(zip(sqls, texts["rules"], texts["guard_off"], texts["guarded"]))[:8]
+            ],
+        }
+    }
     print(json.dumps(report, indent=2, ensure_ascii=False))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,10 +13,26 @@ import platform
 import time
 from pathlib import Path
 
-LLAMA3_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                 num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192)
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, vocab_size=2048, rope_theta=10000.0, max_position_embeddings=1024)
+LLAMA3_8B = dict(
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    vocab_size=128256,
+    rope_theta=500000.0,
+    max_position_embeddings=8192,
+)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=2048,
+    rope_theta=10000.0,
+    max_position_embeddings=1024,
+)
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -53,8 +69,8 @@ def gpu_info() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}"
 
 
-
 # --- the model --------------------------------------------------------------------------------------
+
 
 def save_random_weights(work: Path) -> None:
     """Random bf16 weights for ``work``'s config, built on the GPU where there is one."""
@@ -71,6 +87,7 @@ def save_random_weights(work: Path) -> None:
 def random_model(work: Path, device):
     """``build`` for ``load_model``: random weights for ``work``'s config, made on ``device`` (the same
     on every process: same seed)."""
+
     def build(**kw):
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM
@@ -84,6 +101,7 @@ def random_model(work: Path, device):
 
 # --- (a) plain HF + PEFT with dynamic padding ------------------------------------------------------
 
+
 def run_plain(model_dir: Path, batch: int, steps: int, warmup: int) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -92,8 +110,9 @@ def run_plain(model_dir: Path, batch: int, steps: int, warmup: int) -> dict:
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32).to(device)
-    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS,
-                                             task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM")
+    )
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
     rows = examples(batch * (steps + warmup), model.config.vocab_size)
     pad = model.config.pad_token_id
@@ -108,7 +127,7 @@ def run_plain(model_dir: Path, batch: int, steps: int, warmup: int) -> dict:
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             useful = padded = 0
-        chunk = rows[s * batch:(s + 1) * batch]
+        chunk = rows[s * batch : (s + 1) * batch]
         L = max(len(r["input_ids"]) for r in chunk)
         ids = torch.full((batch, L), pad, dtype=torch.long)
         labels = torch.full((batch, L), -100, dtype=torch.long)
@@ -127,9 +146,17 @@ def run_plain(model_dir: Path, batch: int, steps: int, warmup: int) -> dict:
     if cuda:
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    return {"name": "(a) HF+PEFT, dynamic padding", "batch": batch, "steps": steps, "useful_tokens": useful,
-            "padded_tokens": padded, "pad_share": round(1 - useful / padded, 3), "seconds": round(dt, 3),
-            "useful_tok_s": round(useful / dt, 1), "peak_gib": _peak()}
+    return {
+        "name": "(a) HF+PEFT, dynamic padding",
+        "batch": batch,
+        "steps": steps,
+        "useful_tokens": useful,
+        "padded_tokens": padded,
+        "pad_share": round(1 - useful / padded, 3),
+        "seconds": round(dt, 3),
+        "useful_tok_s": round(useful / dt, 1),
+        "peak_gib": _peak(),
+    }
 
 
 def _peak() -> float | None:
@@ -140,9 +167,20 @@ def _peak() -> float | None:
 
 # --- (b) this pipeline -----------------------------------------------------------------------------
 
-def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: str, ckpt: float | None,
-                 loss: str = "packed", profile: str | None = None, ddp: dict | None = None,
-                 random_init: bool = True, profile_comm: str | None = None) -> dict:
+
+def run_pipeline(
+    model_dir: Path,
+    batch: int,
+    steps: int,
+    warmup: int,
+    engine: str,
+    ckpt: float | None,
+    loss: str = "packed",
+    profile: str | None = None,
+    ddp: dict | None = None,
+    random_init: bool = True,
+    profile_comm: str | None = None,
+) -> dict:
     """``loss="packed"``: the pipeline as it trains (sql2nl_training.packing); ``"trl"``: TRL's own
     padding-free collator and loss (full logits), the pipeline before packing.py, for comparison.
     ``ckpt``: None, no gradient checkpointing; else the share of decoder layers checkpointed.
@@ -174,9 +212,22 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
     loss = loss.removesuffix("+compile")
     packed = loss == "packed"
     global_batch = batch * world
-    cfg = TrainConfig(base=str(model_dir), data="-", out="-", lora_r=16, lora_alpha=16, engine=engine,
-                      max_seq_length=512, gradient_checkpointing=ckpt is not None, checkpoint_layers=ckpt or 1.0,
-                      batch_size=batch, padding_free=packed, compile=compiled, global_batch=global_batch, **(ddp or {}))
+    cfg = TrainConfig(
+        base=str(model_dir),
+        data="-",
+        out="-",
+        lora_r=16,
+        lora_alpha=16,
+        engine=engine,
+        max_seq_length=512,
+        gradient_checkpointing=ckpt is not None,
+        checkpoint_layers=ckpt or 1.0,
+        batch_size=batch,
+        padding_free=packed,
+        compile=compiled,
+        global_batch=global_batch,
+        **(ddp or {}),
+    )
     build = random_model(model_dir, state.device) if random_init and engine == "peft" else None
     t_load = time.perf_counter()
     model, tok = load_model(str(model_dir), cfg, engine, build=build)
@@ -223,14 +274,33 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
                 prof["c"].__exit__(None, None, None)
                 times["c1"] = time.perf_counter()
 
-    args = sft_args(output_dir=str(model_dir.parent / "bench-ckpt"), max_length=None, padding_free=not packed,
-                    **trainer_args(cfg, world, global_batch), max_steps=total, learning_rate=2e-4,
-                    logging_steps=10_000, save_strategy="no", disable_tqdm=True, bf16=cuda, use_cpu=not cuda,
-                    dataloader_drop_last=True, seed=0)
+    args = sft_args(
+        output_dir=str(model_dir.parent / "bench-ckpt"),
+        max_length=None,
+        padding_free=not packed,
+        **trainer_args(cfg, world, global_batch),
+        max_steps=total,
+        learning_rate=2e-4,
+        logging_steps=10_000,
+        save_strategy="no",
+        disable_tqdm=True,
+        bf16=cuda,
+        use_cpu=not cuda,
+        dataloader_drop_last=True,
+        seed=0,
+    )
     one_device_per_process(args)
-    trainer_class = distributed_trainer_class(_trainer_class(engine, packed), DistributedOptions(global_batch, cfg.ddp_bf16_grads))
-    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                            callbacks=[Timer()], **_collator(packed))
+    trainer_class = distributed_trainer_class(
+        _trainer_class(engine, packed), DistributedOptions(global_batch, cfg.ddp_bf16_grads)
+    )
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        callbacks=[Timer()],
+        **_collator(packed),
+    )
     inner = trainer.data_collator
 
     def counting(features):
@@ -239,11 +309,16 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
 
     trainer.data_collator = counting
     trainer.train()
-    mine = {"rank": state.process_index, "gpu": gpu_info(),
-            "device": f"cuda:{torch.cuda.current_device()}" if cuda else str(state.device),
-            "useful": sum(counts[warmup:warmup + steps]), "tokens": counts[warmup:warmup + steps],
-            "seconds": times["t1"] - times["t0"], "peak_gib": times["peak"],
-            "reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2) if cuda else None}
+    mine = {
+        "rank": state.process_index,
+        "gpu": gpu_info(),
+        "device": f"cuda:{torch.cuda.current_device()}" if cuda else str(state.device),
+        "useful": sum(counts[warmup : warmup + steps]),
+        "tokens": counts[warmup : warmup + steps],
+        "seconds": times["t1"] - times["t0"],
+        "peak_gib": times["peak"],
+        "reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2) if cuda else None,
+    }
     if profile_comm and "c1" in times:
         import comm_profile
 
@@ -275,23 +350,45 @@ def run_pipeline(model_dir: Path, batch: int, steps: int, warmup: int, engine: s
         from transformers.modeling_layers import GradientCheckpointingLayer
 
         flags = [m.gradient_checkpointing for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
-        how += (", Unsloth checkpointing" if engine == "unsloth"
-                else f", {sum(flags)} of {len(flags)} layers checkpointed")
+        how += (
+            ", Unsloth checkpointing" if engine == "unsloth" else f", {sum(flags)} of {len(flags)} layers checkpointed"
+        )
     peaks = [r["peak_gib"] for r in ranks]
-    res = {"name": f"(b) sql2nl pipeline ({engine}, {how})", "gpus": world, "batch": batch,
-           "global_batch": global_batch, "steps": steps, "useful_tokens": useful, "padded_tokens": useful,
-           "pad_share": 0.0, "seconds": round(dt, 3), "useful_tok_s": round(useful / dt, 1),
-           "peak_gib": max(peaks) if cuda else None, "peak_gib_per_gpu": peaks,
-           "reserved_gib_per_gpu": [r["reserved_gib"] for r in ranks], "devices": [r["device"] for r in ranks],
-           "device": ranks[0]["gpu"], "load_seconds": round(load_s, 1), "step_seconds": step_s,
-           "token_imbalance": round(imbalance, 4) if imbalance else None, "torch_compile": dyn,
-           "trainable_params": sum(p.numel() for p in grads),
-           # what DDP all-reduces each step: every trainable parameter's gradient (fp32 adapters),
-           # in bf16 with the compression hook; a ring all-reduce moves 2 (N-1)/N of it per GPU
-           "allreduce_mb_per_step": round(grad_bytes / (2 if cfg.ddp_bf16_grads else 1) / 1e6, 1) if world > 1 else 0.0,
-           "ddp": {"bucket_mb": cfg.ddp_bucket_mb, "static_graph": cfg.ddp_static_graph,
-                   "bf16_grads": cfg.ddp_bf16_grads, "gradient_as_bucket_view": True,
-                   "find_unused_parameters": False, "broadcast_buffers": False} if world > 1 else None}
+    res = {
+        "name": f"(b) sql2nl pipeline ({engine}, {how})",
+        "gpus": world,
+        "batch": batch,
+        "global_batch": global_batch,
+        "steps": steps,
+        "useful_tokens": useful,
+        "padded_tokens": useful,
+        "pad_share": 0.0,
+        "seconds": round(dt, 3),
+        "useful_tok_s": round(useful / dt, 1),
+        "peak_gib": max(peaks) if cuda else None,
+        "peak_gib_per_gpu": peaks,
+        "reserved_gib_per_gpu": [r["reserved_gib"] for r in ranks],
+        "devices": [r["device"] for r in ranks],
+        "device": ranks[0]["gpu"],
+        "load_seconds": round(load_s, 1),
+        "step_seconds": step_s,
+        "token_imbalance": round(imbalance, 4) if imbalance else None,
+        "torch_compile": dyn,
+        "trainable_params": sum(p.numel() for p in grads),
+        # what DDP all-reduces each step: every trainable parameter's gradient (fp32 adapters),
+        # in bf16 with the compression hook; a ring all-reduce moves 2 (N-1)/N of it per GPU
+        "allreduce_mb_per_step": round(grad_bytes / (2 if cfg.ddp_bf16_grads else 1) / 1e6, 1) if world > 1 else 0.0,
+        "ddp": {
+            "bucket_mb": cfg.ddp_bucket_mb,
+            "static_graph": cfg.ddp_static_graph,
+            "bf16_grads": cfg.ddp_bf16_grads,
+            "gradient_as_bucket_view": True,
+            "find_unused_parameters": False,
+            "broadcast_buffers": False,
+        }
+        if world > 1
+        else None,
+    }
     if profile_comm:
         res["comm_per_gpu"] = [r.get("comm") for r in ranks]
     return res

@@ -14,15 +14,27 @@ from sql2nl.rules.functions import OPERATORS, _table
 
 # Arguments that need a value of a particular kind to mean anything.
 _VALUES = {
-    "unit": lambda: exp.var("MONTH"), "format": lambda: exp.Literal.string("%Y-%m-%d"),
-    "separator": lambda: exp.Literal.string(","), "delimiter": lambda: exp.Literal.string(","),
-    "decimals": lambda: exp.Literal.number(2), "offset": lambda: exp.Literal.number(2),
-    "default": lambda: exp.Literal.number(0), "times": lambda: exp.Literal.number(3),
-    "length": lambda: exp.Literal.number(3), "start": lambda: exp.Literal.number(2), "end": lambda: exp.Literal.number(5),
-    "step": lambda: exp.Literal.number(1), "count": lambda: exp.Literal.number(3),
-    "quantile": lambda: exp.Literal.number(0.9), "percentile": lambda: exp.Literal.number(0.9),
-    "part_index": lambda: exp.Literal.number(2), "elementcount": lambda: exp.Literal.number(10),
-    "is_left": lambda: True, "ignore_nulls": lambda: True, "position": lambda: exp.Literal.number(2), "group": lambda: exp.Literal.number(1),
+    "unit": lambda: exp.var("MONTH"),
+    "format": lambda: exp.Literal.string("%Y-%m-%d"),
+    "separator": lambda: exp.Literal.string(","),
+    "delimiter": lambda: exp.Literal.string(","),
+    "decimals": lambda: exp.Literal.number(2),
+    "offset": lambda: exp.Literal.number(2),
+    "default": lambda: exp.Literal.number(0),
+    "times": lambda: exp.Literal.number(3),
+    "length": lambda: exp.Literal.number(3),
+    "start": lambda: exp.Literal.number(2),
+    "end": lambda: exp.Literal.number(5),
+    "step": lambda: exp.Literal.number(1),
+    "count": lambda: exp.Literal.number(3),
+    "quantile": lambda: exp.Literal.number(0.9),
+    "percentile": lambda: exp.Literal.number(0.9),
+    "part_index": lambda: exp.Literal.number(2),
+    "elementcount": lambda: exp.Literal.number(10),
+    "is_left": lambda: True,
+    "ignore_nulls": lambda: True,
+    "position": lambda: exp.Literal.number(2),
+    "group": lambda: exp.Literal.number(1),
 }
 _CASTS = (exp.Cast, exp.TryCast, exp.JSONCast, exp.Convert)
 
@@ -54,13 +66,17 @@ def arg_value(cls: type, name: str) -> object:
             return [exp.to_identifier("x")]
         return [_column("y"), _column("z")]
     if name == "ifs":
-        return [exp.If(this=exp.EQ(this=_column("x"), expression=exp.Literal.number(1)),
-                       true=exp.Literal.string("one"))]
+        return [
+            exp.If(this=exp.EQ(this=_column("x"), expression=exp.Literal.number(1)), true=exp.Literal.string("one"))
+        ]
     if cls is exp.Lambda and name == "this":
         return exp.GT(this=exp.to_identifier("x"), expression=exp.Literal.number(1))
     if cls is exp.WithinGroup:
-        return (exp.PercentileCont(this=exp.Literal.number(0.9)) if name == "this"
-                else exp.Order(expressions=[exp.Ordered(this=_column("salary"))]))
+        return (
+            exp.PercentileCont(this=exp.Literal.number(0.9))
+            if name == "this"
+            else exp.Order(expressions=[exp.Ordered(this=_column("salary"))])
+        )
     if cls is exp.Interval and name == "this":
         return exp.Literal.string("7")
     if cls is exp.Dot and name == "expression":

@@ -15,8 +15,8 @@ import tinymodels
 
 @dataclass(frozen=True)
 class TinyGGUF:
-    hf_dir: Path       # the Hugging Face model the GGUFs were exported from
-    export_dir: Path   # sql2nl_gguf's output: model.f16.gguf, model.q8_0.gguf, Modelfile, manifest.json
+    hf_dir: Path  # the Hugging Face model the GGUFs were exported from
+    export_dir: Path  # sql2nl_gguf's output: model.f16.gguf, model.q8_0.gguf, Modelfile, manifest.json
 
     def file(self, quant: str = "q8_0") -> Path:
         return self.export_dir / f"model.{quant}.gguf"

@@ -36,12 +36,14 @@ INPUTS: dict[str, tuple[Any, str | None, Any]] = {
     "unclosed-quote": ("SELECT 'abc FROM t", None, SQLParseError),
     "tsql": ("SELECT TOP 5 [a b] FROM [db].[dbo].[t] WITH (NOLOCK) OPTION (RECOMPILE)", "tsql", "described"),
     "mysql": ("SELECT `a``b` FROM t LIMIT 1, 2", "mysql", "described"),
-    "postgres": ("SELECT $tag$ a $ b $tag$::text, E'\\x41', B'101' FROM t WHERE j #>> '{a,b}' = 'x'", "postgres",
-                 "described"),
+    "postgres": (
+        "SELECT $tag$ a $ b $tag$::text, E'\\x41', B'101' FROM t WHERE j #>> '{a,b}' = 'x'",
+        "postgres",
+        "described",
+    ),
     "bigquery": ("SELECT * FROM `proj.ds.t` WHERE _PARTITIONTIME > TIMESTAMP('2020-01-01')", "bigquery", "described"),
     "unicode-names": ('SELECT "🦙", "\u202egnp.exe" FROM "表"', None, "described"),
-    "huge-in-list": ("SELECT * FROM t WHERE x IN (" + ",".join(str(i) for i in range(20_000)) + ")", None,
-                     "described"),
+    "huge-in-list": ("SELECT * FROM t WHERE x IN (" + ",".join(str(i) for i in range(20_000)) + ")", None, "described"),
     "10k-columns": ("SELECT " + ", ".join(f"c{i}" for i in range(10_000)) + " FROM t", None, "described"),
     "20k-term-expression": ("SELECT " + " + ".join(["1"] * 20_000), None, InvalidInputError),
     "many-statements": ("SELECT 1;" * 2000, None, "described"),
@@ -49,8 +51,12 @@ INPUTS: dict[str, tuple[Any, str | None, Any]] = {
 
 #: The classes cheap enough to send through every surface (the big ones go through the library and one
 #: process boundary each; they cost seconds per call on a loaded machine).
-CHEAP = [k for k in INPUTS if k not in ("5MB", "huge-in-list", "10k-columns", "20k-term-expression",
-                                        "many-statements", "whitespace-and-semicolons")]
+CHEAP = [
+    k
+    for k in INPUTS
+    if k
+    not in ("5MB", "huge-in-list", "10k-columns", "20k-term-expression", "many-statements", "whitespace-and-semicolons")
+]
 
 
 def bounded(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> tuple[str, Any]:

@@ -21,7 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Where each package's source lives (src layouts: the folder holding the top-level package).
-SOURCE_ROOTS = [ROOT / "src", *sorted((ROOT / "plugins").glob("*/src")), ROOT / "training" / "src", ROOT / "gguf" / "src"]
+SOURCE_ROOTS = [
+    ROOT / "src",
+    *sorted((ROOT / "plugins").glob("*/src")),
+    ROOT / "training" / "src",
+    ROOT / "gguf" / "src",
+]
 
 
 @dataclass
@@ -43,7 +48,8 @@ def _module_name(root: Path, path: Path) -> str:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, str]]:
@@ -169,10 +175,11 @@ def report(g: Graph) -> str:
     """Cycles by the kind of import that closes them, each with the imports inside it."""
     lines = []
     seen: list[list[str]] = []
-    for title, edges in (("module-level cycles", g.module_level),
-                         ("cycles closed by function-level imports", merged(g.module_level, g.function_level)),
-                         ("cycles closed by TYPE_CHECKING imports",
-                          merged(g.module_level, g.function_level, g.type_only))):
+    for title, edges in (
+        ("module-level cycles", g.module_level),
+        ("cycles closed by function-level imports", merged(g.module_level, g.function_level)),
+        ("cycles closed by TYPE_CHECKING imports", merged(g.module_level, g.function_level, g.type_only)),
+    ):
         found = [c for c in cycles(edges) if c not in seen]
         seen += found
         lines.append(f"{title}: {len(found)}")

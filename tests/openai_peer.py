@@ -26,10 +26,14 @@ class CannedOpenAI:
     """Answers ``answer`` (a string, or a function of the request body) to every chat completion."""
 
     def __init__(self) -> None:
-        self.thread = ServerThread(Starlette(routes=[
-            Route("/v1/models", self._models, methods=["GET"]),
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-        ]))
+        self.thread = ServerThread(
+            Starlette(
+                routes=[
+                    Route("/v1/models", self._models, methods=["GET"]),
+                    Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                ]
+            )
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -59,8 +63,12 @@ class CannedOpenAI:
         return [body for _, body in self.requests]
 
     async def _models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "test"}
-                                                        for m in self.models]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models],
+            }
+        )
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
@@ -75,24 +83,41 @@ class CannedOpenAI:
             if self.fail_times is not None:
                 self.fail_times -= 1
             status, message = self.fail
-            return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": None}},
-                                status_code=status)
+            return JSONResponse(
+                {"error": {"message": message, "type": "invalid_request_error", "code": None}}, status_code=status
+            )
         text = self.answer(body) if callable(self.answer) else self.answer
         base = {"id": "chatcmpl-canned", "created": 0, "model": body.get("model")}
         if body.get("stream"):
             return StreamingResponse(self._stream(base, text), media_type="text/event-stream")
-        choices = [] if self.no_choices else [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
-        return JSONResponse({**base, "object": "chat.completion", "choices": choices,
-                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        choices = (
+            []
+            if self.no_choices
+            else [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+        )
+        return JSONResponse(
+            {
+                **base,
+                "object": "chat.completion",
+                "choices": choices,
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
 
     @staticmethod
     async def _stream(base: dict[str, Any], text: str):
         words = text.split(" ")
         for i, word in enumerate(words):
             piece = word + (" " if i < len(words) - 1 else "")
-            chunk = {**base, "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            chunk = {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
             yield f"data: {json.dumps(chunk)}\n\n".encode()
-        done = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        done = {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode()

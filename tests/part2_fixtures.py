@@ -11,10 +11,26 @@ GENERAL = [dict(p) for p in SHOP_SCHOOL]
 VALID = [dict(p) for p in MUSIC + MUSIC_MORE]
 # a "team's own" second-stage set over another schema
 OURS = [
-    {"sql": "SELECT title FROM tickets WHERE status = 'open'", "description": "List the titles of open tickets.", "db_id": "helpdesk"},
-    {"sql": "SELECT count(*) FROM tickets WHERE priority = 'high'", "description": "How many high priority tickets are there?", "db_id": "helpdesk"},
-    {"sql": "SELECT agent, count(*) FROM tickets GROUP BY agent", "description": "Count the tickets of each agent.", "db_id": "helpdesk"},
-    {"sql": "SELECT name FROM agents WHERE team = 'billing'", "description": "List the names of agents in the billing team.", "db_id": "helpdesk"},
+    {
+        "sql": "SELECT title FROM tickets WHERE status = 'open'",
+        "description": "List the titles of open tickets.",
+        "db_id": "helpdesk",
+    },
+    {
+        "sql": "SELECT count(*) FROM tickets WHERE priority = 'high'",
+        "description": "How many high priority tickets are there?",
+        "db_id": "helpdesk",
+    },
+    {
+        "sql": "SELECT agent, count(*) FROM tickets GROUP BY agent",
+        "description": "Count the tickets of each agent.",
+        "db_id": "helpdesk",
+    },
+    {
+        "sql": "SELECT name FROM agents WHERE team = 'billing'",
+        "description": "List the names of agents in the billing team.",
+        "db_id": "helpdesk",
+    },
 ]
 
 
@@ -27,8 +43,20 @@ def tiny_config(**kw):
     """A scratch:tiny config that trains in seconds on a CPU (plain PEFT: no Unsloth start-up cost)."""
     from sql2nl_training import TrainConfig
 
-    base = dict(base="scratch:tiny", engine="peft", max_steps=4, batch_size=3, learning_rate=5e-3, lora_r=8,
-                lora_alpha=16, warmup_ratio=0.0, max_seq_length=256, save_steps=100, logging_steps=1, seed=0)
+    base = dict(
+        base="scratch:tiny",
+        engine="peft",
+        max_steps=4,
+        batch_size=3,
+        learning_rate=5e-3,
+        lora_r=8,
+        lora_alpha=16,
+        warmup_ratio=0.0,
+        max_seq_length=256,
+        save_steps=100,
+        logging_steps=1,
+        seed=0,
+    )
     return TrainConfig(**{**base, **kw})
 
 

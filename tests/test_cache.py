@@ -112,8 +112,10 @@ def test_lru_counts_hits_and_misses():
 
 def test_persistent_cache_survives_a_new_process(tmp_path):
     path = tmp_path / "shared.sqlite3"
-    code = ("import sys; from sql2nl import cache, describe; cache.configure(path=sys.argv[1]); "
-            "d = describe(sys.argv[2]); print(len(cache.persistent), d.text)")
+    code = (
+        "import sys; from sql2nl import cache, describe; cache.configure(path=sys.argv[1]); "
+        "d = describe(sys.argv[2]); print(len(cache.persistent), d.text)"
+    )
     first = subprocess.run([sys.executable, "-c", code, str(path), SQL], capture_output=True, text=True, check=True)
     assert first.stdout.startswith("1 ")
     with sqlite3.connect(path) as c:  # make the stored text recognisable: the next process must read it
@@ -163,14 +165,17 @@ def test_fingerprint_is_stable_and_spacing_insensitive():
     assert len(fingerprint(SQL)) == 40
 
 
-@pytest.mark.parametrize("a, b", [
-    ("SELECT [a  b] FROM t", "SELECT [a b] FROM t"),                      # T-SQL quoted names
-    ("SELECT $$a  b$$ FROM t", "SELECT $$a b$$ FROM t"),                  # dollar-quoted strings
-    ("SELECT $q$a  b$q$ FROM t", "SELECT $q$a b$q$ FROM t"),
-    ("SELECT E'a  b' FROM t", "SELECT E'a b' FROM t"),
-    ('SELECT "a  b" FROM t', 'SELECT "a b" FROM t'),
-    ("SELECT `a  b` FROM t", "SELECT `a b` FROM t"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("SELECT [a  b] FROM t", "SELECT [a b] FROM t"),  # T-SQL quoted names
+        ("SELECT $$a  b$$ FROM t", "SELECT $$a b$$ FROM t"),  # dollar-quoted strings
+        ("SELECT $q$a  b$q$ FROM t", "SELECT $q$a b$q$ FROM t"),
+        ("SELECT E'a  b' FROM t", "SELECT E'a b' FROM t"),
+        ('SELECT "a  b" FROM t', 'SELECT "a b" FROM t'),
+        ("SELECT `a  b` FROM t", "SELECT `a b` FROM t"),
+    ],
+)
 def test_whitespace_inside_every_quoting_style_is_kept(a, b):
     assert normalize(a) != normalize(b)
     assert normalize(a.replace(" FROM", "   FROM")) == normalize(a)  # outside quotes it still collapses
@@ -188,8 +193,14 @@ def test_every_describe_setting_is_in_the_cache_key():
     assert params == set(api.DESCRIBE_SETTINGS)
     be = Counting()
     base = dict(language="en", dialect=None, schema=None, redact=False, detail="summary", style="statement")
-    other = dict(language="zh", dialect="postgres", schema=Schema.from_any({"t": {"a": "b"}}), redact=True,
-                 detail="steps", style="question")
+    other = dict(
+        language="zh",
+        dialect="postgres",
+        schema=Schema.from_any({"t": {"a": "b"}}),
+        redact=True,
+        detail="steps",
+        style="question",
+    )
     assert set(base) == set(api.DESCRIBE_SETTINGS)
     for name in api.DESCRIBE_SETTINGS:
         assert api._cache_key(SQL, be, **{**base, name: other[name]}) != api._cache_key(SQL, be, **base), name

@@ -46,17 +46,20 @@ def test_doctests():
 
 
 # -- code blocks -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("```sql\nSELECT a FROM t;\nSELECT b FROM u\n```", ["SELECT a FROM t;", "SELECT b FROM u"]),
-    ("look:\n```\nUPDATE t SET a = 1\n```\nthanks", ["UPDATE t SET a = 1"]),
-    ("```sql\nSELECT a FROM t", ["SELECT a FROM t"]),  # never closed: runs to the end
-    ("```sql\nSELECT a FROM t```", ["SELECT a FROM t"]),  # closed at the end of the line
-    ("I tried SELECT x FROM y first, then:\n```sql\nSELECT a FROM t\n```", ["SELECT a FROM t"]),  # blocks win
-    ("```\nSELECT a FROM t;\n a \n---\n 1\n```", ["SELECT a FROM t;"]),  # an unlabelled block's output table
-    ("```sql\n-- the top three\nSELECT a\n\nFROM t\n```", ["-- the top three\nSELECT a\n\nFROM t"]),
-    ("```python\nprint('SELECT')\n```", []),
-    ("```sql\nSHOW TABLES\n```", ["SHOW TABLES"]),  # any statement in a block that says it is SQL
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("```sql\nSELECT a FROM t;\nSELECT b FROM u\n```", ["SELECT a FROM t;", "SELECT b FROM u"]),
+        ("look:\n```\nUPDATE t SET a = 1\n```\nthanks", ["UPDATE t SET a = 1"]),
+        ("```sql\nSELECT a FROM t", ["SELECT a FROM t"]),  # never closed: runs to the end
+        ("```sql\nSELECT a FROM t```", ["SELECT a FROM t"]),  # closed at the end of the line
+        ("I tried SELECT x FROM y first, then:\n```sql\nSELECT a FROM t\n```", ["SELECT a FROM t"]),  # blocks win
+        ("```\nSELECT a FROM t;\n a \n---\n 1\n```", ["SELECT a FROM t;"]),  # an unlabelled block's output table
+        ("```sql\n-- the top three\nSELECT a\n\nFROM t\n```", ["-- the top three\nSELECT a\n\nFROM t"]),
+        ("```python\nprint('SELECT')\n```", []),
+        ("```sql\nSHOW TABLES\n```", ["SHOW TABLES"]),  # any statement in a block that says it is SQL
+    ],
+)
 def test_fenced_blocks(text, expected):
     assert find_sql(text) == expected
 
@@ -81,52 +84,69 @@ def test_inline_code():
 DBEAVER_EXPLAIN = (
     "Explain the following SQL query. Describe what it does, step by step.\n\n"
     "SELECT c.name, COUNT(o.id) AS orders\nFROM customers c\nJOIN orders o ON o.customer_id = c.id\n"
-    "WHERE o.created_at >= '2024-01-01'\nGROUP BY c.name\nORDER BY orders DESC\nLIMIT 10;\n")
+    "WHERE o.created_at >= '2024-01-01'\nGROUP BY c.name\nORDER BY orders DESC\nLIMIT 10;\n"
+)
 
 
-@pytest.mark.parametrize("text, expected", [
-    (DBEAVER_EXPLAIN, [DBEAVER_EXPLAIN[DBEAVER_EXPLAIN.index("SELECT"):].strip()]),
-    ("What does select count(*) from t do?", ["select count(*) from t"]),
-    ("Is SELECT * FROM t WHERE a = 1 slow?", ["SELECT * FROM t WHERE a = 1"]),
-    ("Why does SELECT a FROM t take so long", ["SELECT a FROM t"]),
-    ("SELECT a\nFROM t\nThanks!", ["SELECT a\nFROM t"]),
-    ("SELECT a\nFROM t\nAnd what does it return when t is empty?", ["SELECT a\nFROM t"]),
-    ("Explain SELECT name FROM users WHERE note = 'it''s'. I don't get it",
-     ["SELECT name FROM users WHERE note = 'it''s'"]),
-    ("解释一下 SELECT name FROM users WHERE age > 18 这个查询", ["SELECT name FROM users WHERE age > 18"]),
-    ("SELECT name FROM users WHERE age > 18。这是什么意思？", ["SELECT name FROM users WHERE age > 18"]),
-    ("please update me: SELECT a FROM t", ["SELECT a FROM t"]),
-    ("explain SELECT name FROM users", ["SELECT name FROM users"]),
-    ("SELECT a FROM t WHERE note = 'line one\nline two'", ["SELECT a FROM t WHERE note = 'line one\nline two'"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (DBEAVER_EXPLAIN, [DBEAVER_EXPLAIN[DBEAVER_EXPLAIN.index("SELECT") :].strip()]),
+        ("What does select count(*) from t do?", ["select count(*) from t"]),
+        ("Is SELECT * FROM t WHERE a = 1 slow?", ["SELECT * FROM t WHERE a = 1"]),
+        ("Why does SELECT a FROM t take so long", ["SELECT a FROM t"]),
+        ("SELECT a\nFROM t\nThanks!", ["SELECT a\nFROM t"]),
+        ("SELECT a\nFROM t\nAnd what does it return when t is empty?", ["SELECT a\nFROM t"]),
+        (
+            "Explain SELECT name FROM users WHERE note = 'it''s'. I don't get it",
+            ["SELECT name FROM users WHERE note = 'it''s'"],
+        ),
+        ("解释一下 SELECT name FROM users WHERE age > 18 这个查询", ["SELECT name FROM users WHERE age > 18"]),
+        ("SELECT name FROM users WHERE age > 18。这是什么意思？", ["SELECT name FROM users WHERE age > 18"]),
+        ("please update me: SELECT a FROM t", ["SELECT a FROM t"]),
+        ("explain SELECT name FROM users", ["SELECT name FROM users"]),
+        ("SELECT a FROM t WHERE note = 'line one\nline two'", ["SELECT a FROM t WHERE note = 'line one\nline two'"]),
+    ],
+)
 def test_bare_sql_in_prose(text, expected):
     assert find_sql(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("First SELECT a FROM t; then\nDELETE FROM t WHERE a = 1", ["SELECT a FROM t;", "DELETE FROM t WHERE a = 1"]),
-    ("SELECT a FROM t WHERE b IN (1, 2)\nSELECT c FROM u", ["SELECT a FROM t WHERE b IN (1, 2)", "SELECT c FROM u"]),
-    ("SELECT a FROM t\n\nSELECT c FROM u", ["SELECT a FROM t", "SELECT c FROM u"]),
-    # A statement word at a line's start that continues the statement.
-    ("INSERT INTO t (a, b)\nSELECT x, y FROM u", ["INSERT INTO t (a, b)\nSELECT x, y FROM u"]),
-    ("WITH x AS (\n  SELECT 1 AS a\n)\nSELECT a FROM x\nSELECT b FROM y",
-     ["WITH x AS (\n  SELECT 1 AS a\n)\nSELECT a FROM x", "SELECT b FROM y"]),
-    ("SELECT a FROM t\nUNION\nSELECT b FROM u", ["SELECT a FROM t\nUNION\nSELECT b FROM u"]),
-    ("ALTER TABLE t\nDROP COLUMN c", ["ALTER TABLE t\nDROP COLUMN c"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("First SELECT a FROM t; then\nDELETE FROM t WHERE a = 1", ["SELECT a FROM t;", "DELETE FROM t WHERE a = 1"]),
+        (
+            "SELECT a FROM t WHERE b IN (1, 2)\nSELECT c FROM u",
+            ["SELECT a FROM t WHERE b IN (1, 2)", "SELECT c FROM u"],
+        ),
+        ("SELECT a FROM t\n\nSELECT c FROM u", ["SELECT a FROM t", "SELECT c FROM u"]),
+        # A statement word at a line's start that continues the statement.
+        ("INSERT INTO t (a, b)\nSELECT x, y FROM u", ["INSERT INTO t (a, b)\nSELECT x, y FROM u"]),
+        (
+            "WITH x AS (\n  SELECT 1 AS a\n)\nSELECT a FROM x\nSELECT b FROM y",
+            ["WITH x AS (\n  SELECT 1 AS a\n)\nSELECT a FROM x", "SELECT b FROM y"],
+        ),
+        ("SELECT a FROM t\nUNION\nSELECT b FROM u", ["SELECT a FROM t\nUNION\nSELECT b FROM u"]),
+        ("ALTER TABLE t\nDROP COLUMN c", ["ALTER TABLE t\nDROP COLUMN c"]),
+    ],
+)
 def test_several_statements(text, expected):
     assert find_sql(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "please select the best option from the list",
-    "Can you update me on the status? I'd like to create something and drop it.",
-    "hello",
-    "I need to select the names from users whose orders were shipped late, then update the report.",
-    "Also, please create a table view of the results, or alter the index if it's slow.\n"
-    "I'd like to drop the table of contents from report 7 and insert into it a summary instead.",
-    "With that, replace the old numbers; truncate nothing until the audit is done.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please select the best option from the list",
+        "Can you update me on the status? I'd like to create something and drop it.",
+        "hello",
+        "I need to select the names from users whose orders were shipped late, then update the report.",
+        "Also, please create a table view of the results, or alter the index if it's slow.\n"
+        "I'd like to drop the table of contents from report 7 and insert into it a summary instead.",
+        "With that, replace the old numbers; truncate nothing until the audit is done.",
+    ],
+)
 def test_prose_that_uses_sql_words_has_no_sql(text):
     assert find_statements(text).found == ()  # neither statements nor errors
 
@@ -174,8 +194,10 @@ def _typo_lines(size: int) -> str:
 
 
 def _keyword_prose(size: int) -> str:
-    line = ("Can you select the rows from orders where the total is big, and then update the totals set by "
-            "the team? Also create a table view, or alter the index if it's slow; drop the table of contents.")
+    line = (
+        "Can you select the rows from orders where the total is big, and then update the totals set by "
+        "the team? Also create a table view, or alter the index if it's slow; drop the table of contents."
+    )
     return "\n".join([line] * (size // len(line) + 1))
 
 
@@ -185,9 +207,17 @@ def _long_select(size: int, flaw: str) -> str:
     return f"Explain the following SQL query:\nSELECT o.id\nFROM orders o\n{where}\n{conds}\nORDER BY 1;"
 
 
-@pytest.mark.parametrize("make", [_typo_lines, _keyword_prose, lambda n: _long_select(n, "typo"),
-                                  lambda n: _long_select(n, "quote"), lambda n: _long_select(n, "paren")],
-                         ids=["typo-lines", "keyword-prose", "typo", "quote", "paren"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        _typo_lines,
+        _keyword_prose,
+        lambda n: _long_select(n, "typo"),
+        lambda n: _long_select(n, "quote"),
+        lambda n: _long_select(n, "paren"),
+    ],
+    ids=["typo-lines", "keyword-prose", "typo", "quote", "paren"],
+)
 def test_parsing_work_is_linear_in_the_message(make, parser_work):
     for size in (4_000, 40_000, 400_000):
         text = make(size)

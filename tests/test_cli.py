@@ -87,16 +87,19 @@ def test_model_and_options_reach_the_backend_and_llm_backends_stream(slow):
     assert slow.built == [{"model": "tiny", "temperature": 0.5}]
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["describe", "please list the users"], "does not look like a SQL statement"),
-    (["describe", "SELECT 'abc FROM t"], "line 1, column 8"),
-    (["describe", "-b", "rule", SQL], "Did you mean 'rules'?"),
-    (["describe", "-m", "x", SQL], "Unknown model 'x'"),  # not a registered name, and no backend chosen
-    (["describe", "-d", "postgress", SQL], "Did you mean postgres?"),
-    (["describe", "-l", "fr", SQL], "'fr' is not one of"),
-    (["describe", ""], "empty"),
-    (["describe", "-f", "/nonexistent/q.sql"], "No such file"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["describe", "please list the users"], "does not look like a SQL statement"),
+        (["describe", "SELECT 'abc FROM t"], "line 1, column 8"),
+        (["describe", "-b", "rule", SQL], "Did you mean 'rules'?"),
+        (["describe", "-m", "x", SQL], "Unknown model 'x'"),  # not a registered name, and no backend chosen
+        (["describe", "-d", "postgress", SQL], "Did you mean postgres?"),
+        (["describe", "-l", "fr", SQL], "'fr' is not one of"),
+        (["describe", ""], "empty"),
+        (["describe", "-f", "/nonexistent/q.sql"], "No such file"),
+    ],
+)
 def test_user_mistakes_are_one_line_errors(args, needle):
     r = run(*args)
     assert r.exit_code != 0
@@ -159,12 +162,14 @@ def test_installed_script_in_a_real_subprocess(tmp_path):
 
 # -- scripts: each statement on its own, numbered; bad ones reported with their position ---------
 
-SCRIPT = ("\ufeff-- the weekly report\n"
-          "SELECT name FROM users WHERE age > 18;\n"
-          "SELEC oops FROM t;\n"
-          "SELECT count(*) FROM orders\n"
-          "GO\n"
-          "SELECT a FROM t WHERE b = 'x;y'\n")
+SCRIPT = (
+    "\ufeff-- the weekly report\n"
+    "SELECT name FROM users WHERE age > 18;\n"
+    "SELEC oops FROM t;\n"
+    "SELECT count(*) FROM orders\n"
+    "GO\n"
+    "SELECT a FROM t WHERE b = 'x;y'\n"
+)
 GOOD = ["SELECT name FROM users WHERE age > 18", "SELECT count(*) FROM orders", "SELECT a FROM t WHERE b = 'x;y'"]
 
 

@@ -17,11 +17,14 @@ from sql2nl.errors import InvalidInputError
 from sql2nl.prompt import PROMPT_VERSION, build_messages, render_prompt, training_example
 
 SIMPLE = "SELECT name FROM users WHERE age > 18"
-STAGED = ("WITH big AS (SELECT customer_id, SUM(total) AS spent FROM orders GROUP BY customer_id) "
-          "SELECT c.name FROM big b JOIN customers c ON c.id = b.customer_id WHERE b.spent > 1000")
+STAGED = (
+    "WITH big AS (SELECT customer_id, SUM(total) AS spent FROM orders GROUP BY customer_id) "
+    "SELECT c.name FROM big b JOIN customers c ON c.id = b.customer_id WHERE b.spent > 1000"
+)
 
 
 # -- the library ------------------------------------------------------------------------------------
+
 
 def test_steps_are_a_numbered_outline_one_step_per_cte_then_the_result():
     text = describe(STAGED, detail="steps", cache=False).text
@@ -32,7 +35,9 @@ def test_steps_are_a_numbered_outline_one_step_per_cte_then_the_result():
 
 
 def test_summary_is_one_paragraph_and_names_the_intermediate_results():
-    long = STAGED.replace("SUM(total) AS spent", ", ".join(f"SUM(c{i}) AS s{i}" for i in range(30)) + ", SUM(total) AS spent")
+    long = STAGED.replace(
+        "SUM(total) AS spent", ", ".join(f"SUM(c{i}) AS s{i}" for i in range(30)) + ", SUM(total) AS spent"
+    )
     text = describe(long, cache=False).text
     assert "\n" not in text and len(text.split()) <= 60
     assert "big" in text and "customers" in text
@@ -64,6 +69,7 @@ def test_options_are_part_of_the_cache_key():
 
 # -- the CLI and the notebook magic -----------------------------------------------------------------
 
+
 def test_cli_detail_and_style():
     r = CliRunner().invoke(cli, ["describe", "--detail", "steps", "--style", "question", STAGED])
     assert r.exit_code == 0, r.output
@@ -88,6 +94,7 @@ def test_ipython_magic_detail_and_style():
 
 # -- the HTTP server ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def http():
     require("uvicorn")
@@ -104,8 +111,9 @@ def test_server_detail_and_style(http):
     r = http.post("/v1/describe", json={"sql": STAGED, "detail": "steps", "style": "question"})
     assert r.status_code == 200
     assert r.json()["text"] == describe(STAGED, detail="steps", style="question").text
-    batch = http.post("/v1/describe/batch", json={"style": "question", "items": [SIMPLE, {"sql": SIMPLE,
-                                                                                           "style": "statement"}]})
+    batch = http.post(
+        "/v1/describe/batch", json={"style": "question", "items": [SIMPLE, {"sql": SIMPLE, "style": "statement"}]}
+    )
     assert [x["text"][-1] for x in batch.json()["results"]] == ["?", "."]
     bad = http.post("/v1/describe", json={"sql": SIMPLE, "detail": "all"})
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "detail"
@@ -118,6 +126,7 @@ def test_openapi_documents_the_options(http):
 
 
 # -- the prompt format and the training pairs ------------------------------------------------------
+
 
 def test_prompt_says_the_detail_and_style_asked_for():
     assert PROMPT_VERSION == "sql2nl-prompt-2"
@@ -138,9 +147,11 @@ def test_training_pairs_carry_detail_and_style(tmp_path):
     assert Pair("SELECT 1", "What is one?").style == "question"
     assert Pair("SELECT 1", "Show one.").style == "statement"
     path = tmp_path / "pairs.jsonl"
-    rows = [{"sql": SIMPLE, "description": "Names of adults."},
-            {"sql": STAGED, "description": "1. big: ...\n2. Result: ...", "detail": "steps"},
-            {"sql": SIMPLE, "description": "x", "detail": "novel"}]
+    rows = [
+        {"sql": SIMPLE, "description": "Names of adults."},
+        {"sql": STAGED, "description": "1. big: ...\n2. Result: ...", "detail": "steps"},
+        {"sql": SIMPLE, "description": "x", "detail": "novel"},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows))
     ds = load_pairs(path)
     assert [(p.detail, p.style) for p in ds.pairs] == [("summary", "statement"), ("steps", "statement")]

@@ -15,16 +15,22 @@ def one(sql, dialect=None):
 
 
 def test_select_facts():
-    f = one("SELECT DISTINCT u.name, count(DISTINCT o.id) AS n FROM users AS u LEFT JOIN orders o ON o.user_id = u.id "
-            "WHERE u.age >= 18 AND u.city NOT IN ('Paris', 'Rome') GROUP BY u.name HAVING count(*) > 2 "
-            "ORDER BY n DESC, u.name LIMIT 10 OFFSET 5")
+    f = one(
+        "SELECT DISTINCT u.name, count(DISTINCT o.id) AS n FROM users AS u LEFT JOIN orders o ON o.user_id = u.id "
+        "WHERE u.age >= 18 AND u.city NOT IN ('Paris', 'Rome') GROUP BY u.name HAVING count(*) > 2 "
+        "ORDER BY n DESC, u.name LIMIT 10 OFFSET 5"
+    )
     assert f.kind == "select" and f.distinct
     assert f.tables == ["users", "orders"] and f.aliases == {"u": "users", "o": "orders"}
     assert [(s.column, s.table, s.aggregate, s.distinct, s.alias) for s in f.selected] == [
-        ("name", "users", None, False, None), ("id", "orders", "count", True, "n")]
+        ("name", "users", None, False, None),
+        ("id", "orders", "count", True, "n"),
+    ]
     assert [(j.kind, j.table, j.alias) for j in f.joins] == [("left", "orders", "o")]
     assert [(x.column, x.op, x.values, x.negated) for x in f.filters] == [
-        ("age", ">=", ["18"], False), ("city", "in", ["Paris", "Rome"], True)]
+        ("age", ">=", ["18"], False),
+        ("city", "in", ["Paris", "Rome"], True),
+    ]
     assert [(x.op, x.values, x.aggregate) for x in f.having] == [(">", ["2"], "count")]
     assert f.group_by == ["name"]
     assert [(o.sql, o.descending) for o in f.order_by] == [("n", True), ("u.name", False)]
@@ -61,8 +67,10 @@ def test_aliases_are_scoped_per_select():
 
 
 def test_set_operations_ctes_windows():
-    f = one("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
-            "SELECT n, rank() OVER (PARTITION BY n ORDER BY n DESC) FROM r EXCEPT SELECT 2")
+    f = one(
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+        "SELECT n, rank() OVER (PARTITION BY n ORDER BY n DESC) FROM r EXCEPT SELECT 2"
+    )
     assert f.ctes == ["r"] and f.recursive
     assert "except" in f.set_operations and "union all" in f.set_operations
     assert f.windows[0].func == "rank" and f.windows[0].partition_by == ["n"]
@@ -77,8 +85,12 @@ def test_exists_and_between_and_is_null():
 
 def test_dml_facts():
     f = one("INSERT INTO users (name, age) VALUES ('Ann', 30), ('Bob', -4)")
-    assert (f.kind, f.target, f.target_columns, f.values) == ("insert", "users", ["name", "age"],
-                                                            ["Ann", "30", "Bob", "-4"])
+    assert (f.kind, f.target, f.target_columns, f.values) == (
+        "insert",
+        "users",
+        ["name", "age"],
+        ["Ann", "30", "Bob", "-4"],
+    )
     f = one("UPDATE users SET status = 'x' WHERE id = 3")
     assert (f.kind, f.target, f.target_columns, f.values) == ("update", "users", ["status"], ["x"])
     assert f.filters[0].values == ["3"]
@@ -100,7 +112,11 @@ def test_ddl_facts():
 
 
 def test_script_gives_one_facts_per_statement():
-    assert [f.kind for f in extract("SELECT 1; DELETE FROM t; CREATE TABLE x (a INT)")] == ["select", "delete", "create"]
+    assert [f.kind for f in extract("SELECT 1; DELETE FROM t; CREATE TABLE x (a INT)")] == [
+        "select",
+        "delete",
+        "create",
+    ]
 
 
 def test_literal_text():
@@ -121,6 +137,7 @@ def test_long_or_chain_does_not_recurse_deeply():
 
 
 # -- identifiers stay identifiers; the caller's tree is never changed --------------------------------
+
 
 def test_facts_never_change_the_callers_tree():
     tree = parse('SELECT name FROM people WHERE gender = "Male"')[0]
@@ -178,6 +195,7 @@ def test_sqlite_reads_spider_strings_as_values():
 
 
 # -- parameters, RETURNING, star modifiers, patterns -------------------------------------------------
+
 
 def test_bound_parameters_in_limit_and_offset_are_parameters():
     from sql2nl.facts import is_parameter

@@ -21,13 +21,16 @@ def test_good_text_passes():
     assert r.score == 1.0 and r.missing == []
 
 
-@pytest.mark.parametrize("bad, missing", [
-    ("List the names of the 5 oldest users who do not live in Paris.", "value 18"),
-    ("List the names of the 5 oldest users older than 18 who live in Paris.", "negation"),
-    ("List the names of the 5 oldest customers older than 18 who do not live in Paris.", "table users"),
-    ("List the users older than 18 who do not live in Paris, oldest first, 5 of them.", "column name"),
-    ("List the names of the oldest users older than 18 who do not live in Paris.", "limit 5"),
-])
+@pytest.mark.parametrize(
+    "bad, missing",
+    [
+        ("List the names of the 5 oldest users who do not live in Paris.", "value 18"),
+        ("List the names of the 5 oldest users older than 18 who live in Paris.", "negation"),
+        ("List the names of the 5 oldest customers older than 18 who do not live in Paris.", "table users"),
+        ("List the users older than 18 who do not live in Paris, oldest first, 5 of them.", "column name"),
+        ("List the names of the oldest users older than 18 who do not live in Paris.", "limit 5"),
+    ],
+)
 def test_omissions_are_caught(bad, missing):
     r = check(bad, facts(SQL))
     assert missing in r.missing and r.score < 1.0
@@ -67,21 +70,24 @@ def test_huge_in_list_needs_its_size_and_first_values():
 
 def test_chinese():
     f = facts("SELECT name FROM users WHERE city != 'Paris'")
-    assert check("查询city不为\"Paris\"的users的name。", f, language="zh").score == 1.0
-    assert "negation" in check("查询city为\"Paris\"的users的name。", f, language="zh").missing
+    assert check('查询city不为"Paris"的users的name。', f, language="zh").score == 1.0
+    assert "negation" in check('查询city为"Paris"的users的name。', f, language="zh").missing
 
 
 UNNAMED_B = "SELECT T2.name, count(*) FROM a AS T1 JOIN b AS T2 ON T1.b_id = T2.id GROUP BY T2.name HAVING count(*) > 3"
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-@pytest.mark.parametrize("sql", [
-    SQL,
-    UNNAMED_B,
-    "SELECT x FROM t WHERE y NOT IN (SELECT y FROM u WHERE z LIKE '%abc%') UNION SELECT x FROM v",
-    "UPDATE users SET status = 'gone' WHERE last_seen < '2020-01-01'",
-    "INSERT INTO users (name, age) VALUES ('Ann', 30)",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        SQL,
+        UNNAMED_B,
+        "SELECT x FROM t WHERE y NOT IN (SELECT y FROM u WHERE z LIKE '%abc%') UNION SELECT x FROM v",
+        "UPDATE users SET status = 'gone' WHERE last_seen < '2020-01-01'",
+        "INSERT INTO users (name, age) VALUES ('Ann', 30)",
+    ],
+)
 def test_rules_describer_is_faithful(sql, language):
     d = describe(sql, language=language, cache=False)
     r = check(d.text, d.facts, language=language)
@@ -107,8 +113,8 @@ def test_check_faithfulness_is_public_and_parses_the_sql():
 
 def test_a_contradiction_costs_more_than_an_omission():
     sql = "SELECT name FROM users WHERE age > 18"
-    missing = check(facts=facts(sql), text="Names of users aged 18.")            # no direction said
-    opposite = check(facts=facts(sql), text="Names of users younger than 18.")   # everything named, but opposite
+    missing = check(facts=facts(sql), text="Names of users aged 18.")  # no direction said
+    opposite = check(facts=facts(sql), text="Names of users younger than 18.")  # everything named, but opposite
     assert missing.missing and not missing.contradicted
     assert opposite.contradicted == ["comparison age > 18"] and not opposite.missing
     assert opposite.score < missing.score < 1.0
@@ -119,17 +125,20 @@ def test_a_contradiction_costs_more_than_an_omission():
 def test_dialect_is_used_to_parse():
     from sql2nl import check_faithfulness
 
-    r = check_faithfulness("SELECT * EXCEPT (ssn) FROM employees", "All details of employees except ssn.",
-                           dialect="bigquery")
+    r = check_faithfulness(
+        "SELECT * EXCEPT (ssn) FROM employees", "All details of employees except ssn.", dialect="bigquery"
+    )
     assert r.score == 1.0, r
 
 
 def test_claims_the_sql_does_not_make_are_contradictions():
     f = facts("SELECT name FROM users")
-    for text, label in [("Names of users who are not admins.", "negation (not in the SQL)"),
-                        ("The average name of users.", "aggregate avg (not in the SQL)"),
-                        ("The top 10 names of users.", "limit (not in the SQL)"),
-                        ("The distinct names of users.", "distinct (not in the SQL)")]:
+    for text, label in [
+        ("Names of users who are not admins.", "negation (not in the SQL)"),
+        ("The average name of users.", "aggregate avg (not in the SQL)"),
+        ("The top 10 names of users.", "limit (not in the SQL)"),
+        ("The distinct names of users.", "distinct (not in the SQL)"),
+    ]:
         assert label in check(text, f).contradicted, text
 
 

@@ -42,8 +42,20 @@ def test_text_saying_otherwise_scores_below_one(case, text, expect):
 
 def test_every_check_is_covered_in_both_directions_and_languages():
     checks = {c["check"] for c in CASES}
-    assert {"statement kind", "comparison", "aggregate", "ordering", "limit", "set operation", "negation",
-            "pattern", "distinct", "grouping", "value", "structure"} <= checks
+    assert {
+        "statement kind",
+        "comparison",
+        "aggregate",
+        "ordering",
+        "limit",
+        "set operation",
+        "negation",
+        "pattern",
+        "distinct",
+        "grouping",
+        "value",
+        "structure",
+    } <= checks
     for check in checks:
         mine = [c for c in CASES if c["check"] == check]
         assert any(c.get("faithful") for c in mine) and any(c.get("unfaithful") for c in mine), check

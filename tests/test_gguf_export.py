@@ -37,7 +37,11 @@ from sql2nl_gguf.tools import prepare_llama_cpp_tools, tools_info  # noqa: E402
 
 QUANTS = ("f16", "q8_0")
 # Numbers and mixed scripts in the tokenizer's training text, so that a wrong pre-tokenizer shows.
-EXTRA = ["Concerts in 2014 and 2015: 1,000,000 fans, 333 songs.", "统计每个体育场的音乐会数量。", "  two  spaces\n\nnewlines"]
+EXTRA = [
+    "Concerts in 2014 and 2015: 1,000,000 fans, 333 songs.",
+    "统计每个体育场的音乐会数量。",
+    "  two  spaces\n\nnewlines",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +67,15 @@ def run_export(tools, hf_model, tmp_path_factory):
 
     from sql2nl.cli import cli
 
-    run = tinymodels.write_run_dir(tmp_path_factory.mktemp("gguf-run") / "run", base_model=str(hf_model),
-                                   adapter="adapter", languages=("en", "zh"))
+    run = tinymodels.write_run_dir(
+        tmp_path_factory.mktemp("gguf-run") / "run", base_model=str(hf_model), adapter="adapter", languages=("en", "zh")
+    )
     tinymodels.make_lora_adapter(hf_model, run / "adapter")
     AutoTokenizer.from_pretrained(hf_model).save_pretrained(run / "adapter")
     before = json.loads((run / "manifest.json").read_text())
-    res = CliRunner().invoke(cli, ["export", "--run", str(run), "--gguf", ",".join(QUANTS), "--method", "direct",
-                                   "--tools", str(tools)])
+    res = CliRunner().invoke(
+        cli, ["export", "--run", str(run), "--gguf", ",".join(QUANTS), "--method", "direct", "--tools", str(tools)]
+    )
     assert res.exit_code == 0, res.output
     return run, before, res.output
 
@@ -106,7 +112,9 @@ def check_export(out: Path, manifest: dict, hf_model: Path) -> None:
             assert llm.metadata["tokenizer.ggml.pre"] == manifest["pre_tokenizer"]["mapped_to"] == "gpt-2"
             tok = AutoTokenizer.from_pretrained(hf_model)
             prompt = render_prompt(build_messages("SELECT 1"), tok)
-            assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == tok.encode(prompt, add_special_tokens=False)
+            assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == tok.encode(
+                prompt, add_special_tokens=False
+            )
             assert len(list(zip(range(4), llm.generate(tok.encode(prompt), top_k=1, temp=0.0)))) == 4
         finally:
             llm.close()
@@ -169,20 +177,30 @@ def test_both_paths_write_the_same_f16_weights(unsloth_export, run_export):
 LLAMA3_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
     "{{ message['content'] | trim }}<|eot_id|>{% endfor %}"
-    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
 DEEPSEEK_R1_TEMPLATE = (
     "{{ bos_token }}{% set ns = namespace(system='') %}{% for m in messages %}{% if m['role'] == 'system' %}"
     "{% set ns.system = m['content'] %}{% endif %}{% endfor %}{{ ns.system }}"
     "{% for m in messages %}{% if m['role'] == 'user' %}<｜User｜>{{ m['content'] }}"
     "{% elif m['role'] == 'assistant' %}<｜Assistant｜>{{ m['content'] }}<｜end▁of▁sentence｜>{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}")
+    "{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}"
+)
 
 
-@pytest.mark.parametrize("kind,template,specials,stops", [
-    ("plain", None, [], ["<|end_of_text|>", "### User"]),
-    ("llama3", LLAMA3_TEMPLATE, ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"], ["<|eot_id|>"]),
-    ("deepseek-r1", DEEPSEEK_R1_TEMPLATE, ["<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"], ["<｜User｜>"]),
-])
+@pytest.mark.parametrize(
+    "kind,template,specials,stops",
+    [
+        ("plain", None, [], ["<|end_of_text|>", "### User"]),
+        ("llama3", LLAMA3_TEMPLATE, ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"], ["<|eot_id|>"]),
+        (
+            "deepseek-r1",
+            DEEPSEEK_R1_TEMPLATE,
+            ["<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"],
+            ["<｜User｜>"],
+        ),
+    ],
+)
 def test_modelfile_renders_the_sql2nl_prompt(hf_model, kind, template, specials, stops):
     from transformers import AutoTokenizer
 
@@ -198,7 +216,7 @@ def test_modelfile_renders_the_sql2nl_prompt(hf_model, kind, template, specials,
         msgs = build_messages(sql, language=lang)
         expected = render_prompt(msgs, tok)
         if tok.bos_token and expected.startswith(tok.bos_token):
-            expected = expected[len(tok.bos_token):]  # llama.cpp/Ollama add BOS from the GGUF's metadata
+            expected = expected[len(tok.bos_token) :]  # llama.cpp/Ollama add BOS from the GGUF's metadata
         got = modelfile.render_modelfile_template(tmpl, msgs[0]["content"], msgs[1]["content"])
         assert got == expected
     if kind == "deepseek-r1":
@@ -268,10 +286,16 @@ def test_killed_export_leaves_no_file_under_a_final_name(tools, hf_model, tmp_pa
     import time
 
     out = tmp_path / "out"
-    code = ("import sys; from sql2nl_gguf import export; "
-            "export(sys.argv[1], sys.argv[2], ('f16', 'q8_0', 'q4_k_m'), method='direct', tools=sys.argv[3])")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(hf_model), str(out), str(tools)],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import sys; from sql2nl_gguf import export; "
+        "export(sys.argv[1], sys.argv[2], ('f16', 'q8_0', 'q4_k_m'), method='direct', tools=sys.argv[3])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(hf_model), str(out), str(tools)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:

@@ -39,8 +39,13 @@ def _adapter(tiny, out, **lora):
 
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(tiny.hf_dir, dtype=torch.float32)
-    cfg = dict(r=4, lora_alpha=8, init_lora_weights=False, task_type="CAUSAL_LM",
-               target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    cfg = dict(
+        r=4,
+        lora_alpha=8,
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
     get_peft_model(model, LoraConfig(**{**cfg, **lora})).save_pretrained(out)
     return out
 
@@ -60,8 +65,9 @@ def _hf_logits(tiny, adapter, ids):
 def _cpp_logits(gguf, lora, ids):
     import numpy as np
 
-    llm = load(gguf, n_ctx=256, n_threads=1, n_gpu_layers=0, n_batch=256,
-               **({"lora_path": str(lora)} if lora else {})).llm
+    llm = load(
+        gguf, n_ctx=256, n_threads=1, n_gpu_layers=0, n_batch=256, **({"lora_path": str(lora)} if lora else {})
+    ).llm
     llm.reset()
     llm.eval(ids)  # one batch: llama.cpp keeps the logits of its last token
     return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
@@ -97,12 +103,15 @@ def test_a_gguf_base_gives_the_same_adapter_as_its_hf_directory(tiny, tmp_path):
     assert [(t.name, t.data.tobytes()) for t in a.tensors] == [(t.name, t.data.tobytes()) for t in b.tensors]
 
 
-@pytest.mark.parametrize("change,needle", [
-    ({"modules_to_save": ["embed_tokens", "lm_head"]}, "modules_to_save"),
-    ({"use_dora": True}, "DoRA"),
-    ({"rank_pattern": {"q_proj": 8}}, "per-module ranks"),
-    ({"peft_type": "IA3"}, "only LoRA adapters"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"modules_to_save": ["embed_tokens", "lm_head"]}, "modules_to_save"),
+        ({"use_dora": True}, "DoRA"),
+        ({"rank_pattern": {"q_proj": 8}}, "per-module ranks"),
+        ({"peft_type": "IA3"}, "only LoRA adapters"),
+    ],
+)
 def test_what_a_gguf_lora_cannot_hold_is_refused_with_the_reason(tiny, tmp_path, change, needle):
     adapter = _adapter(tiny, tmp_path / "adapter")
     cfg = json.loads((adapter / "adapter_config.json").read_text())
@@ -138,6 +147,8 @@ def test_identity_names_the_adapter(tiny, tmp_path):
     export_lora(adapter, tiny.hf_dir, tmp_path / "lora.gguf")
     shutil.copyfile(tmp_path / "lora.gguf", tmp_path / "other.gguf")
     base = str(tiny.file("f16"))
-    ids = {get_backend("llamacpp", model=base, lora=str(tmp_path / n), max_new_tokens=8).identity
-           for n in ("lora.gguf", "other.gguf")}
+    ids = {
+        get_backend("llamacpp", model=base, lora=str(tmp_path / n), max_new_tokens=8).identity
+        for n in ("lora.gguf", "other.gguf")
+    }
     assert len(ids | {get_backend("llamacpp", model=base, max_new_tokens=8).identity}) == 3

@@ -39,15 +39,25 @@ TENSORS_PER_LAYER = 9
 #: name -> how the model differs. ``vocab``: BPE target size (odd on purpose); ``pad_vocab``: the model's
 #: vocab_size when it is larger than the tokenizer's (rows no token maps to, as Qwen and others ship).
 SHAPES = {
-    "tied-mha-odd-vocab-no-generation-config": dict(tie=True, heads=4, kv_heads=4, vocab=301,
-                                                    no_generation_config=True),
+    "tied-mha-odd-vocab-no-generation-config": dict(
+        tie=True, heads=4, kv_heads=4, vocab=301, no_generation_config=True
+    ),
     "untied-gqa-padded-vocab": dict(tie=False, heads=8, kv_heads=2, vocab=299, pad_vocab=333),
 }
 PROMPT_SQL = "SELECT name FROM singer WHERE age > 30 ORDER BY name"
 
 
-def build_plain(out: Path, *, tie: bool, heads: int, kv_heads: int, vocab: int, pad_vocab: int | None = None,
-                no_generation_config: bool = False, seed: int = 0) -> Path:
+def build_plain(
+    out: Path,
+    *,
+    tie: bool,
+    heads: int,
+    kv_heads: int,
+    vocab: int,
+    pad_vocab: int | None = None,
+    no_generation_config: bool = False,
+    seed: int = 0,
+) -> Path:
     """A random-weight Llama saved by ``save_pretrained``, with a ``tokenizers``-trained byte-level BPE."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -58,17 +68,32 @@ def build_plain(out: Path, *, tie: bool, heads: int, kv_heads: int, vocab: int, 
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=[bos, eos, pad], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=[bos, eos, pad],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(tinymodels.corpus(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad,
-                                   clean_up_tokenization_spaces=False)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad, clean_up_tokenization_spaces=False
+    )
     fast.chat_template = PLAIN_CHAT_TEMPLATE
     assert len(fast) == vocab, "the corpus is too small for the vocabulary this shape asks for"
-    cfg = LlamaConfig(vocab_size=pad_vocab or len(fast), hidden_size=HIDDEN, intermediate_size=512,
-                      num_hidden_layers=LAYERS, num_attention_heads=heads, num_key_value_heads=kv_heads,
-                      max_position_embeddings=512, tie_word_embeddings=tie, rope_theta=10000.0,
-                      bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=pad_vocab or len(fast),
+        hidden_size=HIDDEN,
+        intermediate_size=512,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=512,
+        tie_word_embeddings=tie,
+        rope_theta=10000.0,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg)
     with torch.no_grad():  # std 0.02 makes every logit near zero; larger weights give a model with preferences
@@ -100,8 +125,22 @@ def exported(request, tools, tmp_path_factory):
     name = request.param
     root = tmp_path_factory.mktemp(name)
     hf = build_plain(root / "hf", **SHAPES[name])
-    res = CliRunner().invoke(cli, ["export", "--model", str(hf), "--out", str(root / "gguf"), "--gguf",
-                                   ",".join(QUANTS), "--method", "direct", "--tools", str(tools)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            "--model",
+            str(hf),
+            "--out",
+            str(root / "gguf"),
+            "--gguf",
+            ",".join(QUANTS),
+            "--method",
+            "direct",
+            "--tools",
+            str(tools),
+        ],
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     return name, hf, root / "gguf", res.output
 

@@ -21,7 +21,7 @@ require("sql2nl_gguf")
 
 from sql2nl_gguf import tools  # noqa: E402
 
-CONVERTER = textwrap.dedent('''\
+CONVERTER = textwrap.dedent("""\
     chktxt = "Hello, 123"
 
     def get_vocab_base_pre(chkhsh):
@@ -29,14 +29,18 @@ CONVERTER = textwrap.dedent('''\
         if res is None:
             raise NotImplementedError("BPE pre-tokenizer was not recognized")
         return res
-    ''')
+    """)
 
 
 def fake_sdist(where: Path, version: str = "0.0.1") -> Path:
     """A llama-cpp-python source archive holding just what the tool folder takes from it."""
     path = where / f"llama_cpp_python-{version}.tar.gz"
-    files = {"convert_hf_to_gguf.py": CONVERTER, "gguf-py/gguf/__init__.py": "", "LICENSE": "MIT\n",
-             "README.md": "not wanted\n"}
+    files = {
+        "convert_hf_to_gguf.py": CONVERTER,
+        "gguf-py/gguf/__init__.py": "",
+        "LICENSE": "MIT\n",
+        "README.md": "not wanted\n",
+    }
     with tarfile.open(path, "w:gz") as tar:
         for rel, text in files.items():
             data = text.encode()
@@ -80,8 +84,15 @@ print(tools.prepare_llama_cpp_tools(sys.argv[1], version="0.0.1", sdist=sys.argv
 @pytest.mark.slow
 def test_two_processes_preparing_one_folder_build_it_once(tmp_path):
     sdist, dest, log = fake_sdist(tmp_path), tmp_path / "tools", tmp_path / "builds.log"
-    procs = [subprocess.Popen([sys.executable, "-c", PREPARE, str(dest), str(sdist), str(log)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PREPARE, str(dest), str(sdist), str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     assert {out.strip() for out, _ in outs} == {str(dest.resolve())}
@@ -97,10 +108,10 @@ def test_a_folder_in_the_old_location_is_still_used(monkeypatch, tmp_path):
     monkeypatch.delenv(tools.TOOLS_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "old"))
     monkeypatch.setattr("platformdirs.user_cache_path", lambda *a, **k: tmp_path / "new" / "sql2nl")
-    old = tools.prepare_llama_cpp_tools(tmp_path / "old" / "sql2nl" / "llama.cpp" / version, version=version,
-                                        sdist=fake_sdist(tmp_path, version))
+    old = tools.prepare_llama_cpp_tools(
+        tmp_path / "old" / "sql2nl" / "llama.cpp" / version, version=version, sdist=fake_sdist(tmp_path, version)
+    )
     assert tools.resolve_tools(prepare=False) == old
     with pytest.raises(tools.ToolsError, match="No prepared llama.cpp tools"):
         monkeypatch.setenv(tools.CACHE_ENV, str(tmp_path / "elsewhere"))  # an explicit cache: only there
         tools.resolve_tools(prepare=False)
-

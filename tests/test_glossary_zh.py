@@ -12,37 +12,40 @@ from sql2nl.faithfulness import check
 from sql2nl.rules.glossary_zh import MARK, translate, translate_identifier
 
 
-@pytest.mark.parametrize("name, table, words", [
-    ("customer_id", None, "客户编号"),
-    ("CustomerID", None, "客户编号"),
-    ("name", "users", "姓名"),             # people have 姓名 ...
-    ("name", "products", "名称"),          # ... things have 名称
-    ("customer_name", "orders", "客户姓名"),
-    ("product_name", "users", "产品名称"),
-    ("created_at", None, "创建时间"),
-    ("createdAt", None, "创建时间"),
-    ("updated_by", None, "更新人"),
-    ("is_active", None, "是否有效"),
-    ("has_pets", None, "是否有宠物"),
-    ("num_students", None, "学生数量"),
-    ("number_of_rooms", None, "房间数量"),
-    ("date_of_birth", None, "出生日期"),
-    ("dob", None, "出生日期"),
-    ("place_of_birth", None, "出生地"),
-    ("Users", None, "用户"),
-    ("order_items", None, "订单明细"),
-    ("address_line1", None, "地址行1"),
-    ("total_amount", None, "总金额"),
-    ("total", None, "总计"),
-    ("qty", None, "数量"),
-    ("unit_price", None, "单价"),
-    ("dept_name", None, "部门名称"),
-    ("meter_100", None, "100米"),
-    ("height", "people", "身高"),
-    ("height", "buildings", "高度"),
-    ('"firstName"', None, "名字"),
-    ("名字", None, "名字"),
-])
+@pytest.mark.parametrize(
+    "name, table, words",
+    [
+        ("customer_id", None, "客户编号"),
+        ("CustomerID", None, "客户编号"),
+        ("name", "users", "姓名"),  # people have 姓名 ...
+        ("name", "products", "名称"),  # ... things have 名称
+        ("customer_name", "orders", "客户姓名"),
+        ("product_name", "users", "产品名称"),
+        ("created_at", None, "创建时间"),
+        ("createdAt", None, "创建时间"),
+        ("updated_by", None, "更新人"),
+        ("is_active", None, "是否有效"),
+        ("has_pets", None, "是否有宠物"),
+        ("num_students", None, "学生数量"),
+        ("number_of_rooms", None, "房间数量"),
+        ("date_of_birth", None, "出生日期"),
+        ("dob", None, "出生日期"),
+        ("place_of_birth", None, "出生地"),
+        ("Users", None, "用户"),
+        ("order_items", None, "订单明细"),
+        ("address_line1", None, "地址行1"),
+        ("total_amount", None, "总金额"),
+        ("total", None, "总计"),
+        ("qty", None, "数量"),
+        ("unit_price", None, "单价"),
+        ("dept_name", None, "部门名称"),
+        ("meter_100", None, "100米"),
+        ("height", "people", "身高"),
+        ("height", "buildings", "高度"),
+        ('"firstName"', None, "名字"),
+        ("名字", None, "名字"),
+    ],
+)
 def test_identifiers_translate(name, table, words):
     t = translate(name, table=table)
     assert (t.text, t.complete) == (words, True)
@@ -94,5 +97,5 @@ def test_glossary_file_is_well_formed():
     for e in entries:
         assert re.fullmatch(r"[a-z0-9]+( [a-z0-9]+)*", e[0]), e
         assert re.search(r"[\u4e00-\u9fff]", e[1]) or re.fullmatch(r"[A-Z0-9]+", e[1]), e
-        for tag in (e[2].split(",") if len(e) == 3 else []):
+        for tag in e[2].split(",") if len(e) == 3 else []:
             assert tag in ("person", "measure") or tag.split("=")[0] in ("person", "alone", "unit"), e

@@ -28,12 +28,30 @@ def test_driver_runs_every_stage_on_cpu(tmp_path):
     data.mkdir()
     (data / "train.jsonl").write_text("".join(json.dumps(p) + "\n" for p in SHOP_SCHOOL + MUSIC))
     (data / "valid.jsonl").write_text("".join(json.dumps(p) + "\n" for p in MUSIC_MORE))
-    env = {**os.environ, "SQL2NL_WHEELS": str(tmp_path / "no-wheels"), "SQL2NL_SITE": str(tmp_path / "no-site"),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SQL2NL_WHEELS": str(tmp_path / "no-wheels"),
+        "SQL2NL_SITE": str(tmp_path / "no-site"),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("NCCL_NVLS_ENABLE", None)
-    r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_issue18.sh"), "--tiny", "--out", str(out),
-                        "--work", str(work), "--data", str(data)], env=env, capture_output=True, text=True,
-                       timeout=2400)
+    r = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "benchmarks" / "gpu_issue18.sh"),
+            "--tiny",
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+            "--data",
+            str(data),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2400,
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert sorted(p.name for p in out.iterdir()) == ["ddp_real_loss.png", "issue18.json", "issue18.md", "logs.tar.gz"]
     summary = json.loads((out / "issue18.json").read_text())
@@ -85,9 +103,16 @@ def _driver(tmp_path, seconds_left: float):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import gpu_issue18
 
-    a = argparse.Namespace(out=str(tmp_path / "out"), work=str(tmp_path / "work"), tiny=True, gpus_max=1,
-                           total_s=600.0, call_deadline=time.time() + seconds_left, publish_every=0.5,
-                           min_stage_s=5.0)
+    a = argparse.Namespace(
+        out=str(tmp_path / "out"),
+        work=str(tmp_path / "work"),
+        tiny=True,
+        gpus_max=1,
+        total_s=600.0,
+        call_deadline=time.time() + seconds_left,
+        publish_every=0.5,
+        min_stage_s=5.0,
+    )
     return gpu_issue18.Driver(a), gpu_issue18.PUBLISH_RESERVE_S
 
 
@@ -135,8 +160,13 @@ def test_no_stage_starts_without_time_for_it(tmp_path):
     d, reserve = _driver(tmp_path, 0)
     d.a.call_deadline += reserve + 3  # less than the 5 s a stage needs at least (30 s by default)
     started = []
-    d.stage("scaling", lambda b: started.append(b) or [sys.executable, "-c", "print(1)"], None,
-            "training_throughput.md", "training_throughput.json")
+    d.stage(
+        "scaling",
+        lambda b: started.append(b) or [sys.executable, "-c", "print(1)"],
+        None,
+        "training_throughput.md",
+        "training_throughput.json",
+    )
     st = json.loads((d.out / "issue18.json").read_text())["stages"]["scaling"]
     assert st["status"] == "skipped" and "left before the call's deadline" in st["error"]
     assert not (d.work / "scaling" / "stage.log").exists()

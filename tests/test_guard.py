@@ -113,8 +113,9 @@ def test_cli_streams_the_fallback_and_warns_in_warn_mode():
     assert r.exit_code == 0 and r.stdout.strip() == RULES and "answered with the rules describer" in r.stderr
     r = CliRunner().invoke(cli, ["describe", "-b", "wrong", "--no-cache", SQL])
     assert r.exit_code == 0 and r.stdout.strip() == WRONG and "warning: the description may not mention" in r.stderr
-    r = CliRunner().invoke(cli, ["describe", "-b", "wrong", "-o", "candidates=3", "-o", "good_from=1", "--json",
-                                 "--no-cache", SQL])
+    r = CliRunner().invoke(
+        cli, ["describe", "-b", "wrong", "-o", "candidates=3", "-o", "good_from=1", "--json", "--no-cache", SQL]
+    )
     assert json.loads(r.stdout)["guard"]["candidates"] == 3 and json.loads(r.stdout)["text"] == RIGHT
 
 
@@ -133,13 +134,21 @@ def _all_routes(url: str) -> dict[str, str]:
     httpx = require("httpx")
     c = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=30)
     msgs = [{"role": "user", "content": f"Explain: {SQL}"}]
-    out = {"chat": c.chat.completions.create(model="m", messages=msgs).choices[0].message.content,
-           "chat-stream": "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
-               model="m", messages=msgs, stream=True) if ch.choices),
-           "responses": c.responses.create(model="m", input=f"Explain: {SQL}").output_text}
+    out = {
+        "chat": c.chat.completions.create(model="m", messages=msgs).choices[0].message.content,
+        "chat-stream": "".join(
+            ch.choices[0].delta.content or ""
+            for ch in c.chat.completions.create(model="m", messages=msgs, stream=True)
+            if ch.choices
+        ),
+        "responses": c.responses.create(model="m", input=f"Explain: {SQL}").output_text,
+    }
     events = list(c.responses.create(model="m", input=f"Explain: {SQL}", stream=True))
     out["responses-stream"] = "".join(e.delta for e in events if e.type == "response.output_text.delta")
-    for route, body, key in (("/api/chat", {"messages": msgs}, "message"), ("/api/generate", {"prompt": SQL}, "response")):
+    for route, body, key in (
+        ("/api/chat", {"messages": msgs}, "message"),
+        ("/api/generate", {"prompt": SQL}, "response"),
+    ):
         whole = httpx.post(url + route, json={**body, "stream": False}, timeout=30).json()
         out[route] = whole[key]["content"] if key == "message" else whole[key]
         lines = [json.loads(x) for x in httpx.post(url + route, json=body, timeout=30).text.splitlines()]
@@ -182,17 +191,29 @@ pytest_lsp = require("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
-_LSP = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        "import wrongllm; wrongllm.main()", "lsp", "-b", "wrong"]
+_LSP = [
+    sys.executable,
+    "-c",
+    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import wrongllm; wrongllm.main()",
+    "lsp",
+    "-b",
+    "wrong",
+]
 
 
 async def _hover_text(client: LanguageClient) -> str:
     await client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
     uri = "file:///tmp/q.sql"
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="sql", version=1, text=SQL + "\n")))
-    hover = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=0, character=3)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="sql", version=1, text=SQL + "\n")
+        )
+    )
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=0, character=3)
+        )
+    )
     await client.shutdown_session()
     return hover.contents.value
 
@@ -223,9 +244,12 @@ async def test_lsp_hover_warns(lsp_warn):
 _SPY_LOG = Path(tempfile.gettempdir()) / f"sql2nl-test-spy-{os.getpid()}.log"
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(
-    server_command=_LSP[:3] + ["lsp", "-b", "spy", "--redact"],
-    server_env={**os.environ, "SQL2NL_TEST_SPY_LOG": str(_SPY_LOG)}))
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=_LSP[:3] + ["lsp", "-b", "spy", "--redact"],
+        server_env={**os.environ, "SQL2NL_TEST_SPY_LOG": str(_SPY_LOG)},
+    )
+)
 async def lsp_redacted(lsp_client: LanguageClient):
     yield lsp_client
 

@@ -41,8 +41,9 @@ def test_describe_many_raises_or_keeps_going(kind):
     how, value = bounded(lambda: describe_many([sql], dialect=dialect, cache=False))
     check_outcome(kind, (how, value[0] if how == "ok" else value))
     # on_error="keep": the bad statement is reported in place and the good one next to it is kept.
-    how, value = bounded(lambda: describe_many(["SELECT name FROM users", sql], dialect=dialect, cache=False,
-                                               on_error="keep"))
+    how, value = bounded(
+        lambda: describe_many(["SELECT name FROM users", sql], dialect=dialect, cache=False, on_error="keep")
+    )
     assert how == "ok", value
     good, bad = value
     assert good.text == describe("SELECT name FROM users", dialect=dialect).text
@@ -101,8 +102,10 @@ def test_a_select_of_expressions_is_not_all_details():
     assert describe("SELECT " + " + ".join(["1"] * 100), cache=False).text == "Compute a computed value."
 
 
-_SQL_ALPHABET = st.sampled_from(list("SELECT FROM WHERE()'\"`[];,.*+-/%$#@:?=<>!|\\\n\t\x00\x01é表🦙\udcff") +
-                                ["SELECT ", " FROM t", " WHERE ", "(", ")", "'", "$$", "--", "/*", "*/", "X'", "E'"])
+_SQL_ALPHABET = st.sampled_from(
+    list("SELECT FROM WHERE()'\"`[];,.*+-/%$#@:?=<>!|\\\n\t\x00\x01é表🦙\udcff")
+    + ["SELECT ", " FROM t", " WHERE ", "(", ")", "'", "$$", "--", "/*", "*/", "X'", "E'"]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,8 +113,7 @@ _SQL_ALPHABET = st.sampled_from(list("SELECT FROM WHERE()'\"`[];,.*+-/%$#@:?=<>!
 @example("SELECT \udcff FROM t", False)  # found by this pass: a lone surrogate gave text that cannot be printed
 @example("SELECT " + "(" * 1200 + "1", True)
 def test_fuzz_every_call_is_a_description_or_a_deliberate_error(sql, redact):
-    for call in (lambda: describe(sql, cache=False, redact=redact),
-                 lambda: check_faithfulness(sql, "Lists t.")):
+    for call in (lambda: describe(sql, cache=False, redact=redact), lambda: check_faithfulness(sql, "Lists t.")):
         how, value = bounded(call, timeout=60)
         if how == "ok":
             text = value.text if isinstance(value, Description) else ""
@@ -147,8 +149,9 @@ def test_cli(kind, tmp_path):
 
 def _sql2nl(*args: str | bytes, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, SQL2NL_CACHE="off", PYTHONIOENCODING="utf-8")
-    return subprocess.run([sys.executable, "-m", "sql2nl.cli", *args], input=stdin, capture_output=True,
-                          timeout=180, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "sql2nl.cli", *args], input=stdin, capture_output=True, timeout=180, env=env
+    )
 
 
 def test_cli_process_with_undecodable_argv_bytes():
@@ -160,11 +163,14 @@ def test_cli_process_with_undecodable_argv_bytes():
     assert "U+DCFF" in err and "line 1, column 8" in err, err
 
 
-@pytest.mark.parametrize("content, words", [
-    (INPUTS["5MB"][0].encode(), "limit"),
-    (b"SELECT '\xff\xfe' FROM t", "UTF-8"),
-    (b"SELECT " + b"(" * 5000 + b"1" + b")" * 5000, "parentheses"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (INPUTS["5MB"][0].encode(), "limit"),
+        (b"SELECT '\xff\xfe' FROM t", "UTF-8"),
+        (b"SELECT " + b"(" * 5000 + b"1" + b")" * 5000, "parentheses"),
+    ],
+)
 def test_cli_process_with_hostile_files(tmp_path, content, words):
     f = tmp_path / "hostile.sql"
     f.write_bytes(content)
@@ -238,8 +244,20 @@ def _corrupt(kind: str, good: Path, where: Path) -> Path:
     return p
 
 
-@pytest.mark.parametrize("kind", ["empty", "text", "truncated-header", "truncated-weights", "absurd-tensor-count",
-                                  "absurd-kv-count", "bad-version", "random", "directory"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "empty",
+        "text",
+        "truncated-header",
+        "truncated-weights",
+        "absurd-tensor-count",
+        "absurd-kv-count",
+        "bad-version",
+        "random",
+        "directory",
+    ],
+)
 def test_corrupt_gguf_is_a_model_error(good_gguf, tmp_path, kind):
     from sql2nl.backends import get_backend
     from sql2nl.errors import ModelError

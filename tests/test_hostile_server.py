@@ -24,8 +24,7 @@ from sql2nl.server.app import create_app  # noqa: E402
 from sql2nl.server.config import ServerConfig  # noqa: E402
 from sql2nl.server.runner import ServerThread  # noqa: E402
 
-ROUTES = ["/v1/describe", "/v1/describe/batch", "/v1/chat/completions", "/v1/responses", "/api/chat",
-          "/api/generate"]
+ROUTES = ["/v1/describe", "/v1/describe/batch", "/v1/chat/completions", "/v1/responses", "/api/chat", "/api/generate"]
 
 
 def body(route: str, sql: str, dialect: str | None) -> dict:
@@ -61,8 +60,9 @@ def _clean(r) -> dict:
 @pytest.mark.parametrize("kind", [k for k in CHEAP if k != "invalid-utf8-bytes"] + ["10k-columns"])
 def test_hostile_sql_on_every_route(http, route, kind):
     sql, dialect, expected = INPUTS[kind]
-    r = http.post(route, content=json.dumps(body(route, sql, dialect)).encode(),
-                  headers={"content-type": "application/json"})
+    r = http.post(
+        route, content=json.dumps(body(route, sql, dialect)).encode(), headers={"content-type": "application/json"}
+    )
     data = _clean(r)
     if route == "/v1/describe":
         if expected == "described":
@@ -72,7 +72,7 @@ def test_hostile_sql_on_every_route(http, route, kind):
     elif route == "/v1/describe/batch":
         first, second = data["results"]
         assert second["text"] == "Compute the value 1."
-        assert (first["text"].strip() if expected == "described" else first["error"]["message"]), first
+        assert first["text"].strip() if expected == "described" else first["error"]["message"], first
     else:  # chat routes answer in a message, whatever the user wrote
         assert r.status_code in (200, 400, 422), r.text[:300]
         if r.status_code == 200:
@@ -92,8 +92,10 @@ RAW = {
     "invalid-utf8": b'{"sql": "SELECT \xff\xfe"}',
     "deep-json-array": b"[" * 100_000 + b"]" * 100_000,
     "deep-json-object": b'{"sql":' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
-    "lone-surrogate-escapes": (b'{"sql": "SELECT \\ud800 FROM t", "messages": [{"role": "user", "content": '
-                               b'"SELECT \\udc00 FROM t"}], "prompt": "SELECT \\udfff", "input": "SELECT \\ud800"}'),
+    "lone-surrogate-escapes": (
+        b'{"sql": "SELECT \\ud800 FROM t", "messages": [{"role": "user", "content": '
+        b'"SELECT \\udc00 FROM t"}], "prompt": "SELECT \\udfff", "input": "SELECT \\ud800"}'
+    ),
     "wrong-types": b'{"messages": "SELECT 1", "prompt": 5, "input": [1, 2], "sql": ["x"], "items": 3}',
     "null": b"null",
     "10k-digit-number": b'{"sql": 1' + b"0" * 10_000 + b"}",
@@ -126,8 +128,10 @@ def test_half_sent_requests_do_not_block_others(http):
     try:
         for _ in range(64):
             s = socket.create_connection((host, int(port)), timeout=10)
-            s.sendall(b'POST /v1/describe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
-                      b'Content-Length: 100\r\n\r\n{"sql"')
+            s.sendall(
+                b"POST /v1/describe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"sql"'
+            )
             held.append(s)
         r = http.post("/v1/describe", json={"sql": "SELECT name FROM users"})
         assert r.status_code == 200 and r.json()["text"]

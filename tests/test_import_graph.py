@@ -21,8 +21,15 @@ KNOWN_CYCLES = [
     # Type-only, never executed: the describer's mixins (one per concern, sqlglot's Generator
     # convention) annotate ``self`` as the :class:`Describer` that combines them, for the type
     # checker; at run time only base.py imports the mixins.
-    ["sql2nl.rules.base", "sql2nl.rules.changes", "sql2nl.rules.conditions", "sql2nl.rules.expressions",
-     "sql2nl.rules.outline", "sql2nl.rules.queries", "sql2nl.rules.relations"],
+    [
+        "sql2nl.rules.base",
+        "sql2nl.rules.changes",
+        "sql2nl.rules.conditions",
+        "sql2nl.rules.expressions",
+        "sql2nl.rules.outline",
+        "sql2nl.rules.queries",
+        "sql2nl.rules.relations",
+    ],
 ]
 
 
@@ -42,9 +49,13 @@ LAYERS = {
 def test_each_distribution_imports_only_the_layers_below_it():
     g = import_graph.build()
     assert {m.split(".")[0] for m in g.modules} == set(LAYERS), "a new distribution: give it a row in LAYERS"
-    wrong = sorted(f"{a} -> {b}" for edges in (g.module_level, g.function_level, g.type_only)
-                   for a, targets in edges.items() for b in targets
-                   if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in LAYERS[a.split(".")[0]])
+    wrong = sorted(
+        f"{a} -> {b}"
+        for edges in (g.module_level, g.function_level, g.type_only)
+        for a, targets in edges.items()
+        for b in targets
+        if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in LAYERS[a.split(".")[0]]
+    )
     assert wrong == []
 
 
@@ -69,9 +80,11 @@ def _package(tmp_path, files):
 
 
 def test_the_graph_tells_module_function_and_type_only_imports_apart(tmp_path):
-    g = _package(tmp_path, {
-        "pkg/__init__.py": "from .a import x\n",
-        "pkg/a.py": """\
+    g = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .a import x\n",
+            "pkg/a.py": """\
             from typing import TYPE_CHECKING
             from . import b
             import pkg.c as c
@@ -88,8 +101,9 @@ def test_the_graph_tells_module_function_and_type_only_imports_apart(tmp_path):
                 from . import h
             x = 1
             """,
-        **{f"pkg/{m}.py": "" for m in "bcdefgh"},
-    })
+            **{f"pkg/{m}.py": "" for m in "bcdefgh"},
+        },
+    )
     assert g.module_level["pkg"] == {"pkg.a"}
     assert g.module_level["pkg.a"] == {"pkg.b", "pkg.c", "pkg.e", "pkg.f"}
     assert g.function_level["pkg.a"] == {"pkg.g", "pkg.h"}
@@ -97,14 +111,17 @@ def test_the_graph_tells_module_function_and_type_only_imports_apart(tmp_path):
 
 
 def test_a_module_level_cycle_is_found_and_a_function_level_one_kept_apart(tmp_path):
-    g = _package(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/a.py": "from .b import y\nx = 1\n",
-        "pkg/b.py": "from pkg.a import x\ny = 2\n",
-        "pkg/c.py": "from . import d\n",
-        "pkg/d.py": "def f():\n    from . import c\n",
-        "pkg/sub/__init__.py": "from .. import a\n",
-    })
+    g = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from .b import y\nx = 1\n",
+            "pkg/b.py": "from pkg.a import x\ny = 2\n",
+            "pkg/c.py": "from . import d\n",
+            "pkg/d.py": "def f():\n    from . import c\n",
+            "pkg/sub/__init__.py": "from .. import a\n",
+        },
+    )
     assert import_graph.cycles(g.module_level) == [["pkg.a", "pkg.b"]]
     both = import_graph.cycles(import_graph.merged(g.module_level, g.function_level))
     assert both == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"]]

@@ -31,8 +31,10 @@ class EchoBackend(Backend):
         return f"{self.name}:{self.model}"
 
     def describe(self, request):
-        return Draft(text=f"model={self.model} tables={','.join(request.facts[0].tables)} <b>&",
-                     warnings=[f"echo of <{request.language}>"])
+        return Draft(
+            text=f"model={self.model} tables={','.join(request.facts[0].tables)} <b>&",
+            warnings=[f"echo of <{request.language}>"],
+        )
 
 
 class EchoPlugin:
@@ -92,7 +94,9 @@ def test_variables_are_interpolated_only_when_known(ip):
     res, _ = run(ip, "%%explain_sql\nSELECT name FROM {tbl} WHERE age > {min_age} AND tag <> '{unknown}'")
     assert res.success
     assert res.result[0].sql == "SELECT name FROM people WHERE age > 21 AND tag <> '{unknown}'"
-    res, _ = run(ip, "%explain_sql SELECT a FROM t WHERE b = '{{min_age}}' AND c = $1 AND d = $min_age AND e = {min_age}")
+    res, _ = run(
+        ip, "%explain_sql SELECT a FROM t WHERE b = '{{min_age}}' AND c = $1 AND d = $min_age AND e = {min_age}"
+    )
     assert res.result[0].sql == "SELECT a FROM t WHERE b = '{{min_age}}' AND c = $1 AND d = $min_age AND e = 21"
     kept = "{{min_age}} {not known} {x.y}"
     assert interpolate("a {min_age} " + kept, {"min_age": 1}) == "a 1 " + kept
@@ -140,10 +144,12 @@ def test_bad_query_shows_a_short_error_and_the_shell_keeps_working(ip):
 
 
 def test_other_errors_are_short_too(ip):
-    for cell, expect in [("%explain_sql -b no-such SELECT 1", "UnknownBackendError"),
-                         ("%explain_sql", "no SQL to explain"),
-                         ("%explain_sql -m some-model SELECT 1", "Unknown model 'some-model'"),
-                         ("%explain_sql --bogus SELECT 1", "UsageError")]:
+    for cell, expect in [
+        ("%explain_sql -b no-such SELECT 1", "UnknownBackendError"),
+        ("%explain_sql", "no SQL to explain"),
+        ("%explain_sql -m some-model SELECT 1", "Unknown model 'some-model'"),
+        ("%explain_sql --bogus SELECT 1", "UsageError"),
+    ]:
         res, out = run(ip, cell)
         text = out.stdout + out.stderr
         assert not res.success and expect in text and "Traceback" not in text, cell
@@ -172,7 +178,7 @@ def test_description_renders_richly_too(ip):
 
 def test_split_statements_respects_quotes_and_comments():
     sql = "SELECT 'a;b' FROM t; /* ; */ SELECT \"x;y\" FROM u -- ;\n;;"
-    assert split_statements(sql) == ["SELECT 'a;b' FROM t", "SELECT \"x;y\" FROM u -- ;"]
+    assert split_statements(sql) == ["SELECT 'a;b' FROM t", 'SELECT "x;y" FROM u -- ;']
     assert split_statements("SELECT 'unclosed; FROM t") == ["SELECT 'unclosed; FROM t"]
     assert split_statements("SELECT 1") == ["SELECT 1"]
 

@@ -44,6 +44,7 @@ def request_for(sql: str) -> Request:
 
 # -- registration and model resolution ---------------------------------------------------------------
 
+
 def test_registered_through_the_entry_point_hook():
     info = available_backends()["llamacpp"]
     assert info.plugin == "llamacpp"
@@ -92,6 +93,7 @@ def test_hf_directory_points_to_export(gguf):
 
 # -- prompt, output and guard ---------------------------------------------------------------------------
 
+
 def test_prompt_is_rendered_by_the_gguf_template_exactly_as_training_renders_it(gguf, q8):
     from transformers import AutoTokenizer
 
@@ -139,8 +141,12 @@ def test_guard_fallback_answers_with_the_rules_describer(q8):
 def test_template_that_opens_a_think_block_is_closed_before_generation(q8):
     from sql2nl.prompt import PLAIN_CHAT_TEMPLATE
 
-    be = get_backend("llamacpp", model=q8, chat_template=PLAIN_CHAT_TEMPLATE.replace(
-        "### Assistant\n{% endif %}", "### Assistant\n<think>{% endif %}"), **FAST)
+    be = get_backend(
+        "llamacpp",
+        model=q8,
+        chat_template=PLAIN_CHAT_TEMPLATE.replace("### Assistant\n{% endif %}", "### Assistant\n<think>{% endif %}"),
+        **FAST,
+    )
     prompt = be.prompt_for(request_for(SQL))
     assert prompt.endswith("<think>\n\n</think>\n\n")
     assert "<think>" not in describe(SQL, backend=be).text
@@ -161,6 +167,7 @@ def test_overfitted_model_recites_its_descriptions_with_thinking_stripped(tmp_pa
 
 
 # -- one model per process, shared safely ---------------------------------------------------------------
+
 
 def test_model_loaded_once_and_shared(q8):
     a = get_backend("llamacpp", model=q8, max_new_tokens=5)
@@ -183,35 +190,40 @@ def test_abandoned_stream_releases_the_model(q8):
     next(stream)
     stream.close()
     done = threading.Event()
-    threading.Thread(target=lambda: (describe(SQL, backend="llamacpp", model=q8, cache=False, **FAST), done.set()),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: (describe(SQL, backend="llamacpp", model=q8, cache=False, **FAST), done.set()), daemon=True
+    ).start()
     assert done.wait(60), "a closed stream kept the model locked"
 
 
 # -- bad files and settings: clear errors, never a crash -------------------------------------------------
 
+
 def _arch_renamed(data: bytes) -> bytes:
     key = b"general.architecture"
     i = data.index(key) + len(key)
     vtype, n = struct.unpack_from("<IQ", data, i)
-    assert vtype == 8 and data[i + 12:i + 12 + n] == b"llama"
-    return data[:i + 12] + b"llamX" + data[i + 17:]
+    assert vtype == 8 and data[i + 12 : i + 12 + n] == b"llama"
+    return data[: i + 12] + b"llamX" + data[i + 17 :]
 
 
-@pytest.mark.parametrize("case, match", [
-    ("missing", "No such model file"),
-    ("empty", "is empty"),
-    ("text", "not a GGUF file"),
-    ("safetensors", "Hugging Face model file, not a GGUF file"),
-    ("truncated", "is truncated"),
-    ("header_cut", "not a valid GGUF file"),
-    ("bad_version", "unsupported GGUF version 99"),
-    ("garbage_counts", "implausible counts"),
-    ("unknown_arch", r"not a loadable model: llamX.block_count"),
-    ("no_vocab", r"not a loadable model: it has no vocabulary"),
-    ("no_layers", r"not a loadable model: llama.block_count"),
-    ("empty_dir", "holds no GGUF file"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("missing", "No such model file"),
+        ("empty", "is empty"),
+        ("text", "not a GGUF file"),
+        ("safetensors", "Hugging Face model file, not a GGUF file"),
+        ("truncated", "is truncated"),
+        ("header_cut", "not a valid GGUF file"),
+        ("bad_version", "unsupported GGUF version 99"),
+        ("garbage_counts", "implausible counts"),
+        ("unknown_arch", r"not a loadable model: llamX.block_count"),
+        ("no_vocab", r"not a loadable model: it has no vocabulary"),
+        ("no_layers", r"not a loadable model: llama.block_count"),
+        ("empty_dir", "holds no GGUF file"),
+    ],
+)
 def test_bad_model_files_raise_model_error(q8, tmp_path, case, match):
     data = open(q8, "rb").read()
     path = tmp_path / "model.gguf"
@@ -247,13 +259,16 @@ def test_context_too_small_is_a_model_error(q8):
         describe(SQL, backend="llamacpp", model=q8, n_ctx=64)
 
 
-@pytest.mark.parametrize("opts, match", [
-    (dict(n_ctx=0), "n_ctx must be at least 1"),
-    (dict(n_threads="many"), "n_threads must be integer / null, got 'many'"),
-    (dict(n_gpu_layers="all"), "n_gpu_layers must be integer"),
-    (dict(temperatur=0.5), "no option 'temperatur' \\(did you mean 'temperature'\\?\\)"),
-    (dict(on_unfaithful="ignore"), "on_unfaithful must be \"warn\" / \"fallback\" / \"retry\""),
-])
+@pytest.mark.parametrize(
+    "opts, match",
+    [
+        (dict(n_ctx=0), "n_ctx must be at least 1"),
+        (dict(n_threads="many"), "n_threads must be integer / null, got 'many'"),
+        (dict(n_gpu_layers="all"), "n_gpu_layers must be integer"),
+        (dict(temperatur=0.5), "no option 'temperatur' \\(did you mean 'temperature'\\?\\)"),
+        (dict(on_unfaithful="ignore"), 'on_unfaithful must be "warn" / "fallback" / "retry"'),
+    ],
+)
 def test_bad_options(q8, opts, match):
     with pytest.raises(InvalidInputError, match=match):
         get_backend("llamacpp", model=q8, **opts)

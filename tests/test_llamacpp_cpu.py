@@ -31,10 +31,22 @@ def gguf(tmp_path_factory):
     return ggufmodels.tiny_gguf(tmp_path_factory.mktemp("gguf"))
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, "auto"), ("auto", "auto"), ("", "auto"), (True, "on"), ("ON", "on"), ("1", "on"), ("yes", "on"),
-    (False, "off"), ("off", "off"), ("0", "off"), ("false", "off"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, "auto"),
+        ("auto", "auto"),
+        ("", "auto"),
+        (True, "on"),
+        ("ON", "on"),
+        ("1", "on"),
+        ("yes", "on"),
+        (False, "off"),
+        ("off", "off"),
+        ("0", "off"),
+        ("false", "off"),
+    ],
+)
 def test_settings_are_normalized(value, expected):
     assert cpu.normalize_setting(value) == expected
 
@@ -44,15 +56,18 @@ def test_a_bad_setting_is_an_input_error():
         cpu.normalize_setting("sometimes")
 
 
-@pytest.mark.parametrize("flags, setting, env, enabled", [
-    (AMX, None, None, False),        # auto on an AMX CPU: off, the crashing kernels are avoided
-    (NO_AMX, None, None, True),      # auto elsewhere: on (faster, and safe there)
-    (AMX, "on", None, True),         # forced either way
-    (NO_AMX, "off", None, False),
-    (AMX, None, "on", True),         # the environment sets the process default
-    (NO_AMX, None, "off", False),
-    (NO_AMX, "on", "off", True),     # an explicit setting beats the environment
-])
+@pytest.mark.parametrize(
+    "flags, setting, env, enabled",
+    [
+        (AMX, None, None, False),  # auto on an AMX CPU: off, the crashing kernels are avoided
+        (NO_AMX, None, None, True),  # auto elsewhere: on (faster, and safe there)
+        (AMX, "on", None, True),  # forced either way
+        (NO_AMX, "off", None, False),
+        (AMX, None, "on", True),  # the environment sets the process default
+        (NO_AMX, None, "off", False),
+        (NO_AMX, "on", "off", True),  # an explicit setting beats the environment
+    ],
+)
 def test_auto_follows_the_cpu_and_can_be_forced(monkeypatch, flags, setting, env, enabled):
     monkeypatch.setattr(cpu, "cpu_flags", lambda: flags)
     if env is None:
@@ -103,8 +118,9 @@ def test_a_crash_in_verification_is_an_export_error_naming_the_file(tmp_path, mo
     crasher.chmod(crasher.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setattr(llama_child.sys, "executable", str(crasher))
     with pytest.raises(ExportError, match=r"crashed \(SIGSEGV\) while verifying the q8_0 GGUF \(.*model.q8_0.gguf\)"):
-        llama_child.run("greedy", tmp_path / "model.q8_0.gguf", "the q8_0 GGUF", prompts=[], refs=[], n_tokens=1,
-                        eos=None, n_ctx=8)
+        llama_child.run(
+            "greedy", tmp_path / "model.q8_0.gguf", "the q8_0 GGUF", prompts=[], refs=[], n_tokens=1, eos=None, n_ctx=8
+        )
 
 
 def test_child_tokenizes_from_the_vocabulary_alone(gguf):
@@ -121,8 +137,10 @@ def test_child_tokenizes_from_the_vocabulary_alone(gguf):
 def test_apply_to_process_covers_every_later_load():
     import subprocess
 
-    code = ("import llama_cpp.llama_cpp as lib; from sql2nl_llamacpp import cpu; "
-            "print(cpu.apply_to_process(), lib.llama_model_default_params().use_extra_bufts)")
+    code = (
+        "import llama_cpp.llama_cpp as lib; from sql2nl_llamacpp import cpu; "
+        "print(cpu.apply_to_process(), lib.llama_model_default_params().use_extra_bufts)"
+    )
     env = dict(os.environ, SQL2NL_LLAMA_EXTRA_BUFFERS="off")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr

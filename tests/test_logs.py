@@ -27,10 +27,12 @@ from sql2nl.plugins import register_plugin, unregister_plugin
 
 def statements(n: int, start: int = 0) -> list[str]:
     """``n`` distinct statements of a few shapes."""
-    shapes = ["SELECT c{a}, count(*) FROM t{b} WHERE x > {i} GROUP BY c{a}",
-              "SELECT name FROM users{b} WHERE age BETWEEN {i} AND {j} ORDER BY name DESC LIMIT 5",
-              "UPDATE t{b} SET a = {i} WHERE id IN (SELECT id FROM u WHERE c{a} = 'v{i}')",
-              "SELECT T1.a FROM t{b} AS T1 JOIN u AS T2 ON T1.id = T2.tid WHERE T2.k = {i}"]
+    shapes = [
+        "SELECT c{a}, count(*) FROM t{b} WHERE x > {i} GROUP BY c{a}",
+        "SELECT name FROM users{b} WHERE age BETWEEN {i} AND {j} ORDER BY name DESC LIMIT 5",
+        "UPDATE t{b} SET a = {i} WHERE id IN (SELECT id FROM u WHERE c{a} = 'v{i}')",
+        "SELECT T1.a FROM t{b} AS T1 JOIN u AS T2 ON T1.id = T2.tid WHERE T2.k = {i}",
+    ]
     return [shapes[i % 4].format(a=i % 7, b=i % 13, i=i, j=i + 10) for i in range(start, start + n)]
 
 
@@ -74,14 +76,23 @@ def calls(log: Path) -> list[list[str]]:
 
 # -- the pool ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
 def test_pool_keeps_order_describes_each_statement_once_and_matches_describe(method, recording):
     sqls = statements(40)
     spaced = [s.replace(" ", "  ", 1) + " ;" for s in sqls[:10]]  # the same statements, spelled otherwise
     items = sqls + spaced + ["SELEC x FROM t", None] + sqls[5:15]
     job = api.worker_job("test-recording", None, {"log": str(recording)}, {"cache": False})
-    out = list(pool.describe_items(((i, s, None) for i, s in enumerate(items)), job, workers=2, chunk_size=8,
-                                   min_parallel=0, start_method=method))
+    out = list(
+        pool.describe_items(
+            ((i, s, None) for i, s in enumerate(items)),
+            job,
+            workers=2,
+            chunk_size=8,
+            min_parallel=0,
+            start_method=method,
+        )
+    )
     assert [i for i, _, _ in out] == list(range(len(items)))
     for (i, _fp, r), sql in zip(out, items):
         if i < len(sqls):
@@ -121,8 +132,9 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(recording):
     job = api.worker_job("test-recording", None, {"log": str(recording), "die_on": "boom"}, {"cache": False})
     seen = []
     with pytest.raises(BackendError, match="worker process died"):
-        for i, _, _r in pool.describe_items(((i, s, None) for i, s in enumerate(sqls)), job, workers=2,
-                                           chunk_size=4, min_parallel=0):
+        for i, _, _r in pool.describe_items(
+            ((i, s, None) for i, s in enumerate(sqls)), job, workers=2, chunk_size=4, min_parallel=0
+        ):
             seen.append(i)
     assert seen == list(range(len(seen))) and len(seen) < len(sqls)  # what came back before is in order
 
@@ -139,6 +151,7 @@ def test_a_backend_instance_that_cannot_travel_is_refused_clearly():
 
 
 # -- files ------------------------------------------------------------------------------------------
+
 
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
@@ -169,8 +182,7 @@ def log_file(tmp_path):
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_jsonl_log_in_order_with_every_field_and_the_bad_records_reported(log_file, tmp_path, workers,
-                                                                          monkeypatch):
+def test_jsonl_log_in_order_with_every_field_and_the_bad_records_reported(log_file, tmp_path, workers, monkeypatch):
     monkeypatch.setattr(pool, "MIN_PARALLEL", 0)  # a small file still goes through the worker processes
     out = tmp_path / "out.jsonl"
     r = run("describe", "--jsonl", log_file, "--out", out, "--workers", workers, "--dialect-field", "dialect")
@@ -199,8 +211,23 @@ def test_a_log_is_described_with_the_describe_options(tmp_path, monkeypatch):
     sqls = ["WITH a AS (SELECT x FROM t WHERE y > 2) SELECT x FROM a"] + statements(5)
     src = write_jsonl(tmp_path / "in.jsonl", [{"sql": s} for s in sqls])
     out = tmp_path / "out.jsonl"
-    r = run("describe", "--jsonl", src, "--out", out, "--workers", "2", "-l", "zh", "--detail", "steps",
-            "--style", "question", "--no-cache", "--progress")
+    r = run(
+        "describe",
+        "--jsonl",
+        src,
+        "--out",
+        out,
+        "--workers",
+        "2",
+        "-l",
+        "zh",
+        "--detail",
+        "steps",
+        "--style",
+        "question",
+        "--no-cache",
+        "--progress",
+    )
     assert r.exit_code == 0, r.output
     assert "describing in.jsonl" in r.stderr and "6/6" in r.stderr  # the progress bar, on stderr
     shape = dict(language="zh", detail="steps", style="question")
@@ -287,8 +314,21 @@ def test_a_killed_run_resumes_without_losing_or_repeating_a_record(tmp_path):
     n = 6000
     src = write_jsonl(tmp_path / "big.jsonl", [{"id": i, "sql": s} for i, s in enumerate(statements(n))])
     out, ckpt = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial.ckpt"
-    exe = [sys.executable, "-m", "sql2nl.cli", "describe", "--jsonl", str(src), "--out", str(out), "--workers", "2",
-           "--checkpoint-every", "100", "--no-progress"]
+    exe = [
+        sys.executable,
+        "-m",
+        "sql2nl.cli",
+        "describe",
+        "--jsonl",
+        str(src),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--checkpoint-every",
+        "100",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     saved = 0
     deadline = time.monotonic() + 300
@@ -341,8 +381,21 @@ def test_a_dead_worker_stops_the_run_with_what_was_written_kept(recording, tmp_p
     rows = [{"id": i, "sql": s} for i, s in enumerate(statements(300))]
     rows[250]["sql"] = "SELECT boom FROM t"
     src, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    r = run("describe", "--jsonl", src, "--out", out, "--workers", "2", "-b", "test-recording",
-            "-o", f"log={recording}", "-o", "die_on=boom")
+    r = run(
+        "describe",
+        "--jsonl",
+        src,
+        "--out",
+        out,
+        "--workers",
+        "2",
+        "-b",
+        "test-recording",
+        "-o",
+        f"log={recording}",
+        "-o",
+        "die_on=boom",
+    )
     assert r.exit_code == 1 and "worker process died" in r.output and "--resume" in r.output
     saved = json.loads((tmp_path / "out.jsonl.partial.ckpt").read_text())["records"]
     assert 0 < saved <= 250 and not out.exists()

@@ -41,13 +41,19 @@ async def client(lsp_client: LanguageClient):
 
 
 def _open(client: LanguageClient, uri: str, text: str, language_id: str) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)
+        )
+    )
 
 
 def _hover(client, uri, line, character):
-    return client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)))
+    return client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)
+        )
+    )
 
 
 @pytest.mark.asyncio
@@ -73,10 +79,13 @@ async def test_hover_and_code_action_in_a_sql_file(client: LanguageClient):
     # Between statements there is nothing to show.
     assert await _hover(client, uri, 2, 0) is None
 
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=1, character=3), end=types.Position(line=1, character=3)),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(line=1, character=3), end=types.Position(line=1, character=3)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert len(actions) == 1
     (edit,) = actions[0].edit.changes[uri]
     assert edit.range.start == edit.range.end == types.Position(line=1, character=0)
@@ -97,19 +106,27 @@ async def test_hover_and_code_action_in_python_strings(client: LanguageClient):
     assert await _hover(client, uri, 6, 15) is None  # prose that happens to start with "select"
     assert await _hover(client, uri, 0, 3) is None  # plain code
 
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=5, character=10), end=types.Position(line=5, character=10)),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(line=5, character=10), end=types.Position(line=5, character=10)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     (edit,) = actions[0].edit.changes[uri]
     # Inserted above the line the statement starts on, with that line's indentation.
     assert edit.range.start == types.Position(line=3, character=0)
     assert edit.new_text == comment_for(expected, "python", "    ")
 
     # Edits are seen: after the change the hover describes the new statement.
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text='Q = "DELETE FROM users WHERE id = 7"\n')]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangeWholeDocument(text='Q = "DELETE FROM users WHERE id = 7"\n')
+            ],
+        )
+    )
     hover = await _hover(client, uri, 0, 10)
     assert describe("DELETE FROM users WHERE id = 7").text in hover.contents.value
 
@@ -117,7 +134,7 @@ async def test_hover_and_code_action_in_python_strings(client: LanguageClient):
 def test_spans_offsets_are_characters_not_bytes():
     src = 'note = "héllo wörld"; q = "SELECT a FROM t"\n'
     (span,) = python_spans(src)
-    assert src[span.start:span.end] == '"SELECT a FROM t"'
+    assert src[span.start : span.end] == '"SELECT a FROM t"'
 
 
 def test_sql_spans_survive_an_unclosed_quote():
@@ -133,8 +150,10 @@ def test_document_kind():
     assert document_kind("file:///a/b.txt") is None
 
 
-STAGED = ("WITH big AS (SELECT customer_id, SUM(total) AS spent FROM orders GROUP BY customer_id) "
-          "SELECT c.name FROM big b JOIN customers c ON c.id = b.customer_id WHERE b.spent > 1000")
+STAGED = (
+    "WITH big AS (SELECT customer_id, SUM(total) AS spent FROM orders GROUP BY customer_id) "
+    "SELECT c.name FROM big b JOIN customers c ON c.id = b.customer_id WHERE b.spent > 1000"
+)
 
 
 @pytest.mark.asyncio

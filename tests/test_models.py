@@ -50,8 +50,13 @@ class ModelPlugin:
     @hookimpl
     def register_models(self, register):
         register("tiny-fixed", backend="tagged", options={"model": "/weights/fixed.bin"}, description="fixed options")
-        register("tiny-lazy", backend="tagged", options=self.options, description="options on first use",
-                 install="pip install tiny-lazy")
+        register(
+            "tiny-lazy",
+            backend="tagged",
+            options=self.options,
+            description="options on first use",
+            install="pip install tiny-lazy",
+        )
 
 
 @pytest.fixture

@@ -25,8 +25,18 @@ def stages(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stages")
     general = fx.tiny_run(tmp, "general", max_steps=6)
     ours_data = fx.write_jsonl(fx.OURS, tmp / "ours.jsonl")
-    ours = train(fx.tiny_config(from_run=str(general), data=str(ours_data), valid=str(tmp / "valid.jsonl"),
-                                out=str(tmp / "ours"), max_steps=4, lora_r=4, lora_alpha=8), progress=False)
+    ours = train(
+        fx.tiny_config(
+            from_run=str(general),
+            data=str(ours_data),
+            valid=str(tmp / "valid.jsonl"),
+            out=str(tmp / "ours"),
+            max_steps=4,
+            lora_r=4,
+            lora_alpha=8,
+        ),
+        progress=False,
+    )
     return tmp, general, ours
 
 
@@ -62,12 +72,33 @@ def test_a_zero_step_change_reproduces_the_first_stage(stages):
     from sql2nl.cli import cli
 
     tmp, general, _ = stages
-    res = CliRunner().invoke(cli, ["train", "--from", str(general), "--data", str(tmp / "ours.jsonl"),
-                                   "--valid", str(tmp / "valid.jsonl"), "--out", str(tmp / "frozen"), "--engine", "peft",
-                                   "--max-steps", "1", "--learning-rate", "1e-12", "--no-progress", "--save-steps", "100",
-                                   # stage 1's batch size: the validation loss is a mean over batches, so
-                                   # another batching of pairs of different lengths gives another mean
-                                   "--batch-size", "3"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--from",
+            str(general),
+            "--data",
+            str(tmp / "ours.jsonl"),
+            "--valid",
+            str(tmp / "valid.jsonl"),
+            "--out",
+            str(tmp / "frozen"),
+            "--engine",
+            "peft",
+            "--max-steps",
+            "1",
+            "--learning-rate",
+            "1e-12",
+            "--no-progress",
+            "--save-steps",
+            "100",
+            # stage 1's batch size: the validation loss is a mean over batches, so
+            # another batching of pairs of different lengths gives another mean
+            "--batch-size",
+            "3",
+        ],
+    )
     assert res.exit_code == 0, res.output
     frozen = _manifest(tmp / "frozen")
     assert frozen["metrics"]["eval_loss"] == pytest.approx(_manifest(general)["metrics"]["eval_loss"], abs=2e-4)
@@ -79,14 +110,27 @@ def test_compare_scores_every_stage_on_the_same_data(stages):
     from sql2nl.cli import cli
 
     tmp, general, ours = stages
-    res = CliRunner().invoke(cli, ["compare", str(general), str(ours), "--data", str(tmp / "valid.jsonl"),
-                                   "--out", str(tmp / "cmp"), "--no-progress"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(general),
+            str(ours),
+            "--data",
+            str(tmp / "valid.jsonl"),
+            "--out",
+            str(tmp / "cmp"),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     rows = out["rows"]
     assert [r["stage"] for r in rows] == ["rules describer (baseline)", "1. general", "2. ours"]
     assert all(r["n"] == len(fx.VALID) for r in rows)
-    assert rows[2]["gain"] == {k: pytest.approx(rows[2][k] - rows[1][k], abs=0.011) for k in ("faithfulness", "bleu", "rouge_l")}
+    assert rows[2]["gain"] == {
+        k: pytest.approx(rows[2][k] - rows[1][k], abs=0.011) for k in ("faithfulness", "bleu", "rouge_l")
+    }
     assert "gain" not in rows[1]
     md = (tmp / "cmp" / "compare.md").read_text()
     assert "| 2. ours |" in md and "Lineage" in md and (tmp / "cmp" / "compare.png").is_file()
@@ -101,7 +145,11 @@ def test_from_a_directory_that_is_not_a_run_is_refused(tmp_path):
     valid = fx.write_jsonl(fx.VALID, tmp_path / "valid.jsonl")
     (tmp_path / "nothing").mkdir()
     with pytest.raises(Sql2NLError, match="not a sql2nl run directory"):
-        train(fx.tiny_config(from_run=str(tmp_path / "nothing"), data=str(data), valid=str(valid),
-                             out=str(tmp_path / "x")), progress=False)
+        train(
+            fx.tiny_config(
+                from_run=str(tmp_path / "nothing"), data=str(data), valid=str(valid), out=str(tmp_path / "x")
+            ),
+            progress=False,
+        )
     with pytest.raises(Sql2NLError, match="from_run must be another run"):
         fx.tiny_config(from_run=str(tmp_path / "x"), data=str(data), out=str(tmp_path / "x"))

@@ -21,10 +21,37 @@ from sql2nl.rules.sqlglot_names import internal_names as sqlglot_names
 
 # Ordinary words, none of them a sqlglot class name.
 TABLES = ["customers", "orders", "products", "employees", "invoices", "shipments"]
-COLUMNS = ["price", "cost", "city", "status", "quantity", "amount", "email", "created_at", "total_due", "region",
-           "customer_id", "manager_id", "score", "label", "category", "id"]
-FUNCTIONS = ["UPPER({0})", "LOWER({0})", "LENGTH({0})", "ABS({0})", "ROUND({0})", "COALESCE({0}, 0)",
-             "TRIM({0})", "SUBSTRING({0}, 1, 3)", "CONCAT({0}, 'x')", "CURRENT_DATE", "NOW()"]
+COLUMNS = [
+    "price",
+    "cost",
+    "city",
+    "status",
+    "quantity",
+    "amount",
+    "email",
+    "created_at",
+    "total_due",
+    "region",
+    "customer_id",
+    "manager_id",
+    "score",
+    "label",
+    "category",
+    "id",
+]
+FUNCTIONS = [
+    "UPPER({0})",
+    "LOWER({0})",
+    "LENGTH({0})",
+    "ABS({0})",
+    "ROUND({0})",
+    "COALESCE({0}, 0)",
+    "TRIM({0})",
+    "SUBSTRING({0}, 1, 3)",
+    "CONCAT({0}, 'x')",
+    "CURRENT_DATE",
+    "NOW()",
+]
 
 col = st.sampled_from(COLUMNS)
 value = st.one_of(st.integers(-5, 500).map(str), st.sampled_from(["'a%'", "'x'", "NULL", "TRUE", "3.5", "?"]))
@@ -41,8 +68,12 @@ def _expr(depth: int) -> st.SearchStrategy[str]:
         st.builds(lambda c, v, o: f"CASE WHEN {c} > {v} THEN {o} ELSE 0 END", col, value, sub),
         st.builds(lambda a, t: f"CAST({a} AS {t})", sub, st.sampled_from(["INT", "TEXT", "DATE", "DECIMAL(10, 2)"])),
         st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["SUM", "AVG", "MIN", "MAX", "COUNT"]), sub),
-        st.builds(lambda f, p, o: f"{f} OVER (PARTITION BY {p} ORDER BY {o} DESC)",
-                  st.sampled_from(["ROW_NUMBER()", "RANK()", "SUM(amount)", "LAG(price)"]), col, col),
+        st.builds(
+            lambda f, p, o: f"{f} OVER (PARTITION BY {p} ORDER BY {o} DESC)",
+            st.sampled_from(["ROW_NUMBER()", "RANK()", "SUM(amount)", "LAG(price)"]),
+            col,
+            col,
+        ),
     )
 
 
@@ -51,7 +82,8 @@ def _cond(depth: int) -> st.SearchStrategy[str]:
     base = st.one_of(
         st.builds(lambda a, op, b: f"{a} {op} {b}", e, st.sampled_from(["=", "<>", ">", ">=", "<", "<="]), e),
         st.builds(lambda c, v: f"{c} LIKE {v}", col, st.sampled_from(["'%a'", "'a%'", "'%a%'", "'a_b'", "'50\\%'"])),
-        st.builds(lambda c: f"{c} IS NULL", col), st.builds(lambda c: f"{c} IS NOT NULL", col),
+        st.builds(lambda c: f"{c} IS NULL", col),
+        st.builds(lambda c: f"{c} IS NOT NULL", col),
         st.builds(lambda c, a, b: f"{c} BETWEEN {a} AND {b}", col, value, value),
         st.builds(lambda c, vs: f"{c} IN ({', '.join(vs)})", col, st.lists(value, min_size=1, max_size=4)),
         st.builds(lambda c, t, k: f"{c} IN (SELECT {k} FROM {t})", col, st.sampled_from(TABLES), col),
@@ -60,15 +92,19 @@ def _cond(depth: int) -> st.SearchStrategy[str]:
     if depth == 0:
         return base
     sub = _cond(depth - 1)
-    return st.one_of(base, st.builds(lambda a, op, b: f"({a} {op} {b})", sub, st.sampled_from(["AND", "OR"]), sub),
-                     st.builds(lambda a: f"NOT ({a})", sub))
+    return st.one_of(
+        base,
+        st.builds(lambda a, op, b: f"({a} {op} {b})", sub, st.sampled_from(["AND", "OR"]), sub),
+        st.builds(lambda a: f"NOT ({a})", sub),
+    )
 
 
 @st.composite
 def statements(draw) -> str:
     t, u = draw(st.sampled_from(TABLES)), draw(st.sampled_from(TABLES))
-    kind = draw(st.sampled_from(["select", "select", "select", "join", "group", "cte", "union", "insert", "update",
-                                 "delete"]))
+    kind = draw(
+        st.sampled_from(["select", "select", "select", "join", "group", "cte", "union", "insert", "update", "delete"])
+    )
     cols = ", ".join(draw(st.lists(_expr(2), min_size=1, max_size=3)))
     where = f" WHERE {draw(_cond(2))}" if draw(st.booleans()) else ""
     if kind == "select":
@@ -85,8 +121,10 @@ def statements(draw) -> str:
     if kind == "cte":
         return f"WITH w AS (SELECT {cols} FROM {t}{where}) SELECT * FROM w"
     if kind == "union":
-        return f"SELECT {draw(col)} FROM {t} {draw(st.sampled_from(['UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT']))} " \
-               f"SELECT {draw(col)} FROM {u}"
+        return (
+            f"SELECT {draw(col)} FROM {t} {draw(st.sampled_from(['UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT']))} "
+            f"SELECT {draw(col)} FROM {u}"
+        )
     if kind == "insert":
         return f"INSERT INTO {t} ({draw(col)}) VALUES ({draw(value)})"
     if kind == "update":
@@ -105,17 +143,22 @@ def internal_names(text: str) -> list[str]:
 
 def test_the_check_catches_what_the_issue_saw():
     assert internal_names("the jsonextractscalar of data and the timestamptrunc of created at") == [
-        "jsonextractscalar", "timestamptrunc"]
+        "jsonextractscalar",
+        "timestamptrunc",
+    ]
     assert internal_names("the explode of input kwarg, the nullif of a") == ["explode", "kwarg", "nullif"]
     assert internal_names("the DateSub of x") == ["DateSub"]
     assert internal_names("the rank (in upper case), `DATE_SUB(x)` and the result of NULLIF(a, 0)") == []
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sql=statements(), dialect=st.sampled_from([None, "postgres", "mysql", "bigquery", "snowflake", "duckdb",
-                                                   "tsql", "sqlite"]),
-       language=st.sampled_from(["en", "zh"]), style=st.sampled_from(["statement", "question"]),
-       detail=st.sampled_from(["summary", "steps"]))
+@given(
+    sql=statements(),
+    dialect=st.sampled_from([None, "postgres", "mysql", "bigquery", "snowflake", "duckdb", "tsql", "sqlite"]),
+    language=st.sampled_from(["en", "zh"]),
+    style=st.sampled_from(["statement", "question"]),
+    detail=st.sampled_from(["summary", "steps"]),
+)
 def test_describe_never_says_a_sqlglot_class_name(sql, dialect, language, style, detail):
     try:
         d = describe(sql, dialect=dialect, language=language, style=style, detail=detail, cache=False)

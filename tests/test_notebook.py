@@ -26,15 +26,22 @@ KERNEL = "sql2nl-test-python"
 def executed(tmp_path_factory):
     kernels = tmp_path_factory.mktemp("jupyter") / "kernels" / KERNEL
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "sql2nl tests", "language": "python"}))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "sql2nl tests",
+                "language": "python",
+            }
+        )
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("JUPYTER_PATH", str(kernels.parent.parent))
     try:
         nb = nbformat.read(NOTEBOOK, as_version=4)
-        client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=120, startup_timeout=120,
-                                         resources={"metadata": {"path": str(DOCS)}})
+        client = nbclient.NotebookClient(
+            nb, kernel_name=KERNEL, timeout=120, startup_timeout=120, resources={"metadata": {"path": str(DOCS)}}
+        )
         client.execute()  # raises CellExecutionError for any error outside `raises-exception` cells
     finally:
         mp.undo()

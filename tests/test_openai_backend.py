@@ -116,7 +116,8 @@ def test_cli(own):
     from sql2nl.cli import cli
 
     ok = CliRunner(env={"OPENAI_API_KEY": KEY}).invoke(
-        cli, ["describe", "-b", "openai", "-m", "sql2nl", "-o", f"base_url={own}", SQL])
+        cli, ["describe", "-b", "openai", "-m", "sql2nl", "-o", f"base_url={own}", SQL]
+    )
     assert ok.exit_code == 0, ok.output
     assert ok.output.strip() == describe(SQL).text
     bad = CliRunner(env={"OPENAI_BASE_URL": ""}).invoke(cli, ["describe", "-b", "openai", SQL])
@@ -125,10 +126,19 @@ def test_cli(own):
 
 # -- what is sent: the canned peer records it --------------------------------------------------------------
 def test_the_request_carries_the_prompt_and_the_options(canned):
-    d = describe(SQL, backend="openai", base_url=canned.url, language="zh", max_new_tokens=7, top_p=0.5,
-                 stop=["\n\n"], extra_body={"repeat_penalty": 1.0}, seed=3)
+    d = describe(
+        SQL,
+        backend="openai",
+        base_url=canned.url,
+        language="zh",
+        max_new_tokens=7,
+        top_p=0.5,
+        stop=["\n\n"],
+        extra_body={"repeat_penalty": 1.0},
+        seed=3,
+    )
     assert d.text == canned.answer
-    (headers, body), = canned.requests
+    ((headers, body),) = canned.requests
     assert body["model"] == "canned"  # the server's only model, asked for once
     assert body["messages"] == build_messages(SQL, language="zh", tables=["singer"])
     assert (body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == (7, 0.0, 0.5, 3)
@@ -261,13 +271,16 @@ def test_timeout():
         peer.close()
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(base_url="ftp://example.org"), "must be an http"),
-    (dict(base_url="http://127.0.0.1:1/v1", timeout=0), "timeout must be at least 0.001"),
-    (dict(base_url="http://127.0.0.1:1/v1", max_retries=-1), "max_retries must be"),
-    (dict(base_url="http://127.0.0.1:1/v1", concurrency=0), "concurrency must be"),
-    (dict(base_url="http://127.0.0.1:1/v1", temprature=1), "no option 'temprature'"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(base_url="ftp://example.org"), "must be an http"),
+        (dict(base_url="http://127.0.0.1:1/v1", timeout=0), "timeout must be at least 0.001"),
+        (dict(base_url="http://127.0.0.1:1/v1", max_retries=-1), "max_retries must be"),
+        (dict(base_url="http://127.0.0.1:1/v1", concurrency=0), "concurrency must be"),
+        (dict(base_url="http://127.0.0.1:1/v1", temprature=1), "no option 'temprature'"),
+    ],
+)
 def test_bad_options(bad, match):
     with pytest.raises(InvalidInputError, match=match):
         get_backend("openai", **bad)

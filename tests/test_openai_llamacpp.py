@@ -49,8 +49,23 @@ def llama_server(gguf_file, log_dir):
     """``python -m llama_cpp.server`` on a free loopback port, requiring an API key; always stopped."""
     port = free_port()
     log = log_dir / "server.log"
-    cmd = [sys.executable, "-m", "sql2nl_llamacpp.llama_server", "--model", str(gguf_file), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--api_key", KEY]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sql2nl_llamacpp.llama_server",
+        "--model",
+        str(gguf_file),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "1024",
+        "--n_threads",
+        "1",
+        "--api_key",
+        KEY,
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -93,8 +108,9 @@ def opts(server):
 def test_same_description_as_the_llamacpp_backend(server, opts, language):
     # Same messages, the same chat template (from the GGUF), the same greedy decoding: the same words.
     via_server = describe(SQL, language=language, extra_body=SAME_SAMPLING, **opts)
-    local = describe(SQL, language=language, backend="llamacpp", model=str(server["gguf"].file("q8_0")),
-                     max_new_tokens=16)
+    local = describe(
+        SQL, language=language, backend="llamacpp", model=str(server["gguf"].file("q8_0")), max_new_tokens=16
+    )
     assert via_server.backend == "openai"
     assert via_server.text and via_server.text == local.text
     assert via_server.faithfulness == local.faithfulness
@@ -110,6 +126,7 @@ def test_stream_yields_the_described_text(opts):
     pieces = list(describe_stream(SQL, **opts))
     assert len(pieces) > 1
     streamed, whole = "".join(pieces), describe(SQL, cache=False, **opts).text
+
     # llama-cpp-python's server drops characters whose UTF-8 bytes span tokens when it streams (random
     # weights produce many); everything else must arrive, in order.
     def ascii_only(t):

@@ -71,8 +71,11 @@ def test_no_backend_takes_an_option_it_does_not_declare():
     from sql2nl.rules.backend import RulesBackend
 
     classes = {"rules": RulesBackend}
-    for mod, cls in (("sql2nl_transformers.backend", "TransformersBackend"),
-                     ("sql2nl_llamacpp.backend", "LlamaCppBackend"), ("sql2nl_openai.backend", "OpenAIBackend")):
+    for mod, cls in (
+        ("sql2nl_transformers.backend", "TransformersBackend"),
+        ("sql2nl_llamacpp.backend", "LlamaCppBackend"),
+        ("sql2nl_openai.backend", "OpenAIBackend"),
+    ):
         try:
             classes[cls] = getattr(__import__(mod, fromlist=[cls]), cls)
         except ImportError:
@@ -87,8 +90,9 @@ def test_no_backend_takes_an_option_it_does_not_declare():
 
 def test_cli_options_are_typed_and_typos_fail_before_a_model_loads(tmp_path):
     require("sql2nl_llamacpp")
-    r = CliRunner().invoke(cli, ["describe", "-b", "llamacpp", "-m", str(tmp_path / "none.gguf"), "-o", "n_tcx=4096",
-                                 "SELECT 1"])
+    r = CliRunner().invoke(
+        cli, ["describe", "-b", "llamacpp", "-m", str(tmp_path / "none.gguf"), "-o", "n_tcx=4096", "SELECT 1"]
+    )
     assert r.exit_code == 2 and "did you mean 'n_ctx'" in r.output  # not "file not found": no load tried
     r = CliRunner().invoke(cli, ["describe", "-b", "llamacpp", "-m", "x.gguf", "-o", "n_ctx=many", "SELECT 1"])
     assert r.exit_code == 2 and "n_ctx must be integer / null, got 'many'" in r.output
@@ -99,7 +103,8 @@ def test_docs_table_is_the_generated_one():
     m = re.search(r"<!-- options:begin -->\n(.*)<!-- options:end -->", text, re.S)
     assert m, "docs/backends.md lost its generated options section"
     assert m.group(1).strip() == options_markdown(_project_backends()).strip(), (
-        "docs/backends.md is out of date: regenerate it with `sql2nl backends --options --markdown`")
+        "docs/backends.md is out of date: regenerate it with `sql2nl backends --options --markdown`"
+    )
 
 
 def test_backends_options_lists_them():

@@ -14,8 +14,14 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-DISTRIBUTIONS = [".", "plugins/sql2nl-transformers", "plugins/sql2nl-llamacpp", "plugins/sql2nl-openai", "training",
-                 "gguf"]
+DISTRIBUTIONS = [
+    ".",
+    "plugins/sql2nl-transformers",
+    "plugins/sql2nl-llamacpp",
+    "plugins/sql2nl-openai",
+    "training",
+    "gguf",
+]
 FIRST_PARTY = {"sql2nl", "sql2nl_training", "sql2nl_gguf", "sql2nl_transformers", "sql2nl_llamacpp", "sql2nl_openai"}
 
 
@@ -25,6 +31,7 @@ def _canonical(name: str) -> str:
 
 def _requirements(pyproject: dict) -> tuple[set[str], dict[str, set[str]]]:
     """The distributions a pyproject requires, and those of each extra."""
+
     def names(reqs: list[str]) -> set[str]:
         return {_canonical(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in reqs}
 
@@ -82,8 +89,9 @@ def test_the_core_alone_installs_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / ("Scripts" if sys.platform == "win32" else "bin") / "python"
     # pip's own sources (index, find-links, cache) as configured for this machine; no --no-deps.
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", str(src)], capture_output=True, text=True,
-                             timeout=900)
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", str(src)], capture_output=True, text=True, timeout=900
+    )
     assert install.returncode == 0, install.stdout + install.stderr
     required, extras = _requirements(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8")))
     # Every module imports, except those that need an extra: their ImportError must name a
@@ -117,6 +125,10 @@ print(json.dumps({"failed": out, "rendered": text, "described": sql2nl.describe(
         dists = {_canonical(d) for d in owners.get(top, [])}
         assert dists & optional, f"{module} needs {missing!r}, which is in no extra of the core"
     assert "sql2nl.api" not in report["failed"] and "sql2nl.cli" not in report["failed"]
-    cli = subprocess.run([str(venv / "bin" / "sql2nl"), "describe", "SELECT name FROM users; SELECT 1 FROM t"],
-                         capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [str(venv / "bin" / "sql2nl"), "describe", "SELECT name FROM users; SELECT 1 FROM t"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cli.returncode == 0 and cli.stdout.startswith("1. "), cli.stderr

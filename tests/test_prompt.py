@@ -10,8 +10,10 @@ from sql2nl.facts import extract
 from sql2nl.llm import LLMBackend, ThinkFilter
 
 SQL = "SELECT name FROM users WHERE age > 18"
-SCHEMA = {"users": {"description": "customers", "columns": {"age": "age in years", "name": None}},
-          "orders": ["id", "total"]}
+SCHEMA = {
+    "users": {"description": "customers", "columns": {"age": "age in years", "name": None}},
+    "orders": ["id", "total"],
+}
 
 
 def test_messages_per_language():
@@ -54,15 +56,18 @@ def test_a_template_that_opens_a_think_block_gets_it_closed():
     assert text.rstrip().endswith(prompt.THINK_CLOSE)
 
 
-@pytest.mark.parametrize("raw,answer", [
-    ("Names of adult users.", "Names of adult users."),
-    ("<think>the user wants names</think>\nNames of adult users.", "Names of adult users."),
-    ("still thinking</think> Names of adult users.", "Names of adult users."),
-    ("Names of adult users.<think>hmm", "Names of adult users."),
-    ("<think>never finished", ""),
-    ("Names of adult users.\n### User\nanother question", "Names of adult users."),
-    ("Assistant: Names of adult users.", "Names of adult users."),
-])
+@pytest.mark.parametrize(
+    "raw,answer",
+    [
+        ("Names of adult users.", "Names of adult users."),
+        ("<think>the user wants names</think>\nNames of adult users.", "Names of adult users."),
+        ("still thinking</think> Names of adult users.", "Names of adult users."),
+        ("Names of adult users.<think>hmm", "Names of adult users."),
+        ("<think>never finished", ""),
+        ("Names of adult users.\n### User\nanother question", "Names of adult users."),
+        ("Assistant: Names of adult users.", "Names of adult users."),
+    ],
+)
 def test_strip_thinking(raw, answer):
     assert prompt.strip_thinking(raw) == answer
 
@@ -75,7 +80,7 @@ def test_strip_thinking_drops_an_echoed_prompt():
 @pytest.mark.parametrize("chunks", [1, 2, 3, 7])
 def test_streaming_think_filter_matches_strip_thinking(chunks):
     raw = "<think>let me see: SELECT means list</think>\n\nNames of users older than 18."
-    pieces = [raw[i:i + chunks] for i in range(0, len(raw), chunks)]
+    pieces = [raw[i : i + chunks] for i in range(0, len(raw), chunks)]
     f = ThinkFilter()
     streamed = "".join(f.feed(p) for p in pieces) + f.finish()
     assert streamed == prompt.strip_thinking(raw)

@@ -18,9 +18,11 @@ from sql2nl import Backend, Draft, Sql2NLError, describe, describe_many, describ
 from sql2nl.plugins import register_plugin, unregister_plugin
 from sql2nl.redact import redact, sensitive_words
 
-SQL = ("SELECT name, card FROM customers /* owner: hunter2 */ WHERE city = 'Oslo' "
-       "AND card = '4111-1111-1111-1111' AND id <> 987654 AND since > DATE '2024-02-29' "
-       "ORDER BY name LIMIT 7 -- hunter2")
+SQL = (
+    "SELECT name, card FROM customers /* owner: hunter2 */ WHERE city = 'Oslo' "
+    "AND card = '4111-1111-1111-1111' AND id <> 987654 AND since > DATE '2024-02-29' "
+    "ORDER BY name LIMIT 7 -- hunter2"
+)
 
 
 class Recording(Backend):
@@ -38,7 +40,7 @@ class Recording(Backend):
     def stream(self, request):
         text = self.describe(request).text
         for i in range(0, len(text), 3):  # small pieces, so placeholders arrive split
-            yield text[i:i + 3]
+            yield text[i : i + 3]
 
 
 class RecordingPlugin:
@@ -103,8 +105,9 @@ def test_streaming_restores_placeholders_split_across_pieces(recording):
 
 
 def test_describe_many_redacts_too(recording):
-    describe_many(["SELECT a FROM t WHERE b = 'secret1'", "SELECT a FROM t WHERE b = 'secret2'"],
-                  backend="recording", redact=True)
+    describe_many(
+        ["SELECT a FROM t WHERE b = 'secret1'", "SELECT a FROM t WHERE b = 'secret2'"], backend="recording", redact=True
+    )
     assert len(recording) == 2 and not any("secret" in _everything_the_backend_saw(r) for r in recording)
 
 
@@ -118,8 +121,11 @@ def test_rules_backend_with_redaction_gives_the_same_text():
 # Each statement hides distinctive secrets; "values" are literals the text must get back, "hidden"
 # are things (comments, passwords) that must never be sent and need not come back.
 CASES = [
-    ("SELECT name FROM users WHERE city = 'Zq7oslo' AND id <> 987654321 -- token: Tk8abc\n",
-     ["Zq7oslo", "987654321"], ["Tk8abc"]),
+    (
+        "SELECT name FROM users WHERE city = 'Zq7oslo' AND id <> 987654321 -- token: Tk8abc\n",
+        ["Zq7oslo", "987654321"],
+        ["Tk8abc"],
+    ),
     ("SELECT /* Bl3ock secret */ name FROM users WHERE born > DATE '1987-06-05'", ["1987-06-05"], ["Bl3ock"]),
     ("SELECT name FROM users WHERE note = $$Dq4 dollar secret$$", ["Dq4 dollar secret"], []),
     ("SELECT name FROM users WHERE note = $tg$Tg5 tagged secret$tg$", ["Tg5 tagged secret"], []),

@@ -93,12 +93,21 @@ def _browser(tmp: Path, downloads: Path):
     chromium, driver = _chromium()
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-              f"--user-data-dir={tmp / 'profile'}"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp / 'profile'}",
+    ):
         opts.add_argument(a)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
+    opts.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     browser = webdriver.Chrome(options=opts, service=Service(executable_path=driver))
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     return browser
@@ -161,7 +170,9 @@ def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, served,
         browser.get(served)
         assert browser.find_element(By.ID, "rater").get_attribute("value") == "ana"
         for item, (faithful, fluent) in chosen.items():
-            assert browser.find_element(By.CSS_SELECTOR, f"input[name='faithful-{item}'][value='{faithful}']").is_selected()
+            assert browser.find_element(
+                By.CSS_SELECTOR, f"input[name='faithful-{item}'][value='{faithful}']"
+            ).is_selected()
             assert browser.find_element(By.CSS_SELECTOR, f"input[name='fluent-{item}'][value='{fluent}']").is_selected()
         assert browser.find_element(By.ID, "progress").text == f"3 / {len(ids)} rated"
 
@@ -177,8 +188,13 @@ def test_rating_in_a_real_browser_survives_reload_and_exports_csv(sheet, served,
     assert all(r["sql"] == items[r["item_id"]]["sql"] and r["run"] == str(run) for r in rows)
 
     # a second rater on the spreadsheet; both files fold into the run's report
-    ben = _write_ratings(tmp_path / "ben.csv", meta["review_id"], run, "ben",
-                         {ids[0]: (5, 2), ids[1]: (2, 5), ids[2]: (4, 1), ids[3]: (3, 3)})
+    ben = _write_ratings(
+        tmp_path / "ben.csv",
+        meta["review_id"],
+        run,
+        "ben",
+        {ids[0]: (5, 2), ids[1]: (2, 5), ids[2]: (4, 1), ids[3]: (3, 3)},
+    )
     summary = import_ratings([got, ben])
     assert summary["raters"] == 2 and summary["items_rated"] == 4 and summary["ratings"] == 7
     # ana and ben agree exactly on "faithful": alpha is 1; on "fluent" they disagree
@@ -197,12 +213,18 @@ def test_agreement_and_correlation_match_the_libraries():
 
     from sql2nl_training.review import Rating, summarize
 
-    items = {f"i{k}": {"faithfulness": f, "bleu": b} for k, (f, b) in enumerate([(100, 30), (50, 10), (80, 25), (20, 5)])}
+    items = {
+        f"i{k}": {"faithfulness": f, "bleu": b} for k, (f, b) in enumerate([(100, 30), (50, 10), (80, 25), (20, 5)])
+    }
     a = [5, 2, 4, 1]
     b = [4, 2, 5, 1]
-    ratings = [Rating(f"i{k}", "a", x, None) for k, x in enumerate(a)] + [Rating(f"i{k}", "b", x, None) for k, x in enumerate(b)]
+    ratings = [Rating(f"i{k}", "a", x, None) for k, x in enumerate(a)] + [
+        Rating(f"i{k}", "b", x, None) for k, x in enumerate(b)
+    ]
     s = summarize(ratings, items)["faithful"]
-    want = krippendorff.alpha(reliability_data=np.array([a, b], float), level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5])
+    want = krippendorff.alpha(
+        reliability_data=np.array([a, b], float), level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]
+    )
     assert s["krippendorff_alpha"] == pytest.approx(want, abs=1e-3)
     means = [(x + y) / 2 for x, y in zip(a, b)]
     assert s["spearman_faithfulness"]["rho"] == pytest.approx(spearmanr(means, [100, 50, 80, 20]).statistic, abs=1e-3)
@@ -262,8 +284,9 @@ def test_review_commands(sheet, tmp_path):
     from sql2nl.cli import cli
 
     run, _ = sheet
-    res = CliRunner().invoke(cli, ["review", "export", "--run", str(run), "--n", "2", "--out", str(tmp_path / "sheet"),
-                                   "--no-progress"])
+    res = CliRunner().invoke(
+        cli, ["review", "export", "--run", str(run), "--n", "2", "--out", str(tmp_path / "sheet"), "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     assert res.stdout.split() == [str(tmp_path / "sheet" / "review.html"), str(tmp_path / "sheet" / "ratings.csv")]
     res = CliRunner().invoke(cli, ["review", "import", str(tmp_path / "nope.csv"), "--run", str(run)])

@@ -44,23 +44,38 @@ def test_golden_cases_warn_only_where_marked(language):
 # Golden descriptions that are right but that the meaning checker misreads (its gaps, reported to its
 # owner; the describer's wording is kept because it is the clearer sentence). Keyed by (language, SQL).
 CHECKER_GAPS = {
-    ("en", "SELECT * FROM t WHERE NOT (status = 'open' OR priority > 3)"): "'neither ... nor' not read as a grouped NOT",
-    ("en", "SELECT name FROM users WHERE NOT (age > 18 OR city = 'Paris')"): "'neither ... nor' not read as a grouped NOT",
+    (
+        "en",
+        "SELECT * FROM t WHERE NOT (status = 'open' OR priority > 3)",
+    ): "'neither ... nor' not read as a grouped NOT",
+    (
+        "en",
+        "SELECT name FROM users WHERE NOT (age > 18 OR city = 'Paris')",
+    ): "'neither ... nor' not read as a grouped NOT",
     ("en", "SELECT name FROM parts WHERE code LIKE '[A-C]%'"): "T-SQL character classes are not decoded",
     ("en", "SELECT * FROM users WHERE manager_id = NULL"): "'never true' taken for a negation the SQL lacks",
     ("zh", "SELECT * FROM users WHERE manager_id = NULL"): "永远不成立 taken for a negation the SQL lacks",
     ("en", "SELECT * FROM users WHERE NOT active"): "'active is false' not accepted for NOT active",
-    ("en", "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
-           "WHERE o.total > 100"): "'the different customers' not accepted for COUNT(DISTINCT c.id)",
-    ("zh", "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
-           "WHERE o.total > 100"): "不同客户 not accepted for COUNT(DISTINCT c.id)",
+    (
+        "en",
+        "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.total > 100",
+    ): "'the different customers' not accepted for COUNT(DISTINCT c.id)",
+    (
+        "zh",
+        "SELECT COUNT(DISTINCT c.id) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.total > 100",
+    ): "不同客户 not accepted for COUNT(DISTINCT c.id)",
     ("en", "CREATE TABLE IF NOT EXISTS t (a INT)"): "IF NOT EXISTS is not a negation to it",
-    ("en", "CREATE INDEX IF NOT EXISTS idx_orders ON orders (customer_id, created_at DESC)"):
-        "IF NOT EXISTS is not a negation to it",
+    (
+        "en",
+        "CREATE INDEX IF NOT EXISTS idx_orders ON orders (customer_id, created_at DESC)",
+    ): "IF NOT EXISTS is not a negation to it",
     ("zh", "SELECT * FROM t WHERE a IS DISTINCT FROM b"): "IS DISTINCT FROM is not a negation to it",
     ("en", "SELECT * FROM users LIMIT ? OFFSET ?"): "a parameter OFFSET must be said as '?'",
     ("zh", "SELECT * FROM users LIMIT ? OFFSET ?"): "a parameter OFFSET must be said as '?'; 给定 not found",
-    ("en", "SELECT * FROM users ORDER BY created_at DESC LIMIT $1 OFFSET $2"): "a parameter OFFSET must be said as '@2'",
+    (
+        "en",
+        "SELECT * FROM users ORDER BY created_at DESC LIMIT $1 OFFSET $2",
+    ): "a parameter OFFSET must be said as '@2'",
     ("zh", "SELECT name FROM users ORDER BY age DESC LIMIT :n"): "给定 not found in 由参数给定",
 }
 
@@ -92,8 +107,18 @@ def test_golden_files_cover_every_statement_kind_and_many_dialects():
     kinds = {f.kind for c in all_cases for f in extract(c.sql, c.options.get("dialect"))}
     assert {"select", "insert", "update", "delete", "merge", "create", "alter", "drop", "truncate"} <= kinds
     dialects = {c.options.get("dialect") for c in all_cases}
-    assert {"postgres", "mysql", "bigquery", "snowflake", "tsql", "duckdb", "sqlite", "spark", "clickhouse",
-            "oracle"} <= dialects
+    assert {
+        "postgres",
+        "mysql",
+        "bigquery",
+        "snowflake",
+        "tsql",
+        "duckdb",
+        "sqlite",
+        "spark",
+        "clickhouse",
+        "oracle",
+    } <= dialects
     assert len(all_cases) >= 200
 
 
@@ -153,9 +178,12 @@ def test_script_is_described_statement_by_statement():
 
 def test_aliases_resolve_to_tables_per_subquery():
     # T1 means student outside and takes inside; each column is named after its own table.
-    d = describe("SELECT T1.name FROM student AS T1 WHERE T1.id NOT IN "
-                 "(SELECT T1.id FROM takes AS T1 JOIN course AS T2 ON T1.course_id = T2.course_id "
-                 "WHERE T2.dept_name = 'Biology')", cache=False)
+    d = describe(
+        "SELECT T1.name FROM student AS T1 WHERE T1.id NOT IN "
+        "(SELECT T1.id FROM takes AS T1 JOIN course AS T2 ON T1.course_id = T2.course_id "
+        "WHERE T2.dept_name = 'Biology')",
+        cache=False,
+    )
     assert "students" in d.text and "takes" in d.text and "course department name" in d.text
     assert "T1" not in d.text and "T2" not in d.text
 
@@ -174,13 +202,16 @@ def test_identifiers_are_humanized():
     assert "born states" in d.text and "customer ids" in d.text
 
 
-@pytest.mark.parametrize("sql, words", [
-    ("SELECT name FROM t ORDER BY score DESC LIMIT 1", "highest score"),
-    ("SELECT name FROM t ORDER BY score ASC LIMIT 1", "lowest score"),
-    ("SELECT name FROM t ORDER BY score DESC LIMIT 3", "top 3"),
-    ("SELECT k FROM items GROUP BY k ORDER BY count(*) DESC LIMIT 1", "the most items"),
-    ("SELECT name FROM t LIMIT 5 OFFSET 10", "skipping the first 10"),
-])
+@pytest.mark.parametrize(
+    "sql, words",
+    [
+        ("SELECT name FROM t ORDER BY score DESC LIMIT 1", "highest score"),
+        ("SELECT name FROM t ORDER BY score ASC LIMIT 1", "lowest score"),
+        ("SELECT name FROM t ORDER BY score DESC LIMIT 3", "top 3"),
+        ("SELECT k FROM items GROUP BY k ORDER BY count(*) DESC LIMIT 1", "the most items"),
+        ("SELECT name FROM t LIMIT 5 OFFSET 10", "skipping the first 10"),
+    ],
+)
 def test_limits_read_as_top_n_and_superlatives(sql, words):
     assert words in describe(sql, cache=False).text
 
@@ -212,8 +243,12 @@ def test_facts_json_round_trip_through_description():
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_unknown_clause_parts_are_quoted_with_a_warning(language):
-    d = describe("SELECT a FROM t START WITH a = 1 CONNECT BY PRIOR id = parent_id", dialect="oracle",
-                 language=language, cache=False)
+    d = describe(
+        "SELECT a FROM t START WITH a = 1 CONNECT BY PRIOR id = parent_id",
+        dialect="oracle",
+        language=language,
+        cache=False,
+    )
     assert "CONNECT BY PRIOR id = parent_id" in d.text
     assert any("connect" in w for w in d.warnings)
 
@@ -221,8 +256,9 @@ def test_unknown_clause_parts_are_quoted_with_a_warning(language):
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_redacted_values_come_back_in_every_language(language):
     # Chinese has no spaces after a value, so placeholders must be found without word boundaries.
-    d = describe('SELECT name FROM people WHERE gender = "Male" AND age > 30', redact=True, language=language,
-                 cache=False)
+    d = describe(
+        'SELECT name FROM people WHERE gender = "Male" AND age > 30', redact=True, language=language, cache=False
+    )
     assert "Male" in d.text and "30" in d.text and ":v" not in d.text
 
 

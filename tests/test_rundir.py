@@ -80,14 +80,17 @@ def test_read_manifest_reads_current_and_older_manifests(tmp_path):
     assert read_manifest(tmp_path / "export", ("sql2nl-run", "sql2nl-gguf"))["quantizations"] == {}
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "not a sql2nl run directory .no manifest.json.; create one with `sql2nl train`"),
-    ("{not json", "could not be read"),
-    ("[1, 2]", "not a JSON object"),
-    ({"format": "sql2nl-run/2"}, "newer than this sql2nl reads .sql2nl-run/1.; upgrade"),
-    ({"format": EXPORT_FORMAT}, "has format 'sql2nl-gguf/1'; a sql2nl run manifest has format sql2nl-run/N"),
-    ({"format": "sql2nl-run/x"}, "has format 'sql2nl-run/x'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "not a sql2nl run directory .no manifest.json.; create one with `sql2nl train`"),
+        ("{not json", "could not be read"),
+        ("[1, 2]", "not a JSON object"),
+        ({"format": "sql2nl-run/2"}, "newer than this sql2nl reads .sql2nl-run/1.; upgrade"),
+        ({"format": EXPORT_FORMAT}, "has format 'sql2nl-gguf/1'; a sql2nl run manifest has format sql2nl-run/N"),
+        ({"format": "sql2nl-run/x"}, "has format 'sql2nl-run/x'"),
+    ],
+)
 def test_read_manifest_refuses_what_it_cannot_read(tmp_path, content, message):
     run = tmp_path / "run"
     run.mkdir()

@@ -16,8 +16,12 @@ def test_dict_of_column_lists():
 
 
 def test_dict_of_column_descriptions_and_table_descriptions():
-    s = Schema.from_any({"users": {"description": "customers", "columns": {"dob": "date of birth"}},
-                         "orders": {"total": {"description": "amount paid"}}})
+    s = Schema.from_any(
+        {
+            "users": {"description": "customers", "columns": {"dob": "date of birth"}},
+            "orders": {"total": {"description": "amount paid"}},
+        }
+    )
     assert s.table_words("USERS") == "customers"  # case-insensitive
     assert s.table_words("public.users") == "customers"  # schema-qualified names
     assert s.column_words("users", "DOB") == "date of birth"
@@ -28,9 +32,14 @@ def test_dict_of_column_descriptions_and_table_descriptions():
 def test_sqlalchemy_metadata():
     sa = require("sqlalchemy")
     md = sa.MetaData()
-    sa.Table("emp", md, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("sal", sa.Integer, comment="monthly salary"),
-             sa.Column("dno", sa.Integer, info={"description": "department number"}), comment="employees")
+    sa.Table(
+        "emp",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("sal", sa.Integer, comment="monthly salary"),
+        sa.Column("dno", sa.Integer, info={"description": "department number"}),
+        comment="employees",
+    )
     s = Schema.from_any(md)
     assert s.table_words("emp") == "employees"
     assert s.column_words("emp", "sal") == "monthly salary" and s.column_words("emp", "dno") == "department number"
@@ -38,11 +47,14 @@ def test_sqlalchemy_metadata():
     assert "monthly salar" in d.text and "employee" in d.text
 
 
-@pytest.mark.parametrize("bad,needle", [
-    (["users"], "schema= must be"),
-    ("users", "schema= must be"),
-    ({"users": 5}, "schema['users']"),
-])
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        (["users"], "schema= must be"),
+        ("users", "schema= must be"),
+        ({"users": 5}, "schema['users']"),
+    ],
+)
 def test_bad_forms_name_what_is_wrong(bad, needle):
     with pytest.raises(InvalidInputError) as e:
         Schema.from_any(bad)
@@ -65,10 +77,26 @@ SPIDER_ENTRY = {
     "db_id": "dorm_1",
     "table_names_original": ["Student", "Dorm", "Lives_in"],
     "table_names": ["student", "dorm", "lives in"],
-    "column_names_original": [[-1, "*"], [0, "StuID"], [0, "LName"], [1, "dormid"], [1, "dorm_name"],
-                              [2, "stuid"], [2, "dormid"], [2, "room_number"]],
-    "column_names": [[-1, "*"], [0, "stuid"], [0, "last name"], [1, "dorm id"], [1, "dorm name"],
-                     [2, "stuid"], [2, "dorm id"], [2, "room number"]],
+    "column_names_original": [
+        [-1, "*"],
+        [0, "StuID"],
+        [0, "LName"],
+        [1, "dormid"],
+        [1, "dorm_name"],
+        [2, "stuid"],
+        [2, "dormid"],
+        [2, "room_number"],
+    ],
+    "column_names": [
+        [-1, "*"],
+        [0, "stuid"],
+        [0, "last name"],
+        [1, "dorm id"],
+        [1, "dorm name"],
+        [2, "stuid"],
+        [2, "dorm id"],
+        [2, "room number"],
+    ],
     "primary_keys": [1, 3],
     "foreign_keys": [[5, 1], [6, 3]],
 }
@@ -99,14 +127,25 @@ def test_spider_key_listed_for_a_composite_key_is_not_a_key_of_its_own():
     entry = {
         "db_id": "music_2",
         "table_names_original": ["Songs", "Band", "Vocals"],
-        "column_names_original": [[-1, "*"], [0, "SongId"], [0, "Title"], [1, "Id"], [2, "SongId"],
-                                  [2, "Bandmate"], [2, "Type"]],
+        "column_names_original": [
+            [-1, "*"],
+            [0, "SongId"],
+            [0, "Title"],
+            [1, "Id"],
+            [2, "SongId"],
+            [2, "Bandmate"],
+            [2, "Type"],
+        ],
         "primary_keys": [1, 3, 4],
         "foreign_keys": [[4, 1], [5, 3]],
     }
     s = Schema.from_any(entry)
     assert s.is_key("Songs", "SongId") is True
     assert not s.is_key("Vocals", "SongId")
-    d = describe("SELECT title FROM vocals AS T1 JOIN songs AS T2 ON T1.songid = T2.songid "
-                 "GROUP BY T1.songid ORDER BY count(*) DESC LIMIT 1", schema=s, cache=False)
+    d = describe(
+        "SELECT title FROM vocals AS T1 JOIN songs AS T2 ON T1.songid = T2.songid "
+        "GROUP BY T1.songid ORDER BY count(*) DESC LIMIT 1",
+        schema=s,
+        cache=False,
+    )
     assert d.text == "Find the title of the song with the most vocals."

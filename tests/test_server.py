@@ -148,8 +148,9 @@ def test_describe_language_and_dialect(http):
 
 
 def test_batch_keeps_order_and_isolates_bad_items(http):
-    r = http.post("/v1/describe/batch", json={"items": [SQL, {"sql": "SELEC x FROM"}, {"sql": "DELETE FROM t",
-                                                                                       "language": "zh"}]})
+    r = http.post(
+        "/v1/describe/batch", json={"items": [SQL, {"sql": "SELEC x FROM"}, {"sql": "DELETE FROM t", "language": "zh"}]}
+    )
     assert r.status_code == 200
     a, b, c = r.json()["results"]
     assert a["text"] == sql2nl.describe(SQL).text
@@ -163,19 +164,22 @@ def test_batch_limits(http):
     assert http.post("/v1/describe/batch", json={"items": [5]}).status_code == 422
 
 
-@pytest.mark.parametrize("body, status, words", [
-    (b"{bad json", 400, "not valid JSON"),
-    (b"", 400, "empty"),
-    (b"[1, 2]", 422, "JSON object"),
-    (b'{"sql": 5}', 422, "'sql' must be a string"),
-    (b'{"sql": true}', 422, "'sql' must be a string"),
-    (b'{}', 422, "'sql' is required"),
-    (b'{"sql": "SELECT 1", "language": "fr"}', 422, "Unsupported language"),
-    (b'{"sql": "SELECT 1", "dialect": "nosuchdb"}', 422, "dialect"),
-    (b'{"sql": "   "}', 422, "empty"),
-    (b'{"sql": "SELECT \\u0000"}', 422, "NUL"),
-    (b"\xff\xfe\x00", 400, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (b"{bad json", 400, "not valid JSON"),
+        (b"", 400, "empty"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"sql": 5}', 422, "'sql' must be a string"),
+        (b'{"sql": true}', 422, "'sql' must be a string"),
+        (b"{}", 422, "'sql' is required"),
+        (b'{"sql": "SELECT 1", "language": "fr"}', 422, "Unsupported language"),
+        (b'{"sql": "SELECT 1", "dialect": "nosuchdb"}', 422, "dialect"),
+        (b'{"sql": "   "}', 422, "empty"),
+        (b'{"sql": "SELECT \\u0000"}', 422, "NUL"),
+        (b"\xff\xfe\x00", 400, "not valid JSON"),
+    ],
+)
 def test_bad_requests_get_clean_errors(http, body, status, words):
     r = http.post("/v1/describe", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
@@ -199,6 +203,7 @@ def test_huge_bodies_get_413(url, http):
     def chunks():
         for _ in range(300):
             yield b"x" * 10_000
+
     r = http.post("/v1/describe", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert http.post("/v1/describe", json={"sql": SQL}).status_code == 200
@@ -208,8 +213,10 @@ def test_slow_body_gets_408():
     with serve(timeout_s=0.5) as u:
         host, port = u.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port))) as s:
-            s.sendall(b"POST /v1/describe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 100\r\n\r\n{\"sql\": ")  # and then nothing more
+            s.sendall(
+                b"POST /v1/describe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"sql": '
+            )  # and then nothing more
             s.settimeout(5)
             assert s.recv(65536).startswith(b"HTTP/1.1 408")
         assert httpx.get(f"{u}/health").status_code == 200
@@ -225,7 +232,9 @@ def test_unknown_routes_and_methods(http):
 def test_no_cors_by_default(http):
     r = http.post("/v1/describe", json={"sql": SQL}, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
-    r = http.options("/v1/describe", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    r = http.options(
+        "/v1/describe", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in r.headers
 
 
@@ -297,8 +306,10 @@ def test_a_bad_host_pattern_is_refused_at_start():
 
 def test_allowed_hosts_are_configurable():
     with serve(allowed_hosts=("sql2nl.internal", "*.corp.example")) as u:
+
         def status(host):
             return httpx.get(f"{u}/health", headers={"Host": host}).status_code
+
         assert status("sql2nl.internal:8765") == 200 and status("box.corp.example") == 200
         assert status("localhost") == 403 and status("corp.example.evil") == 403
     with serve(host="0.0.0.0", token="s3cret") as u:  # off loopback the token guards; any Host is fine
@@ -410,11 +421,15 @@ def test_client_disconnecting_mid_stream_stops_the_backend():
     SlowStream.finished.clear()
     with serve(backend="slowstream") as u:
         host, port = u.removeprefix("http://").split(":")
-        body = json.dumps({"model": "m", "stream": True,
-                           "messages": [{"role": "user", "content": "```sql\nSELECT a FROM t\n```"}]}).encode()
+        body = json.dumps(
+            {"model": "m", "stream": True, "messages": [{"role": "user", "content": "```sql\nSELECT a FROM t\n```"}]}
+        ).encode()
         with socket.create_connection((host, int(port))) as s:
-            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            s.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             got = b""
             while b"piece1" not in got:
                 got += s.recv(65536)
@@ -474,8 +489,9 @@ def test_a_slow_model_keeps_the_stream_alive_with_comments(monkeypatch):
         with serve(backend="chunky") as u:
             stalled = {"role": "user", "content": "```sql\nSELECT stall FROM users\n```"}
             got = b""
-            with httpx.stream("POST", f"{u}/v1/chat/completions", json={"stream": True, "messages": [stalled]},
-                              timeout=10) as r:
+            with httpx.stream(
+                "POST", f"{u}/v1/chat/completions", json={"stream": True, "messages": [stalled]}, timeout=10
+            ) as r:
                 for raw in r.iter_raw():
                     got += raw
                     if got.count(b": ping") >= 2:
@@ -490,8 +506,11 @@ def test_a_slow_model_keeps_the_stream_alive_with_comments(monkeypatch):
             Chunky.stall.clear()
             threading.Timer(1.0, Chunky.stall.set).start()
             client = openai.OpenAI(base_url=f"{u}/v1", api_key="x", max_retries=0)
-            pieces = [c.choices[0].delta.content for c in client.chat.completions.create(
-                model="m", stream=True, messages=[stalled]) if c.choices]
+            pieces = [
+                c.choices[0].delta.content
+                for c in client.chat.completions.create(model="m", stream=True, messages=[stalled])
+                if c.choices
+            ]
             assert "".join(p or "" for p in pieces) == "Lists the names of users."
     finally:
         Chunky.stall.set()
@@ -502,8 +521,9 @@ def test_ollama_tags_chat_generate(http):
     assert "sql2nl" in [m["name"] for m in http.get("/api/tags").json()["models"]]
     assert http.get("/api/version").json()["version"]
     expected = sql2nl.describe(SQL).text
-    r = http.post("/api/chat", json={"model": "any", "stream": False,
-                                     "messages": [{"role": "user", "content": f"explain {SQL}"}]})
+    r = http.post(
+        "/api/chat", json={"model": "any", "stream": False, "messages": [{"role": "user", "content": f"explain {SQL}"}]}
+    )
     assert r.json()["message"] == {"role": "assistant", "content": expected} and r.json()["done"] is True
 
     r = http.post("/api/generate", json={"model": "any", "prompt": f"```sql\n{SQL}\n```"})  # streams by default
@@ -517,19 +537,23 @@ def test_ollama_tags_chat_generate(http):
 DBEAVER_EXPLAIN = (
     "Explain the following SQL query. Describe what it does, step by step.\n\n"
     "SELECT c.name, COUNT(o.id) AS orders\nFROM customers c\nJOIN orders o ON o.customer_id = c.id\n"
-    "WHERE o.created_at >= '2024-01-01'\nGROUP BY c.name\nORDER BY orders DESC\nLIMIT 10;\n")
+    "WHERE o.created_at >= '2024-01-01'\nGROUP BY c.name\nORDER BY orders DESC\nLIMIT 10;\n"
+)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("```sql\nSELECT a FROM t\n```", ["SELECT a FROM t"]),
-    ("look:\n```\nUPDATE t SET a = 1\n```\nthanks", ["UPDATE t SET a = 1"]),
-    ("What does select count(*) from t do?", ["select count(*) from t"]),
-    ("First SELECT a FROM t; then\nDELETE FROM t WHERE a = 1", ["SELECT a FROM t;", "DELETE FROM t WHERE a = 1"]),
-    ("please select the best option from the list", []),
-    ("Can you update me on the status? I'd like to create something and drop it.", []),
-    ("hello", []),
-    ("```python\nprint('SELECT')\n```", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("```sql\nSELECT a FROM t\n```", ["SELECT a FROM t"]),
+        ("look:\n```\nUPDATE t SET a = 1\n```\nthanks", ["UPDATE t SET a = 1"]),
+        ("What does select count(*) from t do?", ["select count(*) from t"]),
+        ("First SELECT a FROM t; then\nDELETE FROM t WHERE a = 1", ["SELECT a FROM t;", "DELETE FROM t WHERE a = 1"]),
+        ("please select the best option from the list", []),
+        ("Can you update me on the status? I'd like to create something and drop it.", []),
+        ("hello", []),
+        ("```python\nprint('SELECT')\n```", []),
+    ],
+)
 def test_find_sql(text, expected):
     assert find_sql(text) == expected
 
@@ -569,9 +593,15 @@ def test_chat_falls_back_when_the_named_dialect_does_not_parse(http):
     # TOP is T-SQL; a connection DBeaver calls PostgreSQL would fail to parse it, so the server
     # retries with the permissive parser instead of answering "could not describe".
     sql = "SELECT TOP 5 name FROM users ORDER BY age DESC"
-    r = http.post("/v1/chat/completions", json={"messages": [
-        {"role": "system", "content": "Context:\n- SQL dialect: PostgreSQL"},
-        {"role": "user", "content": f"Explain the following SQL query:\n{sql}"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [
+                {"role": "system", "content": "Context:\n- SQL dialect: PostgreSQL"},
+                {"role": "user", "content": f"Explain the following SQL query:\n{sql}"},
+            ]
+        },
+    )
     assert r.json()["choices"][0]["message"]["content"] == sql2nl.describe(sql).text
 
 
@@ -593,9 +623,22 @@ def test_the_serve_command_end_to_end():
     from sql2nl.server.runner import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-l", "zh",
-                             "--allow-host", "sql2nl.internal"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sql2nl.cli",
+            "serve",
+            "--port",
+            str(port),
+            "-l",
+            "zh",
+            "--allow-host",
+            "sql2nl.internal",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -608,8 +651,10 @@ def test_the_serve_command_end_to_end():
             time.sleep(0.1)
         r = httpx.post(f"http://127.0.0.1:{port}/v1/describe", json={"sql": SQL})
         assert r.json()["text"] == sql2nl.describe(SQL, language="zh").text  # -l zh is the default language
-        hosts = {h: httpx.get(f"http://127.0.0.1:{port}/health", headers={"Host": h}).status_code
-                 for h in ("sql2nl.internal", "localhost", "evil.example")}
+        hosts = {
+            h: httpx.get(f"http://127.0.0.1:{port}/health", headers={"Host": h}).status_code
+            for h in ("sql2nl.internal", "localhost", "evil.example")
+        }
         assert hosts == {"sql2nl.internal": 200, "localhost": 200, "evil.example": 403}  # --allow-host adds one
     finally:
         proc.terminate()

@@ -42,9 +42,11 @@ def _prose(size: int, seed: int) -> str:
     lines = []
     while sum(len(x) + 1 for x in lines) < size:
         n = seed * 100 + len(lines)
-        lines.append(f"Can you select the rows from orders where the total is above {n}, and then update the "
-                     "totals set by the finance team? Also create a table view of it, or alter the index if "
-                     f"it's slow; I'd drop the table of contents from report {n}.")
+        lines.append(
+            f"Can you select the rows from orders where the total is above {n}, and then update the "
+            "totals set by the finance team? Also create a table view of it, or alter the index if "
+            f"it's slow; I'd drop the table of contents from report {n}."
+        )
     return "\n".join(lines)
 
 
@@ -71,6 +73,7 @@ def chat_message(kind: str, seed: int) -> tuple[str, object]:
 
         def check(answer: str) -> None:
             assert answer.startswith(COULD_NOT) and f"at line {line}, column {col}" in answer, answer[:300]
+
         return text, check
     if kind == "quote":
         text = intro + _select(SIZE, seed, f"WHERE o.note = 'late AND o.total > {seed}")
@@ -79,6 +82,7 @@ def chat_message(kind: str, seed: int) -> tuple[str, object]:
         def check(answer: str) -> None:
             assert answer.startswith(COULD_NOT) and f"at line {line}, column {col}" in answer, answer[:300]
             assert "never closed" in answer
+
         return text, check
     if kind == "paren":
         text = intro + _select(SIZE, seed, f"WHERE (o.total > {seed}")
@@ -87,6 +91,7 @@ def chat_message(kind: str, seed: int) -> tuple[str, object]:
         def check(answer: str) -> None:
             assert answer.startswith(COULD_NOT), answer[:300]
             assert f"the '(' at line {line}, column {col} is never closed" in answer, answer[:300]
+
         return text, check
     if kind == "mixed":
         one, two = f"SELECT name FROM users_{seed} WHERE age > 30;", f"DELETE FROM users_{seed} WHERE active = 0;"
@@ -112,8 +117,11 @@ def url():
 
 
 def _post(url: str, text: str, **extra) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", timeout=60,
-                      json={"model": "sql2nl", "messages": [{"role": "user", "content": text}], **extra})
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        timeout=60,
+        json={"model": "sql2nl", "messages": [{"role": "user", "content": text}], **extra},
+    )
 
 
 def test_a_typo_gets_its_error_and_position_not_no_sql(url):
@@ -133,8 +141,11 @@ def test_several_statements_some_broken_are_numbered_in_order(url):
 
 
 def test_no_sql_is_answered_with_how_to_send_it(url):
-    r = httpx.post(f"{url}/api/chat", timeout=60, json={
-        "model": "m", "stream": False, "messages": [{"role": "user", "content": _prose(SIZE, 1)}]})
+    r = httpx.post(
+        f"{url}/api/chat",
+        timeout=60,
+        json={"model": "m", "stream": False, "messages": [{"role": "user", "content": _prose(SIZE, 1)}]},
+    )
     assert r.json()["message"]["content"] == NO_SQL["en"] and "```sql" in NO_SQL["en"]
 
 
@@ -155,15 +166,18 @@ def test_streamed_answers_carry_the_error_too(url):
 
 def test_64_clients_sending_4kb_messages_all_get_right_answers_and_no_503(url):
     per_client = 3
-    plans = [[chat_message(KINDS[(i + j) % len(KINDS)], seed=i * per_client + j) for j in range(per_client)]
-             for i in range(64)]
+    plans = [
+        [chat_message(KINDS[(i + j) % len(KINDS)], seed=i * per_client + j) for j in range(per_client)]
+        for i in range(64)
+    ]
     assert all(3_800 <= len(text) <= 6_000 for plan in plans for text, _ in plan)
 
     async def client(http: httpx.AsyncClient, plan: list) -> list[tuple[int, str, object]]:
         out = []
         for text, expected in plan:
-            r = await http.post("/v1/chat/completions", json={
-                "model": "sql2nl", "messages": [{"role": "user", "content": text}]})
+            r = await http.post(
+                "/v1/chat/completions", json={"model": "sql2nl", "messages": [{"role": "user", "content": text}]}
+            )
             answer = r.json()["choices"][0]["message"]["content"] if r.status_code == 200 else r.text
             out.append((r.status_code, answer, expected))
         return out
@@ -187,8 +201,11 @@ def test_a_client_that_hangs_up_does_not_keep_its_slot():
         heavy = json.dumps({"messages": [{"role": "user", "content": chat_message("typo", 7)[0] * 10}]}).encode()
         for _ in range(4):
             with socket.create_connection((host, int(port))) as s:
-                s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
-                          + f"\r\nContent-Length: {len(heavy)}\r\n\r\n".encode() + heavy)
+                s.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+                    + f"\r\nContent-Length: {len(heavy)}\r\n\r\n".encode()
+                    + heavy
+                )
         deadline = time.monotonic() + 30
         while httpx.get(f"{u}/health").json()["waiting"] and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -230,14 +247,19 @@ def test_the_same_message_from_many_clients_at_once_is_answered_once():
 
             async def main() -> list[httpx.Response]:
                 async with httpx.AsyncClient(base_url=u, timeout=30) as http:
-                    return await asyncio.gather(*(http.post("/v1/chat/completions", json={
-                        "messages": [{"role": "user", "content": text}]}) for _ in range(20)))
+                    return await asyncio.gather(
+                        *(
+                            http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": text}]})
+                            for _ in range(20)
+                        )
+                    )
 
             responses = asyncio.run(main())
         # 20 requests, a queue of 4: without sharing the computation most would get 503.
         assert [r.status_code for r in responses] == [200] * 20
         assert {r.json()["choices"][0]["message"]["content"] for r in responses} == {
-            "Described: SELECT name FROM users WHERE age > 18"}
+            "Described: SELECT name FROM users WHERE age > 18"
+        }
         assert Slow.calls == 1
     finally:
         pm.unregister(name="test-server-chat-slow")

@@ -24,8 +24,10 @@ from sql2nl.server.config import ServerConfig  # noqa: E402
 from sql2nl.server.messages import NO_SQL  # noqa: E402
 from sql2nl.server.runner import ServerThread  # noqa: E402
 
-SQL = ("SELECT c.name, COUNT(o.id) AS orders FROM customers c JOIN orders o ON o.customer_id = c.id "
-       "WHERE o.total > 100 GROUP BY c.name ORDER BY orders DESC LIMIT 10")
+SQL = (
+    "SELECT c.name, COUNT(o.id) AS orders FROM customers c JOIN orders o ON o.customer_id = c.id "
+    "WHERE o.total > 100 GROUP BY c.name ORDER BY orders DESC LIMIT 10"
+)
 
 # What DBeaver (25.x, AI settings -> OpenAI with a custom base URL) sends for "explain this query":
 # its system prompt (instructions, connection context, output format) as an input message, the
@@ -55,7 +57,9 @@ Output Format:
 - Place any explanation or comments before the SQL code block.
 - Provide the SQL query in a fenced Markdown code block.
 """
-DBEAVER_USER = f"Explain the following SQL query:\n{SQL.replace(' FROM', chr(10) + 'FROM').replace(' WHERE', chr(10) + 'WHERE')}"
+DBEAVER_USER = (
+    f"Explain the following SQL query:\n{SQL.replace(' FROM', chr(10) + 'FROM').replace(' WHERE', chr(10) + 'WHERE')}"
+)
 
 
 def dbeaver_request(stream: bool, user: str = DBEAVER_USER) -> dict:
@@ -69,9 +73,19 @@ def dbeaver_request(stream: bool, user: str = DBEAVER_USER) -> dict:
         "store": False,
         "stream": stream,
         "parallel_tool_calls": False,
-        "tools": [{"type": "function", "name": "get_table_columns", "description": "Get the columns of a table",
-                   "strict": False, "parameters": {"type": "object", "properties": {
-                       "table": {"type": "string", "description": "Table name"}}, "required": ["table"]}}],
+        "tools": [
+            {
+                "type": "function",
+                "name": "get_table_columns",
+                "description": "Get the columns of a table",
+                "strict": False,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"table": {"type": "string", "description": "Table name"}},
+                    "required": ["table"],
+                },
+            }
+        ],
     }
 
 
@@ -113,18 +127,27 @@ def test_models_list(client):
 
 
 def test_chat_completion(client, expected):
-    r = client.chat.completions.create(model="whatever-model", messages=[
-        {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": f"What does this do?\n```sql\n{SQL}\n```"}])
+    r = client.chat.completions.create(
+        model="whatever-model",
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": f"What does this do?\n```sql\n{SQL}\n```"},
+        ],
+    )
     assert r.choices[0].message.content == expected
     assert r.choices[0].finish_reason == "stop" and r.model == "whatever-model"
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens > 0
 
 
 def test_chat_completion_streamed(client, expected):
-    chunks = list(client.chat.completions.create(
-        model="m", stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": f"explain {SQL}"}]))
+    chunks = list(
+        client.chat.completions.create(
+            model="m",
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": f"explain {SQL}"}],
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == expected
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1  # really in pieces
@@ -147,10 +170,18 @@ def test_responses(client, expected):
 def test_responses_streamed_events(client, expected):
     events = list(client.responses.create(model="gpt-4o", input=[{"role": "user", "content": SQL}], stream=True))
     types = [e.type for e in events]
-    assert types[:4] == ["response.created", "response.in_progress", "response.output_item.added",
-                         "response.content_part.added"]
-    assert types[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
-                          "response.completed"]
+    assert types[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert types[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert set(types[4:-4]) == {"response.output_text.delta"} and len(types) > 9
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == expected
@@ -178,8 +209,13 @@ def test_no_sql_gets_a_polite_answer(client):
 
 
 def test_tools_are_ignored(client, expected):
-    r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": SQL}], tools=[{
-        "type": "function", "function": {"name": "run_sql", "parameters": {"type": "object", "properties": {}}}}])
+    r = client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": SQL}],
+        tools=[
+            {"type": "function", "function": {"name": "run_sql", "parameters": {"type": "object", "properties": {}}}}
+        ],
+    )
     assert r.choices[0].message.content == expected and not r.choices[0].message.tool_calls
 
 
@@ -216,8 +252,11 @@ def _sse(text: str) -> list[tuple[str | None, dict]]:
 
 def test_dbeaver_responses_stream(url, expected):
     with httpx.Client(timeout=30) as h:
-        r = h.post(f"{url}/v1/responses", json=dbeaver_request(stream=True),
-                   headers={"Authorization": "Bearer dbeaver-sends-a-key", "Accept": "text/event-stream"})
+        r = h.post(
+            f"{url}/v1/responses",
+            json=dbeaver_request(stream=True),
+            headers={"Authorization": "Bearer dbeaver-sends-a-key", "Accept": "text/event-stream"},
+        )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = _sse(r.text)
     assert all(ev == data["type"] for ev, data in events)  # DBeaver reads both the event: and data: lines
@@ -232,15 +271,26 @@ def test_dbeaver_responses_stream(url, expected):
 def test_dbeaver_responses_plain(url, expected):
     r = httpx.post(f"{url}/v1/responses", json=dbeaver_request(stream=False), timeout=30)
     body = r.json()
-    assert body["output"][0]["content"][0] == {"type": "output_text", "text": expected, "annotations": [],
-                                               "logprobs": []}
+    assert body["output"][0]["content"][0] == {
+        "type": "output_text",
+        "text": expected,
+        "annotations": [],
+        "logprobs": [],
+    }
 
 
 def test_dbeaver_chat_fallback_shape(url, expected):
     # DBeaver falls back to chat completions for models the Responses API refuses.
-    r = httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
-        "model": "gpt-4o", "temperature": 0.0, "stream": True,
-        "messages": [{"role": "system", "content": DBEAVER_SYSTEM}, {"role": "user", "content": DBEAVER_USER}]})
+    r = httpx.post(
+        f"{url}/v1/chat/completions",
+        timeout=30,
+        json={
+            "model": "gpt-4o",
+            "temperature": 0.0,
+            "stream": True,
+            "messages": [{"role": "system", "content": DBEAVER_SYSTEM}, {"role": "user", "content": DBEAVER_USER}],
+        },
+    )
     lines = [x for x in r.text.split("\n\n") if x]
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(x[6:]) for x in lines[:-1]]
@@ -250,7 +300,8 @@ def test_dbeaver_chat_fallback_shape(url, expected):
 def test_dbeaver_language_setting_is_followed(url):
     body = dbeaver_request(stream=False)
     body["input"][0]["content"][0]["text"] = DBEAVER_SYSTEM.replace(
-        "Use the same language as the user.", "Use Chinese language in your responses.")
+        "Use the same language as the user.", "Use Chinese language in your responses."
+    )
     r = httpx.post(f"{url}/v1/responses", json=body, timeout=30)
     assert r.json()["output_text"] == sql2nl.describe(SQL, language="zh").text
 
@@ -275,9 +326,11 @@ def test_a_real_llm_backend_is_served_and_streams_token_pieces(tmp_path):
         sql = "SELECT name FROM singer WHERE age > 30"
         with ServerThread(create_app(ServerConfig(backend="transformers", backend_options=opts))) as u:
             c = openai.OpenAI(base_url=f"{u}/v1", api_key="x", max_retries=0, timeout=120)
-            streamed = [ch.choices[0].delta.content for ch in c.chat.completions.create(
-                model="m", stream=True, messages=[{"role": "user", "content": sql}])
-                if ch.choices and ch.choices[0].delta.content]
+            streamed = [
+                ch.choices[0].delta.content
+                for ch in c.chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": sql}])
+                if ch.choices and ch.choices[0].delta.content
+            ]
             plain = c.chat.completions.create(model="m", messages=[{"role": "user", "content": sql}])
             events = list(c.responses.create(model="m", input=sql, stream=True))
         local = sql2nl.describe_stream(sql, backend="transformers", cache=False, **opts)

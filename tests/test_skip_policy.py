@@ -45,15 +45,19 @@ def _pytest(tmp_path: Path, source: str, ci: str | None) -> subprocess.Completed
         env["CI"] = ci
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # none needed here; loading them all takes seconds
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_missing_dependency_skips_the_module_on_a_developer_machine(tmp_path):
     r = _pytest(tmp_path, NEEDS_MISSING, ci=None)
-    assert r.returncode == 0 and "1 passed, 1 skipped" in r.stdout and "sql2nl_no_such_dependency" in r.stdout, \
-        r.stdout
+    assert r.returncode == 0 and "1 passed, 1 skipped" in r.stdout and "sql2nl_no_such_dependency" in r.stdout, r.stdout
 
 
 def test_a_missing_dependency_fails_under_ci(tmp_path):

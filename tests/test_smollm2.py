@@ -43,6 +43,7 @@ GUARD_OFF = {"on_unfaithful": "warn", "candidates": 1}  # the greedy answer, as 
 @pytest.fixture
 def offline(monkeypatch):
     """Any attempt to open a network connection from Python fails the test."""
+
     def refuse(sock, address):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             raise AssertionError(f"the smollm2 model tried to reach the network: {address}")
@@ -78,14 +79,28 @@ def test_the_adapter_is_in_the_repository_and_in_the_wheel(tmp_path):
 
     plugin = Path(__file__).resolve().parents[1] / "plugins" / "sql2nl-smollm2"
     name = files.read_manifest()["adapter"]["file"]
-    tracked = subprocess.run(["git", "ls-files", "src/sql2nl_smollm2/data"], cwd=plugin, capture_output=True,
-                             text=True)
+    tracked = subprocess.run(["git", "ls-files", "src/sql2nl_smollm2/data"], cwd=plugin, capture_output=True, text=True)
     assert tracked.returncode == 0 and f"src/sql2nl_smollm2/data/{name}" in tracked.stdout.split()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path), str(plugin)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(plugin),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("sql2nl_smollm2-*.whl"))
     assert {f"sql2nl_smollm2/data/{n}" for n in (name, files.MANIFEST, files.MODEL_CARD)} <= set(
-        zipfile.ZipFile(wheel).namelist())
+        zipfile.ZipFile(wheel).namelist()
+    )
 
 
 def test_describes_a_handful_of_statements_faithfully_offline(offline):
@@ -125,8 +140,10 @@ def test_same_text_as_raw_llama_cpp_with_the_same_base_and_lora():
 
 
 def test_the_lora_is_applied():
-    base_only = [describe(s, backend="llamacpp", model=model_options()["model"], cache=False, n_ctx=1024, **FAST).text
-                 for s in STATEMENTS[:3]]
+    base_only = [
+        describe(s, backend="llamacpp", model=model_options()["model"], cache=False, n_ctx=1024, **FAST).text
+        for s in STATEMENTS[:3]
+    ]
     tuned = [describe(s, model="smollm2", cache=False, **GUARD_OFF, **FAST).text for s in STATEMENTS[:3]]
     assert base_only != tuned
 
@@ -191,9 +208,22 @@ def test_serve_with_m_smollm2():
     from sql2nl.server.runner import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sql2nl.cli", "serve", "--port", str(port), "-m", "smollm2",
-                             "--timeout", "600"],  # a test checks behaviour, not speed, on a shared machine
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sql2nl.cli",
+            "serve",
+            "--port",
+            str(port),
+            "-m",
+            "smollm2",
+            "--timeout",
+            "600",
+        ],  # a test checks behaviour, not speed, on a shared machine
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -221,15 +251,25 @@ def test_explain_sql_magic_in_a_real_kernel(tmp_path, monkeypatch):
     nbclient = require("nbclient")
     kernel = tmp_path / "kernels" / "sql2nl-smollm2-test"
     kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "sql2nl smollm2 test", "language": "python"}))
+    (kernel / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "sql2nl smollm2 test",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("%load_ext sql2nl"),
-        nbformat.v4.new_code_cell(f"%%explain_sql -m smollm2 ex <<\n{STATEMENTS[0]};\n{STATEMENTS[1]};"),
-        nbformat.v4.new_code_cell("import json; print(json.dumps([[d.backend, d.text, d.faithfulness] for d in ex]))"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%load_ext sql2nl"),
+            nbformat.v4.new_code_cell(f"%%explain_sql -m smollm2 ex <<\n{STATEMENTS[0]};\n{STATEMENTS[1]};"),
+            nbformat.v4.new_code_cell(
+                "import json; print(json.dumps([[d.backend, d.text, d.faithfulness] for d in ex]))"
+            ),
+        ]
+    )
     nbclient.NotebookClient(nb, kernel_name="sql2nl-smollm2-test", timeout=240, startup_timeout=120).execute()
     got = json.loads("".join(o.get("text", "") for o in nb.cells[2].outputs if o.output_type == "stream"))
     assert len(got) == 2

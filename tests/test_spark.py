@@ -23,9 +23,11 @@ from sql2nl.errors import InvalidInputError, Sql2NLError, UnknownBackendError
 from sql2nl.plugins import register_plugin, unregister_plugin
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-pytestmark = [pytest.mark.slow,
-              # pyspark 4.x warns that it does not test pandas 3 yet; what these tests use works with it.
-              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    # pyspark 4.x warns that it does not test pandas 3 yet; what these tests use works with it.
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
 HERE = Path(__file__).resolve().parent
 
 
@@ -48,14 +50,20 @@ def spark():
 
     old_python = os.environ.get("PYSPARK_PYTHON")
     os.environ["PYSPARK_PYTHON"] = sys.executable  # executors run this interpreter (this venv)
-    session = (SparkSession.builder.master("local[2]").appName("sql2nl-tests")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               # Several Arrow batches per partition: the repeat cache must outlive a batch.
-               .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
-               .config("spark.sql.shuffle.partitions", "4").config("spark.default.parallelism", "4")
-               .getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("sql2nl-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Several Arrow batches per partition: the repeat cache must outlive a batch.
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "4")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     # The executors import the test backends by module name, as a cluster gets them from --py-files.
     session.sparkContext.addPyFile(str(HERE / "sparkplugin.py"))
@@ -95,8 +103,12 @@ TEMPLATES = [
     "SELECT {a} FROM {t} WHERE {b} IN (SELECT {b} FROM {t} WHERE {a} <> '{w}')",
 ]
 WORDS = ["alpha", "north", "river", "cedar", "pixel", "ember", "quartz", "willow"]
-BAD = ["SELEC name FRM singer", "SELECT name FROM singer WHERE (age > 3", "SELECT 'unclosed FROM t",
-       "SELECT a FROM t WHERE\n  b = = 2"]
+BAD = [
+    "SELEC name FRM singer",
+    "SELECT name FROM singer WHERE (age > 3",
+    "SELECT 'unclosed FROM t",
+    "SELECT a FROM t WHERE\n  b = = 2",
+]
 
 
 def statements(n: int, seed: int = 0) -> list[str]:
@@ -106,8 +118,9 @@ def statements(n: int, seed: int = 0) -> list[str]:
     while len(out) < n:
         t = rng.choice(list(TABLES))
         a, b = rng.sample(TABLES[t], 2)
-        sql = rng.choice(TEMPLATES).format(t=t, a=a, b=b, n=rng.randint(1, 500), m=rng.randint(501, 900),
-                                           k=rng.randint(1, 20), w=rng.choice(WORDS))
+        sql = rng.choice(TEMPLATES).format(
+            t=t, a=a, b=b, n=rng.randint(1, 500), m=rng.randint(501, 900), k=rng.randint(1, 20), w=rng.choice(WORDS)
+        )
         out.setdefault(sql)
     return list(out)
 
@@ -136,8 +149,12 @@ def expected(sql: str | None, dialect: str | None, **kw) -> dict:
     try:
         d = describe(sql, dialect=dialect, cache=False, **kw)
     except Sql2NLError as e:
-        return {"error_type": type(e).__name__, "message": str(e), "line": getattr(e, "line", None),
-                "column": getattr(e, "column", None)}
+        return {
+            "error_type": type(e).__name__,
+            "message": str(e),
+            "line": getattr(e, "line", None),
+            "column": getattr(e, "column", None),
+        }
     return {"text": d.text, "warnings": list(d.warnings), "faithfulness": d.faithfulness, "backend": d.backend}
 
 
@@ -152,12 +169,18 @@ def run_udf(spark, rows, udf, partitions=4):
     from pyspark.sql.functions import col, monotonically_increasing_id, spark_partition_id
 
     df = spark.createDataFrame(rows, "sql string, dialect string").repartition(partitions)
-    out = df.select("sql", "dialect", spark_partition_id().alias("part"),
-                    udf(col("sql"), col("dialect")).alias("d"), monotonically_increasing_id().alias("i"))
+    out = df.select(
+        "sql",
+        "dialect",
+        spark_partition_id().alias("part"),
+        udf(col("sql"), col("dialect")).alias("d"),
+        monotonically_increasing_id().alias("i"),
+    )
     return out.collect()
 
 
 # -- tests -----------------------------------------------------------------------------------------
+
 
 def test_every_row_described_as_describe_does(spark):
     from sql2nl.integrations.spark import describe_udf
@@ -193,7 +216,10 @@ def test_an_error_is_reported_at_each_texts_own_position(spark):
     assert fingerprint(one_line) == fingerprint(three_lines)
     result = run_udf(spark, [(one_line, None), (three_lines, None), (one_line, None)], describe_udf(), partitions=1)
     assert sorted((r.sql.count("\n"), r.d.error.line, r.d.error.column) for r in result) == [
-        (0, 1, 38), (0, 1, 38), (2, 3, 26)]
+        (0, 1, 38),
+        (0, 1, 38),
+        (2, 3, 26),
+    ]
 
 
 def test_repeats_described_once_per_partition(spark, counting_plugin, tmp_path):
@@ -243,7 +269,9 @@ def test_a_backend_class_or_instance_instead_of_a_name(spark, counting_plugin):
 
     rows = [(s, None) for s in statements(40, seed=13)]
     by_class = run_udf(spark, rows, describe_udf(backend=counting_plugin.CountingBackend, voice="shout"), partitions=2)
-    by_instance = run_udf(spark, rows, describe_udf(backend=counting_plugin.CountingBackend(voice="shout")), partitions=2)
+    by_instance = run_udf(
+        spark, rows, describe_udf(backend=counting_plugin.CountingBackend(voice="shout")), partitions=2
+    )
     for result in (by_class, by_instance):
         assert len(result) == 40
         for r in result:
@@ -317,14 +345,16 @@ def test_wrong_settings_fail_on_the_driver_before_any_job():
 
 
 def test_importing_sql2nl_does_not_import_pyspark_and_a_missing_pyspark_says_what_to_install():
-    code = ("import sys\n"
-            "import sql2nl, sql2nl.integrations.spark as s\n"
-            "assert not {'pyspark', 'pandas', 'pyarrow'} & set(sys.modules), sorted(sys.modules)\n"
-            "sys.modules['pyspark'] = None  # as if it were not installed\n"
-            "try:\n"
-            "    s.describe_udf()\n"
-            "except sql2nl.InvalidInputError as e:\n"
-            "    print(e)\n")
+    code = (
+        "import sys\n"
+        "import sql2nl, sql2nl.integrations.spark as s\n"
+        "assert not {'pyspark', 'pandas', 'pyarrow'} & set(sys.modules), sorted(sys.modules)\n"
+        "sys.modules['pyspark'] = None  # as if it were not installed\n"
+        "try:\n"
+        "    s.describe_udf()\n"
+        "except sql2nl.InvalidInputError as e:\n"
+        "    print(e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "pip install 'sql2nl[spark]'" in out.stdout

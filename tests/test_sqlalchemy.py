@@ -136,8 +136,9 @@ def engine(request, tmp_path):
 
 
 META = MetaData()
-PEOPLE = Table("people", META, Column("id", Integer, primary_key=True), Column("name", String(50)),
-               Column("age", Integer))
+PEOPLE = Table(
+    "people", META, Column("id", Integer, primary_key=True), Column("name", String(50)), Column("age", Integer)
+)
 
 
 def people(engine):
@@ -194,8 +195,11 @@ def test_orm_session_and_executemany(engine, records):
     assert inserts and selects
     if engine.dialect.name == "sqlite":  # sqlite runs a plain executemany (PostgreSQL batches into one INSERT)
         assert any(r.executemany for r in inserts)
-    rules = describe(_describable(selects[0].statement, engine.dialect.paramstyle), backend="rules",
-                     dialect=SQLGLOT_DIALECTS[engine.dialect.name])
+    rules = describe(
+        _describable(selects[0].statement, engine.dialect.paramstyle),
+        backend="rules",
+        dialect=SQLGLOT_DIALECTS[engine.dialect.name],
+    )
     assert selects[0].backend == "rules" and selects[0].description == rules.text
 
 
@@ -251,7 +255,7 @@ def test_comment_prefixes_rules_text_stable_per_fingerprint(engine, records):
     assert len(prefixed) == 2 and prefixed[0] == prefixed[1]
     assert prefixed[0].startswith("/* sql2nl: ") and prefixed[0].endswith(driver_sql)
     expected = comment_text(describe(sql, backend="rules", dialect=SQLGLOT_DIALECTS[engine.dialect.name]).text)
-    shown = prefixed[0][len("/* sql2nl: "):prefixed[0].index(" */ ")]
+    shown = prefixed[0][len("/* sql2nl: ") : prefixed[0].index(" */ ")]
     assert shown.replace("%%", "%") == expected
 
 
@@ -433,7 +437,8 @@ def test_many_threads_share_one_hook(engine, records):
         t.join()
     assert not errors and hook.flush()
     assert sorted(_flat(r.statement) for r in described(records, "AS shard")) == [
-        f"SELECT {k} AS shard, {'?' if engine.dialect.name == 'sqlite' else '%(i)s'} AS i" for k in range(3)]
+        f"SELECT {k} AS shard, {'?' if engine.dialect.name == 'sqlite' else '%(i)s'} AS i" for k in range(3)
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

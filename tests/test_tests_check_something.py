@@ -48,15 +48,19 @@ def _is_fixture(fn: ast.AST) -> bool:
 def unchecked(paths: list[Path]) -> list[str]:
     """``file::test`` for every test function in ``paths`` that checks nothing."""
     trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in paths}
-    funcs = [(p, n) for p, t in trees.items() for n in ast.walk(t)
-             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    funcs = [
+        (p, n) for p, t in trees.items() for n in ast.walk(t) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
     helpers: dict[str, bool] = {}
     for _ in range(4):  # helpers calling helpers
         for _, n in funcs:
             if not n.name.startswith("test_"):
                 helpers[n.name] = helpers.get(n.name, False) or _checks(n, helpers)
-    return [f"{p.name}::{n.name}" for p, n in funcs
-            if n.name.startswith("test_") and not _is_fixture(n) and not _checks(n, helpers)]
+    return [
+        f"{p.name}::{n.name}"
+        for p, n in funcs
+        if n.name.startswith("test_") and not _is_fixture(n) and not _checks(n, helpers)
+    ]
 
 
 def test_every_test_checks_something():
@@ -76,5 +80,6 @@ def test_the_check_tells_a_checking_test_from_one_that_only_runs(tmp_path):
         "def test_only_runs():\n    json.dumps({'a': 1})\n"
         "async def test_async_only_runs():\n    await something()\n"
         "@pytest.fixture\ndef test_data():\n    return 1\n"
-        "@pytest.fixture(scope='module')\ndef test_more():\n    yield 2\n")
+        "@pytest.fixture(scope='module')\ndef test_more():\n    yield 2\n"
+    )
     assert unchecked([tmp_path / "test_x.py"]) == ["test_x.py::test_only_runs", "test_x.py::test_async_only_runs"]

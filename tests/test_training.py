@@ -48,9 +48,21 @@ def run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("training")
     data, valid = _write(tmp)
-    cfg = TrainConfig(base="scratch:tiny", data=str(data), valid=str(valid), out=str(tmp / "run"), max_steps=50,
-                      batch_size=6, learning_rate=5e-3, lora_r=32, lora_alpha=32, warmup_ratio=0.0,
-                      save_steps=25, logging_steps=5, seed=0)
+    cfg = TrainConfig(
+        base="scratch:tiny",
+        data=str(data),
+        valid=str(valid),
+        out=str(tmp / "run"),
+        max_steps=50,
+        batch_size=6,
+        learning_rate=5e-3,
+        lora_r=32,
+        lora_alpha=32,
+        warmup_ratio=0.0,
+        save_steps=25,
+        logging_steps=5,
+        seed=0,
+    )
     return train(cfg, progress=False)
 
 
@@ -61,9 +73,10 @@ def _greedy(model, tok, sql: str, style: str = "statement") -> str:
 
     ids = tok(render_prompt(build_messages(sql, style=style), tok), return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=40, do_sample=False, eos_token_id=tok.eos_token_id,
-                             pad_token_id=tok.pad_token_id)
-    return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out = model.generate(
+            **ids, max_new_tokens=40, do_sample=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id
+        )
+    return tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
 def test_run_directory_follows_the_contract(run):
@@ -168,8 +181,18 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
     # while training: 12 steps took 0.5 s once layers were no longer recomputed, and a signal after
     # the last step found no handler
     steps = 60
-    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=steps, batch_size=2,
-                  learning_rate=5e-3, save_steps=3, logging_steps=1, engine="peft", seed=3)
+    common = dict(
+        base="scratch:tiny",
+        data=str(data),
+        valid_fraction=0.4,
+        max_steps=steps,
+        batch_size=2,
+        learning_rate=5e-3,
+        save_steps=3,
+        logging_steps=1,
+        engine="peft",
+        seed=3,
+    )
     ref = train(TrainConfig(out=str(tmp_path / "ref"), **common), progress=False)
 
     out = tmp_path / "killed"
@@ -187,14 +210,27 @@ def test_sigterm_then_resume_loses_nothing(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     assert not (out / "adapter").exists()
 
-    res = subprocess.run(_cli("train", "--no-progress", "--out", str(out), "--resume"), env=env,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        _cli("train", "--no-progress", "--out", str(out), "--resume"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     m = json.loads((out / "manifest.json").read_text())
     assert m["status"] == "done" and m["metrics"]["steps"] == steps
-    losses = lambda r: [(h["step"], round(h["loss"], 4)) for h in json.loads((r / "log_history.json").read_text()) if "loss" in h]  # noqa: E731
+
+    def losses(r):
+        return [
+            (h["step"], round(h["loss"], 4)) for h in json.loads((r / "log_history.json").read_text()) if "loss" in h
+        ]
+
     assert losses(out) == losses(ref)
-    a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(out / "adapter" / "adapter_model.safetensors")
+    a, b = (
+        load_file(ref / "adapter" / "adapter_model.safetensors"),
+        load_file(out / "adapter" / "adapter_model.safetensors"),
+    )
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
@@ -211,6 +247,7 @@ def test_gradient_checkpointing_follows_the_config(tmp_path):
 
     class CountForwards(TrainerCallback):
         """Forward calls per decoder layer in one training step; a checkpointed layer runs twice."""
+
         def __init__(self, name):
             self.name, self.n = name, []
 
@@ -227,12 +264,22 @@ def test_gradient_checkpointing_follows_the_config(tmp_path):
         def on_step_end(self, args, state, control, **kw):
             calls.setdefault(self.name, list(self.n))
 
-    common = dict(base="scratch:tiny", data=str(data), valid_fraction=0.4, max_steps=3, batch_size=2,
-                  learning_rate=5e-3, logging_steps=1, engine="peft", seed=3)
+    common = dict(
+        base="scratch:tiny",
+        data=str(data),
+        valid_fraction=0.4,
+        max_steps=3,
+        batch_size=2,
+        learning_rate=5e-3,
+        logging_steps=1,
+        engine="peft",
+        seed=3,
+    )
     runs = {}
     for name, extra in {"off": {}, "half": dict(gradient_checkpointing=True, checkpoint_layers=0.5)}.items():
-        runs[name] = train(TrainConfig(out=str(tmp_path / name), **common, **extra), progress=False,
-                           callbacks=[CountForwards(name)])
+        runs[name] = train(
+            TrainConfig(out=str(tmp_path / name), **common, **extra), progress=False, callbacks=[CountForwards(name)]
+        )
     n = len(calls["off"])
     assert n >= 2 and calls["off"] == [1] * n
     half = (n + 1) // 2

@@ -19,7 +19,11 @@ from sql2nl_training.config import TrainConfig  # noqa: E402
 from sql2nl_training.data import Pair, group_of, load_pairs, split_by_database  # noqa: E402
 
 PAIRS = [
-    {"sql": "SELECT name FROM customers WHERE city = 'Paris'", "description": "Names of customers in Paris.", "db_id": "shop"},
+    {
+        "sql": "SELECT name FROM customers WHERE city = 'Paris'",
+        "description": "Names of customers in Paris.",
+        "db_id": "shop",
+    },
     {"sql": "SELECT count(*) FROM orders", "description": "How many orders are there?", "db_id": "shop"},
     {"sql": "SELECT name FROM students WHERE age > 18", "description": "Students older than 18.", "db_id": "school"},
     {"sql": "SELECT avg(grade) FROM exams", "description": "The average exam grade.", "db_id": "school"},
@@ -32,18 +36,40 @@ BAD = [
     {"description": "no sql at all"},
 ]
 
-SPIDER_TABLES = [{
-    "db_id": "school",
-    "table_names_original": ["student", "course", "enrolment"],
-    "table_names": ["student", "course", "enrolment"],
-    "column_names_original": [[-1, "*"], [0, "id"], [0, "name"], [0, "age"], [1, "id"], [1, "title"],
-                              [1, "credits"], [2, "student_id"], [2, "course_id"], [2, "grade"]],
-    "column_names": [[-1, "*"], [0, "id"], [0, "name"], [0, "age"], [1, "id"], [1, "title"],
-                     [1, "credits"], [2, "student id"], [2, "course id"], [2, "grade"]],
-    "column_types": ["text", "number", "text", "number", "number", "text", "number", "number", "number", "number"],
-    "foreign_keys": [[7, 1], [8, 4]],
-    "primary_keys": [1, 4],
-}]
+SPIDER_TABLES = [
+    {
+        "db_id": "school",
+        "table_names_original": ["student", "course", "enrolment"],
+        "table_names": ["student", "course", "enrolment"],
+        "column_names_original": [
+            [-1, "*"],
+            [0, "id"],
+            [0, "name"],
+            [0, "age"],
+            [1, "id"],
+            [1, "title"],
+            [1, "credits"],
+            [2, "student_id"],
+            [2, "course_id"],
+            [2, "grade"],
+        ],
+        "column_names": [
+            [-1, "*"],
+            [0, "id"],
+            [0, "name"],
+            [0, "age"],
+            [1, "id"],
+            [1, "title"],
+            [1, "credits"],
+            [2, "student id"],
+            [2, "course id"],
+            [2, "grade"],
+        ],
+        "column_types": ["text", "number", "text", "number", "number", "text", "number", "number", "number", "number"],
+        "foreign_keys": [[7, 1], [8, 4]],
+        "primary_keys": [1, 4],
+    }
+]
 
 
 def test_seed_json_counts_and_shows_bad_rows(tmp_path):
@@ -72,22 +98,43 @@ def test_jsonl_csv_and_spider_formats(tmp_path):
         w.writerows(PAIRS)
     assert [p.sql for p in load_pairs(cf).pairs] == [p["sql"] for p in PAIRS]
     spider = tmp_path / "train_spider.json"
-    spider.write_text(json.dumps([{"db_id": p["db_id"], "query": p["sql"], "question": p["description"],
-                                   "query_toks": []} for p in PAIRS]))
+    spider.write_text(
+        json.dumps(
+            [{"db_id": p["db_id"], "query": p["sql"], "question": p["description"], "query_toks": []} for p in PAIRS]
+        )
+    )
     sp = load_pairs(spider).pairs
     assert sp[0].description == PAIRS[0]["description"] and sp[0].db_id == "shop"
 
 
 def test_wikisql_needs_tables_and_builds_sql(tmp_path):
     rows = tmp_path / "dev.jsonl"
-    rows.write_text(json.dumps({"phase": 1, "table_id": "1-10015132-11", "question": "What position does Kyle play?",
-                                "sql": {"sel": 2, "agg": 0, "conds": [[0, 0, "Kyle"]]}}) + "\n"
-                    + json.dumps({"phase": 1, "table_id": "1-10015132-11", "question": "How many players?",
-                                  "sql": {"sel": 0, "agg": 3, "conds": []}}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {
+                "phase": 1,
+                "table_id": "1-10015132-11",
+                "question": "What position does Kyle play?",
+                "sql": {"sel": 2, "agg": 0, "conds": [[0, 0, "Kyle"]]},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "phase": 1,
+                "table_id": "1-10015132-11",
+                "question": "How many players?",
+                "sql": {"sel": 0, "agg": 3, "conds": []},
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(InvalidInputError, match="tables file"):
         load_pairs(rows)
-    (tmp_path / "dev.tables.jsonl").write_text(json.dumps(
-        {"id": "1-10015132-11", "header": ["Player", "No.", "Position"], "types": ["text", "text", "text"]}) + "\n")
+    (tmp_path / "dev.tables.jsonl").write_text(
+        json.dumps({"id": "1-10015132-11", "header": ["Player", "No.", "Position"], "types": ["text", "text", "text"]})
+        + "\n"
+    )
     ds = load_pairs(rows)
     assert ds.pairs[0].sql == 'SELECT "Position" FROM table_1_10015132_11 WHERE "Player" = \'Kyle\''
     assert ds.pairs[1].sql.startswith('SELECT COUNT("Player")')
@@ -121,8 +168,13 @@ def test_config_validates_and_round_trips(tmp_path):
     p = tmp_path / "c.json"
     p.write_text(cfg.to_json())
     assert TrainConfig.from_json(p) == cfg
-    for bad, field in [({"lora_r": 0}, "lora_r"), ({"engine": "jax"}, "engine"), ({"languages": ["fr"]}, "languages"),
-                       ({"lora_dropout": 1.5}, "lora_dropout"), ({"synthetic": 10}, "synthetic")]:
+    for bad, field in [
+        ({"lora_r": 0}, "lora_r"),
+        ({"engine": "jax"}, "engine"),
+        ({"languages": ["fr"]}, "languages"),
+        ({"lora_dropout": 1.5}, "lora_dropout"),
+        ({"synthetic": 10}, "synthetic"),
+    ]:
         with pytest.raises(InvalidInputError, match=field):
             TrainConfig(**bad)
     with pytest.raises(InvalidInputError, match="Unknown training config field"):
@@ -143,7 +195,10 @@ def test_synthetic_from_spider_tables_uses_rules_teacher(tmp_path):
     t = tmp_path / "tables.json"
     t.write_text(json.dumps(SPIDER_TABLES))
     (spec,) = from_spider_tables(t)
-    assert spec.foreign_keys == [("enrolment", "student_id", "student", "id"), ("enrolment", "course_id", "course", "id")]
+    assert spec.foreign_keys == [
+        ("enrolment", "student_id", "student", "id"),
+        ("enrolment", "course_id", "course", "id"),
+    ]
     pairs = generate(spec, 40, seed=2)
     assert len(pairs) == 40 and len({p.sql for p in pairs}) == 40
     sqls = " ".join(p.sql for p in pairs)
@@ -174,8 +229,13 @@ def test_synthetic_from_sqlalchemy_metadata_and_live_database(tmp_path):
 
     md = sa.MetaData()
     sa.Table("author", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
-    sa.Table("book", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("title", sa.String),
-             sa.Column("author_id", sa.Integer, sa.ForeignKey("author.id")))
+    sa.Table(
+        "book",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String),
+        sa.Column("author_id", sa.Integer, sa.ForeignKey("author.id")),
+    )
     spec = from_metadata(md, "library")
     assert ("book", "author_id", "author", "id") in spec.foreign_keys
     assert len(generate(spec, 10, seed=0)) == 10
@@ -208,9 +268,11 @@ def test_renaming_is_consistent_in_sql_and_text():
 def test_scores_multi_reference_and_constructs():
     from sql2nl_training.evaluation import constructs_of, group_references, score
 
-    pairs = [Pair("SELECT a FROM t", "Show the a values of every row in t."),
-             Pair("select a from t", "List a from t for all of the rows."),
-             Pair("SELECT b FROM u JOIN v ON u.id = v.id GROUP BY b", "Each b of u joined with v.")]
+    pairs = [
+        Pair("SELECT a FROM t", "Show the a values of every row in t."),
+        Pair("select a from t", "List a from t for all of the rows."),
+        Pair("SELECT b FROM u JOIN v ON u.id = v.id GROUP BY b", "Each b of u joined with v."),
+    ]
     sqls, refs, langs = group_references(pairs)
     assert len(sqls) == 2 and len(refs[0]) == 2
     perfect = score(sqls, [refs[0][1], refs[1][0]], refs, langs)
@@ -221,7 +283,10 @@ def test_scores_multi_reference_and_constructs():
     worse = score(sqls, ["Nothing.", "Nothing."], refs, langs)
     assert worse["bleu"] < 5 and worse["rouge_l"] < 20 and worse["faithfulness"] < perfect["faithfulness"]
     assert constructs_of(sqls[1]) == ["joins", "grouping"]
-    assert constructs_of("SELECT a FROM t WHERE a IN (SELECT b FROM u) UNION SELECT c FROM w") == ["nesting", "set_operations"]
+    assert constructs_of("SELECT a FROM t WHERE a IN (SELECT b FROM u) UNION SELECT c FROM w") == [
+        "nesting",
+        "set_operations",
+    ]
     assert constructs_of("SELECT a FROM t") == ["simple"]
 
 
@@ -232,8 +297,9 @@ def test_eval_command_with_rules_backend_prints_one_metrics_line(tmp_path):
 
     data = tmp_path / "valid.jsonl"
     data.write_text("\n".join(json.dumps(p) for p in PAIRS))
-    res = CliRunner().invoke(cli, ["eval", "--backend", "rules", "--data", str(data), "--out", str(tmp_path / "rep"),
-                                   "--no-progress"])
+    res = CliRunner().invoke(
+        cli, ["eval", "--backend", "rules", "--data", str(data), "--out", str(tmp_path / "rep"), "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
     assert len(lines) == 1
@@ -241,7 +307,10 @@ def test_eval_command_with_rules_backend_prints_one_metrics_line(tmp_path):
     assert {"bleu", "rouge_l", "faithfulness", "by_construct"} <= set(m) and m["n"] == 6
     for f in ("report.md", "report.html", "constructs.png", "metrics.json", "samples.jsonl"):
         assert (tmp_path / "rep" / f).is_file()
-    assert "| rules |" in (tmp_path / "rep" / "report.md").read_text() or "rules" in (tmp_path / "rep" / "report.md").read_text()
+    assert (
+        "| rules |" in (tmp_path / "rep" / "report.md").read_text()
+        or "rules" in (tmp_path / "rep" / "report.md").read_text()
+    )
     bad = CliRunner().invoke(cli, ["eval", "--backend", "rules", "--data", str(tmp_path / "missing.jsonl")])
     assert bad.exit_code != 0 and "does not exist" in bad.output and "Traceback" not in bad.output
 
@@ -251,8 +320,9 @@ def test_train_command_refuses_bad_config_without_traceback(tmp_path):
 
     from sql2nl.cli import cli
 
-    res = CliRunner().invoke(cli, ["train", "--base", "scratch:tiny", "--data", "x.json", "--out", str(tmp_path / "r"),
-                                   "--lora-r", "0"])
+    res = CliRunner().invoke(
+        cli, ["train", "--base", "scratch:tiny", "--data", "x.json", "--out", str(tmp_path / "r"), "--lora-r", "0"]
+    )
     assert res.exit_code != 0 and "lora_r" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "none"), "--resume"])
     assert res.exit_code != 0 and "Nothing to resume" in res.output

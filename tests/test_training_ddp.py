@@ -26,10 +26,20 @@ from sql2nl_training.distributed import (  # noqa: E402
 )
 
 
-@pytest.mark.parametrize("global_batch,processes,micro,want", [
-    (64, 1, 32, (32, 2)), (64, 2, 32, (32, 1)), (64, 4, 32, (16, 1)), (64, 8, 32, (8, 1)),
-    (32, 1, 32, (32, 1)), (4, 1, 2, (2, 2)), (6, 1, 4, (3, 2)), (12, 2, 4, (3, 2)), (7, 1, 3, (1, 7)),
-])
+@pytest.mark.parametrize(
+    "global_batch,processes,micro,want",
+    [
+        (64, 1, 32, (32, 2)),
+        (64, 2, 32, (32, 1)),
+        (64, 4, 32, (16, 1)),
+        (64, 8, 32, (8, 1)),
+        (32, 1, 32, (32, 1)),
+        (4, 1, 2, (2, 2)),
+        (6, 1, 4, (3, 2)),
+        (12, 2, 4, (3, 2)),
+        (7, 1, 3, (1, 7)),
+    ],
+)
 def test_split_global_batch(global_batch, processes, micro, want):
     per_device, accum = split_global_batch(global_batch, processes, micro)
     assert (per_device, accum) == want
@@ -37,8 +47,11 @@ def test_split_global_batch(global_batch, processes, micro, want):
 
 
 def test_split_refuses_an_uneven_global_batch():
-    with pytest.raises(InvalidInputError, match=r"global batch of 6 examples per step cannot be split evenly "
-                                                r"over 4 processes.*\(1, 2, 3, 6\)"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"global batch of 6 examples per step cannot be split evenly "
+        r"over 4 processes.*\(1, 2, 3, 6\)",
+    ):
         split_global_batch(6, 4, 8)
 
 
@@ -49,7 +62,10 @@ def test_global_batch_is_the_runs():
     cfg.global_batch = 48
     assert global_batch_of(cfg, processes=4, saved_world_size=2) == 48
     args = trainer_args(cfg, 4, 48)
-    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (6, 2)  # 12 each, <= 8 at a time
+    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (
+        6,
+        2,
+    )  # 12 each, <= 8 at a time
     assert args["per_device_eval_batch_size"] == 8  # evaluation batches do not depend on the split
     assert args["ddp_find_unused_parameters"] is False and args["ddp_broadcast_buffers"] is False
     with pytest.raises(InvalidInputError, match="global_batch"):
@@ -100,8 +116,9 @@ def test_example_hashes_packed_and_padded():
 
     rows = [{"input_ids": [5, 6, 7], "completion_mask": [0, 1, 1]}, {"input_ids": [8, 9], "completion_mask": [0, 1]}]
     packed = example_hashes(PackedCollator()(rows))
-    padded = example_hashes({"input_ids": torch.tensor([[5, 6, 7], [8, 9, 0]]),
-                             "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])})
+    padded = example_hashes(
+        {"input_ids": torch.tensor([[5, 6, 7], [8, 9, 0]]), "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])}
+    )
     assert packed == padded and len(set(packed)) == 2
 
 
@@ -139,14 +156,27 @@ def test_comm_profile_splits_a_step_into_compute_nccl_and_idle(tmp_path):
 
     events = []
     for t0 in (0, 10_000):
-        events += [k("ampere_bf16_gemm", t0, 3_000), k("triton_fused_add", t0 + 3_000, 3_000),
-                   k("ncclDevKernel_AllReduce_Sum_f32_RING_LL(x)", t0 + 4_000, 4_000)]
+        events += [
+            k("ampere_bf16_gemm", t0, 3_000),
+            k("triton_fused_add", t0 + 3_000, 3_000),
+            k("ncclDevKernel_AllReduce_Sum_f32_RING_LL(x)", t0 + 4_000, 4_000),
+        ]
     trace = tmp_path / "trace.json"
-    trace.write_text(json.dumps({"traceEvents": events + [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 0, "dur": 5}]}))
+    trace.write_text(
+        json.dumps({"traceEvents": events + [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 0, "dur": 5}]})
+    )
     got = comm_profile.summarize(trace, steps=2, wall_s=0.020)
-    assert got == {"device": "cuda", "steps": 2, "wall_ms": 10.0, "compute_ms": 6.0, "nccl_ms": 4.0,
-                   "nccl_exposed_ms": 2.0, "idle_ms": 2.0, "nccl_kernels": 1.0,
-                   "nccl_kernel_names": ["ncclDevKernel_AllReduce_Sum_f32_RING_LL"]}
+    assert got == {
+        "device": "cuda",
+        "steps": 2,
+        "wall_ms": 10.0,
+        "compute_ms": 6.0,
+        "nccl_ms": 4.0,
+        "nccl_exposed_ms": 2.0,
+        "idle_ms": 2.0,
+        "nccl_kernels": 1.0,
+        "nccl_kernel_names": ["ncclDevKernel_AllReduce_Sum_f32_RING_LL"],
+    }
 
 
 def test_a_dataset_without_column_names_keeps_the_trainers_own_sampler(tmp_path):
@@ -159,8 +189,13 @@ def test_a_dataset_without_column_names_keeps_the_trainers_own_sampler(tmp_path)
     from sql2nl_training.distributed import DistributedOptions, distributed_trainer_class
 
     cls = distributed_trainer_class(Trainer, DistributedOptions(global_batch=4))
-    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=2, gradient_accumulation_steps=2,
-                             use_cpu=True, report_to=[])
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        use_cpu=True,
+        report_to=[],
+    )
     trainer = cls(model=torch.nn.Linear(2, 2), args=args)
     stream = IterableDataset.from_generator(lambda: iter([{"input_ids": [1, 2]}]))
     assert stream.column_names is None

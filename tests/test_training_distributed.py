@@ -34,7 +34,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 def _files(run: Path) -> set[str]:
     skip = ("checkpoints/", "data_order/")
-    return {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and not str(p.relative_to(run)).startswith(skip)}
+    return {
+        str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and not str(p.relative_to(run)).startswith(skip)
+    }
 
 
 def _history(run: Path, key: str) -> list[tuple[int, float]]:
@@ -51,9 +53,19 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
     (tmp / "train.json").write_text(json.dumps(SHOP_SCHOOL + MUSIC))  # 9 pairs: 3 steps an epoch
     (tmp / "valid.json").write_text(json.dumps(MUSIC_MORE * 2))
-    common = ["--base=scratch:tiny", f"--data={tmp / 'train.json'}", f"--valid={tmp / 'valid.json'}",
-              "--max-steps=6", "--learning-rate=3e-3", "--logging-steps=1", "--save-steps=4", "--eval-steps=2",
-              "--engine=peft", "--seed=1", "--log-data-order"]
+    common = [
+        "--base=scratch:tiny",
+        f"--data={tmp / 'train.json'}",
+        f"--valid={tmp / 'valid.json'}",
+        "--max-steps=6",
+        "--learning-rate=3e-3",
+        "--logging-steps=1",
+        "--save-steps=4",
+        "--eval-steps=2",
+        "--engine=peft",
+        "--seed=1",
+        "--log-data-order",
+    ]
     one = _train(common + [f"--out={tmp / 'one'}", "--batch-size=4"])
     assert one.returncode == 0, one.stderr[-3000:]
     two = _train(common + [f"--out={tmp / 'two'}", "--batch-size=2", "--gpus=2"])
@@ -120,10 +132,12 @@ def test_resume_refuses_a_global_batch_it_cannot_split(runs, tmp_path):
 
 def test_launched_processes_keep_nvlink_multicast_off(tmp_path):
     script = tmp_path / "env.py"
-    script.write_text("import json, os, sys\n"
-                      "keys = ['NCCL_NVLS_ENABLE', 'TORCH_SYMM_MEM_DISABLE_MULTICAST', 'NVSHMEM_DISABLE_NVLS']\n"
-                      "open(os.path.join(sys.argv[1], 'rank%s.json' % os.environ['RANK']), 'w')"
-                      ".write(json.dumps({k: os.environ.get(k) for k in keys}))\n")
+    script.write_text(
+        "import json, os, sys\n"
+        "keys = ['NCCL_NVLS_ENABLE', 'TORCH_SYMM_MEM_DISABLE_MULTICAST', 'NVSHMEM_DISABLE_NVLS']\n"
+        "open(os.path.join(sys.argv[1], 'rank%s.json' % os.environ['RANK']), 'w')"
+        ".write(json.dumps({k: os.environ.get(k) for k in keys}))\n"
+    )
     clean = {k: v for k, v in ENV.items() if k not in SAFE_ENV}
     (tmp_path / "a").mkdir()
     assert launch(2, [str(script), str(tmp_path / "a")], env=clean) == 0

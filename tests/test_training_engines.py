@@ -38,9 +38,21 @@ def _train(tmp_path, engine: str, caplog):
 
     data = tmp_path / "train.json"
     data.write_text(json.dumps([dict(p) for p in SHOP_SCHOOL]))
-    cfg = TrainConfig(base="scratch:tiny", data=str(data), out=str(tmp_path / "run"), max_steps=4, batch_size=6,
-                      learning_rate=5e-3, lora_r=8, lora_alpha=8, warmup_ratio=0.0, logging_steps=1, save_steps=50,
-                      seed=0, engine=engine)
+    cfg = TrainConfig(
+        base="scratch:tiny",
+        data=str(data),
+        out=str(tmp_path / "run"),
+        max_steps=4,
+        batch_size=6,
+        learning_rate=5e-3,
+        lora_r=8,
+        lora_alpha=8,
+        warmup_ratio=0.0,
+        logging_steps=1,
+        save_steps=50,
+        seed=0,
+        engine=engine,
+    )
     with caplog.at_level(logging.INFO, logger="sql2nl.training"):
         run = train(cfg, progress=False, callbacks=[Look()])
     manifest = json.loads((run / "manifest.json").read_text())
@@ -52,8 +64,10 @@ def _unsloth_built(model) -> bool:
     # Unsloth's loader gives the model methods of its own (merging, GGUF export, inference mode)
     # and replaces the causal-LM loss by its chunked cross entropy; stock PEFT does neither.
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return all(hasattr(model, m) for m in ("save_pretrained_merged", "save_pretrained_gguf", "for_inference")) \
+    return (
+        all(hasattr(model, m) for m in ("save_pretrained_merged", "save_pretrained_gguf", "for_inference"))
         and getattr(inner, "_unsloth_cpu_chunked_ce", False) is True
+    )
 
 
 def test_training_through_unsloth_on_cpu(tmp_path, caplog):

@@ -25,8 +25,10 @@ from smollm2_base import SHA256, smollm2_gguf  # noqa: E402
 
 from sql2nl.errors import InvalidInputError, ModelError  # noqa: E402
 
-CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
-          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+CHATML = (
+    "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +70,8 @@ def test_smollm2_dequantized_with_consistent_special_tokens(smollm2):
     ids = encode_prompt(tok, render_prompt(build_messages("SELECT name FROM users WHERE age > 18"), tok))
     assert tok.convert_ids_to_tokens(ids[0]) == "<|im_start|>" and ids.count(ids[0]) == 3  # no doubled BOS
     with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=80, do_sample=False)[0][len(ids):].tolist()
-    assert 2 in out and len(tok.decode(out[:out.index(2)]).split()) >= 3
+        out = model.generate(torch.tensor([ids]), max_new_tokens=80, do_sample=False)[0][len(ids) :].tolist()
+    assert 2 in out and len(tok.decode(out[: out.index(2)]).split()) >= 3
     # cached by the file's hash: a second prepare reuses the directory without converting again
     stamp = (base.model_dir / "model.safetensors").stat().st_mtime_ns
     again = prepare(f"gguf:{path}", log=lambda m: pytest.fail(f"converted again: {m}"))
@@ -88,9 +90,13 @@ def test_smollm2_dequantized_tokenizer_splits_text_as_llama_cpp_does(smollm2):
     tok = AutoTokenizer.from_pretrained(base.model_dir)
     assert base.pre_tokenizer == "smollm"  # the file's tokenizer.ggml.pre: digits split one by one
     llm = open_llama(str(path), vocab_only=True, verbose=False)
-    texts = [render_prompt(build_messages(s), tok) for s in
-             ("SELECT count(*) FROM concert WHERE year  =  2014 AND stadium_id  >  10",
-              "SELECT name FROM singer WHERE age BETWEEN 20 AND 35.5 ORDER BY 2 DESC LIMIT 100")]
+    texts = [
+        render_prompt(build_messages(s), tok)
+        for s in (
+            "SELECT count(*) FROM concert WHERE year  =  2014 AND stadium_id  >  10",
+            "SELECT name FROM singer WHERE age BETWEEN 20 AND 35.5 ORDER BY 2 DESC LIMIT 100",
+        )
+    ]
     texts.append("Sales grew 12.5% in 2021:  1,024 units")
     ours = [encode_prompt(tok, t) for t in texts]
     # llama.cpp's ids for the same text, tokenized as the llamacpp backend does (sql2nl_llamacpp.backend)
@@ -107,14 +113,25 @@ def _tensors(seed: int = 0) -> dict:
     r = np.random.default_rng(seed)
     w = lambda *shape: (r.standard_normal(shape) * 0.1).astype(np.float32)  # noqa: E731
     ones = np.ones(8, np.float32)
-    return {"token_embd.weight": w(9, 8), "output_norm.weight": ones, "output.weight": w(9, 8),
-            "blk.0.attn_norm.weight": ones, "blk.0.ffn_norm.weight": ones, "blk.0.attn_q.weight": w(8, 8),
-            "blk.0.attn_k.weight": w(4, 8), "blk.0.attn_v.weight": w(4, 8), "blk.0.attn_output.weight": w(8, 8),
-            "blk.0.ffn_gate.weight": w(16, 8), "blk.0.ffn_up.weight": w(16, 8), "blk.0.ffn_down.weight": w(8, 16)}
+    return {
+        "token_embd.weight": w(9, 8),
+        "output_norm.weight": ones,
+        "output.weight": w(9, 8),
+        "blk.0.attn_norm.weight": ones,
+        "blk.0.ffn_norm.weight": ones,
+        "blk.0.attn_q.weight": w(8, 8),
+        "blk.0.attn_k.weight": w(4, 8),
+        "blk.0.attn_v.weight": w(4, 8),
+        "blk.0.attn_output.weight": w(8, 8),
+        "blk.0.ffn_gate.weight": w(16, 8),
+        "blk.0.ffn_up.weight": w(16, 8),
+        "blk.0.ffn_down.weight": w(8, 16),
+    }
 
 
-def _write_gguf(path: Path, *, arch: str = "llama", template: str | None = CHATML, eos: int = 2,
-                tensors: str = "embedding") -> Path:
+def _write_gguf(
+    path: Path, *, arch: str = "llama", template: str | None = CHATML, eos: int = 2, tensors: str = "embedding"
+) -> Path:
     """A tiny GGUF file: Llama hyperparameters, a 9-token byte-level BPE vocabulary, and the embedding
     tensor only (``tensors="embedding"``) or every tensor of the model (``"all"``)."""
 
@@ -150,13 +167,16 @@ def _write_gguf(path: Path, *, arch: str = "llama", template: str | None = CHATM
     return path
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("unsupported", "rwkv6 model; transformers can load"),
-    ("eos_outside_vocabulary", "declares EOS token id 999, outside its vocabulary of 9 tokens"),
-    ("template_end_not_a_token", "ends assistant turns with '<|end|>', which is not a single token"),
-    ("incomplete", "lacks 10 of the model's weights"),
-    ("not_gguf", "is not a readable GGUF file"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("unsupported", "rwkv6 model; transformers can load"),
+        ("eos_outside_vocabulary", "declares EOS token id 999, outside its vocabulary of 9 tokens"),
+        ("template_end_not_a_token", "ends assistant turns with '<|end|>', which is not a single token"),
+        ("incomplete", "lacks 10 of the model's weights"),
+        ("not_gguf", "is not a readable GGUF file"),
+    ],
+)
 def test_bad_gguf_files_raise_model_error(tmp_path, kind, message):
     from sql2nl_training.gguf_base import prepare
 
@@ -223,13 +243,32 @@ def test_tiny_training_step_on_smollm2(smollm2, tmp_path):
     from sql2nl_training import TrainConfig, train
 
     path, base = smollm2
-    pairs = [{"sql": "SELECT name FROM singer WHERE age > 30", "description": "Names of singers older than 30.", "db_id": "s"},
-             {"sql": "SELECT count(*) FROM concert", "description": "How many concerts are there?", "db_id": "c"}]
+    pairs = [
+        {
+            "sql": "SELECT name FROM singer WHERE age > 30",
+            "description": "Names of singers older than 30.",
+            "db_id": "s",
+        },
+        {"sql": "SELECT count(*) FROM concert", "description": "How many concerts are there?", "db_id": "c"},
+    ]
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-    cfg = TrainConfig(base=f"gguf:{path}", data=str(data), valid=str(data), out=str(tmp_path / "run"), engine="peft",
-                      max_steps=3, batch_size=2, learning_rate=2e-3, warmup_ratio=0.0, lora_r=8, lora_alpha=16,
-                      logging_steps=1, save_steps=100, max_seq_length=256)
+    cfg = TrainConfig(
+        base=f"gguf:{path}",
+        data=str(data),
+        valid=str(data),
+        out=str(tmp_path / "run"),
+        engine="peft",
+        max_steps=3,
+        batch_size=2,
+        learning_rate=2e-3,
+        warmup_ratio=0.0,
+        lora_r=8,
+        lora_alpha=16,
+        logging_steps=1,
+        save_steps=100,
+        max_seq_length=256,
+    )
     run = train(cfg, progress=False, log=lambda m: None)
     losses = [h["loss"] for h in json.loads((run / "log_history.json").read_text()) if "loss" in h]
     assert len(losses) == 3 and losses[-1] < losses[0]
@@ -248,9 +287,10 @@ def test_tiny_training_step_on_smollm2(smollm2, tmp_path):
     tok = AutoTokenizer.from_pretrained(base.model_dir)
     read = load_pairs(data).pairs
     assert [p.style for p in read] == ["statement", "question"]
-    n = sum(len(tok(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
-            for ex in (training_example(p.sql, p.description, tokenizer=tok, detail=p.detail, style=p.style)
-                       for p in read))
+    n = sum(
+        len(tok(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
+        for ex in (training_example(p.sql, p.description, tokenizer=tok, detail=p.detail, style=p.style) for p in read)
+    )
     assert abs(man["metrics"]["train_tokens"] - 3 * n) <= 6 and man["metrics"]["useful_tok_s"] > 0
     adapter = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert adapter["r"] == 8 and Path(adapter["base_model_name_or_path"]) == base.model_dir

@@ -40,8 +40,14 @@ def _model(attn: str | None = None, seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=300)
+    cfg = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=300,
+    )
     m = LlamaForCausalLM(cfg).eval()
     m.set_attn_implementation(attn or register_varlen_attention())
     return m
@@ -77,7 +83,10 @@ def test_collator_packs_without_padding():
 
 def test_collator_takes_trl_labels_as_they_are():
     """TRL's dataset preparation turns completion_mask into labels; those win over any mask."""
-    rows = [{"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]}, {"input_ids": [9, 10], "labels": [IGNORE, 10]}]
+    rows = [
+        {"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]},
+        {"input_ids": [9, 10], "labels": [IGNORE, 10]},
+    ]
     b = PackedCollator()(rows)
     assert b["labels"].tolist() == [[IGNORE, IGNORE, 7, 8, IGNORE, 10]]
 
@@ -95,8 +104,11 @@ def test_without_boundaries_the_examples_would_leak_into_each_other():
     model = _model()
     rows = _rows()
     b = PackedCollator()(rows)
-    leaky = {k: v for k, v in b.items() if k not in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q",
-                                                     "max_length_k", "position_ids")}
+    leaky = {
+        k: v
+        for k, v in b.items()
+        if k not in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k", "position_ids")
+    }
     loss, _ = completion_loss(model, leaky)
     assert abs(loss.item() - _one_by_one(model, rows)) > 1e-3
 
@@ -170,16 +182,34 @@ def test_trainer_packs_and_learns(tmp_path):
 
     model = get_peft_model(_model(), LoraConfig(r=16, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]))
     rows = _rows() * 4
-    args = SFTConfig(output_dir=str(tmp_path), max_length=None, per_device_train_batch_size=4, max_steps=40,
-                     learning_rate=3e-2, logging_steps=5, save_strategy="no", report_to=[], disable_tqdm=True,
-                     use_cpu=True, completion_only_loss=True)
+    args = SFTConfig(
+        output_dir=str(tmp_path),
+        max_length=None,
+        per_device_train_batch_size=4,
+        max_steps=40,
+        learning_rate=3e-2,
+        logging_steps=5,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        completion_only_loss=True,
+    )
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
-    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({f"t{i}": i for i in range(300)}, unk_token="t0")),
-                                  pad_token="t0", eos_token="t1")
-    trainer = packed_trainer_class(SFTTrainer)(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                               processing_class=tok, data_collator=PackedCollator())
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({f"t{i}": i for i in range(300)}, unk_token="t0")),
+        pad_token="t0",
+        eos_token="t1",
+    )
+    trainer = packed_trainer_class(SFTTrainer)(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        data_collator=PackedCollator(),
+    )
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert losses[-1] < losses[0] - 0.5  # a random frozen LM head limits how far LoRA alone gets

@@ -16,11 +16,16 @@ from sql2nl_training.data import Pair, databases, split_by_database  # noqa: E40
 from sql2nl_training.targets import contradictions, improve, is_faithful, omissions, repair, teacher_pairs  # noqa: E402
 
 # 20 databases of very different sizes (1..20 pairs each), as in Spider
-MANY = [Pair(f"SELECT c{i} FROM t{db} WHERE k = {i}", f"The c{i} of t{db} with k {i}.", f"db{db:02d}")
-        for db in range(20) for i in range(db + 1)]
+MANY = [
+    Pair(f"SELECT c{i} FROM t{db} WHERE k = {i}", f"The c{i} of t{db} with k {i}.", f"db{db:02d}")
+    for db in range(20)
+    for i in range(db + 1)
+]
 
 # People's descriptions that leave something out, contradict the SQL, or are fine
-SINGER = Pair("SELECT name FROM singer WHERE age > 30 ORDER BY name", "List the singers' names in alphabetical order.", "music")
+SINGER = Pair(
+    "SELECT name FROM singer WHERE age > 30 ORDER BY name", "List the singers' names in alphabetical order.", "music"
+)
 CITIES = Pair("SELECT DISTINCT city FROM customers", "Which cities do customers live in?", "shop")
 COUNT = Pair("SELECT count(*) FROM customers", "Return the total number of distinct customers.", "shop")
 GOOD = Pair("SELECT name FROM singer WHERE country = 'France'", "Names of singers from France.", "music")
@@ -49,15 +54,31 @@ def test_split_command_pools_files_and_reports_shared_databases(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in MANY[::2]))
     b.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in MANY[1::2]))
-    res = CliRunner().invoke(cli, ["split", "--data", str(a), "--data", str(b), "--holdout", "0.2", "--seed", "3",
-                                   "--out", str(tmp_path / "split")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "split",
+            "--data",
+            str(a),
+            "--data",
+            str(b),
+            "--holdout",
+            "0.2",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "split"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "split" / "split.json").read_text())
     assert rec == json.loads(res.stdout)
     # every database with two or more pairs is in both source files: a split by file shares them all
     assert rec["sources_shared_databases"] == 19
     assert len(rec["databases"]["valid"]) == 4 and not set(rec["databases"]["valid"]) & set(rec["databases"]["train"])
-    rows = [json.loads(x) for f in ("train", "valid") for x in (tmp_path / "split" / f"{f}.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x) for f in ("train", "valid") for x in (tmp_path / "split" / f"{f}.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == rec["pairs"]["train"] + rec["pairs"]["valid"] == len(MANY)
     bad = CliRunner().invoke(cli, ["split", "--data", str(a), "--holdout", "2", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "holdout" in bad.output and "Traceback" not in bad.output
@@ -78,7 +99,9 @@ def test_repair_appends_the_rules_clause_that_says_what_is_missing():
     assert is_faithful(fixed) and fixed.sql == SINGER.sql and fixed.source.endswith(":repaired")
     assert verdict(fixed.sql, fixed.description).score > verdict(SINGER.sql, SINGER.description).score
     # the clause comes from the teacher's text, and only that clause (not its head)
-    taught = repair(SINGER, teacher="What are the names of singers whose age is greater than 30, in ascending order of name?")
+    taught = repair(
+        SINGER, teacher="What are the names of singers whose age is greater than 30, in ascending order of name?"
+    )
     assert taught.description == "List the singers' names in alphabetical order, whose age is greater than 30."
     assert repair(SINGER, teacher="Which singers are older than 30, in ascending order of name?") is None  # all head
     assert repair(GOOD) is None  # nothing left out
@@ -101,18 +124,34 @@ def test_improve_repairs_drops_and_teaches_training_pairs_only():
     pairs = [SINGER, COUNT, GOOD, PARAPHRASE, syn]
     out, s = improve(pairs, drop_unfaithful=True)
     assert [p.sql for p in out] == [GOOD.sql, PARAPHRASE.sql, syn.sql]
-    assert (s["with_omissions"], s["with_contradictions"], s["dropped_unfaithful"], s["unfaithful_after"]) == (1, 1, 2, 0)
+    assert (s["with_omissions"], s["with_contradictions"], s["dropped_unfaithful"], s["unfaithful_after"]) == (
+        1,
+        1,
+        2,
+        0,
+    )
     out, s = improve(pairs, repair_targets=True, drop_unfaithful=True, rules_teacher=0.25, seed=1)
-    assert s["repaired"] == 1 and s["dropped_unfaithful"] == 1 and s["rules_teacher"] == 1  # COUNT contradicts: no repair
+    assert (
+        s["repaired"] == 1 and s["dropped_unfaithful"] == 1 and s["rules_teacher"] == 1
+    )  # COUNT contradicts: no repair
     assert sum(p.source.endswith(":repaired") for p in out) == 1 and syn in out and COUNT not in out
     with pytest.raises(InvalidInputError, match="rules_teacher"):
         TrainConfig(rules_teacher=1.5)
 
 
-SPIDERISH_TABLES = [{"db_id": f"db{k}", "table_names_original": [f"t{k}"], "table_names": [f"t{k}"],
-                     "column_names_original": [[-1, "*"], [0, "id"], [0, "name"]],
-                     "column_names": [[-1, "*"], [0, "id"], [0, "name"]], "column_types": ["text", "number", "text"],
-                     "primary_keys": [1], "foreign_keys": []} for k in range(4)]
+SPIDERISH_TABLES = [
+    {
+        "db_id": f"db{k}",
+        "table_names_original": [f"t{k}"],
+        "table_names": [f"t{k}"],
+        "column_names_original": [[-1, "*"], [0, "id"], [0, "name"]],
+        "column_names": [[-1, "*"], [0, "id"], [0, "name"]],
+        "column_types": ["text", "number", "text"],
+        "primary_keys": [1],
+        "foreign_keys": [],
+    }
+    for k in range(4)
+]
 
 
 def test_prepare_data_keeps_additions_out_of_validation(tmp_path):
@@ -121,12 +160,22 @@ def test_prepare_data_keeps_additions_out_of_validation(tmp_path):
 
     tables = tmp_path / "tables.json"
     tables.write_text(json.dumps(SPIDERISH_TABLES))
-    rows = [{"sql": f"SELECT name FROM t{k} WHERE id = {i}", "description": f"A name in t{k}.", "db_id": f"db{k}"}
-            for k in range(4) for i in range(5)]
+    rows = [
+        {"sql": f"SELECT name FROM t{k} WHERE id = {i}", "description": f"A name in t{k}.", "db_id": f"db{k}"}
+        for k in range(4)
+        for i in range(5)
+    ]
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = TrainConfig(data=str(data), tables=str(tables), synthetic=40, valid_fraction=0.25, repair_targets=True,
-                      rules_teacher=0.5, out=str(tmp_path / "run"))
+    cfg = TrainConfig(
+        data=str(data),
+        tables=str(tables),
+        synthetic=40,
+        valid_fraction=0.25,
+        repair_targets=True,
+        rules_teacher=0.5,
+        out=str(tmp_path / "run"),
+    )
     train, valid, summary = prepare_data(cfg, log=lambda m: None)
     held_out = set(databases(valid))
     assert len(held_out) == 1 and len(valid) == 5

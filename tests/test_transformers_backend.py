@@ -74,8 +74,10 @@ def test_registered_through_entry_point_and_light_at_import():
     from sql2nl.backends import available_backends
 
     assert available_backends()["transformers"].plugin == "transformers"
-    code = ("import sys, sql2nl_transformers.plugin as p; from sql2nl.backends import available_backends; "
-            "available_backends(); assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy'")
+    code = (
+        "import sys, sql2nl_transformers.plugin as p; from sql2nl.backends import available_backends; "
+        "available_backends(); assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -91,7 +93,9 @@ def test_missing_dependency_names_the_install(monkeypatch, models):
 # -- loading ------------------------------------------------------------------------------------
 def test_local_dirs_and_hub_ids_go_to_the_same_from_pretrained(models):
     assert loading.resolve(models["base"]).model == models["base"]
-    assert loading.resolve("deepseek-ai/DeepSeek-R1-Distill-Llama-8B").model == "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+    assert (
+        loading.resolve("deepseek-ai/DeepSeek-R1-Distill-Llama-8B").model == "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+    )
     spec = loading.resolve(models["base"], models["adapter"])
     assert (spec.model, spec.adapter) == (models["base"], models["adapter"])
 
@@ -118,8 +122,13 @@ def test_run_dir_prefers_merged_else_base_plus_adapter(models):
 
 
 def test_run_dir_with_another_prompt_version_warns(models):
-    run = tm.write_run_dir(Path(models["root"]) / "run_old", base_model=models["base"], adapter=None,
-                           merged="merged", prompt_version="sql2nl-prompt-0")
+    run = tm.write_run_dir(
+        Path(models["root"]) / "run_old",
+        base_model=models["base"],
+        adapter=None,
+        merged="merged",
+        prompt_version="sql2nl-prompt-0",
+    )
     shutil.copytree(models["merged"], run / "merged")
     with pytest.warns(UserWarning, match="prompt format 'sql2nl-prompt-0'"):
         loading.resolve(str(run))
@@ -136,15 +145,17 @@ def test_overfit_model_reproduces_its_training_descriptions(models):
     """Training (sql2nl.prompt.training_example) and inference share one prompt: the model recites."""
     for sql, desc in tm.PAIRS:
         assert describe(sql, backend="transformers", model=models["fit"], max_new_tokens=40, cache=False).text == desc
-    many = describe_many([s for s, _ in tm.PAIRS], backend="transformers", model=models["fit"], max_new_tokens=40,
-                         cache=False)
+    many = describe_many(
+        [s for s, _ in tm.PAIRS], backend="transformers", model=models["fit"], max_new_tokens=40, cache=False
+    )
     assert [d.text for d in many] == [d for _, d in tm.PAIRS]
 
 
 @pytest.mark.parametrize("static_cache,fast_decode", [(False, False), (True, False), (True, True)])
 def test_batch_equals_one_at_a_time(models, static_cache, fast_decode):
-    opts = dict(model=models["adapter"], static_cache=static_cache, fast_decode=fast_decode,
-                **FAST)  # a bare adapter dir names its base
+    opts = dict(
+        model=models["adapter"], static_cache=static_cache, fast_decode=fast_decode, **FAST
+    )  # a bare adapter dir names its base
     singles = [describe(s, backend="transformers", cache=False, **opts).text for s in SQLS]
     batched = describe_many(SQLS, backend="transformers", cache=False, batch_size=len(SQLS), **opts)
     assert [d.text for d in batched] == singles
@@ -165,8 +176,11 @@ def _rows(be, sqls=SQLS):
 @pytest.mark.parametrize("which", ["base", "fit", "unmerged"])
 def test_fast_decode_equals_hf_greedy_generate(models, which):
     """Token for token: own loop (static cache, left padding, stop tokens) == HF generate (dynamic cache)."""
-    opts = dict(model=models["base"], adapter=models["adapter"], merge_adapter=False) if which == "unmerged" \
+    opts = (
+        dict(model=models["base"], adapter=models["adapter"], merge_adapter=False)
+        if which == "unmerged"
         else dict(model=models[which])
+    )
     n = 40 if which == "fit" else 16
     sqls = [s for s, _ in tm.PAIRS] + SQLS[3:] if which == "fit" else SQLS
     hf = TransformersBackend(static_cache=False, max_new_tokens=n, **opts)
@@ -194,8 +208,15 @@ def test_fast_decode_respects_stop_tokens_and_max_new_tokens(models):
     def run(max_new, stop, every=decoding.EOS_CHECK_EVERY):
         cache = StaticCache(config=be.model.config, max_cache_len=enc["input_ids"].shape[1] + max_new)
         with torch.no_grad():
-            return decoding.generate(steps, cache, enc["input_ids"], enc["attention_mask"], max_new_tokens=max_new,
-                                     stop_ids=stop, check_every=every)
+            return decoding.generate(
+                steps,
+                cache,
+                enc["input_ids"],
+                enc["attention_mask"],
+                max_new_tokens=max_new,
+                stop_ids=stop,
+                check_every=every,
+            )
 
     free = run(12, set())
     assert free.shape == (3, 12)
@@ -205,20 +226,22 @@ def test_fast_decode_respects_stop_tokens_and_max_new_tokens(models):
     for every in (1, 3, 8):
         out = run(12, stop, every)
         for row, full, end in zip(out.tolist(), free.tolist(), ends):
-            assert row[:end + 1] == full[:end + 1]  # same tokens up to and including the stop token
-            assert set(row[end + 1:]) <= {be.tokenizer.pad_token_id}  # then padding only
+            assert row[: end + 1] == full[: end + 1]  # same tokens up to and including the stop token
+            assert set(row[end + 1 :]) <= {be.tokenizer.pad_token_id}  # then padding only
         # every row stopped by token max(ends): the host notices at its next look (each `every` steps)
         assert out.shape[1] == (max(ends) // every + 1) * every
 
 
 def test_fast_decode_sampling_is_seeded_and_follows_top_k_top_p(models):
-    be = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3,
-                             max_new_tokens=16)
+    be = TransformersBackend(
+        model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3, max_new_tokens=16
+    )
     rows = _rows(be, SQLS[:2])
     first, second = be.generate_tokens(rows, temperature=1.0), be.generate_tokens(rows, temperature=1.0)
     assert first != second  # each sampled call draws anew
-    again = TransformersBackend(model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3,
-                                max_new_tokens=16)
+    again = TransformersBackend(
+        model=models["base"], fast_decode=True, static_cache=True, temperature=1.0, seed=3, max_new_tokens=16
+    )
     assert again.generate_tokens(rows, temperature=1.0) == first  # ... from a seed
     greedy = be.generate_tokens(rows)
     import torch
@@ -249,8 +272,10 @@ def test_grouped_decode_attention_matches_repeated_kv():
     assert got.shape == want.shape == (3, 1, 8, 16)
     assert torch.allclose(got, want, atol=1e-6)
     q5 = torch.randn(3, 8, 5, 16)  # more than one query token (prefill): transformers' own SDPA, unchanged
-    assert torch.equal(decoding.grouped_sdpa(Attn(), q5, k, v, None, scaling=0.25)[0],
-                       sdpa_attention_forward(Attn(), q5, k, v, None, scaling=0.25)[0])
+    assert torch.equal(
+        decoding.grouped_sdpa(Attn(), q5, k, v, None, scaling=0.25)[0],
+        sdpa_attention_forward(Attn(), q5, k, v, None, scaling=0.25)[0],
+    )
 
 
 def test_fast_decode_step_compiles_as_one_graph_without_recompiles(models):
@@ -263,8 +288,9 @@ def test_fast_decode_step_compiles_as_one_graph_without_recompiles(models):
     want = be.generate_tokens(rows)
     torch._dynamo.reset()
     counters.clear()  # other tests' compiled graphs are counted in the same process-wide counters
-    be.loaded.steps[(True, True)] = decoding.Steps(be.model, be.tokenizer.pad_token_id, compile=True,
-                                                   fullgraph=True, backend="eager")
+    be.loaded.steps[(True, True)] = decoding.Steps(
+        be.model, be.tokenizer.pad_token_id, compile=True, fullgraph=True, backend="eager"
+    )
     be.compile = True  # as on CUDA; the "eager" compile backend traces the graph without generating code
     try:
         assert be.generate_tokens(rows) == want
@@ -326,8 +352,13 @@ def test_crafted_generations_are_cleaned_by_the_guard(models):
     req = _request(tm.PAIRS[1][0])
     prompt = be.prompt_for(req)
     want = tm.PAIRS[1][1]
-    for raw in (prompt + want, f"<think>count rows</think>{want}", f"counting...</think>\n{want}",
-                f"{want}\n### User\nmore", f"  {want}  "):
+    for raw in (
+        prompt + want,
+        f"<think>count rows</think>{want}",
+        f"counting...</think>\n{want}",
+        f"{want}\n### User\nmore",
+        f"  {want}  ",
+    ):
         assert be.guard(req, prompt, raw).text == want
 
 
@@ -371,8 +402,9 @@ def test_guard_warn_keeps_text_and_lists_what_is_missing(models):
 
 @pytest.mark.parametrize("mode", ["fallback", "retry"])
 def test_guard_fallback_and_retry_answer_with_rules(models, mode):
-    d = describe(SQLS[1], backend="transformers", model=models["base"], on_unfaithful=mode, retries=1, cache=False,
-                 **FAST)
+    d = describe(
+        SQLS[1], backend="transformers", model=models["base"], on_unfaithful=mode, retries=1, cache=False, **FAST
+    )
     assert d.backend == "rules"
     assert d.text == describe(SQLS[1], cache=False).text
     assert any("answered with the rules describer" in w for w in d.warnings)
@@ -393,8 +425,9 @@ def test_cache_keeps_guard_and_sampling_options_apart(models):
 
 def test_guard_keeps_a_faithful_answer(models):
     sql, desc = tm.PAIRS[1]
-    d = describe(sql, backend="transformers", model=models["fit"], on_unfaithful="fallback", max_new_tokens=40,
-                 cache=False)
+    d = describe(
+        sql, backend="transformers", model=models["fit"], on_unfaithful="fallback", max_new_tokens=40, cache=False
+    )
     assert (d.text, d.backend, d.faithfulness, d.warnings) == (desc, "transformers", 1.0, [])
 
 
@@ -416,8 +449,15 @@ def test_guard_warns_about_a_contradiction(liar):
 
 def test_guard_falls_back_on_a_contradiction_even_below_its_threshold(liar):
     sql, _ = CONTRADICTING
-    d = describe(sql, backend="transformers", model=liar, max_new_tokens=40, cache=False,
-                 on_unfaithful="fallback", min_faithfulness=0.1)
+    d = describe(
+        sql,
+        backend="transformers",
+        model=liar,
+        max_new_tokens=40,
+        cache=False,
+        on_unfaithful="fallback",
+        min_faithfulness=0.1,
+    )
     assert d.backend == "rules" and d.text == describe(sql, cache=False).text
     assert any("contradicted" in w and "comparison age > 30" in w for w in d.warnings)
 
@@ -519,8 +559,9 @@ def test_cli_describe_with_transformers(models):
     from sql2nl.cli import cli
 
     sql, desc = tm.PAIRS[3]
-    res = CliRunner().invoke(cli, ["describe", "-b", "transformers", "-m", models["fit"], "-o", "max_new_tokens=40",
-                                   "--no-cache", sql])
+    res = CliRunner().invoke(
+        cli, ["describe", "-b", "transformers", "-m", models["fit"], "-o", "max_new_tokens=40", "--no-cache", sql]
+    )
     assert res.exit_code == 0, res.output
     assert res.output.strip().endswith(desc)
     res = CliRunner().invoke(cli, ["describe", "-b", "transformers", "-m", "/no/such/model", "SELECT 1"])
@@ -536,7 +577,8 @@ def test_one_bos_whether_the_template_or_the_tokenizer_writes_it(models):
     tok = AutoTokenizer.from_pretrained(models["base"])
     bos = tok.bos_token_id
     tok._tokenizer.post_processor = processors.TemplateProcessing(  # a Llama-style tokenizer: adds BOS itself
-        single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, bos)])
+        single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, bos)]
+    )
     messages = build_messages("SELECT 1")
     for template in (PLAIN_CHAT_TEMPLATE, "{{ bos_token }}" + PLAIN_CHAT_TEMPLATE):
         tok.chat_template = template
@@ -551,8 +593,9 @@ def test_chinese_prompts_go_through_the_chat_template(models):
 
     prompt = be.prompt_for(Request("SELECT name FROM singer", tuple(extract("SELECT name FROM singer")), "zh"))
     assert prompt.startswith("### System\n你") and prompt.endswith("### Assistant\n")
-    d = describe("SELECT name FROM singer", backend="transformers", model=models["base"], language="zh",
-                 cache=False, **FAST)
+    d = describe(
+        "SELECT name FROM singer", backend="transformers", model=models["base"], language="zh", cache=False, **FAST
+    )
     assert d.language == "zh"
 
 
@@ -565,8 +608,9 @@ def test_package_version_is_importable():
 @pytest.mark.slow
 def test_compiled_decode_equals_eager(models):
     """compile=True (the CUDA default) goes through torch.compile; on a CPU it compiles too (minutes), same text."""
-    prompts = [get_backend("transformers", model=models["base"]).render(
-        sql2nl.prompt.build_messages(s)) for s in SQLS[:2]]
+    prompts = [
+        get_backend("transformers", model=models["base"]).render(sql2nl.prompt.build_messages(s)) for s in SQLS[:2]
+    ]
     eager = TransformersBackend(model=models["base"], static_cache=True, compile=False, max_new_tokens=8)
     compiled = TransformersBackend(model=models["base"], compile=True, max_new_tokens=8)
     assert compiled.fast_decode  # the CUDA path: own decode loop, its step compiled

@@ -74,7 +74,9 @@ def test_the_reused_parser_recovers_after_an_error():
 
 
 def test_the_reused_parser_is_one_per_thread():
-    sqls = [f"SELECT c{i}, COUNT(*) FROM t{i} JOIN u ON t{i}.id = u.t_id WHERE x > {i} GROUP BY c{i}" for i in range(40)]
+    sqls = [
+        f"SELECT c{i}, COUNT(*) FROM t{i} JOIN u ON t{i}.id = u.t_id WHERE x > {i} GROUP BY c{i}" for i in range(40)
+    ]
     expected = {s: sqlglot.parse_one(s) for s in sqls}
     wrong: list[str] = []
 

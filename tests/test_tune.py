@@ -18,8 +18,12 @@ from sql2nl.errors import InvalidInputError  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a few tiny trainings: tens of seconds on a busy 2-core machine
 
-SPACE = {"lora_r": ["categorical", [4, 8]], "learning_rate": ["float", 1e-3, 1e-2, True],
-         "batch_size": ["categorical", [2, 3]], "epochs": ["float", 1.0, 2.0, False]}
+SPACE = {
+    "lora_r": ["categorical", [4, 8]],
+    "learning_rate": ["float", 1e-3, 1e-2, True],
+    "batch_size": ["categorical", [2, 3]],
+    "epochs": ["float", 1.0, 2.0, False],
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,18 @@ def study(tmp_path_factory):
     data = fx.write_jsonl(fx.GENERAL, tmp / "train.jsonl")
     valid = fx.write_jsonl(fx.VALID[:3], tmp / "valid.jsonl")
     cfg = fx.tiny_config(max_steps=-1)
-    first = tune(config=cfg, data=str(data), valid=str(valid), out=tmp / "t", trials=3, max_steps=4,
-                 eval_limit=3, space=SPACE, progress=False, log=lambda m: None)
+    first = tune(
+        config=cfg,
+        data=str(data),
+        valid=str(valid),
+        out=tmp / "t",
+        trials=3,
+        max_steps=4,
+        eval_limit=3,
+        space=SPACE,
+        progress=False,
+        log=lambda m: None,
+    )
     return tmp, first
 
 
@@ -78,9 +92,19 @@ def test_rerunning_adds_trials_and_a_pruned_trial_stops_early(study):
 
     tmp, _ = study
     # a pruner that stops every trial at its first validation: this one must end PRUNED, trained < 4 steps
-    summary = tune(config=fx.tiny_config(max_steps=-1), data=str(tmp / "train.jsonl"), valid=str(tmp / "valid.jsonl"),
-                   out=tmp / "t", trials=1, max_steps=4, eval_limit=3, space=SPACE, progress=False,
-                   pruner=optuna.pruners.ThresholdPruner(lower=0.0), log=lambda m: None)
+    summary = tune(
+        config=fx.tiny_config(max_steps=-1),
+        data=str(tmp / "train.jsonl"),
+        valid=str(tmp / "valid.jsonl"),
+        out=tmp / "t",
+        trials=1,
+        max_steps=4,
+        eval_limit=3,
+        space=SPACE,
+        progress=False,
+        pruner=optuna.pruners.ThresholdPruner(lower=0.0),
+        log=lambda m: None,
+    )
     s = _load(tmp / "t")
     assert [t.number for t in s.trials] == [0, 1, 2, 3] and summary["trials"] == 4
     last = s.trials[-1]
@@ -109,11 +133,14 @@ def test_tune_command_rewrites_the_table_without_new_trials(study):
 
     tmp, _ = study
     (tmp / "t" / "trials.md").unlink()
-    res = CliRunner().invoke(cli, ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t"), "--trials", "0",
-                                   "--no-progress"])
+    res = CliRunner().invoke(
+        cli, ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t"), "--trials", "0", "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["trials"] >= 3 and (tmp / "t" / "trials.md").is_file()
-    res = CliRunner().invoke(cli, ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t2"),
-                                   "--space", str(tmp / "missing.json")])
+    res = CliRunner().invoke(
+        cli,
+        ["tune", "--data", str(tmp / "train.jsonl"), "--out", str(tmp / "t2"), "--space", str(tmp / "missing.json")],
+    )
     assert res.exit_code == 1 and "Could not read the search space" in res.output

@@ -21,10 +21,14 @@ PAIRS = [
 ]
 #: Pairs whose answers open with a reasoning block, as DeepSeek-R1 distills write them.
 THINK_PAIRS = [
-    ("SELECT name FROM stadium WHERE capacity > 5000",
-     "<think>\nOne table, one filter on capacity.\n</think>\n\nList the names of stadiums with a capacity above 5000."),
-    ("SELECT max(capacity) FROM stadium",
-     "<think>\nAn aggregate over one column.\n</think>\n\nGive the largest stadium capacity."),
+    (
+        "SELECT name FROM stadium WHERE capacity > 5000",
+        "<think>\nOne table, one filter on capacity.\n</think>\n\nList the names of stadiums with a capacity above 5000.",
+    ),
+    (
+        "SELECT max(capacity) FROM stadium",
+        "<think>\nAn aggregate over one column.\n</think>\n\nGive the largest stadium capacity.",
+    ),
 ]
 
 
@@ -38,16 +42,23 @@ def corpus(pairs: Sequence[tuple[str, str]] = PAIRS, extra: Iterable[str] = ()) 
     return texts
 
 
-def build_tiny(out_dir: str | Path, *, size: str = "tiny", pairs: Sequence[tuple[str, str]] = PAIRS,
-               seed: int = 0, **overrides) -> Path:
+def build_tiny(
+    out_dir: str | Path, *, size: str = "tiny", pairs: Sequence[tuple[str, str]] = PAIRS, seed: int = 0, **overrides
+) -> Path:
     """A random-weight scratch Llama + byte-level BPE tokenizer (sql2nl_training.scratch.build) in ``out_dir``."""
     from sql2nl_training.scratch import build
 
     return build(size, corpus(pairs), out_dir, seed=seed, **overrides)
 
 
-def make_lora_adapter(model_dir: str | Path, out_dir: str | Path, *, r: int = 8, seed: int = 0,
-                      target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj")) -> Path:
+def make_lora_adapter(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    r: int = 8,
+    seed: int = 0,
+    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
+) -> Path:
     """A LoRA adapter for ``model_dir`` with random (non-zero) weights, so it really changes the outputs."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -55,8 +66,9 @@ def make_lora_adapter(model_dir: str | Path, out_dir: str | Path, *, r: int = 8,
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(target_modules), init_lora_weights=False,
-                     task_type="CAUSAL_LM")
+    cfg = LoraConfig(
+        r=r, lora_alpha=2 * r, target_modules=list(target_modules), init_lora_weights=False, task_type="CAUSAL_LM"
+    )
     peft_model = get_peft_model(model, cfg)
     out = Path(out_dir)
     peft_model.save_pretrained(out)
@@ -76,8 +88,15 @@ def merge_adapter(model_dir: str | Path, adapter_dir: str | Path, out_dir: str |
     return out
 
 
-def write_run_dir(run_dir: str | Path, *, base_model: str, adapter: str | None = "adapter", merged: str | None = None,
-                  prompt_version: str = PROMPT_VERSION, languages: Sequence[str] = ("en",)) -> Path:
+def write_run_dir(
+    run_dir: str | Path,
+    *,
+    base_model: str,
+    adapter: str | None = "adapter",
+    merged: str | None = None,
+    prompt_version: str = PROMPT_VERSION,
+    languages: Sequence[str] = ("en",),
+) -> Path:
     """A training run's ``manifest.json`` (format sql2nl-run/1) pointing at artifacts inside ``run_dir``."""
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -86,14 +105,29 @@ def write_run_dir(run_dir: str | Path, *, base_model: str, adapter: str | None =
         artifacts["adapter"] = adapter
     if merged:
         artifacts["merged"] = merged
-    manifest = {"format": "sql2nl-run/1", "base_model": base_model, "prompt_version": prompt_version,
-                "languages": list(languages), "config": {}, "metrics": {}, "artifacts": artifacts}
+    manifest = {
+        "format": "sql2nl-run/1",
+        "base_model": base_model,
+        "prompt_version": prompt_version,
+        "languages": list(languages),
+        "config": {},
+        "metrics": {},
+        "artifacts": artifacts,
+    }
     (run / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return run
 
 
-def overfit(model_dir: str | Path, pairs: Sequence[tuple[str, str]] = PAIRS, *, steps: int = 300, lr: float = 1e-2,
-            language: str = "en", seed: int = 0, out_dir: str | Path | None = None) -> Path:
+def overfit(
+    model_dir: str | Path,
+    pairs: Sequence[tuple[str, str]] = PAIRS,
+    *,
+    steps: int = 300,
+    lr: float = 1e-2,
+    language: str = "en",
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+) -> Path:
     """Train ``model_dir`` on ``pairs`` until it recites them; loss on the completion only.
 
     The examples come from :func:`sql2nl.prompt.training_example` rendered with the model's own

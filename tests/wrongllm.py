@@ -48,7 +48,7 @@ class Wrong(LLMBackend):
 
     def generate_stream(self, prompt):
         for i in range(0, len(WRONG), 5):
-            yield WRONG[i:i + 5]
+            yield WRONG[i : i + 5]
 
 
 class Spy(LLMBackend):
@@ -63,7 +63,7 @@ class Spy(LLMBackend):
         self._record([prompt])
         text = self._answer(prompt)
         for i in range(0, len(text), 3):  # small pieces, so placeholders arrive split
-            yield text[i:i + 3]
+            yield text[i : i + 3]
 
     @staticmethod
     def _record(prompts) -> None:

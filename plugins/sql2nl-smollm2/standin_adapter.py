@@ -26,6 +26,7 @@ SPIDER = Path(os.environ.get("SQL2NL_SPIDER", "/work/shared/data/spider_s2t"))
 
 def spider_pairs(n: int, seed: int) -> tuple[list[dict], list[dict]]:
     """``n`` training pairs and ``n // 4`` validation pairs from the shared Spider files."""
+
     def rows(name: str) -> list[dict]:
         with open(SPIDER / name, encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
@@ -34,7 +35,7 @@ def spider_pairs(n: int, seed: int) -> tuple[list[dict], list[dict]]:
     train, valid = rows("train.jsonl"), rows("valid.jsonl")
     rng.shuffle(train)
     rng.shuffle(valid)
-    return train[:n], valid[:max(n // 4, 4)]
+    return train[:n], valid[: max(n // 4, 4)]
 
 
 def main() -> None:
@@ -59,16 +60,36 @@ def main() -> None:
         for name, pairs in (("train.jsonl", train_pairs), ("valid.jsonl", valid_pairs)):
             with open(tmp_dir / name, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps({k: p[k] for k in ("sql", "description", "db_id")}) + "\n" for p in pairs)
-        cfg = TrainConfig(base=f"gguf:{gguf}", data=str(tmp_dir / "train.jsonl"), valid=str(tmp_dir / "valid.jsonl"),
-                          out=str(args.run_dir), engine="peft", max_steps=args.steps, batch_size=8,
-                          learning_rate=1e-3, lora_r=args.rank, lora_alpha=2 * args.rank, train_embeddings=False,
-                          logging_steps=5, save_steps=max(args.steps, 1), seed=args.seed, bf16=False)
+        cfg = TrainConfig(
+            base=f"gguf:{gguf}",
+            data=str(tmp_dir / "train.jsonl"),
+            valid=str(tmp_dir / "valid.jsonl"),
+            out=str(args.run_dir),
+            engine="peft",
+            max_steps=args.steps,
+            batch_size=8,
+            learning_rate=1e-3,
+            lora_r=args.rank,
+            lora_alpha=2 * args.rank,
+            train_embeddings=False,
+            logging_steps=5,
+            save_steps=max(args.steps, 1),
+            seed=args.seed,
+            bf16=False,
+        )
         train(cfg, progress=True)
     # train() recorded the base file and its hash (base_file); say that this run is a stand-in.
-    update_manifest(args.run_dir, stand_in=True,
-                    data={"source": f"{SPIDER}/train.jsonl", "train_pairs": len(train_pairs),
-                          "valid_source": f"{SPIDER}/valid.jsonl", "valid_pairs": len(valid_pairs),
-                          "sampling": f"random.Random({args.seed}).shuffle, first {len(train_pairs)}"})
+    update_manifest(
+        args.run_dir,
+        stand_in=True,
+        data={
+            "source": f"{SPIDER}/train.jsonl",
+            "train_pairs": len(train_pairs),
+            "valid_source": f"{SPIDER}/valid.jsonl",
+            "valid_pairs": len(valid_pairs),
+            "sampling": f"random.Random({args.seed}).shuffle, first {len(train_pairs)}",
+        },
+    )
     print(args.run_dir)
 
 

@@ -33,11 +33,28 @@ from .response import Response
 __version__ = "0.1.0"
 
 __all__ = [
-    "describe", "describe_many", "describe_stream", "Description", "Response", "Backend", "Draft", "Request",
-    "check_faithfulness", "Faithfulness",
-    "Sql2NLError", "SQLParseError", "UnknownBackendError", "UnknownModelError", "BackendUnavailableError",
+    "describe",
+    "describe_many",
+    "describe_stream",
+    "Description",
+    "Response",
+    "Backend",
+    "Draft",
+    "Request",
+    "check_faithfulness",
+    "Faithfulness",
+    "Sql2NLError",
+    "SQLParseError",
+    "UnknownBackendError",
+    "UnknownModelError",
+    "BackendUnavailableError",
     "BackendError",
-    "InvalidInputError", "ModelError", "InternalError", "hookimpl", "load_ipython_extension", "unload_ipython_extension",
+    "InvalidInputError",
+    "ModelError",
+    "InternalError",
+    "hookimpl",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]
 
 

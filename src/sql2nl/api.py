@@ -36,8 +36,10 @@ def resolve_backend(backend: str | Backend | type | None, options: Mapping[str, 
     backend, options = resolve_model(backend, options)
     if isinstance(backend, Backend):
         if options:
-            raise InvalidInputError(f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "
-                                    "Backend instance; give them when building it.")
+            raise InvalidInputError(
+                f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "
+                "Backend instance; give them when building it."
+            )
         return backend
     if isinstance(backend, type) and issubclass(backend, Backend):
         return backend(**options)
@@ -66,15 +68,39 @@ def _check_language(language: str) -> None:
 DESCRIBE_SETTINGS = ("language", "dialect", "schema", "redact", "detail", "style")
 
 
-def _cache_key(sql: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-               redact: bool, detail: str = "summary", style: str = "statement") -> tuple:
+def _cache_key(
+    sql: str,
+    be: Backend,
+    language: str,
+    dialect: str | None,
+    schema: Schema | None,
+    redact: bool,
+    detail: str = "summary",
+    style: str = "statement",
+) -> tuple:
     # Flat, in DESCRIBE_SETTINGS order: a cached describe() costs little more than hashing this.
-    return (_cache.normalize(sql), be.identity, language, dialect,
-            schema.fingerprint if schema is not None else None, redact, detail, style)
+    return (
+        _cache.normalize(sql),
+        be.identity,
+        language,
+        dialect,
+        schema.fingerprint if schema is not None else None,
+        redact,
+        detail,
+        style,
+    )
 
 
-def _describe_now(text: str, be: Backend, language: str, dialect: str | None, schema: Schema | None,
-                  redact: bool, detail: str, style: str) -> Description:
+def _describe_now(
+    text: str,
+    be: Backend,
+    language: str,
+    dialect: str | None,
+    schema: Schema | None,
+    redact: bool,
+    detail: str,
+    style: str,
+) -> Description:
     return Response(be, Prepared(text, language, dialect, schema, redact, detail, style)).description()
 
 
@@ -85,10 +111,19 @@ def _cached(key: tuple | None, sql: str, dialect: str | None) -> Description | N
     if hit is None and _cache.persistent is not None:
         data = _cache.persistent.get(key)
         if data is not None:
-            facts = deep_ok(lambda: [statement_facts(t, dialect, owned=True, text=sql) for t in parse_text(sql, dialect)])
-            hit = Description(text=data["text"], backend=data["backend"], language=key[2], sql=sql,
-                              facts=facts, warnings=list(data.get("warnings") or []),
-                              faithfulness=data.get("faithfulness"), guard=data.get("guard"))
+            facts = deep_ok(
+                lambda: [statement_facts(t, dialect, owned=True, text=sql) for t in parse_text(sql, dialect)]
+            )
+            hit = Description(
+                text=data["text"],
+                backend=data["backend"],
+                language=key[2],
+                sql=sql,
+                facts=facts,
+                warnings=list(data.get("warnings") or []),
+                faithfulness=data.get("faithfulness"),
+                guard=data.get("guard"),
+            )
             _cache.memory.put(key, hit)
     if hit is not None and hit.sql != sql:  # same statement, other spacing: report the caller's text
         hit = dataclasses.replace(hit, sql=sql)
@@ -102,9 +137,20 @@ def _store(key: tuple | None, d: Description) -> None:
             _cache.persistent.put(key, d)
 
 
-def describe(sql: str, *, backend: str | Backend | None = None, language: str = "en", dialect: str | None = None,
-             schema: Any = None, redact: bool = False, cache: bool = True, max_chars: int = MAX_CHARS,
-             detail: str = "summary", style: str = "statement", **backend_options: Any) -> Description:
+def describe(
+    sql: str,
+    *,
+    backend: str | Backend | None = None,
+    language: str = "en",
+    dialect: str | None = None,
+    schema: Any = None,
+    redact: bool = False,
+    cache: bool = True,
+    max_chars: int = MAX_CHARS,
+    detail: str = "summary",
+    style: str = "statement",
+    **backend_options: Any,
+) -> Description:
     """Describe ``sql`` (one statement or a script of several) in plain language.
 
     >>> from sql2nl import describe
@@ -131,8 +177,11 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
     check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
-        if cache and isinstance(sql, str) else None
+    key = (
+        _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style)
+        if cache and isinstance(sql, str)
+        else None
+    )
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return hit
@@ -143,11 +192,24 @@ def describe(sql: str, *, backend: str | Backend | None = None, language: str = 
     return d
 
 
-def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str | Backend | None = None,
-                  language: str = "en", dialect: str | None = None, schema: Any = None, redact: bool = False,
-                  cache: bool = True, batch_size: int = 16, on_error: str = "raise", max_chars: int = MAX_CHARS,
-                  detail: str = "summary", style: str = "statement", workers: int | None = None,
-                  **backend_options: Any) -> list[Description]:
+def describe_many(
+    sqls: Iterable[str],
+    *,
+    progress: bool = False,
+    backend: str | Backend | None = None,
+    language: str = "en",
+    dialect: str | None = None,
+    schema: Any = None,
+    redact: bool = False,
+    cache: bool = True,
+    batch_size: int = 16,
+    on_error: str = "raise",
+    max_chars: int = MAX_CHARS,
+    detail: str = "summary",
+    style: str = "statement",
+    workers: int | None = None,
+    **backend_options: Any,
+) -> list[Description]:
     """Describe many statements, in order; backends that batch get them ``batch_size`` at a time.
 
     >>> [d.backend for d in describe_many(["SELECT 1 FROM t", "SELECT 2 FROM u"])]  # doctest: +SKIP
@@ -163,8 +225,9 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     here when first read.
     """
     if isinstance(sqls, (str, bytes)):
-        raise InvalidInputError("describe_many() takes a list of SQL strings; for a single statement "
-                                "(or a script) use describe().")
+        raise InvalidInputError(
+            "describe_many() takes a list of SQL strings; for a single statement (or a script) use describe()."
+        )
     if on_error not in ("raise", "keep"):
         raise InvalidInputError(f"on_error must be 'raise' or 'keep', got {on_error!r}.")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -181,11 +244,24 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
     if workers is not None and workers != 1:
         from .pool import describe_many_in_workers
 
-        job = worker_job(backend, be, backend_options, dict(language=language, schema=schema_obj, redact=redact,
-                                                            cache=cache, batch_size=batch_size, max_chars=max_chars,
-                                                            detail=detail, style=style))
-        return describe_many_in_workers(sqls, job, dialect=dialect, on_error=on_error, workers=workers,
-                                        progress=progress)
+        job = worker_job(
+            backend,
+            be,
+            backend_options,
+            dict(
+                language=language,
+                schema=schema_obj,
+                redact=redact,
+                cache=cache,
+                batch_size=batch_size,
+                max_chars=max_chars,
+                detail=detail,
+                style=style,
+            ),
+        )
+        return describe_many_in_workers(
+            sqls, job, dialect=dialect, on_error=on_error, workers=workers, progress=progress
+        )
     results: list[Description | None] = [None] * len(sqls)
     todo: list[tuple[int, tuple | None, Prepared]] = []
 
@@ -196,8 +272,11 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
 
     with progress_bar(len(sqls), progress, f"describing with {be.name}") as bar:
         for i, sql in enumerate(sqls):
-            key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
-                if cache and isinstance(sql, str) else None
+            key = (
+                _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style)
+                if cache and isinstance(sql, str)
+                else None
+            )
             try:
                 hit = _cached(key, sql, dialect)
                 if hit is not None:
@@ -210,11 +289,12 @@ def describe_many(sqls: Iterable[str], *, progress: bool = False, backend: str |
                 failed(i, sql, e)
                 bar.update(1)
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             try:
                 preps = [p for _, _, p in chunk]
-                drafts: Sequence[Draft | Sql2NLError] = call_backend(be, be.describe_batch, [p.request for p in preps],
-                                                                     blame=preps)
+                drafts: Sequence[Draft | Sql2NLError] = call_backend(
+                    be, be.describe_batch, [p.request for p in preps], blame=preps
+                )
                 if len(drafts) != len(chunk):
                     raise BackendError(f"The {be.name!r} backend answered {len(drafts)} of {len(chunk)} requests.")
             except (Sql2NLError, RecursionError):
@@ -238,14 +318,30 @@ def _one(be: Backend, prep: Prepared) -> Draft | Sql2NLError:
 
 
 def _error_description(sql: Any, e: Exception, be: Backend, language: str) -> Description:
-    return Description(text="", backend=be.name, language=language, sql=sql if isinstance(sql, str) else repr(sql),
-                       facts=[], warnings=[f"{type(e).__name__}: {e}"])
+    return Description(
+        text="",
+        backend=be.name,
+        language=language,
+        sql=sql if isinstance(sql, str) else repr(sql),
+        facts=[],
+        warnings=[f"{type(e).__name__}: {e}"],
+    )
 
 
-def describe_stream(sql: str, *, backend: str | Backend | None = None, language: str = "en",
-                    dialect: str | None = None, schema: Any = None, redact: bool = False, cache: bool = True,
-                    max_chars: int = MAX_CHARS, detail: str = "summary", style: str = "statement",
-                    **backend_options: Any) -> Response:
+def describe_stream(
+    sql: str,
+    *,
+    backend: str | Backend | None = None,
+    language: str = "en",
+    dialect: str | None = None,
+    schema: Any = None,
+    redact: bool = False,
+    cache: bool = True,
+    max_chars: int = MAX_CHARS,
+    detail: str = "summary",
+    style: str = "statement",
+    **backend_options: Any,
+) -> Response:
     """The description as it is produced: a :class:`~sql2nl.response.Response` to iterate over.
 
     >>> "".join(describe_stream("SELECT name FROM users"))  # doctest: +SKIP
@@ -262,8 +358,11 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
     check_shape(detail, style)
     be = resolve_backend(backend, backend_options)
     schema_obj = Schema.from_any(schema)
-    key = _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style) \
-        if cache and isinstance(sql, str) else None
+    key = (
+        _cache_key(sql, be, language, dialect, schema_obj, redact, detail, style)
+        if cache and isinstance(sql, str)
+        else None
+    )
     hit = _cached(key, sql, dialect)
     if hit is not None:
         return Response(be, description=hit)
@@ -275,8 +374,10 @@ def describe_stream(sql: str, *, backend: str | Backend | None = None, language:
 
 # -- worker processes (sql2nl.pool): the job they get, and what each builds from it ----------------
 
-def worker_job(backend: Any, resolved: Backend | None, backend_options: Mapping[str, Any],
-               options: dict[str, Any]) -> Any:
+
+def worker_job(
+    backend: Any, resolved: Backend | None, backend_options: Mapping[str, Any], options: dict[str, Any]
+) -> Any:
     """The :class:`sql2nl.pool.Job` that describes with ``backend`` (as the caller gave it; ``resolved``:
     the instance it names here, built if None) and :func:`describe`'s keyword arguments ``options``."""
     from .pool import job_for

@@ -141,6 +141,7 @@ def available_backends() -> dict[str, BackendInfo]:
     pm = get_plugin_manager()
     found: dict[str, BackendInfo] = {}
     for impl in pm.hook.register_backends.get_hookimpls():
+
         def register(name, factory, description="", install="", options=None, _plugin=impl.plugin_name):
             if options is None and isinstance(factory, type) and issubclass(factory, Backend):
                 # A Backend class registered as its own factory declares them, unless it takes options
@@ -184,8 +185,7 @@ def get_backend(name: str, **options: Any) -> Backend:
             if name not in infos:
                 if name in KNOWN_EXTERNAL:
                     raise BackendUnavailableError(name, KNOWN_EXTERNAL[name], "its plugin is not installed")
-                raise UnknownBackendError(name, list(infos), suggestions=list(KNOWN_EXTERNAL),
-                                          broken=plugin_errors())
+                raise UnknownBackendError(name, list(infos), suggestions=list(KNOWN_EXTERNAL), broken=plugin_errors())
             info = infos[name]
             # Checked against the declaration first: a typo fails before any model is loaded, and
             # "4096" from the command line becomes 4096 (one instance for both spellings).
@@ -205,11 +205,13 @@ def _build(info: BackendInfo, options: dict[str, Any]) -> Backend:
     except Sql2NLError:
         raise
     except TypeError as e:
-        raise InvalidInputError(f"The {info.name!r} backend does not accept these options "
-                                f"({', '.join(sorted(options)) or 'none'}): {e}") from e
+        raise InvalidInputError(
+            f"The {info.name!r} backend does not accept these options ({', '.join(sorted(options)) or 'none'}): {e}"
+        ) from e
     except ImportError as e:
-        raise BackendUnavailableError(info.name, info.install or KNOWN_EXTERNAL.get(info.name, "its plugin's extras"),
-                                      f"{type(e).__name__}: {e}") from e
+        raise BackendUnavailableError(
+            info.name, info.install or KNOWN_EXTERNAL.get(info.name, "its plugin's extras"), f"{type(e).__name__}: {e}"
+        ) from e
     except Exception as e:
         raise BackendError(f"Could not start the {info.name!r} backend: {type(e).__name__}: {e}") from e
 

@@ -35,8 +35,9 @@ from .errors import InvalidInputError
 
 # A quoted string or name in any dialect's quoting (kept verbatim: 'a  b', "a  b", `a  b`, [a  b],
 # $$a  b$$ and $tag$a  b$tag$ differ from their one-space forms) or a run of whitespace (collapsed).
-_QUOTED_OR_SPACE = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\s+",
-                              re.DOTALL)
+_QUOTED_OR_SPACE = re.compile(
+    r"\$(\w*)\$.*?\$\1\$|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\s+", re.DOTALL
+)
 
 
 def normalize(sql: str) -> str:
@@ -127,7 +128,7 @@ class LRUCache:
             entries = [self._data.popitem() for _ in range(len(self._data))]  # least recent first
             self._data = cachetools.LRUCache(max(maxsize, 1))
             self.maxsize = maxsize
-            for k, v in entries[max(0, len(entries) - maxsize):] if maxsize else ():
+            for k, v in entries[max(0, len(entries) - maxsize) :] if maxsize else ():
                 self._data[k] = v
 
     def clear(self) -> None:
@@ -159,8 +160,10 @@ class SQLiteCache:
             with self._conn() as c:
                 c.execute("CREATE TABLE IF NOT EXISTS descriptions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         except (OSError, sqlite3.Error) as e:
-            raise InvalidInputError(f"The description cache at {self.path} cannot be used ({e}); delete the file "
-                                    "or choose another path (SQL2NL_CACHE_PATH).") from None
+            raise InvalidInputError(
+                f"The description cache at {self.path} cannot be used ({e}); delete the file "
+                "or choose another path (SQL2NL_CACHE_PATH)."
+            ) from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -182,12 +185,19 @@ class SQLiteCache:
             return None  # a broken cache must never break describing
 
     def put(self, key: Hashable, value: Description) -> None:
-        data = {"text": value.text, "backend": value.backend, "warnings": value.warnings,
-                "faithfulness": value.faithfulness, "guard": value.guard}
+        data = {
+            "text": value.text,
+            "backend": value.backend,
+            "warnings": value.warnings,
+            "faithfulness": value.faithfulness,
+            "guard": value.guard,
+        }
         try:
             with self._conn() as c:
-                c.execute("INSERT OR REPLACE INTO descriptions VALUES (?, ?)",
-                          (self._hash(key), json.dumps(data, ensure_ascii=False)))
+                c.execute(
+                    "INSERT OR REPLACE INTO descriptions VALUES (?, ?)",
+                    (self._hash(key), json.dumps(data, ensure_ascii=False)),
+                )
         except sqlite3.Error:
             pass
 
@@ -215,8 +225,9 @@ if os.environ.get("SQL2NL_CACHE") == "persistent":
         warnings.warn(f"sql2nl: persistent cache disabled: {e}", RuntimeWarning, stacklevel=2)
 
 
-def configure(*, maxsize: int | None = None, persistent_cache: bool | None = None,
-              path: str | os.PathLike | None = None) -> None:
+def configure(
+    *, maxsize: int | None = None, persistent_cache: bool | None = None, path: str | os.PathLike | None = None
+) -> None:
     """Resize the in-memory cache and/or turn the persistent SQLite cache on or off.
 
     >>> configure(persistent_cache=True)  # the user cache dir  # doctest: +SKIP
@@ -242,6 +253,11 @@ def clear() -> None:
 
 def info() -> dict[str, Any]:
     """Sizes and hit counts of the caches (for ``sql2nl cache``)."""
-    return {"memory_entries": len(memory), "memory_maxsize": memory.maxsize, "memory_hits": memory.hits,
-            "memory_misses": memory.misses, "persistent_path": str(persistent.path) if persistent else None,
-            "persistent_entries": len(persistent) if persistent else None}
+    return {
+        "memory_entries": len(memory),
+        "memory_maxsize": memory.maxsize,
+        "memory_hits": memory.hits,
+        "memory_misses": memory.misses,
+        "persistent_path": str(persistent.path) if persistent else None,
+        "persistent_entries": len(persistent) if persistent else None,
+    }

@@ -49,8 +49,11 @@ class Sql2NLGroup(click.Group):
             try:
                 impl.function(cli=self)
             except Exception as e:
-                click.secho(f"warning: plugin {impl.plugin_name!r} could not add its commands: "
-                            f"{type(e).__name__}: {e}", fg="yellow", err=True)
+                click.secho(
+                    f"warning: plugin {impl.plugin_name!r} could not add its commands: {type(e).__name__}: {e}",
+                    fg="yellow",
+                    err=True,
+                )
 
     def list_commands(self, ctx):
         self._load_plugins()
@@ -72,8 +75,10 @@ class Sql2NLGroup(click.Group):
         except Exception as e:  # a bug: say so in one line, keep the traceback for SQL2NL_DEBUG=1
             if _debug():
                 raise
-            raise click.ClickException(f"unexpected {type(e).__name__}: {e} (this is a bug in sql2nl or a plugin; "
-                                       "rerun with SQL2NL_DEBUG=1 for the traceback and report it)") from None
+            raise click.ClickException(
+                f"unexpected {type(e).__name__}: {e} (this is a bug in sql2nl or a plugin; "
+                "rerun with SQL2NL_DEBUG=1 for the traceback and report it)"
+            ) from None
 
 
 @click.group(cls=Sql2NLGroup)
@@ -116,59 +121,145 @@ def read_schema(value: str | None) -> Any:
 
 def log_params(f):
     """The options for describing a file of records (a query log) instead of SQL."""
-    for opt in reversed([
-        click.option("--jsonl", "log_jsonl", metavar="IN", default=None,
-                     help="Describe the records of a JSON-lines file (a query log); see --out, --field."),
-        click.option("--csv", "log_csv", metavar="IN", default=None, help="... of a CSV file (with a header)."),
-        click.option("--parquet", "log_parquet", metavar="IN", default=None, help="... of a Parquet file (pyarrow)."),
-        click.option("--out", default=None, metavar="OUT",
-                     help="Where the described records go (.jsonl, .csv, .parquet); default: JSON lines on stdout."),
-        click.option("--field", "field_name", default="sql", show_default=True, help="The field holding the SQL."),
-        click.option("--dialect-field", default=None, help="A field naming each record's dialect (else -d)."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
-                     help="Worker processes (default: the number of CPUs)."),
-        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
-        click.option("--checkpoint-every", type=click.IntRange(min=1), default=10_000, show_default=True,
-                     metavar="N", help="Make the output durable every N records (and every 10 s)."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--jsonl",
+                "log_jsonl",
+                metavar="IN",
+                default=None,
+                help="Describe the records of a JSON-lines file (a query log); see --out, --field.",
+            ),
+            click.option("--csv", "log_csv", metavar="IN", default=None, help="... of a CSV file (with a header)."),
+            click.option(
+                "--parquet", "log_parquet", metavar="IN", default=None, help="... of a Parquet file (pyarrow)."
+            ),
+            click.option(
+                "--out",
+                default=None,
+                metavar="OUT",
+                help="Where the described records go (.jsonl, .csv, .parquet); default: JSON lines on stdout.",
+            ),
+            click.option("--field", "field_name", default="sql", show_default=True, help="The field holding the SQL."),
+            click.option("--dialect-field", default=None, help="A field naming each record's dialect (else -d)."),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Worker processes (default: the number of CPUs).",
+            ),
+            click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+            click.option(
+                "--checkpoint-every",
+                type=click.IntRange(min=1),
+                default=10_000,
+                show_default=True,
+                metavar="N",
+                help="Make the output durable every N records (and every 10 s).",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
 
 @cli.command()
 @click.argument("sql", nargs=-1)
-@click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8-sig"),
-              help="Read the SQL from a file ('-': stdin).")
+@click.option(
+    "-f", "--file", "file", type=click.File("r", encoding="utf-8-sig"), help="Read the SQL from a file ('-': stdin)."
+)
 @backend_params
-@click.option("-l", "--language", default="en", show_default=True, type=click.Choice(LANGUAGES, case_sensitive=False),
-              help="Output language.")
+@click.option(
+    "-l",
+    "--language",
+    default="en",
+    show_default=True,
+    type=click.Choice(LANGUAGES, case_sensitive=False),
+    help="Output language.",
+)
 @click.option("-d", "--dialect", default=None, help="SQL dialect (sqlglot name); default: permissive.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON: the description, facts and warnings (a list when there are several statements).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: the description, facts and warnings (a list when there are several statements).",
+)
 @click.option("--json-lines", is_flag=True, help="Print one JSON object per statement, one per line.")
-@click.option("--redact", is_flag=True,
-              help="Hide literal values, comments and passwords from the backend (see docs/backends.md).")
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Hide literal values, comments and passwords from the backend (see docs/backends.md).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the cache.")
-@click.option("--schema", "schema_src", default=None, metavar="FILE|JSON",
-              help="Words for tables and columns: a JSON file or text, e.g. '{\"users\": {\"dob\": \"birth date\"}}'.")
-@click.option("--max-chars", type=click.IntRange(min=1), default=None,
-              help="Refuse inputs longer than this (default 2,000,000 characters).")
-@click.option("--on-error", type=click.Choice(["keep", "raise"]), default="keep", show_default=True,
-              help="keep: describe the other statements or records, report the bad ones, exit 1; raise: stop at the first.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal and there is much to do).")
+@click.option(
+    "--schema",
+    "schema_src",
+    default=None,
+    metavar="FILE|JSON",
+    help='Words for tables and columns: a JSON file or text, e.g. \'{"users": {"dob": "birth date"}}\'.',
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse inputs longer than this (default 2,000,000 characters).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["keep", "raise"]),
+    default="keep",
+    show_default=True,
+    help="keep: describe the other statements or records, report the bad ones, exit 1; raise: stop at the first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal and there is much to do).",
+)
 @log_params
 @text_shape_params
-def describe(sql, file, backend, model, adapter, language, dialect, options, as_json, json_lines, redact, no_cache,
-             schema_src, max_chars, on_error, progress, log_jsonl, log_csv, log_parquet, out, field_name,
-             dialect_field, workers, resume, checkpoint_every, detail, style):
+def describe(
+    sql,
+    file,
+    backend,
+    model,
+    adapter,
+    language,
+    dialect,
+    options,
+    as_json,
+    json_lines,
+    redact,
+    no_cache,
+    schema_src,
+    max_chars,
+    on_error,
+    progress,
+    log_jsonl,
+    log_csv,
+    log_parquet,
+    out,
+    field_name,
+    dialect_field,
+    workers,
+    resume,
+    checkpoint_every,
+    detail,
+    style,
+):
     """Describe SQL given as arguments, with -f FILE, or on standard input; or a query log (--jsonl IN).
 
     A script of several statements is described statement by statement, numbered; a bad one is
     reported with its line and column, the others are still described (exit code 1 if any failed).
     """
-    kw: dict[str, Any] = dict(language=language.lower(), redact=redact, cache=not no_cache,
-                              schema=read_schema(schema_src), detail=detail, style=style)
+    kw: dict[str, Any] = dict(
+        language=language.lower(),
+        redact=redact,
+        cache=not no_cache,
+        schema=read_schema(schema_src),
+        detail=detail,
+        style=style,
+    )
     if max_chars is not None:
         kw["max_chars"] = max_chars
     logs = [(fmt, path) for fmt, path in (("jsonl", log_jsonl), ("csv", log_csv), ("parquet", log_parquet)) if path]
@@ -178,28 +269,44 @@ def describe(sql, file, backend, model, adapter, language, dialect, options, as_
         from . import logs as log_files
 
         summary = log_files.describe_file(
-            logs[0][1], logs[0][0], out, field_name=field_name, dialect=dialect, dialect_field=dialect_field,
-            workers=workers, resume=resume, progress=_progress_on(progress), on_error=on_error, backend=backend,
-            backend_options=backend_options(backend, model, adapter, options), options=kw,
-            checkpoint_records=checkpoint_every)
+            logs[0][1],
+            logs[0][0],
+            out,
+            field_name=field_name,
+            dialect=dialect,
+            dialect_field=dialect_field,
+            workers=workers,
+            resume=resume,
+            progress=_progress_on(progress),
+            on_error=on_error,
+            backend=backend,
+            backend_options=backend_options(backend, model, adapter, options),
+            options=kw,
+            checkpoint_records=checkpoint_every,
+        )
         log_files.report(summary, out, lambda line: click.echo(line, err=True))
         sys.exit(1 if summary.errors else 0)
     if out or resume or workers or dialect_field:
-        raise click.UsageError("--out, --resume, --workers and --dialect-field are for query logs "
-                               "(--jsonl/--csv/--parquet IN).")
+        raise click.UsageError(
+            "--out, --resume, --workers and --dialect-field are for query logs (--jsonl/--csv/--parquet IN)."
+        )
     from . import api
 
     kw.update(backend=api.resolve_backend(backend, backend_options(backend, model, adapter, options)), dialect=dialect)
-    sys.exit(print_script(read_sql(sql, file), kw, as_json=as_json, json_lines=json_lines, on_error=on_error,
-                          progress=progress))
+    sys.exit(
+        print_script(
+            read_sql(sql, file), kw, as_json=as_json, json_lines=json_lines, on_error=on_error, progress=progress
+        )
+    )
 
 
 def _progress_on(progress: bool | None, much: bool = True) -> bool:
     return (much and sys.stderr.isatty()) if progress is None else progress
 
 
-def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bool, on_error: str,
-                 progress: bool | None) -> int:
+def print_script(
+    text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bool, on_error: str, progress: bool | None
+) -> int:
     """Print the description of one statement, or of each statement of a script (numbered, JSON list
     or JSON lines); report bad statements on stderr with their position. The exit code: 1 if any failed."""
     from . import api
@@ -234,8 +341,7 @@ def print_script(text: str, kw: dict[str, Any], *, as_json: bool, json_lines: bo
                     click.echo(json.dumps(listing.pop(), ensure_ascii=False))
             if o.error is not None:
                 failed += 1
-                click.secho(f"statement {st.number} (line {st.line}): {o.error}", fg="red",
-                            err=True)
+                click.secho(f"statement {st.number} (line {st.line}): {o.error}", fg="red", err=True)
                 continue
             assert o.description is not None  # an outcome without an error has its description
             d = o.description
@@ -270,11 +376,24 @@ def backends(as_json, show_options, markdown):
     for m in available_models().values():
         models.setdefault(m.backend, []).append(m.name)
     if as_json:
-        click.echo(json.dumps({
-            "installed": {n: {"description": i.description, "plugin": i.plugin, "models": sorted(models.get(n, [])),
-                              "options": i.options.json_schema()["properties"] if i.options else None}
-                          for n, i in sorted(infos.items())},
-            "not_installed": missing, "failed_plugins": plugin_errors()}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "installed": {
+                        n: {
+                            "description": i.description,
+                            "plugin": i.plugin,
+                            "models": sorted(models.get(n, [])),
+                            "options": i.options.json_schema()["properties"] if i.options else None,
+                        }
+                        for n, i in sorted(infos.items())
+                    },
+                    "not_installed": missing,
+                    "failed_plugins": plugin_errors(),
+                },
+                indent=2,
+            )
+        )
         return
     if show_options and markdown:
         click.echo(options_markdown(infos))
@@ -314,9 +433,20 @@ def models(as_json):
     found = available_models()
     backends = available_backends()
     if as_json:
-        click.echo(json.dumps({n: {"backend": m.backend, "description": m.description, "plugin": m.plugin,
-                                   "backend_installed": m.backend in backends}
-                               for n, m in sorted(found.items())}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    n: {
+                        "backend": m.backend,
+                        "description": m.description,
+                        "plugin": m.plugin,
+                        "backend_installed": m.backend in backends,
+                    }
+                    for n, m in sorted(found.items())
+                },
+                indent=2,
+            )
+        )
         return
     if not found:
         click.echo("No models registered. Install a model plugin, e.g. pip install ./plugins/sql2nl-smollm2")
@@ -345,16 +475,17 @@ def cache_command(do_clear, cache_path):
 
     if cache_path is None and cache.persistent is None:
         path = cache.default_path()
-        click.echo("The persistent cache is off: descriptions are cached in memory only, per process. Turn it on "
-                   "with SQL2NL_CACHE=persistent (in Python: sql2nl.cache.configure(persistent_cache=True)); it "
-                   f"would live in {path} (SQL2NL_CACHE_PATH sets another file).")
+        click.echo(
+            "The persistent cache is off: descriptions are cached in memory only, per process. Turn it on "
+            "with SQL2NL_CACHE=persistent (in Python: sql2nl.cache.configure(persistent_cache=True)); it "
+            f"would live in {path} (SQL2NL_CACHE_PATH sets another file)."
+        )
         if not path.exists():
             return
         click.echo("A cache file from an earlier run is there:")
     elif cache_path is None:
         click.echo("The persistent cache is on (SQL2NL_CACHE=persistent or configure()).")
-    store = cache.persistent if cache_path is None and cache.persistent is not None else cache.SQLiteCache(
-        cache_path)
+    store = cache.persistent if cache_path is None and cache.persistent is not None else cache.SQLiteCache(cache_path)
     if do_clear:
         store.clear()
     click.echo(f"{store.path}: {len(store)} descriptions")
@@ -362,7 +493,8 @@ def cache_command(do_clear, cache_path):
 
 from .server.cli import lsp, serve  # noqa: E402  (imports only click; the extras load when they run)
 
-cli.add_command(serve); cli.add_command(lsp)  # noqa: E702
+cli.add_command(serve)
+cli.add_command(lsp)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,8 +29,9 @@ def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def backend_options(backend: str | None, model: str | None, adapter: str | None,
-                    options: tuple[str, ...]) -> dict[str, Any]:
+def backend_options(
+    backend: str | None, model: str | None, adapter: str | None, options: tuple[str, ...]
+) -> dict[str, Any]:
     """The backend's keyword arguments from ``-m``, ``--adapter`` and ``-o``, checked against its declaration."""
     from .backends import available_backends
     from .models import named_model
@@ -61,15 +62,27 @@ def _json_or_text(value: str) -> Any:
 
 def backend_params(f: Callable) -> Callable:
     """Decorator: the ``-b``, ``-m``, ``--adapter`` and ``-o`` options."""
-    for opt in reversed([
-        click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
-        click.option("-m", "--model", default=None,
-                     help="Model: a registered name (`sql2nl models`; picks its backend), or for the chosen "
-                          "backend a hub id, directory, run directory or GGUF file."),
-        click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
-        click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                     help="Backend option, e.g. -o n_ctx=4096 (repeatable; `sql2nl backends --options` lists them)."),
-    ]):
+    for opt in reversed(
+        [
+            click.option("-b", "--backend", default=None, help="Backend name (default $SQL2NL_BACKEND or rules)."),
+            click.option(
+                "-m",
+                "--model",
+                default=None,
+                help="Model: a registered name (`sql2nl models`; picks its backend), or for the chosen "
+                "backend a hub id, directory, run directory or GGUF file.",
+            ),
+            click.option("--adapter", default=None, help="LoRA adapter directory (transformers backend)."),
+            click.option(
+                "-o",
+                "--option",
+                "options",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Backend option, e.g. -o n_ctx=4096 (repeatable; `sql2nl backends --options` lists them).",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
@@ -78,8 +91,18 @@ def text_shape_params(f: Callable) -> Callable:
     """Decorator: ``--detail`` and ``--style``, how the description reads (the API's ``detail=``/``style=``)."""
     from .prompt import DETAILS, STYLES
 
-    f = click.option("--style", default="statement", show_default=True, type=click.Choice(STYLES),
-                     help="'statement' (List the names of ...) or 'question' (What are the names of ...?).")(f)
-    return click.option("--detail", default="summary", show_default=True, type=click.Choice(DETAILS),
-                        help="'summary' (one short paragraph) or 'steps' (a numbered outline, one step per "
-                             "CTE / derived table, then the result).")(f)
+    f = click.option(
+        "--style",
+        default="statement",
+        show_default=True,
+        type=click.Choice(STYLES),
+        help="'statement' (List the names of ...) or 'question' (What are the names of ...?).",
+    )(f)
+    return click.option(
+        "--detail",
+        default="summary",
+        show_default=True,
+        type=click.Choice(DETAILS),
+        help="'summary' (one short paragraph) or 'steps' (a numbered outline, one step per "
+        "CTE / derived table, then the result).",
+    )(f)

@@ -36,9 +36,16 @@ class Description:
         return self.text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "backend": self.backend, "language": self.language, "sql": self.sql,
-                "warnings": list(self.warnings), "faithfulness": self.faithfulness, "guard": self.guard,
-                "facts": [f.to_dict() for f in self.facts]}
+        return {
+            "text": self.text,
+            "backend": self.backend,
+            "language": self.language,
+            "sql": self.sql,
+            "warnings": list(self.warnings),
+            "faithfulness": self.faithfulness,
+            "guard": self.guard,
+            "facts": [f.to_dict() for f in self.facts],
+        }
 
     def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kw)

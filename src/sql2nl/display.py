@@ -77,21 +77,28 @@ def description_markdown(d: Shown) -> str:
 def facts_table_html(facts: Iterable["StatementFacts"]) -> str:
     out = []
     for f in facts:
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>"
-                       for k, v in fact_rows(f))
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>"
+            for k, v in fact_rows(f)
+        )
         out.append(f"<table class='sql2nl-facts'>{rows}</table>")
     return "".join(out)
 
 
 def warnings_html(warnings: Iterable[str]) -> str:
-    return "".join(f"<div class='sql2nl-warning' style='background:#fff3cd;color:#664d03;padding:4px 8px;"
-                   f"border-left:4px solid #ffc107;margin:4px 0'>⚠ {html.escape(w)}</div>" for w in warnings)
+    return "".join(
+        f"<div class='sql2nl-warning' style='background:#fff3cd;color:#664d03;padding:4px 8px;"
+        f"border-left:4px solid #ffc107;margin:4px 0'>⚠ {html.escape(w)}</div>"
+        for w in warnings
+    )
 
 
 def description_html(d: Shown) -> str:
     meta = f"backend {html.escape(d.backend)}"
     if d.faithfulness is not None:
         meta += f" · faithfulness {d.faithfulness:.2f}"
-    return (f"<div class='sql2nl'><p><strong>{html.escape(d.text)}</strong></p>"
-            f"{warnings_html(d.warnings)}<details><summary>facts</summary>{facts_table_html(d.facts)}</details>"
-            f"<small style='color:#888'>{meta}</small></div>")
+    return (
+        f"<div class='sql2nl'><p><strong>{html.escape(d.text)}</strong></p>"
+        f"{warnings_html(d.warnings)}<details><summary>facts</summary>{facts_table_html(d.facts)}</details>"
+        f"<small style='color:#888'>{meta}</small></div>"
+    )

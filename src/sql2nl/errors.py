@@ -36,8 +36,16 @@ class SQLParseError(Sql2NLError, ValueError):
     ``reason`` is the bare complaint; ``str(e)`` is a whole sentence with what to do next.
     """
 
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
-                 snippet: str = "", dialect: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        snippet: str = "",
+        dialect: str | None = None,
+        hint: str | None = None,
+    ):
         self.line = line
         self.column = column
         self.snippet = snippet
@@ -46,9 +54,11 @@ class SQLParseError(Sql2NLError, ValueError):
         where = f" at line {line}, column {column}" if line is not None else ""
         near = f" near {snippet!r}" if snippet else ""
         if hint is None:
-            hint = ("Check the statement for typos, unbalanced quotes or parentheses"
-                    + ("" if dialect else ", or pass dialect=... (CLI: -d) if it uses one database's syntax")
-                    + ".")
+            hint = (
+                "Check the statement for typos, unbalanced quotes or parentheses"
+                + ("" if dialect else ", or pass dialect=... (CLI: -d) if it uses one database's syntax")
+                + "."
+            )
         super().__init__(f"Could not parse the SQL{where}{near}: {message}." + (f" {hint}" if hint else ""))
 
 
@@ -59,8 +69,14 @@ class UnknownBackendError(Sql2NLError, LookupError):
     ``broken`` maps plugins that failed to load to the reason, since one of them may be the answer.
     """
 
-    def __init__(self, name: str, available: list[str], *, suggestions: list[str] | None = None,
-                 broken: dict[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        available: list[str],
+        *,
+        suggestions: list[str] | None = None,
+        broken: dict[str, str] | None = None,
+    ):
         self.name = name
         self.available = sorted(available)
         pool = self.available + [s for s in suggestions or [] if s not in self.available]
@@ -70,8 +86,10 @@ class UnknownBackendError(Sql2NLError, LookupError):
         failed = ""
         if broken:
             failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in sorted(broken.items())) + "."
-        super().__init__(f"Unknown backend {name!r}.{hint} Installed backends: {listing}.{failed} "
-                         "Run `sql2nl backends` to list them.")
+        super().__init__(
+            f"Unknown backend {name!r}.{hint} Installed backends: {listing}.{failed} "
+            "Run `sql2nl backends` to list them."
+        )
 
 
 class UnknownModelError(Sql2NLError, LookupError):
@@ -83,8 +101,9 @@ class UnknownModelError(Sql2NLError, LookupError):
         self.suggestion = closest_name(name, self.available)
         hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
         listing = ", ".join(self.available) or "none (install a model plugin, e.g. pip install sql2nl-smollm2)"
-        super().__init__(f"Unknown model {name!r}.{hint} Registered models: {listing}. {why}"
-                         "Run `sql2nl models` to list them.")
+        super().__init__(
+            f"Unknown model {name!r}.{hint} Registered models: {listing}. {why}Run `sql2nl models` to list them."
+        )
 
 
 def closest_name(name: str, pool: list[str]) -> str | None:

@@ -38,6 +38,7 @@ class GuardedBackend(Protocol):
     def options(self) -> Any: ...
     def sample(self, prompts: Sequence[Any]) -> list[str]: ...
 
+
 GUARD_MODES = ("warn", "fallback", "retry")
 
 
@@ -72,8 +73,9 @@ def buffers(backend: GuardedBackend) -> bool:
     return o.on_unfaithful in ("fallback", "retry") or o.candidates > 1
 
 
-def choose(backend: GuardedBackend, requests: Sequence[Request], prompts: Sequence[Any],
-           texts: Sequence[str]) -> list[Draft]:
+def choose(
+    backend: GuardedBackend, requests: Sequence[Request], prompts: Sequence[Any], texts: Sequence[str]
+) -> list[Draft]:
     """The guarded drafts for ``requests``, given the prompts and the first (greedy) answers."""
     o: Any = backend.options
     best = [_score(r, t, 0) for r, t in zip(requests, texts)]
@@ -106,9 +108,16 @@ def choose(backend: GuardedBackend, requests: Sequence[Request], prompts: Sequen
             sample(todo, 1)
     out = []
     for i, (r, c) in enumerate(zip(requests, best)):
-        info = {"mode": o.on_unfaithful, "candidates": made[i], "retries": retries[i], "fell_back": False,
-                "first_faithfulness": first[i], "faithful": _passes(c, o.min_faithfulness),
-                "missing": c.missing, "contradicted": c.contradicted}
+        info = {
+            "mode": o.on_unfaithful,
+            "candidates": made[i],
+            "retries": retries[i],
+            "fell_back": False,
+            "first_faithfulness": first[i],
+            "faithful": _passes(c, o.min_faithfulness),
+            "missing": c.missing,
+            "contradicted": c.contradicted,
+        }
         if not info["faithful"] and o.on_unfaithful in ("fallback", "retry"):
             out.append(_fallback(backend, r, c, info))
         else:
@@ -119,8 +128,9 @@ def choose(backend: GuardedBackend, requests: Sequence[Request], prompts: Sequen
 def _warnings(c: _Candidate) -> list[str]:
     if not c.text:
         return ["the model produced no answer (its reasoning did not finish within max_new_tokens)"]
-    return ([f"the description may not mention: {m}" for m in c.missing]
-            + [f"the description may contradict the SQL: {m}" for m in c.contradicted])
+    return [f"the description may not mention: {m}" for m in c.missing] + [
+        f"the description may contradict the SQL: {m}" for m in c.contradicted
+    ]
 
 
 def _fallback(backend: GuardedBackend, request: Request, c: _Candidate, info: dict[str, Any]) -> Draft:
@@ -128,13 +138,14 @@ def _fallback(backend: GuardedBackend, request: Request, c: _Candidate, info: di
 
     rules = RulesBackend().describe(request)
     left = ", ".join(c.missing + c.contradicted) or "everything"
-    rules.warnings = [f"the {backend.name} backend's answer left out or contradicted: {left}; answered with the "
-                      "rules describer instead"] + rules.warnings
+    rules.warnings = [
+        f"the {backend.name} backend's answer left out or contradicted: {left}; answered with the "
+        "rules describer instead"
+    ] + rules.warnings
     rules.backend = "rules"
     checked = _score(request, rules.text, 0)
     rules.faithfulness = checked.score
-    rules.guard = {**info, "fell_back": True,
-                   "faithful": _passes(checked, backend.options.min_faithfulness)}
+    rules.guard = {**info, "fell_back": True, "faithful": _passes(checked, backend.options.min_faithfulness)}
     return rules
 
 

@@ -29,18 +29,32 @@ class LLMOptions(Options):
     """Options every LLM backend takes: the faithfulness guard and sampling."""
 
     on_unfaithful: Literal["warn", "fallback", "retry"] = option(
-        "warn", "What the guard does with an answer that leaves something out: warn (keep it, list what is "
+        "warn",
+        "What the guard does with an answer that leaves something out: warn (keep it, list what is "
         "missing in warnings), fallback (answer with the rules describer), retry (sample again, then fall back).",
-        per_request=True)
-    min_faithfulness: float = option(1.0, "The checker's score below which the guard acts.", minimum=0.0,
-                                     maximum=1.0, per_request=True)
-    candidates: int = option(1, "Best of n: when the first answer is not perfect, sample n-1 more and keep the one "
-                             "the checker scores best (ties keep the greedy one).", minimum=1, maximum=64,
-                             per_request=True)
-    retries: int = option(2, "With on_unfaithful=retry: how many more samples before falling back.", minimum=0,
-                          maximum=32, per_request=True)
-    sample_temperature: float = option(0.7, "Temperature of the extra candidates and retries.", minimum=0.0,
-                                       per_request=True)
+        per_request=True,
+    )
+    min_faithfulness: float = option(
+        1.0, "The checker's score below which the guard acts.", minimum=0.0, maximum=1.0, per_request=True
+    )
+    candidates: int = option(
+        1,
+        "Best of n: when the first answer is not perfect, sample n-1 more and keep the one "
+        "the checker scores best (ties keep the greedy one).",
+        minimum=1,
+        maximum=64,
+        per_request=True,
+    )
+    retries: int = option(
+        2,
+        "With on_unfaithful=retry: how many more samples before falling back.",
+        minimum=0,
+        maximum=32,
+        per_request=True,
+    )
+    sample_temperature: float = option(
+        0.7, "Temperature of the extra candidates and retries.", minimum=0.0, per_request=True
+    )
     max_new_tokens: int = option(160, "Most tokens generated for one answer.", minimum=1, per_request=True)
     temperature: float = option(0.0, "Temperature of the first answer (0: greedy).", minimum=0.0, per_request=True)
     top_p: float = option(0.95, "Nucleus sampling when sampling.", minimum=0.0, maximum=1.0, per_request=True)
@@ -82,9 +96,14 @@ class LLMBackend(Backend):
     # -- shared behaviour ---------------------------------------------------------------------
     def prompt_for(self, request: Request) -> Any:
         tables = [t for f in request.facts for t in f.tables]
-        messages = prompt_format.build_messages(request.sql, language=request.language,
-                                                schema=request.schema, tables=tables, detail=request.detail,
-                                                style=request.style)
+        messages = prompt_format.build_messages(
+            request.sql,
+            language=request.language,
+            schema=request.schema,
+            tables=tables,
+            detail=request.detail,
+            style=request.style,
+        )
         return self.render(messages)
 
     def clean(self, prompt: Any, raw: str) -> str:
@@ -152,20 +171,20 @@ class ThinkFilter:
                 i = self.buf.find(prompt_format.THINK_CLOSE)
                 if i < 0:
                     # Keep a tail that could be the start of the closing tag.
-                    self.buf = self.buf[-len(prompt_format.THINK_CLOSE):]
+                    self.buf = self.buf[-len(prompt_format.THINK_CLOSE) :]
                     break
-                self.buf = self.buf[i + len(prompt_format.THINK_CLOSE):]
+                self.buf = self.buf[i + len(prompt_format.THINK_CLOSE) :]
                 self.in_think = False
                 continue
             i = self.buf.find(prompt_format.THINK_OPEN)
             j = self.buf.find(prompt_format.THINK_CLOSE)
             if j >= 0 and (i < 0 or j < i):  # a close with no open: the prompt opened the block
-                self.buf = self.buf[j + len(prompt_format.THINK_CLOSE):]
+                self.buf = self.buf[j + len(prompt_format.THINK_CLOSE) :]
                 out.clear()
                 continue
             if i >= 0:
                 out.append(self.buf[:i])
-                self.buf = self.buf[i + len(prompt_format.THINK_OPEN):]
+                self.buf = self.buf[i + len(prompt_format.THINK_OPEN) :]
                 self.in_think = True
                 continue
             # Hold back what could be a partial tag.

@@ -26,8 +26,13 @@ from typing import Any
 from .errors import InvalidInputError, Sql2NLError
 
 #: The fields each output record gets (replacing input fields of the same name), with their types.
-ADDED_TYPES = {"description": "string", "warnings": "strings", "faithfulness": "float", "fingerprint": "string",
-               "error": "string"}
+ADDED_TYPES = {
+    "description": "string",
+    "warnings": "strings",
+    "faithfulness": "float",
+    "fingerprint": "string",
+    "error": "string",
+}
 ADDED_FIELDS = tuple(ADDED_TYPES)
 #: Make the output durable and record a checkpoint this often (records, seconds).
 CHECKPOINT_RECORDS = 10_000
@@ -46,12 +51,26 @@ class Summary:
     left_out_fields: list[str] = field(default_factory=list)
 
 
-def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_name: str = "sql",
-                  dialect: str | None = None, dialect_field: str | None = None, workers: int | None = None,
-                  resume: bool = False, progress: bool = False, on_error: str = "keep", backend: Any = None,
-                  backend_options: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
-                  start_method: str | None = None, stdout: Any = None, max_bad: int = 20,
-                  checkpoint_records: int = CHECKPOINT_RECORDS) -> Summary:
+def describe_file(
+    src: str | Path,
+    fmt: str,
+    out: str | Path | None,
+    *,
+    field_name: str = "sql",
+    dialect: str | None = None,
+    dialect_field: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_error: str = "keep",
+    backend: Any = None,
+    backend_options: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    start_method: str | None = None,
+    stdout: Any = None,
+    max_bad: int = 20,
+    checkpoint_records: int = CHECKPOINT_RECORDS,
+) -> Summary:
     """Describe every record of ``src`` (format ``fmt``) into ``out`` (``None``: JSON lines on stdout).
 
     ``options`` are :func:`~sql2nl.describe`'s keyword arguments (language, schema, redact...).
@@ -92,8 +111,10 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
         state = sink.existing()
         if state is not None and not resume:
             done = state.get("records", 0)
-            raise InvalidInputError(f"{sink.partial} is left from an interrupted run ({done:,} records saved): "
-                                    "pass --resume to continue it, or delete it to start over.")
+            raise InvalidInputError(
+                f"{sink.partial} is left from an interrupted run ({done:,} records saved): "
+                "pass --resume to continue it, or delete it to start over."
+            )
         try:
             sink.start(state or None)
         except OSError as e:
@@ -123,8 +144,13 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
                     sink.checkpoint({"digest": digest.hexdigest()})
                     raise result.exception(where=_where(fmt, pos))  # type: ignore[misc]
                 out_rec = dict(rec) if isinstance(rec, dict) else {}
-                out_rec.update(description=result.text, warnings=result.warnings, faithfulness=result.faithfulness,
-                               fingerprint=fp, error=message)
+                out_rec.update(
+                    description=result.text,
+                    warnings=result.warnings,
+                    faithfulness=result.faithfulness,
+                    fingerprint=fp,
+                    error=message,
+                )
                 sink.write(out_rec)
                 digest.update(f"{pos}\t{fp or ''}\n".encode())
                 summary.records += 1
@@ -142,8 +168,10 @@ def describe_file(src: str | Path, fmt: str, out: str | Path | None, *, field_na
         raise
     except OSError as e:  # a full disk, say: what the last checkpoint holds is safe
         sink.close()
-        raise InvalidInputError(f"Cannot write {getattr(sink, 'partial', 'the output')}: {e.strerror or e}. What "
-                                "was saved at the last checkpoint is kept: rerun with --resume.") from None
+        raise InvalidInputError(
+            f"Cannot write {getattr(sink, 'partial', 'the output')}: {e.strerror or e}. What "
+            "was saved at the last checkpoint is kept: rerun with --resume."
+        ) from None
     except BaseException:
         sink.close()
         raise
@@ -182,8 +210,9 @@ def _sql_of(rec: Any, field_name: str) -> Any:
     return sql
 
 
-def _items(records: Iterator[tuple[int, Any]], field_name: str, dialect: str | None,
-           dialect_field: str | None) -> Iterator[tuple[tuple[int, Any], Any, str | None]]:
+def _items(
+    records: Iterator[tuple[int, Any]], field_name: str, dialect: str | None, dialect_field: str | None
+) -> Iterator[tuple[tuple[int, Any], Any, str | None]]:
     for pos, rec in records:
         d = dialect
         if dialect_field and isinstance(rec, dict):
@@ -191,8 +220,9 @@ def _items(records: Iterator[tuple[int, Any]], field_name: str, dialect: str | N
         yield (pos, rec), _sql_of(rec, field_name), d
 
 
-def _skip_verified(records: Iterator[tuple[int, Any]], n: int, expected: str, digest: Any, field_name: str,
-                   src: Path) -> Iterator[tuple[int, Any]]:
+def _skip_verified(
+    records: Iterator[tuple[int, Any]], n: int, expected: str, digest: Any, field_name: str, src: Path
+) -> Iterator[tuple[int, Any]]:
     """``records`` after the first ``n``, which must be those the interrupted run wrote."""
     from .cache import fingerprint
 
@@ -205,8 +235,10 @@ def _skip_verified(records: Iterator[tuple[int, Any]], n: int, expected: str, di
         if skipped == n:
             break
     if skipped < n or digest.hexdigest() != expected:
-        raise InvalidInputError(f"{src} is not the input the interrupted run read (its first {n:,} records differ "
-                                "from those saved); delete the partial output to start over.")
+        raise InvalidInputError(
+            f"{src} is not the input the interrupted run read (its first {n:,} records differ "
+            "from those saved); delete the partial output to start over."
+        )
     yield from records
 
 
@@ -221,5 +253,7 @@ def report(summary: Summary, out: str | None, echo: Callable[[str], None]) -> No
         echo(f"fields not in the first record were left out of the CSV: {', '.join(summary.left_out_fields)}")
     rate = summary.records / summary.seconds if summary.seconds > 0 else 0.0
     resumed = f" (after {summary.resumed_from:,} from the interrupted run)" if summary.resumed_from else ""
-    echo(f"{summary.records:,} records described{resumed} in {summary.seconds:.1f} s ({rate:,.0f}/s), "
-         f"{summary.errors:,} bad" + (f"; written to {out}" if out else ""))
+    echo(
+        f"{summary.records:,} records described{resumed} in {summary.seconds:.1f} s ({rate:,.0f}/s), "
+        f"{summary.errors:,} bad" + (f"; written to {out}" if out else "")
+    )

@@ -54,9 +54,11 @@ def available_models() -> dict[str, ModelInfo]:
     """Every model the installed plugins register, by name."""
     found: dict[str, ModelInfo] = {}
     for impl in get_plugin_manager().hook.register_models.get_hookimpls():
+
         def register(name, backend, options=None, description="", install="", _plugin=impl.plugin_name):
-            found[name] = ModelInfo(name, backend, options if options is not None else {}, description, _plugin,
-                                    install)
+            found[name] = ModelInfo(
+                name, backend, options if options is not None else {}, description, _plugin, install
+            )
 
         impl.function(register=register)
     return found
@@ -75,8 +77,9 @@ def model_options(info: ModelInfo) -> dict[str, Any]:
             except Sql2NLError:
                 raise
             except Exception as e:  # a plugin bug must reach the user as a sql2nl error that names the model
-                raise ModelError(f"The model {info.name!r} (plugin {info.plugin}) could not be prepared: "
-                                 f"{type(e).__name__}: {e}") from e
+                raise ModelError(
+                    f"The model {info.name!r} (plugin {info.plugin}) could not be prepared: {type(e).__name__}: {e}"
+                ) from e
             hit = _resolved[info.name] = dict(opts)
     return hit
 
@@ -96,20 +99,28 @@ def named_model(model: str, backend: str | None = None) -> ModelInfo | None:
     info = models.get(model)
     if info is None:
         if backend is None and not os.environ.get("SQL2NL_BACKEND"):
-            raise UnknownModelError(model, list(models), why=(
-                "A model file, directory or hub id needs its backend too: -b llamacpp (GGUF) or -b transformers "
-                "(backend= in Python). "))
+            raise UnknownModelError(
+                model,
+                list(models),
+                why=(
+                    "A model file, directory or hub id needs its backend too: -b llamacpp (GGUF) or -b transformers "
+                    "(backend= in Python). "
+                ),
+            )
         if not _is_path_like(model) and closest_name(model, list(models)):
             raise UnknownModelError(model, list(models), why=f"(There is no file or directory {model!r} either.) ")
         return None
     if backend is not None and backend != info.backend:
-        raise InvalidInputError(f"The model {model!r} runs on the {info.backend!r} backend, not {backend!r}: leave "
-                                f"out -b/backend= (the name picks its backend) or pass {info.backend!r}.")
+        raise InvalidInputError(
+            f"The model {model!r} runs on the {info.backend!r} backend, not {backend!r}: leave "
+            f"out -b/backend= (the name picks its backend) or pass {info.backend!r}."
+        )
     return info
 
 
-def resolve_model(backend: "str | Backend | type | None", options: Mapping[str, Any]
-                  ) -> tuple["str | Backend | type | None", Mapping[str, Any]]:
+def resolve_model(
+    backend: "str | Backend | type | None", options: Mapping[str, Any]
+) -> tuple["str | Backend | type | None", Mapping[str, Any]]:
     """``(backend, options)`` with a registered ``model=`` name replaced by its backend and options.
 
     The user's other options override the model's defaults (``-o on_unfaithful=warn``).

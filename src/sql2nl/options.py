@@ -38,17 +38,32 @@ from typing import Any, ClassVar, Literal
 from .errors import InvalidInputError
 
 
-def option(default: Any, help: str, *, changes_text: bool = True, choices: tuple | None = None,
-           minimum: float | None = None, maximum: float | None = None, per_request: bool = False,
-           secret: bool = False) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    changes_text: bool = True,
+    choices: tuple | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    per_request: bool = False,
+    secret: bool = False,
+) -> Any:
     """Declare one option (use as a dataclass field's default).
 
     ``changes_text``: whether two values can give different descriptions (then it is part of the
     cache key); ``per_request``: whether a server request may set it (it needs no reloading);
     ``secret``: never shown, logged or put in a cache key (an API key).
     """
-    meta = {"help": help, "changes_text": changes_text and not secret, "choices": choices, "minimum": minimum,
-            "maximum": maximum, "per_request": per_request, "secret": secret}
+    meta = {
+        "help": help,
+        "changes_text": changes_text and not secret,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "per_request": per_request,
+        "secret": secret,
+    }
     if isinstance(default, (dict, list)):
         frozen = json.dumps(default)  # a fresh copy per instance, never the shared default
         return field(default_factory=lambda: json.loads(frozen), metadata=meta)
@@ -98,8 +113,20 @@ class Options:
                     default = f.default_factory()
                 else:
                     raise TypeError(f"{cls.__name__}.{f.name} has no default; declare one with option(...)")
-                out.append(OptionSpec(f.name, hints[f.name], default, m["help"], m["changes_text"], m["choices"],
-                                      m["minimum"], m["maximum"], m["per_request"], m["secret"]))
+                out.append(
+                    OptionSpec(
+                        f.name,
+                        hints[f.name],
+                        default,
+                        m["help"],
+                        m["changes_text"],
+                        m["choices"],
+                        m["minimum"],
+                        m["maximum"],
+                        m["per_request"],
+                        m["secret"],
+                    )
+                )
             got = Options._specs[cls] = tuple(out)
         return got
 
@@ -154,12 +181,16 @@ class Options:
     @classmethod
     def markdown(cls) -> str:
         """The options as a Markdown table (``sql2nl backends --options --markdown``; docs/backends.md)."""
-        rows = ["| option | type | default | changes the text | per request | what it does |",
-                "|---|---|---|---|---|---|"]
+        rows = [
+            "| option | type | default | changes the text | per request | what it does |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in cls.specs():
             default = "" if s.secret else json.dumps(s.default)
-            rows.append(f"| `{s.name}` | {s.type_name} | `{default}` | {'yes' if s.changes_text else 'no'} | "
-                        f"{'yes' if s.per_request else 'no'} | {s.help} |")
+            rows.append(
+                f"| `{s.name}` | {s.type_name} | `{default}` | {'yes' if s.changes_text else 'no'} | "
+                f"{'yes' if s.per_request else 'no'} | {s.help} |"
+            )
         return "\n".join(rows)
 
 
@@ -180,19 +211,24 @@ def _convert(spec: OptionSpec, value: Any, backend: str) -> Any:
     if not ok and isinstance(value, str):  # from the command line: "4096", "true", "null", JSON
         ok, got = _first(members, _from_text(value, members))
     if not ok:
-        raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be {spec.type_name}, "
-                                f"got {value!r}.")
+        raise InvalidInputError(
+            f"The {backend!r} backend's option {spec.name} must be {spec.type_name}, got {value!r}."
+        )
     value = got
     if spec.choices is not None and isinstance(value, str) and value not in spec.choices:
-        raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be one of "
-                                f"{', '.join(map(str, spec.choices))}, got {value!r}.")
+        raise InvalidInputError(
+            f"The {backend!r} backend's option {spec.name} must be one of "
+            f"{', '.join(map(str, spec.choices))}, got {value!r}."
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if spec.minimum is not None and value < spec.minimum:
-            raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be at least "
-                                    f"{spec.minimum:g}, got {value!r}.")
+            raise InvalidInputError(
+                f"The {backend!r} backend's option {spec.name} must be at least {spec.minimum:g}, got {value!r}."
+            )
         if spec.maximum is not None and value > spec.maximum:
-            raise InvalidInputError(f"The {backend!r} backend's option {spec.name} must be at most "
-                                    f"{spec.maximum:g}, got {value!r}.")
+            raise InvalidInputError(
+                f"The {backend!r} backend's option {spec.name} must be at most {spec.maximum:g}, got {value!r}."
+            )
     return value
 
 
@@ -231,7 +267,8 @@ def _check(tp: Any, value: Any) -> tuple[bool, Any]:
         return isinstance(value, int) and not isinstance(value, bool), value
     if tp is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if isinstance(
-            value, (int, float)) and not isinstance(value, bool) else value
+            value, (int, float)
+        ) and not isinstance(value, bool) else value
     if tp is str:
         return isinstance(value, str), value
     if tp is dict or origin is dict:

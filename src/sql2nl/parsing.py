@@ -35,20 +35,24 @@ FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "mysql", "postgres", "tsql", 
 
 # What a statement can start with. Input that fails to parse and starts with none of these is
 # reported as "not SQL" rather than with a parser message about an unexpected token.
-STATEMENT_WORDS = frozenset("""
+STATEMENT_WORDS = frozenset(
+    """
     SELECT WITH INSERT UPDATE DELETE MERGE UPSERT REPLACE CREATE ALTER DROP TRUNCATE RENAME COMMENT
     VALUES TABLE FROM EXPLAIN SHOW DESCRIBE DESC SET USE GRANT REVOKE BEGIN START COMMIT ROLLBACK
     SAVEPOINT RELEASE CALL EXEC EXECUTE DECLARE COPY PRAGMA VACUUM ANALYZE ANALYSE ATTACH DETACH
     LOCK UNLOCK REFRESH OPTIMIZE REINDEX CLUSTER CACHE UNCACHE LOAD UNLOAD PREPARE DEALLOCATE DO
     IF WHILE PRINT RETURN GO SUMMARIZE PIVOT UNPIVOT KILL CHECKPOINT LISTEN NOTIFY DISCARD RESET
     SUMMARY
-""".split())
-_SHOW_WORDS = frozenset("""
+""".split()
+)
+_SHOW_WORDS = frozenset(
+    """
     TABLES DATABASES SCHEMAS COLUMNS FIELDS INDEX INDEXES KEYS CREATE STATUS VARIABLES GRANTS PROCESSLIST
     FULL GLOBAL SESSION ENGINES ENGINE WARNINGS ERRORS TRIGGERS VIEWS FUNCTION PROCEDURE EVENTS PLUGINS
     PRIVILEGES PROFILES TABLE ALL SEARCH_PATH TRANSACTION TIME TIMEZONE USERS ROLES SEQUENCES TERSE
     OBJECTS PRIMARY IMPORTED UNIQUE WAREHOUSES MASTER SLAVE REPLICA BINARY CHARACTER COLLATION OPEN
-""".split())
+""".split()
+)
 # Statements that say nothing without a body ("DROP" alone is unfinished, not a command).
 _NEED_BODY = frozenset("SELECT INSERT UPDATE DELETE MERGE CREATE ALTER DROP TRUNCATE REPLACE".split())
 
@@ -59,6 +63,8 @@ def _junk_end(text: str) -> int:
     """Where the leading whitespace and comments end (the pattern matches the empty string too)."""
     m = _LEADING_JUNK.match(text)
     return m.end() if m else 0
+
+
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 _BRACKET_NAME = re.compile(r"(?<![\w\]\)\[])\[[A-Za-z_#@$][^\]\[\n']*\]")
 _TOP = re.compile(r"\bSELECT\s+(?:DISTINCT\s+|ALL\s+)?TOP\b", re.I)
@@ -86,13 +92,15 @@ def check_text(sql: object, *, max_chars: int = MAX_CHARS) -> str:
     if len(sql) > max_chars:
         raise InvalidInputError(
             f"The SQL is {len(sql):,} characters long, over the limit of {max_chars:,}; "
-            "describe a shorter statement or raise the limit with max_chars= (CLI: --max-chars).")
+            "describe a shorter statement or raise the limit with max_chars= (CLI: --max-chars)."
+        )
     if "\x00" in sql:
         pos = sql.index("\x00")
         line, col = line_col(sql, pos)
         raise InvalidInputError(
             f"The SQL contains a NUL byte at line {line}, column {col}; it looks like binary data, not SQL "
-            "text. Remove the NUL characters (or check the file's encoding) and try again.")
+            "text. Remove the NUL characters (or check the file's encoding) and try again."
+        )
     if not sql or sql.isspace() or not sql.strip().strip(";").strip():
         raise InvalidInputError("The SQL is empty; pass a statement such as 'SELECT name FROM users'.")
     if _starts_with_comment(sql) and _first_word(sql) is None and not _LEADING_JUNK.sub("", sql).strip(" \t\r\n;"):
@@ -118,7 +126,8 @@ def _check_surrogates(sql: str) -> None:
     raise InvalidInputError(
         f"The SQL contains U+{ord(m.group()):04X} at line {line}, column {col}, a lone surrogate that is not text: "
         "the input was decoded with errors='surrogateescape' or from a wrong encoding. Read it as UTF-8 "
-        "(or its real encoding) and try again.")
+        "(or its real encoding) and try again."
+    )
 
 
 def _starts_with_comment(sql: str) -> bool:
@@ -144,7 +153,8 @@ def _check_depth(sql: str) -> None:
     if deepest > MAX_DEPTH:
         raise InvalidInputError(
             f"The SQL nests parentheses {deepest:,} levels deep, more than the {MAX_DEPTH:,} sql2nl handles; "
-            "simplify the statement (e.g. remove redundant parentheses or split it with CTEs).")
+            "simplify the statement (e.g. remove redundant parentheses or split it with CTEs)."
+        )
 
 
 def dialect_order(text: str, dialect: str | None = None) -> tuple[str | None, ...]:
@@ -154,8 +164,11 @@ def dialect_order(text: str, dialect: str | None = None) -> tuple[str | None, ..
     first: str | None = None
     if "`" in text:
         first = "mysql"
-    elif ("[" in text and _BRACKET_NAME.search(text)) or ("top" in text or "TOP" in text or "Top" in text) \
-            and _TOP.search(text):
+    elif (
+        ("[" in text and _BRACKET_NAME.search(text))
+        or ("top" in text or "TOP" in text or "Top" in text)
+        and _TOP.search(text)
+    ):
         first = "tsql"
     if first is None:
         return FALLBACK_DIALECTS
@@ -174,14 +187,17 @@ def check_dialect(dialect: str | None) -> str | None:
     try:
         sqlglot.Dialect.get_or_raise(dialect)
     except ValueError as e:
-        raise InvalidInputError(f"{e} Leave the dialect out for permissive parsing, or use a sqlglot "
-                                "dialect name such as mysql, postgres, sqlite, tsql, bigquery, snowflake.") from None
+        raise InvalidInputError(
+            f"{e} Leave the dialect out for permissive parsing, or use a sqlglot "
+            "dialect name such as mysql, postgres, sqlite, tsql, bigquery, snowflake."
+        ) from None
     _known_dialects.add(dialect)
     return dialect
 
 
-def parse(sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS,
-          max_dialects: int | None = None) -> list[exp.Expression]:
+def parse(
+    sql: object, dialect: str | None = None, *, max_chars: int = MAX_CHARS, max_dialects: int | None = None
+) -> list[exp.Expression]:
     """Parse ``sql`` into one sqlglot tree per statement.
 
     With ``dialect=None`` a permissive chain is tried (see the module docstring) and the first
@@ -251,14 +267,17 @@ def _check_statement(text: str, tree: exp.Expression, dialect: str | None) -> No
         if word == "SHOW" and _rest_word(tree) not in _SHOW_WORDS:  # "Show me the users"
             raise _not_sql(text, dialect)
         if word in _NEED_BODY and not tree.expression:
-            raise SQLParseError(f"the {word} statement is unfinished", line=1, column=1,
-                                snippet=text.strip()[:40], dialect=dialect)
+            raise SQLParseError(
+                f"the {word} statement is unfinished", line=1, column=1, snippet=text.strip()[:40], dialect=dialect
+            )
     elif isinstance(tree, exp.Select) and not tree.expressions:
-        raise SQLParseError("the SELECT does not say what to select", line=1, column=1,
-                            snippet=text.strip()[:40], dialect=dialect)
-    elif isinstance(tree, (exp.Column, exp.Identifier, exp.Alias, exp.Literal, exp.Paren, exp.Tuple,
-                           exp.Boolean, exp.Null, exp.Star)) or (
-            isinstance(tree, exp.Condition) and not isinstance(tree, (exp.Query, exp.Values))):
+        raise SQLParseError(
+            "the SELECT does not say what to select", line=1, column=1, snippet=text.strip()[:40], dialect=dialect
+        )
+    elif isinstance(
+        tree,
+        (exp.Column, exp.Identifier, exp.Alias, exp.Literal, exp.Paren, exp.Tuple, exp.Boolean, exp.Null, exp.Star),
+    ) or (isinstance(tree, exp.Condition) and not isinstance(tree, (exp.Query, exp.Values))):
         raise _not_sql(text, dialect)
 
 
@@ -277,10 +296,15 @@ def _not_sql(text: str, dialect: str | None) -> SQLParseError:
     word = _first_word(text) or text.strip()[:20]
     start = _junk_end(text)
     line, col = line_col(text, start)
-    return SQLParseError(f"this does not look like a SQL statement (it starts with {word!r})",
-                         line=line, column=col, snippet=text[start:start + 40].strip(), dialect=dialect,
-                         hint="sql2nl describes SQL statements such as SELECT, INSERT, UPDATE, DELETE or CREATE; "
-                              "pass the query itself, not a question about it.")
+    return SQLParseError(
+        f"this does not look like a SQL statement (it starts with {word!r})",
+        line=line,
+        column=col,
+        snippet=text[start : start + 40].strip(),
+        dialect=dialect,
+        hint="sql2nl describes SQL statements such as SELECT, INSERT, UPDATE, DELETE or CREATE; "
+        "pass the query itself, not a question about it.",
+    )
 
 
 def _error_position(err: Exception) -> tuple[int, int]:
@@ -297,10 +321,18 @@ def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQL
         if where is not None:
             pos, what = where
             line, col = line_col(text, pos)
-            return SQLParseError(f"{what} is never closed", line=line, column=col,
-                                 snippet=text[pos:pos + 30].split("\n")[0], dialect=dialect)
-        return SQLParseError("the text could not be split into SQL tokens (an unclosed quote or comment?)",
-                             dialect=dialect, snippet=text.strip()[:40])
+            return SQLParseError(
+                f"{what} is never closed",
+                line=line,
+                column=col,
+                snippet=text[pos : pos + 30].split("\n")[0],
+                dialect=dialect,
+            )
+        return SQLParseError(
+            "the text could not be split into SQL tokens (an unclosed quote or comment?)",
+            dialect=dialect,
+            snippet=text.strip()[:40],
+        )
     if not looks_sql:
         return _not_sql(text, dialect)
     # The dialect that got furthest understood the most; its complaint is the useful one.
@@ -319,8 +351,11 @@ def _parse_error(text: str, errors: list[Exception], dialect: str | None) -> SQL
     if paren is not None:
         pos, closes_nothing = paren
         pline, pcol = line_col(text, pos)
-        what = (f"the ')' at line {pline}, column {pcol} closes nothing" if closes_nothing
-                else f"the '(' at line {pline}, column {pcol} is never closed")
+        what = (
+            f"the ')' at line {pline}, column {pcol} closes nothing"
+            if closes_nothing
+            else f"the '(' at line {pline}, column {pcol} is never closed"
+        )
         reason = what if reason.startswith("Expecting )") or closes_nothing else f"{reason} ({what})"
     return SQLParseError(reason, line=line, column=col, snippet=_snippet(text, line, col), dialect=dialect)
 
@@ -334,7 +369,7 @@ def _snippet(text: str, line: int | None, col: int | None) -> str:
         return text.strip()[-40:]
     src = lines[line - 1]
     start = max(0, col - 26)
-    return " ".join(src[start:col + 15].split())
+    return " ".join(src[start : col + 15].split())
 
 
 def _clean(reason: str) -> str:
@@ -355,11 +390,24 @@ def _clean(reason: str) -> str:
     return reason
 
 
-_CLAUSES = {"Where": "WHERE", "Having": "HAVING", "Group": "GROUP BY", "Order": "ORDER BY", "Limit": "LIMIT",
-            "Offset": "OFFSET", "From": "FROM", "Join": "JOIN", "With": "WITH", "Qualify": "QUALIFY",
-            "Window": "WINDOW", "Fetch": "FETCH"}
-_OPERATORS = set("EQ NEQ GT GTE LT LTE Add Sub Mul Div Mod And Or Like ILike In Between Is DPipe Xor "
-                 "BitwiseAnd BitwiseOr BitwiseXor IntDiv NullSafeEQ NullSafeNEQ Glob SimilarTo".split())
+_CLAUSES = {
+    "Where": "WHERE",
+    "Having": "HAVING",
+    "Group": "GROUP BY",
+    "Order": "ORDER BY",
+    "Limit": "LIMIT",
+    "Offset": "OFFSET",
+    "From": "FROM",
+    "Join": "JOIN",
+    "With": "WITH",
+    "Qualify": "QUALIFY",
+    "Window": "WINDOW",
+    "Fetch": "FETCH",
+}
+_OPERATORS = set(
+    "EQ NEQ GT GTE LT LTE Add Sub Mul Div Mod And Or Like ILike In Between Is DPipe Xor "
+    "BitwiseAnd BitwiseOr BitwiseXor IntDiv NullSafeEQ NullSafeNEQ Glob SimilarTo".split()
+)
 _CTE_WITHOUT_STATEMENT = re.compile(r"\w+ does not support CTE")
 
 
@@ -455,7 +503,8 @@ def go_to_semicolons(text: str, dialect: str | None = None) -> str:
     just ``GO`` (or ``GO 5``) cannot be anything else; a ``GO`` inside a string or comment stays.
     """
     if (dialect is not None and dialect not in GO_DIALECTS) or not (
-            "GO" in text or "go" in text or "Go" in text or "gO" in text):
+        "GO" in text or "go" in text or "Go" in text or "gO" in text
+    ):
         return text
     found = list(_GO_LINE.finditer(text))
     if not found:
@@ -469,11 +518,12 @@ def go_to_semicolons(text: str, dialect: str | None = None) -> str:
     out = list(text)
     for m in found:
         if m.start(1) in starts:
-            out[m.start(1):m.end()] = ";" + " " * (m.end() - m.start(1) - 1)
+            out[m.start(1) : m.end()] = ";" + " " * (m.end() - m.start(1) - 1)
     return "".join(out)
 
 
 # -- statements sqlglot reads but cannot write ----------------------------------------------------
+
 
 def unsupported_sql(text: str, trees: list[exp.Expression], dialect: str | None = None) -> SQLParseError | None:
     """The error to report when sqlglot parsed ``text`` into ``trees`` but cannot write a part of
@@ -494,13 +544,17 @@ def unsupported_sql(text: str, trees: list[exp.Expression], dialect: str | None 
         node = _deepest_failing(tree, dialect)
         start = _start_of(node)
         line, col = line_col(text, start) if start is not None else (None, None)
-        snippet = text[start:start + 30].split("\n")[0] if start is not None else text.strip()[:40]
+        snippet = text[start : start + 30].split("\n")[0] if start is not None else text.strip()[:40]
         what = type(node).__name__
         return SQLParseError(
             f"sqlglot cannot handle this {what} ({type(error).__name__}: {error})",
-            line=line, column=col, snippet=snippet, dialect=dialect,
+            line=line,
+            column=col,
+            snippet=snippet,
+            dialect=dialect,
             hint="Rewrite that part of the statement (an empty X'' or an unusual literal, say), or pass "
-                 "another dialect=... (CLI: -d); please report it if the SQL is valid for your database.")
+            "another dialect=... (CLI: -d); please report it if the SQL is valid for your database.",
+        )
     return None
 
 
@@ -552,8 +606,10 @@ def run_deep(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     Called only after a ``RecursionError``; if even this is not enough, the input is refused
     with :class:`InvalidInputError`.
     """
-    too_deep = InvalidInputError("The SQL is nested too deeply to describe; simplify the statement "
-                                 "(e.g. remove redundant parentheses or split it with CTEs).")
+    too_deep = InvalidInputError(
+        "The SQL is nested too deeply to describe; simplify the statement "
+        "(e.g. remove redundant parentheses or split it with CTEs)."
+    )
     if getattr(_deep, "active", False):  # already on the deep stack: nothing more to give
         raise too_deep
     box: dict[str, Any] = {}

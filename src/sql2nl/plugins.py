@@ -77,8 +77,11 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             pm.register(ep.load(), name=ep.name)
         except Exception as e:  # a broken plugin must not break describing with the others
             _errors[ep.name] = f"{type(e).__name__}: {e}"
-            warnings.warn(f"sql2nl plugin {ep.name!r} (from {dist}) could not be loaded and is skipped: "
-                          f"{type(e).__name__}: {e}", PluginLoadWarning, stacklevel=3)
+            warnings.warn(
+                f"sql2nl plugin {ep.name!r} (from {dist}) could not be loaded and is skipped: {type(e).__name__}: {e}",
+                PluginLoadWarning,
+                stacklevel=3,
+            )
 
 
 def on_plugins_changed(callback: Callable[[], None]) -> Callable[[], None]:

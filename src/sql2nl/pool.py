@@ -103,8 +103,9 @@ class Job:
     describer: Callable[[Job], Callable[[list[tuple[str, str | None]]], list[Result]]]
 
 
-def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], options: dict[str, Any],
-            describer: Any) -> Job:
+def job_for(
+    backend: Any, resolved: Any, backend_options: dict[str, Any], options: dict[str, Any], describer: Any
+) -> Job:
     """The :class:`Job` for ``backend`` as the caller gave it (``resolved``: the instance it names here).
 
     Workers get what they can rebuild it from: the registered class when it pickles by reference
@@ -121,7 +122,8 @@ def job_for(backend: Any, resolved: Any, backend_options: dict[str, Any], option
         except Exception as e:
             raise InvalidInputError(
                 f"workers= needs a backend each process can build: pass its name (or class) and options instead "
-                f"of this {type(backend).__name__} instance, which cannot be sent to another process ({e}).") from None
+                f"of this {type(backend).__name__} instance, which cannot be sent to another process ({e})."
+            ) from None
         return Job(backend, {}, options, describer)
     if backend is None or isinstance(backend, str):
         info = available_backends().get(resolved.name)
@@ -155,7 +157,9 @@ class _Worker:
         except BaseException as e:  # a worker must answer every statement, whatever happens
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
-            return [error_result(BackendError(f"The worker failed on this chunk: {type(e).__name__}: {e}"))] * len(chunk)
+            return [error_result(BackendError(f"The worker failed on this chunk: {type(e).__name__}: {e}"))] * len(
+                chunk
+            )
 
 
 _worker: _Worker | None = None  # the one in a pool's worker process
@@ -196,9 +200,16 @@ class _Inline:
         pass
 
 
-def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, workers: int | None = None,
-                   chunk_size: int | None = None, min_parallel: int | None = None, start_method: str | None = None,
-                   dedupe_window: int = DEDUPE_WINDOW) -> Iterator[tuple[P, str | None, Result]]:
+def describe_items(
+    items: Iterable[tuple[P, Any, str | None]],
+    job: Job,
+    *,
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    min_parallel: int | None = None,
+    start_method: str | None = None,
+    dedupe_window: int = DEDUPE_WINDOW,
+) -> Iterator[tuple[P, str | None, Result]]:
     """Describe ``(payload, sql, dialect)`` items; yield ``(payload, fingerprint, Result)`` in input order.
 
     An item whose ``sql`` is a :class:`~sql2nl.errors.Sql2NLError` comes back with that error.
@@ -223,8 +234,9 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
     else:
         import multiprocessing
 
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
-                                       initializer=_init_worker, initargs=(job,))
+        executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context(start_method), initializer=_init_worker, initargs=(job,)
+        )
     finished = False
     try:
         yield from _ordered(chain(head, it), executor, workers, chunk_size, dedupe_window)
@@ -233,8 +245,9 @@ def describe_items(items: Iterable[tuple[P, Any, str | None]], job: Job, *, work
         executor.shutdown(wait=finished, cancel_futures=not finished)
 
 
-def _ordered(items: Iterator[tuple[P, Any, str | None]], executor: Any, workers: int, chunk_size: int,
-             dedupe_window: int) -> Iterator[tuple[P, str | None, Result]]:
+def _ordered(
+    items: Iterator[tuple[P, Any, str | None]], executor: Any, workers: int, chunk_size: int, dedupe_window: int
+) -> Iterator[tuple[P, str | None, Result]]:
     # Every item gets a cell that its result lands in; items wait in `pending` until every one
     # before them has its result, so output order is input order. Repeats share a cell.
     pending: deque[tuple[P, str | None, list]] = deque()
@@ -255,8 +268,10 @@ def _ordered(items: Iterator[tuple[P, Any, str | None]], executor: Any, workers:
         try:
             results = future.result()
         except BrokenProcessPool as e:
-            raise BackendError("A worker process died (killed, out of memory, or a crash in the backend); "
-                               f"what was described before is kept: with --out, rerun with --resume ({e}).") from None
+            raise BackendError(
+                "A worker process died (killed, out of memory, or a crash in the backend); "
+                f"what was described before is kept: with --out, rerun with --resume ({e})."
+            ) from None
         for key, result in zip(keys, results):
             cells.pop(key)[0] = result
             done[key] = result
@@ -344,9 +359,17 @@ def _extract(sql: str, dialect: str | None) -> list:
         return run_deep(extract, sql, dialect)
 
 
-def describe_many_in_workers(sqls: list[Any], job: Job, *, dialect: str | None, on_error: str, workers: int | None,
-                             progress: bool, start_method: str | None = None,
-                             min_parallel: int | None = None) -> list[Description]:
+def describe_many_in_workers(
+    sqls: list[Any],
+    job: Job,
+    *,
+    dialect: str | None,
+    on_error: str,
+    workers: int | None,
+    progress: bool,
+    start_method: str | None = None,
+    min_parallel: int | None = None,
+) -> list[Description]:
     """:func:`sql2nl.describe_many` with ``workers=``: same results, same order, same errors."""
     from .progress import progress_bar
 
@@ -354,19 +377,34 @@ def describe_many_in_workers(sqls: list[Any], job: Job, *, dialect: str | None, 
     out: list[Description] = []
     items = ((i, sql, dialect) for i, sql in enumerate(sqls))
     with progress_bar(len(sqls), progress, f"describing with {workers or default_workers()} processes") as bar:
-        for i, _, r in describe_items(items, job, workers=workers, start_method=start_method,
-                                      min_parallel=min_parallel):
+        for i, _, r in describe_items(
+            items, job, workers=workers, start_method=start_method, min_parallel=min_parallel
+        ):
             sql = sqls[i]
             if r.error is not None:
                 if on_error == "raise":
                     raise r.exception()  # type: ignore[misc]
-                out.append(Description(text="", backend=_backend_name(job), language=language,
-                                       sql=sql if isinstance(sql, str) else repr(sql), facts=[],
-                                       warnings=[r.error_message]))  # type: ignore[list-item]
+                out.append(
+                    Description(
+                        text="",
+                        backend=_backend_name(job),
+                        language=language,
+                        sql=sql if isinstance(sql, str) else repr(sql),
+                        facts=[],
+                        warnings=[r.error_message],  # type: ignore[list-item]  # (set: the record failed)
+                    )
+                )
             else:
-                d = PooledDescription(text=r.text or "", backend=r.backend or _backend_name(job), language=language,
-                                      sql=sql, facts=None, warnings=list(r.warnings),  # type: ignore[arg-type]
-                                      faithfulness=r.faithfulness, guard=r.guard)
+                d = PooledDescription(
+                    text=r.text or "",
+                    backend=r.backend or _backend_name(job),
+                    language=language,
+                    sql=sql,
+                    facts=None,  # type: ignore[arg-type]  # (read lazily: PooledDescription.facts)
+                    warnings=list(r.warnings),
+                    faithfulness=r.faithfulness,
+                    guard=r.guard,
+                )
                 d._dialect = dialect
                 out.append(d)
             bar.update(1)

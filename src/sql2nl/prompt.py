@@ -28,11 +28,15 @@ DETAILS = ("summary", "steps")
 STYLES = ("statement", "question")
 
 SYSTEM = {
-    "en": ("You explain SQL to people who do not read SQL. Answer with one or a few plain-English "
-           "sentences that say what the query returns or changes, mentioning every table, column, "
-           "condition value, grouping, ordering and limit. Do not repeat the SQL."),
-    "zh": ("你向不懂SQL的人解释SQL。用一两句简洁的中文说明查询返回或修改什么，提到每个表、列、"
-           "条件值、分组、排序和数量限制。不要重复SQL。"),
+    "en": (
+        "You explain SQL to people who do not read SQL. Answer with one or a few plain-English "
+        "sentences that say what the query returns or changes, mentioning every table, column, "
+        "condition value, grouping, ordering and limit. Do not repeat the SQL."
+    ),
+    "zh": (
+        "你向不懂SQL的人解释SQL。用一两句简洁的中文说明查询返回或修改什么，提到每个表、列、"
+        "条件值、分组、排序和数量限制。不要重复SQL。"
+    ),
 }
 # The seed's instruction ("convert the following SQL statement into a natural-language description").
 INSTRUCTION = {
@@ -42,14 +46,21 @@ INSTRUCTION = {
 SCHEMA_HEADER = {"en": "Schema hints:", "zh": "表结构说明："}
 # How the answer reads: ``detail`` and ``style`` (the same options the rules describer takes).
 DETAIL_INSTRUCTION = {
-    "en": {"summary": "Answer in one short paragraph (at most about 60 words): what comes out and the main conditions.",
-           "steps": "Answer with a numbered outline in execution order: one step per CTE or derived table "
-                    "(what it builds from what), then the final result."},
-    "zh": {"summary": "用一小段话回答（不超过约120个字）：说明输出什么以及主要条件。",
-           "steps": "按执行顺序用编号列表回答：每个CTE或派生表一步（由什么构建出什么），最后一步是最终结果。"},
+    "en": {
+        "summary": "Answer in one short paragraph (at most about 60 words): what comes out and the main conditions.",
+        "steps": "Answer with a numbered outline in execution order: one step per CTE or derived table "
+        "(what it builds from what), then the final result.",
+    },
+    "zh": {
+        "summary": "用一小段话回答（不超过约120个字）：说明输出什么以及主要条件。",
+        "steps": "按执行顺序用编号列表回答：每个CTE或派生表一步（由什么构建出什么），最后一步是最终结果。",
+    },
 }
 STYLE_INSTRUCTION = {
-    "en": {"statement": "Phrase it as a statement or instruction, not a question.", "question": "Phrase it as a question."},
+    "en": {
+        "statement": "Phrase it as a statement or instruction, not a question.",
+        "question": "Phrase it as a question.",
+    },
     "zh": {"statement": "用陈述句表达，不要用问句。", "question": "用问句表达。"},
 }
 
@@ -91,9 +102,15 @@ def schema_lines(schema: Schema | None, tables: Iterable[str] = ()) -> list[str]
     return lines
 
 
-def build_messages(sql: str, *, language: str = "en", schema: Schema | Mapping | None = None,
-                   tables: Iterable[str] = (), detail: str = "summary", style: str = "statement",
-                   ) -> list[dict[str, str]]:
+def build_messages(
+    sql: str,
+    *,
+    language: str = "en",
+    schema: Schema | Mapping | None = None,
+    tables: Iterable[str] = (),
+    detail: str = "summary",
+    style: str = "statement",
+) -> list[dict[str, str]]:
     """The chat messages for describing ``sql`` (system + user), asking for ``detail``
     ("summary" or "steps") in ``style`` ("statement" or "question")."""
     check_language(language)
@@ -121,8 +138,7 @@ def has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def render_prompt(messages: list[dict[str, str]], tokenizer: Any = None, *,
-                  chat_template: str | None = None) -> str:
+def render_prompt(messages: list[dict[str, str]], tokenizer: Any = None, *, chat_template: str | None = None) -> str:
     """The exact text a model is given (and trained on) before the description.
 
     With a tokenizer that has a chat template (or ``chat_template=`` for GGUF files), that template
@@ -175,12 +191,19 @@ def encode_prompt(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
 
 
-def training_example(sql: str, description: str, *, language: str = "en", tokenizer: Any = None,
-                     schema: Schema | Mapping | None = None, eos_token: str | None = None,
-                     detail: str = "summary", style: str = "statement") -> dict[str, str]:
+def training_example(
+    sql: str,
+    description: str,
+    *,
+    language: str = "en",
+    tokenizer: Any = None,
+    schema: Schema | Mapping | None = None,
+    eos_token: str | None = None,
+    detail: str = "summary",
+    style: str = "statement",
+) -> dict[str, str]:
     """The prompt/completion pair a model is trained on: loss goes on ``completion`` only."""
-    prompt = render_prompt(build_messages(sql, language=language, schema=schema, detail=detail, style=style),
-                           tokenizer)
+    prompt = render_prompt(build_messages(sql, language=language, schema=schema, detail=detail, style=style), tokenizer)
     eos = eos_token if eos_token is not None else (getattr(tokenizer, "eos_token", None) or "")
     return {"prompt": prompt, "completion": description.strip() + eos}
 
@@ -191,7 +214,7 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S)
 def strip_thinking(text: str, prompt: str | None = None) -> str:
     """The answer part of a generation: no ``<think>`` block (closed or not), no echoed prompt."""
     if prompt and text.startswith(prompt):
-        text = text[len(prompt):]
+        text = text[len(prompt) :]
     text = _THINK_BLOCK.sub("", text)
     if THINK_CLOSE in text:  # the block was opened by the prompt: keep what follows its close
         text = text.split(THINK_CLOSE, 1)[1]

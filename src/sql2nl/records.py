@@ -28,8 +28,14 @@ from typing import Any
 from .errors import InvalidInputError, install_extra
 
 FORMATS = ("jsonl", "csv", "parquet")
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
-             ".pq": "parquet"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -37,8 +43,9 @@ def format_of(path: str | os.PathLike) -> str:
     """The format a file name implies (``.jsonl``/``.ndjson``/``.json``, ``.csv``, ``.parquet``/``.pq``)."""
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
-        raise InvalidInputError(f"Cannot tell the format of {str(path)!r} from its name; use a name ending in "
-                                ".jsonl, .csv or .parquet.")
+        raise InvalidInputError(
+            f"Cannot tell the format of {str(path)!r} from its name; use a name ending in .jsonl, .csv or .parquet."
+        )
     return fmt
 
 
@@ -47,12 +54,14 @@ def _pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise InvalidInputError("Parquet files need pyarrow, which is not installed. Install it with: "
-                                + install_extra("parquet")) from None
+        raise InvalidInputError(
+            "Parquet files need pyarrow, which is not installed. Install it with: " + install_extra("parquet")
+        ) from None
     return pyarrow
 
 
 # -- reading ---------------------------------------------------------------------------------------
+
 
 def read_records(path: str | os.PathLike, fmt: str) -> Iterator[tuple[int, dict[str, Any] | InvalidInputError]]:
     """The records of ``path`` in order, as ``(position, record or the reason it cannot be read)``."""
@@ -73,7 +82,7 @@ def _read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any] |
     with open(path, "rb") as f:  # bytes: one undecodable line is one bad record, not a failed file
         for n, raw in enumerate(f, 1):
             if n == 1 and raw.startswith(_UTF8_BOM):
-                raw = raw[len(_UTF8_BOM):]
+                raw = raw[len(_UTF8_BOM) :]
             if not raw.strip():
                 continue
             try:
@@ -136,6 +145,7 @@ def count_records(path: str | os.PathLike, fmt: str) -> int | None:
 
 # -- writing ---------------------------------------------------------------------------------------
 
+
 def to_json(value: Any) -> Any:
     """``json.dumps``' fallback for what Parquet and CSV hand over: dates, decimals, bytes..."""
     if isinstance(value, (datetime.date, datetime.time)):
@@ -161,8 +171,9 @@ class Checkpoint:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise InvalidInputError(f"The checkpoint {self.path} cannot be read ({e}); delete it and the "
-                                    "partial output to start over.") from None
+            raise InvalidInputError(
+                f"The checkpoint {self.path} cannot be read ({e}); delete it and the partial output to start over."
+            ) from None
 
     def save(self, state: dict[str, Any]) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -244,8 +255,9 @@ class TextSink(FileSink):
         if resume_from:
             size = self.partial.stat().st_size
             if size < resume_from["bytes"]:
-                raise InvalidInputError(f"{self.partial} is shorter than its checkpoint says; delete it and "
-                                        f"{self.ckpt.path} to start over.")
+                raise InvalidInputError(
+                    f"{self.partial} is shorter than its checkpoint says; delete it and {self.ckpt.path} to start over."
+                )
             self.file = open(self.partial, "r+", encoding="utf-8", newline="")
             self.file.truncate(resume_from["bytes"])  # what came after the checkpoint is done again
             self.file.seek(resume_from["bytes"])
@@ -322,10 +334,14 @@ class ParquetSink(FileSink):
             table = self.pa.Table.from_pylist(self.rows)
         except (self.pa.ArrowInvalid, self.pa.ArrowTypeError):
             # A field with values of several types (JSON lines allow that): write those as JSON text.
-            mixed = {k for k in {k for r in self.rows for k in r}
-                     if len({type(r[k]) for r in self.rows if r.get(k) is not None}) > 1}
-            table = self.pa.Table.from_pylist([{k: (_cell(v) if k in mixed and v is not None else v)
-                                                for k, v in r.items()} for r in self.rows])
+            mixed = {
+                k
+                for k in {k for r in self.rows for k in r}
+                if len({type(r[k]) for r in self.rows if r.get(k) is not None}) > 1
+            }
+            table = self.pa.Table.from_pylist(
+                [{k: (_cell(v) if k in mixed and v is not None else v) for k, v in r.items()} for r in self.rows]
+            )
         # The added fields have one type in every part, even one where all are null or empty.
         for name, typ in self.typed.items():
             if name in table.column_names:
@@ -351,11 +367,16 @@ class ParquetSink(FileSink):
         files = [self.partial / f"part-{i:06d}.parquet" for i in range(self.parts)]
         # Parts were typed from their own rows (a column all null in one part, text in the next).
         try:
-            schema = self.pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive") \
-                if files else self.pa.schema([])
+            schema = (
+                self.pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+                if files
+                else self.pa.schema([])
+            )
         except (self.pa.ArrowInvalid, self.pa.ArrowTypeError) as e:
-            raise InvalidInputError(f"The records' fields change type between parts of the file ({e}); write "
-                                    f"JSON lines or CSV instead (the parts are kept in {self.partial}).") from None
+            raise InvalidInputError(
+                f"The records' fields change type between parts of the file ({e}); write "
+                f"JSON lines or CSV instead (the parts are kept in {self.partial})."
+            ) from None
         tmp = self.out.with_name(self.out.name + ".tmp")
         with pq.ParquetWriter(tmp, schema) as writer:
             for f in files:
@@ -371,8 +392,9 @@ class ParquetSink(FileSink):
         """``table`` with ``schema``'s columns in its order (missing ones all null), cast to its types."""
         if table.schema == schema:
             return table
-        cols = [table.column(f.name) if f.name in table.column_names else self.pa.nulls(len(table), f.type)
-                for f in schema]
+        cols = [
+            table.column(f.name) if f.name in table.column_names else self.pa.nulls(len(table), f.type) for f in schema
+        ]
         return self.pa.Table.from_arrays(cols, names=schema.names).cast(schema)
 
 

@@ -44,21 +44,84 @@ from sqlglot.tokens import Tokenizer, TokenType
 from .facts import literal_text
 
 #: Node types that carry a user's value.
-VALUE_TYPES = (exp.Literal, exp.HexString, exp.BitString, exp.ByteString, exp.RawString, exp.National,
-               exp.UnicodeString)
+VALUE_TYPES = (
+    exp.Literal,
+    exp.HexString,
+    exp.BitString,
+    exp.ByteString,
+    exp.RawString,
+    exp.National,
+    exp.UnicodeString,
+)
 _KEEP_UNDER = (exp.Limit, exp.Offset, exp.Fetch, exp.DataType)
 #: Words (outside strings) that mark a statement as carrying credentials, perhaps unquoted (Oracle's
 #: ``IDENTIFIED BY hunter2``): such a statement is redacted wholesale whatever its form.
 SECRET_WORDS = frozenset({"password", "identified", "credentials", "credential", "encrypted", "unencrypted"})
 #: Words that name what a statement creates or changes (kept in a wholesale redaction).
-OBJECT_WORDS = frozenset({
-    "user", "role", "login", "group", "table", "view", "materialized", "index", "unique", "sequence", "schema",
-    "database", "function", "procedure", "trigger", "extension", "server", "type", "domain", "policy",
-    "publication", "subscription", "tablespace", "foreign", "data", "wrapper", "mapping", "for", "if", "not",
-    "exists", "or", "replace", "temporary", "temp", "external", "stage", "warehouse", "secret", "connection",
-    "integration", "event", "rule", "collation", "operator", "aggregate", "cast", "column", "from", "to", "on",
-    "into", "only", "concurrently", "system", "session", "global", "local", "password", "identified",
-})
+OBJECT_WORDS = frozenset(
+    {
+        "user",
+        "role",
+        "login",
+        "group",
+        "table",
+        "view",
+        "materialized",
+        "index",
+        "unique",
+        "sequence",
+        "schema",
+        "database",
+        "function",
+        "procedure",
+        "trigger",
+        "extension",
+        "server",
+        "type",
+        "domain",
+        "policy",
+        "publication",
+        "subscription",
+        "tablespace",
+        "foreign",
+        "data",
+        "wrapper",
+        "mapping",
+        "for",
+        "if",
+        "not",
+        "exists",
+        "or",
+        "replace",
+        "temporary",
+        "temp",
+        "external",
+        "stage",
+        "warehouse",
+        "secret",
+        "connection",
+        "integration",
+        "event",
+        "rule",
+        "collation",
+        "operator",
+        "aggregate",
+        "cast",
+        "column",
+        "from",
+        "to",
+        "on",
+        "into",
+        "only",
+        "concurrently",
+        "system",
+        "session",
+        "global",
+        "local",
+        "password",
+        "identified",
+    }
+)
 _KEYWORDS = frozenset(k.lower() for k in Tokenizer.KEYWORDS if k.replace("_", "").isalpha())
 _WORD = re.compile(r"\w+")
 _NOT_WORD_BEFORE = r"(?<![A-Za-z0-9_])"  # ASCII: a placeholder right after Chinese text still counts
@@ -82,8 +145,10 @@ class Redaction:
 
     @property
     def _pattern(self) -> re.Pattern:
-        return re.compile(rf"(?P<q>['\"]?){_NOT_WORD_BEFORE}{re.escape(self.prefix)}[ _]?(?P<n>\d+)(?!\d)(?P<q2>['\"]?)",
-                          re.IGNORECASE)
+        return re.compile(
+            rf"(?P<q>['\"]?){_NOT_WORD_BEFORE}{re.escape(self.prefix)}[ _]?(?P<n>\d+)(?!\d)(?P<q2>['\"]?)",
+            re.IGNORECASE,
+        )
 
     def restore(self, text: str) -> str:
         """``text`` with every placeholder this redaction made replaced by its value, in one pass
@@ -110,8 +175,9 @@ class Redaction:
             return 0
         p = self.prefix
         partial = "|".join(re.escape(p[:k]) for k in range(len(p), 0, -1))
-        m = re.search(rf"['\"]?{_NOT_WORD_BEFORE}(?:{re.escape(p)}[ _]?\d*['\"]?|(?:{partial}))$|['\"]$", text,
-                      re.IGNORECASE)
+        m = re.search(
+            rf"['\"]?{_NOT_WORD_BEFORE}(?:{re.escape(p)}[ _]?\d*['\"]?|(?:{partial}))$|['\"]$", text, re.IGNORECASE
+        )
         return len(text) - m.start() if m else 0
 
 
@@ -232,7 +298,9 @@ def _scanner(dialect: str | None) -> re.Pattern:
     hash_ = r"\#[^\n]*" if "#" in comments else r"\#(?![\w@#$])[^\n]*"
     return re.compile(
         rf"(?P<hidden>\$(?P<tag>[A-Za-z_]\w*|)\$.*?(?:\$(?P=tag)\$|\Z)|{string}|--[^\n]*|/\*.*?(?:\*/|\Z)|{hash_})"
-        r"|(?P<name>\"(?:[^\"]|\"\")*\"?|`[^`]*`?)", re.DOTALL)
+        r"|(?P<name>\"(?:[^\"]|\"\")*\"?|`[^`]*`?)",
+        re.DOTALL,
+    )
 
 
 def sensitive_words(text: str, dialect: str | None = None) -> set[str]:
@@ -245,7 +313,7 @@ def sensitive_words(text: str, dialect: str | None = None) -> set[str]:
     outside: list[str] = []
     last = 0
     for m in _scanner(dialect).finditer(text):
-        outside.append(text[last:m.start()])
+        outside.append(text[last : m.start()])
         if m.group("hidden") is not None:
             inside.update(w.lower() for w in _WORD.findall(m.group("hidden")))
         else:
@@ -283,8 +351,11 @@ def _command_words(raw: str, hidden: set[str], dialect: str | None) -> list[str]
         if low in OBJECT_WORDS and low not in SECRET_WORDS:
             words.append(tok.text.upper())
             continue
-        if (tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER) and low not in SECRET_WORDS
-                and not {w.lower() for w in _WORD.findall(tok.text)} & hidden):
+        if (
+            tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+            and low not in SECRET_WORDS
+            and not {w.lower() for w in _WORD.findall(tok.text)} & hidden
+        ):
             words.append(tok.text)
         break
     return words

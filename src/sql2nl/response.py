@@ -32,8 +32,7 @@ def call_backend(be: Backend, fn: Callable[..., T], *args: Any, blame: Sequence[
     except (Sql2NLError, RecursionError):
         raise
     except Exception as e:  # a backend bug or an outside failure; never leak another exception type
-        raise statement_error(blame) or BackendError(
-            f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
+        raise statement_error(blame) or BackendError(f"The {be.name!r} backend failed: {type(e).__name__}: {e}") from e
 
 
 def statement_error(preps: Sequence[Prepared]) -> Sql2NLError | None:
@@ -59,8 +58,16 @@ class Prepared:
 
     __slots__ = ("sql", "facts", "request", "redaction")
 
-    def __init__(self, text: str, language: str, dialect: str | None, schema: Schema | None, redact: bool,
-                 detail: str = "summary", style: str = "statement"):
+    def __init__(
+        self,
+        text: str,
+        language: str,
+        dialect: str | None,
+        schema: Schema | None,
+        redact: bool,
+        detail: str = "summary",
+        style: str = "statement",
+    ):
         trees = parse_text(text, dialect)
         try:
             # The trees were parsed just now, for this: the facts may normalise them in place.
@@ -78,7 +85,8 @@ class Prepared:
         except Exception as e:  # a bug in sql2nl, not in the user's SQL (unless sqlglot cannot write it)
             raise unsupported_sql(text, trees, dialect) or InternalError(
                 f"sql2nl failed while analysing the SQL ({type(e).__name__}: {e}). This is a bug "
-                "in sql2nl; please report it together with the SQL.") from e
+                "in sql2nl; please report it together with the SQL."
+            ) from e
         self.sql = text
 
     def finish(self, draft: Draft, be: Backend) -> Description:
@@ -90,9 +98,16 @@ class Prepared:
             warnings = [r.restore(w) for w in warnings]
             if guard:
                 guard = {k: [r.restore(x) for x in v] if isinstance(v, list) else v for k, v in guard.items()}
-        return Description(text=text, backend=draft.backend or be.name, language=self.request.language,
-                           sql=self.sql, facts=self.facts, warnings=warnings, faithfulness=draft.faithfulness,
-                           guard=guard)
+        return Description(
+            text=text,
+            backend=draft.backend or be.name,
+            language=self.request.language,
+            sql=self.sql,
+            facts=self.facts,
+            warnings=warnings,
+            faithfulness=draft.faithfulness,
+            guard=guard,
+        )
 
 
 class Response:
@@ -109,8 +124,14 @@ class Response:
     warnings are on :meth:`description` afterwards.
     """
 
-    def __init__(self, backend: Backend, prep: Prepared | None = None, *, description: Description | None = None,
-                 on_done: Callable[[Description], None] | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        prep: Prepared | None = None,
+        *,
+        description: Description | None = None,
+        on_done: Callable[[Description], None] | None = None,
+    ):
         self.backend = backend
         self.prep = prep
         self._description = description
@@ -190,5 +211,6 @@ class Response:
             raise
         except Exception as e:
             raise statement_error((prep,)) or BackendError(
-                f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}") from e
+                f"The {be.name!r} backend failed while streaming: {type(e).__name__}: {e}"
+            ) from e
         self._done(prep.finish(draft if draft is not None else Draft(text="".join(sent)), be))

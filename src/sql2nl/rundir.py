@@ -40,9 +40,22 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["MANIFEST", "RUN_KIND", "EXPORT_KIND", "RUN_FORMAT", "EXPORT_FORMAT", "VERSIONS", "atomic_write_text",
-           "atomic_write_json", "atomic_dir", "is_run", "manifest_version", "read_manifest", "update_manifest",
-           "artifact"]
+__all__ = [
+    "MANIFEST",
+    "RUN_KIND",
+    "EXPORT_KIND",
+    "RUN_FORMAT",
+    "EXPORT_FORMAT",
+    "VERSIONS",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_dir",
+    "is_run",
+    "manifest_version",
+    "read_manifest",
+    "update_manifest",
+    "artifact",
+]
 
 #: The manifest's file name, in a run directory and in an export directory.
 MANIFEST = "manifest.json"
@@ -137,17 +150,23 @@ def read_manifest(directory: PathLike, kinds: tuple[str, ...] = (RUN_KIND,)) -> 
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"{p} could not be read ({e}); the {what} did not finish writing it: "
-                         "run it again (`sql2nl train --resume` for a training run).") from None
+        raise ModelError(
+            f"{p} could not be read ({e}); the {what} did not finish writing it: "
+            "run it again (`sql2nl train --resume` for a training run)."
+        ) from None
     if not isinstance(data, dict):
         raise ModelError(f"{p} is not a sql2nl {what} manifest (not a JSON object).")
     kind, version = manifest_version(data, kinds[0])
     if kind not in kinds or version < 1:
-        raise ModelError(f"{p} has format {data.get('format')!r}; a sql2nl {what} manifest has format "
-                         f"{' or '.join(f'{k}/N' for k in kinds)}. Point at a {what} directory.")
+        raise ModelError(
+            f"{p} has format {data.get('format')!r}; a sql2nl {what} manifest has format "
+            f"{' or '.join(f'{k}/N' for k in kinds)}. Point at a {what} directory."
+        )
     if version > VERSIONS[kind]:
-        raise ModelError(f"{p} has format {kind}/{version}, newer than this sql2nl reads ({kind}/{VERSIONS[kind]}); "
-                         "upgrade sql2nl and its plugins.")
+        raise ModelError(
+            f"{p} has format {kind}/{version}, newer than this sql2nl reads ({kind}/{VERSIONS[kind]}); "
+            "upgrade sql2nl and its plugins."
+        )
     return data
 
 

@@ -86,13 +86,17 @@ class Schema:
     @functools.cached_property  # a frozen dataclass: computed once per Schema
     def fingerprint(self) -> str:
         """A short hash of the tables, columns and words (part of the cache key)."""
-        data = [[t.name, t.description, [[c.name, c.description, c.primary_key, c.references] for c in t.columns]]
-                for t in self.tables]
+        data = [
+            [t.name, t.description, [[c.name, c.description, c.primary_key, c.references] for c in t.columns]]
+            for t in self.tables
+        ]
         return hashlib.sha1(json.dumps(data).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        return {t.name: {"description": t.description,
-                         "columns": {c.name: c.description for c in t.columns}} for t in self.tables}
+        return {
+            t.name: {"description": t.description, "columns": {c.name: c.description for c in t.columns}}
+            for t in self.tables
+        }
 
     @classmethod
     def from_any(cls, obj: Any) -> "Schema | None":
@@ -105,7 +109,8 @@ class Schema:
             return _from_spider(obj)
         if not isinstance(obj, Mapping):
             raise InvalidInputError(
-                f"schema= must be a dict of table -> columns or a SQLAlchemy MetaData, got {type(obj).__name__}.")
+                f"schema= must be a dict of table -> columns or a SQLAlchemy MetaData, got {type(obj).__name__}."
+            )
         tables = []
         for tname, spec in obj.items():
             desc, cols = None, spec
@@ -117,10 +122,10 @@ class Schema:
                 columns = tuple(Column(str(c)) for c in cols)
             else:
                 raise InvalidInputError(
-                    f"schema[{tname!r}] must list columns (a list or a dict of column -> description).")
+                    f"schema[{tname!r}] must list columns (a list or a dict of column -> description)."
+                )
             tables.append(Table(str(tname), desc, columns))
         return cls(tuple(tables))
-
 
     @classmethod
     def from_spider_tables(cls, tables: Any, db_id: str) -> "Schema":
@@ -131,8 +136,10 @@ class Schema:
         for entry in tables:
             if isinstance(entry, Mapping) and entry.get("db_id") == db_id:
                 return _from_spider(entry)
-        raise InvalidInputError(f"No database {db_id!r} in the tables file; it has "
-                                f"{', '.join(sorted(str(e.get('db_id')) for e in tables if isinstance(e, Mapping))[:10])}...")
+        raise InvalidInputError(
+            f"No database {db_id!r} in the tables file; it has "
+            f"{', '.join(sorted(str(e.get('db_id')) for e in tables if isinstance(e, Mapping))[:10])}..."
+        )
 
 
 def _from_spider(entry: Mapping) -> Schema:
@@ -193,6 +200,7 @@ def _from_sqlalchemy_table(t: Any) -> Table:
         fk = next(iter(c.foreign_keys), None)
         return (fk.column.table.name, fk.column.name) if fk is not None else None
 
-    cols = tuple(Column(c.name, c.comment or (c.info or {}).get("description"), bool(c.primary_key), ref(c))
-                 for c in t.columns)
+    cols = tuple(
+        Column(c.name, c.comment or (c.info or {}).get("description"), bool(c.primary_key), ref(c)) for c in t.columns
+    )
     return Table(t.name, t.comment or (t.info or {}).get("description"), cols)

@@ -71,7 +71,7 @@ def split_script(text: str, dialect: str | None = None) -> list[Statement]:
         if code < len(body):  # (comments after the last ';' are no statement of their own)
             start = begin + lead + code
             line, col = line_col(text, start)
-            out.append(Statement(text[start:begin + lead + len(body)], len(out) + 1, start, line, col))
+            out.append(Statement(text[start : begin + lead + len(body)], len(out) + 1, start, line, col))
         begin = end + 1
     return out
 
@@ -93,9 +93,15 @@ def _semicolons(text: str, dialect: str | None) -> list[int]:
     return [t.start for t in partial or [] if t.token_type == TokenType.SEMICOLON]
 
 
-def describe_script(text: str, *, dialect: str | None = None, max_chars: int = MAX_CHARS,
-                    on_error: str = "keep", statements: list[Statement] | None = None,
-                    **options: Any) -> Iterator[Outcome]:
+def describe_script(
+    text: str,
+    *,
+    dialect: str | None = None,
+    max_chars: int = MAX_CHARS,
+    on_error: str = "keep",
+    statements: list[Statement] | None = None,
+    **options: Any,
+) -> Iterator[Outcome]:
     """Describe each statement of ``text`` on its own, in order, as :class:`Outcome` objects.
 
     ``on_error="keep"`` (default) yields an outcome with the error for a bad statement and goes on;
@@ -130,7 +136,7 @@ def in_script(error: Sql2NLError, script: str, statement: Statement) -> Sql2NLEr
     def move(line: int, col: int) -> tuple[int, int]:
         if not 1 <= line <= len(lines):
             return line, col
-        return line_col(script, statement.start + sum(len(x) + 1 for x in lines[:line - 1]) + col - 1)
+        return line_col(script, statement.start + sum(len(x) + 1 for x in lines[: line - 1]) + col - 1)
 
     message = _POSITION.sub(lambda m: "line {}, column {}".format(*move(int(m[1]), int(m[2]))), str(error))
     if message == str(error):

@@ -24,11 +24,29 @@ def humanize(name: str) -> str:
 
 #: Abbreviations common in schemas, spelled out the way people say them ("fname" → "first name").
 ABBREVIATIONS = {
-    "fname": "first name", "lname": "last name", "dob": "date of birth", "dept": "department",
-    "num": "number", "qty": "quantity", "amt": "amount", "addr": "address", "emp": "employee",
-    "cust": "customer", "mgr": "manager", "yr": "year", "crs": "course", "prof": "professor",
-    "stuid": "student id", "stu": "student", "pct": "percent", "nbr": "number", "tel": "telephone",
-    "info": "information", "desc": "description", "descr": "description", "cnt": "count",
+    "fname": "first name",
+    "lname": "last name",
+    "dob": "date of birth",
+    "dept": "department",
+    "num": "number",
+    "qty": "quantity",
+    "amt": "amount",
+    "addr": "address",
+    "emp": "employee",
+    "cust": "customer",
+    "mgr": "manager",
+    "yr": "year",
+    "crs": "course",
+    "prof": "professor",
+    "stuid": "student id",
+    "stu": "student",
+    "pct": "percent",
+    "nbr": "number",
+    "tel": "telephone",
+    "info": "information",
+    "desc": "description",
+    "descr": "description",
+    "cnt": "count",
 }
 
 
@@ -83,16 +101,24 @@ def plural_phrase(words: str) -> str:
         return f"{plural_phrase(head)} of {tail}"
     last = words.rsplit(" ", 1)[-1]
     low = last.lower()
-    if (not last or not last[-1].isalpha() or low in _UNCOUNTABLE or (len(low) < 3 and low != "id")
-            or (low.endswith("ed") and len(low) > 4) or low in ("from", "into", "with", "for")):
+    if (
+        not last
+        or not last[-1].isalpha()
+        or low in _UNCOUNTABLE
+        or (len(low) < 3 and low != "id")
+        or (low.endswith("ed") and len(low) > 4)
+        or low in ("from", "into", "with", "for")
+    ):
         return words
     return plural(words)
 
 
-_UNCOUNTABLE = frozenset("""information info data staff equipment money music software hardware news
+_UNCOUNTABLE = frozenset(
+    """information info data staff equipment money music software hardware news
 details status series species gender sex weather feedback stock revenue
 made paid sent held built taken given done seen known born won lost sold bought shown found spent kept told
-first last next previous own""".split())
+first last next previous own""".split()
+)
 
 
 #: Endings of a foreign-key column that name the key, not the thing it points at ("manager_id").
@@ -111,12 +137,14 @@ def key_role(column: str) -> str:
     return " ".join(words)
 
 
-_ID_WORDS = frozenset("""paid valid invalid liquid squid rapid avid acid hybrid pyramid android orchid druid
-solid humid timid vivid said raid maid braid grid kid lid bid mid skid fluid rigid placid lucid""".split())
+_ID_WORDS = frozenset(
+    """paid valid invalid liquid squid rapid avid acid hybrid pyramid android orchid druid
+solid humid timid vivid said raid maid braid grid kid lid bid mid skid fluid rigid placid lucid""".split()
+)
 
 
 def _glued_id(word: str) -> bool:
-    """"petid", "dormid": a noun with "id" glued on (but not "paid", "valid"...)."""
+    """ "petid", "dormid": a noun with "id" glued on (but not "paid", "valid"...)."""
     return len(word) > 4 and word.endswith("id") and word.isalpha() and word not in _ID_WORDS
 
 

@@ -16,5 +16,15 @@ from .tools import prepare_llama_cpp_tools, resolve_tools
 
 __version__ = "0.1.0"
 
-__all__ = ["export", "export_run", "prepare_llama_cpp_tools", "resolve_tools", "ExportError", "ToolsError",
-           "TokenizerError", "VerificationError", "MANIFEST_FORMAT", "__version__"]
+__all__ = [
+    "export",
+    "export_run",
+    "prepare_llama_cpp_tools",
+    "resolve_tools",
+    "ExportError",
+    "ToolsError",
+    "TokenizerError",
+    "VerificationError",
+    "MANIFEST_FORMAT",
+    "__version__",
+]

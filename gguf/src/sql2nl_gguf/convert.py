@@ -18,18 +18,28 @@ def child_env(tools_dir: Path, pre_env: str | None) -> dict[str, str]:
     """Environment for converter/quantizer subprocesses: the tool folder's gguf-py, our Python, the pre-tokenizer map."""
     env = dict(os.environ)
     env["SQL2NL_PYTHON"] = sys.executable
-    env["PYTHONPATH"] = os.pathsep.join([str(tools_dir / "gguf-py")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(tools_dir / "gguf-py")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     env.pop(PRE_TOKENIZER_ENV, None)
     if pre_env:
         env[PRE_TOKENIZER_ENV] = pre_env
     return env
 
 
-def run_converter(model_dir: Path, out_file: Path, tools_dir: Path, *, outtype: str = "f16",
-                  pre_env: str | None = None) -> Path:
+def run_converter(
+    model_dir: Path, out_file: Path, tools_dir: Path, *, outtype: str = "f16", pre_env: str | None = None
+) -> Path:
     """Convert ``model_dir`` to one GGUF at ``out_file`` (which should be in a staging directory)."""
-    cmd = [sys.executable, str(tools_dir / "convert_hf_to_gguf.py"), str(model_dir), "--outfile", str(out_file),
-           "--outtype", outtype]
+    cmd = [
+        sys.executable,
+        str(tools_dir / "convert_hf_to_gguf.py"),
+        str(model_dir),
+        "--outfile",
+        str(out_file),
+        "--outtype",
+        outtype,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(tools_dir, pre_env), cwd=tools_dir)
     if proc.returncode != 0 or not out_file.is_file():
         tail = (proc.stderr or proc.stdout).strip()[-3000:]
@@ -42,13 +52,23 @@ def run_quantizer(src: Path, dst: Path, quant: str, tools_dir: Path, *, n_thread
     cmd = [str(tools_dir / "llama-quantize"), str(src), str(dst), quant] + ([str(n_threads)] if n_threads else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(tools_dir, None))
     if proc.returncode != 0 or not dst.is_file():
-        raise ExportError(f"llama-quantize failed for {quant} (exit {proc.returncode}): "
-                          f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+        raise ExportError(
+            f"llama-quantize failed for {quant} (exit {proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
+        )
     return dst
 
 
-def export_direct(model_dir: Path, staging: Path, quantizations: list[str], tools_dir: Path, *,
-                  pre_env: str | None = None, stem: str = "model", progress=None) -> dict[str, Path]:
+def export_direct(
+    model_dir: Path,
+    staging: Path,
+    quantizations: list[str],
+    tools_dir: Path,
+    *,
+    pre_env: str | None = None,
+    stem: str = "model",
+    progress=None,
+) -> dict[str, Path]:
     """Convert to f16 once, then quantize each requested type. Returns ``{quant: staged file}``."""
     out: dict[str, Path] = {}
     base = staging / f"{stem}.f16.gguf"

@@ -77,8 +77,10 @@ def _check_model_dir(model_dir: Path) -> dict:
         raise ExportError(f"Model directory {model_dir} does not exist.")
     cfg = model_dir / "config.json"
     if not cfg.is_file():
-        raise ExportError(f"{model_dir} is not a Hugging Face model directory (no config.json). "
-                          "Pass a merged model directory (for a LoRA adapter, merge it first or use --run).")
+        raise ExportError(
+            f"{model_dir} is not a Hugging Face model directory (no config.json). "
+            "Pass a merged model directory (for a LoRA adapter, merge it first or use --run)."
+        )
     if not any(model_dir.glob("*.safetensors")) and not any(model_dir.glob("*.bin")):
         raise ExportError(f"{model_dir} has no weights (*.safetensors or *.bin).")
     if not (model_dir / "tokenizer.json").is_file() and not (model_dir / "tokenizer.model").is_file():
@@ -86,7 +88,9 @@ def _check_model_dir(model_dir: Path) -> dict:
     try:
         config = json.loads(cfg.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:  # unreadable, not UTF-8, not JSON
-        raise ExportError(f"{cfg} cannot be read as JSON ({e}); is this a complete Hugging Face model directory?") from None
+        raise ExportError(
+            f"{cfg} cannot be read as JSON ({e}); is this a complete Hugging Face model directory?"
+        ) from None
     if not isinstance(config, dict):
         raise ExportError(f"{cfg} is not a JSON object; is this a Hugging Face model directory?")
     return config
@@ -100,11 +104,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
-           quantizations: Iterable[str] | str = ("f16", "q8_0"), *, method: str = "auto", verify: bool = True,
-           tools: str | os.PathLike | None = None, stem: str = "model", base_model: str | None = None,
-           languages: Iterable[str] | None = None, min_f16_agreement: float = 0.9,
-           progress: Callable[[str], None] | None = None) -> dict:
+def export(
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    quantizations: Iterable[str] | str = ("f16", "q8_0"),
+    *,
+    method: str = "auto",
+    verify: bool = True,
+    tools: str | os.PathLike | None = None,
+    stem: str = "model",
+    base_model: str | None = None,
+    languages: Iterable[str] | None = None,
+    min_f16_agreement: float = 0.9,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Export ``model_dir`` to GGUF in ``out_dir``; return the manifest (also written to ``out_dir/manifest.json``).
 
     Files: ``{stem}.{quant}.gguf`` per quantization, ``Modelfile`` (Ollama, built on the first of
@@ -128,7 +141,9 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
     if method == "auto":
         method = "unsloth" if unsloth_available() else "direct"
     elif method == "unsloth" and not unsloth_available():
-        raise ExportError("method='unsloth' needs Unsloth: pip install 'sql2nl-gguf[unsloth]' (or use method='direct').")
+        raise ExportError(
+            "method='unsloth' needs Unsloth: pip install 'sql2nl-gguf[unsloth]' (or use method='direct')."
+        )
     tools_dir = resolve_tools(tools)
     say(f"llama.cpp tools: {tools_dir}")
 
@@ -144,8 +159,9 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
             staged = export_unsloth(model_dir, staging, quants, tools_dir, pre_env=pre.env, stem=stem, progress=say)
         else:
-            staged = convert.export_direct(model_dir, staging, quants, tools_dir, pre_env=pre.env, stem=stem,
-                                           progress=lambda q: say(f"wrote {q}"))
+            staged = convert.export_direct(
+                model_dir, staging, quants, tools_dir, pre_env=pre.env, stem=stem, progress=lambda q: say(f"wrote {q}")
+            )
         convert_s = time.perf_counter() - started
         report = None
         if verify:
@@ -157,14 +173,16 @@ def export(model_dir: str | os.PathLike, out_dir: str | os.PathLike,
                 raise VerificationError(
                     f"The GGUF export of {model_dir} is not faithful: tokenizer parity failed on "
                     f"{parity['mismatches']} of {parity['samples']} samples (first: {parity['examples'][:1]}). "
-                    f"Pre-tokenizer: {pre.reason}. Nothing was written.")
+                    f"Pre-tokenizer: {pre.reason}. Nothing was written."
+                )
             say("verifying greedy agreement with the HF model...")
             greedy = greedy_agreement(model_dir, staged, tokenizer)
             f16 = greedy["f16"]["teacher_forced"]
             if f16 < min_f16_agreement:
                 raise VerificationError(
                     f"The GGUF export of {model_dir} is not faithful: the f16 GGUF picks the HF model's greedy token "
-                    f"at only {f16:.0%} of positions (need {min_f16_agreement:.0%}). Nothing was written.")
+                    f"at only {f16:.0%} of positions (need {min_f16_agreement:.0%}). Nothing was written."
+                )
             report = {"tokenizer_parity": parity, "greedy": greedy}
         total_s = time.perf_counter() - started
         entries: dict[str, dict[str, Any]] = {}
@@ -221,8 +239,10 @@ def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = 
         try:
             from sql2nl_training.export import merge_run
         except ImportError:
-            raise ExportError(f"{run_dir} has no merged model and merging the adapter needs the training package: "
-                              "pip install -e training (sql2nl-training).") from None
+            raise ExportError(
+                f"{run_dir} has no merged model and merging the adapter needs the training package: "
+                "pip install -e training (sql2nl-training)."
+            ) from None
         merged = Path(merge_run(run_dir))
     kw.setdefault("base_model", run.get("base_model"))
     kw.setdefault("languages", run.get("languages"))
@@ -234,5 +254,7 @@ def export_run(run_dir: str | os.PathLike, quantizations: Iterable[str] | str = 
         old = {}
     table = {q: p for q, p in old.items() if isinstance(p, str) and (run_dir / p).is_file()}
     table.update({q: f"gguf/{e['file']}" for q, e in manifest["quantizations"].items()})
-    update_manifest(run_dir, artifacts={"gguf": table, "gguf_manifest": f"gguf/{MANIFEST}", "modelfile": "gguf/Modelfile"})
+    update_manifest(
+        run_dir, artifacts={"gguf": table, "gguf_manifest": f"gguf/{MANIFEST}", "modelfile": "gguf/Modelfile"}
+    )
     return manifest

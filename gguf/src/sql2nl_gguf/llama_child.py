@@ -27,8 +27,13 @@ def run(op: str, path: str | Path, what: str, timeout: float = TIMEOUT, **args: 
     """Run ``op`` on the GGUF ``path`` in a child process; ``what`` names the file's role in errors."""
     request = json.dumps({"op": op, "path": str(path), **args})
     try:
-        proc = subprocess.run([sys.executable, "-m", "sql2nl_gguf.llama_child"], input=request, text=True,
-                              capture_output=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sql2nl_gguf.llama_child"],
+            input=request,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         raise ExportError(f"Verifying {what} ({path}) with llama.cpp did not finish within {timeout:.0f} s.") from None
     if proc.returncode != 0:
@@ -42,12 +47,14 @@ def run(op: str, path: str | Path, what: str, timeout: float = TIMEOUT, **args: 
                 f"llama.cpp crashed ({sig}) while verifying {what} ({path}). The file was not published. On CPUs "
                 "with AMX, llama.cpp's extra CPU buffer types crash on quantized files: they are off by default "
                 "there; if SQL2NL_LLAMA_EXTRA_BUFFERS=on is set, unset it. Otherwise try another quantization or "
-                f"llama-cpp-python version.\n{tail}")
+                f"llama-cpp-python version.\n{tail}"
+            )
         raise ExportError(f"Verifying {what} ({path}) with llama.cpp failed (exit {proc.returncode}):\n{tail}")
     return json.loads(proc.stdout)
 
 
 # -- the child ---------------------------------------------------------------------------------------
+
 
 def _tokenize(path: str, texts: list[str]) -> dict:
     """Token ids of ``texts`` from the GGUF's vocabulary alone: no weights loaded, no context built."""
@@ -65,8 +72,9 @@ def _tokenize(path: str, texts: list[str]) -> dict:
     return {"ids": ids, "adds_bos": bos}
 
 
-def _greedy(path: str, prompts: list[list[int]], refs: list[list[int]], n_tokens: int, eos: int | None,
-            n_ctx: int) -> dict:
+def _greedy(
+    path: str, prompts: list[list[int]], refs: list[list[int]], n_tokens: int, eos: int | None, n_ctx: int
+) -> dict:
     """Free-running greedy continuations, and teacher-forced top-1 agreement with ``refs``."""
     import numpy as np
 
@@ -89,7 +97,7 @@ def _greedy(path: str, prompts: list[list[int]], refs: list[list[int]], n_tokens
                 continue
             llm.reset()
             llm.eval(ids + ref)
-            scores = np.asarray(llm.scores[len(ids) - 1:len(ids) - 1 + len(ref)])
+            scores = np.asarray(llm.scores[len(ids) - 1 : len(ids) - 1 + len(ref)])
             forced.append([int((scores.argmax(axis=-1) == np.asarray(ref)).sum()), len(ref)])
     finally:
         llm.close()

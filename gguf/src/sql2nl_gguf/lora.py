@@ -39,8 +39,10 @@ def adapter_dir(path: str | os.PathLike) -> Path:
     for cand in (p, p / "adapter"):
         if (cand / "adapter_config.json").is_file():
             return cand
-    raise ExportError(f"{p} is neither a PEFT adapter directory (adapter_config.json) nor a training run with "
-                      "adapter/; give the directory `sql2nl train` or PEFT's save_pretrained wrote.")
+    raise ExportError(
+        f"{p} is neither a PEFT adapter directory (adapter_config.json) nor a training run with "
+        "adapter/; give the directory `sql2nl train` or PEFT's save_pretrained wrote."
+    )
 
 
 def check_adapter_config(cfg: dict[str, Any], where: Path) -> float:
@@ -48,14 +50,18 @@ def check_adapter_config(cfg: dict[str, Any], where: Path) -> float:
     if str(cfg.get("peft_type", "LORA")).upper() != "LORA":
         raise ExportError(f"{where} is a {cfg.get('peft_type')} adapter; only LoRA adapters convert to GGUF.")
     if cfg.get("modules_to_save"):
-        raise ExportError(f"{where} trains {', '.join(cfg['modules_to_save'])} fully (modules_to_save, e.g. "
-                          "train_embeddings=true); a GGUF LoRA holds low-rank updates only. Train with "
-                          "--train-embeddings false, or export the merged model with `sql2nl export --run`.")
+        raise ExportError(
+            f"{where} trains {', '.join(cfg['modules_to_save'])} fully (modules_to_save, e.g. "
+            "train_embeddings=true); a GGUF LoRA holds low-rank updates only. Train with "
+            "--train-embeddings false, or export the merged model with `sql2nl export --run`."
+        )
     if cfg.get("use_dora"):
         raise ExportError(f"{where} is a DoRA adapter, which llama.cpp cannot apply; train plain LoRA.")
     if cfg.get("rank_pattern") or cfg.get("alpha_pattern"):
-        raise ExportError(f"{where} uses per-module ranks or alphas (rank_pattern/alpha_pattern); llama.cpp "
-                          "scales every layer by one alpha / rank. Train with a single rank and alpha.")
+        raise ExportError(
+            f"{where} uses per-module ranks or alphas (rank_pattern/alpha_pattern); llama.cpp "
+            "scales every layer by one alpha / rank. Train with a single rank and alpha."
+        )
     r, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
     return alpha * math.sqrt(r) if cfg.get("use_rslora") else alpha
 
@@ -82,8 +88,14 @@ def base_config_dir(base: Path, into: Path) -> Path:
     return into
 
 
-def export_lora(adapter: str | os.PathLike, base: str | os.PathLike, out: str | os.PathLike, *,
-                outtype: str = "f16", tools: str | os.PathLike | None = None) -> dict[str, Any]:
+def export_lora(
+    adapter: str | os.PathLike,
+    base: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    outtype: str = "f16",
+    tools: str | os.PathLike | None = None,
+) -> dict[str, Any]:
     """Convert the PEFT adapter ``adapter`` (or a run's) for ``base`` (HF directory or GGUF) to ``out``.
 
     Returns what a manifest records: file, bytes, sha256, rank, alpha, target modules, outtype.
@@ -109,8 +121,17 @@ def export_lora(adapter: str | os.PathLike, base: str | os.PathLike, out: str | 
             (lora_in / "adapter_config.json").write_text(json.dumps({**cfg, "lora_alpha": alpha}), encoding="utf-8")
         cfg_dir = base_config_dir(Path(base).expanduser(), staging / "base")
         staged = staging / out.name
-        cmd = [sys.executable, str(tools_dir / "convert_lora_to_gguf.py"), str(lora_in), "--base", str(cfg_dir),
-               "--outfile", str(staged), "--outtype", outtype]
+        cmd = [
+            sys.executable,
+            str(tools_dir / "convert_lora_to_gguf.py"),
+            str(lora_in),
+            "--base",
+            str(cfg_dir),
+            "--outfile",
+            str(staged),
+            "--outtype",
+            outtype,
+        ]
         with tempfile.TemporaryDirectory() as home:  # the converter must not reach for a hub cache or login
             env = {**child_env(tools_dir, None), "HF_HUB_OFFLINE": "1", "HF_HOME": home}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tools_dir)
@@ -120,9 +141,16 @@ def export_lora(adapter: str | os.PathLike, base: str | os.PathLike, out: str | 
         header = _header(staged)
         if header.get("general.type") != "adapter" or header.get("adapter.type") != "lora":
             raise ExportError(f"llama.cpp's LoRA converter wrote {staged.name} without the LoRA adapter header.")
-        info = {"file": out.name, "bytes": staged.stat().st_size, "sha256": _sha256(staged), "outtype": outtype,
-                "rank": int(cfg["r"]), "alpha": alpha, "target_modules": sorted(cfg.get("target_modules") or []),
-                "architecture": header.get("general.architecture")}
+        info = {
+            "file": out.name,
+            "bytes": staged.stat().st_size,
+            "sha256": _sha256(staged),
+            "outtype": outtype,
+            "rank": int(cfg["r"]),
+            "alpha": alpha,
+            "target_modules": sorted(cfg.get("target_modules") or []),
+            "architecture": header.get("general.architecture"),
+        }
         os.replace(staged, out)  # same filesystem: one atomic step
     return info
 

@@ -40,10 +40,12 @@ def template_pieces(tokenizer: Any) -> tuple[str, str, str]:
     text = render_prompt([{"role": "system", "content": _SYS}, {"role": "user", "content": _USR}], tokenizer)
     bos = getattr(tokenizer, "bos_token", None)
     if bos and text.startswith(bos):  # llama.cpp and Ollama add BOS themselves (tokenizer.ggml.add_bos_token)
-        text = text[len(bos):]
+        text = text[len(bos) :]
     if text.count(_SYS) != 1 or text.count(_USR) != 1 or text.index(_SYS) > text.index(_USR):
-        raise ExportError("The model's chat template does not render the system and user messages once each, in "
-                          "order, so no Ollama template can be derived from it; write the Modelfile by hand.")
+        raise ExportError(
+            "The model's chat template does not render the system and user messages once each, in "
+            "order, so no Ollama template can be derived from it; write the Modelfile by hand."
+        )
     a, rest = text.split(_SYS)
     b, c = rest.split(_USR)
     return a, b, c
@@ -79,9 +81,13 @@ def modelfile(tokenizer: Any, gguf_path: str, *, language: str = "en") -> str:
 
     a, b, c = pieces = template_pieces(tokenizer)
     template = f"{a}{PLACEHOLDER_SYSTEM}{b}{PLACEHOLDER_PROMPT}{c}{PLACEHOLDER_RESPONSE}"
-    lines = [f"# sql2nl export ({PROMPT_VERSION}, chat format: {template_kind(tokenizer)}).",
-             "# Send the user message built by sql2nl.prompt.build_messages; SYSTEM below is its default.",
-             f"FROM {gguf_path}", f"TEMPLATE {_quote(template)}", f"SYSTEM {_quote(SYSTEM[language])}"]
+    lines = [
+        f"# sql2nl export ({PROMPT_VERSION}, chat format: {template_kind(tokenizer)}).",
+        "# Send the user message built by sql2nl.prompt.build_messages; SYSTEM below is its default.",
+        f"FROM {gguf_path}",
+        f"TEMPLATE {_quote(template)}",
+        f"SYSTEM {_quote(SYSTEM[language])}",
+    ]
     for s in stop_sequences(tokenizer, pieces):
         lines.append(f'PARAMETER stop "{s}"')
     lines += ["PARAMETER temperature 0", "PARAMETER top_k 1"]
@@ -90,5 +96,8 @@ def modelfile(tokenizer: Any, gguf_path: str, *, language: str = "en") -> str:
 
 def render_modelfile_template(template: str, system: str, prompt: str, response: str = "") -> str:
     """Fill the three placeholders of a template made by :func:`modelfile` (what Ollama does with it)."""
-    return (template.replace(PLACEHOLDER_SYSTEM, system).replace(PLACEHOLDER_PROMPT, prompt)
-            .replace(PLACEHOLDER_RESPONSE, response))
+    return (
+        template.replace(PLACEHOLDER_SYSTEM, system)
+        .replace(PLACEHOLDER_PROMPT, prompt)
+        .replace(PLACEHOLDER_RESPONSE, response)
+    )

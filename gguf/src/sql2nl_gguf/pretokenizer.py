@@ -18,10 +18,14 @@ from pathlib import Path
 from .errors import TokenizerError
 
 # Split regexes HF tokenizers use in front of ByteLevel(use_regex=False) -> llama.cpp pre type.
-LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN2_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 SPLIT_REGEX_TYPES = {LLAMA3_REGEX: "llama-bpe", QWEN2_REGEX: "qwen2"}
 
 
@@ -64,10 +68,13 @@ def plan(model_dir: str | Path, tools_dir: str | Path, tokenizer=None) -> PreTok
         raise TokenizerError(
             f"The tokenizer in {model_dir} is unknown to llama.cpp's converter (hash {chkhsh[:12]}...) and is not "
             f"plain byte-level BPE ({why}), so it cannot be exported to GGUF faithfully. Use a tokenizer "
-            "llama.cpp supports, or a byte-level BPE tokenizer with a standard pre-tokenizer.")
+            "llama.cpp supports, or a byte-level BPE tokenizer with a standard pre-tokenizer."
+        )
     if not info.get("pre_tokenizer_patch"):
-        raise TokenizerError(f"The tokenizer in {model_dir} needs the pre-tokenizer mapping, but the llama.cpp tool "
-                             "folder's converter could not be patched for it; prepare the tools again.")
+        raise TokenizerError(
+            f"The tokenizer in {model_dir} needs the pre-tokenizer mapping, but the llama.cpp tool "
+            "folder's converter could not be patched for it; prepare the tools again."
+        )
     return PreTokenizerPlan(chkhsh, False, pre, f"unknown hash; plain byte-level BPE mapped to {pre!r}")
 
 
@@ -94,14 +101,21 @@ def byte_level_type(spec: dict) -> tuple[str | None, str]:
         if bl.get("use_regex", True):
             return "gpt-2", "ByteLevel with the GPT-2 regex"
         return None, "its ByteLevel pre-tokenizer splits nothing"
-    if (len(steps) == 2 and steps[0].get("type") == "Split" and steps[1].get("type") == "ByteLevel"
-            and not steps[1].get("use_regex", True) and not steps[1].get("add_prefix_space")
-            and steps[0].get("behavior") == "Isolated" and not steps[0].get("invert")):
+    if (
+        len(steps) == 2
+        and steps[0].get("type") == "Split"
+        and steps[1].get("type") == "ByteLevel"
+        and not steps[1].get("use_regex", True)
+        and not steps[1].get("add_prefix_space")
+        and steps[0].get("behavior") == "Isolated"
+        and not steps[0].get("invert")
+    ):
         regex = (steps[0].get("pattern") or {}).get("Regex")
         if regex in SPLIT_REGEX_TYPES:
             return SPLIT_REGEX_TYPES[regex], "Split regex + ByteLevel"
         return None, "its Split regex is not one llama.cpp implements"
     return None, f"its pre-tokenizer ({pre.get('type')}) is not a standard byte-level one"
+
 
 # The other direction (llama.cpp's pre type -> a Hugging Face pre-tokenizer, for training on a GGUF
 # file) lives with the GGUF training base: sql2nl_training.gguf_base.match_llama_cpp.

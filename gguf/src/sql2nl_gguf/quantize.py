@@ -15,8 +15,10 @@ import os
 import sys
 import tempfile
 
-USAGE = ("usage: llama-quantize [--allow-requantize] [--pure] INPUT.gguf OUTPUT.gguf TYPE [NTHREADS]\n"
-         "  (sql2nl stand-in backed by llama_cpp.llama_model_quantize; TYPE e.g. q8_0, q4_k_m, f16)\n")
+USAGE = (
+    "usage: llama-quantize [--allow-requantize] [--pure] INPUT.gguf OUTPUT.gguf TYPE [NTHREADS]\n"
+    "  (sql2nl stand-in backed by llama_cpp.llama_model_quantize; TYPE e.g. q8_0, q4_k_m, f16)\n"
+)
 
 # Names users and Unsloth write -> llama.cpp ftype constant suffix.
 ALIASES = {"f32": "ALL_F32", "q4_k": "MOSTLY_Q4_K_M", "q5_k": "MOSTLY_Q5_K_M", "q3_k": "MOSTLY_Q3_K_M"}
@@ -33,14 +35,22 @@ def ftype_of(quant: str) -> int:
     name = quant.strip().lower()
     const = "LLAMA_FTYPE_" + ALIASES.get(name, "MOSTLY_" + name.upper())
     if not hasattr(llama_cpp, const):
-        known = sorted(n[len("LLAMA_FTYPE_MOSTLY_"):].lower() for n in dir(llama_cpp)
-                       if n.startswith("LLAMA_FTYPE_MOSTLY_"))
+        known = sorted(
+            n[len("LLAMA_FTYPE_MOSTLY_") :].lower() for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_MOSTLY_")
+        )
         raise QuantizeError(f"Unknown quantization type {quant!r}; known: {', '.join(known + ['f32'])}.")
     return getattr(llama_cpp, const)
 
 
-def quantize(src: str | os.PathLike, dst: str | os.PathLike, quant: str, *, n_threads: int | None = None,
-             allow_requantize: bool = False, pure: bool = False) -> str:
+def quantize(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    quant: str,
+    *,
+    n_threads: int | None = None,
+    allow_requantize: bool = False,
+    pure: bool = False,
+) -> str:
     """Quantize the GGUF ``src`` to ``quant`` as ``dst`` (atomically). Returns ``dst``."""
     import ctypes
 
@@ -92,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     n = int(pos[3]) if len(pos) == 4 else None
     try:
-        quantize(pos[0], pos[1], pos[2], n_threads=n, allow_requantize=flags["--allow-requantize"],
-                 pure=flags["--pure"])
+        quantize(
+            pos[0], pos[1], pos[2], n_threads=n, allow_requantize=flags["--allow-requantize"], pure=flags["--pure"]
+        )
     except QuantizeError as e:
         sys.stderr.write(f"llama-quantize: {e}\n")
         return 1

@@ -37,12 +37,21 @@ from filelock import FileLock
 
 from sql2nl.errors import ModelError
 
-__all__ = ["prepare_llama_cpp_tools", "resolve_tools", "tools_info", "cache_root", "ToolsError",
-           "TOOLS_ENV", "CACHE_ENV", "SDIST_ENV", "PRE_TOKENIZER_ENV"]
+__all__ = [
+    "prepare_llama_cpp_tools",
+    "resolve_tools",
+    "tools_info",
+    "cache_root",
+    "ToolsError",
+    "TOOLS_ENV",
+    "CACHE_ENV",
+    "SDIST_ENV",
+    "PRE_TOKENIZER_ENV",
+]
 
-TOOLS_ENV = "SQL2NL_LLAMA_CPP_TOOLS"      # an existing prepared folder (air-gapped machines)
-CACHE_ENV = "SQL2NL_LLAMA_CPP_CACHE"      # where prepared folders are cached, one per version
-SDIST_ENV = "SQL2NL_LLAMA_CPP_SDIST"      # a llama-cpp-python sdist already on disk (skips pip)
+TOOLS_ENV = "SQL2NL_LLAMA_CPP_TOOLS"  # an existing prepared folder (air-gapped machines)
+CACHE_ENV = "SQL2NL_LLAMA_CPP_CACHE"  # where prepared folders are cached, one per version
+SDIST_ENV = "SQL2NL_LLAMA_CPP_SDIST"  # a llama-cpp-python sdist already on disk (skips pip)
 PRE_TOKENIZER_ENV = "SQL2NL_GGUF_PRE_TOKENIZER"  # "<chkhsh>:<pre>" read by the patched converter
 INFO_FILE = "SQL2NL_TOOLS.json"
 # Bumped when the folder's layout changes; a cached folder of another format is rebuilt.
@@ -85,11 +94,25 @@ def installed_version() -> str:
 def tools_info(folder: str | os.PathLike) -> dict:
     """Check that ``folder`` is a usable prepared tool folder and return its ``SQL2NL_TOOLS.json``."""
     folder = Path(folder)
-    missing = [p for p in ("convert_hf_to_gguf.py", "gguf-py/gguf/__init__.py", "llama-quantize",
-                           "llama_quantize.py", INFO_FILE, "src", "ggml", "common") if not (folder / p).exists()]
+    missing = [
+        p
+        for p in (
+            "convert_hf_to_gguf.py",
+            "gguf-py/gguf/__init__.py",
+            "llama-quantize",
+            "llama_quantize.py",
+            INFO_FILE,
+            "src",
+            "ggml",
+            "common",
+        )
+        if not (folder / p).exists()
+    ]
     if missing:
-        raise ToolsError(f"{folder} is not a prepared llama.cpp tool folder (missing {', '.join(missing)}). "
-                         "Prepare one with `sql2nl export --prepare-tools DIR` on a machine with PyPI access.")
+        raise ToolsError(
+            f"{folder} is not a prepared llama.cpp tool folder (missing {', '.join(missing)}). "
+            "Prepare one with `sql2nl export --prepare-tools DIR` on a machine with PyPI access."
+        )
     if not os.access(folder / "llama-quantize", os.X_OK):
         raise ToolsError(f"{folder / 'llama-quantize'} is not executable; run `chmod +x` on it.")
     return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
@@ -114,8 +137,13 @@ def resolve_tools(tools: str | os.PathLike | None = None, *, prepare: bool = Tru
     return prepare_llama_cpp_tools()
 
 
-def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: str | None = None,
-                            sdist: str | os.PathLike | None = None, force: bool = False) -> Path:
+def prepare_llama_cpp_tools(
+    dest: str | os.PathLike | None = None,
+    *,
+    version: str | None = None,
+    sdist: str | os.PathLike | None = None,
+    force: bool = False,
+) -> Path:
     """Build (or return the cached) llama.cpp tool folder for llama-cpp-python ``version``.
 
     ``dest`` defaults to ``cache_root()/<version>``; ``sdist`` (or ``$SQL2NL_LLAMA_CPP_SDIST``) is a
@@ -148,10 +176,17 @@ def prepare_llama_cpp_tools(dest: str | os.PathLike | None = None, *, version: s
             # checkout and would try to wipe and re-clone it; empty placeholders make it a "source checkout".
             for d in ("src", "ggml", "common"):
                 (stage / d).mkdir(exist_ok=True)
-                (stage / d / "README.sql2nl").write_text("Placeholder: sql2nl's llama.cpp tool folder has no C++ sources.\n")
-            info = {"format": TOOLS_FORMAT, "llama_cpp_python": version, "sdist": archive.name,
-                    "pre_tokenizer_patch": patched, "chktxt": _chktxt(stage),
-                    "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                (stage / d / "README.sql2nl").write_text(
+                    "Placeholder: sql2nl's llama.cpp tool folder has no C++ sources.\n"
+                )
+            info = {
+                "format": TOOLS_FORMAT,
+                "llama_cpp_python": version,
+                "sdist": archive.name,
+                "pre_tokenizer_patch": patched,
+                "chktxt": _chktxt(stage),
+                "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
             (stage / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
             if dest.exists():  # force=True or a stale format: replace the old folder as a whole
                 os.replace(dest, work / "old")
@@ -173,17 +208,29 @@ def _usable(folder: Path) -> bool:
 
 
 def _download_sdist(version: str, where: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--no-input",
-           "--disable-pip-version-check", "-d", str(where), f"llama-cpp-python=={version}"]
-    print(f"sql2nl: fetching the llama-cpp-python {version} sdist for llama.cpp's converter (once)...",
-          file=sys.stderr)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-binary",
+        ":all:",
+        "--no-deps",
+        "--no-input",
+        "--disable-pip-version-check",
+        "-d",
+        str(where),
+        f"llama-cpp-python=={version}",
+    ]
+    print(f"sql2nl: fetching the llama-cpp-python {version} sdist for llama.cpp's converter (once)...", file=sys.stderr)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     found = sorted(where.glob("llama_cpp_python-*.tar.gz"))
     if proc.returncode != 0 or not found:
         raise ToolsError(
             f"Could not download the llama-cpp-python {version} sdist with pip:\n{proc.stderr.strip()[-2000:]}\n"
             f"On a machine without PyPI, prepare the folder elsewhere (`sql2nl export --prepare-tools DIR`) and "
-            f"set {TOOLS_ENV}=DIR, or set {SDIST_ENV} to a downloaded llama_cpp_python-{version}.tar.gz.")
+            f"set {TOOLS_ENV}=DIR, or set {SDIST_ENV} to a downloaded llama_cpp_python-{version}.tar.gz."
+        )
     return found[0]
 
 
@@ -203,8 +250,10 @@ def _extract_llama_cpp(archive: Path, stage: Path) -> None:
             m.name = rel
             members.append(m)
         if not any(m.name == "convert_hf_to_gguf.py" for m in members):
-            raise ToolsError(f"{archive.name} has no vendor/llama.cpp/convert_hf_to_gguf.py; "
-                             "is it a llama-cpp-python source archive?")
+            raise ToolsError(
+                f"{archive.name} has no vendor/llama.cpp/convert_hf_to_gguf.py; "
+                "is it a llama-cpp-python source archive?"
+            )
         tar.extractall(stage, members=members, filter="data")
 
 

@@ -24,15 +24,17 @@ from .errors import ExportError
 def unsloth_env(tools_dir: Path, pre_env: str | None) -> dict[str, str]:
     """The environment that makes Unsloth's exporter use ``tools_dir`` and stay offline."""
     env = child_env(tools_dir, pre_env)
-    env.update({
-        "UNSLOTH_LLAMA_CPP_PATH": str(tools_dir),
-        "UNSLOTH_LLAMA_CPP_SCRIPTS_DIR": str(tools_dir),
-        "UNSLOTH_LLAMA_CPP_OFFLINE": "1",
-        "UNSLOTH_AUTO_INSTALL": "0",  # never clone/build/wipe: a problem with the folder must fail, not "repair"
-        "HF_HUB_OFFLINE": "1",  # a local model directory: nothing to fetch
-        "TRANSFORMERS_OFFLINE": "1",
-        "UNSLOTH_DISABLE_STATISTICS": "1",
-    })
+    env.update(
+        {
+            "UNSLOTH_LLAMA_CPP_PATH": str(tools_dir),
+            "UNSLOTH_LLAMA_CPP_SCRIPTS_DIR": str(tools_dir),
+            "UNSLOTH_LLAMA_CPP_OFFLINE": "1",
+            "UNSLOTH_AUTO_INSTALL": "0",  # never clone/build/wipe: a problem with the folder must fail, not "repair"
+            "HF_HUB_OFFLINE": "1",  # a local model directory: nothing to fetch
+            "TRANSFORMERS_OFFLINE": "1",
+            "UNSLOTH_DISABLE_STATISTICS": "1",
+        }
+    )
     return env
 
 
@@ -44,8 +46,16 @@ def _quant_of(name: str, quants: list[str]) -> str | None:
     return None
 
 
-def export_unsloth(model_dir: Path, staging: Path, quantizations: list[str], tools_dir: Path, *,
-                   pre_env: str | None = None, stem: str = "model", progress=None) -> dict[str, Path]:
+def export_unsloth(
+    model_dir: Path,
+    staging: Path,
+    quantizations: list[str],
+    tools_dir: Path,
+    *,
+    pre_env: str | None = None,
+    stem: str = "model",
+    progress=None,
+) -> dict[str, Path]:
     """Run Unsloth's ``save_pretrained_gguf`` into ``staging``; return ``{quant: staged file}`` (f16 always)."""
     quants = list(quantizations) + ([] if "f16" in quantizations else ["f16"])  # f16 is the verification reference
     work = staging / "unsloth"

@@ -23,8 +23,9 @@ def main(argv: list[str]) -> int:
     cfg = AutoConfig.from_pretrained(model_dir)
     dtype = getattr(cfg, "dtype", None) or getattr(cfg, "torch_dtype", None)
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    model, tokenizer = FastLanguageModel.from_pretrained(model_dir, load_in_4bit=False, load_in_8bit=False,
-                                                         full_finetuning=False, dtype=dtype or torch.float32)
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_dir, load_in_4bit=False, load_in_8bit=False, full_finetuning=False, dtype=dtype or torch.float32
+    )
     out = model.save_pretrained_gguf(save_dir, tokenizer, quantization_method=quants.split(","))
     # The GPU exporter returns a dict with "gguf_files"; Unsloth's CPU exporter returns the list of paths.
     if isinstance(out, dict):

@@ -29,7 +29,7 @@ SAMPLE_SQL = [
     "UPDATE employees SET salary = salary * 1.05 WHERE dept_id IN (3, 7) AND hired < '2020-01-01';",
     "select avg(price), max(price) from products where category like '%tea%' limit 10",
     "WITH t AS (SELECT a, ROW_NUMBER() OVER (PARTITION BY b ORDER BY c) AS rn FROM x) SELECT * FROM t WHERE rn = 1",
-    "DELETE FROM \"Order Items\" WHERE qty <= 0\n\n-- tidy up\n",
+    'DELETE FROM "Order Items" WHERE qty <= 0\n\n-- tidy up\n',
 ]
 SAMPLE_PROSE = [
     "Show the name, country and age of every singer, oldest first.",
@@ -74,9 +74,14 @@ def _hf_greedy(model, tokenizer, ids: list[int], n: int) -> list[int]:
 
     eos = tokenizer.eos_token_id
     with torch.no_grad():
-        out = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=n, do_sample=False, eos_token_id=eos,
-                             pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos)
-    return out[0, len(ids):].tolist()
+        out = model.generate(
+            torch.tensor([ids], device=model.device),
+            max_new_tokens=n,
+            do_sample=False,
+            eos_token_id=eos,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+        )
+    return out[0, len(ids) :].tolist()
 
 
 def _agreement(ref: list[list[int]], got: list[list[int]]) -> dict:
@@ -87,12 +92,21 @@ def _agreement(ref: list[list[int]], got: list[list[int]]) -> dict:
             k += 1
         fracs.append(k / max(len(r), 1))
         exact += int(r == g)
-    return {"token_agreement": round(sum(fracs) / len(fracs), 4), "exact": round(exact / len(ref), 4),
-            "prompts": len(ref)}
+    return {
+        "token_agreement": round(sum(fracs) / len(fracs), 4),
+        "exact": round(exact / len(ref), 4),
+        "prompts": len(ref),
+    }
 
 
-def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.PathLike], tokenizer, *,
-                     n_tokens: int = 16, model: Any = None) -> dict[str, dict]:
+def greedy_agreement(
+    model_dir: str | os.PathLike,
+    ggufs: Mapping[str, str | os.PathLike],
+    tokenizer,
+    *,
+    n_tokens: int = 16,
+    model: Any = None,
+) -> dict[str, dict]:
     """Greedy continuations of sql2nl prompts: HF model vs each GGUF in ``ggufs`` (``{quant: path}``)."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -111,8 +125,16 @@ def greedy_agreement(model_dir: str | os.PathLike, ggufs: Mapping[str, str | os.
     n_ctx = max(len(i) for i in prompt_ids) + n_tokens + 16
     out = {}
     for quant, path in ggufs.items():
-        gg = llama_child.run("greedy", os.fspath(path), f"the {quant} GGUF", prompts=prompt_ids, refs=ref, n_tokens=n_tokens,
-                             eos=tokenizer.eos_token_id, n_ctx=n_ctx)
+        gg = llama_child.run(
+            "greedy",
+            os.fspath(path),
+            f"the {quant} GGUF",
+            prompts=prompt_ids,
+            refs=ref,
+            n_tokens=n_tokens,
+            eos=tokenizer.eos_token_id,
+            n_ctx=n_ctx,
+        )
         out[quant] = _agreement(ref, gg["got"])
         # Free-running agreement stops counting at the first flip, which a near-tie in a barely trained model
         # causes; teacher-forced top-1 agreement judges every position on its own.

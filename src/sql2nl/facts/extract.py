@@ -39,15 +39,38 @@ if TYPE_CHECKING:
 _SET_NODES = (exp.Union, exp.Intersect, exp.Except)
 #: The node types the walk acts on; every other node (columns, comparisons, clauses: most of a
 #: tree) is passed over with one set lookup instead of the whole chain of type tests.
-_WATCHED = frozenset({
-    exp.Table, exp.Literal, exp.Not, exp.NEQ, exp.NullSafeNEQ, exp.Like, exp.ILike, exp.In, exp.Between,
-    *AGGREGATES, exp.Window, exp.Subquery, exp.Select, *SET_OPERATIONS, exp.CTE, exp.Lateral, exp.Unnest,
-    exp.Update, exp.Delete, exp.Merge, exp.With, exp.Join, exp.Returning,
-})
+_WATCHED = frozenset(
+    {
+        exp.Table,
+        exp.Literal,
+        exp.Not,
+        exp.NEQ,
+        exp.NullSafeNEQ,
+        exp.Like,
+        exp.ILike,
+        exp.In,
+        exp.Between,
+        *AGGREGATES,
+        exp.Window,
+        exp.Subquery,
+        exp.Select,
+        *SET_OPERATIONS,
+        exp.CTE,
+        exp.Lateral,
+        exp.Unnest,
+        exp.Update,
+        exp.Delete,
+        exp.Merge,
+        exp.With,
+        exp.Join,
+        exp.Returning,
+    }
+)
 
 
-def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str | None = None, *,
-            schema: "Schema | None" = None) -> list[StatementFacts]:
+def extract(
+    sql: str | exp.Expression | Iterable[exp.Expression], dialect: str | None = None, *, schema: "Schema | None" = None
+) -> list[StatementFacts]:
     """Facts for each statement in ``sql`` (a string, a parsed tree, or a list of trees).
 
     >>> f = extract("SELECT name FROM users AS u WHERE u.age > 18")[0]
@@ -60,8 +83,14 @@ def extract(sql: str | exp.Expression | Iterable[exp.Expression], dialect: str |
     return [statement_facts(t, dialect, schema=schema) for t in trees]
 
 
-def statement_facts(tree: exp.Expression, dialect: str | None = None, *,
-                    schema: "Schema | None" = None, owned: bool = False, text: str | None = None) -> StatementFacts:
+def statement_facts(
+    tree: exp.Expression,
+    dialect: str | None = None,
+    *,
+    schema: "Schema | None" = None,
+    owned: bool = False,
+    text: str | None = None,
+) -> StatementFacts:
     """Facts for one parsed statement. ``tree`` is never changed (``facts.tree`` may be a normalised
     copy) unless ``owned`` says the caller has just parsed it and holds it nowhere else: then the
     normalisation happens in place, sparing a copy. ``text``, the SQL the tree was parsed from when
@@ -78,7 +107,7 @@ class _Extractor:
         self.tree = tree
         self.dialect = dialect
         self.scopes = Scopes(tree, schema)
-        self.selects = 0                     # SELECTs seen, and whether anything nests queries
+        self.selects = 0  # SELECTs seen, and whether anything nests queries
         self.nested = False
 
     def table_of(self, col: exp.Expression | None) -> Any:
@@ -120,7 +149,9 @@ class _Extractor:
                     f.literals.append(node.this)
             elif typ is exp.Not or typ is exp.NEQ or typ is exp.NullSafeNEQ:
                 f.negations += 1
-            elif (typ is exp.Like or typ is exp.ILike or typ is exp.In or typ is exp.Between) and node.args.get("negate"):
+            elif (typ is exp.Like or typ is exp.ILike or typ is exp.In or typ is exp.Between) and node.args.get(
+                "negate"
+            ):
                 f.negations += 1
             elif typ in AGGREGATES:
                 self.aggregate(f, node)
@@ -172,8 +203,13 @@ class _Extractor:
 
     def resolve_tables(self, f: StatementFacts) -> None:
         """Fill in the tables the walk left for later (see :meth:`table_of`)."""
-        items: list[Selected | Filter | Aggregate | Order] = [*f.selected, *f.filters, *f.having, *f.aggregates,
-                                                               *f.order_by]
+        items: list[Selected | Filter | Aggregate | Order] = [
+            *f.selected,
+            *f.filters,
+            *f.having,
+            *f.aggregates,
+            *f.order_by,
+        ]
         for item in items:
             if isinstance(item.table, _Later):
                 item.table = self.scopes.table_of(item.table.col)
@@ -246,9 +282,13 @@ class _Extractor:
     def window(self, f: StatementFacts, win: exp.Window) -> None:
         func = win.this.key if win.this is not None else "window"
         order = win.args.get("order")
-        f.windows.append(Window(func=func,
-                                partition_by=[column_name(e) or e.sql() for e in win.args.get("partition_by") or ()],
-                                order_by=[column_name(e.this) or e.sql() for e in (order.expressions if order else ())]))
+        f.windows.append(
+            Window(
+                func=func,
+                partition_by=[column_name(e) or e.sql() for e in win.args.get("partition_by") or ()],
+                order_by=[column_name(e.this) or e.sql() for e in (order.expressions if order else ())],
+            )
+        )
 
     def selected(self, e: exp.Expression) -> Selected:
         alias = e.alias if isinstance(e, exp.Alias) else None
@@ -256,9 +296,13 @@ class _Extractor:
         star = inner if isinstance(inner, exp.Star) else inner.this if isinstance(inner, exp.Column) else None
         if isinstance(star, exp.Star):
             tb = self.table_of(inner) if isinstance(inner, exp.Column) and inner.table else None
-            return Selected(star=True, table=tb, node=inner,
-                            except_columns=[column_name(c) or c.sql() for c in star.args.get("except_") or ()],
-                            replaced_columns=[c.alias or c.sql() for c in star.args.get("replace") or ()])
+            return Selected(
+                star=True,
+                table=tb,
+                node=inner,
+                except_columns=[column_name(c) or c.sql() for c in star.args.get("except_") or ()],
+                replaced_columns=[c.alias or c.sql() for c in star.args.get("replace") or ()],
+            )
         agg = AGGREGATES.get(type(inner))
         distinct = False
         target = inner
@@ -268,15 +312,21 @@ class _Extractor:
                 distinct = True
                 target = target.expressions[0] if target.expressions else None
         col = first_column(target)
-        return Selected(column=column_name(col), table=self.table_of(col), aggregate=agg,
-                        distinct=distinct, alias=alias, node=inner)
+        return Selected(
+            column=column_name(col), table=self.table_of(col), aggregate=agg, distinct=distinct, alias=alias, node=inner
+        )
 
     def order(self, e: exp.Expression) -> Order:
         inner = e.this if isinstance(e, exp.Ordered) else e
         desc = bool(e.args.get("desc")) if isinstance(e, exp.Ordered) else False
         col = first_column(inner)
-        return Order(column=column_name(col), descending=desc, aggregate=AGGREGATES.get(type(inner)),
-                     table=self.table_of(col), node=inner)
+        return Order(
+            column=column_name(col),
+            descending=desc,
+            aggregate=AGGREGATES.get(type(inner)),
+            table=self.table_of(col),
+            node=inner,
+        )
 
     def flatten(self, node: exp.Expression, clause: str, negated: bool, out: list[Filter]) -> None:
         while isinstance(node, exp.Paren):
@@ -311,9 +361,15 @@ class _Extractor:
             negated = not negated
         if op is None:
             col = first_column(node)
-            return Filter(column=column_name(col), op=node.key, negated=negated, clause=clause,
-                          table=self.table_of(col), node=whole,
-                          values=[literal_text(v) for v in children(node) if is_value(v)])
+            return Filter(
+                column=column_name(col),
+                op=node.key,
+                negated=negated,
+                clause=clause,
+                table=self.table_of(col),
+                node=whole,
+                values=[literal_text(v) for v in children(node) if is_value(v)],
+            )
         if op == "exists":
             return Filter(column=None, op="exists", negated=negated, clause=clause, subquery=True, node=whole)
         left = node.this
@@ -341,17 +397,28 @@ class _Extractor:
                 subquery = right.find(exp.Select) is not None
         agg = AGGREGATES.get(type(left))
         name = column_name(col)
-        return Filter(column=name or (f"{agg}(*)" if agg else None), op=op, values=values, negated=negated,
-                      clause=clause, table=self.table_of(col), subquery=subquery, aggregate=agg, node=whole)
+        return Filter(
+            column=name or (f"{agg}(*)" if agg else None),
+            op=op,
+            values=values,
+            negated=negated,
+            clause=clause,
+            table=self.table_of(col),
+            subquery=subquery,
+            aggregate=agg,
+            node=whole,
+        )
 
     def dml_ddl(self, f: StatementFacts) -> None:
         t = self.tree
-        if isinstance(t, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Alter,
-                          exp.Drop, exp.TruncateTable)):
+        if isinstance(
+            t, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Alter, exp.Drop, exp.TruncateTable)
+        ):
             target = t.this if isinstance(t.this, exp.Expression) else None  # "DELETE t FROM ..." sets this=False
             if isinstance(target, exp.Schema):
-                f.target_columns = [c.name for c in target.expressions
-                                    if isinstance(c, (exp.Identifier, exp.ColumnDef, exp.Column))]
+                f.target_columns = [
+                    c.name for c in target.expressions if isinstance(c, (exp.Identifier, exp.ColumnDef, exp.Column))
+                ]
                 target = target.this
             if isinstance(t, exp.TruncateTable):
                 target = t.expressions[0] if t.expressions else None

@@ -8,17 +8,41 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 AGGREGATES = {
-    exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
+    exp.Count: "count",
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
 }
 COMPARISONS = {
-    exp.EQ: "=", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=",
-    exp.Like: "like", exp.ILike: "ilike", exp.In: "in", exp.Between: "between", exp.Is: "is",
-    exp.Exists: "exists", exp.NullSafeEQ: "=", exp.NullSafeNEQ: "!=",
+    exp.EQ: "=",
+    exp.NEQ: "!=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.Like: "like",
+    exp.ILike: "ilike",
+    exp.In: "in",
+    exp.Between: "between",
+    exp.Is: "is",
+    exp.Exists: "exists",
+    exp.NullSafeEQ: "=",
+    exp.NullSafeNEQ: "!=",
 }
 KINDS = {
-    exp.Select: "select", exp.Union: "select", exp.Intersect: "select", exp.Except: "select",
-    exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete", exp.Merge: "merge",
-    exp.Create: "create", exp.Alter: "alter", exp.Drop: "drop", exp.TruncateTable: "truncate",
+    exp.Select: "select",
+    exp.Union: "select",
+    exp.Intersect: "select",
+    exp.Except: "select",
+    exp.Insert: "insert",
+    exp.Update: "update",
+    exp.Delete: "delete",
+    exp.Merge: "merge",
+    exp.Create: "create",
+    exp.Alter: "alter",
+    exp.Drop: "drop",
+    exp.TruncateTable: "truncate",
     exp.Values: "values",
 }
 SET_OPERATIONS = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}
@@ -45,7 +69,7 @@ def literal_text(node: exp.Expression) -> str:
 
 def is_parameter(text: str) -> bool:
     """Whether a fact value is a bound parameter written by the user (``?``, ``:name``, ``@name``), not a constant."""
-    return (text == "?" or text.startswith((":", "@")))
+    return text == "?" or text.startswith((":", "@"))
 
 
 def is_parameter_node(node: exp.Expression | None) -> bool:

@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 
 #: Dialects in which a double-quoted name in a value position may be a string.
 SPIDER_VALUE_DIALECTS = frozenset({None, "", "sqlite"})
-_COMPARES = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ, exp.Like,
-             exp.ILike)
+_COMPARES = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ, exp.Like, exp.ILike)
 
 
 def is_quoted_name(node: exp.Expression | None) -> bool:
     """An unqualified column written in quotes (``"Male"``)."""
-    return (isinstance(node, exp.Column) and not node.args.get("table") and isinstance(node.this, exp.Identifier)
-            and bool(node.this.args.get("quoted")))
+    return (
+        isinstance(node, exp.Column)
+        and not node.args.get("table")
+        and isinstance(node.this, exp.Identifier)
+        and bool(node.this.args.get("quoted"))
+    )
 
 
 def in_value_position(col: exp.Column) -> bool:

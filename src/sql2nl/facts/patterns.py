@@ -17,9 +17,25 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 #: Dialects whose LIKE treats a backslash as the escape character when no ESCAPE is given.
-BACKSLASH_ESCAPE_DIALECTS = frozenset({None, "", "mysql", "postgres", "redshift", "spark", "spark2", "databricks",
-                                       "hive", "clickhouse", "bigquery", "doris", "starrocks", "materialize",
-                                       "risingwave"})
+BACKSLASH_ESCAPE_DIALECTS = frozenset(
+    {
+        None,
+        "",
+        "mysql",
+        "postgres",
+        "redshift",
+        "spark",
+        "spark2",
+        "databricks",
+        "hive",
+        "clickhouse",
+        "bigquery",
+        "doris",
+        "starrocks",
+        "materialize",
+        "risingwave",
+    }
+)
 ANY, ONE = object(), object()
 
 
@@ -46,16 +62,24 @@ class LikePattern:
     @property
     def shape(self) -> str:
         kinds = "".join("t" if isinstance(p, str) else "%" if p is ANY else "_" for p in self.parts)
-        return {"": "exact", "t": "exact", "t%": "starts", "%t": "ends", "%t%": "contains", "t%t": "starts_ends",
-                "%": "anything"}.get(kinds, "pattern")
+        return {
+            "": "exact",
+            "t": "exact",
+            "t%": "starts",
+            "%t": "ends",
+            "%t%": "contains",
+            "t%t": "starts_ends",
+            "%": "anything",
+        }.get(kinds, "pattern")
 
     @property
     def wildcards(self) -> set[str]:
         return {"%" if p is ANY else "_" for p in self.parts if not isinstance(p, str)}
 
 
-def like_pattern(pattern: str, escape: str | None = None, dialect: str | None = None, *,
-                 glob: bool = False) -> LikePattern | None:
+def like_pattern(
+    pattern: str, escape: str | None = None, dialect: str | None = None, *, glob: bool = False
+) -> LikePattern | None:
     """Decode ``pattern``; ``None`` when it uses syntax this does not read (T-SQL ``[a-z]`` classes, GLOB sets)."""
     if escape is None and dialect in BACKSLASH_ESCAPE_DIALECTS and not glob:
         escape = "\\"

@@ -38,7 +38,7 @@ class Scopes:
     def __init__(self, tree: exp.Expression | None = None, schema: "Schema | None" = None) -> None:
         self.tree = tree
         self.schema = schema
-        self._sources: dict[int, dict[str, str]] | None = None   # id(scope node) -> {alias: table}
+        self._sources: dict[int, dict[str, str]] | None = None  # id(scope node) -> {alias: table}
         self._parents: dict[int, exp.Expression | None] = {}
         self._resolved: dict[int, tuple[str | None, dict[str, str] | None, str | None]] = {}
         self._enclosing: dict[int, exp.Expression | None] = {}
@@ -130,8 +130,9 @@ class Scopes:
         found: exp.Expression | None = None
         while cur is not None:
             # (MERGE's WHEN ... THEN UPDATE/DELETE has no table of its own: the MERGE is the scope.)
-            if isinstance(cur, (exp.Select, exp.Merge)) or (isinstance(cur, (exp.Update, exp.Delete))
-                                                            and isinstance(cur.this, exp.Table)):
+            if isinstance(cur, (exp.Select, exp.Merge)) or (
+                isinstance(cur, (exp.Update, exp.Delete)) and isinstance(cur.this, exp.Table)
+            ):
                 found = cur
                 break
             memo = self._enclosing.get(id(cur), False)
@@ -195,7 +196,17 @@ def _distinct_sources(scope: dict[str, str]) -> dict[str, str]:
     return out
 
 
-_NESTING = (exp.Subquery, exp.With, exp.Union, exp.Intersect, exp.Except, exp.Lateral, exp.Unnest, exp.Exists, exp.Table)
+_NESTING = (
+    exp.Subquery,
+    exp.With,
+    exp.Union,
+    exp.Intersect,
+    exp.Except,
+    exp.Lateral,
+    exp.Unnest,
+    exp.Exists,
+    exp.Table,
+)
 
 
 def _one_scope(sel: exp.Select) -> bool:
@@ -205,7 +216,9 @@ def _one_scope(sel: exp.Select) -> bool:
         for inner in node.walk():
             if isinstance(inner, exp.Select):
                 return False
-            if isinstance(inner, _NESTING) and not (isinstance(inner, exp.Table) and isinstance(inner.this, exp.Identifier)):
+            if isinstance(inner, _NESTING) and not (
+                isinstance(inner, exp.Table) and isinstance(inner.this, exp.Identifier)
+            ):
                 return False
     return True
 

@@ -72,8 +72,9 @@ def _plan(f: StatementFacts) -> Plan:
     return cached
 
 
-def check(text: str, facts: Sequence[StatementFacts] | StatementFacts, *, language: str = "en",
-          schema: Any = None) -> Faithfulness:
+def check(
+    text: str, facts: Sequence[StatementFacts] | StatementFacts, *, language: str = "en", schema: Any = None
+) -> Faithfulness:
     """Score ``text`` against ``facts`` (one statement's or a script's).
 
     ``language`` is the text's ("en" or "zh"); ``schema`` (any form ``describe`` accepts) lets the
@@ -102,8 +103,9 @@ def check(text: str, facts: Sequence[StatementFacts] | StatementFacts, *, langua
     return Faithfulness(round(score, 4), missing, contradicted, len(verdicts))
 
 
-def check_faithfulness(sql: str, text: str, *, dialect: str | None = None, language: str = "en",
-                       schema: Any = None) -> Faithfulness:
+def check_faithfulness(
+    sql: str, text: str, *, dialect: str | None = None, language: str = "en", schema: Any = None
+) -> Faithfulness:
     """Whether ``text`` faithfully describes ``sql``: the same checker the LLM guard uses.
 
     ``sql`` is parsed as :func:`sql2nl.describe` parses it (``dialect`` as there); bad SQL raises

@@ -26,8 +26,11 @@ class ClauseChecks:
         return any(cat in h.tags for h in self.s.hits)
 
     def negs(self) -> list[Hit]:
-        return [h for h in self.s.hits if "neg" in h.tags and h.start not in self.used_neg
-                and not any(c in h.tags for c in ("cmp", "cmp_after"))]
+        return [
+            h
+            for h in self.s.hits
+            if "neg" in h.tags and h.start not in self.used_neg and not any(c in h.tags for c in ("cmp", "cmp_after"))
+        ]
 
     # -- the checks -----------------------------------------------------------------------------
 
@@ -102,8 +105,11 @@ class ClauseChecks:
         return out
 
     def _names_at(self, i: int, keys: set[str], span: int) -> set[str]:
-        return {key for s, _, key in self.s.names if key in keys and i <= s < i + span
-                and not any(self.s.is_punct(j) for j in range(i, s))}
+        return {
+            key
+            for s, _, key in self.s.names
+            if key in keys and i <= s < i + span and not any(self.s.is_punct(j) for j in range(i, s))
+        }
 
     def _first(self) -> bool:
         return "first" in self.s.stemset or "前" in self.s.stemset or "top" in self.s.stemset
@@ -158,12 +164,17 @@ class ClauseChecks:
             return []
         tables = tuple(f.tables)
         keys = p.group_keys or [(k, None, ()) for k in f.group_by]
-        named = any(self.m.column(k, tables) or (_identity(k) and (
-            any(self.m.table(x) for x in ts) or self.m.column(k, tables + _IDENTITY_WORDS)))
-            for k, _, ts in keys)
+        named = any(
+            self.m.column(k, tables)
+            or (_identity(k) and (any(self.m.table(x) for x in ts) or self.m.column(k, tables + _IDENTITY_WORDS)))
+            for k, _, ts in keys
+        )
         selected = {s.column.lower() for s in f.selected if s.column and not s.aggregate}
-        implied = bool(f.having) or bool(f.order_by) or (
-            any(k[0].lower() in selected for k in keys) and any(s.aggregate for s in f.selected))
+        implied = (
+            bool(f.having)
+            or bool(f.order_by)
+            or (any(k[0].lower() in selected for k in keys) and any(s.aggregate for s in f.selected))
+        )
         if named and (self.has("group") or implied):
             return [("grouping", "ok")]
         if not named:  # "for each city" when the grouping is by country
@@ -181,15 +192,20 @@ class ClauseChecks:
                 out.append(("union", "contradicted" if bad else "ok" if self.has("union") else "missing"))
             elif op == "intersect":
                 either = "either" in self.s.stemset or "要么" in self.s.stemset
-                loose_or = self.has("union_strong") and not p.has_or and not self.has("intersect_strong") \
+                loose_or = (
+                    self.has("union_strong")
+                    and not p.has_or
+                    and not self.has("intersect_strong")
                     and not ("both" in self.s.stemset or "既" in self.s.stemset)
+                )
                 if either or loose_or:
                     out.append(("intersect", "contradicted"))
                 else:
                     out.append(("intersect", "ok" if self.has("intersect") else "missing"))
             elif op == "except":
-                out.append(("except", "ok" if self.negs() else
-                            "contradicted" if self.has("intersect_strong") else "missing"))
+                out.append(
+                    ("except", "ok" if self.negs() else "contradicted" if self.has("intersect_strong") else "missing")
+                )
         return out
 
     def distinct(self, p: Plan) -> list[tuple[str, str]]:

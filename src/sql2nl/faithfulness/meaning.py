@@ -27,8 +27,6 @@ _RANGE_LOW = frozenset({"between", "from", "介于", "在", "从"})
 _RANGE_MID = frozenset({"and", "to", "到", "至", "和", "与", "-"})
 
 
-
-
 class Reader(ClauseChecks):
     """The meaning checks over one scanned text (shared by the statements of a script)."""
 
@@ -48,8 +46,12 @@ class Reader(ClauseChecks):
         for _, _, key in scan.names:
             seen[key] = seen.get(key, 0) + 1
         spans = {(s0, e0) for s0, e0, key in scan.names if key in self.columns and seen[key] == 1}
-        scan.hits = [Hit(h.start, h.end, {k: v for k, v in h.tags.items() if k not in ("agg", "sup")})
-                     if (h.start, h.end) in spans else h for h in scan.hits]
+        scan.hits = [
+            Hit(h.start, h.end, {k: v for k, v in h.tags.items() if k not in ("agg", "sup")})
+            if (h.start, h.end) in spans
+            else h
+            for h in scan.hits
+        ]
         self.by_start = {h.start: h for h in scan.hits}
         self.by_end = {h.end: h for h in scan.hits}
         for h in scan.hits:  # "not more than": the "not" belongs to the comparison
@@ -110,14 +112,21 @@ class Reader(ClauseChecks):
     def _range(self, start: int, end: int) -> list[tuple[str, int, bool | None]]:
         # "between 10 and 20", "from 2000 to 2010", "在10到20之间"
         st = self.s.stems
-        before = st[max(0, start - 3):start]
-        after = st[end:end + 4]
-        if any(w in _RANGE_LOW for w in before) and after and after[0] in _RANGE_MID and \
-                any(w[0].isdigit() for w in after[1:]):
+        before = st[max(0, start - 3) : start]
+        after = st[end : end + 4]
+        if (
+            any(w in _RANGE_LOW for w in before)
+            and after
+            and after[0] in _RANGE_MID
+            and any(w[0].isdigit() for w in after[1:])
+        ):
             return [("mag", UP, None)]
-        if start >= 2 and st[start - 1] in _RANGE_MID and any(
-                w[0].isdigit() for w in st[max(0, start - 4):start - 1]) and any(
-                w in _RANGE_LOW for w in st[max(0, start - 8):start - 1]):
+        if (
+            start >= 2
+            and st[start - 1] in _RANGE_MID
+            and any(w[0].isdigit() for w in st[max(0, start - 4) : start - 1])
+            and any(w in _RANGE_LOW for w in st[max(0, start - 8) : start - 1])
+        ):
             return [("mag", -UP, None)]
         return []
 
@@ -126,16 +135,27 @@ class Reader(ClauseChecks):
         st = self.s.stems
         for h in self.s.hits:
             if "neg" in h.tags and start - window <= h.start < start and h.start not in self.used_neg:
-                if not any(self.s.is_punct(j) or (st[j] in self.boundary and st[j] != "with")
-                           for j in range(h.end, start)):
+                if not any(
+                    self.s.is_punct(j) or (st[j] in self.boundary and st[j] != "with") for j in range(h.end, start)
+                ):
                     return True
         return False
 
     def statement(self, p: Plan) -> list[tuple[str, str]]:
         """The statement's kind: "Show the user with id 5" is not a DELETE."""
         kind = p.kind
-        if kind not in ("select", "insert", "update", "delete", "merge", "create", "alter", "drop", "truncate",
-                        "values"):
+        if kind not in (
+            "select",
+            "insert",
+            "update",
+            "delete",
+            "merge",
+            "create",
+            "alter",
+            "drop",
+            "truncate",
+            "values",
+        ):
             return []
         s = self.s
         verbs = [h for h in s.hits if "verb" in h.tags and not self._object_is_duplicates(h)]
@@ -149,7 +169,7 @@ class Reader(ClauseChecks):
 
     def _object_is_duplicates(self, h: Hit) -> bool:
         # "Remove duplicates ..." / "去除重复" describes DISTINCT, not a DELETE
-        nxt = self.s.stems[h.end:h.end + 3]
+        nxt = self.s.stems[h.end : h.end + 3]
         return any(w in ("duplicate", "重", "repeat", "repetition") for w in nxt)
 
     def _sentence_initial(self, i: int) -> bool:
@@ -350,7 +370,7 @@ class Reader(ClauseChecks):
         return any("cmp" in h.tags and h.end < len(st) and st[h.end] == "1" for h in self.s.hits)
 
     def unsupported_aggregates(self, plans: list[Plan]) -> list[tuple[str, str]]:
-        """"average" or "sum" where no statement averages or sums."""
+        """ "average" or "sum" where no statement averages or sums."""
         kinds = set().union(*(p.agg_kinds for p in plans)) if plans else set()
         out = []
         for func in ("avg", "sum"):
@@ -364,8 +384,6 @@ class Reader(ClauseChecks):
         if any(p.negates for p in plans):
             return []
         return [("negation (not in the SQL)", "contradicted")] if self.negs() else []
-
-
 
 
 def _join_split_comparatives(scan: Scan) -> None:
@@ -395,9 +413,16 @@ def _drop_name_words(scan: Scan, plans: list[Plan]) -> None:
     if not starts:
         return
     st = scan.stems
-    scan.hits = [h for h in scan.hits if not (
-        h.end - h.start == 1 and h.end < len(st) and (st[h.start], st[h.end]) in starts
-        and any(k in h.tags for k in ("agg", "sup", "cmp_bare", "order")))]
+    scan.hits = [
+        h
+        for h in scan.hits
+        if not (
+            h.end - h.start == 1
+            and h.end < len(st)
+            and (st[h.start], st[h.end]) in starts
+            and any(k in h.tags for k in ("agg", "sup", "cmp_bare", "order"))
+        )
+    ]
 
 
 def meaning_checks(plans: list[Plan], reader: Reader) -> list[tuple[str, str]]:

@@ -19,22 +19,33 @@ from .lexicon import index
 from .scan import Scan, phrase_tokens, stem
 
 # Words that say nothing about which table or column is meant.
-_GENERIC = frozenset("""info information data detail details record records list type types table tables item has
+_GENERIC = frozenset(
+    """info information data detail details record records list type types table tables item has
 have in of and to for by on with the a an id ids code codes name names log map link ref rel xref tbl all at is
-num no""".split())
+num no""".split()
+)
 _STOP = frozenset("of the and in to for by a an on is at with from as".split())
 #: IN lists longer than this only need their first values and their size expressed.
 MANY_VALUES = 8
 # Codes people write out: 'M' is "male", 'Y' is "yes".
 _VALUE_WORDS = {
-    "m": ("male", "man", "men", "boy", "boys"), "f": ("female", "woman", "women", "girl", "girls", "false"),
-    "y": ("yes",), "n": ("no",), "t": ("true", "yes"), "true": ("yes",), "false": ("no", "not"),
-    "usa": ("us", "united states", "america"), "us": ("usa", "united states", "america"),
+    "m": ("male", "man", "men", "boy", "boys"),
+    "f": ("female", "woman", "women", "girl", "girls", "false"),
+    "y": ("yes",),
+    "n": ("no",),
+    "t": ("true", "yes"),
+    "true": ("yes",),
+    "false": ("no", "not"),
+    "usa": ("us", "united states", "america"),
+    "us": ("usa", "united states", "america"),
     "uk": ("united kingdom", "britain"),
 }
 # Words that name the same column: "How old" asks for an age; "gender" is a sex column.
-_SAME_THING = {"age": ("old", "older", "oldest", "aged", "young", "younger", "youngest"),
-               "sex": ("gender",), "gender": ("sex",)}
+_SAME_THING = {
+    "age": ("old", "older", "oldest", "aged", "young", "younger", "youngest"),
+    "sex": ("gender",),
+    "gender": ("sex",),
+}
 _YES = frozenset({"yes", "y", "true", "t", "1"})
 _NO = frozenset({"no", "n", "false", "f", "0"})
 _SUFFIX = re.compile(r"(ations|ation|ings|ing|ments|ment|ers|er|ions|ion|ed|es|s|ly|al)$")
@@ -54,15 +65,21 @@ def root(word: str) -> str:
 def name_forms(name: str) -> tuple[tuple[str, ...], ...]:
     """The token sequences that name ``name`` in full."""
     h = humanize(name)
-    forms = {phrase_tokens(h), phrase_tokens(name), phrase_tokens(re.sub(r"(?<=[a-z])(?=[0-9])", " ", h)),
-             phrase_tokens(plural(h) if len(h.rsplit(" ", 1)[-1]) > 2 else h + "s")}  # "ts" for a table t
+    forms = {
+        phrase_tokens(h),
+        phrase_tokens(name),
+        phrase_tokens(re.sub(r"(?<=[a-z])(?=[0-9])", " ", h)),
+        phrase_tokens(plural(h) if len(h.rsplit(" ", 1)[-1]) > 2 else h + "s"),
+    }  # "ts" for a table t
     return tuple(f for f in forms if f)
 
 
 _SOFT = frozenset("id code no num key detail".split())  # "customer_id" is named by "customer"
 # Words that tell a column from its sibling: "first name" is not "last name", "min salary" not "max salary".
-_KEEP = frozenset("""first last middle min minimum max maximum start end home away old new previous next current
-birth death male female low high total average mean avg sum""".split())
+_KEEP = frozenset(
+    """first last middle min minimum max maximum start end home away old new previous next current
+birth death male female low high total average mean avg sum""".split()
+)
 _COMPOUND_TAILS = ("name", "id", "date", "code", "number", "type", "count", "time", "year", "num")
 _PERSON_NAME = frozenset("first last middle given family name fore sur forename surname".split())
 
@@ -79,11 +96,11 @@ def name_words(name: str, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tup
     for w in phrase_tokens(humanize(name)):
         for tw in table_words:
             if len(tw) > 2 and w != tw and w.startswith(tw) and len(w) - len(tw) >= 2:
-                words += [tw, stem(w[len(tw):])]
+                words += [tw, stem(w[len(tw) :])]
                 break
         else:
             tail = next((t for t in _COMPOUND_TAILS if w.endswith(t) and len(w) > len(t)), None)
-            words += [stem(w[:-len(tail)]), tail] if tail else [w]
+            words += [stem(w[: -len(tail)]), tail] if tail else [w]
     words = [w for w in words if w not in _STOP and len(w) > 1]
     core = tuple(w for w in words if w not in table_words and w not in _SOFT)
     optional = tuple(w for w in words if w in table_words or w in _SOFT)
@@ -118,8 +135,11 @@ class Mentions:
         return self._roots
 
     def has_word(self, w: str) -> bool:
-        return w in self.scan.stemset or root(w) in self.roots or any(
-            x in self.scan.stemset for x in _SAME_THING.get(w, ()))
+        return (
+            w in self.scan.stemset
+            or root(w) in self.roots
+            or any(x in self.scan.stemset for x in _SAME_THING.get(w, ()))
+        )
 
     def has_form(self, name: str, words: Iterable[str | None] = ()) -> bool:
         s = self.scan
@@ -127,8 +147,9 @@ class Mentions:
             return True
         return any(w and (s.has(phrase_tokens(w)) or w.lower() in s.raw) for w in words)
 
-    def column(self, name: str, tables: tuple[str, ...], words: Iterable[str | None] = (),
-               table: str | None = None) -> bool:
+    def column(
+        self, name: str, tables: tuple[str, ...], words: Iterable[str | None] = (), table: str | None = None
+    ) -> bool:
         """Named in full, or word by word: every core word, or the last one and half of the rest
         (never leaving out a word like "first" or "max" that tells it from a sibling column)."""
         if self.has_form(name, tuple(words) + local_names(name, self.scan.language, "column", table)):
@@ -141,8 +162,7 @@ class Mentions:
             return True
         if set(core) <= _PERSON_NAME and "name" in core and self.scan.has(("full", "name")):
             return True  # "full name" for first_name and last_name
-        return (core[-1] in present and 2 * len(present) >= len(core)
-                and all(w in present for w in core if w in _KEEP))
+        return core[-1] in present and 2 * len(present) >= len(core) and all(w in present for w in core if w in _KEEP)
 
     def table(self, name: str, words: Iterable[str | None] = ()) -> bool:
         if self.has_form(name, tuple(words) + local_names(name, self.scan.language, "table")):
@@ -162,14 +182,19 @@ class Mentions:
             if not re.fullmatch(r"[\w.\-]+", v):
                 return True
             # "18" must not be found inside "180": require a boundary around word-like values.
-            if re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", s.raw) or \
-                    re.search(r"(?<![a-z0-9])" + re.escape(v) + r"(?![a-z0-9])", s.raw):
+            if re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w])", s.raw) or re.search(
+                r"(?<![a-z0-9])" + re.escape(v) + r"(?![a-z0-9])", s.raw
+            ):
                 return True
         toks = phrase_tokens(v, s.language)
         if toks and s.has(toks):
             return True
-        if len(toks) == 1 and len(toks[0]) >= 4 and not toks[0][0].isdigit() and any(
-                t.startswith(toks[0]) and len(t) - len(toks[0]) <= 3 for t in s.stemset):
+        if (
+            len(toks) == 1
+            and len(toks[0]) >= 4
+            and not toks[0][0].isdigit()
+            and any(t.startswith(toks[0]) and len(t) - len(toks[0]) <= 3 for t in s.stemset)
+        ):
             return True  # "Australian" for 'Australia'
         return any(s.has(phrase_tokens(w)) for w in _VALUE_WORDS.get(v, ()))
 
@@ -218,9 +243,14 @@ def mention_checks(plan: Any, m: Mentions, schema: Any) -> list[tuple[str, str]]
         words = schema.table_words(t) if schema is not None else None
         # a joined table is named by the columns it gives ("the cities of employees": locations.city)
         # (not by a generic one: "each name" does not say whose)
-        ok = m.table(t, (words,)) or (t.lower() not in plan.subjects and any(
-            m.column(c.column, tables, (), c.table) for c in returned.get(t.lower(), ())
-            if any(w not in _GENERIC for w in name_words(c.column, tables)[0])))
+        ok = m.table(t, (words,)) or (
+            t.lower() not in plan.subjects
+            and any(
+                m.column(c.column, tables, (), c.table)
+                for c in returned.get(t.lower(), ())
+                if any(w not in _GENERIC for w in name_words(c.column, tables)[0])
+            )
+        )
         out.append((f"table {t}", "ok" if ok else "missing"))
     seen = set()
     for sel in f.selected:

@@ -20,9 +20,11 @@ from ..words import humanize
 from .structure import Structure
 from .structure import build as structure_of
 
-_TIME_WORDS = frozenset("""date time year yr day month week born birth birthday dob founded established created
+_TIME_WORDS = frozenset(
+    """date time year yr day month week born birth birthday dob founded established created
 updated modified opened launched released started hired joined registered timestamp datetime when built
-introduced issued published completed finished ended closed expired deadline""".split())
+introduced issued published completed finished ended closed expired deadline""".split()
+)
 _RANK_WORDS = frozenset("rank ranking position place standing seed seeding".split())
 _DATE_VALUE = re.compile(r"\d{4}-\d{1,2}(-\d{1,2})?([ t].*)?|\d{1,2}/\d{1,2}/\d{2,4}")
 _FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "!=", "!=": "="}
@@ -120,7 +122,7 @@ class Plan:
     group_keys: list[tuple[str, str | None, tuple[str, ...]]] = field(default_factory=list)
     all_columns: set[str] = field(default_factory=set)
     filter_values: set[str] = field(default_factory=set)
-    negates: bool = False       # the SQL says "not" somewhere (a text may negate)
+    negates: bool = False  # the SQL says "not" somewhere (a text may negate)
     needs_negation: bool = False  # ... in a way a text must say with a negation word
     has_or: bool = False
     limits: set[str] = field(default_factory=set)  # every LIMIT value, subqueries' too
@@ -204,8 +206,11 @@ def build(f: StatementFacts) -> Plan:
         p.negates = p.needs_negation = bool(f.negations)
     for o in f.order_by:
         kind = "count" if o.aggregate == "count" else column_kind(o.column)
-        p.order.append(OrderKey(o.column, kind, o.descending, o.aggregate,
-                                f"ordering {'descending' if o.descending else 'ascending'}"))
+        p.order.append(
+            OrderKey(
+                o.column, kind, o.descending, o.aggregate, f"ordering {'descending' if o.descending else 'ascending'}"
+            )
+        )
     if "except" in f.set_operations:
         p.negates = True  # said by the "except" item
     return p
@@ -279,14 +284,22 @@ def _add_filter_items(p: Plan, flt: Any, negated: bool) -> None:
     if op == "between":
         kind = column_kind(col, values)
         if len(values) == 2:
-            p.comparisons.append(Comparison(col, kind, "not between" if negated else "between", values,
-                                            f"comparison {col} {'not ' if negated else ''}between "
-                                            f"{values[0]} and {values[1]}", ctx))
+            p.comparisons.append(
+                Comparison(
+                    col,
+                    kind,
+                    "not between" if negated else "between",
+                    values,
+                    f"comparison {col} {'not ' if negated else ''}between {values[0]} and {values[1]}",
+                    ctx,
+                )
+            )
         p.conditions.append(Condition(values, negated, ctx, f"negation {col} between"))
         return
     if op == "in" and values:
-        p.conditions.append(Condition(values, negated, ctx,
-                                      f"negation {col} {'not ' if negated else ''}in {', '.join(values[:3])}"))
+        p.conditions.append(
+            Condition(values, negated, ctx, f"negation {col} {'not ' if negated else ''}in {', '.join(values[:3])}")
+        )
 
 
 def _walk(root: exp.Expression) -> list[exp.Expression]:
@@ -328,8 +341,11 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
         if col is None and arg is not None and not isinstance(arg, exp.Star):
             c = arg.find(exp.Column)
             col = c.name if c is not None else None
-        compared = sel.parent is not None and isinstance(sel.parent, exp.Subquery) and \
-            isinstance(sel.parent.parent, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ))
+        compared = (
+            sel.parent is not None
+            and isinstance(sel.parent, exp.Subquery)
+            and isinstance(sel.parent.parent, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ))
+        )
         key = (func, col, distinct, compared)
         if key in seen:
             continue
@@ -340,8 +356,20 @@ def _aggregates(p: Plan, nodes: list[exp.Expression]) -> None:
 
 # Functions a description says with a "no" / "not" / "otherwise": null handling, conditionals, offsets.
 _NULL_HANDLING = (exp.Coalesce, exp.Nvl2, exp.Nullif, exp.If, exp.Case, exp.Lag, exp.Lead)
-_NEGATION_NODES = (exp.Not, exp.NEQ, exp.Except, exp.Is, exp.Join, exp.EQ, exp.LT, exp.Like, exp.In, exp.Star,
-                   exp.NotNullColumnConstraint, exp.When)
+_NEGATION_NODES = (
+    exp.Not,
+    exp.NEQ,
+    exp.Except,
+    exp.Is,
+    exp.Join,
+    exp.EQ,
+    exp.LT,
+    exp.Like,
+    exp.In,
+    exp.Star,
+    exp.NotNullColumnConstraint,
+    exp.When,
+)
 
 
 def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
@@ -357,8 +385,10 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
         if isinstance(node, exp.Not):
             inner = node.this
             p.negates = True
-            if not (isinstance(inner, (exp.GT, exp.GTE, exp.LT, exp.LTE)) or
-                    (isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null))):
+            if not (
+                isinstance(inner, (exp.GT, exp.GTE, exp.LT, exp.LTE))
+                or (isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null))
+            ):
                 p.needs_negation = True
         elif isinstance(node, exp.NEQ) and all(isinstance(x, exp.Column) for x in (node.this, node.expression)):
             p.negates = True  # a self-join's "T1.title != T2.title": "another", "more than one"
@@ -374,11 +404,15 @@ def _negation(p: Plan, nodes: list[exp.Expression]) -> None:
         elif isinstance(node, (exp.NotNullColumnConstraint, exp.When)):
             p.negates = p.negates or isinstance(node, exp.NotNullColumnConstraint) or node.args.get("matched") is False
         elif isinstance(node, exp.Join):
-            if (node.args.get("side") or "").lower() in ("left", "right", "full") or \
-                    (node.args.get("kind") or "").lower() == "anti":
+            if (node.args.get("side") or "").lower() in ("left", "right", "full") or (
+                node.args.get("kind") or ""
+            ).lower() == "anti":
                 p.negates = True  # "including those without ..."
-        elif isinstance(node, (exp.EQ, exp.LT)) and is_value(node.expression) and \
-                literal_text(node.expression).lower() in (_NEGATIVE_VALUES if isinstance(node, exp.EQ) else {"0", "1"}):
+        elif (
+            isinstance(node, (exp.EQ, exp.LT))
+            and is_value(node.expression)
+            and literal_text(node.expression).lower() in (_NEGATIVE_VALUES if isinstance(node, exp.EQ) else {"0", "1"})
+        ):
             p.negates = True  # "= 0", "= 'N'", "< 1": "no ...", "not ..."
 
 
@@ -407,8 +441,10 @@ def _required_tables(f: StatementFacts, tree: exp.Expression, subjects: set[str]
                 t = scopes.table_of(col) if scopes is not None else None
                 if t:
                     needed.add(t.lower())
-        if not has_column or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-                                 for e in sel.expressions):
+        if not has_column or any(
+            isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+            for e in sel.expressions
+        ):
             frm = sel.args.get("from_") or sel.args.get("from")
             if frm is not None and isinstance(frm.this, exp.Table):
                 needed.add(frm.this.name.lower())
@@ -432,8 +468,9 @@ def _top_selects(tree: exp.Expression) -> list[exp.Select]:
     return out
 
 
-def _group_keys(f: StatementFacts, tree: exp.Expression,
-                nodes: list[exp.Expression]) -> list[tuple[str, str | None, tuple[str, ...]]]:
+def _group_keys(
+    f: StatementFacts, tree: exp.Expression, nodes: list[exp.Expression]
+) -> list[tuple[str, str | None, tuple[str, ...]]]:
     main = _top_selects(tree)
     group = main[0].args.get("group") if main else None
     if group is None:

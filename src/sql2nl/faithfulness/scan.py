@@ -19,21 +19,49 @@ from ..words import singular
 from .lexicon import index
 
 _TOKEN = re.compile(
-    r"\d{1,3}(?:,\d{3})+(?!\d)"          # 1,000,000
-    r"|\d+(?:[.:/\-]\d+)*"                # 18, 8.5, 2020-01-01, 4:30, 8/1/2010
-    r"|[a-z]+"                            # words
-    r"|[\u4e00-\u9fff]"                   # one Chinese character
+    r"\d{1,3}(?:,\d{3})+(?!\d)"  # 1,000,000
+    r"|\d+(?:[.:/\-]\d+)*"  # 18, 8.5, 2020-01-01, 4:30, 8/1/2010
+    r"|[a-z]+"  # words
+    r"|[\u4e00-\u9fff]"  # one Chinese character
     r"|[,;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09]",  # clause boundaries
 )
 _PUNCT = frozenset(",;.?!()\u3001\uff0c\u3002\uff1b\uff1f\uff01\uff08\uff09")
-_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019|(?<![a-z0-9])'[^']*'(?![a-z0-9])"
-                     r"|`[^`]*`|\u300c[^\u300d]*\u300d|\u300a[^\u300b]*\u300b")
+_QUOTED = re.compile(
+    r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019|(?<![a-z0-9])'[^']*'(?![a-z0-9])"
+    r"|`[^`]*`|\u300c[^\u300d]*\u300d|\u300a[^\u300b]*\u300b"
+)
 _NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
-    "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
-    "seventy": "70", "eighty": "80", "ninety": "90", "once": "1", "twice": "2", "thrice": "3",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+    "once": "1",
+    "twice": "2",
+    "thrice": "3",
     "single": "1",
 }
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -126,7 +154,7 @@ class Scan:
         if not seq:
             return []
         st, k = self.stems, len(seq)
-        return [i for i in self.positions(seq[0]) if tuple(st[i:i + k]) == seq]
+        return [i for i in self.positions(seq[0]) if tuple(st[i : i + k]) == seq]
 
     def has(self, seq: tuple[str, ...]) -> bool:
         return bool(self.find(seq))
@@ -167,8 +195,8 @@ class Scan:
             cands = idx.get(st[i]) if not masked[i] else None
             if cands:
                 for k, table in cands:
-                    tags = table.get(tuple(st[i:i + k]))
-                    if tags is not None and not any(masked[i:i + k]):
+                    tags = table.get(tuple(st[i : i + k]))
+                    if tags is not None and not any(masked[i : i + k]):
                         hits.append(Hit(i, i + k, tags))
                         i += k
                         break

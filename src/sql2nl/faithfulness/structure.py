@@ -27,16 +27,16 @@ _ARITH_GROUPING = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
 class Structure:
     """The structural facts of one statement that the sentence must carry."""
 
-    arithmetic: list[str] = field(default_factory=list)   # labels of groupings that change meaning
-    mixed_logic: bool = False                              # AND inside OR (or the reverse)
+    arithmetic: list[str] = field(default_factory=list)  # labels of groupings that change meaning
+    mixed_logic: bool = False  # AND inside OR (or the reverse)
     compound_not: list[tuple[str, list[str]]] = field(default_factory=list)  # (label, values under it)
-    counted: set[str] | None = None                        # tables a COUNT(*) may be said to count
-    not_counted: set[str] = field(default_factory=set)     # ... and tables it cannot be said to count
+    counted: set[str] | None = None  # tables a COUNT(*) may be said to count
+    not_counted: set[str] = field(default_factory=set)  # ... and tables it cannot be said to count
     star_except: list[str] = field(default_factory=list)
     returning: list[str] = field(default_factory=list)
     conflict: bool = False
-    excluded: bool = False                                 # ON CONFLICT refers to EXCLUDED.<col>
-    roles: list[str] = field(default_factory=list)         # self-join role words
+    excluded: bool = False  # ON CONFLICT refers to EXCLUDED.<col>
+    roles: list[str] = field(default_factory=list)  # self-join role words
     parameter_limit: bool = False
 
 
@@ -54,12 +54,17 @@ def build(f: Any, nodes: list[exp.Expression]) -> Structure:
             right = node.expression
             if isinstance(right, exp.Paren) and isinstance(_bare(right), _ARITH_GROUPING):
                 s.arithmetic.append(f"grouping of {node.sql()}")
-            elif t is not exp.Sub and isinstance(node.this, exp.Paren) and \
-                    isinstance(_bare(node.this), (exp.Add, exp.Sub)):
+            elif (
+                t is not exp.Sub
+                and isinstance(node.this, exp.Paren)
+                and isinstance(_bare(node.this), (exp.Add, exp.Sub))
+            ):
                 s.arithmetic.append(f"grouping of {node.sql()}")
         elif t is exp.Mul:
-            if any(isinstance(x, exp.Paren) and isinstance(_bare(x), (exp.Add, exp.Sub))
-                   for x in (node.this, node.expression)):
+            if any(
+                isinstance(x, exp.Paren) and isinstance(_bare(x), (exp.Add, exp.Sub))
+                for x in (node.this, node.expression)
+            ):
                 s.arithmetic.append(f"grouping of {node.sql()}")
         elif t is exp.Or or t is exp.And:
             other = exp.And if t is exp.Or else exp.Or
@@ -71,8 +76,9 @@ def build(f: Any, nodes: list[exp.Expression]) -> Structure:
         elif t is exp.Star and node.args.get("except_"):
             s.star_except = [c.name for c in node.args["except_"] if isinstance(c, exp.Column)]
         elif t is exp.Returning:
-            s.returning = [c.name for e in node.expressions
-                           for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))]
+            s.returning = [
+                c.name for e in node.expressions for c in ([e] if isinstance(e, exp.Column) else e.find_all(exp.Column))
+            ]
         elif t is exp.OnConflict:
             s.conflict = True
             s.excluded = any(c.table.lower() == "excluded" for c in node.find_all(exp.Column))
@@ -92,7 +98,7 @@ def _self_join_role(f: Any, join: exp.Join, s: Structure) -> None:
     if sum(isinstance(t, exp.Table) and t.name.lower() == name for t in sources) < 2:
         return  # a table joined with itself, in the same FROM
     on = join.args.get("on")
-    for eq in (on.find_all(exp.EQ) if on is not None else ()):
+    for eq in on.find_all(exp.EQ) if on is not None else ():
         for col in (eq.this, eq.expression):
             if isinstance(col, exp.Column):
                 words = [w for w in humanize(col.name).split() if w not in ("id", "no", "code", "key", "name")]
@@ -116,12 +122,17 @@ def _counting(f: Any, nodes: list[exp.Expression], s: Structure) -> None:
     """Which tables a ``COUNT(*)`` over a join counts: the many side of each one-to-many join."""
     if len(f.tables) < 2 or f.scopes is None:
         return
-    main = [n for n in nodes if isinstance(n, exp.Count) and not isinstance(n.this, exp.Distinct)
-            and (n.this is None or isinstance(n.this, exp.Star))]
+    main = [
+        n
+        for n in nodes
+        if isinstance(n, exp.Count)
+        and not isinstance(n.this, exp.Distinct)
+        and (n.this is None or isinstance(n.this, exp.Star))
+    ]
     if not main:
         return
     table_of = f.scopes.table_of
-    one: set[str] = set()        # referenced by another table's key: one row per many
+    one: set[str] = set()  # referenced by another table's key: one row per many
     many: dict[str, set[str]] = {}  # table -> the tables its keys point to
     for eq in (n for n in nodes if isinstance(n, exp.EQ)):
         a, b = eq.this, eq.expression
@@ -151,8 +162,13 @@ def _counting(f: Any, nodes: list[exp.Expression], s: Structure) -> None:
             # the table the key points to: T1.Country = T2.CountryId identifies countries
             for eq in (n for n in nodes if isinstance(n, exp.EQ)):
                 for x, y in ((eq.this, eq.expression), (eq.expression, eq.this)):
-                    if isinstance(x, exp.Column) and isinstance(y, exp.Column) and x.name.lower() == col.name.lower() \
-                            and (table_of(x) or "").lower() == t.lower() and _identity(y.name, table_of(y)):
+                    if (
+                        isinstance(x, exp.Column)
+                        and isinstance(y, exp.Column)
+                        and x.name.lower() == col.name.lower()
+                        and (table_of(x) or "").lower() == t.lower()
+                        and _identity(y.name, table_of(y))
+                    ):
                         identified.add((table_of(y) or "").lower())
         counted = tables - identified
     else:
@@ -165,14 +181,69 @@ def _counting(f: Any, nodes: list[exp.Expression], s: Structure) -> None:
     s.not_counted = (identified or one) - s.counted
 
 
-_COUNT_LEAD_EN = {("how", "many"), ("number", "of"), ("count", "of"), ("count",), ("most",), ("fewest",), ("least",),
-                  ("more", "than"), ("fewer", "than"), ("less", "than"), ("at", "least"), ("at", "most"),
-                  ("or", "more"), ("or", "fewer")}
-_MARKERS_EN = ("(", "either", "both", "one of", "all of", "any of", "at the same time", "or else", "whichever",
-               "case that", "as well as", "in addition", "difference", "sum", "total", "product", "quotient",
-               "ratio", "share", "result of", "combined", "quantity", ";")
-_MARKERS_ZH = ("（", "(", "之差", "之和", "的差", "的和", "乘积", "之商", "比率", "比例", "结果", "要么", "既", "同时",
-               "或者", "并非", "并且", "；", "总和", "差值")
+_COUNT_LEAD_EN = {
+    ("how", "many"),
+    ("number", "of"),
+    ("count", "of"),
+    ("count",),
+    ("most",),
+    ("fewest",),
+    ("least",),
+    ("more", "than"),
+    ("fewer", "than"),
+    ("less", "than"),
+    ("at", "least"),
+    ("at", "most"),
+    ("or", "more"),
+    ("or", "fewer"),
+}
+_MARKERS_EN = (
+    "(",
+    "either",
+    "both",
+    "one of",
+    "all of",
+    "any of",
+    "at the same time",
+    "or else",
+    "whichever",
+    "case that",
+    "as well as",
+    "in addition",
+    "difference",
+    "sum",
+    "total",
+    "product",
+    "quotient",
+    "ratio",
+    "share",
+    "result of",
+    "combined",
+    "quantity",
+    ";",
+)
+_MARKERS_ZH = (
+    "（",
+    "(",
+    "之差",
+    "之和",
+    "的差",
+    "的和",
+    "乘积",
+    "之商",
+    "比率",
+    "比例",
+    "结果",
+    "要么",
+    "既",
+    "同时",
+    "或者",
+    "并非",
+    "并且",
+    "；",
+    "总和",
+    "差值",
+)
 
 
 class StructureReader:
@@ -198,7 +269,7 @@ class StructureReader:
             return marker in self.s.raw  # "(", ";"
         toks = phrase_tokens(marker, self.s.language)
         masked = self.s.masked
-        return any(not any(masked[i:i + len(toks)]) for i in self.s.find(toks)) if toks else marker in self.s.raw
+        return any(not any(masked[i : i + len(toks)]) for i in self.s.find(toks)) if toks else marker in self.s.raw
 
     def check(self, plan: Any, st: Structure) -> list[tuple[str, str]]:
         out = []
@@ -217,25 +288,44 @@ class StructureReader:
             ok = all(self.m.column(c, tuple(plan.facts.tables)) for c in st.star_except) and bool(self.r.negs())
             out.append((f"columns left out: {', '.join(st.star_except)}", "ok" if ok else "missing"))
         if st.returning:
-            said = any(self.s.has(phrase_tokens(w)) for w in ("return", "returning", "give back", "output", "report",
-                                                               "返回", "输出"))
+            said = any(
+                self.s.has(phrase_tokens(w))
+                for w in ("return", "returning", "give back", "output", "report", "返回", "输出")
+            )
             ok = said and all(self.m.column(c, tuple(plan.facts.tables)) for c in st.returning)
             out.append((f"returning {', '.join(st.returning)}", "ok" if ok else "missing"))
         if st.conflict:
-            at = [i for w in ("exist", "already", "conflict", "duplicate", "clash", "已存在", "冲突", "重复")
-                  for i in self._where(w)]
+            at = [
+                i
+                for w in ("exist", "already", "conflict", "duplicate", "clash", "已存在", "冲突", "重复")
+                for i in self._where(w)
+            ]
             out.append(("on conflict", "ok" if at else "missing"))
             if st.excluded:  # after the conflict is said: "... add it; if it exists, add the new quantity"
-                new = ("new", "incoming", "inserted", "proposed", "excluded", "attempted", "supplied", "given",
-                       "新", "插入的", "传入")
+                new = (
+                    "new",
+                    "incoming",
+                    "inserted",
+                    "proposed",
+                    "excluded",
+                    "attempted",
+                    "supplied",
+                    "given",
+                    "新",
+                    "插入的",
+                    "传入",
+                )
                 said = at and any(i > min(at) for w in new for i in self._where(w))
                 out.append(("the new row's values (EXCLUDED)", "ok" if said else "missing"))
         for role in dict.fromkeys(st.roles):
-            out.append((f"self-join role {role}", "ok" if all(self.m.has_word(w) for w in phrase_tokens(role))
-                        else "missing"))
+            out.append(
+                (f"self-join role {role}", "ok" if all(self.m.has_word(w) for w in phrase_tokens(role)) else "missing")
+            )
         if st.parameter_limit:
-            leak = any(self.s.stems[i] == "?" and i + 1 < len(self.s.stems) and not self.s.is_punct(i + 1)
-                       for i in range(len(self.s.stems)))
+            leak = any(
+                self.s.stems[i] == "?" and i + 1 < len(self.s.stems) and not self.s.is_punct(i + 1)
+                for i in range(len(self.s.stems))
+            )
             said = any(w in self.s.stemset for w in ("given", "parameter", "specified", "some", "给定", "指定"))
             out.append(("limit (a given number)", "ok" if said and not leak else "missing"))
         return out
@@ -254,16 +344,18 @@ class StructureReader:
             if key not in tables:
                 continue
             if self.s.language == "zh":
-                after = "".join(stems[end:end + 4])
-                before = "".join(stems[max(0, start - 3):start])
-                if after.startswith(("数量", "个数", "数目", "有多少", "的数量", "的个数", "的数目")) or \
-                        before.endswith(("多少", "多少个", "几个", "多少位", "多少名", "最多的", "最少的")):
+                after = "".join(stems[end : end + 4])
+                before = "".join(stems[max(0, start - 3) : start])
+                if after.startswith(
+                    ("数量", "个数", "数目", "有多少", "的数量", "的个数", "的数目")
+                ) or before.endswith(("多少", "多少个", "几个", "多少位", "多少名", "最多的", "最少的")):
                     nouns.add(key)
                 continue
             for k in range(1, 5):
-                lead = tuple(x for x in stems[max(0, start - k):start] if x not in ("the", "different", "distinct"))
-                if any(lead[-len(p):] == p for p in _COUNT_LEAD_EN if len(lead) >= len(p)) or (
-                        lead and lead[-1][0].isdigit()):
+                lead = tuple(x for x in stems[max(0, start - k) : start] if x not in ("the", "different", "distinct"))
+                if any(lead[-len(p) :] == p for p in _COUNT_LEAD_EN if len(lead) >= len(p)) or (
+                    lead and lead[-1][0].isdigit()
+                ):
                     nouns.add(key)
                     break
         if not nouns:

@@ -38,8 +38,14 @@ from ..display import description_markdown, facts_table_html, warnings_html
 from ..errors import InvalidInputError, Sql2NLError, SQLParseError
 from ..parsing import parse
 
-__all__ = ["Explanation", "ExplainSQLMagics", "interpolate", "split_statements", "load_ipython_extension",
-           "unload_ipython_extension"]
+__all__ = [
+    "Explanation",
+    "ExplainSQLMagics",
+    "interpolate",
+    "split_statements",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _TOKEN = re.compile(r"\s*(\S+)")
@@ -122,11 +128,13 @@ class Explanation:
             meta = f"backend {html.escape(d.backend)}"
             if d.faithfulness is not None:
                 meta += f" · faithfulness {d.faithfulness:.2f}"
-            out.append(f"<div class='sql2nl-statement' style='margin-bottom:0.8em'>{head}"
-                       f"<pre style='margin:0 0 4px 0'><code>{html.escape(d.sql.strip())}</code></pre>"
-                       f"<p style='margin:2px 0;white-space:pre-line'><strong>{html.escape(d.text)}</strong></p>"
-                       f"{warnings_html(d.warnings)}{facts_table_html(d.facts)}"
-                       f"<small style='color:#888'>{meta}</small></div>")
+            out.append(
+                f"<div class='sql2nl-statement' style='margin-bottom:0.8em'>{head}"
+                f"<pre style='margin:0 0 4px 0'><code>{html.escape(d.sql.strip())}</code></pre>"
+                f"<p style='margin:2px 0;white-space:pre-line'><strong>{html.escape(d.text)}</strong></p>"
+                f"{warnings_html(d.warnings)}{facts_table_html(d.facts)}"
+                f"<small style='color:#888'>{meta}</small></div>"
+            )
         return f"<div class='sql2nl-explanation'>{''.join(out)}</div>"
 
 
@@ -194,7 +202,9 @@ class ExplainSQLMagics(Magics):
     @argument("-d", "--dialect", default=None, help="SQL dialect (postgres, mysql, sqlite, tsql...)")
     @argument("-l", "--language", default="en", help="language of the description (default en)")
     @argument("-b", "--backend", default=None, help="describer backend (default $SQL2NL_BACKEND or rules)")
-    @argument("-m", "--model", default=None, help="model: a registered name (picks its backend) or a path for the backend")
+    @argument(
+        "-m", "--model", default=None, help="model: a registered name (picks its backend) or a path for the backend"
+    )
     @argument("--detail", default="summary", help="summary (one short paragraph) or steps (a numbered outline)")
     @argument("--style", default="statement", help="statement (List the names ...) or question (What are ...?)")
     @argument("--json", action="store_true", help="show the result as JSON")
@@ -225,8 +235,9 @@ class ExplainSQLMagics(Magics):
     @staticmethod
     def _explain(sql: str, args: argparse.Namespace) -> Explanation | JSONResult:
         if not sql.strip():
-            raise InvalidInputError("There is no SQL to explain: put it after %explain_sql or in the "
-                                    "%%explain_sql cell.")
+            raise InvalidInputError(
+                "There is no SQL to explain: put it after %explain_sql or in the %%explain_sql cell."
+            )
         options = {"model": args.model} if args.model else {}
         statements = split_statements(sql, args.dialect)
         for piece in statements:  # a parse error points into the statement it is in
@@ -235,8 +246,15 @@ class ExplainSQLMagics(Magics):
             except SQLParseError as e:
                 e._sql = piece  # type: ignore[attr-defined]
                 raise
-        descriptions = describe_many(statements, backend=args.backend, language=args.language,
-                                     dialect=args.dialect, detail=args.detail, style=args.style, **options)
+        descriptions = describe_many(
+            statements,
+            backend=args.backend,
+            language=args.language,
+            dialect=args.dialect,
+            detail=args.detail,
+            style=args.style,
+            **options,
+        )
         result = Explanation(descriptions)
         return JSONResult(result.to_dict()) if args.json else result
 

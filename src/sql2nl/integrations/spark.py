@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["describe_udf", "RESULT_TYPE", "RESULT_FIELDS"]
 
 #: The struct each row gets, as a Spark DDL string.
-RESULT_TYPE = ("text string, warnings array<string>, faithfulness double, fingerprint string, backend string, "
-               "error struct<type: string, message: string, line: int, column: int>")
+RESULT_TYPE = (
+    "text string, warnings array<string>, faithfulness double, fingerprint string, backend string, "
+    "error struct<type: string, message: string, line: int, column: int>"
+)
 RESULT_FIELDS = ("text", "warnings", "faithfulness", "fingerprint", "backend", "error")
 #: Statements a partition remembers (fingerprint and dialect -> result) to answer repeats.
 PARTITION_CACHE = 100_000
@@ -62,9 +64,17 @@ class _Spec:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def describe_udf(*, backend: Any = None, language: str = "en", dialect: str | None = None, schema: Any = None,
-                 redact: bool = False, cache: bool = True, max_chars: int | None = None,
-                 **options: Any) -> Callable[..., Any]:
+def describe_udf(
+    *,
+    backend: Any = None,
+    language: str = "en",
+    dialect: str | None = None,
+    schema: Any = None,
+    redact: bool = False,
+    cache: bool = True,
+    max_chars: int | None = None,
+    **options: Any,
+) -> Callable[..., Any]:
     """A function of a SQL column (and optionally a dialect column) giving the description struct.
 
     >>> udf = describe_udf(language="zh")                                 # doctest: +SKIP
@@ -87,8 +97,13 @@ def describe_udf(*, backend: Any = None, language: str = "en", dialect: str | No
         raise InvalidInputError("redact= and cache= take True or False.")
     if max_chars is not None and (type(max_chars) is not int or max_chars < 1):
         raise InvalidInputError(f"max_chars= must be a whole number of at least 1, got {max_chars!r}.")
-    settings: dict[str, Any] = dict(language=language, schema=Schema.from_any(schema), redact=redact, cache=cache,
-                                    max_chars=MAX_CHARS if max_chars is None else max_chars)
+    settings: dict[str, Any] = dict(
+        language=language,
+        schema=Schema.from_any(schema),
+        redact=redact,
+        cache=cache,
+        max_chars=MAX_CHARS if max_chars is None else max_chars,
+    )
     settings.update({k: options.pop(k) for k in list(options) if k in DESCRIBE_SETTINGS})  # (detail=, style=...)
     # describe() itself checks its settings (language, dialect, schema...) with the rules describer:
     # the same messages as on the executors, here and now.
@@ -115,8 +130,10 @@ def _pyspark_pandas_udf() -> Any:
         import pyarrow  # noqa: F401
         from pyspark.sql.functions import pandas_udf
     except ImportError as e:
-        raise InvalidInputError(f"The Spark integration needs pyspark, pandas and pyarrow ({e}). Install them with: "
-                                "pip install 'sql2nl[spark]'") from None
+        raise InvalidInputError(
+            f"The Spark integration needs pyspark, pandas and pyarrow ({e}). Install them with: "
+            "pip install 'sql2nl[spark]'"
+        ) from None
     return pandas_udf
 
 
@@ -128,15 +145,18 @@ def _checked_backend(backend: Any, options: dict[str, Any]) -> tuple[Any, dict[s
 
     if isinstance(backend, Backend):
         if options:
-            raise InvalidInputError(f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "
-                                    "Backend instance; give them when building it.")
+            raise InvalidInputError(
+                f"Backend options ({', '.join(sorted(options))}) cannot be passed with a "
+                "Backend instance; give them when building it."
+            )
         _check_picklable(backend)
         return backend, {}
     if isinstance(backend, type) and issubclass(backend, Backend):
         return backend, dict(backend.Options.convert(options, backend=backend.name))
     if backend is not None and not isinstance(backend, str):
-        raise InvalidInputError(f"backend= must be a backend name, a Backend class or instance, "
-                                f"got {type(backend).__name__}.")
+        raise InvalidInputError(
+            f"backend= must be a backend name, a Backend class or instance, got {type(backend).__name__}."
+        )
     # The driver's $SQL2NL_BACKEND decides, not each executor's environment.
     name = backend or os.environ.get("SQL2NL_BACKEND") or DEFAULT_BACKEND
     info = available_backends().get(name)
@@ -165,8 +185,10 @@ def _check_picklable(obj: Any) -> None:
     try:
         cloudpickle.dumps(obj)
     except (pickle.PicklingError, TypeError, AttributeError) as e:
-        raise InvalidInputError(f"The backend {obj!r} cannot be sent to Spark's executors ({e}); pass its name "
-                                "or class and options instead, so each executor builds its own.") from None
+        raise InvalidInputError(
+            f"The backend {obj!r} cannot be sent to Spark's executors ({e}); pass its name "
+            "or class and options instead, so each executor builds its own."
+        ) from None
 
 
 def _partition_function(spec: _Spec, with_dialect: bool) -> Callable[..., Any]:
@@ -175,16 +197,20 @@ def _partition_function(spec: _Spec, with_dialect: bool) -> Callable[..., Any]:
     # Iterator UDFs: called once per partition with its Arrow batches, so the repeat cache and the
     # describer lookup live as long as the partition, not one batch.
     if with_dialect:
+
         def describe_pairs(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
             return _describe_partition(spec, batches)
+
         return describe_pairs
 
     def describe_column(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         return _describe_partition(spec, ((sqls, None) for sqls in batches))
+
     return describe_column
 
 
 # -- on the executors ------------------------------------------------------------------------------
+
 
 class _Describer:
     """The backend one executor process describes with, built once, and describe()'s settings."""
@@ -202,8 +228,10 @@ class _Describer:
         except Exception as e:
             from ..errors import BackendError
 
-            self.backend, self.failure = None, BackendError(f"Could not start the backend on this executor: "
-                                                            f"{type(e).__name__}: {e}")
+            self.backend, self.failure = (
+                None,
+                BackendError(f"Could not start the backend on this executor: {type(e).__name__}: {e}"),
+            )
 
     def describe(self, statements: list[tuple[Any, str | None]]) -> list[dict[str, Any]]:
         """The rows for ``(sql, dialect)`` pairs, in order; never raises for a statement."""
@@ -221,8 +249,16 @@ class _Describer:
             except Sql2NLError as e:
                 rows.append({**_error_row(e), "fingerprint": fp})
                 continue
-            rows.append({"text": d.text, "warnings": list(d.warnings), "faithfulness": d.faithfulness,
-                         "fingerprint": fp, "backend": d.backend, "error": None})
+            rows.append(
+                {
+                    "text": d.text,
+                    "warnings": list(d.warnings),
+                    "faithfulness": d.faithfulness,
+                    "fingerprint": fp,
+                    "backend": d.backend,
+                    "error": None,
+                }
+            )
         return rows
 
 
@@ -240,9 +276,18 @@ def _describer(spec: _Spec) -> _Describer:
 
 
 def _error_row(e: BaseException) -> dict[str, Any]:
-    return {"text": None, "warnings": [], "faithfulness": None, "backend": None,
-            "error": {"type": type(e).__name__, "message": str(e), "line": getattr(e, "line", None),
-                      "column": getattr(e, "column", None)}}
+    return {
+        "text": None,
+        "warnings": [],
+        "faithfulness": None,
+        "backend": None,
+        "error": {
+            "type": type(e).__name__,
+            "message": str(e),
+            "line": getattr(e, "line", None),
+            "column": getattr(e, "column", None),
+        },
+    }
 
 
 def _is_null(value: Any) -> bool:
@@ -254,7 +299,10 @@ def _is_null(value: Any) -> bool:
         return True
 
 
-_NULL_ROW = {**_error_row(InvalidInputError("The statement is null: there is no SQL to describe.")), "fingerprint": None}
+_NULL_ROW = {
+    **_error_row(InvalidInputError("The statement is null: there is no SQL to describe.")),
+    "fingerprint": None,
+}
 
 
 def _describe_partition(spec: _Spec, batches: Iterable[tuple[Any, Any]]) -> Iterator[Any]:

@@ -52,9 +52,19 @@ LOGGER_NAME = "sql2nl.sqlalchemy"
 
 #: SQLAlchemy dialect names -> sqlglot dialect names (others are parsed permissively).
 SQLGLOT_DIALECTS = {
-    "sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mssql": "tsql",
-    "oracle": "oracle", "duckdb": "duckdb", "snowflake": "snowflake", "bigquery": "bigquery",
-    "redshift": "redshift", "trino": "trino", "databricks": "databricks", "clickhouse": "clickhouse",
+    "sqlite": "sqlite",
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "duckdb": "duckdb",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "trino": "trino",
+    "databricks": "databricks",
+    "clickhouse": "clickhouse",
 }
 
 # Bounds on the hot-path memos: past these they are emptied rather than grown (programs that build
@@ -89,7 +99,7 @@ def comment_text(description: str, max_chars: int = _MAX_COMMENT_CHARS) -> str:
     """
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in description).split())
     if len(text) > max_chars:
-        text = text[:max_chars - 1].rstrip() + "…"
+        text = text[: max_chars - 1].rstrip() + "…"
     while "*/" in text or "/*" in text:
         text = text.replace("*/", "* /").replace("/*", "/ *")
     return text
@@ -111,10 +121,21 @@ class Instrumentation:
     ``close()`` (or :func:`uninstrument`) detaches the listeners.
     """
 
-    def __init__(self, target: Any, *, backend: str | Backend | None = None, language: str = "en",
-                 level: int = logging.INFO, comment: bool = False, sample_rate: float = 1.0,
-                 queue_size: int = 10_000, log_repeats: bool = False, timeout: float = 5.0,
-                 logger: logging.Logger | str | None = None, **backend_options: Any):
+    def __init__(
+        self,
+        target: Any,
+        *,
+        backend: str | Backend | None = None,
+        language: str = "en",
+        level: int = logging.INFO,
+        comment: bool = False,
+        sample_rate: float = 1.0,
+        queue_size: int = 10_000,
+        log_repeats: bool = False,
+        timeout: float = 5.0,
+        logger: logging.Logger | str | None = None,
+        **backend_options: Any,
+    ):
         check_language(language)
         if not isinstance(sample_rate, (int, float)) or not 0.0 <= sample_rate <= 1.0:
             raise InvalidInputError(f"sample_rate must be a number between 0 and 1, got {sample_rate!r}.")
@@ -139,17 +160,16 @@ class Instrumentation:
         self.timeout = float(timeout)
         self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger or LOGGER_NAME)
         self._queue: deque = deque()
-        self._seen: dict[str, None] = {}            # statements already queued (when not log_repeats)
-        self._commented: dict[str, str] = {}        # statement -> "/* sql2nl: ... */ statement" (hot path)
-        self._fingerprints: dict[str, str] = {}     # statement -> fingerprint (worker)
-        self._pinned: dict[str, str] = {}           # fingerprint -> comment text, never changes
+        self._seen: dict[str, None] = {}  # statements already queued (when not log_repeats)
+        self._commented: dict[str, str] = {}  # statement -> "/* sql2nl: ... */ statement" (hot path)
+        self._fingerprints: dict[str, str] = {}  # statement -> fingerprint (worker)
+        self._pinned: dict[str, str] = {}  # fingerprint -> comment text, never changes
         self._described: OrderedDict[str, _Described] = OrderedDict()
         self._stalled: threading.Thread | None = None
         self._busy = False
         self._closed = False
         self.dropped = 0
-        self.counts = {"logged": 0, "described": 0, "cache_hits": 0, "failures": 0, "timeouts": 0,
-                       "listener_errors": 0}
+        self.counts = {"logged": 0, "described": 0, "cache_hits": 0, "failures": 0, "timeouts": 0, "listener_errors": 0}
         self._stop = threading.Event()
         self._start_worker()
         self._listener = self._comment_listener if comment else self._log_listener
@@ -278,19 +298,24 @@ class Instrumentation:
             return self._describe_with(self._rules, statement, dialect)
         stalled = self._stalled
         if stalled is not None and stalled.is_alive():
-            return self._fallback(statement, dialect, f"the {self.backend.name!r} backend is still busy "
-                                                      "with an earlier statement")
+            return self._fallback(
+                statement, dialect, f"the {self.backend.name!r} backend is still busy with an earlier statement"
+            )
         self._stalled = None
         box: list = []
-        call = threading.Thread(target=lambda: box.append(self._describe_with(self.backend, statement, dialect)),
-                                name="sql2nl-sqlalchemy-call", daemon=True)
+        call = threading.Thread(
+            target=lambda: box.append(self._describe_with(self.backend, statement, dialect)),
+            name="sql2nl-sqlalchemy-call",
+            daemon=True,
+        )
         call.start()
         call.join(self.timeout)
         if call.is_alive():  # hung: let it finish on its own, use the rules describer meanwhile
             self._stalled = call
             self.counts["timeouts"] += 1
-            return self._fallback(statement, dialect, f"the {self.backend.name!r} backend did not answer "
-                                                      f"within {self.timeout:g} s")
+            return self._fallback(
+                statement, dialect, f"the {self.backend.name!r} backend did not answer within {self.timeout:g} s"
+            )
         result = box[0] if box else _Described(None, None, "no answer")
         if result.text is None and not result.bad_input:
             return self._fallback(statement, dialect, result.warning or "no answer")
@@ -306,19 +331,27 @@ class Instrumentation:
 
         try:
             sql = _describable(statement, getattr(dialect, "paramstyle", None))
-            d = describe(sql, backend=be, language=self.language,
-                         dialect=SQLGLOT_DIALECTS.get(getattr(dialect, "name", "")))
-            return _Described(d.text, d.backend, "; ".join(d.warnings) or None,
-                              routine=all(f.kind == "other" for f in d.facts))
+            d = describe(
+                sql, backend=be, language=self.language, dialect=SQLGLOT_DIALECTS.get(getattr(dialect, "name", ""))
+            )
+            return _Described(
+                d.text, d.backend, "; ".join(d.warnings) or None, routine=all(f.kind == "other" for f in d.facts)
+            )
         except (InvalidInputError, SQLParseError) as e:  # vendor syntax sqlglot does not read, say
             return _Described(None, None, f"{type(e).__name__}: {e}", bad_input=True)
         except Exception as e:
             return _Described(None, None, f"{type(e).__name__}: {e}")
 
     def _log(self, statement: str, fp: str, known: _Described, dialect: Any, executemany: bool) -> None:
-        extra = {"statement": statement, "description": known.text, "fingerprint": fp, "backend": known.backend,
-                 "dialect": getattr(dialect, "name", None), "executemany": executemany,
-                 "sql2nl_warning": known.warning}
+        extra = {
+            "statement": statement,
+            "description": known.text,
+            "fingerprint": fp,
+            "backend": known.backend,
+            "dialect": getattr(dialect, "name", None),
+            "executemany": executemany,
+            "sql2nl_warning": known.warning,
+        }
         one_line = " ".join(statement.split())
         if len(one_line) > 500:
             one_line = one_line[:499] + "…"
@@ -370,8 +403,10 @@ class Instrumentation:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<sql2nl Instrumentation of {self.target!r}: backend={self.backend.name!r} "
-                f"comment={self.comment} {self.stats()}>")
+        return (
+            f"<sql2nl Instrumentation of {self.target!r}: backend={self.backend.name!r} "
+            f"comment={self.comment} {self.stats()}>"
+        )
 
 
 def _active_hooks() -> list[Instrumentation]:
@@ -414,14 +449,25 @@ def _resolve_target(target: Any) -> Any:
     sync = getattr(target, "sync_engine", None)  # AsyncEngine
     if isinstance(sync, Engine):
         return sync
-    raise InvalidInputError(f"instrument() takes an SQLAlchemy Engine, AsyncEngine or the Engine class, "
-                            f"got {type(target).__name__}.")
+    raise InvalidInputError(
+        f"instrument() takes an SQLAlchemy Engine, AsyncEngine or the Engine class, got {type(target).__name__}."
+    )
 
 
-def instrument(target: Any = None, *, backend: str | Backend | None = None, language: str = "en",
-               level: int = logging.INFO, comment: bool = False, sample_rate: float = 1.0,
-               queue_size: int = 10_000, log_repeats: bool = False, timeout: float = 5.0,
-               logger: logging.Logger | str | None = None, **backend_options: Any) -> Instrumentation:
+def instrument(
+    target: Any = None,
+    *,
+    backend: str | Backend | None = None,
+    language: str = "en",
+    level: int = logging.INFO,
+    comment: bool = False,
+    sample_rate: float = 1.0,
+    queue_size: int = 10_000,
+    log_repeats: bool = False,
+    timeout: float = 5.0,
+    logger: logging.Logger | str | None = None,
+    **backend_options: Any,
+) -> Instrumentation:
     """Describe every statement ``target`` runs and log it to the ``sql2nl.sqlalchemy`` logger.
 
     ``target`` is an ``Engine``, an ``AsyncEngine`` or the ``Engine`` class (the default: every
@@ -437,9 +483,19 @@ def instrument(target: Any = None, *, backend: str | Backend | None = None, lang
     - ``timeout``: seconds a non-rules backend gets before the rules describer answers instead.
     """
     resolved = _resolve_target(target)
-    hook = Instrumentation(resolved, backend=backend, language=language, level=level, comment=comment,
-                           sample_rate=sample_rate, queue_size=queue_size, log_repeats=log_repeats,
-                           timeout=timeout, logger=logger, **backend_options)
+    hook = Instrumentation(
+        resolved,
+        backend=backend,
+        language=language,
+        level=level,
+        comment=comment,
+        sample_rate=sample_rate,
+        queue_size=queue_size,
+        log_repeats=log_repeats,
+        timeout=timeout,
+        logger=logger,
+        **backend_options,
+    )
     with _active_lock:
         old = _active.pop(resolved, None)
         _active[resolved] = hook

@@ -9,8 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def serve_stdio(*, backend: str | None = None, backend_options: dict[str, Any] | None = None,
-                language: str = "en", redact: bool = False) -> None:
+def serve_stdio(
+    *,
+    backend: str | None = None,
+    backend_options: dict[str, Any] | None = None,
+    language: str = "en",
+    redact: bool = False,
+) -> None:
     """Run the language server on standard input/output until the editor closes it (``redact``: as in describe())."""
     try:
         from .server import build_server
@@ -18,5 +23,4 @@ def serve_stdio(*, backend: str | None = None, backend_options: dict[str, Any] |
         from ..errors import BackendUnavailableError, install_extra
 
         raise BackendUnavailableError("lsp", install_extra("lsp"), str(e)) from None
-    build_server(backend=backend, backend_options=backend_options or {}, language=language,
-                 redact=redact).start_io()
+    build_server(backend=backend, backend_options=backend_options or {}, language=language, redact=redact).start_io()

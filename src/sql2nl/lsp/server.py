@@ -77,11 +77,15 @@ def _markdown(d: Description, steps: str = "") -> str:
     return out + f"\n\n<sub>sql2nl · {d.backend}</sub>"
 
 
-def build_server(*, backend: str | None = None, backend_options: dict[str, Any] | None = None,
-                 language: str = "en", redact: bool = False) -> SqlLanguageServer:
+def build_server(
+    *,
+    backend: str | None = None,
+    backend_options: dict[str, Any] | None = None,
+    language: str = "en",
+    redact: bool = False,
+) -> SqlLanguageServer:
     """The language server, features registered; call ``.start_io()`` to run it."""
-    server = SqlLanguageServer(backend=backend, backend_options=backend_options or {}, language=language,
-                               redact=redact)
+    server = SqlLanguageServer(backend=backend, backend_options=backend_options or {}, language=language, redact=redact)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: SqlLanguageServer, params: types.HoverParams) -> types.Hover | None:
@@ -92,11 +96,14 @@ def build_server(*, backend: str | None = None, backend_options: dict[str, Any] 
             value = await asyncio.to_thread(ls.hover_text, span.sql)
         except Sql2NLError as e:
             value = f"sql2nl could not describe this statement: {e}"
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),
-                           range=_range(doc, span))
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=_range(doc, span)
+        )
 
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]))
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]),
+    )
     async def code_action(ls: SqlLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         doc, kind, span = _at(ls, params.text_document.uri, params.range.start)
         if span is None or kind is None:
@@ -107,10 +114,15 @@ def build_server(*, backend: str | None = None, backend_options: dict[str, Any] 
             return []
         line = _position(doc, span.start).line
         text = doc.lines[line] if line < len(doc.lines) else ""
-        indent = text[:len(text) - len(text.lstrip())]
+        indent = text[: len(text) - len(text.lstrip())]
         at = types.Position(line=line, character=0)
         edit = types.TextEdit(range=types.Range(start=at, end=at), new_text=comment_for(d.text, kind, indent))
-        return [types.CodeAction(title=ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite,
-                                 edit=types.WorkspaceEdit(changes={doc.uri: [edit]}))]
+        return [
+            types.CodeAction(
+                title=ACTION_TITLE,
+                kind=types.CodeActionKind.RefactorRewrite,
+                edit=types.WorkspaceEdit(changes={doc.uri: [edit]}),
+            )
+        ]
 
     return server

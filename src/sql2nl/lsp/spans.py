@@ -44,14 +44,14 @@ def sql_spans(text: str) -> list[Span]:
     for tok in tokens:
         if tok.token_type == TokenType.SEMICOLON:
             if first is not None:
-                spans.append(Span(first, last + 1, text[first:last + 1]))
+                spans.append(Span(first, last + 1, text[first : last + 1]))
             first = None
             continue
         if first is None:
             first = tok.start
         last = tok.end
     if first is not None:
-        spans.append(Span(first, last + 1, text[first:last + 1]))
+        spans.append(Span(first, last + 1, text[first : last + 1]))
     return spans
 
 
@@ -90,13 +90,17 @@ def python_spans(text: str) -> list[Span]:
 
     spans: list[Span] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) or node.end_lineno is None \
-                or node.end_col_offset is None:
+        if (
+            not (isinstance(node, ast.Constant) and isinstance(node.value, str))
+            or node.end_lineno is None
+            or node.end_col_offset is None
+        ):
             continue
         if not is_statement(node.value):
             continue
-        spans.append(Span(offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset),
-                          node.value.strip()))
+        spans.append(
+            Span(offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset), node.value.strip())
+        )
     return sorted(spans, key=lambda s: s.start)
 
 

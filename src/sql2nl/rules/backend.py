@@ -20,7 +20,8 @@ def describer_for(language: str) -> type[Describer]:
     if cls is None:
         if language not in _LANGUAGE_MODULES:
             raise InvalidInputError(
-                f"The rules backend has no {language!r} describer; choose one of {', '.join(_LANGUAGE_MODULES)}.")
+                f"The rules backend has no {language!r} describer; choose one of {', '.join(_LANGUAGE_MODULES)}."
+            )
         cls = importlib.import_module(_LANGUAGE_MODULES[language]).DESCRIBER
         _describers[language] = cls
     return cls
@@ -45,8 +46,9 @@ class RulesBackend(Backend):
             except RecursionError:
                 raise
             except Exception as e:  # a gap in the rules must not cost the user an answer
-                d.warnings.append(f"the rules describer failed on this statement ({type(e).__name__}: {e}); "
-                                  "described generically")
+                d.warnings.append(
+                    f"the rules describer failed on this statement ({type(e).__name__}: {e}); described generically"
+                )
                 texts.append(d.fallback_text())
             warnings.extend(d.warnings)
         # One statement per line; a script's outlines are set apart by a blank line.

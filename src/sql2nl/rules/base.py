@@ -80,8 +80,16 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
     #: Summaries longer than this (in :meth:`size` units) are made more compact.
     SUMMARY_LIMIT = 60
 
-    def __init__(self, facts: StatementFacts, *, schema: Schema | None = None, dialect: str | None = None,
-                 style: str = "statement", detail: str = "summary", options: Options | None = None):
+    def __init__(
+        self,
+        facts: StatementFacts,
+        *,
+        schema: Schema | None = None,
+        dialect: str | None = None,
+        style: str = "statement",
+        detail: str = "summary",
+        options: Options | None = None,
+    ):
         self.facts = facts
         self.schema = schema
         self.dialect = dialect if dialect is not None else facts.dialect
@@ -100,8 +108,9 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
     def with_options(self, **changes: Any) -> "Describer":
         """A describer of the same statement with other options; it shares the facts and what was
         derived from the tree (join graphs, subjects: they do not depend on the options)."""
-        other = type(self)(self.facts, schema=self.schema, dialect=self.dialect,
-                           options=replace(self.options, **changes))
+        other = type(self)(
+            self.facts, schema=self.schema, dialect=self.dialect, options=replace(self.options, **changes)
+        )
         for memo in DERIVED:
             getattr(other, memo).update(getattr(self, memo))
         return other
@@ -177,9 +186,11 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         sql = self.facts.sql
         words = sql.split()
         kind = self.facts.kind.upper() if self.facts.kind != "other" else (words[0].upper() if words else "SQL")
-        return self.PHRASES["fallback"].format(kind=kind, tables=self.join_list(tables) if tables else
-                                               self.PHRASES["database"],
-                                               sql=sql if len(sql) < 200 else sql[:200] + "...")
+        return self.PHRASES["fallback"].format(
+            kind=kind,
+            tables=self.join_list(tables) if tables else self.PHRASES["database"],
+            sql=sql if len(sql) < 200 else sql[:200] + "...",
+        )
 
     # -- dispatch over expressions ---------------------------------------------------------------
 

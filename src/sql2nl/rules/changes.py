@@ -73,10 +73,17 @@ class ChangesMixin:
                 else:
                     row_texts.append(self.join_list(self.clip_list(vals, "values")))
             more = self.PHRASES["more_rows"].format(f"{len(rows) - len(shown):,}") if len(rows) > len(shown) else ""
-            key = ("replace_one" if replace else "insert_one") if len(rows) == 1 else \
-                ("replace_rows" if replace else "insert_rows")
-            return self.PHRASES[key].format(table=table, n=f"{len(rows):,}",
-                                            rows=self.PHRASES["row_sep"].join(row_texts) + more) + tail
+            key = (
+                ("replace_one" if replace else "insert_one")
+                if len(rows) == 1
+                else ("replace_rows" if replace else "insert_rows")
+            )
+            return (
+                self.PHRASES[key].format(
+                    table=table, n=f"{len(rows):,}", rows=self.PHRASES["row_sep"].join(row_texts) + more
+                )
+                + tail
+            )
         if src is None:
             return self.PHRASES["insert_default"].format(table=table) + tail
         query = self.noun_phrase(src)
@@ -122,8 +129,11 @@ class ChangesMixin:
         if node.name.upper() != "VALUES" or node.find_ancestor(exp.OnConflict) is None or not node.expressions:
             return None
         arg = node.expressions[0]
-        return self.PHRASES["new_value"].format(self.name(arg.name)) if isinstance(arg, (exp.Column, exp.Identifier)) \
+        return (
+            self.PHRASES["new_value"].format(self.name(arg.name))
+            if isinstance(arg, (exp.Column, exp.Identifier))
             else None
+        )
 
     # -- UPDATE, DELETE, MERGE -------------------------------------------------------------------
 
@@ -147,16 +157,20 @@ class ChangesMixin:
             return self.PHRASES["delete_where"].format(table=self.target_rows(t), cond=cond) + tail
         return self.PHRASES["delete_all"].format(table=self.target_name(t)) + tail
 
-    def changed_rows(self: "Describer", node: exp.Expression, target: exp.Expression | None,
-                     others: list[exp.Expression]) -> tuple[str, str]:
+    def changed_rows(
+        self: "Describer", node: exp.Expression, target: exp.Expression | None, others: list[exp.Expression]
+    ) -> tuple[str, str]:
         """``(condition, extra)`` for the rows an UPDATE/DELETE changes. With other tables
         (``UPDATE ... FROM``, ``DELETE ... USING``, MySQL's ``DELETE t FROM t JOIN u``) the key
         equalities join them ("orders that have a matching customer with tier "gold"") rather
         than read as filters; a table joined by nothing is named with "using"."""
         where = node.args.get("where")
         terms = self.and_terms(where.this) if where is not None else []
-        on = [j.args["on"] for j in (target.args.get("joins") or []) if j.args.get("on") is not None] \
-            if isinstance(target, exp.Table) else []
+        on = (
+            [j.args["on"] for j in (target.args.get("joins") or []) if j.args.get("on") is not None]
+            if isinstance(target, exp.Table)
+            else []
+        )
         joins = [t for c in on for t in self.and_terms(c)]
         me = (target.alias_or_name or "").lower() if isinstance(target, exp.Table) else None
         relations: list[str] = []
@@ -175,21 +189,25 @@ class ChangesMixin:
                     self.said_on(col, alias)
             words = self.singular_noun(other.name)
             if mine:
-                words = self.rows_with(words, self.cond(mine[0]) if len(mine) == 1 else
-                                       Junction("and", tuple(self.cond(t) for t in mine)))
+                words = self.rows_with(
+                    words, self.cond(mine[0]) if len(mine) == 1 else Junction("and", tuple(self.cond(t) for t in mine))
+                )
             relations.append(self.PHRASES["has_match"].format(words))
         rest = [t for t in terms if id(t) not in done]
         cond = ""
         if rest:
-            lead, words = self.filter_words(self.cond(rest[0]) if len(rest) == 1 else
-                                            Junction("and", tuple(self.cond(t) for t in rest)))
+            lead, words = self.filter_words(
+                self.cond(rest[0]) if len(rest) == 1 else Junction("and", tuple(self.cond(t) for t in rest))
+            )
             cond = self.lead_words(lead, words)
         cond += "".join(self.relation_words(r) for r in relations)
         return cond, self.PHRASES["using_table"].format(self.join_list(extra)) if extra else ""
 
     def ties(self: "Describer", term: exp.Expression, a: str | None, b: str) -> bool:
         """``a.x = b.y``: a term that joins two sources."""
-        if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
+        if not (
+            isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)
+        ):
             return False
         return {self.scopes.source_of(term.this), self.scopes.source_of(term.expression)} == {a, b}
 
@@ -200,7 +218,7 @@ class ChangesMixin:
         on = node.args.get("on")
         parts = []
         whens = node.args.get("whens")
-        for w in (whens.expressions if whens is not None else ()):
+        for w in whens.expressions if whens is not None else ():
             matched = bool(w.args.get("matched"))
             then = w.args.get("then")
             if isinstance(then, exp.Update):
@@ -213,7 +231,8 @@ class ChangesMixin:
                 values = [self.operand(v) for v in (row.expressions if isinstance(row, exp.Tuple) else [])]
                 if names and len(names) == len(values):
                     action = self.PHRASES["merge_insert"].format(
-                        self.join_list([self.PHRASES["field"].format(c, v) for c, v in zip(names, values)]))
+                        self.join_list([self.PHRASES["field"].format(c, v) for c, v in zip(names, values)])
+                    )
                 else:
                     action = self.PHRASES["merge_insert"].format(self.text(vals) if vals is not None else "")
             elif then is not None and "DELETE" in then.sql().upper():
@@ -226,8 +245,9 @@ class ChangesMixin:
                 when += self.PHRASES["merge_and"].format(self.clause_words(self.cond(cond)))
             parts.append(self.PHRASES["merge_when"].format(when=when, action=action))
         on_words = self.clause_words(self.cond(on)) if on is not None else ""
-        return self.PHRASES["merge"].format(target=target, source=source, on=on_words,
-                                            actions=self.PHRASES["merge_sep"].join(parts))
+        return self.PHRASES["merge"].format(
+            target=target, source=source, on=on_words, actions=self.PHRASES["merge_sep"].join(parts)
+        )
 
     # -- DDL -------------------------------------------------------------------------------------
 
@@ -246,8 +266,14 @@ class ChangesMixin:
             params = idx.args.get("params") if isinstance(idx, exp.Index) else None
             cols = [self.text(c) for c in (params.args.get("columns") or [])] if params is not None else []
             key = "create_unique_index" if node.args.get("unique") else "create_index"
-            return self.PHRASES[key].format(name=humanize(idx.name), cols=self.join_list(cols),
-                                            table=self.table_name(table.name) if table is not None else "") + exists
+            return (
+                self.PHRASES[key].format(
+                    name=humanize(idx.name),
+                    cols=self.join_list(cols),
+                    table=self.table_name(table.name) if table is not None else "",
+                )
+                + exists
+            )
         name = self.target_name(target)
         if isinstance(target, exp.Schema) and target.expressions:
             cols = []
@@ -255,18 +281,30 @@ class ChangesMixin:
                 if isinstance(c, exp.ColumnDef):
                     kind_sql = c.args.get("kind")
                     cons = [x.sql(dialect=self.dialect).lower() for x in c.args.get("constraints") or ()]
-                    extra = " ".join(([kind_sql.sql(dialect=self.dialect).lower()] if kind_sql is not None else [])
-                                     + cons)
-                    cols.append(self.PHRASES["column_def"].format(self.name(c.name), extra) if extra
-                                else self.name(c.name))
+                    extra = " ".join(
+                        ([kind_sql.sql(dialect=self.dialect).lower()] if kind_sql is not None else []) + cons
+                    )
+                    cols.append(
+                        self.PHRASES["column_def"].format(self.name(c.name), extra) if extra else self.name(c.name)
+                    )
                 else:
                     cols.append(c.sql(dialect=self.dialect).lower())
-            return self.PHRASES["create_table_cols"].format(kind=self.kind_words(kind), name=name, replace=replace,
-                                                            cols=self.join_list(self.clip_list(cols, "columns"))) \
+            return (
+                self.PHRASES["create_table_cols"].format(
+                    kind=self.kind_words(kind),
+                    name=name,
+                    replace=replace,
+                    cols=self.join_list(self.clip_list(cols, "columns")),
+                )
                 + exists
+            )
         if query is not None:
-            return self.PHRASES["create_as"].format(kind=self.kind_words(kind), name=name,
-                                                    query=self.noun_phrase(query), replace=replace) + exists
+            return (
+                self.PHRASES["create_as"].format(
+                    kind=self.kind_words(kind), name=name, query=self.noun_phrase(query), replace=replace
+                )
+                + exists
+            )
         return self.PHRASES["create"].format(kind=self.kind_words(kind), name=name, replace=replace) + exists
 
     def alter_sentence(self: "Describer", node: exp.Alter) -> str:
@@ -275,16 +313,18 @@ class ChangesMixin:
         for a in node.args.get("actions") or ():
             if isinstance(a, exp.ColumnDef):
                 kind = a.args.get("kind")
-                actions.append(self.PHRASES["alter_add"].format(
-                    self.name(a.name), self.text(kind) if kind is not None else ""))
+                actions.append(
+                    self.PHRASES["alter_add"].format(self.name(a.name), self.text(kind) if kind is not None else "")
+                )
             elif isinstance(a, exp.Drop):
                 cols = ([a.this] if a.this is not None else []) + list(a.args.get("tables") or ())
                 actions.append(self.PHRASES["alter_drop"].format(self.join_list([self.name(c.name) for c in cols])))
             elif isinstance(a, exp.AlterRename):
                 actions.append(self.PHRASES["alter_rename"].format(self.target_name(a.this)))
             elif isinstance(a, exp.RenameColumn):
-                actions.append(self.PHRASES["alter_rename_column"].format(self.text(a.this),
-                                                                          self.text(a.args.get("to"))))
+                actions.append(
+                    self.PHRASES["alter_rename_column"].format(self.text(a.this), self.text(a.args.get("to")))
+                )
             elif isinstance(a, exp.AlterColumn) and a.args.get("dtype") is not None:
                 actions.append(self.PHRASES["alter_type"].format(self.name(a.name), self.text(a.args["dtype"])))
             else:
@@ -296,8 +336,9 @@ class ChangesMixin:
     def drop_sentence(self: "Describer", node: exp.Drop) -> str:
         kind = (node.args.get("kind") or "TABLE").lower()
         targets = ([node.this] if node.this is not None else []) + list(node.args.get("tables") or ())
-        names = [humanize(t.name) if kind == "index" and isinstance(t, exp.Table) else self.target_name(t)
-                 for t in targets] or [self.PHRASES["database"]]
+        names = [
+            humanize(t.name) if kind == "index" and isinstance(t, exp.Table) else self.target_name(t) for t in targets
+        ] or [self.PHRASES["database"]]
         text = self.PHRASES["drop"].format(kind=self.kind_words(kind), name=self.join_list(names))
         if node.args.get("exists"):
             text += self.PHRASES["if_exists"]

@@ -28,8 +28,16 @@ MAX_LISTED_VALUES = 8
 _THAT_TESTS = frozenset({"appear", "has"})
 #: Tests that only read as whole clauses ("where there is ...").
 _WHERE_TESTS = frozenset({"exists", "true", "compare_null", "raw"})
-COMPARISON_KEYS = {exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "gte", exp.LT: "lt", exp.LTE: "lte",
-                   exp.NullSafeEQ: "same", exp.NullSafeNEQ: "differs"}
+COMPARISON_KEYS = {
+    exp.EQ: "eq",
+    exp.NEQ: "neq",
+    exp.GT: "gt",
+    exp.GTE: "gte",
+    exp.LT: "lt",
+    exp.LTE: "lte",
+    exp.NullSafeEQ: "same",
+    exp.NullSafeNEQ: "differs",
+}
 _FLIPPED = {"gt": "lt", "lt": "gt", "gte": "lte", "lte": "gte"}
 
 
@@ -99,8 +107,11 @@ class ConditionsMixin:
             return self.test_words(cond, filter_form)
         if isinstance(cond, Negation):
             inner = cond.inner
-            parts = [self.condition_words(p, False, depth + 1) for p in inner.parts] \
-                if isinstance(inner, Junction) else [self.condition_words(inner, False, depth + 1)]
+            parts = (
+                [self.condition_words(p, False, depth + 1) for p in inner.parts]
+                if isinstance(inner, Junction)
+                else [self.condition_words(inner, False, depth + 1)]
+            )
             key = "neither" if isinstance(inner, Junction) and inner.kind == "or" else "not_all"
             return self.junction_phrase(key, parts)
         parts = [self.condition_words(p, filter_form, depth + 1) for p in cond.parts]
@@ -195,9 +206,14 @@ class ConditionsMixin:
         if isinstance(unparen(left), exp.Count) and is_value(right) and key in ("eq", "neq", "gt", "gte", "lt", "lte"):
             # HAVING COUNT(*) > 2: "more than 2 airports"; COUNT(DISTINCT city) >= 3: "at least 3 different cities"
             noun, distinct = self.count_noun(unparen(left))
-            return Test("count_" + key, (self.operand(right), self.PHRASES["different"].format(noun) if distinct
-                                         else noun))
-        if isinstance(right, exp.Any) and key in ("eq", "neq") and isinstance(unparen(right.this), (exp.Array, exp.Tuple)):
+            return Test(
+                "count_" + key, (self.operand(right), self.PHRASES["different"].format(noun) if distinct else noun)
+            )
+        if (
+            isinstance(right, exp.Any)
+            and key in ("eq", "neq")
+            and isinstance(unparen(right.this), (exp.Array, exp.Tuple))
+        ):
             values = [self.operand(v) for v in unparen(right.this).expressions]
             return Test("in", (self.text(left), self.join_list(values, self.PHRASES["or_last"])), key == "neq")
         outer = self.outer_equality(node, left, right) if key == "eq" else None
@@ -213,14 +229,20 @@ class ConditionsMixin:
 
     neq_cond = gt_cond = gte_cond = lt_cond = lte_cond = nullsafeeq_cond = nullsafeneq_cond = eq_cond
 
-    def outer_equality(self: "Describer", node: exp.Expression, left: exp.Expression,
-                       right: exp.Expression) -> Test | None:
+    def outer_equality(
+        self: "Describer", node: exp.Expression, left: exp.Expression, right: exp.Expression
+    ) -> Test | None:
         """A correlated subquery's tie to the outer row: ``p2.category = p.category`` is "the same
         category"; ``o.customer_id = c.id`` is "customer id equal to the customer's id"."""
         if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
             return None
-        inner, outer = (left, right) if self.scopes.is_outer(right) else (right, left) \
-            if self.scopes.is_outer(left) else (None, None)
+        inner, outer = (
+            (left, right)
+            if self.scopes.is_outer(right)
+            else (right, left)
+            if self.scopes.is_outer(left)
+            else (None, None)
+        )
         if inner is None or outer is None or self.scopes.is_outer(inner):
             return None
         table_in, table_out = self.scopes.table_of(inner), self.scopes.table_of(outer)
@@ -254,15 +276,26 @@ class ConditionsMixin:
     def in_query_cond(self: "Describer", node: exp.In, query: exp.Expression) -> Test:
         sub = unparen(query.this if isinstance(query, exp.Subquery) else query)
         col = node.this
-        if (isinstance(col, exp.Column) and isinstance(sub, exp.Select) and len(sub.expressions) == 1
-                and isinstance(sub.expressions[0], exp.Column)
-                and self.scopes.source_of(col) == self.subject_source(self.scopes.enclosing(col))):
+        if (
+            isinstance(col, exp.Column)
+            and isinstance(sub, exp.Select)
+            and len(sub.expressions) == 1
+            and isinstance(sub.expressions[0], exp.Column)
+            and self.scopes.source_of(col) == self.subject_source(self.scopes.enclosing(col))
+        ):
             inner = sub.expressions[0]
             table, inner_table = self.scopes.table_of(col), self.scopes.table_of(inner)
-            real = bool(inner_table and inner_table.lower() not in self.cte_names(sub)
-                        and not self.is_key_column(inner_table, inner.name))  # a key pointing at the outer row, in a table
-            if real and table and self.is_key_column(table, col.name) and (
-                    inner.name.lower() == col.name.lower() or key_role(inner.name) == singular(humanize(table))):
+            real = bool(
+                inner_table
+                and inner_table.lower() not in self.cte_names(sub)
+                and not self.is_key_column(inner_table, inner.name)
+            )  # a key pointing at the outer row, in a table
+            if (
+                real
+                and table
+                and self.is_key_column(table, col.name)
+                and (inner.name.lower() == col.name.lower() or key_role(inner.name) == singular(humanize(table)))
+            ):
                 # "id NOT IN (SELECT enzyme_id FROM interactions)": enzymes that have no interactions.
                 return Test("has", self.rows_forms(sub))
             if inner.name.lower() == col.name.lower():
@@ -273,8 +306,11 @@ class ConditionsMixin:
 
     def between_cond(self: "Describer", node: exp.Between) -> Cond:
         key = "between_symmetric" if node.args.get("symmetric") else "between"
-        return Test(key, (self.text(node.this), self.operand(node.args["low"]),
-                          self.compared_value(node.this, node.args["high"])), bool(node.args.get("negate")))
+        return Test(
+            key,
+            (self.text(node.this), self.operand(node.args["low"]), self.compared_value(node.this, node.args["high"])),
+            bool(node.args.get("negate")),
+        )
 
     def is_cond(self: "Describer", node: exp.Is) -> Cond:
         right = node.expression
@@ -355,8 +391,9 @@ class ConditionsMixin:
                 if sides.count(inner) == 1 and None not in sides:
                     outer_col = term.expression if sides[0] == inner else term.this
                     inner_col = term.this if sides[0] == inner else term.expression
-                    if is_key_name(frm.this.name, inner_col.name) or \
-                            is_key_name(self.scopes.table_of(outer_col) or "", outer_col.name):
+                    if is_key_name(frm.this.name, inner_col.name) or is_key_name(
+                        self.scopes.table_of(outer_col) or "", outer_col.name
+                    ):
                         ties.append(term)
                         continue
             rest.append(term)

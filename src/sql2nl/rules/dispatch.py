@@ -43,8 +43,11 @@ def text_method(cls: type, node_type: type) -> tuple[str, bool]:
     its ``_cond`` method (a predicate used as a value is worded as a clause). A function that
     sqlglot also models as an operator (``data ->> 'email'``) is still a function call."""
     own = node_type.__name__.lower()
-    if (issubclass(node_type, exp.Func) or node_type in OPERATORS) and not hasattr(cls, f"{own}_text") \
-            and not hasattr(cls, f"{own}_cond"):
+    if (
+        (issubclass(node_type, exp.Func) or node_type in OPERATORS)
+        and not hasattr(cls, f"{own}_text")
+        and not hasattr(cls, f"{own}_cond")
+    ):
         return "func_text", False
     for t in node_type.__mro__:
         if t is exp.Expression:

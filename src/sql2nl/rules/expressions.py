@@ -20,16 +20,32 @@ from .functions import type_words
 if TYPE_CHECKING:
     from .base import Describer
 
-ARITHMETIC_KEYS = {exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div", exp.Mod: "mod",
-                   exp.IntDiv: "intdiv"}
+ARITHMETIC_KEYS = {exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div", exp.Mod: "mod", exp.IntDiv: "intdiv"}
 # Operators whose chains read left to right without help: "a minus b plus c" is (a - b) + c.
 _FAMILY = {exp.Add: "additive", exp.Sub: "additive", exp.Mul: "multiplicative"}
 # Window functions that look at positions (rank, previous row), not at a running set of rows.
-_POSITIONAL = tuple(getattr(exp, n) for n in ("RowNumber", "Rank", "DenseRank", "NTile", "PercentRank", "CumeDist",
-                                              "Lag", "Lead", "FirstValue", "LastValue", "NthValue")
-                    if hasattr(exp, n))
-_FRAME_BOUNDS = {("UNBOUNDED", "PRECEDING"): "first", ("CURRENT ROW", None): "current",
-                 ("UNBOUNDED", "FOLLOWING"): "last"}
+_POSITIONAL = tuple(
+    getattr(exp, n)
+    for n in (
+        "RowNumber",
+        "Rank",
+        "DenseRank",
+        "NTile",
+        "PercentRank",
+        "CumeDist",
+        "Lag",
+        "Lead",
+        "FirstValue",
+        "LastValue",
+        "NthValue",
+    )
+    if hasattr(exp, n)
+)
+_FRAME_BOUNDS = {
+    ("UNBOUNDED", "PRECEDING"): "first",
+    ("CURRENT ROW", None): "current",
+    ("UNBOUNDED", "FOLLOWING"): "last",
+}
 
 
 class ExpressionsMixin:
@@ -60,8 +76,9 @@ class ExpressionsMixin:
         elif table and table.lower() != (self.subject_table(sel) or "").lower():
             owner = singular(self.table_name(table))
         elif table:  # another copy of the same table, with no role to tell it apart: its alias does
-            return self.PHRASES["labelled"].format(table=singular(self.table_name(table)), alias=col.table,
-                                                   column=words)
+            return self.PHRASES["labelled"].format(
+                table=singular(self.table_name(table)), alias=col.table, column=words
+            )
         else:
             owner = self.source_words(sel, source)
         if not owner or owner.lower() in words.lower():
@@ -109,8 +126,11 @@ class ExpressionsMixin:
         for key in ("replace", "rename"):
             items = star.args.get(key)
             if items:
-                changes = [self.PHRASES[f"star_{key}_item"].format(self.name(a.alias), self.text(a.this))
-                           for a in items if isinstance(a, exp.Alias)]
+                changes = [
+                    self.PHRASES[f"star_{key}_item"].format(self.name(a.alias), self.text(a.this))
+                    for a in items
+                    if isinstance(a, exp.Alias)
+                ]
                 out.append(self.PHRASES[f"star_{key}"].format(self.join_list(changes)))
         return out
 
@@ -221,8 +241,9 @@ class ExpressionsMixin:
                 if is_value(one) and literal_value(one) in ("1.0", "1.00"):
                     return self.operand(other)
         key = ARITHMETIC_KEYS[type(node)]
-        return self.PHRASES[key].format(self.arith_operand(node, node.left, left=True),
-                                        self.arith_operand(node, node.right, left=False))
+        return self.PHRASES[key].format(
+            self.arith_operand(node, node.left, left=True), self.arith_operand(node, node.right, left=False)
+        )
 
     sub_text = mul_text = div_text = mod_text = intdiv_text = add_text
 
@@ -230,14 +251,16 @@ class ExpressionsMixin:
         """An operand of ``parent``; a nested calculation is named as a whole ("the difference of b
         and c") unless it reads correctly left to right (the left side of ``a - b - c``)."""
         inner = unparen(child)
-        if isinstance(inner, exp.Mul) and any(is_value(x) and literal_value(x) in ("1.0", "1.00")
-                                               for x in (inner.left, inner.right)):
+        if isinstance(inner, exp.Mul) and any(
+            is_value(x) and literal_value(x) in ("1.0", "1.00") for x in (inner.left, inner.right)
+        ):
             return self.text(inner)
         if type(inner) in ARITHMETIC_KEYS:
             family = _FAMILY.get(type(inner))
             if not (left and family is not None and family == _FAMILY.get(type(parent))):
                 return self.PHRASES[ARITHMETIC_KEYS[type(inner)] + "_whole"].format(
-                    self.arith_operand(inner, inner.left, True), self.arith_operand(inner, inner.right, False))
+                    self.arith_operand(inner, inner.left, True), self.arith_operand(inner, inner.right, False)
+                )
         return self.operand(child)
 
     def ratio_words(self: "Describer", node: exp.Binary) -> str | None:
@@ -281,8 +304,7 @@ class ExpressionsMixin:
                 cond_words = self.CLAUSES["eq"].format(self.text(subject), self.operand(when.this))
             else:
                 cond_words = self.clause_words(self.cond(when.this))
-            parts.append(self.PHRASES["case_when"].format(then=self.case_value(when.args.get("true")),
-                                                          cond=cond_words))
+            parts.append(self.PHRASES["case_when"].format(then=self.case_value(when.args.get("true")), cond=cond_words))
         default = node.args.get("default")
         text = self.PHRASES["case_sep"].join(parts)
         if default is not None:
@@ -297,8 +319,9 @@ class ExpressionsMixin:
         return self.operand(node) if node is not None else self.PHRASES["null"]
 
     def if_text(self: "Describer", node: exp.If) -> str:
-        text = self.PHRASES["case_when"].format(then=self.case_value(node.args.get("true")),
-                                                cond=self.clause_words(self.cond(node.this)))
+        text = self.PHRASES["case_when"].format(
+            then=self.case_value(node.args.get("true")), cond=self.clause_words(self.cond(node.this))
+        )
         false = node.args.get("false")
         text += self.PHRASES["case_else"].format(self.case_value(false) if false is not None else self.PHRASES["null"])
         return self.PHRASES["case"].format(text)
@@ -317,8 +340,11 @@ class ExpressionsMixin:
         spec = node.args.get("spec")
         if spec is not None:
             parts.append(self.frame_words(spec))
-        elif order is not None and isinstance(unparen(node.this), exp.AggFunc) \
-                and not isinstance(unparen(node.this), _POSITIONAL):
+        elif (
+            order is not None
+            and isinstance(unparen(node.this), exp.AggFunc)
+            and not isinstance(unparen(node.this), _POSITIONAL)
+        ):
             # An aggregate with ORDER BY and no frame runs from the first row to the current one.
             func = self.PHRASES["running"].format(func.removeprefix(self.PHRASES["the"].format("")))
         over = self.PHRASES["window_sep"].join(parts) if parts else self.PHRASES["window_all"]
@@ -336,8 +362,9 @@ class ExpressionsMixin:
                 bounds.append(self.PHRASES[f"frame_{named}"])
             else:
                 bounds.append(self.PHRASES[f"frame_{(side or 'preceding').lower()}"].format(value_text.lower()))
-        return self.PHRASES["frame"].format(kind=self.PHRASES.get(f"frame_{kind}", kind), start=bounds[0],
-                                            end=bounds[1])
+        return self.PHRASES["frame"].format(
+            kind=self.PHRASES.get(f"frame_{kind}", kind), start=bounds[0], end=bounds[1]
+        )
 
     # -- functions -------------------------------------------------------------------------------------
 
@@ -367,7 +394,9 @@ class ExpressionsMixin:
 
     def filter_text(self: "Describer", node: exp.Filter) -> str:
         cond = self.cond(node.expression.this if isinstance(node.expression, exp.Where) else node.expression)
-        if is_count_star(unparen(node.this)):  # COUNT(*) FILTER (WHERE salary > 100000): "the number of employees with ..."
+        if is_count_star(
+            unparen(node.this)
+        ):  # COUNT(*) FILTER (WHERE salary > 100000): "the number of employees with ..."
             return self.PHRASES["count_filtered"].format(self.rows_with(self.counted_noun(node), cond))
         return self.PHRASES["filter"].format(self.text(node.this), self.clause_words(cond))
 

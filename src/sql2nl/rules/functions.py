@@ -60,20 +60,44 @@ class Phrase:
 
 #: Operator-like nodes (not ``exp.Func``) that have phrases here; the describer routes them to
 #: :func:`phrase` as it does function calls.
-OPERATORS: frozenset[type] = frozenset({
-    exp.Interval, exp.AtTimeZone, exp.WithinGroup, exp.Bracket, exp.Dot, exp.Kwarg, exp.PropertyEQ,
-    exp.Lambda, exp.JSONKeyValue, exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot,
-    exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.Glob, exp.SimilarTo, exp.Overlaps, exp.Distance,
-    exp.Adjacent, exp.ExtendsLeft, exp.ExtendsRight, exp.Slice, exp.IgnoreNulls, exp.RespectNulls,
-})
+OPERATORS: frozenset[type] = frozenset(
+    {
+        exp.Interval,
+        exp.AtTimeZone,
+        exp.WithinGroup,
+        exp.Bracket,
+        exp.Dot,
+        exp.Kwarg,
+        exp.PropertyEQ,
+        exp.Lambda,
+        exp.JSONKeyValue,
+        exp.BitwiseAnd,
+        exp.BitwiseOr,
+        exp.BitwiseXor,
+        exp.BitwiseNot,
+        exp.BitwiseLeftShift,
+        exp.BitwiseRightShift,
+        exp.Glob,
+        exp.SimilarTo,
+        exp.Overlaps,
+        exp.Distance,
+        exp.Adjacent,
+        exp.ExtendsLeft,
+        exp.ExtendsRight,
+        exp.Slice,
+        exp.IgnoreNulls,
+        exp.RespectNulls,
+    }
+)
 
 
 # -- the table -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Template:
-    conditions: tuple[tuple[str, str, str], ...]      # (kind, arg, value)
-    pieces: tuple[tuple[str, str | None, str], ...]   # (literal, field or None, spec)
+    conditions: tuple[tuple[str, str, str], ...]  # (kind, arg, value)
+    pieces: tuple[tuple[str, str | None, str], ...]  # (literal, field or None, spec)
 
     @property
     def fields(self) -> list[str]:
@@ -147,8 +171,10 @@ def has_phrase(cls: type, language: str = "en") -> bool:
 
 # -- phrasing --------------------------------------------------------------------------------
 
-def phrase(node: exp.Expression, render: Callable[[exp.Expression], str], language: str = "en",
-           dialect: str | None = None) -> Phrase | None:
+
+def phrase(
+    node: exp.Expression, render: Callable[[exp.Expression], str], language: str = "en", dialect: str | None = None
+) -> Phrase | None:
     """Words for a function call or operator node, or ``None`` if ``node`` is neither.
 
     ``render`` phrases sub-expressions (the describer's own walk); ``dialect`` resolves
@@ -310,7 +336,7 @@ class _Ctx:
         return self.render(v)
 
     def spec_of(self, v, node):
-        """"the average price", but "the average of the length of name": a phrase gets an "of"."""
+        """ "the average price", but "the average of the length of name": a phrase gets an "of"."""
         text = self.render(v)
         return "of " + text if self.lang == "en" and text.startswith(("the ", "a ", "an ")) else text
 
@@ -337,7 +363,7 @@ class _Ctx:
         return en if self.lang == "en" else zh
 
     def spec_amount(self, v: exp.Expression, node: exp.Expression, negate: bool = False) -> str:
-        """"7 days" / "7天": a number of the node's ``unit`` (days when there is none)."""
+        """ "7 days" / "7天": a number of the node's ``unit`` (days when there is none)."""
         unit = node.args.get("unit") or "DAY"
         number = _plain(v)
         if negate:
@@ -373,8 +399,11 @@ class _Ctx:
             number = f"{pct:g}"
             if self.lang == "zh":
                 return number
-            return ordinal(int(pct)) if pct == int(pct) and pct >= 11 else (
-                number_suffix(number) if pct == int(pct) else number)
+            return (
+                ordinal(int(pct))
+                if pct == int(pct) and pct >= 11
+                else (number_suffix(number) if pct == int(pct) else number)
+            )
         return self.render(v)
 
     def spec_type(self, v, node):
@@ -433,6 +462,7 @@ class _Ctx:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
 
 def _present(v: object) -> bool:
     return v is not None and v is not False and v != [] and v != ""
@@ -502,6 +532,7 @@ def _json_path(v: object) -> list[str | int] | None:
 
 # -- irregular constructs ---------------------------------------------------------------------
 
+
 def _within_group(ctx: _Ctx, node: exp.WithinGroup) -> str | None:
     """PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY x): the ordered column is what is measured."""
     agg, order = node.this, node.expression
@@ -510,8 +541,11 @@ def _within_group(ctx: _Ctx, node: exp.WithinGroup) -> str | None:
     w = ctx.w
     if isinstance(agg, (exp.PercentileCont, exp.PercentileDisc)):
         fraction = _plain(agg.this)
-        text = (w["median"].format(key) if fraction in ("0.5", ".5", "0.50")
-                else w["percentile"].format(ctx.spec_pct(agg.this, agg), key))
+        text = (
+            w["median"].format(key)
+            if fraction in ("0.5", ".5", "0.50")
+            else w["percentile"].format(ctx.spec_pct(agg.this, agg), key)
+        )
         return text + (w["discrete"] if isinstance(agg, exp.PercentileDisc) else "")
     if isinstance(agg, exp.Mode) and agg.this is None:
         return w["mode"].format(key)
@@ -591,6 +625,10 @@ def _make_interval(ctx: _Ctx, node: exp.MakeInterval) -> str | None:
 
 
 _HANDLERS: dict[type, Callable[[_Ctx, exp.Expression], str | None]] = {
-    exp.WithinGroup: _within_group, exp.Bracket: _bracket, exp.Case: _case, exp.DecodeCase: _case,
-    exp.Interval: _interval, exp.MakeInterval: _make_interval,
+    exp.WithinGroup: _within_group,
+    exp.Bracket: _bracket,
+    exp.Case: _case,
+    exp.DecodeCase: _case,
+    exp.Interval: _interval,
+    exp.MakeInterval: _make_interval,
 }

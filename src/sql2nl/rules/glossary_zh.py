@@ -37,8 +37,15 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 _STOP = frozenset({"the", "a", "an"})
 #: Leading words that make a yes/no column: is_active -> 是否有效, has_pets -> 是否有宠物.
-_FLAGS = {"is": "是否", "has": "是否有", "have": "是否有", "was": "是否曾", "can": "能否", "allow": "是否允许",
-          "should": "是否应"}
+_FLAGS = {
+    "is": "是否",
+    "has": "是否有",
+    "have": "是否有",
+    "was": "是否曾",
+    "can": "能否",
+    "allow": "是否允许",
+    "should": "是否应",
+}
 #: Trailing words after a verb: created_at -> 创建时间, updated_on -> 更新日期, approved_by -> 批准人.
 _TRAILING = {"at": "时间", "on": "日期", "by": "人"}
 
@@ -54,11 +61,11 @@ class Translation:
 @dataclass(frozen=True)
 class _Entry:
     zh: str
-    person: bool = False            # the word names people (their "name" is 姓名)
+    person: bool = False  # the word names people (their "name" is 姓名)
     person_form: str | None = None  # the word on a table about people (name -> 姓名, height -> 身高)
-    alone: str | None = None        # the word when it is the whole identifier (total -> 总计)
-    unit: str | None = None         # the unit of its values (age -> 岁)
-    measure: bool = False           # a unit of measure: meter_100 -> 100米
+    alone: str | None = None  # the word when it is the whole identifier (total -> 总计)
+    unit: str | None = None  # the unit of its values (age -> 岁)
+    measure: bool = False  # a unit of measure: meter_100 -> 100米
 
 
 @lru_cache(maxsize=1)
@@ -75,8 +82,14 @@ def _glossary() -> dict[tuple[str, ...], _Entry]:
         key = tuple(parts[0].split())
         if key in entries:
             raise ValueError(f"data/glossary_zh.tsv line {n}: {parts[0]!r} is listed twice")
-        entries[key] = _Entry(parts[1], "person" in tags, tags.get("person") or None, tags.get("alone") or None,
-                              tags.get("unit") or None, "measure" in tags)
+        entries[key] = _Entry(
+            parts[1],
+            "person" in tags,
+            tags.get("person") or None,
+            tags.get("alone") or None,
+            tags.get("unit") or None,
+            "measure" in tags,
+        )
     return entries
 
 
@@ -145,7 +158,7 @@ def _phrase(words: tuple[str, ...], person: bool) -> str | None:
         return rest + "数量" if rest else None
     if "of" in words[1:-1]:  # place_of_birth -> 出生地点: Chinese puts the owner first
         i = words.index("of")
-        owner, thing = _phrase(words[i + 1:], person), _phrase(words[:i], person)
+        owner, thing = _phrase(words[i + 1 :], person), _phrase(words[:i], person)
         return owner + thing if owner and thing else None
     if last in _TRAILING and len(words) > 1 and _lookup(words[-2:]) is None:
         rest = _greedy(words[:-1], person)  # not a word's "alone" form: opened_at is 开业时间
@@ -163,7 +176,7 @@ def _greedy(words: tuple[str, ...], person: bool) -> str | None:
             i += 1
             continue
         for size in range(min(_LONGEST, len(words) - i), 0, -1):
-            entry = _lookup(words[i:i + size])
+            entry = _lookup(words[i : i + size])
             if entry is not None:
                 break
         else:

@@ -29,7 +29,7 @@ class Source:
     """One FROM/JOIN item: its name in the query (alias, lower case), its table, and its join."""
 
     alias: str
-    table: str | None          # None for a subquery, VALUES, UNNEST, a table function
+    table: str | None  # None for a subquery, VALUES, UNNEST, a table function
     node: exp.Expression
     join: exp.Join | None = None
 
@@ -226,6 +226,7 @@ def _is_key(table: str | None, column: str, schema: "Schema | None") -> bool:
 
 # -- outer joins ---------------------------------------------------------------------------------
 
+
 def outer_join_matters(sel: exp.Select, src: Source, scopes: "Scopes") -> str:
     """What a LEFT/RIGHT JOIN of ``src`` keeps that an inner join would not.
 
@@ -253,8 +254,12 @@ def anti_join_term(sel: exp.Select, src: Source, scopes: "Scopes") -> exp.Expres
     """The ``o.id IS NULL`` term that turns a LEFT JOIN into "without any matching ...", if any."""
     where = sel.args.get("where")
     for term in and_terms(where.this) if where is not None else ():
-        if (isinstance(term, exp.Is) and isinstance(term.expression, exp.Null) and isinstance(term.this, exp.Column)
-                and scopes.source_of(term.this) == src.alias):
+        if (
+            isinstance(term, exp.Is)
+            and isinstance(term.expression, exp.Null)
+            and isinstance(term.this, exp.Column)
+            and scopes.source_of(term.this) == src.alias
+        ):
             return term
     return None
 
@@ -266,8 +271,9 @@ def _null_rejecting(term: exp.Expression) -> bool:
         return False
     if isinstance(term, exp.Not):
         return _null_rejecting(term.this)
-    return isinstance(term, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.Like,
-                             exp.ILike))
+    return isinstance(
+        term, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.Like, exp.ILike)
+    )
 
 
 def _rejects_unmatched_groups(term: exp.Expression, alias: str, scopes: "Scopes") -> bool:
@@ -279,7 +285,8 @@ def _rejects_unmatched_groups(term: exp.Expression, alias: str, scopes: "Scopes"
     if type(agg) not in AGGREGATES:
         agg, value = unparen(term.expression), term.this
         term = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}.get(type(term), type(term))(
-            this=agg, expression=value)
+            this=agg, expression=value
+        )
     if type(agg) not in AGGREGATES:
         return False
     cols = columns_in(agg)
@@ -290,4 +297,4 @@ def _rejects_unmatched_groups(term: exp.Expression, alias: str, scopes: "Scopes"
     if not (isinstance(value, exp.Literal) and value.is_number):
         return False
     n = float(value.this)
-    return ((isinstance(term, exp.GT) and n >= 0) or (isinstance(term, (exp.GTE, exp.EQ)) and n >= 1))
+    return (isinstance(term, exp.GT) and n >= 0) or (isinstance(term, (exp.GTE, exp.EQ)) and n >= 1)

@@ -51,8 +51,9 @@ class OutlineMixin:
             return self.finish(self.fallback_text())
         steps = [(label, self.finish(self.PHRASES["step_builds"].format(body))) for label, body in self.stages(tree)]
         steps.append((self.PHRASES["result"], self.statement_text()))
-        return "\n".join(self.PHRASES["step"].format(n=i, label=label, text=text)
-                         for i, (label, text) in enumerate(steps, 1))
+        return "\n".join(
+            self.PHRASES["step"].format(n=i, label=label, text=text) for i, (label, text) in enumerate(steps, 1)
+        )
 
     def stages(self: "Describer", tree: exp.Expression) -> list[tuple[str, str]]:
         """``(name, what it builds)`` for each CTE and derived table, innermost first."""
@@ -65,10 +66,17 @@ class OutlineMixin:
             if isinstance(node, exp.CTE) and id(node) not in seen:
                 seen.add(id(node))
                 out.append((self.identifier_words(node.alias_or_name, kind="cte"), self.noun_phrase(node.this)))
-            elif (isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join))
-                  and id(node) not in seen):
+            elif (
+                isinstance(node, exp.Subquery)
+                and isinstance(node.parent, (exp.From, exp.Join))
+                and id(node) not in seen
+            ):
                 seen.add(id(node))
-                label = self.identifier_words(node.alias, kind="cte") if node.alias else self.PHRASES["subquery_label"].format(len(out) + 1)
+                label = (
+                    self.identifier_words(node.alias, kind="cte")
+                    if node.alias
+                    else self.PHRASES["subquery_label"].format(len(out) + 1)
+                )
                 out.append((label, self.noun_phrase(node.this)))
 
         visit(tree)
@@ -79,8 +87,12 @@ class OutlineMixin:
         f = self.facts
         # Every selected item is named: an unnamed expression is "a computed value", never dropped (a
         # SELECT of expressions only must not read as "all details").
-        names = [self.name(s.column, s.table) if s.column else s.alias
-                 or self.PHRASES["star" if s.star else "computed_value"] for s in f.selected]
+        names = [
+            self.name(s.column, s.table)
+            if s.column
+            else s.alias or self.PHRASES["star" if s.star else "computed_value"]
+            for s in f.selected
+        ]
         shown = self.clip_list(names, "columns", force=True)
         tables = self.clip_list([self.noun(t) for t in f.tables], "tables", force=True)
         n = len(f.filters) + len(f.having)
@@ -89,9 +101,12 @@ class OutlineMixin:
             key = "overview_select" if tables else "overview_compute"
         else:
             key = "overview"
-        return self.PHRASES[key].format(kind=f.kind.upper(), columns=self.join_list(shown) or self.PHRASES["star"],
-                                        tables=self.join_list(tables) or self.PHRASES["database"],
-                                        conditions=conditions)
+        return self.PHRASES[key].format(
+            kind=f.kind.upper(),
+            columns=self.join_list(shown) or self.PHRASES["star"],
+            tables=self.join_list(tables) or self.PHRASES["database"],
+            conditions=conditions,
+        )
 
     def clip_list(self: "Describer", items: list[_T], kind: str, force: bool = False) -> list[_T | str]:
         """``items``, cut to the first few plus "and N more <kind>" in a compact summary."""

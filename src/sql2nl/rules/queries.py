@@ -22,8 +22,27 @@ if TYPE_CHECKING:
     from .base import Describer
 
 _SET_OPS = (exp.Union, exp.Intersect, exp.Except)
-_SELECT_PARTS = {"expressions", "from_", "from", "joins", "where", "group", "having", "order", "limit", "offset",
-                 "distinct", "with_", "with", "kind", "qualify", "hint", "operation_modifiers", "prewhere", "locks"}
+_SELECT_PARTS = {
+    "expressions",
+    "from_",
+    "from",
+    "joins",
+    "where",
+    "group",
+    "having",
+    "order",
+    "limit",
+    "offset",
+    "distinct",
+    "with_",
+    "with",
+    "kind",
+    "qualify",
+    "hint",
+    "operation_modifiers",
+    "prewhere",
+    "locks",
+}
 
 
 @dataclass(frozen=True)
@@ -39,30 +58,30 @@ class OrderKey:
 class SelectPlan:
     """The pieces of one SELECT, already worded; a language's ``compose_*`` methods order them."""
 
-    subject: str                      # the rows the query is about, e.g. "students"
-    subject_one: str                  # the same, singular
+    subject: str  # the rows the query is about, e.g. "students"
+    subject_one: str  # the same, singular
     columns: list[str] = field(default_factory=list)
     is_aggregate: list[bool] = field(default_factory=list)  # per column
     distinct: bool = False
     where: Cond | None = None
     group: list[str] = field(default_factory=list)
-    grouping: str = ""                # ROLLUP / CUBE / GROUPING SETS, worded
+    grouping: str = ""  # ROLLUP / CUBE / GROUPING SETS, worded
     having: Cond | None = None
     order: list[OrderKey] = field(default_factory=list)
-    limit: str | None = None          # "5", or "a given number" for a bound parameter
+    limit: str | None = None  # "5", or "a given number" for a bound parameter
     offset: str | None = None
-    limit_given: bool = False         # LIMIT ? : the number is a bound parameter
+    limit_given: bool = False  # LIMIT ? : the number is a bound parameter
     offset_given: bool = False
-    notes: list[str] = field(default_factory=list)      # outer joins, join conditions, QUALIFY...
+    notes: list[str] = field(default_factory=list)  # outer joins, join conditions, QUALIFY...
     relations: list[str] = field(default_factory=list)  # "that have orders", "who have pets"
-    counted: str = ""                 # what COUNT(*) counts, e.g. "albums"
-    count_only: bool = False          # SELECT COUNT(*) and nothing else
-    aggregates_only: bool = False     # every selected expression is an aggregate
-    keys_selected: bool = False       # every non-aggregate column is a GROUP BY key
+    counted: str = ""  # what COUNT(*) counts, e.g. "albums"
+    count_only: bool = False  # SELECT COUNT(*) and nothing else
+    aggregates_only: bool = False  # every selected expression is an aggregate
+    keys_selected: bool = False  # every non-aggregate column is a GROUP BY key
     subject_is_counted: bool = False
-    no_from: bool = False             # SELECT 1 + 1
-    constants_only: bool = False      # SELECT 1 FROM t: one constant row per row of t
-    per_subject: bool = False         # grouped by the subject's own key: one row per subject
+    no_from: bool = False  # SELECT 1 + 1
+    constants_only: bool = False  # SELECT 1 FROM t: one constant row per row of t
+    per_subject: bool = False  # grouped by the subject's own key: one row per subject
 
     @property
     def limit_one(self) -> bool:
@@ -110,19 +129,26 @@ class QueriesMixin:
         for e in exprs:
             inner = e.this if isinstance(e, exp.Alias) else e
             phrase = self.projection(inner, many=not (limit is not None and _is_one(limit)))
-            if isinstance(e, exp.Alias) and not isinstance(inner, (exp.Column, exp.Star)) and \
-                    self.identifier_words(e.alias, kind="alias") not in phrase:
+            if (
+                isinstance(e, exp.Alias)
+                and not isinstance(inner, (exp.Column, exp.Star))
+                and self.identifier_words(e.alias, kind="alias") not in phrase
+            ):
                 phrase = self.PHRASES["alias"].format(phrase, self.identifier_words(e.alias, kind="alias"))
             p.columns.append(phrase)
             p.is_aggregate.append(is_aggregate(inner))
             p.notes.extend(self.star_changes(inner))
             if isinstance(inner, exp.Star) and len([s for s in graph.sources.values() if s.table]) > 1:
                 # SELECT * over a join: every side's columns
-                others = [self.source_words(sel, a, many=True) for a, s in graph.sources.items()
-                          if a != subject and s.table]
+                others = [
+                    self.source_words(sel, a, many=True) for a, s in graph.sources.items() if a != subject and s.table
+                ]
                 p.notes.append(self.PHRASES["star_joined"].format(self.join_list(others)))
-        p.constants_only = bool(exprs) and all(is_value(unparen(e.this if isinstance(e, exp.Alias) else e))
-                                               for e in exprs) and bool(graph.sources)
+        p.constants_only = (
+            bool(exprs)
+            and all(is_value(unparen(e.this if isinstance(e, exp.Alias) else e)) for e in exprs)
+            and bool(graph.sources)
+        )
         group = sel.args.get("group")
         group_nodes = self.group_keys(group) if group is not None else []
         if group_nodes and self.groups_by_subject(sel, group_nodes, subject, p.is_aggregate):
@@ -130,8 +156,11 @@ class QueriesMixin:
             p.per_subject = True
         if group_nodes:
             keys = {self.key_of(g) for g in group_nodes}
-            plain = [self.key_of(unparen(e.this if isinstance(e, exp.Alias) else e))
-                     for e, a in zip(exprs, p.is_aggregate) if not a]
+            plain = [
+                self.key_of(unparen(e.this if isinstance(e, exp.Alias) else e))
+                for e, a in zip(exprs, p.is_aggregate)
+                if not a
+            ]
             p.keys_selected = bool(plain) and set(plain) <= keys
             p.group = [self.text(g) for g in group_nodes]
             p.grouping = self.grouping_words(group)
@@ -143,7 +172,9 @@ class QueriesMixin:
         terms = [t for t in self.where_terms(sel) if id(t) not in skip]
         if terms:
             if terms:
-                p.where = self.cond(terms[0]) if len(terms) == 1 else Junction("and", tuple(self.cond(t) for t in terms))
+                p.where = (
+                    self.cond(terms[0]) if len(terms) == 1 else Junction("and", tuple(self.cond(t) for t in terms))
+                )
         having = sel.args.get("having")
         if having is not None:
             p.having = self.cond(having.this)
@@ -158,15 +189,20 @@ class QueriesMixin:
         p.subject_is_counted = bool(subject_table) and p.counted == self.noun(subject_table)
         return p
 
-    def groups_by_subject(self: "Describer", sel: exp.Select, keys: list[exp.Expression], subject: str | None,
-                          aggregate: list[bool]) -> bool:
+    def groups_by_subject(
+        self: "Describer", sel: exp.Select, keys: list[exp.Expression], subject: str | None, aggregate: list[bool]
+    ) -> bool:
         """Whether ``GROUP BY`` only makes one group per row of the subject: every key is the subject's
         own key (``p.id``) or a key pointing at it (``t.playlist_id`` joined on it), and every other
         selected column is the subject's (``SELECT p.name ... GROUP BY t.playlist_id``)."""
         graph = self.graph(sel)
         src = graph.sources.get(subject or "")
-        if src is None or not src.table or len(graph.sources) < 2 or sel.args["group"].find(
-                exp.Rollup, exp.Cube, exp.GroupingSets) is not None:
+        if (
+            src is None
+            or not src.table
+            or len(graph.sources) < 2
+            or sel.args["group"].find(exp.Rollup, exp.Cube, exp.GroupingSets) is not None
+        ):
             return False
         identifies = False  # at least one key names the subject row; the others are its own columns
         for key in keys:
@@ -174,8 +210,9 @@ class QueriesMixin:
                 return False
             source = self.scopes.source_of(key)
             own = source == subject and self.is_key_column(src.table, key.name)
-            points = any(e.many == source and e.one == subject and e.fk.lower() == key.name.lower()
-                         for e in graph.edges)
+            points = any(
+                e.many == source and e.one == subject and e.fk.lower() == key.name.lower() for e in graph.edges
+            )
             if not (own or points or source == subject):
                 return False
             identifies = identifies or own or points
@@ -230,8 +267,12 @@ class QueriesMixin:
                 if all(k != u for u in out):
                     out.append(k)
 
-        for k in [*group.expressions, *(group.args.get("rollup") or ()), *(group.args.get("cube") or ()),
-                  *(group.args.get("grouping_sets") or ())]:
+        for k in [
+            *group.expressions,
+            *(group.args.get("rollup") or ()),
+            *(group.args.get("cube") or ()),
+            *(group.args.get("grouping_sets") or ()),
+        ]:
             add(k)
         return out
 
@@ -247,8 +288,11 @@ class QueriesMixin:
             sets = []
             for item in items:
                 keys = item.expressions if isinstance(item, exp.Tuple) else [item]
-                sets.append(self.PHRASES["grouping_set"].format(self.join_list([self.text(k) for k in keys]))
-                            if keys else self.PHRASES["overall"])
+                sets.append(
+                    self.PHRASES["grouping_set"].format(self.join_list([self.text(k) for k in keys]))
+                    if keys
+                    else self.PHRASES["overall"]
+                )
             return self.PHRASES["grouping_sets"].format(self.join_list(sets))
         return ""
 
@@ -272,8 +316,11 @@ class QueriesMixin:
             return unparen(chosen)
         if isinstance(key, exp.Column) and not key.table:
             for e in sel.expressions:
-                if isinstance(e, exp.Alias) and e.alias.lower() == key.name.lower() \
-                        and not isinstance(unparen(e.this), exp.Column):
+                if (
+                    isinstance(e, exp.Alias)
+                    and e.alias.lower() == key.name.lower()
+                    and not isinstance(unparen(e.this), exp.Column)
+                ):
                     return unparen(e.this)
         return key
 
@@ -347,9 +394,12 @@ class QueriesMixin:
         if not self.options.inline:  # named, not spelled out: say where the names come from
             names = self.join_list([self.identifier_words(cte.alias_or_name, kind="cte") for cte in w.expressions])
             return text + self.PHRASES["cte_names"].format(names)
-        parts = [self.PHRASES["cte"].format(name=self.identifier_words(cte.alias_or_name, kind="cte"),
-                                            query=self.noun_phrase(cte.this))
-                 for cte in w.expressions]
+        parts = [
+            self.PHRASES["cte"].format(
+                name=self.identifier_words(cte.alias_or_name, kind="cte"), query=self.noun_phrase(cte.this)
+            )
+            for cte in w.expressions
+        ]
         key = "with_recursive" if w.args.get("recursive") else "with"
         return self.PHRASES[key].format(self.join_list(parts)) + self.continue_sentence(text)
 

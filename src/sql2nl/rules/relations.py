@@ -97,8 +97,9 @@ class RelationsMixin:
         if isinstance(node, exp.Unnest):
             return self.PHRASES["unnest"].format(self.join_list([self.text(e) for e in node.expressions]))
         if node.alias and self.options.inline and isinstance(unparen(inner), (exp.Select, *_SET_OPS, exp.Values)):
-            return self.PHRASES["named_rows"].format(self.identifier_words(node.alias, kind="cte"),
-                                                     self.noun_phrase(inner))
+            return self.PHRASES["named_rows"].format(
+                self.identifier_words(node.alias, kind="cte"), self.noun_phrase(inner)
+            )
         if node.alias:
             return self.identifier_words(node.alias, kind="cte")
         return self.PHRASES["rows_of"].format(self.noun_phrase(inner))
@@ -164,15 +165,22 @@ class RelationsMixin:
         skip.update(id(t) for t in where_terms if self.joins_two_sources(t, graph))
         used, used_elsewhere = self.used_columns(sel, skip)
         sources_used = {source for source, _ in used}
-        links = {link: ends for link, ends in graph.links(
-            sources_used - {a for a in graph.sources if self.only_filtered(a, used, used_elsewhere)}).items()
-            if link != subject}
+        links = {
+            link: ends
+            for link, ends in graph.links(
+                sources_used - {a for a in graph.sources if self.only_filtered(a, used, used_elsewhere)}
+            ).items()
+            if link != subject
+        }
         roles = self.roles(sel)
         link_ends = {end for near_far in links.values() for end in near_far}
         tables = [s.table for s in graph.sources.values() if s.table]
         if any(tables.count(t) > 1 for t in tables) and not roles:
-            p.notes.append(self.PHRASES["self_join"].format(
-                self.join_list([self.noun(t) for t in dict.fromkeys(tables) if tables.count(t) > 1])))
+            p.notes.append(
+                self.PHRASES["self_join"].format(
+                    self.join_list([self.noun(t) for t in dict.fromkeys(tables) if tables.count(t) > 1])
+                )
+            )
         said: set[str] = set()  # sources already said as part of another's relation
         for alias, src in graph.sources.items():
             if alias == subject or alias in said:
@@ -197,14 +205,19 @@ class RelationsMixin:
             if any(e.many == alias and e.one == subject for e in graph.edges):
                 if alias in {a for a, _ in used_elsewhere} or (alias == graph.grain and sel.args.get("group")):
                     continue  # said by its columns, or by counting its rows per group
-                if any(self.scopes.source_of(c) == alias for t in where_terms if id(t) not in skip
-                       and not self.tests_only(t, alias) for c in columns_in(t)):
+                if any(
+                    self.scopes.source_of(c) == alias
+                    for t in where_terms
+                    if id(t) not in skip and not self.tests_only(t, alias)
+                    for c in columns_in(t)
+                ):
                     continue  # a WHERE term mixes it with other things: its qualified columns say it
                 words = self.related_rows(sel, alias, where_terms, used_elsewhere, skip)[1]
                 for child in [e.many for e in graph.edges if e.one == alias and e.many not in sources_used]:
                     said.add(child)  # authors that have books with reviews
                     words = self.PHRASES["with_rows"].format(
-                        words, self.related_rows(sel, child, where_terms, used_elsewhere, skip)[1])
+                        words, self.related_rows(sel, child, where_terms, used_elsewhere, skip)[1]
+                    )
                 p.relations.append(self.PHRASES["has_rows"].format(words))
             elif alias in sources_used:
                 continue
@@ -222,8 +235,9 @@ class RelationsMixin:
         join = src.join
         kind = (join.args.get("kind") or "").lower() if join is not None else ""
         if isinstance(src.node, exp.Unnest):
-            p.notes.append(self.PHRASES["unnest_join"].format(
-                self.join_list([self.text(e) for e in src.node.expressions])))
+            p.notes.append(
+                self.PHRASES["unnest_join"].format(self.join_list([self.text(e) for e in src.node.expressions]))
+            )
             return True
         if isinstance(src.node, exp.Lateral):
             p.notes.append(self.PHRASES["join_lateral"].format(self.noun_phrase(src.node.this)))
@@ -231,9 +245,13 @@ class RelationsMixin:
         if kind in ("semi", "anti"):
             p.relations.append(self.PHRASES[f"join_{kind}"].format(self.source_words(sel, alias, many=True)))
             return True
-        if kind == "cross" or (join is not None and join.args.get("on") is None and not join.args.get("using")
-                               and not any(alias in (e.many, e.one) for e in graph.edges)
-                               and not any(alias in pair for pair in graph.undirected + graph.one_to_one)):
+        if kind == "cross" or (
+            join is not None
+            and join.args.get("on") is None
+            and not join.args.get("using")
+            and not any(alias in (e.many, e.one) for e in graph.edges)
+            and not any(alias in pair for pair in graph.undirected + graph.one_to_one)
+        ):
             if not (p.count_only and graph.grain is None):  # "the number of combinations of ..." says it already
                 p.notes.append(self.PHRASES["join_cross"].format(self.source_words(sel, alias, many=True)))
             return True
@@ -242,15 +260,24 @@ class RelationsMixin:
             rest = [t for t in self.and_terms(on) if not self.joins_two_sources(t, graph)]
             if rest:
                 cond = self.cond(rest[0]) if len(rest) == 1 else Junction("and", tuple(self.cond(t) for t in rest))
-                p.notes.append(self.PHRASES["join_on"].format(table=self.source_words(sel, alias, many=True),
-                                                              cond=self.clause_words(cond)))
+                p.notes.append(
+                    self.PHRASES["join_on"].format(
+                        table=self.source_words(sel, alias, many=True), cond=self.clause_words(cond)
+                    )
+                )
         return False
 
     def only_filtered(self: "Describer", alias: str, used: set, used_elsewhere: set) -> bool:
         return any(a == alias for a, _ in used) and not any(a == alias for a, _ in used_elsewhere)
 
-    def related_rows(self: "Describer", sel: exp.Select, alias: str, where_terms: list[exp.Expression],
-                     used_elsewhere: set, skip: set[int]) -> tuple[str, str]:
+    def related_rows(
+        self: "Describer",
+        sel: exp.Select,
+        alias: str,
+        where_terms: list[exp.Expression],
+        used_elsewhere: set,
+        skip: set[int],
+    ) -> tuple[str, str]:
         """A related table's rows, alone and with the WHERE terms that only test that table said on
         them (``("pets", "pets with pet type "cat"")``); those terms are then skipped in the main WHERE."""
         words = self.source_words(sel, alias, many=True)
@@ -290,8 +317,9 @@ class RelationsMixin:
 
     def joins_two_sources(self: "Describer", term: exp.Expression, graph: JoinGraph) -> bool:
         """``a.x = b.y`` between two sources of this SELECT: a join condition, not a filter."""
-        if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column)
-                and isinstance(term.expression, exp.Column)):
+        if not (
+            isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)
+        ):
             return False
         a, b = self.scopes.source_of(term.this), self.scopes.source_of(term.expression)
         if a is None or b is None or a == b or a not in graph.sources or b not in graph.sources:
@@ -301,8 +329,9 @@ class RelationsMixin:
             return any({e.many, e.one} == {a, b} for e in graph.edges)
         return True
 
-    def used_columns(self: "Describer", sel: exp.Select, skip: set[int]
-                     ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    def used_columns(
+        self: "Describer", sel: exp.Select, skip: set[int]
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
         """``(source, column)`` pairs a SELECT uses outside its join conditions (and ``skip``): in
         all its clauses, and in those other than WHERE (one walk for both)."""
         used: set[tuple[str, str]] = set()
@@ -310,7 +339,7 @@ class RelationsMixin:
         scopes = self.scopes
         for key in ("expressions", "where", "group", "having", "order", "qualify"):
             part = sel.args.get(key)
-            for root in (part if isinstance(part, list) else [part] if part is not None else []):
+            for root in part if isinstance(part, list) else [part] if part is not None else []:
                 for node in structure(root):
                     if isinstance(node, exp.Column) and scopes.enclosing(node) is sel:
                         source = scopes.source_of(node)
@@ -339,4 +368,3 @@ class RelationsMixin:
         """Rows and a filter on them: "orders with total over 100" (languages order them)."""
         lead, words = self.filter_words(cond)
         return f"{noun}{self.lead_words(lead, words)}"
-

@@ -25,10 +25,12 @@ def _all_subclasses(cls: type) -> set[type]:
 
 
 #: Single-word sqlglot class names that are SQL jargon, not English, in lower case.
-_JARGON = frozenset("""acos acosh asin asinh atan atan2 atanh avg booland boolnot boolor cbrt chr coalesce corr
+_JARGON = frozenset(
+    """acos acosh asin asinh atan atan2 atanh avg booland boolnot boolor cbrt chr coalesce corr
 cosh coth csc csch dayname elt explode float64 getbit hll initcap int64 kwarg localtime localtimestamp minhash
 monthname nanvl ntile nullif nvl2 opclass posexplode randn randstr rint sech seq1 seq2 seq4 seq8 sinh sqrt
-stddev strtok systimestamp tanh typeof unhex unnest zipf""".split())
+stddev strtok systimestamp tanh typeof unhex unnest zipf""".split()
+)
 
 
 @lru_cache(maxsize=1)

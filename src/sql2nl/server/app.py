@@ -47,8 +47,12 @@ def _shape(data: dict[str, Any], default: tuple[str, str] = ("summary", "stateme
     detail, style = field(data, "detail", str) or default[0], field(data, "style", str) or default[1]
     for name, value, allowed in (("detail", detail, DETAILS), ("style", style, STYLES)):
         if value not in allowed:
-            raise ApiError(422, f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.",
-                           code="invalid_value", param=name)
+            raise ApiError(
+                422,
+                f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.",
+                code="invalid_value",
+                param=name,
+            )
     return detail, style
 
 
@@ -69,8 +73,13 @@ async def describe_batch(request: Request) -> Response:
     data = await read_json(request)
     items = field(data, "items", list, required=True)
     if len(items) > service.config.max_batch:
-        raise ApiError(422, f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
-                            "Split it into several requests.", code="batch_too_large", param="items")
+        raise ApiError(
+            422,
+            f"A batch holds at most {service.config.max_batch} items; got {len(items)}. "
+            "Split it into several requests.",
+            code="batch_too_large",
+            param="items",
+        )
     language, dialect = _language(data, service.config.language), field(data, "dialect", str)
     options = field(data, "options", dict)
     service.backend_for(options)  # wrong options are the request's mistake (422), even with no items
@@ -80,13 +89,21 @@ async def describe_batch(request: Request) -> Response:
         if isinstance(item, str):
             item = {"sql": item}
         if not isinstance(item, dict):
-            raise ApiError(422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type",
-                           param="items")
+            raise ApiError(
+                422, f"items[{i}] must be a string or an object with 'sql'.", code="wrong_type", param="items"
+            )
         item_options = field(item, "options", dict)
         service.backend_for(item_options)
-        plans.append((field(item, "sql", str, required=True), _language(item, language),
-                      field(item, "dialect", str) or dialect, field(item, "facts", bool, default=True),
-                      item_options or options, _shape(item, shape)))
+        plans.append(
+            (
+                field(item, "sql", str, required=True),
+                _language(item, language),
+                field(item, "dialect", str) or dialect,
+                field(item, "facts", bool, default=True),
+                item_options or options,
+                _shape(item, shape),
+            )
+        )
     results = []
     for sql, lang, dia, facts, opts, (detail, style) in plans:  # one bad statement costs only its own slot
         try:
@@ -100,8 +117,15 @@ async def describe_batch(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    return json_response({"status": "ok", "version": __version__, "backend": service.backend.name,
-                          "waiting": service.waiting, "stuck": service.stuck})
+    return json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "backend": service.backend.name,
+            "waiting": service.waiting,
+            "stuck": service.stuck,
+        }
+    )
 
 
 async def openapi(request: Request) -> Response:
@@ -113,13 +137,22 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     message = exc.detail
     if exc.status_code == 404:
         path = request.url.path
-        hint = (" The OpenAI-compatible API lives under /v1: set the client's base URL to "
-                f"{request.base_url}v1/" if not path.startswith(("/v1", "/api")) else "")
+        hint = (
+            f" The OpenAI-compatible API lives under /v1: set the client's base URL to {request.base_url}v1/"
+            if not path.startswith(("/v1", "/api"))
+            else ""
+        )
         message = f"No route {path!r}.{hint} See /openapi.json for the routes."
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}; see /openapi.json."
-    return error_response(ApiError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None,
-                                   headers=dict(exc.headers or {})))
+    return error_response(
+        ApiError(
+            exc.status_code,
+            message,
+            code="not_found" if exc.status_code == 404 else None,
+            headers=dict(exc.headers or {}),
+        )
+    )
 
 
 ROUTES = [
@@ -148,11 +181,25 @@ def create_app(config: ServerConfig | None = None, *, backend: Backend | None = 
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
-                                        allow_methods=["GET", "POST"], allow_headers=["*"]))
-    app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers={
-        ApiError: handle_api_error, Sql2NLError: handle_sql2nl_error, HTTPException: handle_http_exception,
-        Exception: handle_unexpected})
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["*"],
+            ),
+        )
+    app = Starlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers={
+            ApiError: handle_api_error,
+            Sql2NLError: handle_sql2nl_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
     app.state.service = service
     app.state.config = config
     app.state.openapi = openapi_document(config, service.backend)
@@ -169,4 +216,3 @@ def app_from_env() -> Starlette:
     import os
 
     return create_app(ServerConfig(**json.loads(os.environ[CONFIG_ENV])))
-

@@ -106,13 +106,16 @@ def turn_from_messages(messages: Any, *, model: Any, stream: Any, instructions: 
         user, system = messages, ""
     elif isinstance(messages, list):
         if not all(isinstance(m, dict) for m in messages):
-            raise ApiError(422, "Each message must be an object with 'role' and 'content'.", code="wrong_type",
-                           param="messages")
+            raise ApiError(
+                422, "Each message must be an object with 'role' and 'content'.", code="wrong_type", param="messages"
+            )
         user, system = last_user_text(messages), system_text(messages)
     else:
-        raise ApiError(422, "'messages' (or 'input') must be a list of messages or a string.", code="wrong_type",
-                       param="messages")
+        raise ApiError(
+            422, "'messages' (or 'input') must be a list of messages or a string.", code="wrong_type", param="messages"
+        )
     if isinstance(instructions, str):
         system = f"{instructions}\n{system}" if system else instructions
-    return Turn(user=user, system=system, model=model if isinstance(model, str) and model else "sql2nl",
-                stream=stream is True)
+    return Turn(
+        user=user, system=system, model=model if isinstance(model, str) and model else "sql2nl", stream=stream is True
+    )

@@ -81,18 +81,46 @@ DIALECT_TRIES = 2
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\n]*)$", re.M)
 # Single-line code: `x`, ``x`` or ```x``` (a run of backticks closed by one as long).
 _INLINE = re.compile(r"(?<!`)(`{1,3})(?!`)([^`\n]+)\1(?!`)")
-_SQL_FENCES = frozenset({"sql", "psql", "pgsql", "plpgsql", "plsql", "tsql", "mssql", "sqlite3", "ddl", "dml",
-                         "sparksql", "hql"})
+_SQL_FENCES = frozenset(
+    {"sql", "psql", "pgsql", "plpgsql", "plsql", "tsql", "mssql", "sqlite3", "ddl", "dml", "sparksql", "hql"}
+)
 
 # Names people (and DBeaver's system prompt) give databases -> sqlglot dialects.
-DIALECT_NAMES = {"postgresql": "postgres", "postgres": "postgres", "psql": "postgres", "pgsql": "postgres",
-                 "plpgsql": "postgres", "greenplum": "postgres", "mysql": "mysql", "mariadb": "mysql",
-                 "sqlite": "sqlite", "sqlite3": "sqlite", "oracle": "oracle", "plsql": "oracle",
-                 "sql server": "tsql", "microsoft sql server": "tsql", "mssql": "tsql", "transact-sql": "tsql",
-                 "tsql": "tsql", "snowflake": "snowflake", "bigquery": "bigquery", "clickhouse": "clickhouse",
-                 "duckdb": "duckdb", "redshift": "redshift", "trino": "trino", "presto": "presto", "hive": "hive",
-                 "hql": "hive", "spark": "spark", "sparksql": "spark", "databricks": "databricks",
-                 "teradata": "teradata", "exasol": "exasol", "starrocks": "starrocks", "doris": "doris"}
+DIALECT_NAMES = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "psql": "postgres",
+    "pgsql": "postgres",
+    "plpgsql": "postgres",
+    "greenplum": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "oracle": "oracle",
+    "plsql": "oracle",
+    "sql server": "tsql",
+    "microsoft sql server": "tsql",
+    "mssql": "tsql",
+    "transact-sql": "tsql",
+    "tsql": "tsql",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "clickhouse": "clickhouse",
+    "duckdb": "duckdb",
+    "redshift": "redshift",
+    "trino": "trino",
+    "presto": "presto",
+    "hive": "hive",
+    "hql": "hive",
+    "spark": "spark",
+    "sparksql": "spark",
+    "databricks": "databricks",
+    "teradata": "teradata",
+    "exasol": "exasol",
+    "starrocks": "starrocks",
+    "doris": "doris",
+}
 
 
 def dialect_named(name: str) -> str | None:
@@ -102,8 +130,27 @@ def dialect_named(name: str) -> str | None:
 
 
 # After these a statement word at the start of a line continues the statement (UNION / SELECT...).
-_LEADS_ON = frozenset({"UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT", "AS", "THEN", "ON", "FOR",
-                       "OR", "ELSE", "BEGIN", "KEY", "DO", "(", ","})
+_LEADS_ON = frozenset(
+    {
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "MINUS",
+        "ALL",
+        "DISTINCT",
+        "AS",
+        "THEN",
+        "ON",
+        "FOR",
+        "OR",
+        "ELSE",
+        "BEGIN",
+        "KEY",
+        "DO",
+        "(",
+        ",",
+    }
+)
 # Statements whose body is a query that may start on the next line (INSERT INTO t (a)\nSELECT ...).
 _EMBEDS_QUERY = frozenset({"WITH", "INSERT", "REPLACE", "UPSERT"})
 #: Statement words looked at in one stretch of prose before the search moves past it.
@@ -176,10 +223,12 @@ class _Finder:
             return line0 + line - 1, (col0 + column - 1) if line == 1 else column
 
         line, column = shift(e.line, e.column or 1) if e.line else (line0, col0)
-        reason = _POSITION.sub(lambda m: "at line {}, column {}".format(*shift(int(m.group(1)), int(m.group(2)))),
-                               e.reason)
-        return SQLParseError(reason, line=line, column=column, snippet=e.snippet or sql[:40], dialect=e.dialect,
-                             hint=_CHAT_HINT)
+        reason = _POSITION.sub(
+            lambda m: "at line {}, column {}".format(*shift(int(m.group(1)), int(m.group(2)))), e.reason
+        )
+        return SQLParseError(
+            reason, line=line, column=column, snippet=e.snippet or sql[:40], dialect=e.dialect, hint=_CHAT_HINT
+        )
 
     def _located(self, lines: LineTokens, e: SQLParseError, start: int, sql: str) -> SQLParseError:
         """The error to report for ``sql``: ``e`` in message terms, unless a quote left open on one of
@@ -188,12 +237,18 @@ class _Finder:
         if quote is None or unclosed_quote(sql) is None:
             return self._in_message(e, start, sql)
         line, column = self.line_col(quote[0])
-        return SQLParseError(f"{quote[1]} is never closed", line=line, column=column,
-                             snippet=self.text[quote[0]:quote[0] + 30].split("\n")[0], hint=_CHAT_HINT)
+        return SQLParseError(
+            f"{quote[1]} is never closed",
+            line=line,
+            column=column,
+            snippet=self.text[quote[0] : quote[0] + 30].split("\n")[0],
+            hint=_CHAT_HINT,
+        )
 
     # parsing -----------------------------------------------------------------------------------
-    def _parse(self, sql: str, dialect: str | None,
-               tries: int = DIALECT_TRIES) -> tuple[str | None, SQLParseError | None, bool]:
+    def _parse(
+        self, sql: str, dialect: str | None, tries: int = DIALECT_TRIES
+    ) -> tuple[str | None, SQLParseError | None, bool]:
         """(dialect it parsed in, None, whether sqlglot only read it as an opaque command) or
         (None, the error, False); at most ``tries`` dialects: ``dialect``, then the permissive chain's."""
         chain: list[tuple[str | None, int | None]] = [(dialect, None)] if dialect else []
@@ -246,8 +301,13 @@ class _Finder:
                     word = t.text.upper() if t.token_type not in QUOTED else ""
                     if not first_word:
                         first_word = word or "?"
-                    elif (k == 0 and not first_line and depth <= 0 and word in START_SET
-                          and not self._continues(word, prev, first_word, seen_main)):
+                    elif (
+                        k == 0
+                        and not first_line
+                        and depth <= 0
+                        and word in START_SET
+                        and not self._continues(word, prev, first_word, seen_main)
+                    ):
                         return end, any_token
                     any_token = True
                     if t.token_type in OPEN:
@@ -285,7 +345,7 @@ class _Finder:
                 return
             stmt_end, has_token = self.walk(lines, m.start(), prose=False)
             stmt_end = max(stmt_end, m.start() + 1)
-            sql = self.text[m.start():stmt_end].strip()
+            sql = self.text[m.start() : stmt_end].strip()
             pos = stmt_end
             if not has_token or not sql.strip(";").strip():
                 continue
@@ -293,8 +353,14 @@ class _Finder:
             if not labelled and word not in STATEMENT_WORDS:
                 continue  # an unlabelled block's output table, prompt text...
             parsed_in, error, _ = self._parse(sql, dialect)
-            self._add(Found(sql, m.start(), parsed_in if error is None else None,
-                            None if error is None else self._located(lines, error, m.start(), sql)))
+            self._add(
+                Found(
+                    sql,
+                    m.start(),
+                    parsed_in if error is None else None,
+                    None if error is None else self._located(lines, error, m.start(), sql),
+                )
+            )
 
     # prose ---------------------------------------------------------------------------------------
     def prose(self, start: int, end: int) -> None:
@@ -310,7 +376,7 @@ class _Finder:
             word = m.group(1).upper()
             if not m.group(1).isupper():  # "select the rows you need, then update the report?": a sentence
                 eol = text.find("\n", m.end(), m.end() + 400)
-                if is_prose(text[m.end():eol if eol >= 0 else m.end() + 400]):
+                if is_prose(text[m.end() : eol if eol >= 0 else m.end() + 400]):
                     return False
             if word not in needs:
                 needs[word] = [n.start() + start for n in NEEDS[word].finditer(region)]
@@ -342,7 +408,7 @@ class _Finder:
                 return
             resume = s.end()
             if may_start(s, seg_end):
-                sql = self.text[s.start():seg_end].rstrip()
+                sql = self.text[s.start() : seg_end].rstrip()
                 meant = self._meant_as_sql(s, sql)
                 if meant or not plain_tried:
                     tries += 1
@@ -447,7 +513,7 @@ def _always(m: re.Match[str] | None) -> re.Match[str]:
 
 
 def _strip_comments(sql: str) -> str:
-    return sql[_always(_COMMENTS.match(sql)).end():]
+    return sql[_always(_COMMENTS.match(sql)).end() :]
 
 
 def _fences(text: str) -> Iterator[tuple[int, int, str]]:

@@ -53,16 +53,20 @@ async def read_json(request: Request) -> dict[str, Any]:
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     size = request.headers.get("content-length")
     if size is not None and size.isdigit() and int(size) > limit:
-        raise ApiError(413, f"The request body is {int(size):,} bytes, over the server's limit of {limit:,}. "
-                            "Send a shorter statement, or start the server with a larger --max-body.",
-                       code="body_too_large")
+        raise ApiError(
+            413,
+            f"The request body is {int(size):,} bytes, over the server's limit of {limit:,}. "
+            "Send a shorter statement, or start the server with a larger --max-body.",
+            code="body_too_large",
+        )
     chunks, total = [], 0
     try:
         async for chunk in request.stream():
             total += len(chunk)
             if total > limit:  # chunked bodies carry no length: count as they arrive
-                raise ApiError(413, f"The request body is over the server's limit of {limit:,} bytes.",
-                               code="body_too_large")
+                raise ApiError(
+                    413, f"The request body is over the server's limit of {limit:,} bytes.", code="body_too_large"
+                )
             chunks.append(chunk)
     except ClientDisconnect:
         raise ApiError(400, "The client went away before sending the whole body.", code="client_disconnected") from None
@@ -80,8 +84,9 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     return data
 
 
-def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False,
-          default: Any = None) -> Any:
+def field(
+    data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False, default: Any = None
+) -> Any:
     """``data[name]`` checked against ``kind`` (422 naming the field when it is wrong or missing)."""
     if name not in data or data[name] is None:
         if required:
@@ -91,8 +96,9 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
     # bool is an int in Python; a JSON true where a number is expected is still a type error.
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
         want = " or ".join(_json_type(k) for k in _as_tuple(kind))
-        raise ApiError(422, f"The field {name!r} must be {want}, got {_json_type(type(value))}.",
-                       code="wrong_type", param=name)
+        raise ApiError(
+            422, f"The field {name!r} must be {want}, got {_json_type(type(value))}.", code="wrong_type", param=name
+        )
     return value
 
 
@@ -101,8 +107,15 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _json_type(t: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
-            dict: "an object", type(None): "null"}.get(t, t.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "an array",
+        dict: "an object",
+        type(None): "null",
+    }.get(t, t.__name__)
 
 
 _STATUS = (  # most specific first
@@ -136,8 +149,14 @@ async def handle_sql2nl_error(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(ApiError(500, f"Internal error: {type(exc).__name__}. The server keeps running; "
-                                        "see its log for details.", type="server_error", code="internal"))
+    return error_response(
+        ApiError(
+            500,
+            f"Internal error: {type(exc).__name__}. The server keeps running; see its log for details.",
+            type="server_error",
+            code="internal",
+        )
+    )
 
 
 class HostCheck:
@@ -163,11 +182,16 @@ class HostCheck:
             host = next((v for k, v in scope["headers"] if k == b"host"), None)
             if host is not None and host not in self.passed:
                 if not await self.allows(host):
-                    return await error_response(ApiError(
-                        403, f"Host {host.decode('latin-1')!r} is not allowed: this server only answers requests "
-                             f"addressed to {self.names} (a guard against DNS rebinding from web pages; "
-                             "`sql2nl serve --allow-host NAME` adds a name).", type="permission_error",
-                        code="host_not_allowed"))(scope, receive, send)
+                    return await error_response(
+                        ApiError(
+                            403,
+                            f"Host {host.decode('latin-1')!r} is not allowed: this server only answers requests "
+                            f"addressed to {self.names} (a guard against DNS rebinding from web pages; "
+                            "`sql2nl serve --allow-host NAME` adds a name).",
+                            type="permission_error",
+                            code="host_not_allowed",
+                        )
+                    )(scope, receive, send)
                 if len(self.passed) < self.REMEMBERED:
                     self.passed.add(host)
         return await self.app(scope, receive, send)
@@ -218,11 +242,19 @@ class Guard:
             auth = headers.get(b"authorization", b"")
             scheme, _, given = auth.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-                return ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer <token>' with the "
-                                     "token given to `sql2nl serve --token`.", type="authentication_error",
-                                code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+                return ApiError(
+                    401,
+                    "Missing or wrong API key: send 'Authorization: Bearer <token>' with the "
+                    "token given to `sql2nl serve --token`.",
+                    type="authentication_error",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         size = headers.get(b"content-length")
         if size is not None and size.isdigit() and int(size) > self.limit:
-            return ApiError(413, f"The request body is {int(size):,} bytes, over the server's limit of "
-                                 f"{self.limit:,}.", code="body_too_large")
+            return ApiError(
+                413,
+                f"The request body is {int(size):,} bytes, over the server's limit of {self.limit:,}.",
+                code="body_too_large",
+            )
         return None

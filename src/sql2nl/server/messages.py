@@ -13,8 +13,19 @@ from typing import Any
 
 from .finder import MAX_CHARS, MAX_STATEMENTS, dialect_named, find_sql, find_statements, is_statement
 
-__all__ = ["content_text", "last_user_text", "system_text", "detect_language", "dialect_hint", "find_sql",
-           "find_statements", "is_statement", "NO_SQL", "CANNOT_DESCRIBE", "CAPPED"]
+__all__ = [
+    "content_text",
+    "last_user_text",
+    "system_text",
+    "detect_language",
+    "dialect_hint",
+    "find_sql",
+    "find_statements",
+    "is_statement",
+    "NO_SQL",
+    "CANNOT_DESCRIBE",
+    "CAPPED",
+]
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # DBeaver's system prompt says "Use <Language> language in your responses" when a language is set.
@@ -51,8 +62,11 @@ def last_user_text(messages: Iterable[Any]) -> str:
 
 
 def system_text(messages: Iterable[Any]) -> str:
-    return "\n".join(content_text(m.get("content")) for m in messages
-                     if isinstance(m, dict) and m.get("role") in ("system", "developer"))
+    return "\n".join(
+        content_text(m.get("content"))
+        for m in messages
+        if isinstance(m, dict) and m.get("role") in ("system", "developer")
+    )
 
 
 def detect_language(user_text: str, system: str = "", sql: Iterable[str] = (), default: str = "en") -> str:
@@ -79,8 +93,10 @@ def dialect_hint(system: str) -> str | None:
 
 
 NO_SQL = {
-    "en": ("I can only explain SQL, and I found no SQL statement in your message. Paste the query "
-           "(for example in a ```sql code block) and I will describe what it does in plain language."),
+    "en": (
+        "I can only explain SQL, and I found no SQL statement in your message. Paste the query "
+        "(for example in a ```sql code block) and I will describe what it does in plain language."
+    ),
     "zh": "我只能解释SQL，但在您的消息中没有找到SQL语句。请粘贴查询（例如放在 ```sql 代码块中），我会用通俗的语言说明它的作用。",
 }
 CANNOT_DESCRIBE = {
@@ -89,13 +105,17 @@ CANNOT_DESCRIBE = {
 }
 #: Said after the answer when the search for SQL stopped at one of its caps (see :mod:`.finder`).
 CAPPED = {
-    "en": {"chars": f"(Your message is longer than {MAX_CHARS:,} characters; only its beginning was searched "
-                    "for SQL. Send long scripts in several messages.)",
-           "statements": f"(I describe at most {MAX_STATEMENTS} statements per message; send the rest in "
-                         "another message.)",
-           "work": "(Your message has more SQL-like text than I look through in one answer; only its "
-                   "beginning was searched. Send the statements in shorter messages.)"},
-    "zh": {"chars": f"（您的消息超过 {MAX_CHARS:,} 个字符，只在开头部分查找了SQL。请把长脚本分成几条消息发送。）",
-           "statements": f"（每条消息最多描述 {MAX_STATEMENTS} 条语句，其余的请在另一条消息中发送。）",
-           "work": "（您的消息中类似SQL的文本太多，只查找了开头部分。请用较短的消息发送这些语句。）"},
+    "en": {
+        "chars": f"(Your message is longer than {MAX_CHARS:,} characters; only its beginning was searched "
+        "for SQL. Send long scripts in several messages.)",
+        "statements": f"(I describe at most {MAX_STATEMENTS} statements per message; send the rest in "
+        "another message.)",
+        "work": "(Your message has more SQL-like text than I look through in one answer; only its "
+        "beginning was searched. Send the statements in shorter messages.)",
+    },
+    "zh": {
+        "chars": f"（您的消息超过 {MAX_CHARS:,} 个字符，只在开头部分查找了SQL。请把长脚本分成几条消息发送。）",
+        "statements": f"（每条消息最多描述 {MAX_STATEMENTS} 条语句，其余的请在另一条消息中发送。）",
+        "work": "（您的消息中类似SQL的文本太多，只查找了开头部分。请用较短的消息发送这些语句。）",
+    },
 }

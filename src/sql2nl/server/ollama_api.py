@@ -36,9 +36,22 @@ async def version(request: Request) -> Response:
 
 async def tags(request: Request) -> Response:
     service: DescribeService = request.app.state.service
-    models = [{"name": m, "model": m, "modified_at": _now(), "size": 0, "digest": "",
-               "details": {"format": "sql2nl", "family": service.backend.name, "parameter_size": "",
-                           "quantization_level": ""}} for m in model_ids(service)]
+    models = [
+        {
+            "name": m,
+            "model": m,
+            "modified_at": _now(),
+            "size": 0,
+            "digest": "",
+            "details": {
+                "format": "sql2nl",
+                "family": service.backend.name,
+                "parameter_size": "",
+                "quantization_level": "",
+            },
+        }
+        for m in model_ids(service)
+    ]
     return json_response({"models": models})
 
 
@@ -47,7 +60,9 @@ async def chat(request: Request) -> Response:
     data = await read_json(request)
     messages = field(data, "messages", list, required=True)
     # Ollama streams unless told not to.
-    turn = turn_from_messages(messages, model=field(data, "model", str), stream=field(data, "stream", bool, default=True))
+    turn = turn_from_messages(
+        messages, model=field(data, "model", str), stream=field(data, "stream", bool, default=True)
+    )
     return await _reply(service, turn, lambda text: {"message": {"role": "assistant", "content": text}})
 
 
@@ -55,8 +70,12 @@ async def generate(request: Request) -> Response:
     service: DescribeService = request.app.state.service
     data = await read_json(request)
     prompt = field(data, "prompt", str, required=True)
-    turn = Turn(user=prompt, system=field(data, "system", str, default=""),
-                model=field(data, "model", str) or "sql2nl", stream=field(data, "stream", bool, default=True))
+    turn = Turn(
+        user=prompt,
+        system=field(data, "system", str, default=""),
+        model=field(data, "model", str) or "sql2nl",
+        stream=field(data, "stream", bool, default=True),
+    )
     return await _reply(service, turn, lambda text: {"response": text})
 
 
@@ -64,8 +83,16 @@ async def _reply(service: DescribeService, turn: Turn, shape: Shape) -> Response
     if turn.stream:
         return StreamingResponse(_stream(service, turn, shape), media_type=NDJSON)
     text, _ = await answer(service, turn)
-    return json_response({"model": turn.model, "created_at": _now(), **shape(text), "done": True,
-                          "done_reason": "stop", **_counts(turn, text)})
+    return json_response(
+        {
+            "model": turn.model,
+            "created_at": _now(),
+            **shape(text),
+            "done": True,
+            "done_reason": "stop",
+            **_counts(turn, text),
+        }
+    )
 
 
 def _counts(turn: Turn, text: str) -> dict[str, int]:
@@ -81,5 +108,13 @@ async def _stream(service: DescribeService, turn: Turn, shape: Shape) -> AsyncIt
     except Exception as e:
         yield ndjson({"error": _error_event(e)["message"]})
         return
-    yield ndjson({"model": turn.model, "created_at": _now(), **shape(""), "done": True, "done_reason": "stop",
-                  **_counts(turn, "".join(text))})
+    yield ndjson(
+        {
+            "model": turn.model,
+            "created_at": _now(),
+            **shape(""),
+            "done": True,
+            "done_reason": "stop",
+            **_counts(turn, "".join(text)),
+        }
+    )

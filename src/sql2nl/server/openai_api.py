@@ -48,8 +48,13 @@ async def get_model(request: Request) -> Response:
 
 
 def _error_event(e: Exception) -> dict[str, Any]:
-    err = e if isinstance(e, ApiError) else api_error(e) if isinstance(e, Sql2NLError) else ApiError(
-        500, f"Internal error: {type(e).__name__}", type="server_error", code="internal")
+    err = (
+        e
+        if isinstance(e, ApiError)
+        else api_error(e)
+        if isinstance(e, Sql2NLError)
+        else ApiError(500, f"Internal error: {type(e).__name__}", type="server_error", code="internal")
+    )
     return err.body()["error"]
 
 
@@ -65,12 +70,24 @@ async def chat_completions(request: Request) -> Response:
     if turn.stream:
         return event_stream(_chat_stream(service, turn, cid, created, opts.get("include_usage") is True))
     text, _ = await answer(service, turn)
-    return json_response({
-        "id": cid, "object": "chat.completion", "created": created, "model": turn.model,
-        "system_fingerprint": f"sql2nl-{__version__}",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": _chat_usage(turn, text)})
+    return json_response(
+        {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": turn.model,
+            "system_fingerprint": f"sql2nl-{__version__}",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": _chat_usage(turn, text),
+        }
+    )
 
 
 def _chat_usage(turn: Turn, text: str) -> dict[str, int]:
@@ -78,11 +95,17 @@ def _chat_usage(turn: Turn, text: str) -> dict[str, int]:
     return {"prompt_tokens": turn.prompt_tokens, "completion_tokens": out, "total_tokens": turn.prompt_tokens + out}
 
 
-async def _chat_stream(service: DescribeService, turn: Turn, cid: str, created: int,
-                       include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+async def _chat_stream(
+    service: DescribeService, turn: Turn, cid: str, created: int, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
     def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": turn.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        body = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": turn.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
         if usage is not None:
             body["choices"], body["usage"] = [], usage
         return sse(body)
@@ -110,8 +133,12 @@ async def responses(request: Request) -> Response:
     inp = data.get("input")
     if inp is None:
         raise ApiError(422, "The field 'input' is required.", code="missing_field", param="input")
-    turn = turn_from_messages(inp, model=field(data, "model", str), stream=field(data, "stream", bool),
-                              instructions=field(data, "instructions", str))
+    turn = turn_from_messages(
+        inp,
+        model=field(data, "model", str),
+        stream=field(data, "stream", bool),
+        instructions=field(data, "instructions", str),
+    )
     temperature = field(data, "temperature", (int, float))
     rid, mid, created = new_id("resp"), new_id("msg"), now()
     if turn.stream:
@@ -125,28 +152,51 @@ def _message_item(mid: str, text: str | None, status: str) -> dict[str, Any]:
     return {"id": mid, "type": "message", "role": "assistant", "status": status, "content": content}
 
 
-def _response_object(turn: Turn, rid: str, mid: str, created: int, temperature: Any, status: str,
-                     text: str | None) -> dict[str, Any]:
+def _response_object(
+    turn: Turn, rid: str, mid: str, created: int, temperature: Any, status: str, text: str | None
+) -> dict[str, Any]:
     done = status == "completed"
     usage = None
     if done:
         out = estimate_tokens(text or "")
-        usage = {"input_tokens": turn.prompt_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                 "output_tokens": out, "output_tokens_details": {"reasoning_tokens": 0},
-                 "total_tokens": turn.prompt_tokens + out}
+        usage = {
+            "input_tokens": turn.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": out,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": turn.prompt_tokens + out,
+        }
     return {
-        "id": rid, "object": "response", "created_at": created, "completed_at": now() if done else None,
-        "status": status, "model": turn.model, "error": None, "incomplete_details": None, "instructions": None,
-        "metadata": {}, "output": [_message_item(mid, text, "completed")] if done else [],
-        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "temperature": temperature,
-        "top_p": None, "max_output_tokens": None, "previous_response_id": None, "reasoning": None,
-        "store": False, "text": {"format": {"type": "text"}}, "truncation": "disabled", "usage": usage,
+        "id": rid,
+        "object": "response",
+        "created_at": created,
+        "completed_at": now() if done else None,
+        "status": status,
+        "model": turn.model,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "output": [_message_item(mid, text, "completed")] if done else [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": temperature,
+        "top_p": None,
+        "max_output_tokens": None,
+        "previous_response_id": None,
+        "reasoning": None,
+        "store": False,
+        "text": {"format": {"type": "text"}},
+        "truncation": "disabled",
+        "usage": usage,
         "output_text": text if done else "",
     }
 
 
-async def _responses_stream(service: DescribeService, turn: Turn, rid: str, mid: str, created: int,
-                            temperature: Any) -> AsyncIterator[dict[str, Any]]:
+async def _responses_stream(
+    service: DescribeService, turn: Turn, rid: str, mid: str, created: int, temperature: Any
+) -> AsyncIterator[dict[str, Any]]:
     seq = 0
 
     def event(kind: str, **body: Any) -> dict[str, Any]:
@@ -156,8 +206,12 @@ async def _responses_stream(service: DescribeService, turn: Turn, rid: str, mid:
         return sse(body, event=kind)
 
     where = {"item_id": mid, "output_index": 0, "content_index": 0}
-    yield event("response.created", response=_response_object(turn, rid, mid, created, temperature, "in_progress", None))
-    yield event("response.in_progress", response=_response_object(turn, rid, mid, created, temperature, "in_progress", None))
+    yield event(
+        "response.created", response=_response_object(turn, rid, mid, created, temperature, "in_progress", None)
+    )
+    yield event(
+        "response.in_progress", response=_response_object(turn, rid, mid, created, temperature, "in_progress", None)
+    )
     yield event("response.output_item.added", output_index=0, item=_message_item(mid, None, "in_progress"))
     yield event("response.content_part.added", **where, part={"type": "output_text", "text": "", "annotations": []})
     text = []
@@ -173,4 +227,6 @@ async def _responses_stream(service: DescribeService, turn: Turn, rid: str, mid:
     yield event("response.output_text.done", **where, text=full, logprobs=[])
     yield event("response.content_part.done", **where, part={"type": "output_text", "text": full, "annotations": []})
     yield event("response.output_item.done", output_index=0, item=_message_item(mid, full, "completed"))
-    yield event("response.completed", response=_response_object(turn, rid, mid, created, temperature, "completed", full))
+    yield event(
+        "response.completed", response=_response_object(turn, rid, mid, created, temperature, "completed", full)
+    )

@@ -26,8 +26,15 @@ class ServerThread:
     ``url`` is the base URL once started. Leaving the ``with`` block shuts the server down.
     """
 
-    def __init__(self, app: Any = None, *, host: str = "127.0.0.1", port: int | None = None, uds: str | None = None,
-                 **uvicorn_options: Any):
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        uds: str | None = None,
+        **uvicorn_options: Any,
+    ):
         import uvicorn
 
         if app is None:
@@ -36,8 +43,9 @@ class ServerThread:
             app = create_app()
         self.app = app
         self.port = port or (None if uds else free_port(host))
-        options: dict[str, Any] = dict(log_level="warning", access_log=False, server_header=False,
-                                       timeout_graceful_shutdown=2, lifespan="off")
+        options: dict[str, Any] = dict(
+            log_level="warning", access_log=False, server_header=False, timeout_graceful_shutdown=2, lifespan="off"
+        )
         options.update(uvicorn_options)
         if uds:
             config = uvicorn.Config(app, uds=uds, **options)

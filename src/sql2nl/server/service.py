@@ -32,8 +32,16 @@ from .config import ServerConfig
 class ApiError(Exception):
     """An error with its HTTP status, shown to the client as ``{"error": {...}}``."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -44,8 +52,9 @@ class ApiError(Exception):
         self.extra: dict[str, Any] = {}
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param,
-                          **self.extra}}
+        return {
+            "error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param, **self.extra}
+        }
 
 
 #: Requests whose text is longer than this are answered but not remembered.
@@ -61,8 +70,15 @@ def description_payload(d: Description, facts: bool = True) -> dict[str, Any]:
     faith = d.faithfulness
     if faith is None and d.text:
         faith = check(d.text, d.facts, language=d.language).score
-    return {"text": d.text, "warnings": list(d.warnings), "facts": [f.to_dict() for f in d.facts] if facts else [],
-            "faithfulness": faith, "backend": d.backend, "language": d.language, "guard": d.guard}
+    return {
+        "text": d.text,
+        "warnings": list(d.warnings),
+        "facts": [f.to_dict() for f in d.facts] if facts else [],
+        "faithfulness": faith,
+        "backend": d.backend,
+        "language": d.language,
+        "guard": d.guard,
+    }
 
 
 def reply_text(d: Description) -> str:
@@ -76,8 +92,7 @@ class DescribeService:
 
     def __init__(self, config: ServerConfig, backend: Backend | None = None):
         self.config = config
-        self.backend = backend if backend is not None else api.resolve_backend(config.backend,
-                                                                                config.backend_options)
+        self.backend = backend if backend is not None else api.resolve_backend(config.backend, config.backend_options)
         self.limiter = anyio.CapacityLimiter(config.max_concurrency)
         self.cache = LRUCache(4096, max_key_chars=MAX_CACHED_KEY_CHARS)  # answers, by request
         self._computing: dict[Hashable, asyncio.Future] = {}  # keys of cached() being computed now
@@ -88,17 +103,31 @@ class DescribeService:
     # -- admission and the thread hop ---------------------------------------------------------
     def _admit(self) -> None:
         if self._abandoned >= 2 * self.config.max_concurrency:
-            raise ApiError(503, f"The {self.backend.name!r} backend is not answering: {self._abandoned} calls "
-                                "are still stuck after timing out. Restart `sql2nl serve` or check the backend.",
-                           type="server_error", code="backend_stuck", headers={"Retry-After": "30"})
+            raise ApiError(
+                503,
+                f"The {self.backend.name!r} backend is not answering: {self._abandoned} calls "
+                "are still stuck after timing out. Restart `sql2nl serve` or check the backend.",
+                type="server_error",
+                code="backend_stuck",
+                headers={"Retry-After": "30"},
+            )
         if self.waiting >= self.config.max_concurrency + self.config.max_queue:
-            raise ApiError(503, "The server is busy: too many requests are waiting for the backend. Retry shortly.",
-                           type="server_error", code="overloaded", headers={"Retry-After": "1"})
+            raise ApiError(
+                503,
+                "The server is busy: too many requests are waiting for the backend. Retry shortly.",
+                type="server_error",
+                code="overloaded",
+                headers={"Retry-After": "1"},
+            )
 
     def _timeout_error(self) -> ApiError:
-        return ApiError(504, f"The {self.backend.name!r} backend did not answer within {self.config.timeout_s:g} s; "
-                             "try a shorter statement, a faster backend, or raise --timeout.",
-                        type="server_error", code="timeout")
+        return ApiError(
+            504,
+            f"The {self.backend.name!r} backend did not answer within {self.config.timeout_s:g} s; "
+            "try a shorter statement, a faster backend, or raise --timeout.",
+            type="server_error",
+            code="timeout",
+        )
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker thread, within the concurrency, queue and time limits."""
@@ -137,32 +166,60 @@ class DescribeService:
         """The served backend, with a request's own values for the options a request may set."""
         return self.backend.with_options(**options) if options else self.backend
 
-    def describe_sync(self, sql: str, language: str, dialect: str | None,
-                      options: dict[str, Any] | None = None, detail: str = "summary",
-                      style: str = "statement") -> Description:
-        return api.describe(sql, backend=self.backend_for(options), language=language, dialect=dialect,
-                            redact=self.config.redact, detail=detail, style=style)
+    def describe_sync(
+        self,
+        sql: str,
+        language: str,
+        dialect: str | None,
+        options: dict[str, Any] | None = None,
+        detail: str = "summary",
+        style: str = "statement",
+    ) -> Description:
+        return api.describe(
+            sql,
+            backend=self.backend_for(options),
+            language=language,
+            dialect=dialect,
+            redact=self.config.redact,
+            detail=detail,
+            style=style,
+        )
 
     async def describe(self, sql: str, language: str, dialect: str | None) -> Description:
         return await self.run(self.describe_sync, sql, language, dialect)
 
-    async def describe_payload(self, sql: str, language: str, dialect: str | None,
-                               facts: bool = True, options: dict[str, Any] | None = None,
-                               detail: str = "summary", style: str = "statement") -> dict[str, Any]:
+    async def describe_payload(
+        self,
+        sql: str,
+        language: str,
+        dialect: str | None,
+        facts: bool = True,
+        options: dict[str, Any] | None = None,
+        detail: str = "summary",
+        style: str = "statement",
+    ) -> dict[str, Any]:
         """The JSON answer for ``/v1/describe``; repeated statements never leave the event loop."""
         key = ("describe", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         self.backend_for(options)  # a bad option is the client's mistake: 422 before queueing
-        payload = await self.run(lambda: description_payload(
-            self.describe_sync(sql, language, dialect, options, detail, style), facts))
+        payload = await self.run(
+            lambda: description_payload(self.describe_sync(sql, language, dialect, options, detail, style), facts)
+        )
         self.cache.put(key, payload)
         return payload
 
-    async def describe_json(self, sql: str, language: str, dialect: str | None, facts: bool = True,
-                            options: dict[str, Any] | None = None, detail: str = "summary",
-                            style: str = "statement") -> bytes:
+    async def describe_json(
+        self,
+        sql: str,
+        language: str,
+        dialect: str | None,
+        facts: bool = True,
+        options: dict[str, Any] | None = None,
+        detail: str = "summary",
+        style: str = "statement",
+    ) -> bytes:
         """:meth:`describe_payload` already encoded, so a cache hit costs one dict lookup."""
         key = ("describe-json", sql, language, dialect, facts, freeze(options or {}), detail, style)
         hit = self.cache.get(key)
@@ -212,8 +269,9 @@ class DescribeService:
 
         def work():
             try:
-                response = api.describe_stream(sql, backend=self.backend, language=language, dialect=dialect,
-                                               redact=self.config.redact)
+                response = api.describe_stream(
+                    sql, backend=self.backend, language=language, dialect=dialect, redact=self.config.redact
+                )
                 for piece in response:
                     if stop.is_set():
                         response.close()

@@ -18,8 +18,20 @@ from sqlglot.tokens import Token, TokenType
 
 from ..parsing import unclosed_quote
 
-START_WORDS = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
-               "REPLACE", "UPSERT")
+START_WORDS = (
+    "SELECT",
+    "WITH",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "TRUNCATE",
+    "REPLACE",
+    "UPSERT",
+)
 START_SET = frozenset(START_WORDS)
 # A statement word in prose: at a line start or after a colon, space, quote, '>' (a quoted reply) or ';'.
 # '(' is left out on purpose: prose has parentheses far more often than SQL starts with one.
@@ -27,20 +39,37 @@ START = re.compile(r"(?i)(?:^|(?<=[:：\s`\"'>;]))(" + "|".join(START_WORDS) + r
 _OBJECTS = r"\b(?:TABLE|VIEW|INDEX|DATABASE|SCHEMA|FUNCTION|PROCEDURE|SEQUENCE|TRIGGER|TYPE|USER|ROLE)\b"
 # A statement found in running text must also have the clause its first word needs ("select the
 # best option" parses as SQL but has no FROM): this keeps ordinary English out.
-NEEDS = {word: re.compile(pattern, re.I) for word, pattern in {
-    "SELECT": r"\bFROM\b", "WITH": r"\bAS\s*\(", "INSERT": r"\bINTO\b", "UPDATE": r"\bSET\b",
-    "DELETE": r"\bFROM\b", "MERGE": r"\bUSING\b", "REPLACE": r"\bINTO\b", "UPSERT": r"\bINTO\b",
-    "CREATE": _OBJECTS, "ALTER": _OBJECTS, "DROP": _OBJECTS, "TRUNCATE": r"\w",
-}.items()}
+NEEDS = {
+    word: re.compile(pattern, re.I)
+    for word, pattern in {
+        "SELECT": r"\bFROM\b",
+        "WITH": r"\bAS\s*\(",
+        "INSERT": r"\bINTO\b",
+        "UPDATE": r"\bSET\b",
+        "DELETE": r"\bFROM\b",
+        "MERGE": r"\bUSING\b",
+        "REPLACE": r"\bINTO\b",
+        "UPSERT": r"\bINTO\b",
+        "CREATE": _OBJECTS,
+        "ALTER": _OBJECTS,
+        "DROP": _OBJECTS,
+        "TRUNCATE": r"\w",
+    }.items()
+}
 
 # -- lines of prose -----------------------------------------------------------------------------------
 # Words of a clause that can begin a line of SQL; a line starting with one is SQL unless it reads as
 # a sentence ("And what does it return?").
-_CLAUSE_WORDS = frozenset("""
+_CLAUSE_WORDS = (
+    frozenset(
+        """
     FROM WHERE GROUP ORDER HAVING LIMIT OFFSET FETCH JOIN INNER LEFT RIGHT FULL CROSS OUTER NATURAL LATERAL ON
     AND OR NOT UNION EXCEPT INTERSECT MINUS SET VALUES INTO RETURNING USING WHEN THEN ELSE END CASE AS WINDOW
     QUALIFY FOR PARTITION OVER BY ASC DESC NULLS IS IN BETWEEN LIKE EXISTS ALL ANY DISTINCT TOP
-""".split()) | START_SET
+""".split()
+    )
+    | START_SET
+)
 # Characters of SQL that sentences seldom have (an apostrophe inside a word is English: "it's").
 _SQL_SYMBOLS = re.compile(r"[=<>*()\[\]{}\"`|+/%@$#\\]|--|'(?![A-Za-z])|(?<![A-Za-z])'")
 SQL_STRING = re.compile(r"(?<![A-Za-z])'[^'\n]*'(?![A-Za-z])")
@@ -82,8 +111,18 @@ def prose_tail(tail: str) -> bool:
 # -- tokens -------------------------------------------------------------------------------------------
 OPEN = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
 CLOSE = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
-QUOTED = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
-                     TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING})
+QUOTED = frozenset(
+    {
+        TokenType.STRING,
+        TokenType.IDENTIFIER,
+        TokenType.NATIONAL_STRING,
+        TokenType.HEX_STRING,
+        TokenType.BIT_STRING,
+        TokenType.BYTE_STRING,
+        TokenType.RAW_STRING,
+        TokenType.HEREDOC_STRING,
+    }
+)
 _APOSTROPHE = re.compile(r"[^\W\d_]['’][^\W\d_]")  # "it's": prose, not a string left open
 _CLOSERS = {"'": "'", '"': '"', "`": "`", "/": "*/"}
 #: Lines a string or block comment may span in the prose before the line is treated as opaque.
@@ -165,5 +204,5 @@ SENTENCE_BREAK = re.compile(r"(?<=[\w')\]\"])[.?!](?=\s)|[。？！]")
 def line_before(text: str, pos: int, look: int = 80) -> str:
     """What precedes ``pos`` on its line, stripped (only the last ``look`` characters: a long line
     of prose is not SQL's start either way, and looking further would make the search quadratic)."""
-    before = text[max(0, pos - look):pos]
-    return before[before.rfind("\n") + 1:].strip()
+    before = text[max(0, pos - look) : pos]
+    return before[before.rfind("\n") + 1 :].strip()

@@ -40,8 +40,7 @@ def pieces(text: str, words: int = 4) -> Iterator[str]:
     still see the answer arrive as deltas; CJK text, which has no spaces, is cut every 8 characters."""
     parts = _PIECE.findall(text)
     if len(parts) <= 1 and len(text) > 8:
-        parts = [text[i:i + 8] for i in range(0, len(text), 8)]
+        parts = [text[i : i + 8] for i in range(0, len(text), 8)]
         words = 1
     for i in range(0, len(parts), words):
-        yield "".join(parts[i:i + words])
-
+        yield "".join(parts[i : i + words])

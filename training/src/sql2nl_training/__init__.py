@@ -19,11 +19,14 @@ __all__ = ["TrainConfig", "train", "evaluate", "merge_run"]
 def __getattr__(name):
     if name == "train":
         from .finetune import train
+
         return train
     if name == "evaluate":
         from .evaluation import evaluate
+
         return evaluate
     if name == "merge_run":
         from .export import merge_run
+
         return merge_run
     raise AttributeError(name)

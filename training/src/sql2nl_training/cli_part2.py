@@ -12,22 +12,50 @@ import click
 @click.option("--base", default=None, help="Base model (as for `sql2nl train`); e.g. scratch:tiny or a hub id.")
 @click.option("--data", default=None, help="Training pairs (any format `sql2nl train` reads).")
 @click.option("--valid", default=None, help="Validation pairs [default: databases split off --data].")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Study folder (study.db, trials/, trials.md/csv/png, best.json); run again to add trials.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Study folder (study.db, trials/, trials.md/csv/png, best.json); run again to add trials.",
+)
 @click.option("--trials", "-n", type=int, default=10, show_default=True, help="Trials to add in this session.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="A config or recipe holding the fixed fields (max_seq_length, engine...).")
-@click.option("--space", "space_file", type=click.Path(dir_okay=False), default=None,
-              help='JSON search space, e.g. {"lora_r": ["categorical", [8, 16]], "learning_rate": ["float", 1e-5, 1e-3, true]}.')
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A config or recipe holding the fixed fields (max_seq_length, engine...).",
+)
+@click.option(
+    "--space",
+    "space_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help='JSON search space, e.g. {"lora_r": ["categorical", [8, 16]], "learning_rate": ["float", 1e-5, 1e-3, true]}.',
+)
 @click.option("--max-steps", type=int, default=None, help="Budget per trial in optimizer steps.")
 @click.option("--max-minutes", type=float, default=None, help="Budget per trial in minutes.")
 @click.option("--eval-limit", type=int, default=200, show_default=True, help="Validation statements scored per trial.")
-@click.option("--bleu-weight", type=float, default=0.5, show_default=True,
-              help="Objective = (1-w)*faithfulness + w*BLEU.")
+@click.option(
+    "--bleu-weight", type=float, default=0.5, show_default=True, help="Objective = (1-w)*faithfulness + w*BLEU."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-progress", is_flag=True)
-def tune_command(base, data, valid, out, trials, config_file, space_file, max_steps, max_minutes, eval_limit,
-                 bleu_weight, seed, no_progress):
+def tune_command(
+    base,
+    data,
+    valid,
+    out,
+    trials,
+    config_file,
+    space_file,
+    max_steps,
+    max_minutes,
+    eval_limit,
+    bleu_weight,
+    seed,
+    no_progress,
+):
     """Search LoRA rank/alpha, learning rate, batch size and epochs with Optuna; prints the best trial as JSON.
 
     \b
@@ -46,9 +74,21 @@ def tune_command(base, data, valid, out, trials, config_file, space_file, max_st
             space = json.loads(Path(space_file).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise InvalidInputError(f"Could not read the search space {space_file}: {e}.") from None
-    summary = tune(base=base, data=data, valid=valid, out=out, trials=trials, config=cfg, space=space,
-                   max_steps=max_steps, max_minutes=max_minutes, eval_limit=eval_limit, bleu_weight=bleu_weight,
-                   seed=seed, progress=not no_progress)
+    summary = tune(
+        base=base,
+        data=data,
+        valid=valid,
+        out=out,
+        trials=trials,
+        config=cfg,
+        space=space,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        eval_limit=eval_limit,
+        bleu_weight=bleu_weight,
+        seed=seed,
+        progress=not no_progress,
+    )
     click.echo(json.dumps(summary, ensure_ascii=False))
 
 
@@ -75,8 +115,13 @@ def review_export(run, n, data, out, seed, backend, no_progress):
 
 @review_group.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--run", "run", default=None, type=click.Path(file_okay=False),
-              help="The run the ratings belong to [default: named in the CSVs].")
+@click.option(
+    "--run",
+    "run",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="The run the ratings belong to [default: named in the CSVs].",
+)
 def review_import(files, run):
     """Fold rating CSVs (one per rater, or several raters in one) into the run's report and manifest."""
     from .review import import_ratings
@@ -99,8 +144,12 @@ def compare_command(runs, data, out, limit, no_baseline, no_progress):
     """
     from .stages import compare
 
-    click.echo(json.dumps(compare(list(runs), data, out=out, limit=limit, baseline=not no_baseline,
-                                  progress=not no_progress), ensure_ascii=False))
+    click.echo(
+        json.dumps(
+            compare(list(runs), data, out=out, limit=limit, baseline=not no_baseline, progress=not no_progress),
+            ensure_ascii=False,
+        )
+    )
 
 
 def register(cli) -> None:

@@ -36,13 +36,22 @@ def train_options(func):
 
 
 @click.command("train")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="A JSON config or recipe (training/recipes/*.json); options given here override it.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A JSON config or recipe (training/recipes/*.json); options given here override it.",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (its saved config).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-@click.option("--gpus", type=int, default=None,
-              help="Train on N GPUs of this host: torchrun starts one process per GPU (DDP, gradient sync, "
-                   "data sharded, one process writes). On a host without CUDA, N CPU processes (gloo).")
+@click.option(
+    "--gpus",
+    type=int,
+    default=None,
+    help="Train on N GPUs of this host: torchrun starts one process per GPU (DDP, gradient sync, "
+    "data sharded, one process writes). On a host without CUDA, N CPU processes (gloo).",
+)
 @train_options
 def train_command(config_file, resume, no_progress, gpus, **opts):
     """Fine-tune a model on (SQL, description) pairs; writes a run directory (see docs/training.md).
@@ -66,8 +75,11 @@ def train_command(config_file, resume, no_progress, gpus, **opts):
         cfg = TrainConfig.from_dict({**base, **given})
     if gpus and gpus > 1 and "LOCAL_RANK" not in os.environ:
         _check_processes(cfg, gpus, resume)  # a clear message here, not one traceback per process
-        args = (["--config", config_file] if config_file else []) + (["--resume"] if resume else []) \
+        args = (
+            (["--config", config_file] if config_file else [])
+            + (["--resume"] if resume else [])
             + (["--no-progress"] if no_progress else [])
+        )
         for k, v in given.items():
             flag = "--" + k.replace("_", "-")
             if isinstance(v, bool):
@@ -131,18 +143,37 @@ def eval_command(model, data, out, backend, limit, batch_size, no_baseline, no_p
 
     from .evaluation import evaluate
 
-    m = evaluate(model, data, out=out, backend=backend, limit=limit, baseline=not no_baseline,
-                 progress=not no_progress, batch_size=batch_size, **backend_options(backend, None, None, options))
+    m = evaluate(
+        model,
+        data,
+        out=out,
+        backend=backend,
+        limit=limit,
+        baseline=not no_baseline,
+        progress=not no_progress,
+        batch_size=batch_size,
+        **backend_options(backend, None, None, options),
+    )
     click.echo(json.dumps(m, ensure_ascii=False))
 
 
 @click.command("split")
-@click.option("--data", "sources", multiple=True, required=True,
-              help="Pairs to pool (any format `sql2nl train --data` reads); repeat to pool several files.")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Folder for train.jsonl, valid.jsonl and split.json (which databases went where).")
-@click.option("--holdout", type=float, default=0.15, show_default=True,
-              help="Share of the databases held out for validation.")
+@click.option(
+    "--data",
+    "sources",
+    multiple=True,
+    required=True,
+    help="Pairs to pool (any format `sql2nl train --data` reads); repeat to pool several files.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for train.jsonl, valid.jsonl and split.json (which databases went where).",
+)
+@click.option(
+    "--holdout", type=float, default=0.15, show_default=True, help="Share of the databases held out for validation."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tables", default=None, help="Spider/WikiSQL tables file, for formats that need one.")
 def split_command(sources, out, holdout, seed, tables):
@@ -154,7 +185,9 @@ def split_command(sources, out, holdout, seed, tables):
     """
     from .data import write_split
 
-    click.echo(json.dumps(write_split(list(sources), out, holdout=holdout, seed=seed, tables=tables), ensure_ascii=False))
+    click.echo(
+        json.dumps(write_split(list(sources), out, holdout=holdout, seed=seed, tables=tables), ensure_ascii=False)
+    )
 
 
 def register(cli) -> None:

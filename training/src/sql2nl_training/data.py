@@ -48,8 +48,14 @@ class Pair:
             self.style = "question" if self.description.rstrip().endswith(("?", "？")) else "statement"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sql": self.sql, "description": self.description, "db_id": self.db_id, "language": self.language,
-                "detail": self.detail, "style": self.style}
+        return {
+            "sql": self.sql,
+            "description": self.description,
+            "db_id": self.db_id,
+            "language": self.language,
+            "detail": self.detail,
+            "style": self.style,
+        }
 
 
 @dataclass
@@ -62,8 +68,9 @@ class Dataset:
     source: str = ""
 
     def summary(self) -> str:
-        lines = [f"{self.source}: {len(self.pairs)} pairs, {len(self.bad)} bad rows, "
-                 f"{self.duplicates} duplicates removed"]
+        lines = [
+            f"{self.source}: {len(self.pairs)} pairs, {len(self.bad)} bad rows, {self.duplicates} duplicates removed"
+        ]
         for where, why in self.bad[:SHOW_BAD]:
             lines.append(f"  bad row {where}: {why}")
         if len(self.bad) > SHOW_BAD:
@@ -114,8 +121,17 @@ def _check(rows: Iterable[tuple[str, dict[str, Any]]], source: str, language: st
         if detail not in DETAILS or (style and style not in STYLES):
             bad.append((where, f"detail must be one of {DETAILS} and style one of {STYLES}"))
             continue
-        pairs.append(Pair(sql.strip(), text.strip(), str(db) if db else None,
-                          row.get("language") or language, where, detail, style))
+        pairs.append(
+            Pair(
+                sql.strip(),
+                text.strip(),
+                str(db) if db else None,
+                row.get("language") or language,
+                where,
+                detail,
+                style,
+            )
+        )
     kept, dropped = dedupe(pairs)
     return Dataset(kept, bad, dropped, source)
 
@@ -124,8 +140,9 @@ def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise InvalidInputError(f"{path} is not valid JSON ({e}); expected a list of "
-                                '{"sql": ..., "description": ...} objects.') from None
+        raise InvalidInputError(
+            f'{path} is not valid JSON ({e}); expected a list of {{"sql": ..., "description": ...}} objects.'
+        ) from None
     if isinstance(data, dict):
         data = data.get("data") or data.get("pairs") or [data]
     if not isinstance(data, list):
@@ -201,10 +218,12 @@ def _hf_rows(name: str) -> Iterator[tuple[str, Any]]:
     spec, _, split = name.removeprefix("hf:").partition("@")
     try:
         import datasets
+
         ds = datasets.load_dataset(spec, split=split or "train")
     except Exception as e:  # offline, unknown name, gated...
-        raise InvalidInputError(f"Could not load the Hugging Face dataset {spec!r}: {e}. "
-                                "Download it when online, or pass a local file.") from None
+        raise InvalidInputError(
+            f"Could not load the Hugging Face dataset {spec!r}: {e}. Download it when online, or pass a local file."
+        ) from None
     for i, row in enumerate(ds):
         yield f"{spec}[{i}]", dict(row)
 
@@ -224,8 +243,9 @@ def detect_format(path: Path) -> str:
     return "json"  # seed list or Spider (train_spider.json / dev.json use query/question, also read here)
 
 
-def load_pairs(source: str | Path, *, tables: str | Path | None = None, language: str = "en",
-               fmt: str = "auto") -> Dataset:
+def load_pairs(
+    source: str | Path, *, tables: str | Path | None = None, language: str = "en", fmt: str = "auto"
+) -> Dataset:
     """Read pairs from a file (seed JSON list, JSONL, CSV, Spider, WikiSQL) or ``hf:<name>[@split]``.
 
     Spider's ``train_spider.json``/``dev.json`` (``query``/``question``/``db_id``) read as JSON lists;
@@ -267,8 +287,9 @@ def group_of(p: Pair) -> str:
     return "tables:" + ",".join(tables)
 
 
-def split_by_database(pairs: list[Pair], valid_fraction: float = 0.1, seed: int = 0, *,
-                      by: str = "pairs") -> tuple[list[Pair], list[Pair]]:
+def split_by_database(
+    pairs: list[Pair], valid_fraction: float = 0.1, seed: int = 0, *, by: str = "pairs"
+) -> tuple[list[Pair], list[Pair]]:
     """Split so that no database (schema) appears in both halves; deterministic for a ``seed``.
 
     ``by="pairs"`` holds out whole databases until about ``valid_fraction`` of the *pairs* are held
@@ -286,12 +307,14 @@ def split_by_database(pairs: list[Pair], valid_fraction: float = 0.1, seed: int 
     for p in pairs:
         groups.setdefault(group_of(p), []).append(p)
     if len(groups) < 2:
-        raise InvalidInputError("All pairs come from one database, so a split by database is impossible; "
-                                "pass a separate validation file (--valid).")
+        raise InvalidInputError(
+            "All pairs come from one database, so a split by database is impossible; "
+            "pass a separate validation file (--valid)."
+        )
     names = sorted(groups)
     random.Random(seed).shuffle(names)
     if by == "databases":
-        valid_names = set(names[:min(len(names) - 1, max(1, round(valid_fraction * len(names))))])
+        valid_names = set(names[: min(len(names) - 1, max(1, round(valid_fraction * len(names))))])
     else:
         target = max(1, round(valid_fraction * len(pairs)))
         valid_names = set()
@@ -317,8 +340,14 @@ def write_jsonl(pairs: Iterable[Pair], path: str | Path) -> Path:
     return atomic_write_text(path, "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in pairs))
 
 
-def write_split(sources: list[str | Path], out: str | Path, *, holdout: float = 0.15, seed: int = 0,
-                tables: str | Path | None = None) -> dict[str, Any]:
+def write_split(
+    sources: list[str | Path],
+    out: str | Path,
+    *,
+    holdout: float = 0.15,
+    seed: int = 0,
+    tables: str | Path | None = None,
+) -> dict[str, Any]:
     """Pool ``sources``, split them by database (:func:`split_by_database`, ``by="databases"``) and write
     ``OUT/train.jsonl``, ``OUT/valid.jsonl`` and ``OUT/split.json``; returns the split.json record.
 
@@ -332,16 +361,21 @@ def write_split(sources: list[str | Path], out: str | Path, *, holdout: float = 
     train, valid = split_by_database(pooled, holdout, seed, by="databases")
     per_source = [set(databases(ds.pairs)) for ds in sets]
     shared = set.intersection(*per_source) if len(per_source) > 1 else set()
-    record = {"sources": [{"file": str(s), "pairs": len(ds.pairs), "bad_rows": len(ds.bad), "duplicates": ds.duplicates}
-                          for s, ds in zip(sources, sets)], "holdout": holdout, "seed": seed,
-              "pairs": {"train": len(train), "valid": len(valid), "duplicates_removed": dropped},
-              "statements": {"train": len({p.sql for p in train}), "valid": len({p.sql for p in valid})},
-              "databases": {"train": databases(train), "valid": databases(valid)},
-              "sources_shared_databases": len(shared)}
+    record = {
+        "sources": [
+            {"file": str(s), "pairs": len(ds.pairs), "bad_rows": len(ds.bad), "duplicates": ds.duplicates}
+            for s, ds in zip(sources, sets)
+        ],
+        "holdout": holdout,
+        "seed": seed,
+        "pairs": {"train": len(train), "valid": len(valid), "duplicates_removed": dropped},
+        "statements": {"train": len({p.sql for p in train}), "valid": len({p.sql for p in valid})},
+        "databases": {"train": databases(train), "valid": databases(valid)},
+        "sources_shared_databases": len(shared),
+    }
     from sql2nl.rundir import atomic_write_json
 
     write_jsonl(train, Path(out) / "train.jsonl")
     write_jsonl(valid, Path(out) / "valid.jsonl")
     atomic_write_json(Path(out) / "split.json", record)
     return record
-

@@ -105,20 +105,24 @@ def one_device_per_process(args) -> None:
 
 # --- the global batch ------------------------------------------------------------------------------
 
+
 def split_global_batch(global_batch: int, processes: int, max_micro: int) -> tuple[int, int]:
     """(examples per process per micro-batch, gradient accumulation steps) for ``global_batch``
     examples per optimizer step over ``processes`` processes, micro-batches of at most
     ``max_micro`` examples: the fewest accumulation steps that split each process's share evenly.
     """
     if global_batch < 1 or processes < 1 or max_micro < 1:
-        raise InvalidInputError(f"Invalid batch split: global batch {global_batch}, {processes} processes, "
-                                f"micro-batch {max_micro}; all must be positive.")
+        raise InvalidInputError(
+            f"Invalid batch split: global batch {global_batch}, {processes} processes, "
+            f"micro-batch {max_micro}; all must be positive."
+        )
     if global_batch % processes:
         ok = [n for n in range(1, global_batch + 1) if global_batch % n == 0]
         raise InvalidInputError(
             f"The global batch of {global_batch} examples per step cannot be split evenly over {processes} "
             f"processes (GPUs). Use a number of GPUs that divides it ({', '.join(map(str, ok[:8]))}"
-            f"{'...' if len(ok) > 8 else ''}), or start a new run with another --global-batch.")
+            f"{'...' if len(ok) > 8 else ''}), or start a new run with another --global-batch."
+        )
     share = global_batch // processes
     accum = next(a for a in range(1, share + 1) if share % a == 0 and share // a <= max_micro)
     return share // accum, accum
@@ -133,6 +137,7 @@ def global_batch_of(config, processes: int, saved_world_size: int | None = None)
 
 
 # --- which examples each process takes ---------------------------------------------------------------
+
 
 def _balanced(items: list[tuple[int, int]], bins: int) -> list[list[int]]:
     """Split (index, tokens) items into ``bins`` bins of equal counts (± 1) and nearly equal tokens:
@@ -186,10 +191,10 @@ class GlobalBatchSampler(_BatchSamplerBase or object):  # type: ignore[misc]
         return self.steps_per_epoch * self.accum
 
     def step_examples(self, order: list[int], step: int) -> list[int]:
-        chunk = order[step * self.global_batch:(step + 1) * self.global_batch]
+        chunk = order[step * self.global_batch : (step + 1) * self.global_batch]
         if len(chunk) < self.global_batch:  # the last step of an epoch is topped up from its start,
             # so every step has G examples whatever the number of processes
-            chunk = chunk + (order * self.global_batch)[:self.global_batch - len(chunk)]
+            chunk = chunk + (order * self.global_batch)[: self.global_batch - len(chunk)]
         return chunk
 
     def split(self, chunk: list[int]) -> list[list[list[int]]]:
@@ -212,6 +217,7 @@ class GlobalBatchSampler(_BatchSamplerBase or object):  # type: ignore[misc]
 
 # --- the Trainer ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DistributedOptions:
     """What :func:`distributed_trainer_class` changes in the HF Trainer."""
@@ -229,12 +235,17 @@ def trainer_args(config, processes: int, global_batch: int) -> dict[str, Any]:
     are not broadcast before each forward pass.
     """
     per_device, accum = split_global_batch(global_batch, processes, config.batch_size)
-    return {"per_device_train_batch_size": per_device, "gradient_accumulation_steps": accum,
-            # evaluation batches do not depend on the number of processes: the same batches, spread
-            # over the processes, give the same validation loss
-            "per_device_eval_batch_size": config.batch_size,
-            "ddp_find_unused_parameters": False, "ddp_broadcast_buffers": False,
-            "ddp_bucket_cap_mb": config.ddp_bucket_mb, "ddp_static_graph": config.ddp_static_graph}
+    return {
+        "per_device_train_batch_size": per_device,
+        "gradient_accumulation_steps": accum,
+        # evaluation batches do not depend on the number of processes: the same batches, spread
+        # over the processes, give the same validation loss
+        "per_device_eval_batch_size": config.batch_size,
+        "ddp_find_unused_parameters": False,
+        "ddp_broadcast_buffers": False,
+        "ddp_bucket_cap_mb": config.ddp_bucket_mb,
+        "ddp_static_graph": config.ddp_static_graph,
+    }
 
 
 def distributed_trainer_class(base, options: DistributedOptions):
@@ -256,19 +267,30 @@ def distributed_trainer_class(base, options: DistributedOptions):
                     h.gradient_as_bucket_view = True
                     if self.sql2nl_options.bf16_grads and self.args.world_size > 1:
                         if not _nccl():
-                            raise InvalidInputError("ddp_bf16_grads needs CUDA GPUs (PyTorch's bf16 gradient "
-                                                    "compression runs on NCCL); drop --ddp-bf16-grads.")
+                            raise InvalidInputError(
+                                "ddp_bf16_grads needs CUDA GPUs (PyTorch's bf16 gradient "
+                                "compression runs on NCCL); drop --ddp-bf16-grads."
+                            )
                         h.comm_hook = DDPCommunicationHookType.BF16
             return args
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if _BatchSamplerBase is None or dataset is None or "input_ids" not in (getattr(dataset, "column_names", None) or ()):
+            if (
+                _BatchSamplerBase is None
+                or dataset is None
+                or "input_ids" not in (getattr(dataset, "column_names", None) or ())
+            ):
                 return super()._get_train_sampler(train_dataset)
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             self._sql2nl_sampler = GlobalBatchSampler(
-                [len(x) for x in dataset["input_ids"]], self.sql2nl_options.global_batch,
-                self.args.world_size, self.args.gradient_accumulation_steps, self.args.process_index, seed)
+                [len(x) for x in dataset["input_ids"]],
+                self.sql2nl_options.global_batch,
+                self.args.world_size,
+                self.args.gradient_accumulation_steps,
+                self.args.process_index,
+                seed,
+            )
             return self._sql2nl_sampler
 
         def _run_epoch(self, *args, **kwargs):
@@ -299,8 +321,12 @@ def distributed_trainer_class(base, options: DistributedOptions):
             self._sql2nl_micro = micro
             path = Path(self.sql2nl_options.data_order_dir or ".") / f"rank-{self.args.process_index}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            rec = {"step": step, "micro": micro[1], "world_size": self.args.world_size,
-                   "examples": example_hashes(inputs)}
+            rec = {
+                "step": step,
+                "micro": micro[1],
+                "world_size": self.args.world_size,
+                "examples": example_hashes(inputs),
+            }
             with open(path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
 
@@ -327,12 +353,15 @@ def _indexed_cpu_locations() -> None:
     import torch.serialization
 
     torch.serialization.register_package(
-        99, lambda storage: None,
-        lambda storage, location: storage if location.startswith("cpu:") and location[4:].isdigit() else None)
+        99,
+        lambda storage: None,
+        lambda storage, location: storage if location.startswith("cpu:") and location[4:].isdigit() else None,
+    )
     _CPU_LOCATIONS.append(True)
 
 
 # --- the data-order log -------------------------------------------------------------------------------
+
 
 def example_hashes(inputs: dict[str, Any]) -> list[str]:
     """A short hash of each example's token ids in a collated batch (packed: split at
@@ -345,8 +374,11 @@ def example_hashes(inputs: dict[str, Any]) -> list[str]:
         rows = [flat[a:b] for a, b in zip(cu, cu[1:])]
     else:
         mask = inputs.get("attention_mask")
-        rows = [[t for t, m in zip(r, mr) if m] for r, mr in zip(ids.tolist(), mask.tolist())] if mask is not None \
+        rows = (
+            [[t for t, m in zip(r, mr) if m] for r, mr in zip(ids.tolist(), mask.tolist())]
+            if mask is not None
             else ids.tolist()
+        )
     return [hashlib.blake2b(",".join(map(str, r)).encode(), digest_size=6).hexdigest() for r in rows]
 
 

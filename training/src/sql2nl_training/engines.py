@@ -28,8 +28,11 @@ def choose_engine(engine: str, log: Callable[[str], None] | None = None) -> dict
         # On a GPU whose PyTorch lacks grouped-query varlen attention (before 2.12) Unsloth's packed
         # attention runs one SDPA call per example and per layer: on an H100 with torch 2.11 several
         # times slower than PEFT with sql2nl_training.packing (benchmarks/RESULTS.md, Training).
-        choice = _choice(engine, "peft", "this GPU's PyTorch has no grouped-query varlen attention, "
-                                         "which Unsloth's packed batches need to be fast")
+        choice = _choice(
+            engine,
+            "peft",
+            "this GPU's PyTorch has no grouped-query varlen attention, which Unsloth's packed batches need to be fast",
+        )
     else:
         try:
             import unsloth  # noqa: F401  (import first: it patches transformers/TRL)

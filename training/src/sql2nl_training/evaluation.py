@@ -67,8 +67,9 @@ def group_references(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]],
     return sqls, refs, langs
 
 
-def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]],
-          langs: Sequence[str]) -> dict[str, Any]:
+def score(
+    sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]], langs: Sequence[str]
+) -> dict[str, Any]:
     """BLEU (corpus, multi-reference), BLEU with one reference per segment (``bleu_single``: each
     (statement, description) pair scored on its own, as in most SQL-to-text papers), ROUGE-L F (best
     reference) and faithfulness, all in [0, 100]."""
@@ -85,8 +86,9 @@ def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]
     streams: list[Any] = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
     zh = any(lang == "zh" for lang in langs)
     bleu = sacrebleu.corpus_bleu(list(hyps), streams, tokenize="zh" if zh else "13a").score
-    single = sacrebleu.corpus_bleu([h for h, r in zip(hyps, refs) for _ in r], [[x for r in refs for x in r]],
-                                   tokenize="zh" if zh else "13a").score
+    single = sacrebleu.corpus_bleu(
+        [h for h, r in zip(hyps, refs) for _ in r], [[x for r in refs for x in r]], tokenize="zh" if zh else "13a"
+    ).score
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=not zh)
     if zh:  # rouge-score splits on non-letters; score Chinese by character
         tok = lambda s: " ".join(ch for ch in s if not ch.isspace())  # noqa: E731
@@ -94,8 +96,13 @@ def score(sqls: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]
     else:
         rl = [scorer.score_multi(list(r), h)["rougeL"].fmeasure for h, r in zip(hyps, refs)]
     faith = [check(h, extract(s), language=lang).score for s, h, lang in zip(sqls, hyps, langs)]
-    return {"n": len(hyps), "bleu": round(bleu, 2), "bleu_single": round(single, 2), "rouge_l": round(100 * sum(rl) / len(rl), 2),
-            "faithfulness": round(100 * sum(faith) / len(faith), 2)}
+    return {
+        "n": len(hyps),
+        "bleu": round(bleu, 2),
+        "bleu_single": round(single, 2),
+        "rouge_l": round(100 * sum(rl) / len(rl), 2),
+        "faithfulness": round(100 * sum(faith) / len(faith), 2),
+    }
 
 
 def by_construct(sqls, hyps, refs, langs) -> dict[str, dict[str, Any]]:
@@ -104,30 +111,56 @@ def by_construct(sqls, hyps, refs, langs) -> dict[str, dict[str, Any]]:
     for c in CONSTRUCTS:
         idx = [i for i, t in enumerate(tags) if c in t]
         if idx:
-            out[c] = score([sqls[i] for i in idx], [hyps[i] for i in idx], [refs[i] for i in idx],
-                           [langs[i] for i in idx])
+            out[c] = score(
+                [sqls[i] for i in idx], [hyps[i] for i in idx], [refs[i] for i in idx], [langs[i] for i in idx]
+            )
     return out
 
 
-def generate(sqls: Sequence[str], langs: Sequence[str], *, backend: str, progress: bool = True,
-             batch_size: int = 8, **options: Any) -> list[str]:
+def generate(
+    sqls: Sequence[str],
+    langs: Sequence[str],
+    *,
+    backend: str,
+    progress: bool = True,
+    batch_size: int = 8,
+    **options: Any,
+) -> list[str]:
     """Descriptions of ``sqls`` from ``backend`` (one ``describe_many`` call per language)."""
     from sql2nl import describe_many
 
     out = [""] * len(sqls)
     for lang in sorted(set(langs)):
         idx = [i for i, x in enumerate(langs) if x == lang]
-        ds = describe_many([sqls[i] for i in idx], backend=backend, language=lang, on_error="keep", cache=False,
-                           progress=progress, batch_size=batch_size, **options)
+        ds = describe_many(
+            [sqls[i] for i in idx],
+            backend=backend,
+            language=lang,
+            on_error="keep",
+            cache=False,
+            progress=progress,
+            batch_size=batch_size,
+            **options,
+        )
         for i, d in zip(idx, ds):
             out[i] = d.text
     return out
 
 
-def evaluate(model: str | Path | None, data: str | Path | Sequence[Pair], *, out: str | Path | None = None,
-             backend: str = "transformers", limit: int | None = None, baseline: bool = True,
-             progress: bool = True, batch_size: int = 8, log: Callable[[str], None] | None = None,
-             samples: int = 12, **backend_options: Any) -> dict[str, Any]:
+def evaluate(
+    model: str | Path | None,
+    data: str | Path | Sequence[Pair],
+    *,
+    out: str | Path | None = None,
+    backend: str = "transformers",
+    limit: int | None = None,
+    baseline: bool = True,
+    progress: bool = True,
+    batch_size: int = 8,
+    log: Callable[[str], None] | None = None,
+    samples: int = 12,
+    **backend_options: Any,
+) -> dict[str, Any]:
     """Score ``model`` (a run directory or a model the backend accepts) on ``data``; write a report.
 
     Returns the metrics: ``bleu``, ``rouge_l``, ``faithfulness`` (0–100), ``n``, ``by_construct`` and,
@@ -150,23 +183,50 @@ def evaluate(model: str | Path | None, data: str | Path | Sequence[Pair], *, out
     if model is not None:
         opts["model"] = str(model)
     hyps = generate(sqls, langs, backend=backend, progress=progress, batch_size=batch_size, **opts)
-    metrics: dict[str, Any] = {"model": str(model) if model is not None else backend, "backend": backend,
-                               **score(sqls, hyps, refs, langs),
-                               "by_construct": by_construct(sqls, hyps, refs, langs)}
+    metrics: dict[str, Any] = {
+        "model": str(model) if model is not None else backend,
+        "backend": backend,
+        **score(sqls, hyps, refs, langs),
+        "by_construct": by_construct(sqls, hyps, refs, langs),
+    }
     metrics["empty"] = sum(1 for h in hyps if not h.strip())
     base_hyps = None
     if baseline and backend != "rules":
         base_hyps = generate(sqls, langs, backend="rules", progress=False)
-        metrics["baseline"] = {"backend": "rules", **score(sqls, base_hyps, refs, langs),
-                               "by_construct": by_construct(sqls, base_hyps, refs, langs)}
+        metrics["baseline"] = {
+            "backend": "rules",
+            **score(sqls, base_hyps, refs, langs),
+            "by_construct": by_construct(sqls, base_hyps, refs, langs),
+        }
     run = Path(model) if model is not None and is_run(model) else None
     out_dir = Path(out) if out else (run / "eval" if run else Path("sql2nl-eval"))
-    write_report(out_dir, metrics, sqls, refs, hyps, base_hyps, data_name=str(data) if isinstance(data, (str, Path)) else "pairs", samples=samples)
+    write_report(
+        out_dir,
+        metrics,
+        sqls,
+        refs,
+        hyps,
+        base_hyps,
+        data_name=str(data) if isinstance(data, (str, Path)) else "pairs",
+        samples=samples,
+    )
     metrics["report"] = str(out_dir / "report.md")
     if run is not None:
-        update_manifest(run, metrics={"eval": {k: metrics[k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness", "n")},
-                                      **({"baseline": {k: metrics["baseline"][k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness")}}
-                                         if "baseline" in metrics else {})})
+        update_manifest(
+            run,
+            metrics={
+                "eval": {k: metrics[k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness", "n")},
+                **(
+                    {
+                        "baseline": {
+                            k: metrics["baseline"][k] for k in ("bleu", "bleu_single", "rouge_l", "faithfulness")
+                        }
+                    }
+                    if "baseline" in metrics
+                    else {}
+                ),
+            },
+        )
     return metrics
 
 
@@ -195,10 +255,21 @@ def _plot(metrics: dict[str, Any], path: Path) -> Path | None:
 
 def _table(metrics: dict[str, Any]) -> list[list[str]]:
     rows = [["describer", "construct", "n", "BLEU", "BLEU 1-ref", "ROUGE-L", "faithfulness"]]
-    for name, m in [(metrics["model"], metrics)] + ([("rules (baseline)", metrics["baseline"])] if "baseline" in metrics else []):
+    for name, m in [(metrics["model"], metrics)] + (
+        [("rules (baseline)", metrics["baseline"])] if "baseline" in metrics else []
+    ):
         for c, s in [("all", m)] + list(m["by_construct"].items()):
-            rows.append([name, c, str(s["n"]), f"{s['bleu']:.2f}", f"{s.get('bleu_single', 0.0):.2f}",
-                         f"{s['rouge_l']:.2f}", f"{s['faithfulness']:.2f}"])
+            rows.append(
+                [
+                    name,
+                    c,
+                    str(s["n"]),
+                    f"{s['bleu']:.2f}",
+                    f"{s.get('bleu_single', 0.0):.2f}",
+                    f"{s['rouge_l']:.2f}",
+                    f"{s['faithfulness']:.2f}",
+                ]
+            )
     return rows
 
 
@@ -207,11 +278,17 @@ def write_report(out: Path, metrics, sqls, refs, hyps, base_hyps, *, data_name: 
     out.mkdir(parents=True, exist_ok=True)
     plot = _plot(metrics, out / "constructs.png")
     rows = _table(metrics)
-    md = [f"# Evaluation of `{metrics['model']}`", "", f"Data: `{data_name}`, {metrics['n']} distinct statements "
-          f"({metrics.get('empty', 0)} empty generations). Scores are 0–100; faithfulness is the share of the "
-          "statement's facts (tables, columns, values, aggregates, grouping, ordering, limit, negation) the text mentions; "
-          "BLEU uses every description of a statement as a reference, BLEU 1-ref scores each (statement, description) pair alone.",
-          "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    md = [
+        f"# Evaluation of `{metrics['model']}`",
+        "",
+        f"Data: `{data_name}`, {metrics['n']} distinct statements "
+        f"({metrics.get('empty', 0)} empty generations). Scores are 0–100; faithfulness is the share of the "
+        "statement's facts (tables, columns, values, aggregates, grouping, ordering, limit, negation) the text mentions; "
+        "BLEU uses every description of a statement as a reference, BLEU 1-ref scores each (statement, description) pair alone.",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+    ]
     md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     if plot:
         md += ["", "![scores by construct](constructs.png)"]
@@ -227,15 +304,24 @@ def write_report(out: Path, metrics, sqls, refs, hyps, base_hyps, *, data_name: 
             rec["rules"] = base_hyps[i]
         lines.append(json.dumps(rec, ensure_ascii=False))
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-    table = "".join("<tr>" + "".join(f"<{'th' if k == 0 else 'td'}>{html.escape(c)}</{'th' if k == 0 else 'td'}>"
-                                     for c in r) + "</tr>" for k, r in enumerate(rows))
-    page = (f"<!doctype html><meta charset=utf-8><title>sql2nl evaluation</title>"
-            f"<h1>Evaluation of {html.escape(metrics['model'])}</h1><table border=1 cellpadding=4>{table}</table>"
-            + ("<p><img src='constructs.png' alt='scores by construct'>" if plot else "")
-            + "<h2>Samples</h2><ul>" + "".join(
-                f"<li><code>{html.escape(sqls[i])}</code><br>model: {html.escape(hyps[i])}<br>reference: "
-                f"{html.escape(refs[i][0])}" + (f"<br>rules: {html.escape(base_hyps[i])}" if base_hyps else "") + "</li>"
-                for i in range(min(samples, len(sqls)))) + "</ul>")
+    table = "".join(
+        "<tr>"
+        + "".join(f"<{'th' if k == 0 else 'td'}>{html.escape(c)}</{'th' if k == 0 else 'td'}>" for c in r)
+        + "</tr>"
+        for k, r in enumerate(rows)
+    )
+    page = (
+        f"<!doctype html><meta charset=utf-8><title>sql2nl evaluation</title>"
+        f"<h1>Evaluation of {html.escape(metrics['model'])}</h1><table border=1 cellpadding=4>{table}</table>"
+        + ("<p><img src='constructs.png' alt='scores by construct'>" if plot else "")
+        + "<h2>Samples</h2><ul>"
+        + "".join(
+            f"<li><code>{html.escape(sqls[i])}</code><br>model: {html.escape(hyps[i])}<br>reference: "
+            f"{html.escape(refs[i][0])}" + (f"<br>rules: {html.escape(base_hyps[i])}" if base_hyps else "") + "</li>"
+            for i in range(min(samples, len(sqls)))
+        )
+        + "</ul>"
+    )
     atomic_write_text(out / "report.html", page)
     atomic_write_text(out / "samples.jsonl", "\n".join(lines) + "\n")
     atomic_write_json(out / "metrics.json", metrics)

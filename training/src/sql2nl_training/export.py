@@ -23,8 +23,9 @@ from sql2nl.rundir import artifact, atomic_dir, read_manifest, update_manifest
 def _merge_unsloth(adapter: Path, tmp: Path, max_seq_length: int) -> None:
     from unsloth import FastLanguageModel
 
-    model, tok = FastLanguageModel.from_pretrained(model_name=str(adapter), max_seq_length=max_seq_length,
-                                                   dtype=None, load_in_4bit=False)
+    model, tok = FastLanguageModel.from_pretrained(
+        model_name=str(adapter), max_seq_length=max_seq_length, dtype=None, load_in_4bit=False
+    )
     model.save_pretrained_merged(str(tmp), tok, save_method="merged_16bit")
 
 

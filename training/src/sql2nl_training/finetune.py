@@ -53,6 +53,7 @@ class TrainingInterrupted(Sql2NLError):
 
 # --- data -----------------------------------------------------------------------------------------
 
+
 def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
     """Read, check, split and augment the data as ``config`` says; returns (train, valid, summary).
 
@@ -65,9 +66,13 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
     ds = load_pairs(config.data, tables=config.tables, language=lang)
     log(ds.summary())
     pairs = list(ds.pairs)
-    summary: dict[str, Any] = {"source": ds.source, "read": len(ds.pairs), "bad_rows": len(ds.bad),
-                               "bad_examples": [f"{w}: {why}" for w, why in ds.bad[:5]],
-                               "duplicates": ds.duplicates}
+    summary: dict[str, Any] = {
+        "source": ds.source,
+        "read": len(ds.pairs),
+        "bad_rows": len(ds.bad),
+        "bad_examples": [f"{w}: {why}" for w, why in ds.bad[:5]],
+        "duplicates": ds.duplicates,
+    }
     if config.valid:
         vds = load_pairs(config.valid, tables=config.tables, language=lang)
         log(vds.summary())
@@ -75,8 +80,10 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         vgroups = {p.db_id for p in valid if p.db_id}
         shared = sorted({p.db_id for p in pairs if p.db_id in vgroups})
         if shared:  # the user chose this split; say so, but keep their data
-            log(f"note: {len(shared)} database(s) appear in both the training and the validation file "
-                f"(e.g. {shared[0]}); validation scores will be optimistic")
+            log(
+                f"note: {len(shared)} database(s) appear in both the training and the validation file "
+                f"(e.g. {shared[0]}); validation scores will be optimistic"
+            )
         summary["shared_databases"] = len(shared)
         train = pairs
     else:
@@ -84,9 +91,13 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
     if config.repair_targets or config.drop_unfaithful or config.rules_teacher:
         from .targets import improve
 
-        train, summary["targets"] = improve(train, repair_targets=config.repair_targets,
-                                            drop_unfaithful=config.drop_unfaithful,
-                                            rules_teacher=config.rules_teacher, seed=config.seed)
+        train, summary["targets"] = improve(
+            train,
+            repair_targets=config.repair_targets,
+            drop_unfaithful=config.drop_unfaithful,
+            rules_teacher=config.rules_teacher,
+            seed=config.seed,
+        )
         log(f"training targets: {summary['targets']}")
     if config.synthetic:
         from .synthetic import from_spider_tables, generate_many
@@ -95,7 +106,9 @@ def prepare_data(config: TrainConfig, log=print) -> tuple[list[Pair], list[Pair]
         # where training and validation share databases (a --valid file that overlaps), nothing is hidden
         held_out = set(databases(valid)) - set(databases(train))
         specs = [s for s in from_spider_tables(config.tables or "") if s.name not in held_out]  # set: __post_init__
-        syn = generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
+        syn = (
+            generate_many(specs, config.synthetic, seed=config.seed, languages=tuple(config.languages)) if specs else []
+        )
         summary["synthetic"] = len(syn)
         train = train + syn
     if config.rename_augment:
@@ -115,8 +128,9 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
     """Prompt/completion rows for TRL; pairs longer than ``max_len`` tokens are counted and skipped."""
     rows, skipped = [], 0
     for p in pairs:
-        ex = training_example(p.sql, p.description, language=p.language, tokenizer=tokenizer, detail=p.detail,
-                              style=p.style)
+        ex = training_example(
+            p.sql, p.description, language=p.language, tokenizer=tokenizer, detail=p.detail, style=p.style
+        )
         n = len(tokenizer(ex["prompt"] + ex["completion"], add_special_tokens=False)["input_ids"])
         if n > max_len:
             skipped += 1
@@ -126,6 +140,7 @@ def examples(pairs: list[Pair], tokenizer, max_len: int) -> tuple[list[dict[str,
 
 
 # --- model ----------------------------------------------------------------------------------------
+
 
 def _dtype(config: TrainConfig):
     import torch
@@ -155,12 +170,22 @@ def load_model(base: str, config: TrainConfig, engine: str, build=None):
             from unsloth import FastLanguageModel
 
             model, tok = FastLanguageModel.from_pretrained(
-                model_name=base, max_seq_length=config.max_seq_length, dtype=_dtype(config),
-                load_in_4bit=config.load_in_4bit)
+                model_name=base,
+                max_seq_length=config.max_seq_length,
+                dtype=_dtype(config),
+                load_in_4bit=config.load_in_4bit,
+            )
             model = FastLanguageModel.get_peft_model(
-                model, r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                target_modules=list(config.target_modules), bias="none", random_state=config.seed,
-                use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False, **extra)
+                model,
+                r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules=list(config.target_modules),
+                bias="none",
+                random_state=config.seed,
+                use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False,
+                **extra,
+            )
         else:
             import torch
             from peft import LoraConfig, get_peft_model
@@ -175,16 +200,23 @@ def load_model(base: str, config: TrainConfig, engine: str, build=None):
             if config.load_in_4bit:
                 from transformers import BitsAndBytesConfig
 
-                kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                               bnb_4bit_compute_dtype=torch.bfloat16)
+                kw["quantization_config"] = BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+                )
             model = build(**kw) if build is not None else AutoModelForCausalLM.from_pretrained(base, **kw)
             if config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                 model.enable_input_require_grads()
                 checkpoint_share(model, config.checkpoint_layers)
-            lcfg = LoraConfig(task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
-                              lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
-                              bias="none", **extra)
+            lcfg = LoraConfig(
+                task_type="CAUSAL_LM",
+                r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules=list(config.target_modules),
+                bias="none",
+                **extra,
+            )
             model = get_peft_model(model, lcfg)
             if _has_cuda() and kw["dtype"] != torch.float32:
                 _keep_activations_in_half(model)
@@ -193,8 +225,10 @@ def load_model(base: str, config: TrainConfig, engine: str, build=None):
 
                 compile_layers(model)
     except (OSError, ValueError) as e:
-        raise ModelError(f"Could not load the base model {base!r}: {e}. Give a hub id (online), a local "
-                         "Hugging Face model directory, gguf:<file.gguf>, or scratch:<size>.") from None
+        raise ModelError(
+            f"Could not load the base model {base!r}: {e}. Give a hub id (online), a local "
+            "Hugging Face model directory, gguf:<file.gguf>, or scratch:<size>."
+        ) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
@@ -241,14 +275,17 @@ def build_scratch(config: TrainConfig, train: list[Pair], out: Path) -> Path:
     size = config.base.split(":", 1)[1] or "tiny"
     if size not in scratch.SIZES:
         raise InvalidInputError(f"Unknown scratch size {size!r}; choose one of {', '.join(scratch.SIZES)}.")
-    texts = [render_prompt(build_messages(p.sql, language=p.language, detail=p.detail, style=p.style)) + p.description
-             for p in train]
+    texts = [
+        render_prompt(build_messages(p.sql, language=p.language, detail=p.detail, style=p.style)) + p.description
+        for p in train
+    ]
     with atomic_dir(out) as tmp:
         scratch.build(size, texts, tmp, seed=config.seed, max_positions=max(2048, config.max_seq_length))
     return out
 
 
 # --- signals --------------------------------------------------------------------------------------
+
 
 class _StopOnSignal:
     """SIGTERM/SIGINT → checkpoint at the end of the current step, then stop (see :func:`train`)."""
@@ -295,6 +332,7 @@ class _StopOnSignal:
 
 # --- artifacts ------------------------------------------------------------------------------------
 
+
 def last_checkpoint(run_dir: Path) -> Path | None:
     ckpts = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
     return max(ckpts, key=lambda p: int(p.name.split("-")[-1])) if ckpts else None
@@ -325,23 +363,37 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> Path | None:
 def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
     m = manifest.get("metrics", {})
     d = manifest.get("data", {})
-    lines = [f"# Training run `{run.name}`", "",
-             f"- base model: `{manifest['base_model']}` (engine: {manifest.get('engine')})",
-             f"- prompt format: `{manifest['prompt_version']}`; languages: {', '.join(manifest['languages'])}",
-             *([f"- base file: `{bf['file']}` (sha256 `{bf['sha256']}`, {bf['architecture']}, EOS `{bf['eos']}`, "
-                f"PAD `{bf['pad']}`), dequantized once into `{bf['model_dir']}`"] if (bf := manifest.get("base_file")) else []),
-             f"- data: {d.get('train', 0)} training / {d.get('valid', 0)} validation pairs "
-             f"({d.get('bad_rows', 0)} bad rows refused, {d.get('duplicates', 0)} duplicates removed, "
-             f"{d.get('too_long', 0)} too long)"]
+    lines = [
+        f"# Training run `{run.name}`",
+        "",
+        f"- base model: `{manifest['base_model']}` (engine: {manifest.get('engine')})",
+        f"- prompt format: `{manifest['prompt_version']}`; languages: {', '.join(manifest['languages'])}",
+        *(
+            [
+                f"- base file: `{bf['file']}` (sha256 `{bf['sha256']}`, {bf['architecture']}, EOS `{bf['eos']}`, "
+                f"PAD `{bf['pad']}`), dequantized once into `{bf['model_dir']}`"
+            ]
+            if (bf := manifest.get("base_file"))
+            else []
+        ),
+        f"- data: {d.get('train', 0)} training / {d.get('valid', 0)} validation pairs "
+        f"({d.get('bad_rows', 0)} bad rows refused, {d.get('duplicates', 0)} duplicates removed, "
+        f"{d.get('too_long', 0)} too long)",
+    ]
     for ex in d.get("bad_examples", []):
         lines.append(f"  - refused: {ex}")
     if config.from_run:
-        lines.append(f"- stage {len(manifest.get('stages', [])) + 1}: continues `{config.from_run}` "
-                     "(lineage in manifest.json `stages`; `sql2nl compare` scores every stage on the same data)")
-    lines += [f"- LoRA r={config.lora_r}, alpha={config.lora_alpha} on {', '.join(config.target_modules)}",
-              f"- steps: {m.get('steps')}, final training loss: {m.get('train_loss')}, "
-              f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s "
-              f"({m.get('useful_tok_s')} useful tokens/s)", ""]
+        lines.append(
+            f"- stage {len(manifest.get('stages', [])) + 1}: continues `{config.from_run}` "
+            "(lineage in manifest.json `stages`; `sql2nl compare` scores every stage on the same data)"
+        )
+    lines += [
+        f"- LoRA r={config.lora_r}, alpha={config.lora_alpha} on {', '.join(config.target_modules)}",
+        f"- steps: {m.get('steps')}, final training loss: {m.get('train_loss')}, "
+        f"validation loss: {m.get('eval_loss')}, time: {m.get('train_seconds')} s "
+        f"({m.get('useful_tok_s')} useful tokens/s)",
+        "",
+    ]
     if (run / "loss.png").exists():
         lines += ["![loss curve](loss.png)", ""]
     lines += ["```json", json.dumps(config.to_dict(), indent=2), "```", ""]
@@ -349,6 +401,7 @@ def _report(run: Path, config: TrainConfig, manifest: dict[str, Any]) -> str:
 
 
 # --- the run --------------------------------------------------------------------------------------
+
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=None, callbacks=()) -> Path:
     """Train as ``config`` says and return the run directory (see :mod:`sql2nl.rundir`).
@@ -378,8 +431,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         raise InvalidInputError(f"{run} already holds a run. Pass --resume to continue it, or choose another --out.")
     # The global batch is the run's; the number of processes only decides how it is split (an
     # InvalidInputError here, before any work, when it cannot be split evenly).
-    config.global_batch = global_batch_of(config, state.num_processes,
-                                          read_manifest(run).get("world_size") if resume and is_run(run) else None)
+    config.global_batch = global_batch_of(
+        config, state.num_processes, read_manifest(run).get("world_size") if resume and is_run(run) else None
+    )
     batch_args = trainer_args(config, state.num_processes, config.global_batch)
     state.wait_for_everyone()  # every process has checked before the main one writes anything
 
@@ -402,7 +456,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         config.from_run = str(Path(config.from_run).resolve())
         config.base, stages, earlier = starting_point(config.from_run, log)
         if config.train_embeddings is None:  # a scratch lineage keeps training its embeddings
-            config.train_embeddings = bool(earlier.get("train_embeddings") or str(earlier.get("base", "")).startswith("scratch:"))
+            config.train_embeddings = bool(
+                earlier.get("train_embeddings") or str(earlier.get("base", "")).startswith("scratch:")
+            )
         if main:
             state.wait_for_everyone()
     base = config.base
@@ -428,12 +484,24 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     if not train_rows:
         raise InvalidInputError(f"Every training pair is longer than max_seq_length={config.max_seq_length}.")
 
-    manifest = {"format": RUN_FORMAT, "base_model": base, "prompt_version": PROMPT_VERSION,
-                "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
-                "engine": engine, "engine_choice": choice, "status": "training", "config": config.to_dict(),
-                "data": data_summary, "metrics": {}, "artifacts": {}, "stages": stages, "world_size": state.num_processes,
-                "global_batch": config.global_batch, "per_device_batch": batch_args["per_device_train_batch_size"],
-                "grad_accum": batch_args["gradient_accumulation_steps"]}
+    manifest = {
+        "format": RUN_FORMAT,
+        "base_model": base,
+        "prompt_version": PROMPT_VERSION,
+        "languages": sorted({p.language for p in train_pairs} | set(config.languages)),
+        "engine": engine,
+        "engine_choice": choice,
+        "status": "training",
+        "config": config.to_dict(),
+        "data": data_summary,
+        "metrics": {},
+        "artifacts": {},
+        "stages": stages,
+        "world_size": state.num_processes,
+        "global_batch": config.global_batch,
+        "per_device_batch": batch_args["per_device_train_batch_size"],
+        "grad_accum": batch_args["gradient_accumulation_steps"],
+    }
     if base_file:
         manifest["base_file"] = base_file
     if main:
@@ -452,24 +520,41 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         output_dir=str(run / "checkpoints"),
         # examples over max_seq_length were already counted and skipped; packed batches are built by
         # sql2nl_training.packing, not by TRL, so no max_length and no TRL padding_free here
-        max_length=None if config.padding_free else config.max_seq_length, padding_free=False,
-        **batch_args, eval_strategy="steps" if config.eval_steps and valid_rows else "no",
+        max_length=None if config.padding_free else config.max_seq_length,
+        padding_free=False,
+        **batch_args,
+        eval_strategy="steps" if config.eval_steps and valid_rows else "no",
         eval_steps=config.eval_steps or None,
-        num_train_epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
-        lr_scheduler_type=config.lr_scheduler, logging_steps=config.logging_steps, save_strategy="steps",
-        save_steps=config.save_steps, save_total_limit=config.save_total_limit, seed=config.seed,
-        data_seed=config.seed, disable_tqdm=not progress,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler,
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        data_seed=config.seed,
+        disable_tqdm=not progress,
         # use_cpu: without it, on a host without CUDA, the Trainer rebuilds the shared accelerate state
         # as a single process and torchrun's processes would train independently
-        use_cpu=not _has_cuda(), bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16")
+        use_cpu=not _has_cuda(),
+        bf16=_has_cuda() and str(_dtype(config)) == "torch.bfloat16",
+    )
     one_device_per_process(args)
-    options = DistributedOptions(config.global_batch, config.ddp_bf16_grads,
-                                 str(run / DATA_ORDER) if config.log_data_order else None)
+    options = DistributedOptions(
+        config.global_batch, config.ddp_bf16_grads, str(run / DATA_ORDER) if config.log_data_order else None
+    )
     trainer = distributed_trainer_class(_trainer_class(engine, config.padding_free), options)(
-        model=model, args=args, train_dataset=HFDataset.from_list(train_rows),
-        eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None, processing_class=tok,
-        **_collator(config.padding_free))
+        model=model,
+        args=args,
+        train_dataset=HFDataset.from_list(train_rows),
+        eval_dataset=HFDataset.from_list(valid_rows) if valid_rows else None,
+        processing_class=tok,
+        **_collator(config.padding_free),
+    )
     counter = trainer.data_collator = _TokenCounter(trainer.data_collator, trainer.model)
     stopper = _StopOnSignal()
     trainer.add_callback(stopper.callback(config.max_minutes))
@@ -489,15 +574,21 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         ck = last_checkpoint(run)
         if main:
             atomic_write_json(run / MANIFEST, {**manifest, "status": "interrupted"})
-        raise TrainingInterrupted(f"Training stopped by signal {stopper.received} at step "
-                                  f"{trainer.state.global_step}; checkpoint {ck}. Continue with "
-                                  f"`sql2nl train --out {run} --resume`.")
+        raise TrainingInterrupted(
+            f"Training stopped by signal {stopper.received} at step "
+            f"{trainer.state.global_step}; checkpoint {ck}. Continue with "
+            f"`sql2nl train --out {run} --resume`."
+        )
     seconds = round(time.perf_counter() - t0, 2)
-    metrics: dict[str, Any] = {"steps": trainer.state.global_step, "train_seconds": seconds,
-                               "train_loss": _last_loss(trainer.state.log_history),
-                               "train_runtime_loss": round(result.training_loss, 4),
-                               # tokens of the examples trained on (no padding counted), this process
-                               "train_tokens": counter.tokens, "useful_tok_s": round(counter.tokens / max(seconds, 1e-9), 1)}
+    metrics: dict[str, Any] = {
+        "steps": trainer.state.global_step,
+        "train_seconds": seconds,
+        "train_loss": _last_loss(trainer.state.log_history),
+        "train_runtime_loss": round(result.training_loss, 4),
+        # tokens of the examples trained on (no padding counted), this process
+        "train_tokens": counter.tokens,
+        "useful_tok_s": round(counter.tokens / max(seconds, 1e-9), 1),
+    }
     if valid_rows:
         metrics["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
     if main:
@@ -550,8 +641,9 @@ def _trainer_class(engine: str, padding_free: bool = True):
     class CPUSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = {k: v for k, v in inputs.items() if k not in ("completion_mask", "assistant_masks")}
-            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
+            return Trainer.compute_loss(
+                self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
 
     return CPUSFTTrainer
 

@@ -69,7 +69,7 @@ def is_gguf_base(base: str | None) -> bool:
 
 def gguf_file(base: str) -> Path:
     """The file a ``gguf:PATH`` base names (checked to exist)."""
-    path = Path(str(base)[len(PREFIX):] if is_gguf_base(base) else str(base)).expanduser()
+    path = Path(str(base)[len(PREFIX) :] if is_gguf_base(base) else str(base)).expanduser()
     if not str(path) or not path.is_file():
         raise InvalidInputError(f"No GGUF file at {path}: --base gguf:PATH needs an existing .gguf file.")
     return path.resolve()
@@ -95,15 +95,22 @@ def read_metadata(path: Path) -> dict[str, Any]:
     except ImportError:
         from sql2nl.errors import BackendUnavailableError
 
-        raise BackendUnavailableError("gguf base", "pip install gguf (a dependency of sql2nl-training)",
-                                      "the gguf package is not installed") from None
+        raise BackendUnavailableError(
+            "gguf base", "pip install gguf (a dependency of sql2nl-training)", "the gguf package is not installed"
+        ) from None
     try:
         reader = GGUFReader(str(path))
     except Exception as e:  # wrong magic, truncated file...
         raise ModelError(f"{path} is not a readable GGUF file ({type(e).__name__}: {e}).") from None
-    keys = ("general.architecture", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id",
-            "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id", "tokenizer.chat_template",
-            "tokenizer.ggml.pre")
+    keys = (
+        "general.architecture",
+        "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.padding_token_id",
+        "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.bos_token_id",
+        "tokenizer.chat_template",
+        "tokenizer.ggml.pre",
+    )
     out: dict[str, Any] = {}
     for k in keys:
         f = reader.fields.get(k)
@@ -118,9 +125,11 @@ def _check_architecture(path: Path, meta: dict[str, Any]) -> str:
     arch = meta.get("general.architecture")
     supported = sorted(a for a in GGUF_SUPPORTED_ARCHITECTURES if a not in ("general", "tokenizer"))
     if not arch or arch not in GGUF_SUPPORTED_ARCHITECTURES or arch in ("general", "tokenizer"):
-        raise ModelError(f"{path.name} holds a {arch or 'unnamed'!s} model; transformers can load (dequantize) GGUF "
-                         f"files of these architectures only: {', '.join(supported)}. Use a Hugging Face model "
-                         "directory or hub id as --base instead.")
+        raise ModelError(
+            f"{path.name} holds a {arch or 'unnamed'!s} model; transformers can load (dequantize) GGUF "
+            f"files of these architectures only: {', '.join(supported)}. Use a Hugging Face model "
+            "directory or hub id as --base instead."
+        )
     return str(arch)
 
 
@@ -130,13 +139,16 @@ def end_of_turn(tokenizer, template: str, *, eos_token: str = "", bos_token: str
 
     msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _MARKER}]
     try:
-        text = render_jinja_template(template, msgs, eos_token=eos_token, bos_token=bos_token,
-                                     add_generation_prompt=False)
+        text = render_jinja_template(
+            template, msgs, eos_token=eos_token, bos_token=bos_token, add_generation_prompt=False
+        )
     except Exception as e:
         raise ModelError(f"The GGUF file's chat template does not render ({type(e).__name__}: {e}).") from None
     if _MARKER not in text:
-        raise ModelError("The GGUF file's chat template does not write the assistant's message; it cannot be used "
-                         "to train a describer.")
+        raise ModelError(
+            "The GGUF file's chat template does not write the assistant's message; it cannot be used "
+            "to train a describer."
+        )
     return text.split(_MARKER, 1)[1].split("\n", 1)[0].strip(" ")
 
 
@@ -159,8 +171,10 @@ def special_tokens(tokenizer, model_config, meta: dict[str, Any], path: Path) ->
     declared_eos = _ids(meta.get("tokenizer.ggml.eos_token_id")) or _ids(model_config.eos_token_id)
     for i in declared_eos:
         if not 0 <= i < vocab:
-            raise ModelError(f"{path.name} declares EOS token id {i}, outside its vocabulary of {vocab} tokens; "
-                             "the file is inconsistent and cannot be trained on.")
+            raise ModelError(
+                f"{path.name} declares EOS token id {i}, outside its vocabulary of {vocab} tokens; "
+                "the file is inconsistent and cannot be trained on."
+            )
     template = meta.get("tokenizer.chat_template") or getattr(tokenizer, "chat_template", None)
     if template:
         eos_text = tokenizer.convert_ids_to_tokens(declared_eos[0]) if declared_eos else ""
@@ -169,14 +183,18 @@ def special_tokens(tokenizer, model_config, meta: dict[str, Any], path: Path) ->
         end = end_of_turn(tokenizer, template, eos_token=eos_text, bos_token=bos_text)
         eos = _single_token(tokenizer, end)
         if eos is None:
-            raise ModelError(f"The chat template of {path.name} ends assistant turns with {end!r}, which is not a "
-                             "single token of its vocabulary, so a model trained on it could not stop cleanly. "
-                             "Fix the template in the file, or use a Hugging Face model directory as --base.")
+            raise ModelError(
+                f"The chat template of {path.name} ends assistant turns with {end!r}, which is not a "
+                "single token of its vocabulary, so a model trained on it could not stop cleanly. "
+                "Fix the template in the file, or use a Hugging Face model directory as --base."
+            )
     elif declared_eos:
         eos = declared_eos[0]
     else:
-        raise ModelError(f"{path.name} has neither a chat template nor an EOS token; training needs one to know where a "
-                         "description ends.")
+        raise ModelError(
+            f"{path.name} has neither a chat template nor an EOS token; training needs one to know where a "
+            "description ends."
+        )
     pads = _ids(meta.get("tokenizer.ggml.padding_token_id")) or _ids(model_config.pad_token_id)
     pads += _ids(meta.get("tokenizer.ggml.unknown_token_id"))
     pad = next((i for i in pads if 0 <= i < vocab), eos)
@@ -218,7 +236,9 @@ def match_llama_cpp(tokenizer, gguf: str | Path | dict[str, Any]) -> str | None:
     return pre
 
 
-def dequantize(path: Path, out: Path, meta: dict[str, Any], arch: str, log: Callable[[str], None] = print) -> dict[str, Any]:
+def dequantize(
+    path: Path, out: Path, meta: dict[str, Any], arch: str, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Load ``path`` through transformers (dequantized, float32), fix its special tokens, save it to ``out``."""
     log(f"dequantizing {path.name} ({arch}) into a Hugging Face model directory (once per file)")
     # transformers reads a GGUF file from a folder, and would also pick up any config.json or
@@ -241,23 +261,29 @@ def _convert(path: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
         tok = AutoTokenizer.from_pretrained(str(path.parent), **kw)
         config = AutoConfig.from_pretrained(str(path.parent), **kw)
     except Exception as e:  # a malformed tokenizer surfaces as TypeError, KeyError, ValueError...
-        raise ModelError(f"transformers could not read the tokenizer or configuration of {path.name} "
-                         f"({type(e).__name__}: {e}).") from None
+        raise ModelError(
+            f"transformers could not read the tokenizer or configuration of {path.name} ({type(e).__name__}: {e})."
+        ) from None
     eos, pad = special_tokens(tok, config, meta, path)
     # Training must see the token ids llama.cpp will see when it runs the GGUF with the adapter.
     pre = match_llama_cpp(tok, meta)
     try:
         # with output_loading_info=True this is a (model, info) pair; transformers types it as the model
-        loaded: Any = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch.float32,
-                                                           output_loading_info=True, **kw)
+        loaded: Any = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), dtype=torch.float32, output_loading_info=True, **kw
+        )
         model, loading = loaded
     except (ValueError, KeyError, OSError, RuntimeError, NotImplementedError) as e:
-        raise ModelError(f"transformers could not load {path.name} ({type(e).__name__}: {e}). Only decoder-only "
-                         "models of the supported GGUF architectures can be training bases.") from None
+        raise ModelError(
+            f"transformers could not load {path.name} ({type(e).__name__}: {e}). Only decoder-only "
+            "models of the supported GGUF architectures can be training bases."
+        ) from None
     missing = sorted(loading.get("missing_keys") or [])
     if missing:  # transformers would fill them with random values and carry on
-        raise ModelError(f"{path.name} lacks {len(missing)} of the model's weights (e.g. {missing[0]}); the file is "
-                         "incomplete or not a full model.")
+        raise ModelError(
+            f"{path.name} lacks {len(missing)} of the model's weights (e.g. {missing[0]}); the file is "
+            "incomplete or not a full model."
+        )
     eos_t, pad_t = tok.convert_ids_to_tokens(eos), tok.convert_ids_to_tokens(pad)
     tok.eos_token, tok.pad_token = eos_t, pad_t
     tok.clean_up_tokenization_spaces = False  # the GGUF conversion turns it on; it would change BPE text on decode
@@ -294,11 +320,15 @@ def prepare(base: str, *, cache: str | Path | None = None, log: Callable[[str], 
     if info_file.is_file() and (target / "config.json").is_file():
         info = json.loads(info_file.read_text(encoding="utf-8"))
         if info.get("sha256") == digest:
-            return GGUFBase(target, str(path), digest, arch, info["eos"], info["pad"],
-                            pre_tokenizer=info.get("pre_tokenizer"))
+            return GGUFBase(
+                target, str(path), digest, arch, info["eos"], info["pad"], pre_tokenizer=info.get("pre_tokenizer")
+            )
     with atomic_dir(target) as tmp:  # a concurrent or killed conversion never leaves half a directory
         tokens = dequantize(path, tmp, meta, arch, log)
-        atomic_write_json(tmp / INFO, {"source": str(path), "sha256": digest, "architecture": arch,
-                                       "conversion": CONVERSION, **tokens})
-    return GGUFBase(target, str(path), digest, arch, tokens["eos"], tokens["pad"],
-                    pre_tokenizer=tokens["pre_tokenizer"])
+        atomic_write_json(
+            tmp / INFO,
+            {"source": str(path), "sha256": digest, "architecture": arch, "conversion": CONVERSION, **tokens},
+        )
+    return GGUFBase(
+        target, str(path), digest, arch, tokens["eos"], tokens["pad"], pre_tokenizer=tokens["pre_tokenizer"]
+    )

@@ -51,9 +51,15 @@ class PackedCollator:
         lens = [b - a for a, b in zip(cu, cu[1:])]
         cu_t = torch.tensor(cu, dtype=torch.int32)
         longest = max(lens) if lens else 0
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "position_ids": torch.tensor([positions]),
-                "cu_seq_lens_q": cu_t, "cu_seq_lens_k": cu_t, "max_length_q": longest, "max_length_k": longest}
+        return {
+            "input_ids": torch.tensor([ids]),
+            "labels": torch.tensor([labels]),
+            "position_ids": torch.tensor([positions]),
+            "cu_seq_lens_q": cu_t,
+            "cu_seq_lens_k": cu_t,
+            "max_length_q": longest,
+            "max_length_k": longest,
+        }
 
 
 def completion_loss(model, batch: dict[str, Any], num_items: int | None = None):
@@ -82,6 +88,7 @@ def completion_loss(model, batch: dict[str, Any], num_items: int | None = None):
 
 
 # --- attention for packed rows ---------------------------------------------------------------------
+
 
 class Varlen(NamedTuple):
     """PyTorch's varlen flash attention as this version spells it."""
@@ -127,13 +134,15 @@ def _segments_sdpa(q, k, v, cu, scaling):
     bounds = cu.tolist()
     for a, b in zip(bounds, bounds[1:]):
         qs, ks, vs = (t[a:b].transpose(0, 1) for t in (q, k, v))  # [H, n, D]
-        out[a:b] = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=scaling,
-                                                  enable_gqa=gqa).transpose(0, 1)
+        out[a:b] = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=scaling, enable_gqa=gqa).transpose(
+            0, 1
+        )
     return out
 
 
-def varlen_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0,
-                             scaling: float | None = None, **kwargs):
+def varlen_attention_forward(
+    module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs
+):
     """A transformers attention function: packed rows by ``cu_seq_lens_q``; anything else as SDPA."""
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -142,8 +151,9 @@ def varlen_attention_forward(module, query, key, value, attention_mask, dropout:
     if cu is None or query.shape[0] != 1 or attention_mask is not None or key.shape[2] != query.shape[2]:
         if attention_mask is not None and attention_mask.dim() == 2:
             attention_mask = _sdpa_mask(attention_mask, query.shape[2], key.shape[2])
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # [T, heads, D]
     cu = cu.to(q.device, dtype=torch.int32)
     fast = _torch_varlen() if q.is_cuda and q.dtype != torch.float32 else None

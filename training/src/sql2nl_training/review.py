@@ -31,13 +31,26 @@ from sql2nl.errors import InvalidInputError
 from sql2nl.rundir import atomic_write_text, read_manifest, update_manifest
 
 QUESTIONS = ("faithful", "fluent")
-CSV_FIELDS = ["review_id", "item_id", "rater", "faithful", "fluent", "comment", "sql", "model_description",
-              "reference", "rules_description", "missing_facts", "run"]
+CSV_FIELDS = [
+    "review_id",
+    "item_id",
+    "rater",
+    "faithful",
+    "fluent",
+    "comment",
+    "sql",
+    "model_description",
+    "reference",
+    "rules_description",
+    "missing_facts",
+    "run",
+]
 REPORT_BEGIN = "<!-- sql2nl:human-evaluation -->"
 REPORT_END = "<!-- /sql2nl:human-evaluation -->"
 
 
 # --- export ---------------------------------------------------------------------------------------
+
 
 def _valid_pairs(run: Path, data: str | Path | None):
     from .data import load_pairs
@@ -48,9 +61,17 @@ def _valid_pairs(run: Path, data: str | Path | None):
     return load_pairs(src).pairs
 
 
-def build_items(run: str | Path, *, n: int = 100, data: str | Path | None = None, seed: int = 0,
-                backend: str = "transformers", progress: bool = True, batch_size: int = 8,
-                **backend_options: Any) -> list[dict[str, Any]]:
+def build_items(
+    run: str | Path,
+    *,
+    n: int = 100,
+    data: str | Path | None = None,
+    seed: int = 0,
+    backend: str = "transformers",
+    progress: bool = True,
+    batch_size: int = 8,
+    **backend_options: Any,
+) -> list[dict[str, Any]]:
     """A random sample of ``n`` distinct validation statements, each with what a rater needs to see.
 
     Each item: ``item_id``, ``sql``, ``reference``, ``model`` (the run's description), ``rules``
@@ -71,16 +92,28 @@ def build_items(run: str | Path, *, n: int = 100, data: str | Path | None = None
         raise InvalidInputError("--n must be at least 1.")
     idx = sorted(random.Random(seed).sample(range(len(sqls)), min(n, len(sqls))))
     sqls, refs, langs = [sqls[i] for i in idx], [refs[i] for i in idx], [langs[i] for i in idx]
-    model = generate(sqls, langs, backend=backend, progress=progress, batch_size=batch_size,
-                     model=str(run), **backend_options)
+    model = generate(
+        sqls, langs, backend=backend, progress=progress, batch_size=batch_size, model=str(run), **backend_options
+    )
     rules = generate(sqls, langs, backend="rules", progress=False)
     items = []
     for k, (sql, ref, lang, hyp, rule) in enumerate(zip(sqls, refs, langs, model, rules)):
         verdict = check(hyp, extract(sql), language=lang)
         bleu = sacrebleu.sentence_bleu(hyp, ref, tokenize="zh" if lang == "zh" else "13a").score
-        items.append({"item_id": f"i{k + 1:04d}", "sql": sql, "reference": ref[0], "references": ref,
-                      "language": lang, "model": hyp, "rules": rule, "missing": list(verdict.missing),
-                      "faithfulness": round(100 * verdict.score, 2), "bleu": round(bleu, 2)})
+        items.append(
+            {
+                "item_id": f"i{k + 1:04d}",
+                "sql": sql,
+                "reference": ref[0],
+                "references": ref,
+                "language": lang,
+                "model": hyp,
+                "rules": rule,
+                "missing": list(verdict.missing),
+                "faithfulness": round(100 * verdict.score, 2),
+                "bleu": round(bleu, 2),
+            }
+        )
     return items
 
 
@@ -97,12 +130,20 @@ def render_html(items: Sequence[dict[str, Any]], *, rid: str, run_name: str, run
     shown = [{k: i[k] for k in ("item_id", "sql", "reference", "model", "rules", "missing")} for i in items]
     # "</" would close the <script> element that holds the data
     payload = json.dumps({"review_id": rid, "run": run_path, "items": shown}, ensure_ascii=False).replace("</", "<\\/")
-    return (template.replace("{{TITLE}}", html.escape(f"sql2nl review: {run_name}"))
-            .replace("{{DATA}}", payload))
+    return template.replace("{{TITLE}}", html.escape(f"sql2nl review: {run_name}")).replace("{{DATA}}", payload)
 
 
-def export_review(run: str | Path, *, n: int = 100, out: str | Path | None = None, data: str | Path | None = None,
-                  seed: int = 0, backend: str = "transformers", progress: bool = True, **backend_options: Any) -> Path:
+def export_review(
+    run: str | Path,
+    *,
+    n: int = 100,
+    out: str | Path | None = None,
+    data: str | Path | None = None,
+    seed: int = 0,
+    backend: str = "transformers",
+    progress: bool = True,
+    **backend_options: Any,
+) -> Path:
     """Write ``review.html``, ``ratings.csv`` and ``items.jsonl`` for ``n`` validation items; return the folder.
 
     ``out`` defaults to ``RUN/review``. ``items.jsonl`` keeps the automatic scores for the import.
@@ -112,15 +153,38 @@ def export_review(run: str | Path, *, n: int = 100, out: str | Path | None = Non
     rid = review_id(items)
     folder = Path(out) if out else run / "review"
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"review_id": rid, "run": str(run), "n": len(items), "seed": seed,
-            "data": str(data) if data else str(run / "data" / "valid.jsonl")}
-    atomic_write_text(folder / "items.jsonl", json.dumps({"review": meta}) + "\n"
-                      + "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    meta = {
+        "review_id": rid,
+        "run": str(run),
+        "n": len(items),
+        "seed": seed,
+        "data": str(data) if data else str(run / "data" / "valid.jsonl"),
+    }
+    atomic_write_text(
+        folder / "items.jsonl",
+        json.dumps({"review": meta}) + "\n" + "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
+    )
     atomic_write_text(folder / "review.html", render_html(items, rid=rid, run_name=run.name, run_path=str(run)))
-    atomic_write_text(folder / "ratings.csv", _csv_text(
-        {"review_id": rid, "item_id": i["item_id"], "rater": "", "faithful": "", "fluent": "", "comment": "",
-         "sql": i["sql"], "model_description": i["model"], "reference": i["reference"],
-         "rules_description": i["rules"], "missing_facts": "; ".join(i["missing"]), "run": str(run)} for i in items))
+    atomic_write_text(
+        folder / "ratings.csv",
+        _csv_text(
+            {
+                "review_id": rid,
+                "item_id": i["item_id"],
+                "rater": "",
+                "faithful": "",
+                "fluent": "",
+                "comment": "",
+                "sql": i["sql"],
+                "model_description": i["model"],
+                "reference": i["reference"],
+                "rules_description": i["rules"],
+                "missing_facts": "; ".join(i["missing"]),
+                "run": str(run),
+            }
+            for i in items
+        ),
+    )
     return folder
 
 
@@ -136,6 +200,7 @@ def _csv_text(rows: Iterable[dict[str, Any]]) -> str:
 
 
 # --- import ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Rating:
@@ -173,8 +238,10 @@ def read_ratings(path: str | Path) -> tuple[str | None, str | None, list[Rating]
         reader = csv.DictReader(f)
         missing = [c for c in ("item_id", "faithful", "fluent") if c not in (reader.fieldnames or [])]
         if missing:
-            raise InvalidInputError(f"{path} is not a ratings file: it lacks the column(s) {', '.join(missing)}. "
-                                    "Use the ratings.csv written by `sql2nl review export` or the page's download.")
+            raise InvalidInputError(
+                f"{path} is not a ratings file: it lacks the column(s) {', '.join(missing)}. "
+                "Use the ratings.csv written by `sql2nl review export` or the page's download."
+            )
         rids, runs, out = set(), set(), []
         for line, row in enumerate(reader, start=2):
             where = f"{path}, line {line}"
@@ -241,10 +308,13 @@ def summarize(ratings: Sequence[Rating], items: dict[str, dict[str, Any]]) -> di
             if vals:
                 per_item[i] = sum(vals) / len(vals)
         keys = sorted(per_item)
-        out[q] = {"mean": round(sum(cell.values()) / len(cell), 3), "n": len(cell),
-                  "krippendorff_alpha": agreement(matrix),
-                  "spearman_faithfulness": correlation([per_item[i] for i in keys], [items[i]["faithfulness"] for i in keys]),
-                  "spearman_bleu": correlation([per_item[i] for i in keys], [items[i]["bleu"] for i in keys])}
+        out[q] = {
+            "mean": round(sum(cell.values()) / len(cell), 3),
+            "n": len(cell),
+            "krippendorff_alpha": agreement(matrix),
+            "spearman_faithfulness": correlation([per_item[i] for i in keys], [items[i]["faithfulness"] for i in keys]),
+            "spearman_bleu": correlation([per_item[i] for i in keys], [items[i]["bleu"] for i in keys]),
+        }
     return out
 
 
@@ -254,18 +324,30 @@ def _fmt_corr(c: dict[str, Any] | None) -> str:
 
 def report_section(summary: dict[str, Any], files: Sequence[str]) -> str:
     """The markdown that goes into RUN/report.md (between markers, so a re-import replaces it)."""
-    lines = [REPORT_BEGIN, "## Human evaluation", "",
-             f"{summary['ratings']} ratings by {summary['raters']} rater(s) of {summary['items_rated']} items "
-             f"(files: {', '.join(f'`{Path(f).name}`' for f in files)}). Scores are 1–5. Agreement is "
-             "Krippendorff's alpha (ordinal; 1 = perfect, 0 = chance); correlations are Spearman's rho of the "
-             "per-item mean human score with the checker's faithfulness and sentence BLEU.", "",
-             "| question | mean | ratings | agreement (alpha) | vs faithfulness | vs BLEU |", "|---|---|---|---|---|---|"]
+    lines = [
+        REPORT_BEGIN,
+        "## Human evaluation",
+        "",
+        f"{summary['ratings']} ratings by {summary['raters']} rater(s) of {summary['items_rated']} items "
+        f"(files: {', '.join(f'`{Path(f).name}`' for f in files)}). Scores are 1–5. Agreement is "
+        "Krippendorff's alpha (ordinal; 1 = perfect, 0 = chance); correlations are Spearman's rho of the "
+        "per-item mean human score with the checker's faithfulness and sentence BLEU.",
+        "",
+        "| question | mean | ratings | agreement (alpha) | vs faithfulness | vs BLEU |",
+        "|---|---|---|---|---|---|",
+    ]
     for q in QUESTIONS:
         s = summary.get(q)
         if s:
-            alpha = "n/a (needs 2 raters on an item)" if s["krippendorff_alpha"] is None else f"{s['krippendorff_alpha']:.3f}"
-            lines.append(f"| {q} | {s['mean']:.2f} | {s['n']} | {alpha} | {_fmt_corr(s['spearman_faithfulness'])} "
-                         f"| {_fmt_corr(s['spearman_bleu'])} |")
+            alpha = (
+                "n/a (needs 2 raters on an item)"
+                if s["krippendorff_alpha"] is None
+                else f"{s['krippendorff_alpha']:.3f}"
+            )
+            lines.append(
+                f"| {q} | {s['mean']:.2f} | {s['n']} | {alpha} | {_fmt_corr(s['spearman_faithfulness'])} "
+                f"| {_fmt_corr(s['spearman_bleu'])} |"
+            )
     return "\n".join(lines + ["", REPORT_END, ""])
 
 
@@ -284,7 +366,9 @@ def import_ratings(files: Sequence[str | Path], *, run: str | Path | None = None
         if not runs:
             raise InvalidInputError("The ratings name no run; pass --run RUN.")
         if len(runs) > 1:
-            raise InvalidInputError(f"The ratings come from several runs ({', '.join(sorted(runs))}); import each separately.")
+            raise InvalidInputError(
+                f"The ratings come from several runs ({', '.join(sorted(runs))}); import each separately."
+            )
         run = next(iter(runs))
     run = Path(run).resolve()
     read_manifest(run)
@@ -292,8 +376,10 @@ def import_ratings(files: Sequence[str | Path], *, run: str | Path | None = None
     merged: dict[tuple[str, str], Rating] = {}
     for path, rid, _, ratings in parsed:
         if rid and rid != meta["review_id"]:
-            raise InvalidInputError(f"{path} rates review sheet {rid}, but {run} holds sheet {meta['review_id']} "
-                                    "(was the review exported again?). Import it into the run it came from.")
+            raise InvalidInputError(
+                f"{path} rates review sheet {rid}, but {run} holds sheet {meta['review_id']} "
+                "(was the review exported again?). Import it into the run it came from."
+            )
         for r in ratings:
             if r.item_id not in items:
                 raise InvalidInputError(f"{path}: item {r.item_id!r} is not in {run / 'review' / 'items.jsonl'}.")
@@ -303,12 +389,26 @@ def import_ratings(files: Sequence[str | Path], *, run: str | Path | None = None
     ratings = list(merged.values())
     summary = summarize(ratings, items)
     summary["review_id"] = meta["review_id"]
-    atomic_write_text(run / "review" / "ratings-merged.csv", _csv_text(
-        {"review_id": meta["review_id"], "item_id": r.item_id, "rater": r.rater, "faithful": r.faithful or "",
-         "fluent": r.fluent or "", "comment": r.comment, "sql": items[r.item_id]["sql"],
-         "model_description": items[r.item_id]["model"], "reference": items[r.item_id]["reference"],
-         "rules_description": items[r.item_id]["rules"], "missing_facts": "; ".join(items[r.item_id]["missing"]),
-         "run": str(run)} for r in sorted(ratings, key=lambda r: (r.item_id, r.rater))))
+    atomic_write_text(
+        run / "review" / "ratings-merged.csv",
+        _csv_text(
+            {
+                "review_id": meta["review_id"],
+                "item_id": r.item_id,
+                "rater": r.rater,
+                "faithful": r.faithful or "",
+                "fluent": r.fluent or "",
+                "comment": r.comment,
+                "sql": items[r.item_id]["sql"],
+                "model_description": items[r.item_id]["model"],
+                "reference": items[r.item_id]["reference"],
+                "rules_description": items[r.item_id]["rules"],
+                "missing_facts": "; ".join(items[r.item_id]["missing"]),
+                "run": str(run),
+            }
+            for r in sorted(ratings, key=lambda r: (r.item_id, r.rater))
+        ),
+    )
     update_manifest(run, metrics={"human": summary})
     report = run / "report.md"
     text = report.read_text(encoding="utf-8") if report.is_file() else f"# Training run `{run.name}`\n"

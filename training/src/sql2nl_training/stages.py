@@ -37,9 +37,14 @@ def stage_record(run: str | Path, manifest: dict[str, Any] | None = None) -> dic
     run = Path(run).resolve()
     m = manifest if manifest is not None else read_manifest(run)
     cfg = m.get("config", {})
-    return {"run": str(run), "base_model": m.get("base_model"), "from_run": cfg.get("from_run"),
-            "data": {**m.get("data", {}), "train_file": cfg.get("data"), "valid_file": cfg.get("valid")},
-            "config": cfg, "metrics": m.get("metrics", {})}
+    return {
+        "run": str(run),
+        "base_model": m.get("base_model"),
+        "from_run": cfg.get("from_run"),
+        "data": {**m.get("data", {}), "train_file": cfg.get("data"), "valid_file": cfg.get("valid")},
+        "config": cfg,
+        "metrics": m.get("metrics", {}),
+    }
 
 
 def lineage(run: str | Path) -> list[dict[str, Any]]:
@@ -48,7 +53,9 @@ def lineage(run: str | Path) -> list[dict[str, Any]]:
     return list(m.get("stages", [])) + [stage_record(run, m)]
 
 
-def starting_point(from_run: str | Path, log: Callable[[str], None] = print) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+def starting_point(
+    from_run: str | Path, log: Callable[[str], None] = print
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
     """(model dir to start from, the new run's ``stages``, the earlier run's config) for ``--from``.
 
     Merges the earlier run's adapter into ``FROM/merged`` when that is not there yet.
@@ -58,8 +65,10 @@ def starting_point(from_run: str | Path, log: Callable[[str], None] = print) -> 
     src = Path(from_run).resolve()
     m = read_manifest(src)
     if m.get("status", "done") != "done":
-        raise ModelError(f"{src} has not finished training (status {m.get('status')!r}); "
-                         f"finish it first (`sql2nl train --out {src} --resume`).")
+        raise ModelError(
+            f"{src} has not finished training (status {m.get('status')!r}); "
+            f"finish it first (`sql2nl train --out {src} --resume`)."
+        )
     merged = src / m["artifacts"]["merged"] if m.get("artifacts", {}).get("merged") else None
     if merged is None or not (merged / "config.json").is_file():
         log(f"merging {src.name}'s adapter into {src / 'merged'} (the next stage's starting point)")
@@ -67,9 +76,17 @@ def starting_point(from_run: str | Path, log: Callable[[str], None] = print) -> 
     return str(merged), lineage(src), m.get("config", {})
 
 
-def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: str | Path | None = None,
-            limit: int | None = None, baseline: bool = True, progress: bool = True,
-            batch_size: int = 8, **backend_options: Any) -> dict[str, Any]:
+def compare(
+    runs: Sequence[str | Path],
+    data: str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    limit: int | None = None,
+    baseline: bool = True,
+    progress: bool = True,
+    batch_size: int = 8,
+    **backend_options: Any,
+) -> dict[str, Any]:
     """Evaluate each run on the same validation pairs; a table with each stage's gain over the one before.
 
     ``backend_options`` go to the generating backend (e.g. ``compile=False``, ``max_new_tokens=``).
@@ -91,11 +108,25 @@ def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: 
     out_dir = Path(out) if out else paths[-1] / "compare"
     rows: list[dict[str, Any]] = []
     for k, run in enumerate(paths):
-        m = evaluate(run, data, out=out_dir / f"{k + 1}-{run.name}", limit=limit, baseline=baseline and k == 0,
-                     progress=progress, batch_size=batch_size, **backend_options)
+        m = evaluate(
+            run,
+            data,
+            out=out_dir / f"{k + 1}-{run.name}",
+            limit=limit,
+            baseline=baseline and k == 0,
+            progress=progress,
+            batch_size=batch_size,
+            **backend_options,
+        )
         if "baseline" in m:
-            rows.append({"stage": "rules describer (baseline)", "run": None, "n": m["baseline"]["n"],
-                         **{x: m["baseline"][x] for x in METRICS}})
+            rows.append(
+                {
+                    "stage": "rules describer (baseline)",
+                    "run": None,
+                    "n": m["baseline"]["n"],
+                    **{x: m["baseline"][x] for x in METRICS},
+                }
+            )
         prev = next((r for r in reversed(rows) if r["run"]), None)
         row = {"stage": f"{k + 1}. {run.name}", "run": str(run), "n": m["n"], **{x: m[x] for x in METRICS}}
         if prev:
@@ -104,9 +135,14 @@ def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: 
     result = {"data": str(data), "rows": rows, "report": str(out_dir / "compare.md")}
     atomic_write_json(out_dir / "compare.json", result)
     plot = _plot(rows, out_dir / "compare.png")
-    lines = [f"# Stages compared on `{data}`", "", f"{rows[-1]['n']} distinct statements; scores 0–100, gain = change "
-             "from the stage before.", "", "| stage | faithfulness | BLEU | ROUGE-L | gain (faith / BLEU / ROUGE-L) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Stages compared on `{data}`",
+        "",
+        f"{rows[-1]['n']} distinct statements; scores 0–100, gain = change from the stage before.",
+        "",
+        "| stage | faithfulness | BLEU | ROUGE-L | gain (faith / BLEU / ROUGE-L) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         g = r.get("gain")
         gain = f"{g['faithfulness']:+.2f} / {g['bleu']:+.2f} / {g['rouge_l']:+.2f}" if g else ""
@@ -117,11 +153,13 @@ def compare(runs: Sequence[str | Path], data: str | Path | None = None, *, out: 
     lines += ["", "## Lineage of the last stage", ""]
     for s in lineage_rows:
         c = s["config"]
-        lines.append(f"- `{s['run']}`: from `{s['from_run'] or c.get('base')}`, data `{s['data'].get('train_file')}` "
-                     f"({s['data'].get('read', '?')} pairs read), "
-                     f"LoRA r={c.get('lora_r')}, lr={c.get('learning_rate')}, "
-                     f"{'max_steps=' + str(c['max_steps']) if c.get('max_steps', -1) > 0 else 'epochs=' + str(c.get('epochs'))}; "
-                     f"metrics {json.dumps({k: v for k, v in s['metrics'].items() if k in ('steps', 'eval_loss', 'eval')})}")
+        lines.append(
+            f"- `{s['run']}`: from `{s['from_run'] or c.get('base')}`, data `{s['data'].get('train_file')}` "
+            f"({s['data'].get('read', '?')} pairs read), "
+            f"LoRA r={c.get('lora_r')}, lr={c.get('learning_rate')}, "
+            f"{'max_steps=' + str(c['max_steps']) if c.get('max_steps', -1) > 0 else 'epochs=' + str(c.get('epochs'))}; "
+            f"metrics {json.dumps({k: v for k, v in s['metrics'].items() if k in ('steps', 'eval_loss', 'eval')})}"
+        )
     atomic_write_text(out_dir / "compare.md", "\n".join(lines) + "\n")
     return result
 

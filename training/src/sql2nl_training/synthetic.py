@@ -28,8 +28,28 @@ from sql2nl.words import humanize, plural
 
 from .data import Pair
 
-_WORDS = ["alpha", "delta", "north", "blue", "river", "stone", "metro", "cedar", "orbit", "pixel",
-          "harbor", "summit", "lotus", "ember", "falcon", "meadow", "quartz", "tundra", "velvet", "willow"]
+_WORDS = [
+    "alpha",
+    "delta",
+    "north",
+    "blue",
+    "river",
+    "stone",
+    "metro",
+    "cedar",
+    "orbit",
+    "pixel",
+    "harbor",
+    "summit",
+    "lotus",
+    "ember",
+    "falcon",
+    "meadow",
+    "quartz",
+    "tundra",
+    "velvet",
+    "willow",
+]
 _NUMERIC = ("number", "int", "integer", "real", "float", "double", "decimal", "numeric", "bigint", "smallint")
 
 
@@ -146,19 +166,24 @@ class _Writer:
             o = num[0] if num else c1
             d = self.r.choice(["ASC", "DESC"])
             return f"SELECT {_ident(c1)} FROM {T} ORDER BY {_ident(o)} {d} LIMIT {self.r.choice([1, 3, 5, 10])}"
-        fks = [fk for fk in self.s.foreign_keys
-               if self.s.tables.get(fk[0]) and self.s.tables.get(fk[2]) and fk[0] != fk[2]]  # both with columns
+        fks = [
+            fk for fk in self.s.foreign_keys if self.s.tables.get(fk[0]) and self.s.tables.get(fk[2]) and fk[0] != fk[2]
+        ]  # both with columns
         if kind == "join" and fks:
             a, ac, b, bc = self.r.choice(fks)
             ca, _ = self.col(a)
             cb, _ = self.col(b)
-            return (f"SELECT T1.{_ident(ca)}, T2.{_ident(cb)} FROM {_ident(a)} AS T1 JOIN {_ident(b)} AS T2 "
-                    f"ON T1.{_ident(ac)} = T2.{_ident(bc)} WHERE {self.where(b, 'T2.')}")
+            return (
+                f"SELECT T1.{_ident(ca)}, T2.{_ident(cb)} FROM {_ident(a)} AS T1 JOIN {_ident(b)} AS T2 "
+                f"ON T1.{_ident(ac)} = T2.{_ident(bc)} WHERE {self.where(b, 'T2.')}"
+            )
         if kind == "nested" and fks:
             a, ac, b, bc = self.r.choice(fks)
             ca, _ = self.col(a)
-            return (f"SELECT {_ident(ca)} FROM {_ident(a)} WHERE {_ident(ac)} IN "
-                    f"(SELECT {_ident(bc)} FROM {_ident(b)} WHERE {self.where(b)})")
+            return (
+                f"SELECT {_ident(ca)} FROM {_ident(a)} WHERE {_ident(ac)} IN "
+                f"(SELECT {_ident(bc)} FROM {_ident(b)} WHERE {self.where(b)})"
+            )
         if kind == "setop":
             op = self.r.choice(["UNION", "INTERSECT", "EXCEPT"])
             return f"SELECT {_ident(c1)} FROM {T} WHERE {self.where(t)} {op} SELECT {_ident(c1)} FROM {T} WHERE {self.where(t)}"
@@ -183,8 +208,16 @@ def generate(spec: SchemaSpec, n: int, *, seed: int = 0, language: str = "en") -
     """``n`` distinct queries over ``spec``, each described by the rules describer (the teacher)."""
     from sql2nl import describe
 
-    return [Pair(sql, describe(sql, backend="rules", language=language, cache=False).text, spec.name, language,
-                 f"synthetic:{spec.name}") for sql in queries(spec, n, seed=seed)]
+    return [
+        Pair(
+            sql,
+            describe(sql, backend="rules", language=language, cache=False).text,
+            spec.name,
+            language,
+            f"synthetic:{spec.name}",
+        )
+        for sql in queries(spec, n, seed=seed)
+    ]
 
 
 def generate_many(specs: list[SchemaSpec], n: int, *, seed: int = 0, languages=("en",)) -> list[Pair]:

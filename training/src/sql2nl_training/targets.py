@@ -42,10 +42,26 @@ from .data import Pair
 #: Checker items that name things; people may paraphrase them without changing what is meant.
 NAME_ITEMS = ("table", "column")
 #: Words a clause of a rules description starts with ("with age greater than 18", "for each city").
-_CLAUSE_START = ("with", "where", "whose", "who", "which", "that", "having", "without", "except", "excluding",
-                 "sorted", "ordered", "grouped", "for")
-_CLAUSE = re.compile(r"\s+(?=(?:" + "|".join(_CLAUSE_START) + r"|in (?:ascending|descending|alphabetical|reverse) order)\b)",
-                     re.IGNORECASE)
+_CLAUSE_START = (
+    "with",
+    "where",
+    "whose",
+    "who",
+    "which",
+    "that",
+    "having",
+    "without",
+    "except",
+    "excluding",
+    "sorted",
+    "ordered",
+    "grouped",
+    "for",
+)
+_CLAUSE = re.compile(
+    r"\s+(?=(?:" + "|".join(_CLAUSE_START) + r"|in (?:ascending|descending|alphabetical|reverse) order)\b)",
+    re.IGNORECASE,
+)
 _END = re.compile(r"[\s.?!。？！]+$")
 SYNTHETIC_SOURCES = ("synthetic:", "rules-teacher")
 
@@ -140,14 +156,13 @@ def repair(pair: Pair, *, teacher: str | None = None) -> Pair | None:
     teacher = teacher if teacher is not None else rules_text(pair.sql, pair.language)
     chosen: list[str] = []
     for item in missing:
-        clause = next((c for c in clauses(teacher)
-                       if item not in verdict(pair.sql, c, pair.language).missing), None)
+        clause = next((c for c in clauses(teacher) if item not in verdict(pair.sql, c, pair.language).missing), None)
         if clause is not None and not any(clause in c for c in chosen):
             chosen = [c for c in chosen if c not in clause] + [clause]
     if not chosen:
         return None
     body = _END.sub("", pair.description)
-    end = pair.description[len(body):].strip() or "."
+    end = pair.description[len(body) :].strip() or "."
     fixed = Pair(pair.sql, f"{body}, {', '.join(chosen)}{end}", pair.db_id, pair.language, pair.source + ":repaired")
     better = len(omissions(fixed)) < len(missing) and set(contradictions(fixed)) <= set(contradictions(pair))
     return fixed if better else None
@@ -170,7 +185,7 @@ def teacher_pairs(pairs: Iterable[Pair], share: float, *, seed: int = 0, style: 
     rng.shuffle(keys)
     keys.sort(key=lambda k: all(is_faithful(p) for p in by_sql[k]))  # stable: unfaithful first
     out = []
-    for k in keys[:max(1, round(share * len(keys)))]:
+    for k in keys[: max(1, round(share * len(keys)))]:
         first = by_sql[k][0]
         try:
             text = rules_text(k, first.language, style)
@@ -182,15 +197,24 @@ def teacher_pairs(pairs: Iterable[Pair], share: float, *, seed: int = 0, style: 
     return out
 
 
-def improve(pairs: list[Pair], *, repair_targets: bool = False, drop_unfaithful: bool = False,
-            rules_teacher: float = 0.0, seed: int = 0) -> tuple[list[Pair], dict[str, Any]]:
+def improve(
+    pairs: list[Pair],
+    *,
+    repair_targets: bool = False,
+    drop_unfaithful: bool = False,
+    rules_teacher: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[Pair], dict[str, Any]]:
     """Repair, then drop, then add teacher pairs, as ``sql2nl train`` does; returns (pairs, summary).
 
     Synthetic pairs (written by the rules describer already) pass through untouched.
     """
     human = [p for p in pairs if not p.source.startswith(SYNTHETIC_SOURCES)]
-    summary: dict[str, Any] = {"checked": len(human), "with_omissions": sum(1 for p in human if omissions(p)),
-                               "with_contradictions": sum(1 for p in human if contradictions(p))}
+    summary: dict[str, Any] = {
+        "checked": len(human),
+        "with_omissions": sum(1 for p in human if omissions(p)),
+        "with_contradictions": sum(1 for p in human if contradictions(p)),
+    }
     out: list[Pair] = []
     repaired = dropped = 0
     for p in pairs:
@@ -206,6 +230,10 @@ def improve(pairs: list[Pair], *, repair_targets: bool = False, drop_unfaithful:
             continue
         out.append(p)
     teacher = teacher_pairs(human, rules_teacher, seed=seed) if rules_teacher else []
-    summary.update(repaired=repaired, dropped_unfaithful=dropped, rules_teacher=len(teacher),
-                   unfaithful_after=sum(1 for p in out if not p.source.startswith(SYNTHETIC_SOURCES) and not is_faithful(p)))
+    summary.update(
+        repaired=repaired,
+        dropped_unfaithful=dropped,
+        rules_teacher=len(teacher),
+        unfaithful_after=sum(1 for p in out if not p.source.startswith(SYNTHETIC_SOURCES) and not is_faithful(p)),
+    )
     return out + teacher, summary

@@ -41,23 +41,59 @@ DEFAULT_SPACE: dict[str, list[Any]] = {
     "batch_size": ["categorical", [4, 8, 16]],
     "epochs": ["float", 1.0, 4.0, False],
 }
-SEARCHED = ("lora_r", "lora_alpha", "lora_alpha_ratio", "learning_rate", "batch_size", "epochs", "lora_dropout",
-            "warmup_ratio", "weight_decay")
+SEARCHED = (
+    "lora_r",
+    "lora_alpha",
+    "lora_alpha_ratio",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "lora_dropout",
+    "warmup_ratio",
+    "weight_decay",
+)
 STUDY = "sql2nl-tune"
-COLUMNS = ["trial", "state", "objective", "faithfulness", "bleu", "rouge_l", "eval_loss", "steps",
-           "lora_r", "lora_alpha", "learning_rate", "batch_size", "epochs", "seconds"]
+COLUMNS = [
+    "trial",
+    "state",
+    "objective",
+    "faithfulness",
+    "bleu",
+    "rouge_l",
+    "eval_loss",
+    "steps",
+    "lora_r",
+    "lora_alpha",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "seconds",
+]
 
 
 def _check_space(space: dict[str, list[Any]]) -> dict[str, list[Any]]:
     for name, spec in space.items():
         if name not in SEARCHED:
             raise InvalidInputError(f"Search space: {name!r} is not searchable; choose from {', '.join(SEARCHED)}.")
-        ok = (isinstance(spec, list) and spec and spec[0] in ("int", "float", "categorical")
-              and (spec[0] == "categorical" and len(spec) == 2 and isinstance(spec[1], list) and spec[1]
-                   or spec[0] != "categorical" and len(spec) in (3, 4) and spec[1] <= spec[2]))
+        ok = (
+            isinstance(spec, list)
+            and spec
+            and spec[0] in ("int", "float", "categorical")
+            and (
+                spec[0] == "categorical"
+                and len(spec) == 2
+                and isinstance(spec[1], list)
+                and spec[1]
+                or spec[0] != "categorical"
+                and len(spec) in (3, 4)
+                and spec[1] <= spec[2]
+            )
+        )
         if not ok:
-            raise InvalidInputError(f"Search space: {name!r} must be [\"categorical\", [choices]] or "
-                                    f"[\"int\"|\"float\", low, high(, log)], not {spec!r}.")
+            raise InvalidInputError(
+                f'Search space: {name!r} must be ["categorical", [choices]] or '
+                f'["int"|"float", low, high(, log)], not {spec!r}.'
+            )
     return space
 
 
@@ -68,9 +104,13 @@ def suggest(trial, base: TrainConfig, space: dict[str, list[Any]], out: Path) ->
         if spec[0] == "categorical":
             values[name] = trial.suggest_categorical(name, spec[1])
         elif spec[0] == "int":
-            values[name] = trial.suggest_int(name, int(spec[1]), int(spec[2]), log=bool(spec[3]) if len(spec) > 3 else False)
+            values[name] = trial.suggest_int(
+                name, int(spec[1]), int(spec[2]), log=bool(spec[3]) if len(spec) > 3 else False
+            )
         else:
-            values[name] = trial.suggest_float(name, float(spec[1]), float(spec[2]), log=bool(spec[3]) if len(spec) > 3 else False)
+            values[name] = trial.suggest_float(
+                name, float(spec[1]), float(spec[2]), log=bool(spec[3]) if len(spec) > 3 else False
+            )
     ratio = values.pop("lora_alpha_ratio", None)
     r = int(values.get("lora_r", base.lora_r))
     if ratio is not None and "lora_alpha" not in values:
@@ -113,8 +153,18 @@ class _Reporter:
         return Callback()
 
 
-def _objective_fn(base: TrainConfig, space, out: Path, valid_pairs, *, eval_limit: int | None, bleu_weight: float,
-                  evaluations: int, progress: bool, log: Callable[[str], None]):
+def _objective_fn(
+    base: TrainConfig,
+    space,
+    out: Path,
+    valid_pairs,
+    *,
+    eval_limit: int | None,
+    bleu_weight: float,
+    evaluations: int,
+    progress: bool,
+    log: Callable[[str], None],
+):
     import optuna
 
     from .evaluation import evaluate
@@ -126,8 +176,10 @@ def _objective_fn(base: TrainConfig, space, out: Path, valid_pairs, *, eval_limi
             shutil.rmtree(run)
         cfg = suggest(trial, base, space, run)
         trial.set_user_attr("config", cfg.to_dict())
-        log(f"trial {trial.number}: r={cfg.lora_r} alpha={cfg.lora_alpha} lr={cfg.learning_rate:.2e} "
-            f"batch={cfg.batch_size} epochs={cfg.epochs:.2f}")
+        log(
+            f"trial {trial.number}: r={cfg.lora_r} alpha={cfg.lora_alpha} lr={cfg.learning_rate:.2e} "
+            f"batch={cfg.batch_size} epochs={cfg.epochs:.2f}"
+        )
         reporter = _Reporter(trial, evaluations)
         train(cfg, progress=progress, log=lambda m: None, callbacks=[reporter.callback()])
         manifest = read_manifest(run)
@@ -147,11 +199,25 @@ def _objective_fn(base: TrainConfig, space, out: Path, valid_pairs, *, eval_limi
     return objective
 
 
-def tune(*, base: str | None = None, data: str | None = None, out: str | Path, trials: int = 10,
-         valid: str | None = None, config: TrainConfig | None = None, space: dict[str, list[Any]] | None = None,
-         max_steps: int | None = None, max_minutes: float | None = None, eval_limit: int | None = 200,
-         bleu_weight: float = 0.5, evaluations: int = 4, pruner=None, seed: int = 0, progress: bool = True,
-         log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def tune(
+    *,
+    base: str | None = None,
+    data: str | None = None,
+    out: str | Path,
+    trials: int = 10,
+    valid: str | None = None,
+    config: TrainConfig | None = None,
+    space: dict[str, list[Any]] | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    eval_limit: int | None = 200,
+    bleu_weight: float = 0.5,
+    evaluations: int = 4,
+    pruner=None,
+    seed: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run ``trials`` more trials of the study in ``out``; write the table, plot and best recipe.
 
     ``config`` holds every fixed field (base, data, max_seq_length...); ``base``/``data``/``valid``
@@ -163,8 +229,19 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
     log = log or (lambda m: print(m, file=sys.stderr))
     out = Path(out).resolve()
     fixed = (config or TrainConfig()).to_dict()
-    fixed.update({k: v for k, v in {"base": base, "data": data, "valid": valid, "max_steps": max_steps,
-                                    "max_minutes": max_minutes}.items() if v is not None})
+    fixed.update(
+        {
+            k: v
+            for k, v in {
+                "base": base,
+                "data": data,
+                "valid": valid,
+                "max_steps": max_steps,
+                "max_minutes": max_minutes,
+            }.items()
+            if v is not None
+        }
+    )
     fixed["out"] = str(out / "trials" / "base")
     cfg = TrainConfig.from_dict(fixed)
     if not cfg.data:
@@ -189,8 +266,16 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
 
     valid_pairs = load_pairs(split / "valid.jsonl").pairs
     # the split's training pairs already carry every addition (synthetic, renamed, repaired, teacher)
-    cfg = replace(cfg, data=str(split / "train.jsonl"), valid=str(split / "valid.jsonl"), synthetic=0,
-                  rename_augment=0.0, repair_targets=False, drop_unfaithful=False, rules_teacher=0.0)
+    cfg = replace(
+        cfg,
+        data=str(split / "train.jsonl"),
+        valid=str(split / "valid.jsonl"),
+        synthetic=0,
+        rename_augment=0.0,
+        repair_targets=False,
+        drop_unfaithful=False,
+        rules_teacher=0.0,
+    )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(f"sqlite:///{out / 'study.db'}", heartbeat_interval=60, grace_period=180)
@@ -198,13 +283,27 @@ def tune(*, base: str | None = None, data: str | None = None, out: str | Path, t
         earlier = len(optuna.load_study(study_name=STUDY, storage=storage).trials)
     except KeyError:
         earlier = 0
-    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed + earlier),
-                                pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    study = optuna.create_study(
+        study_name=STUDY,
+        storage=storage,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed + earlier),
+        pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    )
     study.set_user_attr("fixed_config", cfg.to_dict())
     study.set_user_attr("bleu_weight", bleu_weight)
-    objective = _objective_fn(cfg, space, out, valid_pairs, eval_limit=eval_limit, bleu_weight=bleu_weight,
-                              evaluations=evaluations, progress=progress, log=log)
+    objective = _objective_fn(
+        cfg,
+        space,
+        out,
+        valid_pairs,
+        eval_limit=eval_limit,
+        bleu_weight=bleu_weight,
+        evaluations=evaluations,
+        progress=progress,
+        log=log,
+    )
     if trials:
         study.optimize(objective, n_trials=trials, catch=(Sql2NLError,))
     return write_results(study, out)
@@ -216,14 +315,28 @@ def rows(study) -> list[dict[str, Any]]:
     for t in study.trials:
         c = t.user_attrs.get("config", {})
         value = t.value if t.state.name == "COMPLETE" else None  # a pruned trial's value is its last -loss
-        out.append({"trial": t.number, "state": t.state.name.lower(), "objective": _r(value),
-                    "faithfulness": t.user_attrs.get("faithfulness"), "bleu": t.user_attrs.get("bleu"),
-                    "rouge_l": t.user_attrs.get("rouge_l"), "eval_loss": t.user_attrs.get("eval_loss"),
-                    "steps": t.user_attrs.get("steps"), "lora_r": c.get("lora_r"), "lora_alpha": c.get("lora_alpha"),
-                    "learning_rate": c.get("learning_rate"), "batch_size": c.get("batch_size"),
-                    "epochs": _r(c.get("epochs")), "seconds": t.user_attrs.get("seconds")})
-    done = sorted((r for r in out if r["state"] == "complete"),
-                  key=lambda r: (-r["objective"], -(r["faithfulness"] or 0), -(r["bleu"] or 0)))
+        out.append(
+            {
+                "trial": t.number,
+                "state": t.state.name.lower(),
+                "objective": _r(value),
+                "faithfulness": t.user_attrs.get("faithfulness"),
+                "bleu": t.user_attrs.get("bleu"),
+                "rouge_l": t.user_attrs.get("rouge_l"),
+                "eval_loss": t.user_attrs.get("eval_loss"),
+                "steps": t.user_attrs.get("steps"),
+                "lora_r": c.get("lora_r"),
+                "lora_alpha": c.get("lora_alpha"),
+                "learning_rate": c.get("learning_rate"),
+                "batch_size": c.get("batch_size"),
+                "epochs": _r(c.get("epochs")),
+                "seconds": t.user_attrs.get("seconds"),
+            }
+        )
+    done = sorted(
+        (r for r in out if r["state"] == "complete"),
+        key=lambda r: (-r["objective"], -(r["faithfulness"] or 0), -(r["bleu"] or 0)),
+    )
     return done + [r for r in out if r["state"] != "complete"]
 
 
@@ -238,10 +351,12 @@ def recipe(study, trial) -> dict[str, Any]:
         cfg.pop(k, None)
     budget = study.user_attrs.get("fixed_config", {})
     cfg["max_steps"], cfg["max_minutes"] = -1, 0.0  # the trial budget is not part of the recipe
-    about = (f"Best of {len(study.trials)} trials of `sql2nl tune` (trial {trial.number}: validation faithfulness "
-             f"{trial.user_attrs.get('faithfulness')}, BLEU {trial.user_attrs.get('bleu')}; trial budget "
-             f"max_steps={budget.get('max_steps')}, max_minutes={budget.get('max_minutes')}). "
-             "Run: sql2nl train --config best.json --data train.jsonl --out runs/tuned")
+    about = (
+        f"Best of {len(study.trials)} trials of `sql2nl tune` (trial {trial.number}: validation faithfulness "
+        f"{trial.user_attrs.get('faithfulness')}, BLEU {trial.user_attrs.get('bleu')}; trial budget "
+        f"max_steps={budget.get('max_steps')}, max_minutes={budget.get('max_minutes')}). "
+        "Run: sql2nl train --config best.json --data train.jsonl --out runs/tuned"
+    )
     return {"_about": about, **cfg}
 
 
@@ -256,24 +371,42 @@ def write_results(study, out: Path) -> dict[str, Any]:
     fmt = lambda v: "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))  # noqa: E731
     md = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(fmt(r[c]) for c in COLUMNS) + " |" for r in table]
-    summary: dict[str, Any] = {"study": str(out / "study.db"), "trials": len(study.trials),
-                               "complete": sum(r["state"] == "complete" for r in table),
-                               "pruned": sum(r["state"] == "pruned" for r in table),
-                               "failed": sum(r["state"] == "fail" for r in table),
-                               "table": str(out / "trials.md"), "csv": str(out / "trials.csv")}
+    summary: dict[str, Any] = {
+        "study": str(out / "study.db"),
+        "trials": len(study.trials),
+        "complete": sum(r["state"] == "complete" for r in table),
+        "pruned": sum(r["state"] == "pruned" for r in table),
+        "failed": sum(r["state"] == "fail" for r in table),
+        "table": str(out / "trials.md"),
+        "csv": str(out / "trials.csv"),
+    }
     plot = _plot(study, out / "trials.png")
     if plot:
         summary["plot"] = str(plot)
-    best = next((t for t in study.trials if table and table[0]["state"] == "complete" and t.number == table[0]["trial"]), None)
-    head = [f"# sql2nl tune: {summary['trials']} trials ({summary['complete']} complete, {summary['pruned']} pruned, "
-            f"{summary['failed']} failed)", "", "Objective = (1 - w) * faithfulness + w * BLEU on the validation pairs, "
-            f"w = {study.user_attrs.get('bleu_weight')}. Best first.", ""]
+    best = next(
+        (t for t in study.trials if table and table[0]["state"] == "complete" and t.number == table[0]["trial"]), None
+    )
+    head = [
+        f"# sql2nl tune: {summary['trials']} trials ({summary['complete']} complete, {summary['pruned']} pruned, "
+        f"{summary['failed']} failed)",
+        "",
+        "Objective = (1 - w) * faithfulness + w * BLEU on the validation pairs, "
+        f"w = {study.user_attrs.get('bleu_weight')}. Best first.",
+        "",
+    ]
     if best is not None:
         atomic_write_json(out / "best.json", recipe(study, best))
-        summary.update(best_trial=best.number, objective=_r(best.value), recipe=str(out / "best.json"),
-                       faithfulness=best.user_attrs.get("faithfulness"), bleu=best.user_attrs.get("bleu"),
-                       params={k: best.user_attrs["config"][k] for k in ("lora_r", "lora_alpha", "learning_rate",
-                                                                         "batch_size", "epochs")})
+        summary.update(
+            best_trial=best.number,
+            objective=_r(best.value),
+            recipe=str(out / "best.json"),
+            faithfulness=best.user_attrs.get("faithfulness"),
+            bleu=best.user_attrs.get("bleu"),
+            params={
+                k: best.user_attrs["config"][k]
+                for k in ("lora_r", "lora_alpha", "learning_rate", "batch_size", "epochs")
+            },
+        )
         head += [f"Best: trial {best.number} → `best.json` (`sql2nl train --config {out / 'best.json'} ...`).", ""]
     if plot:
         md += ["", "![trials](trials.png)"]
@@ -309,8 +442,15 @@ def _plot(study, path: Path) -> Path | None:
     for t in study.trials:
         iv = sorted(t.intermediate_values.items())
         if iv:
-            b.plot([s for s, _ in iv], [-v for _, v in iv], "-o", ms=3, alpha=0.7,
-                   color="red" if t.state.name == "PRUNED" else None, label=f"trial {t.number}")
+            b.plot(
+                [s for s, _ in iv],
+                [-v for _, v in iv],
+                "-o",
+                ms=3,
+                alpha=0.7,
+                color="red" if t.state.name == "PRUNED" else None,
+                label=f"trial {t.number}",
+            )
     b.set_xlabel("step")
     b.set_ylabel("validation loss")
     b.grid(alpha=0.3)

@@ -44,14 +44,24 @@ class LlamaCppBackend(LLMBackend):
         o = self.options
         model, quant, chat_template = o.model, o.quant, o.chat_template
         if model is None or str(model).strip() == "":
-            raise InvalidInputError("The llamacpp backend needs a model: describe(..., backend='llamacpp', "
-                                    "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`.")
+            raise InvalidInputError(
+                "The llamacpp backend needs a model: describe(..., backend='llamacpp', "
+                "model='model.q8_0.gguf') or on the command line `-b llamacpp -m FILE.gguf`."
+            )
         self.path = resolve_gguf(model, quant)
         self.lora = check_lora(o.lora, self.path) if o.lora is not None else None
         extra = {"lora_path": str(self.lora)} if self.lora is not None else {}
         # Sampling seeds go with each call, so backends differing only in seed share one loaded model.
-        self.model: LoadedModel = load(self.path, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers,
-                                       n_batch=o.n_batch, verbose=o.verbose, extra_buffers=o.extra_buffers, **extra)
+        self.model: LoadedModel = load(
+            self.path,
+            n_ctx=o.n_ctx,
+            n_threads=o.n_threads,
+            n_gpu_layers=o.n_gpu_layers,
+            n_batch=o.n_batch,
+            verbose=o.verbose,
+            extra_buffers=o.extra_buffers,
+            **extra,
+        )
         self.chat_template = chat_template if chat_template is not None else self.model.info.chat_template
         self.stop = self._stop_strings()
         self._calls = itertools.count()
@@ -95,7 +105,8 @@ class LlamaCppBackend(LLMBackend):
                 f"The prompt is {n} tokens but the context window is n_ctx={self.model.n_ctx} tokens. Pass a larger "
                 f"n_ctx (e.g. n_ctx={need}; CLI: -o n_ctx={need})"
                 + (f" up to the model's trained length of {trained}" if trained else "")
-                + ", or describe a shorter statement with fewer schema hints.")
+                + ", or describe a shorter statement with fewer schema hints."
+            )
         return tokens
 
     def _seed(self, temp: float) -> int | None:
@@ -129,9 +140,8 @@ class LlamaCppBackend(LLMBackend):
         temp = self.temperature if temperature is None else temperature
         with self.model.lock:
             seed = self._seed(temp)
-            llm.set_seed(seed if seed is not None else random.randrange(2 ** 32))
-            for tok in llm.generate(tokens, top_k=40, top_p=self.top_p, min_p=0.05, temp=temp,
-                                    repeat_penalty=1.0):
+            llm.set_seed(seed if seed is not None else random.randrange(2**32))
+            for tok in llm.generate(tokens, top_k=40, top_p=self.top_p, min_p=0.05, temp=temp, repeat_penalty=1.0):
                 if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok) or len(done) >= budget:
                     break
                 piece = decoder.decode(llm.detokenize([tok], prev_tokens=tokens + done))

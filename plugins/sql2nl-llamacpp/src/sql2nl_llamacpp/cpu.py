@@ -92,8 +92,10 @@ def open_llama(model_path: str, *, extra_buffers: Any = None, **kwargs: Any) -> 
             lib.llama_model_default_params = original
     if llm.model_params.use_extra_bufts:  # a llama-cpp-python that builds its parameters differently
         llm.close()
-        raise ModelError("llama-cpp-python ignored use_extra_bufts=False; set "
-                           f"{ENV}=on to load anyway (may crash on AMX CPUs) or pin llama-cpp-python==0.3.36.")
+        raise ModelError(
+            "llama-cpp-python ignored use_extra_bufts=False; set "
+            f"{ENV}=on to load anyway (may crash on AMX CPUs) or pin llama-cpp-python==0.3.36."
+        )
     return llm
 
 
@@ -102,8 +104,10 @@ def describe_setting() -> str:
     raw = os.environ.get(ENV) or "auto"
     amx = sorted(CRASHING_FLAGS & cpu_flags())
     on = extra_buffers_enabled()
-    return (f"llama.cpp extra CPU buffers {'on' if on else 'off'} ({ENV}={raw}; "
-            f"AMX flags: {', '.join(amx) if amx else 'none'}; {sys.platform})")
+    return (
+        f"llama.cpp extra CPU buffers {'on' if on else 'off'} ({ENV}={raw}; "
+        f"AMX flags: {', '.join(amx) if amx else 'none'}; {sys.platform})"
+    )
 
 
 def apply_to_process(setting: Any = None) -> bool:
@@ -121,6 +125,7 @@ def apply_to_process(setting: Any = None) -> bool:
 
 def _without_extra_buffers(default_params: Any) -> Any:
     """``default_params`` with ``use_extra_bufts`` cleared in what it returns."""
+
     def params_without_extra_buffers() -> Any:
         params = default_params()
         params.use_extra_bufts = False

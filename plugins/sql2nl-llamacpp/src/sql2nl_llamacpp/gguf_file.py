@@ -31,11 +31,40 @@ _STRING, _ARRAY = 8, 9
 # ggml tensor type -> (elements per block, bytes per block), as GGML_QUANT_SIZES in gguf-py.
 _QK_K = 256
 TYPE_SIZES = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
-    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
-    16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110),
-    22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8),
-    29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17), 40: (64, 36), 41: (128, 18),
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+    40: (64, 36),
+    41: (128, 18),
     42: (64, 18),
 }
 
@@ -70,8 +99,10 @@ class _Reader:
         self.f, self.size, self.path = f, size, path
 
     def bad(self, what: str) -> ModelError:
-        return ModelError(f"{self.path} is not a valid GGUF file: {what}. The file is corrupt or was cut short "
-                          "(an interrupted download or copy?); export or download it again.")
+        return ModelError(
+            f"{self.path} is not a valid GGUF file: {what}. The file is corrupt or was cut short "
+            "(an interrupted download or copy?); export or download it again."
+        )
 
     def read(self, n: int) -> bytes:
         if n < 0 or self.f.tell() + n > self.size:
@@ -119,8 +150,10 @@ def read_gguf(path: str | os.PathLike) -> GGUFInfo:
     """
     p = Path(path)
     if not p.exists():
-        raise ModelError(f"No such GGUF file: {p}. Give the path of a .gguf file (e.g. one written by "
-                         "`sql2nl export`) or a training run directory.")
+        raise ModelError(
+            f"No such GGUF file: {p}. Give the path of a .gguf file (e.g. one written by "
+            "`sql2nl export`) or a training run directory."
+        )
     if p.is_dir():
         raise ModelError(f"{p} is a directory, not a GGUF file.")
     size = p.stat().st_size
@@ -164,8 +197,10 @@ def read_gguf(path: str | os.PathLike) -> GGUFInfo:
         data_start = -(-f.tell() // align) * align
         info.data_bytes = size - data_start
         if n_tensors and end > info.data_bytes:
-            raise ModelError(f"{p} is truncated: its tensors need {data_start + end:,} bytes but the file has "
-                             f"{size:,}. The export or download was interrupted; write or fetch it again.")
+            raise ModelError(
+                f"{p} is truncated: its tensors need {data_start + end:,} bytes but the file has "
+                f"{size:,}. The export or download was interrupted; write or fetch it again."
+            )
         if n_tensors == 0:
             raise r.bad("it holds no tensors")
     return info
@@ -174,12 +209,15 @@ def read_gguf(path: str | os.PathLike) -> GGUFInfo:
 def check_model(info: GGUFInfo) -> GGUFInfo:
     """Reject a well-formed GGUF that is not a model llama.cpp can run: no architecture, no layers, no
     context length, no vocabulary, or a LoRA adapter given where a model is expected."""
+
     def bad(what: str, hint: str = "export the model again with `sql2nl export`") -> ModelError:
         return ModelError(f"{info.path} is a GGUF file but not a loadable model: {what}; {hint}.")
 
     if str(info.metadata.get("general.type", "model")) == "adapter":
-        raise bad("it is a LoRA adapter", "load it on top of its base model (the model plugin does this), "
-                  "not as the model itself")
+        raise bad(
+            "it is a LoRA adapter",
+            "load it on top of its base model (the model plugin does this), not as the model itself",
+        )
     arch = info.metadata.get("general.architecture")
     if not arch:
         raise bad("general.architecture is missing")
@@ -205,9 +243,11 @@ def _not_gguf_message(p: Path, head: bytes) -> str:
     else:
         kind = "not a GGUF file"
     what = kind if kind.startswith("not") else f"{kind}, not a GGUF file"
-    return (f"{p} is {what} (a GGUF file starts with the bytes 'GGUF'). The llamacpp backend needs a GGUF "
-            "model: convert a Hugging Face model directory with `sql2nl export --model DIR --gguf q8_0 --out OUT`, "
-            "or use the transformers backend for it.")
+    return (
+        f"{p} is {what} (a GGUF file starts with the bytes 'GGUF'). The llamacpp backend needs a GGUF "
+        "model: convert a Hugging Face model directory with `sql2nl export --model DIR --gguf q8_0 --out OUT`, "
+        "or use the transformers backend for it."
+    )
 
 
 def check_lora(lora: str | os.PathLike, base: str | os.PathLike) -> Path:
@@ -219,10 +259,14 @@ def check_lora(lora: str | os.PathLike, base: str | os.PathLike) -> Path:
     info = read_gguf(p)
     kind = (info.metadata.get("general.type"), info.metadata.get("adapter.type"))
     if kind != ("adapter", "lora"):
-        raise ModelError(f"{p} is not a GGUF LoRA adapter (general.type={kind[0]!r}). Convert a PEFT adapter "
-                         "with `sql2nl export --lora-gguf OUT.gguf --adapter ADAPTER_DIR --base BASE`.")
+        raise ModelError(
+            f"{p} is not a GGUF LoRA adapter (general.type={kind[0]!r}). Convert a PEFT adapter "
+            "with `sql2nl export --lora-gguf OUT.gguf --adapter ADAPTER_DIR --base BASE`."
+        )
     base_arch = read_gguf(base).architecture
     if info.architecture != base_arch:
-        raise ModelError(f"{p} is a LoRA adapter for a {info.architecture} model, but {base} is a {base_arch} "
-                         "model; use the base model the adapter was trained on.")
+        raise ModelError(
+            f"{p} is a LoRA adapter for a {info.architecture} model, but {base} is a {base_arch} "
+            "model; use the base model the adapter was trained on."
+        )
     return p

@@ -47,7 +47,7 @@ def _manifest_ggufs(directory: Path) -> tuple[dict[str, Path], dict[str, Any]]:
     if isinstance(table, dict) and isinstance(table.get("files"), dict):
         table = table["files"]
     found = {}
-    for quant, rel in (table.items() if isinstance(table, dict) else ()):
+    for quant, rel in table.items() if isinstance(table, dict) else ():
         if isinstance(rel, dict):
             rel = rel.get("file") or rel.get("path")
         if isinstance(rel, str) and rel.endswith(".gguf"):
@@ -64,8 +64,10 @@ def resolve_gguf(model: str | os.PathLike, quant: str | None = None) -> Path:
     """The GGUF file that ``model`` (a file, a run directory or an export directory) names."""
     p = Path(model).expanduser()
     if not p.exists():
-        raise ModelError(f"No such model file or directory: {p}. The llamacpp backend takes a .gguf file "
-                         "(e.g. from `sql2nl export`) or a training run directory.")
+        raise ModelError(
+            f"No such model file or directory: {p}. The llamacpp backend takes a .gguf file "
+            "(e.g. from `sql2nl export`) or a training run directory."
+        )
     if p.is_file():
         if quant is not None and _quant_of(p) != quant.lower():
             log.warning("quant=%r ignored: model names the file %s directly", quant, p)
@@ -75,18 +77,24 @@ def resolve_gguf(model: str | os.PathLike, quant: str | None = None) -> Path:
         for sub in (p, p / "gguf"):
             files.update({_quant_of(f): f for f in sorted(sub.glob("*.gguf"))} if sub.is_dir() else {})
     if not files:
-        hint = (" It looks like a Hugging Face model directory: convert it with "
-                f"`sql2nl export --model {p} --gguf q8_0 --out OUT`, or use the transformers backend."
-                if (p / "config.json").is_file() else "")
+        hint = (
+            " It looks like a Hugging Face model directory: convert it with "
+            f"`sql2nl export --model {p} --gguf q8_0 --out OUT`, or use the transformers backend."
+            if (p / "config.json").is_file()
+            else ""
+        )
         raise ModelError(f"{p} holds no GGUF file (no manifest.json listing one and no *.gguf).{hint}")
     pv = manifest.get("prompt_version") or manifest.get("prompt_format_version")
     if pv and pv != PROMPT_VERSION:
-        log.warning("%s was trained with prompt format %s but this sql2nl uses %s; answers may degrade",
-                    p, pv, PROMPT_VERSION)
+        log.warning(
+            "%s was trained with prompt format %s but this sql2nl uses %s; answers may degrade", p, pv, PROMPT_VERSION
+        )
     if quant is not None:
         q = quant.lower()
         if q not in files:
-            raise ModelError(f"{p} has no {quant!r} GGUF; it has: {', '.join(sorted(files))}. Pass quant= one of those.")
+            raise ModelError(
+                f"{p} has no {quant!r} GGUF; it has: {', '.join(sorted(files))}. Pass quant= one of those."
+            )
         return files[q]
     for q in QUANT_PREFERENCE:
         if q in files:
@@ -108,8 +116,17 @@ _loaded: dict[tuple, LoadedModel] = {}
 _loaded_lock = threading.Lock()
 
 
-def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: int, n_batch: int,
-         verbose: bool = False, extra_buffers: Any = None, **llama_kwargs: Any) -> LoadedModel:
+def load(
+    path: Path,
+    *,
+    n_ctx: int | None,
+    n_threads: int | None,
+    n_gpu_layers: int,
+    n_batch: int,
+    verbose: bool = False,
+    extra_buffers: Any = None,
+    **llama_kwargs: Any,
+) -> LoadedModel:
     """The shared :class:`LoadedModel` for ``path`` with these settings, loading it on first use.
 
     ``extra_buffers`` (``"auto"``/``"on"``/``"off"``): llama.cpp's extra CPU buffer types, off by default on
@@ -120,8 +137,17 @@ def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: 
     trained = info.context_length or 4096
     ctx = int(n_ctx) if n_ctx else min(4096, trained)
     extra = extra_buffers_enabled(extra_buffers)
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, ctx, n_threads, n_gpu_layers, n_batch, extra,
-           tuple(sorted(llama_kwargs.items())))
+    key = (
+        str(path.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        ctx,
+        n_threads,
+        n_gpu_layers,
+        n_batch,
+        extra,
+        tuple(sorted(llama_kwargs.items())),
+    )
     with _loaded_lock:
         hit = _loaded.get(key)
         if hit is not None:
@@ -136,10 +162,12 @@ def load(path: Path, *, n_ctx: int | None, n_threads: int | None, n_gpu_layers: 
         try:
             llm = open_llama(str(path), extra_buffers=extra, **kw)
         except (ValueError, RuntimeError, OSError) as e:
-            raise ModelError(f"llama.cpp could not load {path} ({info.architecture} model, GGUF v{info.version}): "
-                             f"{e}. The file may be for a newer llama.cpp than the installed llama-cpp-python "
-                             f"{getattr(llama_cpp, '__version__', '?')}, or damaged; upgrade llama-cpp-python "
-                             "or export it again.") from None
+            raise ModelError(
+                f"llama.cpp could not load {path} ({info.architecture} model, GGUF v{info.version}): "
+                f"{e}. The file may be for a newer llama.cpp than the installed llama-cpp-python "
+                f"{getattr(llama_cpp, '__version__', '?')}, or damaged; upgrade llama-cpp-python "
+                "or export it again."
+            ) from None
         loaded = _loaded[key] = LoadedModel(llm, info, ctx, threading.RLock())
         return loaded
 

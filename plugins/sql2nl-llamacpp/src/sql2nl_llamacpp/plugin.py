@@ -13,4 +13,9 @@ def _factory(**options):
 
 @hookimpl
 def register_backends(register):
-    register("llamacpp", _factory, options=LlamaCppOptions, description="GGUF models through llama.cpp (llama-cpp-python), CPU or GPU")
+    register(
+        "llamacpp",
+        _factory,
+        options=LlamaCppOptions,
+        description="GGUF models through llama.cpp (llama-cpp-python), CPU or GPU",
+    )

@@ -66,8 +66,15 @@ class OpenAIBackend(LLMBackend):
             raise InvalidInputError(
                 "The openai backend needs the address of the server to use: base_url='http://127.0.0.1:11434/v1' "
                 "(CLI: -o base_url=...) or OPENAI_BASE_URL. sql2nl has no default endpoint and sends your SQL "
-                "nowhere you did not name.")
-        timeout, max_retries, concurrency, stop, extra_body = o.timeout, o.max_retries, o.concurrency, o.stop, o.extra_body
+                "nowhere you did not name."
+            )
+        timeout, max_retries, concurrency, stop, extra_body = (
+            o.timeout,
+            o.max_retries,
+            o.concurrency,
+            o.stop,
+            o.extra_body,
+        )
         api_key, model = o.api_key, o.model
         try:
             import openai
@@ -80,8 +87,12 @@ class OpenAIBackend(LLMBackend):
         self.concurrency = concurrency
         self.stop = [stop] if isinstance(stop, str) else list(stop or [])
         self.extra_body = dict(extra_body or {})
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY,
-                                    timeout=timeout, max_retries=max_retries)
+        self.client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         self._model = model
         self._model_lock = threading.Lock()
         self._calls = itertools.count()
@@ -108,8 +119,9 @@ class OpenAIBackend(LLMBackend):
         if len(names) == 1:
             return names[0]
         listing = ", ".join(names) if names else "none"
-        raise InvalidInputError(f"Say which model to use: the server at {self.base_url} serves {listing}. "
-                                "Pass model=NAME (CLI: -m NAME).")
+        raise InvalidInputError(
+            f"Say which model to use: the server at {self.base_url} serves {listing}. Pass model=NAME (CLI: -m NAME)."
+        )
 
     def fingerprint(self):
         # The model the server resolved when none was named, and the normalized URL.
@@ -122,8 +134,9 @@ class OpenAIBackend(LLMBackend):
 
     def _request(self, messages: list[dict[str, str]], temperature: float | None) -> dict[str, Any]:
         temp = self.temperature if temperature is None else temperature
-        kw: dict[str, Any] = dict(model=self.model, messages=messages, max_tokens=self.max_new_tokens,
-                                  temperature=temp, top_p=self.top_p)
+        kw: dict[str, Any] = dict(
+            model=self.model, messages=messages, max_tokens=self.max_new_tokens, temperature=temp, top_p=self.top_p
+        )
         if self.seed is not None:  # a sampled retry must not draw the very same sample again
             kw["seed"] = self.seed + (next(self._calls) if temp > 0 else 0)
         if self.stop:
@@ -167,26 +180,36 @@ class OpenAIBackend(LLMBackend):
         where = f"the OpenAI-compatible server at {self.base_url}"
         tries = f"{self.max_retries + 1} attempt{'s' if self.max_retries else ''}"
         if isinstance(e, o.APITimeoutError):
-            return BackendError(f"{where[0].upper()}{where[1:]} did not answer within {self.timeout:g}s while {doing} "
-                                f"({tries}). Check that it is up and not overloaded, or raise timeout= "
-                                "(CLI: -o timeout=120).")
+            return BackendError(
+                f"{where[0].upper()}{where[1:]} did not answer within {self.timeout:g}s while {doing} "
+                f"({tries}). Check that it is up and not overloaded, or raise timeout= "
+                "(CLI: -o timeout=120)."
+            )
         if isinstance(e, o.APIConnectionError):
             cause = e.__cause__ or e.__context__
             why = f": {cause}" if cause else ""
-            return BackendError(f"Could not connect to {where} while {doing} ({tries}){why}. Is the server "
-                                "running, and is base_url right (it usually ends in /v1)?")
+            return BackendError(
+                f"Could not connect to {where} while {doing} ({tries}){why}. Is the server "
+                "running, and is base_url right (it usually ends in /v1)?"
+            )
         if isinstance(e, (o.AuthenticationError, o.PermissionDeniedError)):
-            return BackendError(f"{where[0].upper()}{where[1:]} refused the request (HTTP {e.status_code}): "
-                                f"{_message(e)}. Pass api_key= or set OPENAI_API_KEY.")
+            return BackendError(
+                f"{where[0].upper()}{where[1:]} refused the request (HTTP {e.status_code}): "
+                f"{_message(e)}. Pass api_key= or set OPENAI_API_KEY."
+            )
         if isinstance(e, o.NotFoundError):
-            return BackendError(f"{where[0].upper()}{where[1:]} answered 404 while {doing}: {_message(e)}. Check "
-                                f"model= (now {self._model!r}) and that base_url is the API root (usually ending in /v1).")
+            return BackendError(
+                f"{where[0].upper()}{where[1:]} answered 404 while {doing}: {_message(e)}. Check "
+                f"model= (now {self._model!r}) and that base_url is the API root (usually ending in /v1)."
+            )
         if isinstance(e, o.APIStatusError):
             msg = _message(e)
             if e.status_code == 400 and "context" in msg.lower():
-                return ModelError(f"The prompt does not fit the served model's context window: {msg}. Start the "
-                                  "server with a larger context (e.g. llama-server -c / Ollama num_ctx) or describe a "
-                                  "shorter statement.")
+                return ModelError(
+                    f"The prompt does not fit the served model's context window: {msg}. Start the "
+                    "server with a larger context (e.g. llama-server -c / Ollama num_ctx) or describe a "
+                    "shorter statement."
+                )
             return BackendError(f"{where[0].upper()}{where[1:]} answered HTTP {e.status_code} while {doing}: {msg}.")
         return BackendError(f"The request to {where} failed while {doing}: {type(e).__name__}: {e}")
 

@@ -13,5 +13,9 @@ def _factory(**options):
 
 @hookimpl
 def register_backends(register):
-    register("openai", _factory, options=OpenAIOptions,
-             description="Any OpenAI-compatible chat server you point it at (Ollama, vLLM, llama-server); needs base_url")
+    register(
+        "openai",
+        _factory,
+        options=OpenAIOptions,
+        description="Any OpenAI-compatible chat server you point it at (Ollama, vLLM, llama-server); needs base_url",
+    )

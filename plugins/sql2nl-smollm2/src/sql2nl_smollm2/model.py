@@ -26,7 +26,11 @@ MAX_NEW_TOKENS = 64
 N_CTX = 2048
 # A 135M model leaves things out; sampling a few answers and keeping the one the checker scores
 # best costs little next to answering with the rules describer (which throws the model's wording away).
-GUARD = {"on_unfaithful": "retry", "candidates": 3, "retries": 1}  # prompts are ~100-300 tokens; 8,192 (trained) would reserve 4x the KV memory for nothing
+GUARD = {
+    "on_unfaithful": "retry",
+    "candidates": 3,
+    "retries": 1,
+}  # prompts are ~100-300 tokens; 8,192 (trained) would reserve 4x the KV memory for nothing
 
 
 def default_threads() -> int:
@@ -50,7 +54,17 @@ def model_options() -> dict[str, Any]:
     files.check_base(base, manifest)
     pv = manifest.get("prompt_version")
     if pv != PROMPT_VERSION:
-        log.warning("the smollm2 adapter was trained with prompt format %s but this sql2nl uses %s; "
-                    "its answers may degrade (upgrade sql2nl-smollm2)", pv, PROMPT_VERSION)
-    return {"model": str(base), "lora": str(files.adapter_file(manifest)), **GUARD,
-            "max_new_tokens": MAX_NEW_TOKENS, "n_ctx": N_CTX, "n_threads": default_threads()}
+        log.warning(
+            "the smollm2 adapter was trained with prompt format %s but this sql2nl uses %s; "
+            "its answers may degrade (upgrade sql2nl-smollm2)",
+            pv,
+            PROMPT_VERSION,
+        )
+    return {
+        "model": str(base),
+        "lora": str(files.adapter_file(manifest)),
+        **GUARD,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "n_ctx": N_CTX,
+        "n_threads": default_threads(),
+    }

@@ -99,7 +99,8 @@ class TransformersBackend(LLMBackend):
                     raise InvalidInputError(
                         f"The prompt takes {len(row)} tokens; with max_new_tokens={self.max_new_tokens} that exceeds "
                         f"the model's context of {self._max_positions} tokens. Shorten the SQL (or its schema hints) "
-                        "or lower max_new_tokens.")
+                        "or lower max_new_tokens."
+                    )
         return rows
 
     # -- generation -----------------------------------------------------------------------------
@@ -110,7 +111,7 @@ class TransformersBackend(LLMBackend):
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         out: list[str] = [""] * len(rows)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             for i, text in zip(chunk, self.generate_ids([rows[i] for i in chunk], temperature=temp)):
                 out[i] = text
         return out
@@ -138,7 +139,8 @@ class TransformersBackend(LLMBackend):
             raise loading.oom_error(
                 f"generating one query of {len(rows[0])} prompt tokens",
                 f"Lower max_new_tokens (now {self.max_new_tokens}), shorten the SQL, use a smaller model, or "
-                "free GPU memory used by other processes.") from e
+                "free GPU memory used by other processes.",
+            ) from e
 
     def _free_gpu(self) -> None:
         import torch
@@ -157,11 +159,14 @@ class TransformersBackend(LLMBackend):
                 raise
             self._free_gpu()
             # Halving the batch keeps the run going; the user is told to lower batch_size for speed.
-            log.warning("out of GPU memory with a batch of %d; retrying in halves (set batch_size lower to avoid this)",
-                        len(rows))
+            log.warning(
+                "out of GPU memory with a batch of %d; retrying in halves (set batch_size lower to avoid this)",
+                len(rows),
+            )
             half = len(rows) // 2
-            return (self._generate_splitting(rows[:half], temperature)
-                    + self._generate_splitting(rows[half:], temperature))
+            return self._generate_splitting(rows[:half], temperature) + self._generate_splitting(
+                rows[half:], temperature
+            )
 
     def _generate_batch(self, rows: list[list[int]], temperature: float) -> list[list[int]]:
         n = len(rows)
@@ -190,12 +195,14 @@ class TransformersBackend(LLMBackend):
                 # A torch.compile failure must not cost the user their answer: step down (one graph ->
                 # graph breaks allowed -> no compile) and generate again from a reset cache.
                 if self.fast_decode and self._fullgraph:
-                    log.warning("compiling the decode step as one graph failed (%s: %s); allowing graph breaks",
-                                type(e).__name__, e)
+                    log.warning(
+                        "compiling the decode step as one graph failed (%s: %s); allowing graph breaks",
+                        type(e).__name__,
+                        e,
+                    )
                     self._fullgraph = False
                 else:
-                    log.warning("torch.compile failed (%s: %s); generating without it from now on",
-                                type(e).__name__, e)
+                    log.warning("torch.compile failed (%s: %s); generating without it from now on", type(e).__name__, e)
                     self.compile = False
 
     def _run_own(self, enc, temperature: float):
@@ -210,16 +217,24 @@ class TransformersBackend(LLMBackend):
             top_k = self.model.generation_config.top_k
             sampling = decoding.Sampling(float(temperature), 50 if top_k is None else int(top_k), self.top_p)
         with torch.no_grad():
-            return decoding.generate(self._steps(), cache, enc["input_ids"], enc["attention_mask"],
-                                     max_new_tokens=self.max_new_tokens, stop_ids=self._eos_ids, sampling=sampling)
+            return decoding.generate(
+                self._steps(),
+                cache,
+                enc["input_ids"],
+                enc["attention_mask"],
+                max_new_tokens=self.max_new_tokens,
+                stop_ids=self._eos_ids,
+                sampling=sampling,
+            )
 
     def _steps(self) -> decoding.Steps:
         """The per-token step functions for the current compile settings (one set per model, shared)."""
         key = (self.compile, self._fullgraph)
         steps = self.loaded.steps.get(key)
         if steps is None:
-            steps = self.loaded.steps[key] = decoding.Steps(self.model, self.tokenizer.pad_token_id,
-                                                            compile=self.compile, fullgraph=self._fullgraph)
+            steps = self.loaded.steps[key] = decoding.Steps(
+                self.model, self.tokenizer.pad_token_id, compile=self.compile, fullgraph=self._fullgraph
+            )
         return steps
 
     def _seed_sampling(self) -> None:

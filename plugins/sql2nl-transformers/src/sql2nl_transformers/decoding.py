@@ -39,15 +39,31 @@ GROUPED_SDPA = "sql2nl_grouped_sdpa"
 
 # Generation options the loop does not implement: with any of them set (to other than its neutral
 # value) the backend uses HF ``generate``, which does.
-_UNSUPPORTED = {"repetition_penalty": (None, 1.0), "encoder_repetition_penalty": (None, 1.0),
-                "no_repeat_ngram_size": (None, 0), "encoder_no_repeat_ngram_size": (None, 0),
-                "bad_words_ids": (None,), "sequence_bias": (None,), "suppress_tokens": (None,),
-                "begin_suppress_tokens": (None,), "forced_bos_token_id": (None,), "forced_eos_token_id": (None,),
-                "min_length": (None, 0), "min_new_tokens": (None, 0), "typical_p": (None, 1.0),
-                "epsilon_cutoff": (None, 0.0), "eta_cutoff": (None, 0.0), "min_p": (None,),
-                "exponential_decay_length_penalty": (None,), "renormalize_logits": (None, False),
-                "guidance_scale": (None, 1.0), "num_beams": (None, 1), "stop_strings": (None,),
-                "watermarking_config": (None,), "remove_invalid_values": (None, False)}
+_UNSUPPORTED = {
+    "repetition_penalty": (None, 1.0),
+    "encoder_repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0),
+    "encoder_no_repeat_ngram_size": (None, 0),
+    "bad_words_ids": (None,),
+    "sequence_bias": (None,),
+    "suppress_tokens": (None,),
+    "begin_suppress_tokens": (None,),
+    "forced_bos_token_id": (None,),
+    "forced_eos_token_id": (None,),
+    "min_length": (None, 0),
+    "min_new_tokens": (None, 0),
+    "typical_p": (None, 1.0),
+    "epsilon_cutoff": (None, 0.0),
+    "eta_cutoff": (None, 0.0),
+    "min_p": (None,),
+    "exponential_decay_length_penalty": (None,),
+    "renormalize_logits": (None, False),
+    "guidance_scale": (None, 1.0),
+    "num_beams": (None, 1),
+    "stop_strings": (None,),
+    "watermarking_config": (None,),
+    "remove_invalid_values": (None, False),
+}
 
 
 def unsupported_reason(model: Any, generation_config: Any) -> str | None:
@@ -90,16 +106,24 @@ def grouped_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
 
     groups = getattr(module, "num_key_value_groups", 1)
     simple = not any(kwargs.get(k) is not None for k in ("position_bias", "s_aux", "sliding_window"))
-    if (query.shape[2] != 1 or groups <= 1 or not simple or attention_mask is None
-            or attention_mask.dim() != 4 or key.shape[1] * groups != query.shape[1]):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
+    if (
+        query.shape[2] != 1
+        or groups <= 1
+        or not simple
+        or attention_mask is None
+        or attention_mask.dim() != 4
+        or key.shape[1] * groups != query.shape[1]
+    ):
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     b, h, _, d = query.shape
     hkv = key.shape[1]
     # repeat_kv's order: query head j*G + g reads K/V head j, so [B, H, 1, D] -> [B, H_kv, G, D] pairs them up.
     q = query.reshape(b, hkv, groups, d)
-    out = torch.nn.functional.scaled_dot_product_attention(q, key, value, attn_mask=attention_mask, dropout_p=0.0,
-                                                           scale=scaling)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q, key, value, attn_mask=attention_mask, dropout_p=0.0, scale=scaling
+    )
     return out.reshape(b, 1, h, out.shape[-1]), None  # [B, q_len=1, H, D], as sdpa_attention_forward returns
 
 
@@ -207,8 +231,9 @@ class Steps:
 
     def _logits(self, cache, ids, pos, mask):
         kwargs = {"logits_to_keep": 1} if self.logits_to_keep else {}
-        out = self.model(input_ids=ids, position_ids=pos, attention_mask=mask, past_key_values=cache, use_cache=True,
-                         **kwargs)
+        out = self.model(
+            input_ids=ids, position_ids=pos, attention_mask=mask, past_key_values=cache, use_cache=True, **kwargs
+        )
         return out.logits[:, -1, :]
 
     def _greedy(self, cache, ids, pos, mask, done, stop):
@@ -222,8 +247,17 @@ class Steps:
         return sample_probs(self._logits(cache, ids, pos, mask), temperature, top_k, top_p)
 
 
-def generate(steps: Steps, cache: Any, input_ids, attention_mask, *, max_new_tokens: int, stop_ids,
-             sampling: Sampling | None = None, check_every: int = EOS_CHECK_EVERY):
+def generate(
+    steps: Steps,
+    cache: Any,
+    input_ids,
+    attention_mask,
+    *,
+    max_new_tokens: int,
+    stop_ids,
+    sampling: Sampling | None = None,
+    check_every: int = EOS_CHECK_EVERY,
+):
     """New tokens ``[B, n]`` (n <= max_new_tokens) for a left-padded batch; rows that stopped are padded.
 
     ``cache`` is an empty (or reset) ``StaticCache`` long enough for prompt + new tokens. Stops after
@@ -260,8 +294,14 @@ def generate(steps: Steps, cache: Any, input_ids, attention_mask, *, max_new_tok
         # Prefill: a plain forward (its width varies per call; compiling it would recompile per width).
         # The 2D mask of the prompt alone lets an unpadded batch use SDPA's causal fast path, as HF does.
         kwargs = {"logits_to_keep": 1} if steps.logits_to_keep else {}
-        logits = steps.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
-                             past_key_values=cache, use_cache=True, **kwargs).logits[:, -1, :]
+        logits = steps.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+            **kwargs,
+        ).logits[:, -1, :]
         nxt = choose(logits)
         done = torch.isin(nxt, stop)
         out[:, 0] = nxt

@@ -25,7 +25,12 @@ from sql2nl.rundir import MANIFEST, read_manifest
 log = logging.getLogger("sql2nl.transformers")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,22 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"The {what} {path} could not be read ({e}); re-create it or point at another directory.") from None
+        raise ModelError(
+            f"The {what} {path} could not be read ({e}); re-create it or point at another directory."
+        ) from None
     if not isinstance(data, dict):
         raise ModelError(f"The {what} {path} is not a JSON object; re-create it.")
     return data
 
 
 def _looks_like_path(model: str) -> bool:
-    return (model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1
-            or not _HUB_ID.match(model) or Path(model.split("/")[0]).is_dir())
+    return (
+        model.startswith((".", "/", "~"))
+        or "\\" in model
+        or model.count("/") > 1
+        or not _HUB_ID.match(model)
+        or Path(model.split("/")[0]).is_dir()
+    )
 
 
 def _check_adapter_dir(adapter: str | Path) -> str:
@@ -62,8 +74,10 @@ def _check_adapter_dir(adapter: str | Path) -> str:
     if not p.exists():
         raise ModelError(f"No LoRA adapter at {p}: the directory does not exist.")
     if not (p / "adapter_config.json").is_file():
-        raise ModelError(f"{p} is not a PEFT adapter directory (it has no adapter_config.json). "
-                         "Pass the directory a LoRA training run saved its adapter to.")
+        raise ModelError(
+            f"{p} is not a PEFT adapter directory (it has no adapter_config.json). "
+            "Pass the directory a LoRA training run saved its adapter to."
+        )
     return str(p)
 
 
@@ -71,9 +85,13 @@ def _from_run_dir(run: Path, adapter: str | None) -> ModelSpec:
     manifest = read_manifest(run)
     version = manifest.get("prompt_version")
     if version != PROMPT_VERSION:
-        warnings.warn(f"The model in {run} was trained with prompt format {version!r}, but this sql2nl uses "
-                      f"{PROMPT_VERSION!r}; its answers may be worse. Retrain, or use the sql2nl version it was "
-                      "trained with.", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"The model in {run} was trained with prompt format {version!r}, but this sql2nl uses "
+            f"{PROMPT_VERSION!r}; its answers may be worse. Retrain, or use the sql2nl version it was "
+            "trained with.",
+            UserWarning,
+            stacklevel=4,
+        )
     artifacts = manifest.get("artifacts") or {}
     merged = artifacts.get("merged")
     if adapter is None and merged and (run / merged / "config.json").is_file():
@@ -86,8 +104,10 @@ def _from_run_dir(run: Path, adapter: str | None) -> ModelSpec:
     if adapter is None:
         rel = artifacts.get("adapter")
         if not rel or not (run / rel).is_dir():
-            raise ModelError(f"The run directory {run} has neither a merged model nor a LoRA adapter "
-                             "(did training finish?). Run `sql2nl train` again or pass model= and adapter=.")
+            raise ModelError(
+                f"The run directory {run} has neither a merged model nor a LoRA adapter "
+                "(did training finish?). Run `sql2nl train` again or pass model= and adapter=."
+            )
         adapter = str(run / rel)
     return ModelSpec(base, _check_adapter_dir(adapter), str(run), version)
 
@@ -95,8 +115,10 @@ def _from_run_dir(run: Path, adapter: str | None) -> ModelSpec:
 def resolve(model: str | None, adapter: str | None = None) -> ModelSpec:
     """Work out what ``model=`` (and ``adapter=``) point at, without loading anything heavy."""
     if not model or not isinstance(model, str):
-        raise InvalidInputError("The transformers backend needs model=...: a hub id, a model directory or a "
-                                "training run directory (CLI: -m).")
+        raise InvalidInputError(
+            "The transformers backend needs model=...: a hub id, a model directory or a "
+            "training run directory (CLI: -m)."
+        )
     if adapter is not None:
         adapter = _check_adapter_dir(adapter)
     p = Path(model).expanduser()
@@ -109,10 +131,14 @@ def resolve(model: str | None, adapter: str | None = None) -> ModelSpec:
             # A bare adapter directory: its config names the base it was trained on.
             base = _read_json(p / "adapter_config.json", "adapter config").get("base_model_name_or_path")
             if not base:
-                raise ModelError(f"{p} is a LoRA adapter that does not name its base model; pass model=BASE adapter={p}.")
+                raise ModelError(
+                    f"{p} is a LoRA adapter that does not name its base model; pass model=BASE adapter={p}."
+                )
             return ModelSpec(str(base), str(p))
-        raise ModelError(f"{p} is not a model directory: it has no config.json (nor a sql2nl manifest.json or "
-                         "adapter_config.json). Point at a Hugging Face model directory, a merged model or a run directory.")
+        raise ModelError(
+            f"{p} is not a model directory: it has no config.json (nor a sql2nl manifest.json or "
+            "adapter_config.json). Point at a Hugging Face model directory, a merged model or a run directory."
+        )
     if p.exists():
         hint = " Use the llamacpp backend for GGUF files." if p.suffix.lower() == ".gguf" else ""
         raise ModelError(f"{p} is a file, not a model directory.{hint}")
@@ -182,8 +208,16 @@ def pick_dtype(dtype: Any, device):
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-             "half": torch.float16, "fp32": torch.float32, "float32": torch.float32, "float": torch.float32}
+    names = {
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+        "half": torch.float16,
+        "fp32": torch.float32,
+        "float32": torch.float32,
+        "float": torch.float32,
+    }
     if dtype not in names:
         raise InvalidInputError(f"dtype must be 'auto' or one of {', '.join(names)}, got {dtype!r}.")
     return names[dtype]
@@ -196,22 +230,40 @@ def oom_error(what: str, advice: str) -> ModelError:
 def _is_corrupt_weights(e: BaseException) -> bool:
     name = type(e).__name__
     text = str(e)
-    return (name == "SafetensorError" or "safetensors" in type(e).__module__
-            or any(s in text for s in ("deserializing header", "HeaderTooLarge", "header too large",
-                                       "incomplete metadata", "MetadataIncompleteBuffer", "InvalidHeader")))
+    return (
+        name == "SafetensorError"
+        or "safetensors" in type(e).__module__
+        or any(
+            s in text
+            for s in (
+                "deserializing header",
+                "HeaderTooLarge",
+                "header too large",
+                "incomplete metadata",
+                "MetadataIncompleteBuffer",
+                "InvalidHeader",
+            )
+        )
+    )
 
 
 def _load_error(e: BaseException, spec: ModelSpec) -> ModelError:
     local = Path(spec.model).is_dir()
     if _is_corrupt_weights(e):
-        return ModelError(f"A weights file of {spec.model} is corrupt or truncated ({e}). Re-download the model or "
-                          "re-export the merged model.")
+        return ModelError(
+            f"A weights file of {spec.model} is corrupt or truncated ({e}). Re-download the model or "
+            "re-export the merged model."
+        )
     if isinstance(e, OSError) and not local:
-        return ModelError(f"{spec.model!r} is neither a local directory nor a model the Hugging Face Hub could give "
-                          f"({e}). Check the name, your connection or HF_TOKEN, or pass a local directory.")
+        return ModelError(
+            f"{spec.model!r} is neither a local directory nor a model the Hugging Face Hub could give "
+            f"({e}). Check the name, your connection or HF_TOKEN, or pass a local directory."
+        )
     if local and not any((Path(spec.model) / f).exists() for f in _WEIGHT_FILES):
-        return ModelError(f"{spec.model} has a config.json but no weights (model.safetensors); the directory is "
-                          "incomplete. Re-export or re-download it.")
+        return ModelError(
+            f"{spec.model} has a config.json but no weights (model.safetensors); the directory is "
+            "incomplete. Re-export or re-download it."
+        )
     return ModelError(f"Could not load the model {spec.model}: {type(e).__name__}: {e}")
 
 
@@ -237,8 +289,10 @@ def _attach_adapter(model, spec: ModelSpec, merge: bool):
     try:
         model = PeftModel.from_pretrained(model, spec.adapter)
     except Exception as e:
-        raise ModelError(f"The LoRA adapter {spec.adapter} does not fit the model {spec.model} ({type(e).__name__}: "
-                         f"{str(e).strip()[:400]}). Pass the base model the adapter was trained on.") from e
+        raise ModelError(
+            f"The LoRA adapter {spec.adapter} does not fit the model {spec.model} ({type(e).__name__}: "
+            f"{str(e).strip()[:400]}). Pass the base model the adapter was trained on."
+        ) from e
     # Folding LoRA into the base weights makes generation as fast as the base model (and compilable).
     return model.merge_and_unload() if merge else model
 
@@ -264,8 +318,11 @@ def _load(spec: ModelSpec, dev, torch_dtype, merge_adapter: bool) -> LoadedModel
     log.info("loading %s on %s (%s)", spec.label, dev, torch_dtype)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            spec.model, dtype=torch_dtype, attn_implementation="sdpa",
-            device_map=str(dev) if dev.type == "cuda" else None)
+            spec.model,
+            dtype=torch_dtype,
+            attn_implementation="sdpa",
+            device_map=str(dev) if dev.type == "cuda" else None,
+        )
     except torch.cuda.OutOfMemoryError as e:
         raise oom_error(f"loading {spec.model}", "Use a smaller model, dtype='bf16'/'fp16', or device='cpu'.") from e
     except Exception as e:

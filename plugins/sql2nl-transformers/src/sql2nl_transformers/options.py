@@ -19,11 +19,14 @@ class TransformersOptions(LLMOptions):
     adapter: str | None = option(None, "PEFT LoRA adapter directory, applied to model.")
     device: str = option("auto", "Device: auto (CUDA if present), cpu, cuda, cuda:1...")
     dtype: str = option("auto", "Weights' dtype: auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
-    compile: bool | Literal["auto"] = option("auto", "Compile the decode step with torch.compile and CUDA graphs "
-                                             "(auto: on for CUDA).", changes_text=False)
+    compile: bool | Literal["auto"] = option(
+        "auto", "Compile the decode step with torch.compile and CUDA graphs (auto: on for CUDA).", changes_text=False
+    )
     static_cache: bool | Literal["auto"] = option("auto", f"Static KV cache ({_AUTO}).", changes_text=False)
-    fast_decode: bool | Literal["auto"] = option("auto", f"The backend's own decode loop instead of HF generate "
-                                                 f"({_AUTO}; needs the static cache).", changes_text=False)
+    fast_decode: bool | Literal["auto"] = option(
+        "auto",
+        f"The backend's own decode loop instead of HF generate ({_AUTO}; needs the static cache).",
+        changes_text=False,
+    )
     batch_size: int = option(32, "Largest batch generated at once.", changes_text=False, minimum=1)
-    merge_adapter: bool = option(True, "Merge the LoRA adapter into the weights at load (faster).",
-                                 changes_text=False)
+    merge_adapter: bool = option(True, "Merge the LoRA adapter into the weights at load (faster).", changes_text=False)

@@ -25,5 +25,9 @@ def create_backend(**options):
 
 @hookimpl
 def register_backends(register):
-    register("transformers", create_backend, options=TransformersOptions,
-             description="Hugging Face transformers model, LoRA adapter, merged model or training run (GPU/CPU)")
+    register(
+        "transformers",
+        create_backend,
+        options=TransformersOptions,
+        description="Hugging Face transformers model, LoRA adapter, merged model or training run (GPU/CPU)",
+    )
