@@ -43,6 +43,8 @@ LAYERS = {
     "sql2nl_openai": {"sql2nl"},
     "sql2nl_training": {"sql2nl"},
     "sql2nl_gguf": {"sql2nl", "sql2nl_llamacpp", "sql2nl_training"},
+    # a model plugin: it names a model for the llamacpp backend through the core's hook only
+    "sql2nl_smollm2": {"sql2nl"},
 }
 
 

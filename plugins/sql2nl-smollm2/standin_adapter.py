@@ -21,7 +21,7 @@ import random
 import tempfile
 from pathlib import Path
 
-SPIDER = Path(os.environ.get("SQL2NL_SPIDER", "/work/shared/data/spider_s2t"))
+SPIDER = Path(os.environ.get("SQL2NL_SPIDER_DIR", "/work/shared/data/spider_s2t"))
 
 
 def spider_pairs(n: int, seed: int) -> tuple[list[dict], list[dict]]:
