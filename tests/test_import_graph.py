@@ -12,12 +12,9 @@ import textwrap
 
 import import_graph
 
-#: Cycles closed only by imports inside functions (each waiting for its fix, issue 17) or only by
-#: ``TYPE_CHECKING`` imports.
+#: Cycles closed only by ``TYPE_CHECKING`` imports (none closed by imports inside functions is
+#: left: a new one fails).
 KNOWN_CYCLES = [
-    # The meaning checker's word tables and scanner call each other through imports inside
-    # functions (lexicon.py -> scan.py -> mentions.py -> both): for its owner to untangle.
-    ["sql2nl.faithfulness.lexicon", "sql2nl.faithfulness.mentions", "sql2nl.faithfulness.scan"],
     # Type-only, never executed: the describer's mixins (one per concern, sqlglot's Generator
     # convention) annotate ``self`` as the :class:`Describer` that combines them, for the type
     # checker; at run time only base.py imports the mixins.

@@ -25,6 +25,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from .tokens import phrase_tokens, stem
+
 UP, DOWN = 1, -1
 # Statement kinds a verb is compatible with.
 _SELECT = frozenset({"select", "values"})
@@ -465,8 +467,6 @@ SEGMENTED = (
 @lru_cache(maxsize=4)
 def index(language: str) -> dict[str, list[tuple[int, dict[tuple[str, ...], dict[str, Any]]]]]:
     """``first token -> [(length, {phrase tokens: {category: value}})]``, longest phrases first."""
-    from .scan import phrase_tokens
-
     lex = LEXICONS.get(language, EN)
     merged: dict[tuple[str, ...], dict[str, Any]] = {}
     for cat in SEGMENTED:
@@ -496,8 +496,6 @@ def index(language: str) -> dict[str, list[tuple[int, dict[tuple[str, ...], dict
 
 def inflections(verb: str) -> set[str]:
     """The forms of an English verb a text may use: "delete" -> deletes, deleted, deleting..."""
-    from .scan import stem
-
     forms = {verb, verb + "s", verb + "es", verb + "ed", verb + "d", verb + "ing"}
     if verb.endswith("e"):
         forms |= {verb[:-1] + "ing", verb + "d"}

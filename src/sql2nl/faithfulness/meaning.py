@@ -17,8 +17,9 @@ from .clauses import ClauseChecks
 from .lexicon import UP, sign
 from .mentions import Mentions
 from .plan import Plan, column_kind
-from .scan import Hit, Scan, phrase_tokens
+from .scan import Hit, Scan
 from .structure import StructureReader
+from .tokens import phrase_tokens
 
 _OP = {">": (UP, False), ">=": (UP, True), "<": (-UP, False), "<=": (-UP, True)}
 _BOUNDARY_EN = frozenset("and or but who whose which that where while with when because".split())

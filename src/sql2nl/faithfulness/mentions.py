@@ -16,7 +16,8 @@ from typing import Any
 
 from ..words import humanize, plural
 from .lexicon import index
-from .scan import Scan, phrase_tokens, stem
+from .scan import Scan
+from .tokens import phrase_tokens, root, stem
 
 # Words that say nothing about which table or column is meant.
 _GENERIC = frozenset(
@@ -48,17 +49,6 @@ _SAME_THING = {
 }
 _YES = frozenset({"yes", "y", "true", "t", "1"})
 _NO = frozenset({"no", "n", "false", "f", "0"})
-_SUFFIX = re.compile(r"(ations|ation|ings|ing|ments|ment|ers|er|ions|ion|ed|es|s|ly|al)$")
-
-
-@lru_cache(maxsize=65536)
-def root(word: str) -> str:
-    """A rough word root, to match "organizer" with ``organized_by`` and "starting" with ``start``."""
-    if len(word) <= 4 or word[0].isdigit():
-        return word
-    r = _SUFFIX.sub("", word)
-    r = r if len(r) >= 4 else word
-    return r[:-1] if r.endswith("e") and len(r) > 4 else r  # "settle(ment)" and "settl(ed)"
 
 
 @lru_cache(maxsize=65536)

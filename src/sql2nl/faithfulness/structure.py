@@ -18,7 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from ..words import humanize, singular
-from .scan import phrase_tokens
+from .tokens import phrase_tokens
 
 _ARITH_GROUPING = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
 
