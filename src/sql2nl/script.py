@@ -25,7 +25,8 @@ from sqlglot.tokens import TokenType
 
 from .description import Description
 from .errors import InvalidInputError, Sql2NLError, SQLParseError
-from .parsing import _LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, dialect_order, go_to_semicolons, line_col
+from .lexical import go_to_semicolons
+from .parsing import _LEADING_JUNK, BOM, MAX_CHARS, check_dialect, check_text, dialect_order, line_col
 
 
 @dataclass(frozen=True)

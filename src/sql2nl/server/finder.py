@@ -45,7 +45,8 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from ..errors import InvalidInputError, Sql2NLError, SQLParseError
-from ..parsing import STATEMENT_WORDS, parse, unclosed_quote
+from ..lexical import unclosed_quote
+from ..parsing import STATEMENT_WORDS, parse
 from .sqltext import (
     CLOSE,
     LAST_WORD,

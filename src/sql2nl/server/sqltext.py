@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-from ..parsing import unclosed_quote
+from ..lexical import unclosed_quote
 
 START_WORDS = (
     "SELECT",
