@@ -164,7 +164,7 @@ def test_build_adapter_finds_the_final_run_and_its_scores_in_the_unpacked_bundle
     assert m["split"]["valid_databases"] == 21 and m["training_run"]["gpu"] == "NVIDIA H200"
     table = "\n".join(build.score_table(m["unseen_databases"], None, m["split"]))
     assert "| fine-tuned, greedy (transformers) | 710 | 37.3 | 21.5 | 58.0 | 93.4 |" in table
-    assert "1342 validation pairs over 21 databases" in table
+    assert "1342 pairs over 21 databases" in table
     with pytest.raises(SystemExit, match="neither a training run"):
         build.find_run(tmp_path / "back")  # the packed parts themselves: unpack first
     del summary["final"]["eval"]
