@@ -472,7 +472,9 @@ def test_routine_statements_are_logged_at_debug_only(engine, records):
     # The docs promise that PRAGMAs and other vendor commands are not worth an INFO record; the
     # rules backend describes SQLite's PRAGMA generically, and that record used to come at INFO.
     hook = instrument(engine)
-    routine = "PRAGMA table_info(people)" if engine.dialect.name == "sqlite" else "SET application_name TO 'sql2nl-test'"
+    routine = (
+        "PRAGMA table_info(people)" if engine.dialect.name == "sqlite" else "SET application_name TO 'sql2nl-test'"
+    )
     with engine.connect() as conn:
         conn.exec_driver_sql(routine)
         conn.execute(text("SELECT name FROM people WHERE age > 3"))
