@@ -16,8 +16,11 @@ each, because the machine may be shared. It prints a markdown table.
 An engine is one function taking the input file and an output path and returning when the output
 is complete; add one to ENGINES. An engine whose processes are not all reaped through it (Spark's
 Python workers die with their daemon) returns its own CPU seconds instead of None.
-The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``) lives in
-bench_spark.py; ``--engines workers2,spark2`` puts it beside the pool.
+The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``, with
+bench_spark.JVM_OPTIONS for a short job) lives in bench_spark.py; ``--engines workers2,spark2``
+puts it beside the pool. ``spark2jvm`` runs it with the JVM's default options instead, and
+``spark2cds`` with a class-data archive of Spark's classes, made before the timing by an untimed
+run over the log's first 2,000 statements.
 """
 
 from __future__ import annotations
@@ -141,6 +144,11 @@ def spark2(src: Path, out: Path, extra: list[str] | None = None) -> float:
     return spark_engine(2, extra)(src, out)
 
 
+def spark2jvm(src: Path, out: Path) -> float:
+    """``spark2`` with the JVM's default options (C2 compiler, G1 collector), for comparison."""
+    return spark2(src, out, ["--jvm-options="])
+
+
 def _cds_archive(src: Path) -> Path:
     return src.with_name("spark-classes.jsa")
 
@@ -166,6 +174,7 @@ ENGINES: dict[str, tuple[str, Callable[[Path, Path], float | None]]] = {
     "workers1": ("`sql2nl describe --jsonl --workers 1`", _cli(1)),
     "workers2": ("`sql2nl describe --jsonl --workers 2`", _cli(2)),
     "spark2": ("Spark `local[2]`, `describe_udf` (pandas UDF)", spark2),
+    "spark2jvm": ("Spark `local[2]`, `describe_udf`, the JVM's default options", spark2jvm),
     "spark2cds": ("Spark `local[2]`, `describe_udf`, JVM class-data archive", spark2cds),
 }
 #: name -> untimed preparation, run once before the first round.

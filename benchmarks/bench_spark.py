@@ -3,7 +3,8 @@
     python benchmarks/bench_logs.py --engines workers2,spark2          # side by side with the pool
     python benchmarks/bench_spark.py IN.jsonl OUT.jsonl [--cores 2]     # this engine alone
 
-A fresh process starts a SparkSession (``local[N]``, Arrow on, loopback, no UI), reads the log with
+A fresh process starts a SparkSession (``local[N]``, Arrow on, loopback, no UI, the driver JVM's
+options for a short job: :data:`JVM_OPTIONS`, and with ``--cds`` a class-data archive), reads the log with
 Spark's JSON reader split into 2N partitions (no shuffle), adds ``describe_udf(cache=False)`` (as
 the other engines run with ``--no-cache``), writes JSON lines with Spark's writer and joins the part
 files, in order, into OUT. Its wall time therefore includes the JVM's start, reading and writing:
