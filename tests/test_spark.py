@@ -58,6 +58,9 @@ def spark():
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # A short job: the client compiler only and the serial collector halve the JVM's start-up
+        # CPU (benchmarks/RESULTS.md, "Query logs: Spark `local[2]` vs the process pool").
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         # Several Arrow batches per partition: the repeat cache must outlive a batch.
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
         .config("spark.sql.shuffle.partitions", "4")
