@@ -444,7 +444,6 @@ def test_any_generator_failure_is_blamed_on_the_statement_not_the_backend(monkey
     # Whatever part of a statement sqlglot's generator trips on (here: type names, made to fail), the
     # caller learns which part and where -- from a backend that reads the SQL (as prompt builders do),
     # from describe, describe_many and describe_stream alike.
-    from sqlglot import exp
     from sqlglot.generator import Generator
 
     from sql2nl.plugins import register_plugin, unregister_plugin
