@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: The driver JVM's options (in ``local[N]`` it is also the executor). A short job spends much of
-#: its JVM time starting up and compiling: the client compiler only (C1, ``TieredStopAtLevel=1``)
-#: compiles far less, and the serial collector starts no GC threads to compete for 2 cores.
-JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+from sql2nl.integrations.spark import SHORT_JOB_JVM_OPTIONS
+
+#: The driver JVM's options (in ``local[N]`` it is also the executor): the library's short-job options.
+JVM_OPTIONS = SHORT_JOB_JVM_OPTIONS
 
 
 def cds_options(archive: Path) -> str:
