@@ -33,6 +33,8 @@ def _tiny_base(path: Path, seed: int = 0) -> Path:
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_block_count(1)
     w.add_tensor("blk.0.attn_norm.weight", np.ones(IN, dtype=np.float32))
+    embd = quantize(rng.standard_normal((8, IN)).astype(np.float32), gguf.GGMLQuantizationType.Q8_0)
+    w.add_tensor("token_embd.weight", embd, raw_dtype=gguf.GGMLQuantizationType.Q8_0)  # tied output head
     q = quantize(rng.standard_normal((OUT, IN)).astype(np.float32), gguf.GGMLQuantizationType.Q4_1)
     w.add_tensor("blk.0.attn_q.weight", q, raw_dtype=gguf.GGMLQuantizationType.Q4_1)
     w.write_header_to_file()
@@ -82,6 +84,11 @@ def test_merged_weight_is_base_plus_scaled_b_times_a(tmp_path, outtype, tol):
     assert delta > 1.0  # the LoRA changes the weight by far more than the tolerance
     assert np.abs(got["blk.0.attn_q.weight"] - want).max() <= tol * np.abs(want).max()
     assert np.array_equal(got["blk.0.attn_norm.weight"], w["blk.0.attn_norm.weight"])  # untouched tensors copied
+    assert np.array_equal(got["token_embd.weight"], w["token_embd.weight"])
+    if outtype == "q8_0":  # the head stays tied to the Q8_0 embedding
+        assert "output.weight" not in got
+    else:  # an untied head in the merged type, so llama.cpp does not quantize the last activations
+        assert np.abs(got["output.weight"] - w["token_embd.weight"]).max() <= tol * np.abs(w["token_embd.weight"]).max()
     reader = gguf.GGUFReader(out)
     assert reader.fields["general.architecture"].contents() == "llama"
     assert reader.fields["llama.block_count"].contents() == 1  # the base's metadata comes along

@@ -37,7 +37,7 @@ ENV = "SQL2NL_SMOLLM2_MERGE"
 #: Environment variable: where merged models are cached (default: the platform's user cache dir).
 CACHE_ENV = "SQL2NL_MODEL_CACHE"
 #: Bumped when the merge's output changes for the same inputs, so older cache files are not reused.
-MERGE_VERSION = 1
+MERGE_VERSION = 2
 
 
 class MergeError(ModelError):
@@ -187,6 +187,11 @@ def merge_lora(
             field.name, field.contents(), vtype, sub_type=field.types[-1] if vtype == GGUFValueType.ARRAY else None
         )
     writer.add_string("sql2nl.merged_lora", adapter.name)
+    # With tied embeddings the output projection reuses token_embd (Q8_0 here), and llama.cpp then
+    # quantizes the final activations to 8 bits too; for f16/f32 an untied copy in that type keeps
+    # the logits as close to the float32 run as the rest of the model.
+    untie = qtype != GGMLQuantizationType.Q8_0 and "output.weight" not in tensors and "token_embd.weight" in tensors
+    head = tensors.get("token_embd.weight") if untie else None
     for t in b.tensors:
         if t.name not in pairs:
             writer.add_tensor_info(t.name, t.data.shape, t.data.dtype, t.data.nbytes, t.tensor_type)
@@ -198,6 +203,10 @@ def merge_lora(
         else:
             raw = quant_shape_to_byte_shape(shape, qtype)
             writer.add_tensor_info(t.name, raw, np.dtype(np.uint8), int(np.prod(raw)), qtype)
+    if head is not None:
+        shape = tuple(int(x) for x in reversed(head.shape))
+        dtype = np.dtype(np.float16 if qtype == GGMLQuantizationType.F16 else np.float32)
+        writer.add_tensor_info("output.weight", shape, dtype, int(np.prod(shape)) * dtype.itemsize)
     try:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
@@ -206,6 +215,9 @@ def merge_lora(
             writer.write_tensor_data(merged(t) if t.name in pairs else t.data)
             if progress is not None:
                 progress(i, len(b.tensors))
+        if head is not None:
+            w = dequantize(head.data, head.tensor_type).astype(np.float32)
+            writer.write_tensor_data(w.astype(np.float16) if qtype == GGMLQuantizationType.F16 else w)
         writer.close()
     except OSError as e:
         raise MergeError(f"cannot write {out} ({e}); free some disk space or set {CACHE_ENV}") from None
