@@ -273,3 +273,24 @@ def test_no_literal_value_is_silently_dropped(language):
                 parts = [x for x in re.split(r"[%_]", v.replace("\\", "").lower()) if x]  # LIKE patterns in pieces
                 said_in_words = v in ("1", "1.0", "100.0") or v.strip() in (",", ";", "")  # "joined with commas"
                 assert said_in_words or all(x in d.text.lower() for x in parts), (str(case), d.text, v)
+
+
+@pytest.mark.parametrize(
+    "table, many, one",
+    [
+        ("documents_to_be_destroyed", "documents to be destroyed", "document to be destroyed"),
+        ("Member_of_club", "members of club", "member of club"),
+        ("Products_for_Hire", "products for hire", "product for hire"),
+        ("hall_of_fame", "halls of fame", "hall of fame"),
+        # a participle before "by" heads nothing: the last word is the noun
+        ("destroyed_by_employee", "destroyed by employees", "destroyed by employee"),
+        # "in" ends compounds, it starts no qualifier
+        ("sign_in_log", "sign in logs", "sign in log"),
+    ],
+)
+def test_table_names_with_a_qualifier_inflect_their_head_noun(table, many, one):
+    d = EnglishDescriber(extract(f"SELECT * FROM {table}")[0])
+    assert d.noun(table) == many
+    assert d.singular_noun(table) == one
+    text = describe(f"SELECT COUNT(*) FROM {table}").text
+    assert many in text and f"{many}s" not in text

@@ -72,6 +72,40 @@ def plural(noun: str) -> str:
     return f"{head} {p}" if head else p
 
 
+#: Words that start a qualifier after a table's head noun: "documents to be destroyed", "member of
+#: club", "products for hire", "sales by region". Not "in", "on", "out", "up": those end compounds.
+_QUALIFIERS = frozenset({"of", "to", "for", "with", "by", "per", "from", "without"})
+
+
+def _head_noun(noun: str) -> tuple[str, str]:
+    """``noun`` cut after its head noun: ("documents", " to be destroyed"); ("first name", "") when
+    nothing qualifies it. A participle before the word ("destroyed by employee") is no head noun."""
+    words = noun.split(" ")
+    for i in range(1, len(words) - 1):
+        if words[i].lower() in _QUALIFIERS:
+            before = words[i - 1].lower()
+            if before.endswith("ed") and len(before) > 4:
+                break
+            return " ".join(words[:i]), " " + " ".join(words[i:])
+    return noun, ""
+
+
+@lru_cache(maxsize=65536)
+def table_plural(name: str) -> str:
+    """The plural of a table's name in words, inflecting its head noun: "member of club" →
+    "members of club", "documents to be destroyed" stays as it is. (Only for table names: a
+    column's words are often no noun phrase, "active from date".)"""
+    head, qualifier = _head_noun(name)
+    return plural(head) + qualifier
+
+
+@lru_cache(maxsize=65536)
+def table_singular(name: str) -> str:
+    """The singular of a table's name in words (see :func:`table_plural`)."""
+    head, qualifier = _head_noun(name)
+    return singular(head) + qualifier
+
+
 @lru_cache(maxsize=65536)
 def singular(noun: str) -> str:
     """A rough English singular of the last word."""

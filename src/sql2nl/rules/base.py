@@ -28,7 +28,7 @@ from sqlglot import exp
 
 from ..facts import Scopes, StatementFacts
 from ..schema import Schema
-from ..words import humanize, plural, singular
+from ..words import humanize, plural, table_plural, table_singular
 from .changes import ChangesMixin
 from .conditions import ConditionsMixin
 from .dispatch import method_for, text_method
@@ -235,7 +235,7 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         if not table:
             return self.PHRASES["rows"]
         words = self.table_name(table)
-        return plural(words) if many else singular(words)
+        return table_plural(words) if many else table_singular(words)
 
     def singular_noun(self, table: str | None) -> str:
         """One row of ``table`` ("customer")."""

@@ -36,6 +36,8 @@ class OutlineMixin:
     def summary_text(self: "Describer") -> str:
         text, chosen = "", self
         for compact in range(self.options.compact, 3):
+            if compact == 1 and self.options.compact == 0 and not self.names_parts():
+                continue  # level 1 only names CTEs and derived tables: without any, it says what level 0 said
             chosen = self if compact == self.options.compact else self.with_options(compact=compact)
             text = chosen.statement_text()
             if self.size(text) <= self.SUMMARY_LIMIT:
@@ -44,6 +46,12 @@ class OutlineMixin:
             text = self.finish(chosen.overview_text())
         self.warnings.extend(w for w in chosen.warnings if w not in self.warnings)
         return text
+
+    def names_parts(self: "Describer") -> bool:
+        """Whether the statement has parts a compact summary names instead of spelling out: CTEs,
+        subqueries (derived tables among them) or a VALUES list."""
+        f = self.facts
+        return bool(f.ctes or f.subqueries or (f.tree is not None and f.tree.find(exp.Values) is not None))
 
     def steps_text(self: "Describer") -> str:
         tree = self.facts.tree

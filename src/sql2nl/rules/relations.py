@@ -350,6 +350,8 @@ class RelationsMixin:
         return used, elsewhere
 
     def skipped(self: "Describer", node: exp.Expression, skip: set[int]) -> bool:
+        if not skip:  # the usual case; the walk up is as deep as a WHERE's chain of ANDs
+            return False
         cur = node.parent
         while cur is not None:
             if id(cur) in skip:
