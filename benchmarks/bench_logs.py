@@ -16,8 +16,11 @@ each, because the machine may be shared. It prints a markdown table.
 An engine is one function taking the input file and an output path and returning when the output
 is complete; add one to ENGINES. An engine whose processes are not all reaped through it (Spark's
 Python workers die with their daemon) returns its own CPU seconds instead of None.
-The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``) lives in
-bench_spark.py; ``--engines workers2,spark2`` puts it beside the pool.
+The Spark engine (``spark2``: ``local[2]``, ``sql2nl.integrations.spark.describe_udf``, with
+bench_spark.JVM_OPTIONS for a short job) lives in bench_spark.py; ``--engines workers2,spark2``
+puts it beside the pool. ``spark2jvm`` runs it with the JVM's default options instead, and
+``spark2cds`` with a class-data archive of Spark's classes, made before the timing by an untimed
+run over the log's first 2,000 statements.
 """
 
 from __future__ import annotations
@@ -133,12 +136,36 @@ def _loop_body(src: str, out: str) -> None:
             fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def spark2(src: Path, out: Path) -> float:
+def spark2(src: Path, out: Path, extra: list[str] | None = None) -> float:
     """Spark ``local[2]`` with ``describe_udf`` (see bench_spark.py); its CPU seconds."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_spark import spark_engine
 
-    return spark_engine(2)(src, out)
+    return spark_engine(2, extra)(src, out)
+
+
+def spark2jvm(src: Path, out: Path) -> float:
+    """``spark2`` with the JVM's default options (C2 compiler, G1 collector), for comparison."""
+    return spark2(src, out, ["--jvm-options="])
+
+
+def _cds_archive(src: Path) -> Path:
+    return src.with_name("spark-classes.jsa")
+
+
+def spark2cds(src: Path, out: Path) -> float:
+    """``spark2`` with the JVM's class-data archive made beforehand (by :func:`make_cds_archive`)."""
+    return spark2(src, out, ["--cds", str(_cds_archive(src))])
+
+
+def make_cds_archive(src: Path) -> None:
+    """Untimed: a Spark run over the log's first 2,000 statements that writes the class-data archive."""
+    head = src.with_name("cds-warmup.jsonl")
+    with open(src, encoding="utf-8") as f, open(head, "w", encoding="utf-8") as h:
+        h.writelines(line for _, line in zip(range(2000), f))
+    t0 = time.perf_counter()
+    spark2(head, head.with_suffix(".out"), ["--cds", str(_cds_archive(src))])
+    print(f"class-data archive made in {time.perf_counter() - t0:.1f} s (untimed)", file=sys.stderr)
 
 
 #: name -> (label in the table, engine); the default run is the one-host engines (Spark only when asked).
@@ -147,7 +174,11 @@ ENGINES: dict[str, tuple[str, Callable[[Path, Path], float | None]]] = {
     "workers1": ("`sql2nl describe --jsonl --workers 1`", _cli(1)),
     "workers2": ("`sql2nl describe --jsonl --workers 2`", _cli(2)),
     "spark2": ("Spark `local[2]`, `describe_udf` (pandas UDF)", spark2),
+    "spark2jvm": ("Spark `local[2]`, `describe_udf`, the JVM's default options", spark2jvm),
+    "spark2cds": ("Spark `local[2]`, `describe_udf`, JVM class-data archive", spark2cds),
 }
+#: name -> untimed preparation, run once before the first round.
+SETUP: dict[str, Callable[[Path], None]] = {"spark2cds": make_cds_archive}
 DEFAULT_ENGINES = "loop,workers1,workers2"
 
 
@@ -203,6 +234,9 @@ def main() -> None:
         src = Path(tmp) / "log.jsonl"
         n = make_log(src, args.n)
         slices = _slices(src, args.rounds)
+        for name in names:
+            if name in SETUP:
+                SETUP[name](slices[0])
         print(f"{n:,} distinct statements in {len(slices)} slices; {machine()}", file=sys.stderr)
         results = {
             name: {

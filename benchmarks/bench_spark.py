@@ -3,7 +3,8 @@
     python benchmarks/bench_logs.py --engines workers2,spark2          # side by side with the pool
     python benchmarks/bench_spark.py IN.jsonl OUT.jsonl [--cores 2]     # this engine alone
 
-A fresh process starts a SparkSession (``local[N]``, Arrow on, loopback, no UI), reads the log with
+A fresh process starts a SparkSession (``local[N]``, Arrow on, loopback, no UI, the driver JVM's
+options for a short job: :data:`JVM_OPTIONS`, and with ``--cds`` a class-data archive), reads the log with
 Spark's JSON reader split into 2N partitions (no shuffle), adds ``describe_udf(cache=False)`` (as
 the other engines run with ``--no-cache``), writes JSON lines with Spark's writer and joins the part
 files, in order, into OUT. Its wall time therefore includes the JVM's start, reading and writing:
@@ -25,16 +26,43 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sql2nl.integrations.spark import SHORT_JOB_JVM_OPTIONS
 
-def spark_engine(cores: int) -> Callable[[Path, Path], float]:
+#: The driver JVM's options (in ``local[N]`` it is also the executor): the library's short-job options.
+JVM_OPTIONS = SHORT_JOB_JVM_OPTIONS
+
+
+def cds_options(archive: Path) -> str:
+    """JVM options for a class-data archive (AppCDS, JDK 13+): the JVM maps the classes Spark loads
+    from ``archive`` instead of reading, parsing and verifying them from 280 jars; the run that finds
+    no archive there writes one when its JVM exits (a few seconds; JDK 19+ can do both with
+    ``-XX:+AutoCreateSharedArchive``). The archive belongs to one JDK and one Spark classpath."""
+    if archive.exists():
+        return f"-XX:SharedArchiveFile={archive}"
+    return f"-XX:ArchiveClassesAtExit={archive} -Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
+def spark_engine(cores: int, extra: list[str] | None = None) -> Callable[[Path, Path], float]:
     """An engine for bench_logs.ENGINES: ``run(src, out)`` returns when ``out`` is complete, with the
     CPU seconds of every process Spark started (the JVM, its Python daemon and workers): some of
-    them are not reaped through the engine's process, so its children's rusage would miss them."""
+    them are not reaped through the engine's process, so its children's rusage would miss them.
+    ``extra``: more arguments of this script (``--cds ARCHIVE``...)."""
 
     def run(src: Path, out: Path) -> float:
         stats = out.with_name(out.name + ".stats.json")
         subprocess.run(
-            [sys.executable, __file__, str(src), str(out), "--cores", str(cores), "--stats", str(stats)], check=True
+            [
+                sys.executable,
+                __file__,
+                str(src),
+                str(out),
+                "--cores",
+                str(cores),
+                "--stats",
+                str(stats),
+                *(extra or []),
+            ],
+            check=True,
         )
         return json.loads(stats.read_text())["cpu"]
 
@@ -63,7 +91,14 @@ def tree_cpu() -> float:
     return sum(times.get(p, 0) for p in tree) / ticks
 
 
-def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
+def describe_log(
+    src: Path,
+    out: Path,
+    cores: int,
+    jvm_options: str = JVM_OPTIONS,
+    partitions_per_core: int = 2,
+    conf: dict[str, str] | None = None,
+) -> dict[str, float]:
     """Describe the JSON-lines log ``src`` into ``out`` with Spark ``local[cores]``; the timings."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     t0 = time.perf_counter()
@@ -72,8 +107,8 @@ def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
 
     from sql2nl.integrations.spark import describe_udf
 
-    split = max(1 << 16, math.ceil(src.stat().st_size / (2 * cores)))  # 2 partitions per core
-    spark = (
+    split = max(1 << 16, math.ceil(src.stat().st_size / (partitions_per_core * cores)))
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("sql2nl-bench")
         .config("spark.ui.enabled", "false")
@@ -82,8 +117,11 @@ def describe_log(src: Path, out: Path, cores: int) -> dict[str, float]:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.files.maxPartitionBytes", str(split))
-        .getOrCreate()
+        .config("spark.driver.extraJavaOptions", jvm_options)
     )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     t1, cpu1 = time.perf_counter(), tree_cpu()
     log = spark.read.schema("id long, sql string").json(str(src))
@@ -131,8 +169,18 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--stats", type=Path, help="write the timings here (JSON)")
+    ap.add_argument(
+        "--jvm-options",
+        default=JVM_OPTIONS,
+        help=f"the driver JVM's options ('' for the JVM's defaults; default {JVM_OPTIONS!r})",
+    )
+    ap.add_argument("--cds", type=Path, metavar="ARCHIVE", help="use this class-data archive; make it if missing")
+    ap.add_argument("--partitions-per-core", type=int, default=2, help="input splits per core (default 2)")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="another Spark setting")
     args = ap.parse_args()
-    t = describe_log(args.src, args.out, args.cores)
+    conf = dict(c.split("=", 1) for c in args.conf)
+    jvm_options = f"{args.jvm_options} {cds_options(args.cds)}" if args.cds else args.jvm_options
+    t = describe_log(args.src, args.out, args.cores, jvm_options, args.partitions_per_core, conf)
     if args.stats:
         args.stats.write_text(json.dumps(t))
     print(

@@ -20,6 +20,7 @@ import pytest
 from sql2nl import describe
 from sql2nl.cache import fingerprint
 from sql2nl.errors import InvalidInputError, Sql2NLError, UnknownBackendError
+from sql2nl.integrations.spark import SHORT_JOB_JVM_OPTIONS
 from sql2nl.plugins import register_plugin, unregister_plugin
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -58,6 +59,9 @@ def spark():
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # A short job: the client compiler only and the serial collector halve the JVM's start-up
+        # CPU (benchmarks/RESULTS.md, "Query logs: Spark `local[2]` vs the process pool").
+        .config("spark.driver.extraJavaOptions", SHORT_JOB_JVM_OPTIONS)
         # Several Arrow batches per partition: the repeat cache must outlive a batch.
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
         .config("spark.sql.shuffle.partitions", "4")
