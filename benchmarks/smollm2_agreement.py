@@ -8,8 +8,12 @@ Greedy decoding of the same prompts (sql2nl.prompt, rendered with the GGUF's Cha
 
 * transformers: SmolLM2 dequantized from the Q4_1 GGUF (``from_pretrained(gguf_file=...)``, float32)
   with the PEFT adapter — the weights the adapter was trained against;
-* llama.cpp: the Q4_1 GGUF with the GGUF LoRA (default: the plugin's shipped one), through the
-  llamacpp backend exactly as ``describe(model="smollm2")`` runs it.
+* llama.cpp: the weights ``describe(model="smollm2")`` loads — the Q4_1 base with the shipped GGUF
+  LoRA merged in, cached as Q8_0 (``--merge f16``/``f32`` for the other types, ``--merge off`` for the
+  base with the LoRA applied at run time, as before the merge) — through the llamacpp backend.
+
+``--reference FILE`` keeps the transformers answers (keyed by statement) so that several llama.cpp
+setups can be compared against one transformers run.
 
 Reported: the share of statements whose text is identical (goal ≥ 95 %), the share of identical
 prompt tokens (the run's tokenizer against llama.cpp's), the text agreement among those (what is
@@ -106,10 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=300, help="statements (CPU mode: a few dozen)")
     ap.add_argument("--max-new", type=int, default=64, help="max new tokens (the plugin's default)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--merge", default="q8_0", help="llama.cpp weights: merged q8_0 (default), f16, f32, or off")
+    ap.add_argument("--reference", type=Path, help="JSON cache of the transformers answers (read, then updated)")
     ap.add_argument("--json", type=Path, help="write {'agreement': {...}} here (build_adapter.py --metrics)")
     args = ap.parse_args(argv)
 
-    from sql2nl_smollm2 import files
+    from sql2nl_smollm2 import files, merge
+    from sql2nl_smollm2.model import weights
     from tqdm import tqdm
 
     from sql2nl.backends import get_backend
@@ -117,10 +124,13 @@ def main(argv: list[str] | None = None) -> int:
 
     base = args.base or files.base_file()
     lora = args.lora or files.adapter_file()
+    os.environ[merge.ENV] = args.merge
+    manifest = files.read_manifest()
+    files.check_base(base, manifest)
+    loaded = weights(base, lora, manifest)
     be = get_backend(
         "llamacpp",
-        model=str(base),
-        lora=str(lora),
+        **loaded,
         max_new_tokens=args.max_new,
         n_ctx=2048,
         n_threads=args.threads,
@@ -128,12 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     hf_generate, tok = transformers_side(base, args.adapter, args.threads)
     sqls = statements(args.data, args.limit)
+    reference = (
+        json.loads(args.reference.read_text(encoding="utf-8")) if args.reference and args.reference.is_file() else {}
+    )
     same_text = same_prompt = same_both = 0
     shares, diffs = [], []
     t0 = time.perf_counter()
     for sql in tqdm(sqls, desc="greedy, both sides", unit="stmt", file=sys.stderr):
         prompt = render_prompt(build_messages(sql), chat_template=be.chat_template)
-        hf_text, prompt_ids = hf_generate(prompt, args.max_new)
+        if sql not in reference:
+            reference[sql] = hf_generate(prompt, args.max_new)
+        hf_text, prompt_ids = reference[sql]
         cpp_text = be.generate([prompt], temperature=0.0)[0].strip()
         ids_equal = prompt_ids == be._tokens(prompt)
         same_prompt += ids_equal
@@ -145,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         elif len(diffs) < 8:
             diffs.append({"sql": sql, "transformers": hf_text, "llama.cpp": cpp_text})
     n = len(sqls)
+    if args.reference:
+        args.reference.write_text(json.dumps(reference), encoding="utf-8")
     report = {
         "agreement": {
             "identical_text": round(same_text / n, 4),
@@ -157,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": str(args.data),
             "adapter": str(args.adapter),
             "lora": lora.name,
+            "llama_cpp_weights": Path(loaded["model"]).name + (" + runtime LoRA" if "lora" in loaded else ""),
             "base": base.name,
             "seconds": round(time.perf_counter() - t0, 1),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -59,7 +60,8 @@ def test_registered_by_its_entry_point():
     assert info.plugin == "smollm2" and info.backend == "llamacpp" and "Spider" in info.description
     opts = model_options()
     assert opts["on_unfaithful"] == "retry" and opts["candidates"] > 1  # the guard is on by default for this model
-    assert opts["model"].endswith(files.BASE_FILE) and opts["lora"].endswith(".gguf")
+    # the base with the adapter merged in, from the model cache (sql2nl_smollm2.merge); no runtime LoRA
+    assert opts["model"].endswith(".gguf") and "-lora-" in opts["model"] and "lora" not in opts
 
 
 def test_shipped_adapter_is_small_and_described_by_its_manifest_and_card():
@@ -75,7 +77,6 @@ def test_shipped_adapter_is_small_and_described_by_its_manifest_and_card():
 def test_the_adapter_is_in_the_repository_and_in_the_wheel(tmp_path):
     """A checkout (git) and an install (wheel) both carry the adapter, not only this working tree."""
     import zipfile
-    from pathlib import Path
 
     plugin = Path(__file__).resolve().parents[1] / "plugins" / "sql2nl-smollm2"
     name = files.read_manifest()["adapter"]["file"]
@@ -119,10 +120,10 @@ def test_the_model_answers_itself_with_the_guard_off_and_stops_at_the_end_of_its
     assert "<|im_end|>" not in d.text and "<|im_start|>" not in d.text and "assistant" not in d.text.lower()[:12]
 
 
-def test_same_text_as_raw_llama_cpp_with_the_same_base_and_lora():
+def test_same_text_as_raw_llama_cpp_with_the_same_weights():
     opts = model_options()
     be = resolve_backend(None, {"model": "smollm2", **GUARD_OFF, **FAST})
-    raw = open_llama(opts["model"], lora_path=opts["lora"], n_ctx=1024, n_threads=1, verbose=False)
+    raw = open_llama(opts["model"], n_ctx=1024, n_threads=1, verbose=False)
     from sql2nl.prompt import build_messages, render_prompt
 
     try:
@@ -141,7 +142,7 @@ def test_same_text_as_raw_llama_cpp_with_the_same_base_and_lora():
 
 def test_the_lora_is_applied():
     base_only = [
-        describe(s, backend="llamacpp", model=model_options()["model"], cache=False, n_ctx=1024, **FAST).text
+        describe(s, backend="llamacpp", model=str(files.base_file()), cache=False, n_ctx=1024, **FAST).text
         for s in STATEMENTS[:3]
     ]
     tuned = [describe(s, model="smollm2", cache=False, **GUARD_OFF, **FAST).text for s in STATEMENTS[:3]]
@@ -153,8 +154,8 @@ def test_loaded_once_per_process():
     b = resolve_backend(None, {"model": "smollm2", "on_unfaithful": "warn", "max_new_tokens": 16})
     c = resolve_backend("llamacpp", {"model": "smollm2", "temperature": 0.3})
     assert a is not b and a.model is b.model is c.model
-    base, lora = str(files.base_file().resolve()), ("lora_path", model_options()["lora"])
-    assert sum(1 for key in loaded_models._loaded if key[0] == base and lora in key[-1]) == 1
+    weights = str(Path(model_options()["model"]).resolve())
+    assert sum(1 for key in loaded_models._loaded if key[0] == weights) == 1
 
 
 def test_base_file_that_is_not_the_trained_one_is_refused(tmp_path, monkeypatch):

@@ -238,7 +238,9 @@ def model_card(m: dict) -> str:
         f"- Base: {m['base']['model']}, the file `{m['base']['file']}` from `{m['base']['distribution']}=="
         f"{m['base']['version']}` (sha256 `{m['base']['sha256']}`, checked when the model loads).",
         f"- Adapter: LoRA r={a['rank']}, alpha={a['alpha']:g} on {', '.join(a['target_modules'])}; "
-        f"GGUF LoRA ({a['outtype']}, {a['bytes'] / 1e6:.1f} MB) applied by llama.cpp at load.",
+        f"GGUF LoRA ({a['outtype']}, {a['bytes'] / 1e6:.1f} MB), merged into the base on first use and cached "
+        "as a Q8_0 GGUF in the user's cache (`sql2nl_smollm2.merge`; several times faster on a CPU than "
+        "llama.cpp applying it at run time; `SQL2NL_SMOLLM2_MERGE=off` applies it at run time).",
         f"- Prompt format: `{m['prompt_version']}` (sql2nl.prompt), rendered with SmolLM2's ChatML template.",
         "- Runs on the CPU through the `llamacpp` backend; the faithfulness guard is on by default "
         '(`on_unfaithful="retry"`, `candidates=3`, `retries=1`: when the greedy answer is incomplete, two more '
@@ -293,11 +295,39 @@ def smoke(base: Path, lora: Path) -> list[str]:
     ]
 
 
+def read_metrics(paths: list[Path]) -> dict:
+    """The ``--metrics`` files, merged (later files win)."""
+    extra: dict = {}
+    for path in paths:
+        try:
+            extra.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as e:
+            fail(f"--metrics {path}: {e}")
+    return extra
+
+
+def update_metrics(out: Path, paths: list[Path]) -> None:
+    """Record newly measured figures for the adapter already in ``out`` (manifest, then the card made from it)."""
+    from sql2nl_smollm2 import files
+
+    manifest = json.loads((out / files.MANIFEST).read_text(encoding="utf-8"))
+    manifest["metrics"] = {**manifest.get("metrics", {}), **read_metrics(paths)}
+    with tempfile.TemporaryDirectory(prefix=".smollm2-build-", dir=out.parent) as tmp:
+        (Path(tmp) / files.MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
+        (Path(tmp) / files.MANIFEST).write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        for name in (files.MODEL_CARD, files.MANIFEST):
+            (Path(tmp) / name).replace(out / name)
+    print(f"{out / files.MANIFEST}: metrics {', '.join(sorted(read_metrics(paths)))} recorded; card rewritten")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Convert a trained SmolLM2 adapter into the sql2nl-smollm2 plugin.")
     ap.add_argument(
         "source",
         type=Path,
+        nargs="?",
         help="smollm2_gpu.py's unpacked bundle (runs/final/, results/) or a "
         "training run directory (manifest.json + adapter/)",
     )
@@ -310,7 +340,17 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=DATA, help=f"where to write the plugin data [default: {DATA}]")
     ap.add_argument("--outtype", default="f16", choices=["f16", "q8_0", "f32"], help="GGUF LoRA tensor type")
+    ap.add_argument(
+        "--only-metrics",
+        action="store_true",
+        help="keep the shipped adapter: add the --metrics files to its manifest and rewrite the card",
+    )
     args = ap.parse_args()
+    if args.only_metrics:
+        update_metrics(args.out.resolve(), args.metrics)
+        return
+    if args.source is None:
+        ap.error("SOURCE is required (unless --only-metrics)")
 
     from sql2nl_smollm2 import files
 
@@ -333,12 +373,7 @@ def main() -> None:
             f"{run} was trained on a base with sha256 {recorded[:16]}..., not the installed {base} "
             f"({base_sha[:16]}...)."
         )
-    extra = bundle_metrics(bundle) if bundle else {}
-    for path in args.metrics:
-        try:
-            extra.update(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as e:
-            fail(f"--metrics {path}: {e}")
+    extra = {**(bundle_metrics(bundle) if bundle else {}), **read_metrics(args.metrics)}
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     # Staged beside the data folder (same file system), so each file moves into place in one rename.
