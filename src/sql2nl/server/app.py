@@ -215,4 +215,8 @@ def app_from_env() -> Starlette:
     import json
     import os
 
-    return create_app(ServerConfig(**json.loads(os.environ[CONFIG_ENV])))
+    from .steady import steady
+
+    app = create_app(ServerConfig(**json.loads(os.environ[CONFIG_ENV])))
+    steady()
+    return app

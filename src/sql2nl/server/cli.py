@@ -158,6 +158,9 @@ def serve(
         os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
         uvicorn.run("sql2nl.server.app:app_from_env", factory=True, workers=workers, **run)
     else:
+        from .steady import steady
+
+        steady()  # first-use costs now, and the heap frozen (each --workers process does the same)
         uvicorn.run(app, **run)
 
 
