@@ -46,7 +46,7 @@ def default_threads() -> int:
 def weights(base: Path, adapter: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """``{"model": merged GGUF}`` from the cache (built on first use), or ``{"model": base, "lora": adapter}``.
 
-    The merged model is several times faster on a CPU than llama.cpp's runtime LoRA
+    The merged model is about 1.8x as fast on a CPU as llama.cpp's runtime LoRA
     (:mod:`sql2nl_smollm2.merge`); if it cannot be built (read-only cache, disk full), the adapter is
     applied at run time instead and a warning says why. ``SQL2NL_SMOLLM2_MERGE=off`` asks for that.
     """
