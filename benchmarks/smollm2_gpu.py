@@ -64,6 +64,23 @@ GRID = {
     "epochs3": {"epochs": 3},
     "epochs1": {"epochs": 1},
     "train_embeddings": {"train_embeddings": True},
+    "epochs4": {"epochs": 4},
+    "no_teacher": {"rules_teacher": 0.0},
+    "dropout": {"lora_dropout": 0.05},
+    "epochs3_r32": {"epochs": 3, "lora_r": 32, "lora_alpha": 64},
+    # second round, around the first round's best (learning rate x2)
+    "lr3": {"lr_factor": 3.0},
+    "lr4": {"lr_factor": 4.0},
+    "lr2_epochs3": {"lr_factor": 2.0, "epochs": 3},
+    "lr3_epochs3": {"lr_factor": 3.0, "epochs": 3},
+    "lr2_r32": {"lr_factor": 2.0, "lora_r": 32, "lora_alpha": 64},
+    "lr2_no_teacher": {"lr_factor": 2.0, "rules_teacher": 0.0},
+    # third round, around the second round's best (learning rate x4), and its seed-to-seed spread
+    "lr4_seed1": {"lr_factor": 4.0, "seed": 1},
+    "lr6": {"lr_factor": 6.0},
+    "lr8": {"lr_factor": 8.0},
+    "lr4_r32": {"lr_factor": 4.0, "lora_r": 32, "lora_alpha": 64},
+    "lr4_no_teacher": {"lr_factor": 4.0, "rules_teacher": 0.0},
 }
 TINY_ABLATIONS, TINY_GRID = ("human", "synthetic+rename", "recipe"), ("r8",)
 BUNDLE_PART = 15 * 2**20  # the device returns files of at most 16 MiB
@@ -96,7 +113,7 @@ class Driver:
         atomic_write_json(self.results_file, self.res)
         atomic_write_text(self.out / "results" / "summary.md", markdown(self.res))
         if self.a.bundle_dir:
-            bundle(self.out, Path(self.a.bundle_dir))
+            bundle(self.out, Path(self.a.bundle_dir), best_runs(self.res, self.a.keep_adapters))
 
     def left_s(self) -> float:
         return 60 * self.a.deadline_minutes - (time.monotonic() - self.t0)
@@ -190,6 +207,7 @@ class Driver:
         }
         if "baseline" in m:
             row["rules"] = {k: m["baseline"][k] for k in KEYS} | {"by_construct": m["baseline"]["by_construct"]}
+        row["guarded"] = guarded(self.out / out / "samples.jsonl")
         return row
 
     def trained_and_scored(self, key: str, run: str, cfg) -> dict[str, Any]:
@@ -205,9 +223,75 @@ class Driver:
                 cfg.out, self.data / "valid.jsonl", f"eval-{key.replace(':', '-')}", limit=self.eval_limit or None
             )
         self.per_run_s.append(time.monotonic() - t)
+        if self.a.one:  # a job of --jobs: its parent merges this file into summary.json
+            from sql2nl.rundir import atomic_write_json
+
+            atomic_write_json(job_file(self.out, key), rec)
+            return rec
         self.res["runs"][key] = rec
         self.save()
         return rec
+
+    def runs(self, items: list[tuple[str, str, dict[str, Any]]]) -> bool:
+        """Train and score each (key, run, overrides) not done yet: in this process, or with ``--jobs N``
+        in N child processes at once (a 135M model leaves most of a GPU idle; with several GPUs the
+        jobs take turns on them). False when the deadline stopped it."""
+        todo = [it for it in items if it[0] not in self.res["runs"]]
+        if self.a.jobs <= 1:
+            for key, run, over in todo:
+                if not self.fits(key):
+                    return False
+                self.trained_and_scored(key, run, self.config(run, **over))
+            return True
+        import subprocess
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        import torch
+
+        from sql2nl_training.gguf_base import prepare
+
+        prepare(f"gguf:{self.a.gguf}", log=self.log)  # once, before the jobs share the cache
+        gpus = torch.cuda.device_count()
+        lock = threading.Lock()
+        stopped = []
+
+        def job(slot: int, key: str, run: str, over: dict[str, Any]) -> None:
+            with lock:
+                if not self.fits(key):
+                    stopped.append(key)
+                    return
+            logf = self.out / "logs" / f"{run}.log"
+            logf.parent.mkdir(parents=True, exist_ok=True)
+            # each job compiles Unsloth's kernels into its own folder: jobs writing one at once can clash
+            env = dict(os.environ, UNSLOTH_COMPILE_LOCATION=str(self.out / "unsloth-cache" / run))
+            if gpus > 1:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+            cmd = [sys.executable, __file__, "--gguf", self.a.gguf, "--spider", self.a.spider, "--out", self.a.out]
+            cmd += ["--one", json.dumps([key, run, over]), "--no-progress", "--eval-limit", str(self.a.eval_limit)]
+            cmd += ["--deadline-minutes", f"{self.left_s() / 60:.2f}", "--train-minutes", str(self.a.train_minutes)]
+            t = time.monotonic()
+            self.log(f"job {key} started (slot {slot})")
+            with logf.open("w") as f:
+                rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+            with lock:
+                self.per_run_s.append(time.monotonic() - t)
+                done = job_file(self.out, key)
+                if done.is_file():
+                    self.res["runs"][key] = json.loads(done.read_text())
+                    self.res.get("errors", {}).pop(key, None)
+                else:
+                    tail = logf.read_text(errors="replace")[-3000:]
+                    self.res.setdefault("errors", {})[key] = f"job exited {rc}\n{tail}"
+                self.log(f"job {key} ended (rc {rc}, {time.monotonic() - t:.0f} s)")
+                self.save()
+
+        slots = iter(range(10**6))
+        with ThreadPoolExecutor(self.a.jobs) as ex:
+            list(ex.map(lambda it: job(next(slots), *it), todo))
+        if stopped:
+            self.res["stopped_at"] = stopped[0]
+        return not stopped
 
     # -- stages -------------------------------------------------------------------------------------
     def stage_split(self) -> None:
@@ -248,21 +332,16 @@ class Driver:
         )
 
     def stage_ablate(self) -> None:
-        for name in self.a.ablations.split(",") if self.a.ablations else (TINY_ABLATIONS if self.tiny else ABLATIONS):
-            key = f"data:{name}"
-            if key not in self.res["runs"] and not self.fits(f"ablation {name}"):
-                return
-            run = "final" if name == "recipe" else f"ablate-{name}"  # the recipe's row is the final run
-            self.trained_and_scored(key, run, self.config(run, **ABLATIONS[name]))
-        self.res["ablate"] = "done"
+        names = self.a.ablations.split(",") if self.a.ablations else (TINY_ABLATIONS if self.tiny else ABLATIONS)
+        # the recipe's row is the final run, trained by the train stage
+        items = [(f"data:{n}", "final" if n == "recipe" else f"ablate-{n}", ABLATIONS[n]) for n in names]
+        if self.runs(items):
+            self.res["ablate"] = "done"
 
     def stage_grid(self) -> None:
-        for name in self.a.grid.split(",") if self.a.grid else (TINY_GRID if self.tiny else GRID):
-            key = f"grid:{name}"
-            if key not in self.res["runs"] and not self.fits(f"grid {name}"):
-                return
-            self.trained_and_scored(key, f"grid-{name}", self.config(f"grid-{name}", **GRID[name]))
-        self.res["grid"] = "done"
+        names = self.a.grid.split(",") if self.a.grid else (TINY_GRID if self.tiny else GRID)
+        if self.runs([(f"grid:{n}", f"grid-{n}", GRID[n]) for n in names]):
+            self.res["grid"] = "done"
 
     def stage_stage2(self) -> None:
         from sql2nl_training.data import load_pairs, write_jsonl
@@ -381,6 +460,32 @@ def cfg_diff(cfg) -> dict[str, Any]:
     return {k: v for k, v in cfg.to_dict().items() if k not in skip and recipe.get(k) != v}
 
 
+def job_file(out: Path, key: str) -> Path:
+    return out / "results" / "runs" / f"{key.replace(':', '-')}.json"
+
+
+def guarded(samples: Path) -> dict[str, Any]:
+    """What the fallback guard would make of these answers: each model text the checker passes (score
+    1.0, nothing contradicted) kept, every other replaced by the rules describer's text; scored like
+    the rest. The figure the grid is read by (the plugin's guard adds best-of-n and a retry first)."""
+    from sql2nl import describe
+    from sql2nl.facts import extract
+    from sql2nl.faithfulness import check
+    from sql2nl_training.evaluation import score
+
+    rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts, kept = [], 0
+    for r in rows:
+        v = check(r["model"], extract(r["sql"]))
+        if v.score >= 1.0 and not getattr(v, "contradicted", None):
+            texts.append(r["model"])
+            kept += 1
+        else:
+            texts.append(r.get("rules") or describe(r["sql"], backend="rules", cache=False).text)
+    m = score([r["sql"] for r in rows], texts, [r["references"] for r in rows], ["en"] * len(rows))
+    return {k: m[k] for k in KEYS} | {"first_faithful": round(100 * kept / max(1, len(rows)), 2)}
+
+
 def release() -> None:
     """Forget loaded models between evaluations (each run is loaded once, then never again)."""
     from sql2nl.backends import clear_backend_instances
@@ -416,9 +521,17 @@ def machine() -> dict[str, Any]:
     }
 
 
-def bundle(out: Path, dest: Path) -> list[Path]:
+def best_runs(res: dict[str, Any], n: int) -> set[str]:
+    """The run folders of the ``n`` ablation/grid runs the fallback guard would make best (BLEU 1-ref)."""
+    scored = [r for r in res.get("runs", {}).values() if "guarded" in r.get("eval", {})]
+    scored.sort(key=lambda r: -r["eval"]["guarded"]["bleu_single"])
+    return {Path(r["train"]["run"]).name for r in scored[:n]}
+
+
+def bundle(out: Path, dest: Path, adapters: set[str] = frozenset()) -> list[Path]:
     """The results worth bringing back (no base copy, merged models or checkpoints) as a tar.gz in
-    ``dest``, split into parts of at most 15 MiB (``cat smollm2-results.tgz.* > x.tgz``)."""
+    ``dest``, split into parts of at most 15 MiB (``cat smollm2-results.tgz.* > x.tgz``): the final
+    run's adapter and those of the runs named in ``adapters``."""
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("smollm2-results.tgz*"):
         old.unlink()
@@ -427,7 +540,15 @@ def bundle(out: Path, dest: Path) -> list[Path]:
     def wanted(p: Path) -> bool:
         rel = p.relative_to(out).parts
         if rel[0] == "runs":
-            return len(rel) == 3 and rel[2] in keep_run or len(rel) >= 3 and rel[1] == "final" and rel[2] == "adapter"
+            return (
+                len(rel) == 3
+                and rel[2] in keep_run
+                or len(rel) >= 3
+                and (rel[1] == "final" or rel[1] in adapters)
+                and rel[2] == "adapter"
+            )
+        if rel[0] == "logs":
+            return True
         if rel[0].startswith("eval-"):
             return p.suffix in (".md", ".json", ".jsonl", ".png")
         return rel[0] in ("results", "data")
@@ -566,6 +687,19 @@ def main(argv=None) -> int:
         default=None,
         help="Write smollm2-results.tgz (in 15 MiB parts if larger) here after each stage.",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="Ablation and grid runs trained at once, each in its own process (spread over the GPUs).",
+    )
+    p.add_argument(
+        "--keep-adapters",
+        type=int,
+        default=2,
+        help="Bundle the adapters of this many ablation/grid runs too, the best by the guarded BLEU 1-ref.",
+    )
+    p.add_argument("--one", default="", help=argparse.SUPPRESS)  # [key, run, overrides]: one job of --jobs
     p.add_argument("--tiny", action="store_true", help="CPU smoke test: a handful of pairs, 2 steps per training.")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -577,6 +711,10 @@ def main(argv=None) -> int:
         os.environ.setdefault(var, "1")  # the GPU machine has no network; never wait for one
     os.environ.setdefault("SQL2NL_GGUF_BASE_CACHE", str(Path(a.out).resolve() / "gguf-bases"))
     d = Driver(a)
+    if a.one:  # one job of a parent's --jobs
+        key, run, over = json.loads(a.one)
+        d.trained_and_scored(key, run, d.config(run, **over))
+        return 0
     d.run([s for s in STAGES if s in stages])
     print(markdown(d.res))
     return 1 if d.res.get("errors") else 0

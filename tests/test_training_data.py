@@ -223,6 +223,24 @@ def test_synthetic_queries_without_descriptions(tmp_path):
     assert [p.sql for p in generate(spec, 60, seed=5)] == sqls  # the teacher describes exactly these
 
 
+def test_synthetic_quotes_names_that_are_keywords():
+    """Spider has a column named ``From`` (train_station): written bare, ``SELECT From FROM train``
+    does not parse, and one such statement used to end a whole training run."""
+    from sql2nl.parsing import parse
+    from sql2nl_training.synthetic import SchemaSpec, generate
+
+    spec = SchemaSpec(
+        "trains",
+        {"train": [("From", "text"), ("select", "text"), ("Arrival", "text"), ("speed", "number")]},
+    )
+    pairs = generate(spec, 40, seed=3)
+    assert len(pairs) >= 20
+    assert any('"From"' in p.sql for p in pairs) and not any("SELECT From" in p.sql for p in pairs)
+    for p in pairs:
+        parse(p.sql)  # raises on a statement that does not parse
+        assert p.description
+
+
 def test_synthetic_from_sqlalchemy_metadata_and_live_database(tmp_path):
     sa = require("sqlalchemy")
     from sql2nl_training.synthetic import from_database, from_metadata, generate

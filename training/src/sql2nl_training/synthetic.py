@@ -17,9 +17,11 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from sql2nl.errors import InvalidInputError
@@ -111,8 +113,20 @@ def from_database(url: str, name: str | None = None) -> SchemaSpec:
     return from_metadata(md, name or engine.url.database or "db")
 
 
+@lru_cache(maxsize=4096)
 def _ident(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+    """``name`` as SQL: quoted unless it is a plain word that reads as a name where a column or table
+    stands (a column named ``From`` or ``order`` must be quoted, or the statement does not parse)."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return quoted
+    try:
+        tree = sqlglot.parse_one(f"SELECT {name} FROM {name}")
+    except sqlglot.errors.ParseError:
+        return quoted
+    cols, tables = list(tree.find_all(exp.Column)), list(tree.find_all(exp.Table))
+    plain = [c.name for c in cols] == [name] and [t.name for t in tables] == [name]
+    return name if plain else quoted
 
 
 class _Writer:
