@@ -48,6 +48,26 @@ def test_fallback_answers_with_the_rules_describer():
     assert d.text == RULES and d.backend == "rules" and d.guard["fell_back"] is True
 
 
+def test_mend_appends_what_is_left_out_and_keeps_the_models_words():
+    from sql2nl.llm import LLMOptions
+
+    assert LLMOptions().mend is True  # the library's default (the test backend turns it off)
+    for mode in ("fallback", "retry"):
+        d = describe(SQL, backend="wrong", on_unfaithful=mode, good_from=0, retries=1, mend=True, cache=False)
+        assert d.backend == "wrong" and d.text.startswith(WRONG.rstrip(".") + ",") and "Oslo" in d.text, d.text
+        assert d.faithfulness == 1.0 and not d.warnings
+        assert d.guard["mended"] and not d.guard["fell_back"] and d.guard["faithful"]
+    r = describe_stream(SQL, backend="wrong", on_unfaithful="fallback", mend=True, cache=False)
+    assert "".join(r) == d.text and r.description().guard["mended"]
+
+
+def test_mend_leaves_warn_mode_and_other_languages_alone():
+    d = describe(SQL, backend="wrong", mend=True, cache=False)  # warn: the model's text as it is
+    assert d.text == WRONG and not d.guard["mended"]
+    d = describe(SQL, backend="wrong", on_unfaithful="fallback", mend=True, language="zh", cache=False)
+    assert d.backend == "rules" and d.guard["fell_back"] and not d.guard["mended"]
+
+
 def test_stream_with_fallback_never_shows_the_wrong_text():
     r = describe_stream(SQL, backend="wrong", on_unfaithful="fallback", cache=False)
     pieces = list(r)

@@ -28,6 +28,8 @@ RIGHT = "List the names of users whose city is Oslo."
 @dataclass
 class WrongOptions(LLMOptions):
     good_from: int = option(1, "The first sampled answer (1 = the first extra one) that is right; 0: never.")
+    # Off here so the tests see the fallback paths; the mending tests turn it on (the library's default).
+    mend: bool = option(False, "Mend an answer that leaves things out before falling back.", per_request=True)
 
 
 class Wrong(LLMBackend):

@@ -10,11 +10,15 @@ calls it from its one batch path and from its one stream path. In order:
    checker scores best; on a tie the greedy answer stays.
 3. **Retry** (``on_unfaithful="retry"``): while the best is below ``min_faithfulness``, sample
    again, up to ``retries`` rounds.
-4. **Fall back** (``"fallback"`` or ``"retry"``): if none is good enough, answer with the rules
+4. **Mend** (``mend=True``, the default; English): an answer that only leaves things out (a filter
+   value, a limit, an ordering) gets the rules describer's clauses that say them appended
+   (:func:`sql2nl.faithfulness.repair.mend`, the same repair the training targets get), and is kept
+   if the checker then passes it: the model's wording survives where a fallback would replace it.
+5. **Fall back** (``"fallback"`` or ``"retry"``): if none is good enough, answer with the rules
    describer. ``"warn"`` keeps the best answer and lists what it may leave out in ``warnings``.
 
 What happened is recorded in the draft's ``guard`` dict (and so on ``Description.guard``):
-``mode``, ``candidates`` (answers generated, first one included), ``retries``, ``fell_back``,
+``mode``, ``candidates`` (answers generated, first one included), ``retries``, ``mended``, ``fell_back``,
 ``first_faithfulness`` (the greedy answer's score), ``faithful`` (whether the kept text passed),
 ``missing`` and ``contradicted``. Benchmarks add these up to report how often it retried or fell back.
 """
@@ -112,6 +116,7 @@ def choose(
             "mode": o.on_unfaithful,
             "candidates": made[i],
             "retries": retries[i],
+            "mended": False,
             "fell_back": False,
             "first_faithfulness": first[i],
             "faithful": _passes(c, o.min_faithfulness),
@@ -133,10 +138,27 @@ def _warnings(c: _Candidate) -> list[str]:
     ]
 
 
+def _mended(backend: GuardedBackend, request: Request, c: _Candidate, teacher: str) -> _Candidate | None:
+    """``c`` with the rules text's clauses for what it leaves out appended, if the checker then passes it."""
+    if not getattr(backend.options, "mend", False) or c.contradicted or not c.missing:
+        return None
+    from .faithfulness.repair import mend
+
+    text = mend(c.text, request.facts, teacher, c.missing, language=request.language, schema=request.schema)
+    if text is None:
+        return None
+    m = _score(request, text, c.order)
+    return m if _passes(m, backend.options.min_faithfulness) else None
+
+
 def _fallback(backend: GuardedBackend, request: Request, c: _Candidate, info: dict[str, Any]) -> Draft:
     from .rules import RulesBackend
 
     rules = RulesBackend().describe(request)
+    m = _mended(backend, request, c, rules.text)
+    if m is not None:
+        guard = {**info, "mended": True, "faithful": True, "missing": [], "contradicted": []}
+        return Draft(text=m.text, faithfulness=m.score, warnings=[], guard=guard)
     left = ", ".join(c.missing + c.contradicted) or "everything"
     rules.warnings = [
         f"the {backend.name} backend's answer left out or contradicted: {left}; answered with the "

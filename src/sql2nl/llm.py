@@ -52,6 +52,12 @@ class LLMOptions(Options):
         maximum=32,
         per_request=True,
     )
+    mend: bool = option(
+        True,
+        "Before falling back: append the rules describer's clauses for what the answer leaves out "
+        "(a value, a limit, an ordering; English), and keep it if the checker then passes it.",
+        per_request=True,
+    )
     sample_temperature: float = option(
         0.7, "Temperature of the extra candidates and retries.", minimum=0.0, per_request=True
     )

@@ -30,39 +30,17 @@ backends' guard):
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from sql2nl.errors import Sql2NLError
+from sql2nl.faithfulness.repair import mend
 
 from .data import Pair
 
 #: Checker items that name things; people may paraphrase them without changing what is meant.
 NAME_ITEMS = ("table", "column")
-#: Words a clause of a rules description starts with ("with age greater than 18", "for each city").
-_CLAUSE_START = (
-    "with",
-    "where",
-    "whose",
-    "who",
-    "which",
-    "that",
-    "having",
-    "without",
-    "except",
-    "excluding",
-    "sorted",
-    "ordered",
-    "grouped",
-    "for",
-)
-_CLAUSE = re.compile(
-    r"\s+(?=(?:" + "|".join(_CLAUSE_START) + r"|in (?:ascending|descending|alphabetical|reverse) order)\b)",
-    re.IGNORECASE,
-)
-_END = re.compile(r"[\s.?!。？！]+$")
 SYNTHETIC_SOURCES = ("synthetic:", "rules-teacher")
 
 
@@ -126,22 +104,6 @@ def rules_text(sql: str, language: str = "en", style: str = "question") -> str:
     return describe(sql, backend="rules", language=language, cache=False, **opts).text
 
 
-def clauses(text: str) -> list[str]:
-    """Every run of consecutive clauses within one comma-separated part of ``text``, shortest first.
-
-    The sentence's head ("What are the names of students") and any part that starts a new sentence
-    are not clauses: appended to another sentence they would not read as one.
-    """
-    out: set[str] = set()
-    for k, part in enumerate(re.split(r"[,;，；]\s*", _END.sub("", text))):
-        pieces = [p for p in _CLAUSE.split(part.strip()) if p]
-        first = 1 if k == 0 or pieces and pieces[0][:1].isupper() else 0
-        for i in range(first, len(pieces)):
-            for j in range(i + 1, len(pieces) + 1):
-                out.add(" ".join(pieces[i:j]))
-    return sorted(out, key=lambda s: (len(s), s))
-
-
 def repair(pair: Pair, *, teacher: str | None = None) -> Pair | None:
     """``pair`` with the clauses of the rules text that say what its description leaves out appended;
     ``None`` when nothing is left out or no clause of the rules text says it (English only).
@@ -154,16 +116,10 @@ def repair(pair: Pair, *, teacher: str | None = None) -> Pair | None:
     if not missing:
         return None
     teacher = teacher if teacher is not None else rules_text(pair.sql, pair.language)
-    chosen: list[str] = []
-    for item in missing:
-        clause = next((c for c in clauses(teacher) if item not in verdict(pair.sql, c, pair.language).missing), None)
-        if clause is not None and not any(clause in c for c in chosen):
-            chosen = [c for c in chosen if c not in clause] + [clause]
-    if not chosen:
+    text = mend(pair.description, _facts(pair.sql), teacher, missing, language=pair.language)
+    if text is None:
         return None
-    body = _END.sub("", pair.description)
-    end = pair.description[len(body) :].strip() or "."
-    fixed = Pair(pair.sql, f"{body}, {', '.join(chosen)}{end}", pair.db_id, pair.language, pair.source + ":repaired")
+    fixed = Pair(pair.sql, text, pair.db_id, pair.language, pair.source + ":repaired")
     better = len(omissions(fixed)) < len(missing) and set(contradictions(fixed)) <= set(contradictions(pair))
     return fixed if better else None
 
