@@ -153,6 +153,7 @@ def timed(sqls: list[str], rounds: int) -> dict:
             "first_answer_faithful": sum(1 for x in g if x["first_faithfulness"] >= 1.0),
             "answers_generated": sum(x["candidates"] for x in g),
             "retried": sum(1 for x in g if x["retries"]),
+            "mended": sum(1 for x in g if x.get("mended")),
             "fell_back_to_rules": sum(1 for x in g if x["fell_back"]),
             "final_faithful": sum(1 for x in g if x["faithful"]),
         },
@@ -246,9 +247,10 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
         )
     lines += [
         "",
-        f"Guard (default: best of 3, one retry, then rules): greedy answer faithful "
+        f"Guard (default: best of 3, one retry, mend, then rules): greedy answer faithful "
         f"{g['first_answer_faithful']}/{n}; answers generated {g['answers_generated']} for {n} statements; "
-        f"retried {g['retried']}; answered by the rules describer {g['fell_back_to_rules']}; final answers faithful "
+        f"retried {g['retried']}; mended {g.get('mended', 0)}; answered by the rules describer "
+        f"{g['fell_back_to_rules']}; final answers faithful "
         f"{g['final_faithful']}/{n}. Raw and describe (guard off) give the same text: "
         f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}. Weights: {r['weights']}; the merged model and the "
         f"Q4_1 base + runtime LoRA give the same text on {r['same_text_merged_vs_runtime_lora']}/{n}.",

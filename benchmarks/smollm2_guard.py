@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             "first_answer_faithful": round(sum(1 for g in guards if g.get("first_faithfulness", 0) >= 1.0) / n, 4),
             "sampled_more": round(sum(1 for g in guards if g.get("candidates", 1) > 1) / n, 4),
             "retried": round(sum(1 for g in guards if g.get("retries")) / n, 4),
+            "mended": round(sum(1 for g in guards if g.get("mended")) / n, 4),
             "fell_back_to_rules": round(sum(1 for g in guards if g.get("fell_back")) / n, 4),
             "answers_per_statement": round(sum(g.get("candidates", 1) for g in guards) / n, 2),
             "seconds_per_statement": {k: round(v / n, 3) for k, v in seconds.items()},
