@@ -95,6 +95,7 @@ class Describer(QueriesMixin, RelationsMixin, ConditionsMixin, ExpressionsMixin,
         self.dialect = dialect if dialect is not None else facts.dialect
         self.options = options or _options(style, detail)
         self.warnings: list[str] = []
+        self.bare_windows = False  # a window phrase inside a parenthetical drops its own parentheses
         self.scopes: Scopes = facts.scopes if facts.scopes is not None else Scopes(facts.tree, schema)
         # Derived facts per node id (see DERIVED): plain dicts, because they are read dozens of
         # times per statement (a generic memo keyed by (kind, id) cost a tenth of the wording).

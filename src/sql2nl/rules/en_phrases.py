@@ -110,6 +110,8 @@ PHRASES = {
     "cast": "{0} as {1}",
     "function": "the result of {0}({1})",
     "window": "{func} ({over})",
+    # inside a parenthetical already ("avg sal (the average salary within each department)")
+    "window_bare": "{func} {over}",
     "window_partition": "within each {0}",
     "window_sep": ", ",
     "window_all": "over all rows",

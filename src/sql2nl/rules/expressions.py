@@ -348,7 +348,8 @@ class ExpressionsMixin:
             # An aggregate with ORDER BY and no frame runs from the first row to the current one.
             func = self.PHRASES["running"].format(func.removeprefix(self.PHRASES["the"].format("")))
         over = self.PHRASES["window_sep"].join(parts) if parts else self.PHRASES["window_all"]
-        return self.PHRASES["window"].format(func=func, over=over)
+        key = "window_bare" if self.bare_windows and "window_bare" in self.PHRASES else "window"
+        return self.PHRASES[key].format(func=func, over=over)
 
     def frame_words(self: "Describer", spec: exp.WindowSpec) -> str:
         """``ROWS BETWEEN 2 PRECEDING AND CURRENT ROW`` as "over the rows from 2 before to the current one"."""

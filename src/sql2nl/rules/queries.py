@@ -128,12 +128,21 @@ class QueriesMixin:
         p.distinct = bool(sel.args.get("distinct")) and not sel.args["distinct"].args.get("on")
         for e in exprs:
             inner = e.this if isinstance(e, exp.Alias) else e
-            phrase = self.projection(inner, many=not (limit is not None and _is_one(limit)))
+            one = limit is not None and _is_one(limit)
+            phrase = self.projection(inner, many=not one)
             if (
                 isinstance(e, exp.Alias)
                 and not isinstance(inner, (exp.Column, exp.Star))
                 and self.identifier_words(e.alias, kind="alias") not in phrase
             ):
+                if "window_bare" in self.PHRASES and inner.find(exp.Window):
+                    # "avg sal (the average salary within each department)", not "(… (within …))"
+                    said, self.bare_windows = len(self.warnings), True
+                    try:
+                        phrase = self.projection(inner, many=not one)
+                    finally:
+                        self.bare_windows = False
+                        del self.warnings[said:]  # the first wording said them already
                 phrase = self.PHRASES["alias"].format(phrase, self.identifier_words(e.alias, kind="alias"))
             p.columns.append(phrase)
             p.is_aggregate.append(is_aggregate(inner))

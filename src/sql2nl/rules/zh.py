@@ -128,6 +128,7 @@ class ChineseDescriber(Describer):
         "cast": "{0}（转换为{1}）",
         "function": "{0}({1})的结果",
         "window": "{func}（{over}）",
+        "window_bare": "{over}的{func}",  # inside 「别名」（…）: a modifier, not a second pair of brackets
         "window_partition": "在每个{0}内",
         "window_sep": "，",
         "window_all": "在所有行上",
