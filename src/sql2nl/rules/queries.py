@@ -128,8 +128,8 @@ class QueriesMixin:
         p.distinct = bool(sel.args.get("distinct")) and not sel.args["distinct"].args.get("on")
         for e in exprs:
             inner = e.this if isinstance(e, exp.Alias) else e
-            one = limit is not None and _is_one(limit)
-            phrase = self.projection(inner, many=not one)
+            plural = not (limit is not None and _is_one(limit))
+            phrase = self.projection(inner, many=plural)
             if (
                 isinstance(e, exp.Alias)
                 and not isinstance(inner, (exp.Column, exp.Star))
@@ -139,7 +139,7 @@ class QueriesMixin:
                     # "avg sal (the average salary within each department)", not "(… (within …))"
                     said, self.bare_windows = len(self.warnings), True
                     try:
-                        phrase = self.projection(inner, many=not one)
+                        phrase = self.projection(inner, many=plural)
                     finally:
                         self.bare_windows = False
                         del self.warnings[said:]  # the first wording said them already
