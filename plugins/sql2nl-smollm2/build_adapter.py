@@ -243,7 +243,7 @@ def model_card(m: dict) -> str:
         "llama.cpp applying it at run time; `SQL2NL_SMOLLM2_MERGE=off` applies it at run time).",
         f"- Prompt format: `{m['prompt_version']}` (sql2nl.prompt), rendered with SmolLM2's ChatML template.",
         "- Runs on the CPU through the `llamacpp` backend; the faithfulness guard is on by default "
-        '(`on_unfaithful="retry"`, `candidates=3`, `retries=1`: when the greedy answer is incomplete, two more '
+        '(`on_unfaithful="retry"`, `candidates=3`, `retries=1`, `sample_temperature=0.5`: when the greedy answer is incomplete, two more '
         "are sampled and the checker's best kept, then one more try; an answer that still only leaves "
         "something out gets the rules describer's clauses for it appended (`mend`), and only then does the "
         "rules describer answer).",

@@ -109,7 +109,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "nullable": True,
                 "description": "What the faithfulness guard did (LLM "
-                "backends): mode, candidates, retries, fell_back, first_faithfulness, faithful, missing.",
+                "backends): mode, candidates, retries, mended, fell_back, first_faithfulness, faithful, missing.",
             },
         },
     },
