@@ -140,7 +140,7 @@ def _warnings(c: _Candidate) -> list[str]:
 
 def _mended(backend: GuardedBackend, request: Request, c: _Candidate, teacher: str) -> _Candidate | None:
     """``c`` with the rules text's clauses for what it leaves out appended, if the checker then passes it."""
-    if not getattr(backend.options, "mend", False) or c.contradicted or not c.missing:
+    if not backend.options.mend or c.contradicted or not c.missing:
         return None
     from .faithfulness.repair import mend
 

@@ -79,11 +79,16 @@ def mend(
     if language != "en" or not missing or not text.strip():
         return None
     options = clauses(teacher)
+    said: dict[str, list[str]] = {}  # clause -> what the checker finds missing in it, checked once
+
+    def leaves_out(c: str) -> list[str]:
+        if c not in said:
+            said[c] = check(c, facts, language=language, schema=schema).missing
+        return said[c]
+
     chosen: list[str] = []
     for item in missing:
-        clause = next(
-            (c for c in options if item not in check(c, facts, language=language, schema=schema).missing), None
-        )
+        clause = next((c for c in options if item not in leaves_out(c)), None)
         if clause is not None and not any(clause in c for c in chosen):
             chosen = [c for c in chosen if c not in clause] + [clause]
     if not chosen:

@@ -348,7 +348,7 @@ class ExpressionsMixin:
             # An aggregate with ORDER BY and no frame runs from the first row to the current one.
             func = self.PHRASES["running"].format(func.removeprefix(self.PHRASES["the"].format("")))
         over = self.PHRASES["window_sep"].join(parts) if parts else self.PHRASES["window_all"]
-        key = "window_bare" if self.bare_windows and "window_bare" in self.PHRASES else "window"
+        key = "window_bare" if self.bare_windows else "window"
         return self.PHRASES[key].format(func=func, over=over)
 
     def frame_words(self: "Describer", spec: exp.WindowSpec) -> str:

@@ -126,9 +126,9 @@ class QueriesMixin:
         exprs = sel.expressions
         limit = sel.args.get("limit")
         p.distinct = bool(sel.args.get("distinct")) and not sel.args["distinct"].args.get("on")
+        plural = not (limit is not None and _is_one(limit))
         for e in exprs:
             inner = e.this if isinstance(e, exp.Alias) else e
-            plural = not (limit is not None and _is_one(limit))
             phrase = self.projection(inner, many=plural)
             if (
                 isinstance(e, exp.Alias)

@@ -24,7 +24,7 @@ BACKEND = "llamacpp"
 # runaway answer from costing seconds. The system prompt is the same for every statement, so
 # llama.cpp reuses its cached keys and values and each call only evaluates the statement's tokens.
 MAX_NEW_TOKENS = 64
-N_CTX = 2048
+N_CTX = 2048  # prompts are ~100-300 tokens; 8,192 (trained) would reserve 4x the KV memory for nothing
 # A 135M model leaves things out; sampling a few answers and keeping the one the checker scores
 # best costs little next to answering with the rules describer (which throws the model's wording away).
 # Samples at 0.5 rather than the library's 0.7 stay nearer the greedy answer's wording: on the 707
@@ -34,7 +34,7 @@ GUARD = {
     "candidates": 3,
     "retries": 1,
     "sample_temperature": 0.5,
-}  # prompts are ~100-300 tokens; 8,192 (trained) would reserve 4x the KV memory for nothing
+}
 
 
 def default_threads() -> int:
