@@ -3,6 +3,7 @@
     python benchmarks/bench_logs.py                       # 100,000 statements; loop, --workers 1, --workers 2
     python benchmarks/bench_logs.py --n 5000 --engines loop,workers2
     python benchmarks/bench_logs.py --json out.json
+    python benchmarks/bench_logs.py --engines workers2,spark2cds --marginal 5   # + the cost per row
 
 The input is a JSON-lines log of ``--n`` distinct Spider-like statements: the training
 subpackage's synthetic query writer over every schema of Spider's ``tables.json``
@@ -12,6 +13,12 @@ describing, writing: what a user waits for), one engine after the other in one r
 on R slices of the log, each engine first in turn, times summed), with the CPU time of all its
 processes (workers included) beside it. The load average is read before and after
 each, because the machine may be shared. It prints a markdown table.
+
+``--marginal K`` also runs every engine on every K-th statement of the log (the same mix, 1/K of
+the rows) and reports the slope between the two sizes, ``(wall full - wall small) / (rows -
+rows/K)``: what one more row costs once the engine has started. A SparkSession's start (the JVM,
+its Python workers) is paid once per application, however many rows follow; the slope is Spark's
+overhead per row, the start is the fixed cost beside it.
 
 An engine is one function taking the input file and an output path and returning when the output
 is complete; add one to ENGINES. An engine whose processes are not all reaped through it (Spark's
@@ -87,6 +94,14 @@ def _slices(src: Path, rounds: int) -> list[Path]:
         part.write_text("".join(lines[i * size : (i + 1) * size]), encoding="utf-8")
         parts.append(part)
     return parts
+
+
+def _every(src: Path, k: int) -> Path:
+    """Every ``k``-th record of ``src`` (the same mix of statements, 1/k of them) as another log."""
+    small = src.with_name(f"every{k}.jsonl")
+    with open(src, encoding="utf-8") as f:
+        small.write_text("".join(line for i, line in enumerate(f) if i % k == 0), encoding="utf-8")
+    return small
 
 
 # -- engines: each runs in a fresh process and returns when OUT is complete -----------------------
@@ -220,6 +235,13 @@ def main() -> None:
         help="split the log into this many slices and run the engines on each in turn (fairer on a "
         "machine whose load changes); times are summed",
     )
+    ap.add_argument(
+        "--marginal",
+        type=int,
+        metavar="K",
+        help="also run each engine on every K-th statement of the log and report the cost per row "
+        "beyond the fixed start: (full run - small run) / (rows - rows/K); Spark's overhead per row",
+    )
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -234,10 +256,12 @@ def main() -> None:
         src = Path(tmp) / "log.jsonl"
         n = make_log(src, args.n)
         slices = _slices(src, args.rounds)
+        small = _every(src, args.marginal) if args.marginal else None
         for name in names:
             if name in SETUP:
                 SETUP[name](slices[0])
         print(f"{n:,} distinct statements in {len(slices)} slices; {machine()}", file=sys.stderr)
+        runs = [(r, part) for r, part in enumerate(slices)] + ([(len(slices), small)] if small else [])
         results = {
             name: {
                 "engine": name,
@@ -246,10 +270,11 @@ def main() -> None:
                 "cpu_seconds": 0.0,
                 "records": 0,
                 "load": [],
+                "small_seconds": 0.0,
             }
             for name in names
         }
-        for r, part in enumerate(slices):
+        for r, part in runs:
             for name in names[r % len(names) :] + names[: r % len(names)]:  # each engine first in turn
                 res, fn = results[name], ENGINES[name][1]
                 out = Path(tmp) / f"{name}.jsonl"
@@ -257,27 +282,48 @@ def main() -> None:
                 c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
                 own_cpu = fn(part, out)
-                res["seconds"] += time.perf_counter() - t0
+                took = time.perf_counter() - t0
+                res["load"].append(load())
+                if part is small:
+                    res["small_seconds"] = took
+                    print(f"every {args.marginal}th: {name} {took:.1f} s (load {load():.2f})", file=sys.stderr)
+                    continue
+                res["seconds"] += took
                 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the engine's processes, workers included
                 res["cpu_seconds"] += (
                     c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime if own_cpu is None else own_cpu
                 )
                 res["records"] += sum(1 for _ in open(out, encoding="utf-8")) if out.exists() else 0
-                res["load"].append(load())
                 print(f"slice {r + 1}: {name} {res['seconds']:.1f} s so far (load {load():.2f})", file=sys.stderr)
         results = list(results.values())
+        n_small = sum(1 for _ in open(small, encoding="utf-8")) if small else 0
         for res in results:
             res["per_s"] = n / res["seconds"]
+            if small:  # the slope between the two sizes: what one more row costs, the fixed start left out
+                res["small_rows"] = n_small
+                res["ms_per_row"] = 1000 * (res["seconds"] - res["small_seconds"]) / (n - n_small)
             res["load_min"], res["load_max"] = min(res["load"]), max(res["load"])  # (numbers: "10.3" < "9.9")
     base = next((r["per_s"] for r in results if r["engine"] == "loop"), results[0]["per_s"])
+    marginal = "ms_per_row" in results[0]
+    pool = next((r for r in results if r["engine"] == "workers2"), results[0])
     print(f"\n{n:,} distinct Spider-like statements; {machine()}\n")
-    print("| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    extra = f" wall s, every {args.marginal}th | ms per row beyond the start | vs the pool |" if marginal else ""
+    print(
+        "| engine | wall s | statements/s | vs loop | CPU s, all its processes | records out | load avg (min–max) |"
+        + extra
+    )
+    print("|---|---:|---:|---:|---:|---:|---|" + ("---:|---:|---:|" if marginal else ""))
     for r in results:
-        print(
+        row = (
             f"| {r['label']} | {r['seconds']:.1f} | {r['per_s']:,.0f} | {r['per_s'] / base:.2f}× | "
             f"{r['cpu_seconds']:.1f} | {r['records']:,} | {r['load_min']:.2f}–{r['load_max']:.2f} |"
         )
+        if marginal:
+            row += (
+                f" {r['small_seconds']:.1f} | {r['ms_per_row']:.3f} |"
+                f" {100 * (r['ms_per_row'] / pool['ms_per_row'] - 1):+.0f} % |"
+            )
+        print(row)
     if args.json:
         Path(args.json).write_text(json.dumps({"n": n, "machine": machine(), "results": results}, indent=2))
 

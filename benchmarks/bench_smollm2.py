@@ -16,7 +16,12 @@ loaded model shared by every method (the backend's), greedy:
   cache=False)`` — parsing, facts, prompt, generation, the faithfulness check (its verdict only warns);
 * ``describe``: ``describe(sql, model="smollm2", cache=False)`` with the model's default guard
   (best of 3 when the greedy answer is not perfect, one more try, then the rules describer);
-* ``raw stream`` / ``describe_stream``: time to the first piece of text, then the whole answer.
+* ``raw stream`` / ``describe_stream``: time to the first piece of text, then the whole answer;
+* ``describe_many, N processes`` (``--workers N``, default 2): the whole list in one
+  ``describe_many(sqls, model="smollm2", workers=N)`` call, guard on and off: N worker processes,
+  each loading the model (in the time) and running llama.cpp on its share of the cores. A 135M
+  model gains little from a second thread, so on 2 cores two one-thread processes describe more
+  statements a second than one two-thread process.
 
 Each method describes the statements one after another, as a program describing a log or a
 script does, so llama.cpp reuses the cached keys and values of the constant prompt prefix (system
@@ -123,11 +128,26 @@ def methods(sqls: list[str]):
     }, be
 
 
-def timed(sqls: list[str], rounds: int) -> dict:
+def pooled(sqls: list[str], workers: int):
+    """The whole list at once through ``describe_many(workers=N)``: N processes, each loading the model
+    (its start is in the time) with its share of the cores (``sql2nl.pool.worker_cpus``)."""
+    from sql2nl import describe_many
+
+    def run(guard: dict):
+        return lambda: describe_many(sqls, model="smollm2", cache=False, workers=workers, **guard)
+
+    return {
+        f"describe_many, {workers} processes, guard off": run(GUARD_OFF),
+        f"describe_many, {workers} processes": run({}),
+    }
+
+
+def timed(sqls: list[str], rounds: int, workers: int = 0) -> dict:
     fns, be = methods(sqls)
     for fn in fns.values():  # warm-up: weights paged in, prompt prefix cached
         fn(0)
-    names = list(fns)
+    whole = pooled(sqls, workers) if workers > 1 else {}  # methods that take the whole list at once
+    names = list(fns) + list(whole)
     best = {k: float("inf") for k in names}
     ttft: dict[str, list[float]] = {}
     outputs: dict[str, list] = {}
@@ -135,7 +155,10 @@ def timed(sqls: list[str], rounds: int) -> dict:
         k = rnd % len(names)
         for name in names[k:] + names[:k]:
             t = time.perf_counter()
-            res = [fns[name](i) for i in range(len(sqls))]
+            if name in whole:
+                res = [(d, None) for d in whole[name]()]
+            else:
+                res = [fns[name](i) for i in range(len(sqls))]
             took = time.perf_counter() - t
             if took < best[name]:
                 best[name] = took
@@ -144,7 +167,13 @@ def timed(sqls: list[str], rounds: int) -> dict:
                     ttft[name] = [r[1] for r in res]
     off, on = outputs["describe, guard off"], outputs["describe"]
     g = [d.guard for d in on]  # what the guard did, per statement (sql2nl.guard)
+    # Workers describe with 1 thread each, and without the previous statement's cached prompt: the
+    # same weights, but llama.cpp's sums may round otherwise, so count the texts that match.
+    same_pooled = {
+        name: sum(a.text == b.text for a, b in zip(outputs[name], off if "guard off" in name else on)) for name in whole
+    }
     return {
+        "same_text_pooled": same_pooled,
         "seconds": best,
         "statements": len(sqls),
         "ttft_median_ms": {k: statistics.median(v) * 1000 for k, v in ttft.items()},
@@ -253,7 +282,11 @@ def table(r: dict, mem: list[dict], load_before: str, load_after: str) -> str:
         f"{g['fell_back_to_rules']}; final answers faithful "
         f"{g['final_faithful']}/{n}. Raw and describe (guard off) give the same text: "
         f"{'yes' if r['same_text_raw_vs_describe'] else 'NO'}. Weights: {r['weights']}; the merged model and the "
-        f"Q4_1 base + runtime LoRA give the same text on {r['same_text_merged_vs_runtime_lora']}/{n}.",
+        f"Q4_1 base + runtime LoRA give the same text on {r['same_text_merged_vs_runtime_lora']}/{n}."
+        + "".join(
+            f" {name} gives the same text as describe{' (guard off)' if 'guard off' in name else ''} on {k}/{n}."
+            for name, k in r.get("same_text_pooled", {}).items()
+        ),
         "",
         "| fresh process | first description (load + hash check + 1 statement) s | all statements s | peak RSS MiB |",
         "|---|---:|---:|---:|",
@@ -272,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         help="JSONL with a sql field (e.g. the by-database split's valid.jsonl)",
     )
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also time describe_many(workers=N) on the whole list (0: not; default 2)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -282,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(describe_setting(), file=sys.stderr)
     before = _uptime()
-    r = {**timed(statements(args.statements, args.data), args.rounds), "rounds": args.rounds, "data": str(args.data)}
+    r = {
+        **timed(statements(args.statements, args.data), args.rounds, args.workers),
+        "rounds": args.rounds,
+        "data": str(args.data),
+    }
     mem = memory(args.statements, args.data)
     after = _uptime()
     print(table(r, mem, before, after))

@@ -131,6 +131,25 @@ def test_describe_many_matches_describe_and_keeps_order(q8):
     assert [d.text for d in many] == [describe(s, backend="llamacpp", model=q8, cache=False, **FAST).text for s in sqls]
 
 
+def test_describe_many_in_worker_processes_matches_describe(q8):
+    # A model backend gets workers from a few statements on (pool_min), started without forking this
+    # process (whose llama.cpp threads have run), each with its share of the cores (1 of 2 here).
+    sqls = [f"SELECT name FROM singer WHERE age > {n}" for n in range(10)]
+    many = describe_many(sqls, backend="llamacpp", model=q8, cache=False, workers=2, **FAST)
+    assert [d.text for d in many] == [describe(s, backend="llamacpp", model=q8, cache=False, **FAST).text for s in sqls]
+
+
+def test_in_a_pool_worker_llama_cpp_gets_its_share_of_the_cores(q8, monkeypatch):
+    from sql2nl import pool
+    from sql2nl.backends import clear_backend_instances
+
+    clear_backend_instances()
+    monkeypatch.setattr(pool, "_share", 3)  # what _init_worker sets in each of 2 workers on 6 cores
+    assert get_backend("llamacpp", model=q8, **FAST).model.llm.n_threads == 3
+    assert get_backend("llamacpp", model=q8, n_threads=2, **FAST).model.llm.n_threads == 2  # asked for: kept
+    clear_backend_instances()
+
+
 def test_guard_fallback_answers_with_the_rules_describer(q8):
     d = describe(SQL, backend="llamacpp", model=q8, on_unfaithful="fallback", **FAST)
     assert d.backend == "rules"

@@ -60,6 +60,18 @@ class RecordingPlugin:
     @hookimpl
     def register_backends(self, register):
         register("test-recording", Recording, description="records its calls")
+        register("test-slow", Slow, description="says which process described and how many CPUs it was given")
+
+
+class Slow(Backend):
+    """A backend as slow as a model, for the pool: small tasks, workers from a few statements on."""
+
+    name = "test-slow"
+    pool_chunk = 2
+    pool_min = 3
+
+    def describe(self, request):
+        return Draft(text=f"{os.getpid()} {pool.worker_cpus()}")
 
 
 @pytest.fixture
@@ -125,6 +137,24 @@ def test_describe_many_with_workers_is_describe_many(monkeypatch, shape):
     assert "HexString" in str(e.value) and (e.value.line, e.value.column) == (1, 8)
     with pytest.raises(InvalidInputError, match="workers"):
         describe_many(sqls, workers=0)
+
+
+def test_a_slow_backend_gets_workers_from_a_few_statements_on_and_each_its_share_of_the_cpus(recording):
+    # A model takes a tenth of a second a statement: workers pay back after a few (pool_min), and
+    # each worker's thread pool (llama.cpp's) gets its share of the cores (worker_cpus), not all.
+    parent = str(os.getpid())
+    assert pool.worker_cpus() is None
+    job = api.worker_job("test-slow", None, {}, {"cache": False})
+    assert (job.chunk_size, job.min_parallel) == (2, 3)
+    few = describe_many(statements(2), backend="test-slow", cache=False, workers=2)
+    assert {d.text for d in few} == {f"{parent} None"}  # fewer than pool_min: described here
+    many = describe_many(statements(12), backend="test-slow", cache=False, workers=2)
+    pids = {d.text.split()[0] for d in many}
+    assert parent not in pids and 1 <= len(pids) <= 2
+    assert {d.text.split()[1] for d in many} == {str(max(1, pool.default_workers() // 2))}
+    # The rules describer keeps the pool's defaults: its statements take well under a millisecond.
+    rules = api.worker_job(None, None, {}, {"cache": False})
+    assert (rules.chunk_size, rules.min_parallel) == (None, None)
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(recording):

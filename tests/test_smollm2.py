@@ -9,6 +9,7 @@ any adapter: the guard's final answers are faithful, the LoRA is applied, files 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -147,6 +148,17 @@ def test_the_lora_is_applied():
     ]
     tuned = [describe(s, model="smollm2", cache=False, **GUARD_OFF, **FAST).text for s in STATEMENTS[:3]]
     assert base_only != tuned
+
+
+def test_threads_are_every_core_or_a_pool_workers_share(monkeypatch):
+    from sql2nl_smollm2.model import default_threads
+
+    from sql2nl import pool
+
+    monkeypatch.setattr(pool, "_share", None)
+    assert default_threads() == max(1, min(len(os.sched_getaffinity(0)), 8))
+    monkeypatch.setattr(pool, "_share", 1)  # one of 2 workers on 2 cores
+    assert default_threads() == 1 and model_options()["n_threads"] == 1
 
 
 def test_loaded_once_per_process():

@@ -74,7 +74,7 @@ def _build(base: Path, lora: Path, directory: Path, outtype: str = "q8_0") -> Pa
     )
 
 
-@pytest.mark.parametrize("outtype, tol", [("f32", 1e-6), ("f16", 2e-3), ("q8_0", 1e-2)])
+@pytest.mark.parametrize("outtype, tol", [("f32", 1e-6), ("f16", 2e-3), ("q8_0", 1e-2), ("q4_0", 0.15)])
 def test_merged_weight_is_base_plus_scaled_b_times_a(tmp_path, outtype, tol):
     base, lora = _tiny_base(tmp_path / "base.gguf"), _tiny_lora(tmp_path / "lora.gguf")
     out = _build(base, lora, tmp_path / "cache", outtype)
@@ -85,7 +85,7 @@ def test_merged_weight_is_base_plus_scaled_b_times_a(tmp_path, outtype, tol):
     assert np.abs(got["blk.0.attn_q.weight"] - want).max() <= tol * np.abs(want).max()
     assert np.array_equal(got["blk.0.attn_norm.weight"], w["blk.0.attn_norm.weight"])  # untouched tensors copied
     assert np.array_equal(got["token_embd.weight"], w["token_embd.weight"])
-    if outtype == "q8_0":  # the head stays tied to the Q8_0 embedding
+    if outtype.startswith("q"):  # the head stays tied to the Q8_0 embedding
         assert "output.weight" not in got
     else:  # an untied head in the merged type, so llama.cpp does not quantize the last activations
         assert np.abs(got["output.weight"] - w["token_embd.weight"]).max() <= tol * np.abs(w["token_embd.weight"]).max()
@@ -140,7 +140,7 @@ def test_what_is_not_a_lora_or_cannot_be_written_is_a_merge_error(tmp_path):
 
 def test_bad_setting_is_an_error_and_off_means_runtime_lora(monkeypatch):
     monkeypatch.setenv(merge.ENV, "q2")
-    with pytest.raises(merge.MergeError, match="SQL2NL_SMOLLM2_MERGE='q2' is not one of q8_0, f16, f32 or off"):
+    with pytest.raises(merge.MergeError, match="SQL2NL_SMOLLM2_MERGE='q2' is not one of q8_0, q4_0, f16, f32 or off"):
         model_options()
     monkeypatch.setenv(merge.ENV, "off")
     opts = model_options()

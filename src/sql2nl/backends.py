@@ -66,6 +66,17 @@ class Backend:
     streams: ClassVar[bool] = False
     #: The declared options (a dataclass subclassing :class:`sql2nl.options.Options`).
     Options: ClassVar[type[Options]] = Options
+    #: How :mod:`sql2nl.pool` shares this backend's work among processes (``describe_many(workers=N)``,
+    #: ``sql2nl describe --jsonl --workers N``): statements per task sent to a worker, and the fewest
+    #: statements worth starting workers for. None: the pool's defaults, made for the rules describer
+    #: (well under a millisecond a statement); a model (a tenth of a second or more) wants small tasks,
+    #: so that the workers stay evenly busy, and workers from a handful of statements on.
+    pool_chunk: ClassVar[int | None] = None
+    pool_min: ClassVar[int | None] = None
+    #: The pool's :mod:`multiprocessing` start method for this backend (None: the platform's). A
+    #: process forked from one whose native thread pools have run (llama.cpp's OpenMP, torch) inherits
+    #: them broken: on Linux such workers described 3x slower than spawned ones.
+    pool_start: ClassVar[str | None] = None
 
     def __init__(self, **options: Any):
         self.options = self.Options.parse(options, backend=self.name)

@@ -101,6 +101,9 @@ class Job:
     backend_options: dict[str, Any]
     options: dict[str, Any]  # describe()'s keyword arguments: language, schema, redact, cache, max_chars...
     describer: Callable[[Job], Callable[[list[tuple[str, str | None]]], list[Result]]]
+    chunk_size: int | None = None  # the backend's pool_chunk / pool_min (None: CHUNK_SIZE / MIN_PARALLEL)
+    min_parallel: int | None = None
+    start_method: str | None = None  # the backend's pool_start (None: the platform's)
 
 
 def job_for(
@@ -116,6 +119,11 @@ def job_for(
 
     from .backends import Backend, available_backends
 
+    sizes = dict(
+        chunk_size=getattr(resolved, "pool_chunk", None),
+        min_parallel=getattr(resolved, "pool_min", None),
+        start_method=getattr(resolved, "pool_start", None),
+    )
     if isinstance(backend, Backend):
         try:
             pickle.dumps(backend)
@@ -124,17 +132,17 @@ def job_for(
                 f"workers= needs a backend each process can build: pass its name (or class) and options instead "
                 f"of this {type(backend).__name__} instance, which cannot be sent to another process ({e})."
             ) from None
-        return Job(backend, {}, options, describer)
+        return Job(backend, {}, options, describer, **sizes)
     if backend is None or isinstance(backend, str):
         info = available_backends().get(resolved.name)
         if info is not None and info.factory is type(resolved):
             try:
                 pickle.dumps(info.factory)
-                return Job(info.factory, dict(backend_options), options, describer)
+                return Job(info.factory, dict(backend_options), options, describer, **sizes)
             except Exception:
                 pass
-        return Job(resolved.name, dict(backend_options), options, describer)
-    return Job(backend, dict(backend_options), options, describer)
+        return Job(resolved.name, dict(backend_options), options, describer, **sizes)
+    return Job(backend, dict(backend_options), options, describer, **sizes)
 
 
 class _Worker:
@@ -163,10 +171,24 @@ class _Worker:
 
 
 _worker: _Worker | None = None  # the one in a pool's worker process
+_share: int | None = None  # in a pool's worker process: the CPUs it should keep busy
 
 
-def _init_worker(job: Job) -> None:
-    global _worker
+def worker_cpus() -> int | None:
+    """In a worker of a pool of N processes: the CPUs it should keep busy with its own threads (its
+    1/N share of the CPUs, at least 1); None in any other process.
+
+    A model's matrix work runs on a thread pool (llama.cpp's, torch's) that by default takes every
+    core; N workers each doing so would fight over the cores. A small model gains little from a
+    second thread (on 2 cores, SmolLM2-135M decodes 1.2x as fast with 2 threads as with 1), so one
+    process per core describes more statements a second than one process using both.
+    """
+    return _share
+
+
+def _init_worker(job: Job, workers: int = 1) -> None:
+    global _worker, _share
+    _share = max(1, default_workers() // max(1, workers))
     _worker = _Worker(job)
     # The process that started this one: the caller (fork, spawn) or its fork server, which ends with it.
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="sql2nl-orphan-watch", daemon=True).start()
@@ -215,17 +237,21 @@ def describe_items(
     An item whose ``sql`` is a :class:`~sql2nl.errors.Sql2NLError` comes back with that error.
     ``items`` is read lazily and at most a few chunks per worker are in flight, so input of any
     length streams through in bounded memory; ``chunk_size`` statements go to a worker at a time
-    (default :data:`CHUNK_SIZE`). With ``workers=1``, or when ``items`` ends within the first
-    ``min_parallel`` (default :data:`MIN_PARALLEL`), everything runs in this process.
-    ``start_method`` is a :mod:`multiprocessing` start method (default: the platform's). A worker
+    (default: the job's, from the backend's ``pool_chunk``, else :data:`CHUNK_SIZE`). With
+    ``workers=1``, or when ``items`` ends within the first ``min_parallel`` (default: the backend's
+    ``pool_min``, else :data:`MIN_PARALLEL`), everything runs in this process.
+    ``start_method`` is a :mod:`multiprocessing` start method (default: the backend's ``pool_start``,
+    else the platform's). A worker
     process that dies raises :class:`~sql2nl.errors.BackendError` here; results yielded before it
     stay valid.
     """
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
-    min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
-    chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
+    if min_parallel is None:
+        min_parallel = MIN_PARALLEL if job.min_parallel is None else job.min_parallel
+    if chunk_size is None:
+        chunk_size = CHUNK_SIZE if job.chunk_size is None else job.chunk_size
     it = iter(items)
     head = list(islice(it, min_parallel)) if workers > 1 else []
     if workers == 1 or len(head) < min_parallel:
@@ -234,8 +260,14 @@ def describe_items(
     else:
         import multiprocessing
 
+        start_method = start_method or job.start_method
+        if start_method is not None and start_method not in multiprocessing.get_all_start_methods():
+            start_method = "spawn"  # forkserver: POSIX only
         executor = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context(start_method), initializer=_init_worker, initargs=(job,)
+            workers,
+            mp_context=multiprocessing.get_context(start_method),
+            initializer=_init_worker,
+            initargs=(job, workers),
         )
     finished = False
     try:

@@ -20,6 +20,7 @@ from typing import Any
 from sql2nl import prompt as prompt_format
 from sql2nl.errors import InvalidInputError, ModelError
 from sql2nl.llm import LLMBackend
+from sql2nl.pool import worker_cpus
 
 from .gguf_file import check_lora
 from .models import LoadedModel, load, resolve_gguf
@@ -35,6 +36,7 @@ class LlamaCppBackend(LLMBackend):
 
     name = "llamacpp"
     Options = LlamaCppOptions
+    batched_generate = False  # one prompt after another: see LLMBackend.batched_generate
     options: LlamaCppOptions  # set by Backend.__init__ from Options
 
     def __init__(self, model: str | Path | None = None, **options: Any):
@@ -55,7 +57,8 @@ class LlamaCppBackend(LLMBackend):
         self.model: LoadedModel = load(
             self.path,
             n_ctx=o.n_ctx,
-            n_threads=o.n_threads,
+            # In a worker of describe_many(workers=N) / --workers N: its share of the cores, not all of them.
+            n_threads=o.n_threads or worker_cpus(),
             n_gpu_layers=o.n_gpu_layers,
             n_batch=o.n_batch,
             verbose=o.verbose,

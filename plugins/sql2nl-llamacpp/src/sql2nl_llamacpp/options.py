@@ -17,7 +17,12 @@ class LlamaCppOptions(LLMOptions):
     quant: str | None = option(None, "Which GGUF of a directory to use (default: q8_0, else q4_k_m, else f16).")
     # The context bounds how many tokens can be generated after a long prompt: it can change the text.
     n_ctx: int | None = option(None, "Context window in tokens (default: the model's, at most 4096).", minimum=1)
-    n_threads: int | None = option(None, "CPU threads (default: llama.cpp's choice).", changes_text=False, minimum=1)
+    n_threads: int | None = option(
+        None,
+        "CPU threads (default: llama.cpp's choice; in a worker of --workers N, its share of the CPUs).",
+        changes_text=False,
+        minimum=1,
+    )
     n_gpu_layers: int = option(0, "Layers offloaded to the GPU (-1: all).", changes_text=False, minimum=-1)
     n_batch: int = option(512, "Prompt tokens evaluated per batch.", changes_text=False, minimum=1)
     chat_template: str | None = option(None, "A Jinja chat template to use instead of the one in the GGUF.")

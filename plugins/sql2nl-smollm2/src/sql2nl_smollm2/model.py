@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sql2nl.pool import worker_cpus
 from sql2nl.prompt import PROMPT_VERSION
 
 from . import files, merge
@@ -38,7 +39,12 @@ GUARD = {
 
 
 def default_threads() -> int:
-    """Every core this process may use, at most 8 (a 135M model gains nothing beyond)."""
+    """Every core this process may use, at most 8 (a 135M model gains nothing beyond); in a worker of
+    ``describe_many(workers=N)`` / ``--workers N``, its share of them (one process per core describes
+    more statements a second than one process on every core: benchmarks/RESULTS.md)."""
+    share = worker_cpus()
+    if share is not None:
+        return max(1, min(share, 8))
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
