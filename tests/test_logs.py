@@ -61,6 +61,7 @@ class RecordingPlugin:
     def register_backends(self, register):
         register("test-recording", Recording, description="records its calls")
         register("test-slow", Slow, description="says which process described and how many CPUs it was given")
+        register("test-gpu", OnGpu, description="Slow, as a backend that batches on a GPU")
 
 
 class Slow(Backend):
@@ -72,6 +73,11 @@ class Slow(Backend):
 
     def describe(self, request):
         return Draft(text=f"{os.getpid()} {pool.worker_cpus()}")
+
+
+class OnGpu(Slow):
+    name = "test-gpu"
+    pool_workers = 1  # each worker would load its own copy of the model onto the GPU
 
 
 @pytest.fixture
@@ -154,7 +160,11 @@ def test_a_slow_backend_gets_workers_from_a_few_statements_on_and_each_its_share
     assert {d.text.split()[1] for d in many} == {str(max(1, pool.default_workers() // 2))}
     # The rules describer keeps the pool's defaults: its statements take well under a millisecond.
     rules = api.worker_job(None, None, {}, {"cache": False})
-    assert (rules.chunk_size, rules.min_parallel) == (None, None)
+    assert (rules.chunk_size, rules.min_parallel, rules.workers) == (None, None, None)
+    # A GPU backend stays in one process unless workers are asked for (`--jsonl` defaults to None).
+    gpu = api.worker_job("test-gpu", None, {}, {"cache": False})
+    items = ((i, s, None) for i, s in enumerate(statements(12)))
+    assert {r.text for _, _, r in pool.describe_items(items, gpu)} == {f"{parent} None"}
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(recording):

@@ -77,6 +77,9 @@ class Backend:
     #: process forked from one whose native thread pools have run (llama.cpp's OpenMP, torch) inherits
     #: them broken: on Linux such workers described 3x slower than spawned ones.
     pool_start: ClassVar[str | None] = None
+    #: How many worker processes when the caller does not say (None: one per CPU). A backend that
+    #: batches on a GPU wants 1: each worker would load its own copy of the model onto the GPU.
+    pool_workers: ClassVar[int | None] = None
 
     def __init__(self, **options: Any):
         self.options = self.Options.parse(options, backend=self.name)

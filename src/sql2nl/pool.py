@@ -104,6 +104,7 @@ class Job:
     chunk_size: int | None = None  # the backend's pool_chunk / pool_min (None: CHUNK_SIZE / MIN_PARALLEL)
     min_parallel: int | None = None
     start_method: str | None = None  # the backend's pool_start (None: the platform's)
+    workers: int | None = None  # the backend's pool_workers: how many when the caller does not say
 
 
 def job_for(
@@ -123,6 +124,7 @@ def job_for(
         chunk_size=getattr(resolved, "pool_chunk", None),
         min_parallel=getattr(resolved, "pool_min", None),
         start_method=getattr(resolved, "pool_start", None),
+        workers=getattr(resolved, "pool_workers", None),
     )
     if isinstance(backend, Backend):
         try:
@@ -245,7 +247,8 @@ def describe_items(
     process that dies raises :class:`~sql2nl.errors.BackendError` here; results yielded before it
     stay valid.
     """
-    workers = default_workers() if workers is None else workers
+    if workers is None:
+        workers = job.workers or default_workers()
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
     if min_parallel is None:
@@ -408,7 +411,7 @@ def describe_many_in_workers(
     language = job.options.get("language", "en")
     out: list[Description] = []
     items = ((i, sql, dialect) for i, sql in enumerate(sqls))
-    with progress_bar(len(sqls), progress, f"describing with {workers or default_workers()} processes") as bar:
+    with progress_bar(len(sqls), progress, f"describing with {workers or job.workers or default_workers()} processes") as bar:
         for i, _, r in describe_items(
             items, job, workers=workers, start_method=start_method, min_parallel=min_parallel
         ):

@@ -46,6 +46,9 @@ class TransformersBackend(LLMBackend):
     name = "transformers"
     Options = TransformersOptions
     options: TransformersOptions  # set by Backend.__init__ from Options
+    # One process by default (`--jsonl` without --workers): it batches on the GPU, and each worker
+    # process would load another copy of the model.
+    pool_workers = 1
 
     def __init__(self, *, _loaded: loading.LoadedModel | None = None, **options: Any):
         super().__init__(**options)
