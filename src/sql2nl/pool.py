@@ -411,7 +411,9 @@ def describe_many_in_workers(
     language = job.options.get("language", "en")
     out: list[Description] = []
     items = ((i, sql, dialect) for i, sql in enumerate(sqls))
-    with progress_bar(len(sqls), progress, f"describing with {workers or job.workers or default_workers()} processes") as bar:
+    with progress_bar(
+        len(sqls), progress, f"describing with {workers or job.workers or default_workers()} processes"
+    ) as bar:
         for i, _, r in describe_items(
             items, job, workers=workers, start_method=start_method, min_parallel=min_parallel
         ):
