@@ -121,15 +121,6 @@ def test_describe_many_samples_every_imperfect_statement_in_one_batch():
     assert Wrong.batches == [(3, None), (4, 0.7)]  # 2 imperfect statements x 2 more candidates
 
 
-def test_a_backend_that_generates_one_prompt_at_a_time_is_guarded_statement_by_statement(monkeypatch):
-    # llama.cpp: each statement's samples right after its greedy answer, while its prompt is cached.
-    monkeypatch.setattr(Wrong, "batched_generate", False)
-    sqls = [SQL, SQL.replace("Oslo", "Bergen"), "SELECT name FROM users"]
-    ds = describe_many(sqls, backend="wrong", candidates=3, good_from=0, cache=False)
-    assert [d.guard["candidates"] for d in ds] == [3, 3, 1]
-    assert Wrong.batches == [(1, None), (2, 0.7), (1, None), (2, 0.7), (1, None)]
-
-
 def test_cached_warn_answer_is_not_returned_to_a_fallback_call():
     assert describe(SQL, backend="wrong").backend == "wrong"
     assert describe(SQL, backend="wrong", on_unfaithful="fallback").backend == "rules"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from . import guard as _guard
 from . import prompt as prompt_format
@@ -78,10 +78,6 @@ class LLMBackend(Backend):
     pool_chunk = 4
     pool_min = 8
     pool_start = "forkserver"  # (spawn where there is none): not forked from a process that ran a model
-    #: Whether :meth:`generate` works on several prompts at once (transformers: padded batches). Where
-    #: it runs them one after another (llama.cpp), a batch gains nothing, and guarding each statement
-    #: right after its greedy answer keeps that prompt in the model's cache for the guard's samples.
-    batched_generate: ClassVar[bool] = True
 
     # The options every plugin reads, as attributes (read-only: build another backend to change them).
     on_unfaithful = property(lambda self: self.options.on_unfaithful)
@@ -135,8 +131,6 @@ class LLMBackend(Backend):
         return self.describe_batch([request])[0]
 
     def describe_batch(self, requests: Sequence[Request]) -> list[Draft]:
-        if not self.batched_generate and len(requests) > 1:
-            return [d for r in requests for d in self.describe_batch([r])]
         prompts = [self.prompt_for(r) for r in requests]
         outputs = self.generate(prompts)
         return _guard.choose(self, requests, prompts, [self.clean(p, o) for p, o in zip(prompts, outputs)])

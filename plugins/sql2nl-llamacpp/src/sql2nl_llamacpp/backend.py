@@ -36,7 +36,6 @@ class LlamaCppBackend(LLMBackend):
 
     name = "llamacpp"
     Options = LlamaCppOptions
-    batched_generate = False  # one prompt after another: see LLMBackend.batched_generate
     options: LlamaCppOptions  # set by Backend.__init__ from Options
 
     def __init__(self, model: str | Path | None = None, **options: Any):
