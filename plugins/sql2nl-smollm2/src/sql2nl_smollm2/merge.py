@@ -8,7 +8,7 @@ attached (benchmarks/RESULTS.md, "Runtime LoRA vs a merged model"). Merging ``W'
 with the ``gguf`` package: the adapted tensors are dequantized from Q4_1, merged in float32, and
 written as Q8_0 (default; fast on CPUs with 8-bit dot products) or F16/F32 (closer to the float32
 arithmetic the adapter was trained in, slower on CPUs without native f16), or Q4_0 (llama.cpp
-repacks it for fast CPU kernels: about 1.35x as fast as Q8_0 on the dev VM, but quantizing the
+repacks it for fast CPU kernels: about 1.2x the statements a second of Q8_0 on the dev VM, but quantizing the
 merged weights a second time at 4 bits costs the descriptions about 3 BLEU points: benchmarks/RESULTS.md).
 Everything else (norms, the Q8_0 embedding, the metadata) is copied as it is.
 
