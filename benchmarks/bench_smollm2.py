@@ -167,8 +167,8 @@ def timed(sqls: list[str], rounds: int, workers: int = 0) -> dict:
                     ttft[name] = [r[1] for r in res]
     off, on = outputs["describe, guard off"], outputs["describe"]
     g = [d.guard for d in on]  # what the guard did, per statement (sql2nl.guard)
-    # Workers describe with 1 thread each, and without the previous statement's cached prompt: the
-    # same weights, but llama.cpp's sums may round otherwise, so count the texts that match.
+    # Greedy texts should match; guarded ones may not: each worker process counts its own sampling
+    # seeds, so the guard's extra candidates are other draws. Count the texts that match.
     same_pooled = {
         name: sum(a.text == b.text for a, b in zip(outputs[name], off if "guard off" in name else on)) for name in whole
     }

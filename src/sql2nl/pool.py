@@ -188,7 +188,7 @@ def worker_cpus() -> int | None:
     return _share
 
 
-def _init_worker(job: Job, workers: int = 1) -> None:
+def _init_worker(job: Job, workers: int) -> None:
     global _worker, _share
     _share = max(1, default_workers() // max(1, workers))
     _worker = _Worker(job)
@@ -224,6 +224,11 @@ class _Inline:
         pass
 
 
+def _worker_count(job: Job, workers: int | None) -> int:
+    """The workers asked for, else the backend's ``pool_workers``, else one per CPU."""
+    return (job.workers or default_workers()) if workers is None else workers
+
+
 def describe_items(
     items: Iterable[tuple[P, Any, str | None]],
     job: Job,
@@ -247,8 +252,7 @@ def describe_items(
     process that dies raises :class:`~sql2nl.errors.BackendError` here; results yielded before it
     stay valid.
     """
-    if workers is None:
-        workers = job.workers or default_workers()
+    workers = _worker_count(job, workers)
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
     if min_parallel is None:
@@ -411,9 +415,7 @@ def describe_many_in_workers(
     language = job.options.get("language", "en")
     out: list[Description] = []
     items = ((i, sql, dialect) for i, sql in enumerate(sqls))
-    with progress_bar(
-        len(sqls), progress, f"describing with {workers or job.workers or default_workers()} processes"
-    ) as bar:
+    with progress_bar(len(sqls), progress, f"describing with {_worker_count(job, workers)} processes") as bar:
         for i, _, r in describe_items(
             items, job, workers=workers, start_method=start_method, min_parallel=min_parallel
         ):

@@ -44,7 +44,7 @@ def default_threads() -> int:
     more statements a second than one process on every core: benchmarks/RESULTS.md)."""
     share = worker_cpus()
     if share is not None:
-        return max(1, min(share, 8))
+        return min(share, 8)
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
